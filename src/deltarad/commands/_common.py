@@ -1,0 +1,46 @@
+"""What every command shares: one-line errors (traceback only with --debug) and logging."""
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from typing import Callable, TypeVar
+
+import typer
+
+from deltarad.errors import DeltaradError
+
+F = TypeVar("F", bound=Callable[..., object])
+
+DEBUG_OPTION = typer.Option(False, "--debug", help="Show full tracebacks.")
+
+
+def setup_logging(debug: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def user_errors(func: F) -> F:
+    """Turn DeltaradError (and missing files) into `error: ...` on stderr and exit status 2.
+
+    The wrapped command must take a `debug: bool` keyword argument.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        debug = bool(kwargs.get("debug", False))
+        setup_logging(debug)
+        try:
+            return func(*args, **kwargs)
+        except (DeltaradError, FileNotFoundError) as exc:
+            if debug:
+                raise
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,122 @@
+"""The study file: one YAML document, validated with pydantic. Defaults are the study's values
+(Zeng et al., BMC Cancer 2025); relative paths resolve against the study file's folder."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from deltarad.errors import StudyFileError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitSettings(_Strict):
+    """Random split as torch.utils.data.random_split(range(n), [validation_fraction, 1 - it])."""
+
+    validation_fraction: float = Field(0.3, gt=0, lt=1)
+    seed: int = Field(0, ge=0)
+
+
+class SelectionSettings(_Strict):
+    """Feature selection per region, fitted on the training set only."""
+
+    icc_min: float = Field(0.8, ge=-1, le=1, description="keep features with inter-reader ICC(2,1) >= this")
+    ttest_p: float = Field(0.05, gt=0, le=1, description="keep features with t-test p < this")
+    ttest: Literal["welch", "student"] = Field(
+        "welch", description="Welch (unequal variances, R's t.test default) or Student (pooled)"
+    )
+    corr_max: float = Field(0.9, gt=0, le=1, description="prune pairs with |Pearson r| > this")
+    lasso_folds: int = Field(10, ge=2, description="cross-validation folds for the LASSO penalty")
+    lasso_rule: Literal["min", "1se"] = Field(
+        "min", description="penalty at the CV minimum (lambda.min) or the sparsest within one SE (lambda.1se)"
+    )
+    lasso_seed: int = Field(0, ge=0, description="seed of the stratified CV folds")
+
+
+class ImagingSettings(_Strict):
+    """Image reading, preprocessing, regions and feature extraction (owned by deltarad.imaging)."""
+
+    phase: int = Field(3, ge=0, description="DCE phase to analyse: 0 = pre-contrast, 3 = 3rd post-injection")
+    mask_label: int | str | None = Field(
+        None, description="segment label value or segment name; None = the only / largest non-zero label"
+    )
+    n4: bool = True
+    resample_mm: tuple[float, float, float] | None = (1.0, 1.0, 1.0)
+    ring_mm: float = Field(3.0, gt=0, description="peritumoral shell thickness (mm, physical distance)")
+    skin_mm: float = Field(2.0, ge=0, description="depth below the body surface excluded from the ring (mm)")
+    air_threshold: float | None = Field(
+        None, description="intensity below which a voxel is air; None = estimate (Otsu on the image)"
+    )
+    params: Path | None = Field(None, description="PyRadiomics parameter file; None = the study's (851 features)")
+
+
+class Study(_Strict):
+    """A study file."""
+
+    cohort: Path = Field(description="CSV, one row per patient")
+    features: Path | None = Field(None, description="long-form feature table (features.csv); else extract from images")
+    patient_id: str = "patient_id"
+    outcome: str = "outcome"
+    ultrasound: str = "ultrasound"
+    clinical: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list, description="clinical columns to treat as categorical")
+    split: SplitSettings = Field(default_factory=SplitSettings)
+    selection: SelectionSettings = Field(default_factory=SelectionSettings)
+    imaging: ImagingSettings = Field(default_factory=ImagingSettings)
+
+    base_dir: Path = Field(Path("."), exclude=True, description="folder of the study file")
+
+    @field_validator("clinical", "categorical")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("columns listed twice")
+        return v
+
+    def resolve(self, path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def cohort_path(self) -> Path:
+        return self.resolve(self.cohort)  # type: ignore[return-value]
+
+    @property
+    def features_path(self) -> Path | None:
+        return self.resolve(self.features)
+
+    @property
+    def params_path(self) -> Path | None:
+        return self.resolve(self.imaging.params)
+
+
+def _format_error(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        return f"unknown key '{loc}'"
+    return f"'{loc}': {err['msg']} (got {err.get('input')!r})"
+
+
+def load_study(path: str | Path) -> Study:
+    """Read and validate a study file; every wrong key or value is named in the error."""
+    path = Path(path)
+    if not path.is_file():
+        raise StudyFileError("study file not found", file=path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise StudyFileError(f"not valid YAML: {exc}", file=path) from None
+    if not isinstance(raw, dict):
+        raise StudyFileError("expected a mapping of settings at the top level", file=path)
+    try:
+        study = Study.model_validate({**raw, "base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        problems = "; ".join(_format_error(e) for e in exc.errors())
+        raise StudyFileError(problems, file=path) from None
+    return study
