@@ -1,0 +1,43 @@
+"""`deltarad run` and `deltarad predict`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from deltarad.commands._common import DEBUG_OPTION, user_errors
+from deltarad.config import load_study
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @user_errors
+    def run(
+        study_file: Path = typer.Argument(..., help="study file (YAML)"),
+        out: Path = typer.Option(..., "--out", help="output folder"),
+        strict: bool = typer.Option(False, "--strict", help="any failed case makes the run fail"),
+        debug: bool = DEBUG_OPTION,
+    ) -> None:
+        """Run the whole method: features, delta, selection, models, tables."""
+        from deltarad.workflow import run_study
+
+        study = load_study(study_file)
+        result, failures = run_study(study, out)
+        typer.echo(f"wrote {out}/model.json and predictions for {len(result.predictions)} patients")
+        if len(failures):
+            typer.echo(f"{failures['patient_id'].nunique()} patient(s) failed: see {out}/failures.csv", err=True)
+            raise typer.Exit(code=3 if strict else 1)
+
+    @app.command()
+    @user_errors
+    def predict(
+        model_file: Path = typer.Argument(..., help="model.json written by deltarad run"),
+        study_file: Path = typer.Argument(..., help="study file (YAML) of the cohort to score"),
+        out: Path = typer.Option(..., "--out", help="output folder"),
+        debug: bool = DEBUG_OPTION,
+    ) -> None:
+        """Score a new cohort with a frozen model."""
+        from deltarad.workflow import predict_study
+
+        preds = predict_study(model_file, load_study(study_file), out)
+        typer.echo(f"wrote {out}/predictions.csv ({len(preds)} patients)")

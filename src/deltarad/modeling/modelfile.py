@@ -1,0 +1,128 @@
+"""The frozen model: plain JSON with a schema version, everything needed to score a new patient.
+
+Loading a model file only parses JSON and checks its schema; it never executes code.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from deltarad.errors import DeltaradError
+from deltarad.features.delta import region_matrix
+
+SCHEMA = "deltarad.model"
+SCHEMA_VERSION = 1
+
+
+def _logit_score(part: dict, X: pd.DataFrame) -> np.ndarray:
+    lp = np.full(len(X), part["intercept"], dtype=float)
+    for name, beta in part["coefficients"].items():
+        lp += beta * X[name].to_numpy(float)
+    return expit(lp)
+
+
+@dataclass
+class FrozenModel:
+    data: dict
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FrozenModel":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DeltaradError(f"cannot read model file: {exc}", file=path) from None
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise DeltaradError(f"not a deltarad model file (schema must be '{SCHEMA}')", file=path)
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise DeltaradError(
+                f"model schema version {data.get('schema_version')!r} is not supported (this deltarad reads "
+                f"{SCHEMA_VERSION})",
+                file=path,
+            )
+        return cls(data)
+
+    @property
+    def outcome(self) -> str:
+        return self.data["outcome"]
+
+    @property
+    def ultrasound(self) -> str:
+        return self.data["ultrasound"]
+
+    def radscore(self, name: str, delta: pd.DataFrame, patients: list[str]) -> np.ndarray:
+        """Radscore (probability) of reader-1 delta features for `patients`, in that order."""
+        part = self.data["radscores"][name]
+        feats = part["features"]
+        missing = [f for f in feats if f not in delta.columns]
+        if missing:
+            raise DeltaradError(
+                f"the model's {part['region']} feature(s) {', '.join(missing[:5])} are not in the feature table"
+            )
+        X = region_matrix(delta, part["region"], 1, feats).reindex(patients)
+        absent = X.index[X.isna().all(axis=1)] if feats else X.index[:0]
+        if len(absent):
+            raise DeltaradError(f"no {part['region']} delta features", patient=str(absent[0]))
+        bad = ~np.isfinite(X.to_numpy(float))
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise DeltaradError(
+                f"delta feature {feats[c]} ({part['region']}) is not finite (zero or missing baseline value?)",
+                patient=str(X.index[r]),
+            )
+        Z = (X - pd.Series(part["mean"])) / pd.Series(part["sd"])
+        return _logit_score(part, Z)
+
+    def encode(self, data: pd.DataFrame) -> pd.DataFrame:
+        """The combined model's design columns from raw variables (categoricals as stored dummies)."""
+        cols = {}
+        for var, enc in self.data["combined"]["variables"].items():
+            if var not in data.columns:
+                raise DeltaradError(f"the combined model needs column '{var}', which the cohort lacks")
+            values = data[var]
+            if values.isna().any():
+                raise DeltaradError(f"missing value of '{var}'", patient=str(data.index[values.isna()][0]))
+            if enc["type"] == "numeric":
+                cols[var] = pd.to_numeric(values, errors="raise").astype(float)
+                continue
+            text = values.astype(str)
+            unseen = ~text.isin(enc["levels"])
+            if unseen.any():
+                raise DeltaradError(
+                    f"'{var}' = {text[unseen].iloc[0]!r} was not seen in training (levels: {enc['levels']})",
+                    patient=str(data.index[unseen][0]),
+                )
+            for lvl in enc["levels"][1:]:
+                cols[f"{var}[{lvl}]"] = (text == lvl).astype(float)
+        return pd.DataFrame(cols, index=data.index)
+
+    def score(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
+        """patient_id, radscore_dir, radscore_dpr, us, combined for every cohort row, in cohort order."""
+        patients = list(cohort["patient_id"])
+        out = pd.DataFrame({"patient_id": patients})
+        out["radscore_dir"] = self.radscore("radscore_dir", delta, patients)
+        out["radscore_dpr"] = self.radscore("radscore_dpr", delta, patients)
+        data = cohort.set_index("patient_id").copy()
+        us = pd.to_numeric(data[self.ultrasound], errors="coerce")
+        if us.isna().any():
+            raise DeltaradError(f"missing ultrasound read '{self.ultrasound}'", patient=str(us.index[us.isna()][0]))
+        out["us"] = _logit_score(self.data["ultrasound_model"], pd.DataFrame({self.ultrasound: us.to_numpy()}))
+        data["radscore_dir"] = out["radscore_dir"].to_numpy()
+        data["radscore_dpr"] = out["radscore_dpr"].to_numpy()
+        out["combined"] = _logit_score(self.data["combined"], self.encode(data).reset_index(drop=True))
+        return out
+
+    def check_delta(self, delta: pd.DataFrame) -> None:
+        """Fail early when the cohort's features do not match the model's."""
+        for name, part in self.data["radscores"].items():
+            missing = [f for f in part["features"] if f not in delta.columns]
+            if missing:
+                raise DeltaradError(
+                    f"{name}: the model uses {len(part['features'])} {part['region']} features; "
+                    f"{len(missing)} are not in the cohort's feature table (e.g. {missing[0]})"
+                )

@@ -1,0 +1,142 @@
+"""From a cohort and its delta features to the fitted study: split, selection, the four models."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from deltarad import __version__
+from deltarad.config import Study
+from deltarad.errors import DeltaradError
+from deltarad.features.delta import region_matrix
+from deltarad.modeling.logit import fit_logit
+from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, FrozenModel
+from deltarad.modeling.models import MODEL_COLUMNS, RADSCORES, fit_combined, fit_radscore
+from deltarad.modeling.selection import select_features
+from deltarad.modeling.split import study_split
+from deltarad.stats.roc import youden_threshold
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FitResult:
+    split: pd.DataFrame  # patient_id, set
+    predictions: pd.DataFrame  # patient_id, set, outcome, radscore_dir, radscore_dpr, us, combined
+    selection: pd.DataFrame  # region, step, n_features, note
+    selected: pd.DataFrame  # region, feature, coefficient
+    model: dict
+
+
+def _training_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str], ids: list[str]) -> pd.DataFrame:
+    X = region_matrix(delta, region, reader, features)
+    X = X.loc[X.index.isin(ids)]
+    bad = ~np.isfinite(X.to_numpy(float))
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DeltaradError(f"delta feature {features[c]} ({region}, reader {reader}) is not finite",
+                            patient=str(X.index[r]))
+    return X
+
+
+def software_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    names = ["deltarad", "numpy", "scipy", "pandas", "scikit-learn", "statsmodels", "SimpleITK", "pyradiomics-bhklab"]
+    out = {}
+    for n in names:
+        try:
+            out[n] = md.version(n)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict) -> FitResult:
+    """Fit every selection step and model on the training set; score every patient.
+
+    The split runs over the whole cohort file, as the study did; patients without delta features
+    (failed or incomplete cases) are then left out of their set, so one bad case does not reshuffle
+    everybody else's assignment.
+    """
+    split = study_split(cohort["patient_id"], study.split.validation_fraction, study.split.seed)
+    have = set(delta.loc[delta["reader"] == 1, "patient_id"])
+    split = split[split["patient_id"].isin(have)].reset_index(drop=True)
+    cohort = cohort[cohort["patient_id"].isin(have)].reset_index(drop=True)
+    train_ids = list(split.loc[split["set"] == "training", "patient_id"])
+    train = cohort.set_index("patient_id").loc[train_ids]
+    y = train[study.outcome].to_numpy(int)
+    if len(np.unique(y)) < 2:
+        raise DeltaradError(f"the training set has one outcome class only ({study.outcome} = {y[0]})")
+
+    selections, radscores, steps = {}, {}, []
+    for name, region in RADSCORES.items():
+        info = delta_info["regions"].get(region)
+        if info is None:
+            raise DeltaradError(f"the feature table has no {region} rows")
+        X = _training_matrix(delta, region, 1, info["kept"], train_ids)
+        X = X.loc[train_ids]
+        reader2 = _training_matrix(delta, region, 2, info["kept"], train_ids)
+        sel = select_features(region, X, y, study.selection, reader2=reader2, n_before_delta=info["n_features"])
+        selections[name] = sel
+        radscores[name] = fit_radscore(sel, X, y)
+        steps += sel.steps
+        train[name] = radscores[name].predict(X)
+
+    us_fit = fit_logit(train[[study.ultrasound]].astype(float), y)
+    candidates = [*study.clinical, study.ultrasound, *RADSCORES]
+    combined = fit_combined(train, y, candidates, study.categorical)
+
+    model = {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "created_by": f"deltarad {__version__}",
+        "outcome": study.outcome,
+        "ultrasound": study.ultrasound,
+        "delta": "(early - baseline) / baseline, reader 1",
+        "settings": {
+            "split": study.split.model_dump(),
+            "selection": study.selection.model_dump(),
+            "imaging": study.imaging.model_dump(mode="json"),
+        },
+        "radscores": {
+            name: {
+                "region": rs.region,
+                "features": rs.features,
+                "mean": rs.mean,
+                "sd": rs.sd,
+                "intercept": rs.fit.intercept,
+                "coefficients": rs.fit.coefficients,
+                "notes": rs.notes,
+            }
+            for name, rs in radscores.items()
+        },
+        "ultrasound_model": {"intercept": us_fit.intercept, "coefficients": us_fit.coefficients},
+        "combined": {
+            "terms": combined.terms,
+            "variables": {e.name: e.to_dict() for e in combined.encodings if e.name in combined.terms},
+            "intercept": combined.step.fit.intercept,
+            "coefficients": combined.step.fit.coefficients,
+            "aic": combined.step.fit.aic,
+            "path": combined.step.path,
+        },
+        "software": software_versions(),
+    }
+    scores = FrozenModel(model).score(cohort, delta)
+    predictions = split.merge(cohort[["patient_id", study.outcome]], on="patient_id").merge(scores, on="patient_id")
+    fit_rows = predictions["set"] == "training"
+    model["thresholds"] = {
+        m: youden_threshold(predictions.loc[fit_rows, study.outcome].to_numpy(), predictions.loc[fit_rows, m].to_numpy())
+        for m in MODEL_COLUMNS
+    }
+    selected = pd.DataFrame(
+        [
+            {"region": rs.region, "feature": f, "coefficient": rs.fit.coefficients[f]}
+            for rs in radscores.values()
+            for f in rs.features
+        ],
+        columns=["region", "feature", "coefficient"],
+    )
+    return FitResult(split, predictions, pd.DataFrame(steps), selected, model)

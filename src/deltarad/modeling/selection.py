@@ -1,0 +1,250 @@
+"""Feature selection per region, fitted on the training set only (METHOD.md, Feature selection).
+
+Each step is a small scikit-learn-style estimator on a patients x features DataFrame: `fit` learns
+from training data only and `transform` keeps the chosen columns. Nothing is fitted on validation
+patients, so leakage is impossible by construction.
+
+ICC (reader 1 vs reader 2, ICC(2,1) >= icc_min) -> z-score (training mean and SD) -> two-sample
+t-test (p < ttest_p) -> |Pearson r| > corr_max pruning (keep the smaller p) -> LASSO logistic with
+the penalty chosen by stratified cross-validation.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from deltarad.config import SelectionSettings
+from deltarad.stats.icc import icc_2_1
+
+log = logging.getLogger(__name__)
+
+
+class _Filter:
+    """Keeps the columns in `features_` (set by fit)."""
+
+    features_: list[str]
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        return X[self.features_]
+
+    def fit_transform(self, X: pd.DataFrame, y: np.ndarray | None = None) -> pd.DataFrame:
+        return self.fit(X, y).transform(X)
+
+
+class IccFilter(_Filter):
+    """Keep features whose inter-reader ICC(2,1) >= icc_min on patients read by both readers.
+
+    `reader2` holds the second reader's values (patients x features, indexed by patient_id);
+    only training patients present in both tables are used.
+    """
+
+    def __init__(self, reader2: pd.DataFrame, icc_min: float = 0.8):
+        self.reader2 = reader2
+        self.icc_min = icc_min
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> "IccFilter":
+        both = X.index.intersection(self.reader2.index)
+        if len(both) < 2:
+            raise ValueError(f"ICC needs at least 2 patients read by both readers, got {len(both)}")
+        ratings = np.stack([X.loc[both].to_numpy(float), self.reader2.loc[both, X.columns].to_numpy(float)], axis=1)
+        self.n_patients_ = len(both)
+        self.icc_ = pd.Series(icc_2_1(ratings), index=X.columns)
+        self.features_ = [f for f in X.columns if self.icc_[f] >= self.icc_min]
+        return self
+
+
+class ZScore:
+    """Standardise with the training mean and SD (n - 1, as R's scale()); constant features are dropped."""
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> "ZScore":
+        sd = X.std(axis=0, ddof=1)
+        keep = sd > 0
+        self.features_ = list(X.columns[keep])
+        self.mean_ = X.mean(axis=0)[keep]
+        self.sd_ = sd[keep]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        return (X[self.features_] - self.mean_) / self.sd_
+
+    def fit_transform(self, X: pd.DataFrame, y: np.ndarray | None = None) -> pd.DataFrame:
+        return self.fit(X, y).transform(X)
+
+
+class TTestFilter(_Filter):
+    """Keep features whose two-sample t-test (pCR vs non-pCR) has p < alpha.
+
+    Welch's test by default: delta features often differ in spread between responders and
+    non-responders, and Welch is R's t.test default; Student's pooled test is an option.
+    """
+
+    def __init__(self, alpha: float = 0.05, welch: bool = True):
+        self.alpha = alpha
+        self.welch = welch
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "TTestFilter":
+        y = np.asarray(y)
+        x = X.to_numpy(float)
+        _, p = stats.ttest_ind(x[y == 1], x[y == 0], axis=0, equal_var=not self.welch)
+        self.p_ = pd.Series(p, index=X.columns)
+        self.features_ = [f for f in X.columns if self.p_[f] < self.alpha]
+        return self
+
+
+class CorrelationFilter(_Filter):
+    """Among pairs with |Pearson r| > corr_max keep one: the feature with the smaller p-value.
+
+    Greedy in order of increasing p: a feature is kept unless it correlates above the limit
+    with a feature already kept.
+    """
+
+    def __init__(self, p_values: pd.Series, corr_max: float = 0.9):
+        self.p_values = p_values
+        self.corr_max = corr_max
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> "CorrelationFilter":
+        order = sorted(X.columns, key=lambda f: (self.p_values[f], f))
+        if not order:
+            self.features_ = []
+            return self
+        r = np.abs(np.corrcoef(X[order].to_numpy(float), rowvar=False).reshape(len(order), len(order)))
+        kept: list[int] = []
+        for i in range(len(order)):
+            if all(r[i, j] <= self.corr_max for j in kept):
+                kept.append(i)
+        kept_names = {order[i] for i in kept}
+        self.features_ = [f for f in X.columns if f in kept_names]
+        return self
+
+
+class LassoSelector(_Filter):
+    """L1-penalised logistic regression, penalty chosen by stratified k-fold CV of the deviance.
+
+    The penalty path runs like glmnet's: n_lambdas values from lambda_max (every coefficient
+    zero) down to lambda_max * lambda_min_ratio, log-spaced. scikit-learn's C is 1 / (n * lambda)
+    for its summed loss. rule "min" takes the CV minimum (lambda.min), "1se" the largest lambda
+    within one standard error of it (lambda.1se). Features with a non-zero coefficient are kept.
+    """
+
+    def __init__(self, folds: int = 10, rule: str = "min", seed: int = 0, n_lambdas: int = 40,
+                 lambda_min_ratio: float = 1e-3):
+        self.folds = folds
+        self.rule = rule
+        self.seed = seed
+        self.n_lambdas = n_lambdas
+        self.lambda_min_ratio = lambda_min_ratio
+
+    @staticmethod
+    def _path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray) -> list[LogisticRegression]:
+        n = len(y)
+        fits = []
+        model = LogisticRegression(l1_ratio=1.0, solver="saga", warm_start=True, max_iter=5000, tol=1e-5,
+                                   random_state=0)
+        for lam in lambdas:
+            model.set_params(C=1.0 / (n * lam))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(X, y)
+            fits.append((model.coef_.ravel().copy(), float(model.intercept_[0])))
+        return fits
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "LassoSelector":
+        y = np.asarray(y).astype(int)
+        x = X.to_numpy(float)
+        self.features_ = []
+        self.coef_ = pd.Series(dtype=float)
+        self.intercept_ = float(np.log(y.mean() / (1 - y.mean())))
+        if x.shape[1] == 0:
+            return self
+        n = len(y)
+        lambda_max = np.max(np.abs(x.T @ (y - y.mean()))) / n
+        self.lambdas_ = lambda_max * np.logspace(0, np.log10(self.lambda_min_ratio), self.n_lambdas)
+        folds = min(self.folds, int(np.bincount(y).min()))
+        if folds < 2:
+            raise ValueError("LASSO cross-validation needs at least 2 patients of each outcome")
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+        deviance = np.zeros((folds, self.n_lambdas))
+        for k, (tr, te) in enumerate(cv.split(x, y)):
+            for j, (coef, b0) in enumerate(self._path(x[tr], y[tr], self.lambdas_)):
+                p = np.clip(1 / (1 + np.exp(-(x[te] @ coef + b0))), 1e-15, 1 - 1e-15)
+                deviance[k, j] = -2 * np.mean(y[te] * np.log(p) + (1 - y[te]) * np.log(1 - p))
+        mean, se = deviance.mean(axis=0), deviance.std(axis=0, ddof=1) / np.sqrt(folds)
+        best = int(np.argmin(mean))
+        if self.rule == "1se":
+            best = int(np.flatnonzero(mean <= mean[best] + se[best])[0])  # lambdas run large -> small
+        self.lambda_ = float(self.lambdas_[best])
+        self.cv_deviance_ = mean
+        coef, self.intercept_ = self._path(x, y, self.lambdas_[: best + 1])[-1]
+        self.coef_ = pd.Series(coef, index=X.columns)
+        self.features_ = [f for f in X.columns if coef[X.columns.get_loc(f)] != 0]
+        return self
+
+
+@dataclass
+class RegionSelection:
+    """The fitted selection of one region: step counts, the final features, their training mean
+    and SD, and the LASSO logistic model on them (coefficients per z-scored feature)."""
+
+    region: str
+    steps: list[dict] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
+    mean: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    sd: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    coefficients: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
+    intercept: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def record(self, step: str, n: int, note: str = "") -> None:
+        self.steps.append({"region": self.region, "step": step, "n_features": n, "note": note})
+        log.info("selection %s: %s -> %d features%s", self.region, step, n, f" ({note})" if note else "")
+        if note:
+            self.notes.append(f"{step}: {note}")
+
+
+def select_features(
+    region: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    settings: SelectionSettings,
+    reader2: pd.DataFrame | None = None,
+    n_before_delta: int | None = None,
+) -> RegionSelection:
+    """Run the study's selection on training data `X` (patients x delta features) and outcome `y`."""
+    sel = RegionSelection(region)
+    if n_before_delta is not None:
+        sel.record("features", n_before_delta)
+    sel.record("delta", X.shape[1])
+
+    if reader2 is not None and len(X.index.intersection(reader2.index)) >= 2:
+        icc = IccFilter(reader2, settings.icc_min).fit(X)
+        X = icc.transform(X)
+        sel.record("icc", X.shape[1], f"ICC(2,1) on {icc.n_patients_} training patients read twice")
+    else:
+        sel.record("icc", X.shape[1], "skipped: fewer than 2 training patients have a second reader")
+
+    scaler = ZScore().fit(X)
+    Z = scaler.transform(X)
+    ttest = TTestFilter(settings.ttest_p, welch=settings.ttest == "welch").fit(Z, y)
+    Z = ttest.transform(Z)
+    sel.record("ttest", Z.shape[1], f"{settings.ttest} t-test p < {settings.ttest_p}")
+
+    Z = CorrelationFilter(ttest.p_, settings.corr_max).fit_transform(Z)
+    sel.record("correlation", Z.shape[1])
+
+    lasso = LassoSelector(settings.lasso_folds, settings.lasso_rule, settings.lasso_seed).fit(Z, y)
+    sel.features = lasso.features_
+    sel.record("lasso", len(sel.features), "" if sel.features else
+               "no feature survived: the radscore is the intercept-only model")
+    sel.mean = scaler.mean_[sel.features]
+    sel.sd = scaler.sd_[sel.features]
+    sel.coefficients = lasso.coef_[sel.features]
+    sel.intercept = lasso.intercept_
+    return sel
