@@ -15,6 +15,8 @@ from deltarad.features.delta import compute_delta
 from deltarad.modeling.modelfile import FrozenModel
 from deltarad.modeling.pipeline import FitResult, fit_study
 
+RADSCORE_COLUMNS = ["radscore_dir", "radscore_dpr"]
+
 log = logging.getLogger(__name__)
 
 FAILURE_COLUMNS = ["patient_id", "stage", "error"]
@@ -70,7 +72,32 @@ def run_study(study: Study, out_dir: Path) -> tuple[FitResult, pd.DataFrame]:
     write_fit(result, out_dir)
     atomic.write_csv(out_dir / "failures.csv", failures.reindex(columns=FAILURE_COLUMNS))
     write_cohort_flow(study, cohort, result, failures, out_dir)
+    write_tables(study, cohort, result, out_dir / "tables")
     return result, failures
+
+
+def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_dir: Path) -> None:
+    """Tables 1-3 as the study reports them (CSV, plus journal-formatted XLSX and HTML beside).
+
+    Table 1: clinical variables and the ultrasound read by outcome within each set. Table 2:
+    univariate then multivariate logistic regression on the training set over the combined
+    model's candidates. Table 3: every model in both sets, Youden cut-offs from training, DeLong,
+    IDI and NRI against the ultrasound model (the study's reference).
+    """
+    from deltarad.stats.tables import table1, table2, table3, write_table
+
+    p = result.predictions
+    data = p[["patient_id", "set"]].merge(cohort, on="patient_id")
+    variables = [*study.clinical, study.ultrasound]
+    categorical = [*study.categorical, study.ultrasound]
+    write_table(table1(data, study.outcome, by="set", variables=variables, categorical=categorical),
+                tables_dir / "table1.csv", "Table 1. Patient characteristics by outcome")
+    training = data[data["set"] == "training"].merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")
+    write_table(table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical),
+                tables_dir / "table2.csv", "Table 2. Logistic regression in the training set")
+    write_table(table3(p, study.outcome, ["combined", "radscore_dir", "radscore_dpr"], by="set",
+                       fit_set="training", reference="us"),
+                tables_dir / "table3.csv", "Table 3. Performance of the models")
 
 
 def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, failures: pd.DataFrame, out_dir: Path) -> None:
