@@ -16,6 +16,8 @@ IMAGE_COLUMNS = (
     "early_mask",
     "baseline_mask_reader2",
     "early_mask_reader2",
+    "baseline_chest_wall",
+    "early_chest_wall",
 )
 REQUIRED_IMAGE_COLUMNS = IMAGE_COLUMNS[:4]
 
@@ -30,10 +32,22 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
 
 
 def load_cohort(study: Study, *, require_outcome: bool = True) -> pd.DataFrame:
-    """Read the cohort CSV, check ids, outcome and the named columns; keep file order.
+    """Read and check the cohort; the first problem of any patient is an error."""
+    cohort, failures = load_cohort_cases(study, require_outcome=require_outcome)
+    if len(failures):
+        first = failures.iloc[0]
+        raise StudyFileError(first["error"], patient=first["patient_id"], file=study.cohort_path)
+    return cohort
 
-    The patient id column is renamed to `patient_id`; image paths are made absolute
-    (relative paths resolve against the cohort file's folder).
+
+def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the cohort CSV and split it into usable patients and per-patient failures.
+
+    Problems of the whole file (missing columns, duplicate or empty ids) are errors. Problems of
+    one patient (outcome or ultrasound read not 0/1 or missing, text in a numeric clinical
+    column) leave that patient out with a row in the failures table (patient_id, stage, error),
+    so one bad case never sinks a cohort run. File order is kept; the patient id column is
+    renamed to `patient_id`; image paths are made absolute (relative to the cohort file's folder).
     """
     path = study.cohort_path
     df = read_table(path, "cohort file")
@@ -42,55 +56,59 @@ def load_cohort(study: Study, *, require_outcome: bool = True) -> pd.DataFrame:
         raise StudyFileError(f"no patient id column '{pid}' (columns: {', '.join(df.columns)})", file=path)
     df = df.rename(columns={pid: "patient_id"})
     df["patient_id"] = df["patient_id"].astype(str).str.strip()
-    if df["patient_id"].isin(["", "nan"]).any():
-        rows = [i + 2 for i in np.flatnonzero(df["patient_id"].isin(["", "nan"]))]
-        raise StudyFileError(f"empty patient_id on line(s) {rows}", file=path)
+    empty = df["patient_id"].isin(["", "nan"])
+    if empty.any():
+        raise StudyFileError(f"empty patient_id on line(s) {[i + 2 for i in np.flatnonzero(empty)]}", file=path)
     dup = df["patient_id"][df["patient_id"].duplicated()].unique()
     if len(dup):
         raise StudyFileError(f"duplicate patient_id: {', '.join(map(str, dup[:10]))}", file=path)
-
-    needed = [study.ultrasound, *study.clinical]
-    if require_outcome:
-        needed.insert(0, study.outcome)
+    needed = ([study.outcome] if require_outcome else []) + [study.ultrasound, *study.clinical]
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise StudyFileError(f"missing column(s) {', '.join(missing)}", file=path)
-    if require_outcome:
-        df[study.outcome] = _binary(df, study.outcome, path)
-    df[study.ultrasound] = _binary(df, study.ultrasound, path)
-    for col in study.clinical:
-        if col in study.categorical:
-            continue
-        if not pd.api.types.is_numeric_dtype(df[col]) and df[col].dtype != object:
-            continue
-        if df[col].dtype == object:
-            numeric = pd.to_numeric(df[col], errors="coerce")
-            bad = df[col].notna() & numeric.isna()
-            if bad.all() or bad.sum() == 0:
-                continue  # a text column: treated as categorical
-            first = df.loc[bad].iloc[0]
-            raise StudyFileError(
-                f"non-numeric value {first[col]!r} in clinical column '{col}' "
-                f"(patient {first['patient_id']}); list it under categorical if it is a category",
-                file=path,
-            )
 
+    problems: dict[str, str] = {}
+    for col in ([study.outcome] if require_outcome else []) + [study.ultrasound]:
+        values = pd.to_numeric(df[col], errors="coerce")
+        for i in np.flatnonzero(~values.isin([0, 1])):
+            problems.setdefault(df["patient_id"].iat[i], f"column '{col}' must be 0 or 1, got {_shown(df[col].iat[i])}")
+        df[col] = values
+    for col in study.clinical:
+        if col in study.categorical or pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        numeric = pd.to_numeric(df[col], errors="coerce")
+        text = df[col].notna() & numeric.isna()
+        if text.sum() == 0 or text.sum() == df[col].notna().sum():
+            continue  # all numbers, or a text column (treated as categorical)
+        for i in np.flatnonzero(text):
+            problems.setdefault(
+                df["patient_id"].iat[i],
+                f"non-numeric value {df[col].iat[i]!r} in clinical column '{col}' "
+                "(list the column under categorical if it is a category)",
+            )
+        df[col] = numeric
     for col in IMAGE_COLUMNS:
         if col in df.columns:
             df[col] = [_absolute(v, path.parent) for v in df[col]]
-    return df
+
+    bad = df["patient_id"].isin(problems)
+    failures = pd.DataFrame(
+        [{"patient_id": p, "stage": "cohort", "error": problems[p]} for p in df.loc[bad, "patient_id"]],
+        columns=["patient_id", "stage", "error"],
+    )
+    cohort = df.loc[~bad].reset_index(drop=True)
+    for col in ([study.outcome] if require_outcome else []) + [study.ultrasound]:
+        cohort[col] = cohort[col].astype(int)
+    if require_outcome and len(cohort) and cohort[study.outcome].nunique() < 2:
+        raise StudyFileError(f"every usable patient has {study.outcome} = {cohort[study.outcome].iat[0]}: "
+                             "a model needs both outcomes", file=path)
+    return cohort, failures
 
 
-def _binary(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
-    values = pd.to_numeric(df[col], errors="coerce")
-    bad = ~values.isin([0, 1])
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise StudyFileError(
-            f"column '{col}' must be 0 or 1, patient {df['patient_id'].iloc[i]} has {df[col].iloc[i]!r}",
-            file=path,
-        )
-    return values.astype(int)
+def _shown(value: object) -> str:
+    if pd.isna(value):
+        return "missing"
+    return repr(value) if isinstance(value, str) else f"{float(value):g}"
 
 
 def _absolute(value: object, folder: Path) -> str | None:

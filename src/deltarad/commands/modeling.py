@@ -22,11 +22,11 @@ def register(app: typer.Typer) -> None:
         from deltarad.workflow import run_study
 
         study = load_study(study_file)
-        result, failures = run_study(study, out)
+        result, failures = run_study(study, out, strict=strict)
         typer.echo(f"wrote {out}/model.json and predictions for {len(result.predictions)} patients")
         if len(failures):
             typer.echo(f"{failures['patient_id'].nunique()} patient(s) failed: see {out}/failures.csv", err=True)
-            raise typer.Exit(code=3 if strict else 1)
+            raise typer.Exit(code=1)
 
     @app.command()
     @user_errors

@@ -57,6 +57,11 @@ def check_feature_table(table: pd.DataFrame, source: str = "feature table") -> p
             file=source,
         )
     table[feats] = values.astype(float)
+    present = table[feats].notna().groupby(table["timepoint"]).any()
+    if len(present) == 2 and not present.all(axis=0).all():
+        only = {tp: [f for f in feats if present.loc[tp, f] and not present.drop(tp).iloc[0][f]] for tp in present.index}
+        detail = "; ".join(f"{len(v)} only at {tp} (e.g. {v[0]})" for tp, v in only.items() if v)
+        raise DeltaradError(f"feature columns differ between timepoints: {detail}", file=source)
     return table
 
 

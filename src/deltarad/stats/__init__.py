@@ -1,0 +1,8 @@
+"""Statistics of the study, as plain arrays in and tidy tables out, checked against R.
+
+roc (AUC, DeLong CI and test, Youden cut-off), metrics (confusion metrics at a cut-off),
+reclassification (IDI, NRI), dca (decision curves), calibration (curves, slope/intercept,
+Hosmer-Lemeshow, Brier), exact (Fisher's exact test for r x c tables, chi-square), logistic
+(Wald logistic regression with a separation check), bootstrap (percentile CIs) and tables
+(Tables 1-3 and their journal-formatted copies).
+"""

@@ -1,0 +1,362 @@
+"""PyRadiomics features per (patient, timepoint, region, reader), the study's way, with less work.
+
+The work unit is one exam, (patient, timepoint): `extract_timepoint` reads the image once,
+preprocesses it once (N4, 1 mm resampling) on the lesion's neighbourhood, builds both regions for
+every reader's mask, computes the filtered images (wavelet sub-bands) once and reuses them for all
+masks. It is a pure function of its arguments (all picklable), ready to be mapped by Dask.
+
+Each shortcut gives PyRadiomics' values on the whole preprocessed image (tests/features):
+- crop: the neighbourhood keeps ring_mm + skin_mm + the filter's support in voxels (wavelet:
+  filter length x 2^levels) + 2 voxels; where that reaches the exam border, the whole axis is kept,
+  so PyRadiomics' periodic wavelet sees the same data inside the masks; filters rescaled by the
+  whole image's maximum (Square, SquareRoot, Logarithm, Exponential) switch cropping off.
+- reuse: PyRadiomics' filters do not look at the mask, so one filtered image serves every mask;
+  per mask the steps of RadiomicsFeatureExtractor.execute (checkMask, shape, resegmentation,
+  crop to the mask, feature classes) run unchanged.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+import radiomics
+from radiomics import imageoperations
+from radiomics.featureextractor import RadiomicsFeatureExtractor
+
+from deltarad.atomic import atomic_path, write_csv
+from deltarad.config import ImagingSettings, Study
+from deltarad.errors import CaseError, DeltaradError
+from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
+from deltarad.imaging.geometry import checked_mask, same_grid
+from deltarad.imaging.io import read_image, read_mask
+from deltarad.imaging.preprocess import (
+    BSPLINE_MARGIN_VOXELS,
+    Grid,
+    crop_grid,
+    fit_bias_field,
+    input_crop,
+    otsu_threshold,
+    output_grid,
+    body_mask,
+    resample_image,
+    resample_label,
+    resample_mask,
+)
+from deltarad.imaging.regions import peritumoral
+
+log = logging.getLogger("deltarad.extract")
+radiomics.setVerbosity(logging.ERROR)  # PyRadiomics warns per feature class; our log says what matters
+
+STUDY_PARAMS = Path(__file__).resolve().parent / "params" / "study.yaml"
+#: Filters whose output is rescaled by the whole image's maximum: cropping would change them.
+_GLOBAL_FILTERS = {"Square", "SquareRoot", "Logarithm", "Exponential", "LBP3D"}
+#: PyRadiomics settings that redo preprocessing deltarad owns (imaging settings of the study file).
+_REFUSED_SETTINGS = {"normalize": False, "resampledPixelSpacing": None, "preCrop": False}
+
+FailureColumns = ["patient_id", "stage", "error"]
+
+
+class StageError(CaseError):
+    """A work unit failed at one stage (read, regions, preprocess, features)."""
+
+    def __init__(self, problem: str, *, stage: str, patient: str | None = None, file: str | Path | None = None):
+        self.stage = stage
+        super().__init__(problem, patient=patient, file=file)
+
+
+# ----------------------------------------------------------------------------- PyRadiomics
+
+
+@lru_cache(maxsize=8)
+def load_extractor(params: Path | None = None) -> RadiomicsFeatureExtractor:
+    """The PyRadiomics extractor of a parameter file (None = the study's, 851 features)."""
+    path = Path(params) if params is not None else STUDY_PARAMS
+    if not path.is_file():
+        raise DeltaradError("PyRadiomics parameter file not found", file=path)
+    try:
+        extractor = RadiomicsFeatureExtractor(str(path))
+    except Exception as exc:  # pykwalify's schema errors
+        raise DeltaradError(f"invalid PyRadiomics parameter file: {exc}", file=path) from None
+    for key, off in _REFUSED_SETTINGS.items():
+        if extractor.settings.get(key, off) not in (off, None, False):
+            raise DeltaradError(
+                f"setting '{key}' is not supported: deltarad preprocesses images itself "
+                "(imaging.n4 / imaging.resample_mm in the study file)",
+                file=path,
+            )
+    extractor.settings["additionalInfo"] = False
+    return extractor
+
+
+def filter_margin_voxels(extractor: RadiomicsFeatureExtractor) -> int | None:
+    """Voxels a filter looks beyond a voxel, or None when its output depends on the whole image."""
+    margin = 0
+    for image_type, custom in extractor.enabledImagetypes.items():
+        args = {**extractor.settings, **(custom or {})}
+        if image_type in _GLOBAL_FILTERS:
+            return None
+        if image_type == "Wavelet":
+            import pywt
+
+            length = pywt.Wavelet(args.get("wavelet", "coif1")).dec_len
+            margin = max(margin, length * 2 ** (args.get("start_level", 0) + args.get("level", 1)))
+        elif image_type == "LoG":
+            spacing = min(args.get("resampledPixelSpacing") or [1.0])
+            margin = max(margin, math.ceil(4 * max(args.get("sigma", [0]) or [0]) / spacing) + 1)
+        elif image_type in {"Gradient", "LBP2D"}:
+            margin = max(margin, 2 + int(args.get("lbp2DRadius", 1)))
+    return margin + 2
+
+
+def filtered_images(extractor: RadiomicsFeatureExtractor, image: sitk.Image, mask: sitk.Image) -> list[tuple]:
+    """Every enabled (filtered) image as PyRadiomics' generators yield it: (image, name, settings)."""
+    out = []
+    for image_type, custom in extractor.enabledImagetypes.items():
+        args = {**extractor.settings, **(custom or {})}
+        out.extend(getattr(imageoperations, f"get{image_type}Image")(image, mask, **args))
+    return out
+
+
+def mask_features(
+    extractor: RadiomicsFeatureExtractor, image: sitk.Image, mask: sitk.Image, filtered: list[tuple]
+) -> dict[str, float]:
+    """RadiomicsFeatureExtractor.execute(image, mask) for one mask, with the filtered images given."""
+    settings = extractor.settings.copy()
+    bbox, corrected = imageoperations.checkMask(image, mask, **settings)
+    if corrected is not None:
+        mask = corrected
+    resegmented = None
+    if settings.get("resegmentRange") is not None:
+        resegmented = imageoperations.resegmentMask(image, mask, **settings)
+        bbox, _ = imageoperations.checkMask(image, resegmented, **settings)
+    reseg_shape = settings.get("resegmentShape", False)
+    shape_mask = resegmented if (reseg_shape and resegmented is not None) else mask
+    values = dict(extractor.computeShape(image, shape_mask, bbox, **settings))
+    if resegmented is not None:
+        mask = resegmented
+    for filtered_image, name, kwargs in filtered:
+        cropped_image, cropped_mask = imageoperations.cropToTumorMask(filtered_image, mask, bbox, padDistance=0)
+        values.update(extractor.computeFeatures(cropped_image, cropped_mask, name, **kwargs))
+    return {k: _real(v) for k, v in values.items() if not k.startswith("diagnostics_")}
+
+
+def _real(value: object) -> float:
+    """A feature value as float (numpy >= 2.5 gives some shape features as complex with zero imaginary part)."""
+    return float(np.real(np.asarray(value)))
+
+
+# ----------------------------------------------------------------------------- work unit
+
+
+@contextmanager
+def _stage(name: str, patient: str, timepoint: str) -> Iterator[None]:
+    try:
+        yield
+    except StageError:
+        raise
+    except CaseError as exc:
+        raise StageError(exc.problem, stage=f"{timepoint}/{name}", patient=patient, file=exc.file) from exc
+    except Exception as exc:  # PyRadiomics/SimpleITK errors on one case must not stop the cohort
+        raise StageError(f"{type(exc).__name__}: {exc}", stage=f"{timepoint}/{name}", patient=patient) from exc
+
+
+def _given(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value)) and str(value).strip() != ""
+
+
+def region_mask_path(regions_dir: Path, patient_id: str, timepoint: str, region: str, reader: int) -> Path:
+    return Path(regions_dir) / str(patient_id) / f"{timepoint}_{region}_reader{reader}.nrrd"
+
+
+@dataclass
+class PreparedExam:
+    """One exam ready for PyRadiomics: the preprocessed image and every region mask on its grid."""
+
+    image: sitk.Image
+    regions: dict[tuple[str, int], sitk.Image]  # (region, reader) -> mask
+    notes: list[str]
+
+
+def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True) -> PreparedExam:
+    """Read, check, preprocess (N4, resampling) and build the regions of one exam.
+
+    `crop=False` processes the whole exam: the reference the cropped path equals.
+    """
+    pid = str(case_row["patient_id"])
+    notes: list[str] = []
+    with _stage("read", pid, timepoint):
+        image_path = case_row.get(f"{timepoint}_image")
+        if not _given(image_path):
+            raise CaseError(f"no {timepoint}_image given", patient=pid)
+        image = read_image(image_path, phase=settings.phase, patient=pid)
+        masks: dict[int, sitk.Image] = {}
+        for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
+            path = case_row.get(column)
+            if not _given(path):
+                if reader == 1:
+                    raise CaseError(f"no {column} given", patient=pid)
+                continue
+            mask, mask_notes = checked_mask(read_mask(path, label=settings.mask_label, patient=pid), image, patient=pid, file=path)
+            masks[reader] = mask
+            notes += [f"reader {reader}: {n}" for n in mask_notes]
+        chest_wall = None
+        chest_path = case_row.get(f"{timepoint}_chest_wall")
+        if _given(chest_path):
+            chest_wall = read_mask(chest_path, patient=pid)
+            if not same_grid(chest_wall, image):
+                chest_wall = sitk.Resample(chest_wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+
+    with _stage("preprocess", pid, timepoint):
+        margin = filter_margin_voxels(load_extractor(settings.params))
+        full = output_grid(image, settings.resample_mm)
+        if crop and margin is not None:
+            lo, hi = _lesion_box(masks.values())
+            grid = crop_grid(full, Grid.of(image), lo, hi, settings.ring_mm + settings.skin_mm + margin * max(full.spacing))
+        else:
+            grid = full
+        threshold = settings.air_threshold if settings.air_threshold is not None else otsu_threshold(image)
+        body = body_mask(image, threshold)
+        source = input_crop(image, grid, BSPLINE_MARGIN_VOXELS)
+        if settings.n4:
+            source = fit_bias_field(image, body, shrink=settings.n4_shrink, iterations=settings.n4_iterations).correct(source)
+        prepared = resample_image(source, grid)
+        air = resample_label(sitk.Cast(input_crop(image, grid, 1) < threshold, sitk.sitkUInt8), grid)
+        body = resample_label(body, grid)
+        if chest_wall is not None:
+            chest_wall = resample_label(chest_wall, grid)
+
+    regions: dict[tuple[str, int], sitk.Image] = {}
+    with _stage("regions", pid, timepoint):
+        for reader, mask in masks.items():
+            tumour = resample_mask(mask, grid)
+            if not np.any(sitk.GetArrayViewFromImage(tumour)):
+                raise CaseError(f"reader {reader}: lesion smaller than a voxel after resampling", patient=pid)
+            regions["intratumoral", reader] = tumour
+            regions["peritumoral", reader] = peritumoral(
+                tumour, ring_mm=settings.ring_mm, air=air, body=body, skin_mm=settings.skin_mm, chest_wall=chest_wall
+            )
+    return PreparedExam(prepared, regions, notes)
+
+
+def extract_timepoint(
+    case_row: Mapping,
+    timepoint: str,
+    settings: ImagingSettings,
+    *,
+    regions_dir: Path | None = None,
+    crop: bool = True,
+) -> list[dict]:
+    """Features of one exam: one record per (region, reader), keys patient_id, timepoint, region,
+    reader, the features, and `notes` (what was corrected or worth a look; "" if nothing).
+
+    `settings.params` must be absolute or None. `regions_dir`: where to save the region masks
+    (NRRD, for 3D Slicer).
+    """
+    pid = str(case_row["patient_id"])
+    extractor = load_extractor(settings.params)
+    exam = prepare_timepoint(case_row, timepoint, settings, crop=crop)
+    if regions_dir is not None:
+        for (region, reader), mask in exam.regions.items():
+            _write_mask(mask, region_mask_path(regions_dir, pid, timepoint, region, reader))
+    records = []
+    with _stage("features", pid, timepoint):
+        filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))
+        for reader in sorted({r for _, r in exam.regions}):
+            for region in REGIONS:
+                values = mask_features(extractor, exam.image, exam.regions[region, reader], filtered)
+                records.append(
+                    {"patient_id": pid, "timepoint": timepoint, "region": region, "reader": reader, **values,
+                     "notes": "; ".join(exam.notes)}
+                )
+    return records
+
+
+def _lesion_box(masks) -> tuple[np.ndarray, np.ndarray]:
+    """Inclusive voxel-index box (x, y, z) around all masks (they share the image's grid)."""
+    lo, hi = None, None
+    for mask in masks:
+        stats = sitk.LabelShapeStatisticsImageFilter()
+        stats.Execute(mask)
+        box = np.array(stats.GetBoundingBox(1))
+        m_lo, m_hi = box[:3], box[:3] + box[3:] - 1
+        lo = m_lo if lo is None else np.minimum(lo, m_lo)
+        hi = m_hi if hi is None else np.maximum(hi, m_hi)
+    return lo, hi
+
+
+def _write_mask(mask: sitk.Image, path: Path) -> None:
+    writer = sitk.ImageFileWriter()
+    writer.SetImageIO("NrrdImageIO")
+    writer.UseCompressionOn()
+    with atomic_path(path) as tmp:
+        writer.SetFileName(str(tmp))
+        writer.Execute(mask)
+
+
+# ----------------------------------------------------------------------------- cohort
+
+
+def extract_cohort(study: Study, cohort: pd.DataFrame, out_dir: Path, *, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features of every patient's exams; returns (features_long, failures).
+
+    Writes under `out_dir`: features.csv (long form), extraction_failures.csv (patient_id, stage,
+    error), extraction_notes.csv (corrections and warnings per exam) and regions/ (the region masks).
+    A failing exam is recorded and skipped; the other exams go on.
+    """
+    out_dir = Path(out_dir)
+    settings = study.imaging.model_copy(update={"params": study.params_path})
+    load_extractor(settings.params)  # a bad parameter file stops the run before any case
+    units = [(row, tp) for row in cohort.to_dict("records") for tp in TIMEPOINTS]
+    records, failures, notes = [], [], []
+    started = time.perf_counter()
+    for i, (row, timepoint) in enumerate(units, 1):
+        t0 = time.perf_counter()
+        try:
+            unit = extract_timepoint(row, timepoint, settings, regions_dir=out_dir / "regions")
+        except StageError as exc:
+            failures.append({"patient_id": str(row["patient_id"]), "stage": exc.stage, "error": exc.one_line()})
+            log.warning("%d/%d failed: %s", i, len(units), exc.one_line())
+            log.debug("traceback", exc_info=True)
+            continue
+        for rec in unit:
+            note = rec.pop("notes")
+            if note and rec["region"] == "intratumoral":
+                notes.append({"patient_id": rec["patient_id"], "timepoint": timepoint, "reader": rec["reader"], "note": note})
+        records.extend(unit)
+        if progress:
+            elapsed = time.perf_counter() - started
+            log.info(
+                "%d/%d patient %s %s: %d feature sets in %.1f s; %d failed; ETA %.0f s",
+                i, len(units), row["patient_id"], timepoint, len(unit), time.perf_counter() - t0,
+                len(failures), elapsed / i * (len(units) - i),
+            )
+    features = _feature_table(records, list(cohort["patient_id"].astype(str)))
+    failures_df = pd.DataFrame(failures, columns=FailureColumns)
+    write_csv(out_dir / "features.csv", features)
+    write_csv(out_dir / "extraction_failures.csv", failures_df)
+    write_csv(out_dir / "extraction_notes.csv", pd.DataFrame(notes, columns=["patient_id", "timepoint", "reader", "note"]))
+    return features, failures_df
+
+
+def _feature_table(records: list[dict], patient_order: list[str]) -> pd.DataFrame:
+    """Long-form table in a fixed row order: cohort order, timepoint, region, reader."""
+    if not records:
+        return pd.DataFrame(columns=KEYS)
+    table = pd.DataFrame.from_records(records)
+    names = [c for c in records[0] if c not in KEYS]
+    rank = {p: i for i, p in enumerate(patient_order)}
+    order = table.assign(
+        _p=table["patient_id"].map(rank),
+        _t=table["timepoint"].map(TIMEPOINTS.index),
+        _r=table["region"].map(REGIONS.index),
+    ).sort_values(["_p", "_t", "_r", "reader"], kind="stable")
+    return order[KEYS + names].reset_index(drop=True)

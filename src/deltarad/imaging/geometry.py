@@ -1,0 +1,91 @@
+"""Geometry checks of a mask against its image, before any work is spent on the case.
+
+- Same grid (size, spacing, origin, direction within GRID_TOLERANCE): used as is.
+- Different grid that overlaps the image: the mask is resampled onto the image (nearest
+  neighbour) with a warning. No overlap: CaseError.
+- Empty mask: CaseError. Several connected lesions: the largest is kept (as the study did) and
+  recorded. A lesion touching the image border: warned and recorded.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from deltarad.errors import CaseError
+
+log = logging.getLogger(__name__)
+
+#: mm for spacing/origin, unitless for direction cosines.
+GRID_TOLERANCE = 1e-3
+
+
+def same_grid(a: sitk.Image, b: sitk.Image, tol: float = GRID_TOLERANCE) -> bool:
+    return (
+        a.GetSize() == b.GetSize()
+        and np.allclose(a.GetSpacing(), b.GetSpacing(), atol=tol)
+        and np.allclose(a.GetOrigin(), b.GetOrigin(), atol=tol)
+        and np.allclose(a.GetDirection(), b.GetDirection(), atol=tol)
+    )
+
+
+def checked_mask(
+    mask: sitk.Image, image: sitk.Image, *, patient: str | None = None, file: str | Path | None = None
+) -> tuple[sitk.Image, list[str]]:
+    """The mask on the image's grid, one connected lesion; returns (mask, notes for the record)."""
+    notes: list[str] = []
+    if not np.any(sitk.GetArrayViewFromImage(mask)):
+        raise CaseError("mask is empty", patient=patient, file=file)
+    if not same_grid(mask, image):
+        if not _overlaps(mask, image):
+            raise CaseError("mask and image do not overlap in physical space (different exam?)", patient=patient, file=file)
+        note = "mask grid differs from image grid; mask resampled onto the image (nearest neighbour)"
+        log.warning("patient %s: %s (%s)", patient, note, file)
+        notes.append(note)
+        mask = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        if not np.any(sitk.GetArrayViewFromImage(mask)):
+            raise CaseError("mask is empty after resampling onto the image grid", patient=patient, file=file)
+    mask, n_lesions = largest_component(mask)
+    if n_lesions > 1:
+        notes.append(f"mask has {n_lesions} connected components; kept the largest")
+        log.warning("patient %s: %s (%s)", patient, notes[-1], file)
+    if touches_border(mask):
+        notes.append("lesion touches the image border")
+        log.warning("patient %s: %s (%s)", patient, notes[-1], file)
+    return mask, notes
+
+
+def largest_component(mask: sitk.Image) -> tuple[sitk.Image, int]:
+    """Keep the largest face-connected component; return it and the number of components."""
+    labels = sitk.ConnectedComponent(mask, False)
+    n = sitk.LabelShapeStatisticsImageFilter()
+    n.Execute(labels)
+    if n.GetNumberOfLabels() <= 1:
+        return sitk.Cast(mask != 0, sitk.sitkUInt8), n.GetNumberOfLabels()
+    biggest = max(n.GetLabels(), key=n.GetNumberOfPixels)
+    return sitk.Cast(labels == biggest, sitk.sitkUInt8), n.GetNumberOfLabels()
+
+
+def touches_border(mask: sitk.Image) -> bool:
+    a = sitk.GetArrayViewFromImage(mask)
+    return any(np.any(np.take(a, i, axis=ax)) for ax in range(a.ndim) for i in (0, -1))
+
+
+def _overlaps(mask: sitk.Image, image: sitk.Image) -> bool:
+    """Does the mask's lesion bounding box intersect the image's extent (voxel edges, physical space)?"""
+    stats = sitk.LabelShapeStatisticsImageFilter()
+    stats.Execute(sitk.Cast(mask != 0, sitk.sitkUInt8))
+    box = stats.GetBoundingBox(1)
+    nd = mask.GetDimension()
+    lo, size = np.array(box[:nd], float), np.array(box[nd:], float)
+    corners = [
+        image.TransformPhysicalPointToContinuousIndex(
+            mask.TransformContinuousIndexToPhysicalPoint((lo + np.array(c) * size - 0.5).tolist())
+        )
+        for c in np.ndindex(*(2,) * nd)
+    ]
+    cmin, cmax = np.min(corners, axis=0), np.max(corners, axis=0)
+    extent = np.array(image.GetSize()) - 0.5
+    return bool(np.all(cmax > -0.5) and np.all(cmin < extent))

@@ -1,0 +1,135 @@
+"""Reading a finished run folder for the report, defensively: every input may be missing or
+malformed, and the section that needs it then says why instead of the report failing."""
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+# Prediction columns written by `deltarad run`, in the order the report shows the models.
+MODELS: dict[str, str] = {
+    "combined": "Combined",
+    "radscore_dir": "DIR",
+    "radscore_dpr": "DPR",
+    "us": "Ultrasound",
+}
+SETS = ("training", "validation")
+OUTCOME_LABELS = {1: "pCR", 0: "non-pCR"}
+
+
+class Unavailable(Exception):
+    """A report input is missing or unusable; the message is shown to the reader."""
+
+
+def model_key(name: str) -> str:
+    """Map a model name as any table spells it (`DIR`, `Radscore_DIR`, `ultrasound`...) to its
+    prediction column."""
+    low = str(name).strip().lower()
+    if low in MODELS:
+        return low
+    for key, label in MODELS.items():
+        if low == label.lower():
+            return key
+    if "combined" in low:
+        return "combined"
+    if "dpr" in low:
+        return "radscore_dpr"
+    if "dir" in low:
+        return "radscore_dir"
+    if low.startswith("us") or "ultrasound" in low:
+        return "us"
+    raise Unavailable(f"unknown model name {name!r}")
+
+
+class RunFolder:
+    """The files of one `deltarad run`, loaded on first use."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def csv(self, relative: str, required: tuple[str, ...] = ()) -> pd.DataFrame:
+        path = self.path / relative
+        if not path.is_file():
+            raise Unavailable(f"{relative} not found in the run folder")
+        try:
+            df = pd.read_csv(path, dtype={"patient_id": str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise Unavailable(f"{relative} cannot be read as CSV ({exc})") from None
+        missing = [c for c in required if c not in df.columns]
+        if missing:
+            raise Unavailable(f"{relative} lacks column(s) {', '.join(missing)}")
+        if df.empty:
+            raise Unavailable(f"{relative} has no rows")
+        return df
+
+    @cached_property
+    def model(self) -> dict:
+        path = self.path / "model.json"
+        if not path.is_file():
+            raise Unavailable("model.json not found in the run folder")
+        try:
+            model = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise Unavailable(f"model.json is not valid JSON ({exc})") from None
+        if not isinstance(model, dict):
+            raise Unavailable("model.json does not hold a JSON object")
+        return model
+
+    @cached_property
+    def outcome(self) -> str:
+        """The outcome column: named in model.json, else the one unknown column of predictions.csv."""
+        try:
+            return str(self.model["outcome"])
+        except (Unavailable, KeyError):
+            pass
+        known = {"patient_id", "set", *MODELS}
+        cols = [c for c in self.csv("predictions.csv").columns if c not in known]
+        if len(cols) != 1:
+            raise Unavailable("the outcome column is not named in model.json and cannot be inferred")
+        return cols[0]
+
+    @cached_property
+    def predictions(self) -> pd.DataFrame:
+        """predictions.csv with the outcome as 0/1 and only the model columns present."""
+        df = self.csv("predictions.csv", required=("patient_id", "set"))
+        if self.outcome not in df.columns:
+            raise Unavailable(f"predictions.csv lacks the outcome column '{self.outcome}'")
+        values = pd.to_numeric(df[self.outcome], errors="coerce")
+        if not values.isin([0, 1]).all():
+            raise Unavailable(f"outcome column '{self.outcome}' of predictions.csv is not 0/1")
+        df[self.outcome] = values.astype(int)
+        if not any(m in df.columns for m in MODELS):
+            raise Unavailable(f"predictions.csv has none of the model columns {', '.join(MODELS)}")
+        return df
+
+    @property
+    def models(self) -> dict[str, str]:
+        """Prediction column -> display label, for the models present in predictions.csv."""
+        return {k: v for k, v in MODELS.items() if k in self.predictions.columns}
+
+    def sets(self) -> list[str]:
+        present = list(dict.fromkeys(self.predictions["set"].astype(str)))
+        return [s for s in SETS if s in present] + [s for s in present if s not in SETS]
+
+    @cached_property
+    def table3(self) -> pd.DataFrame:
+        df = self.csv("tables/table3.csv", required=("set", "model", "auc"))
+        df["model_key"] = [model_key(m) for m in df["model"]]
+        return df
+
+    def thresholds(self) -> dict[str, float]:
+        """Per model, the training-set (Youden) cut-off carried to every set: from Table 3, else
+        from model.json's `thresholds`."""
+        try:
+            t3 = self.table3
+            train = t3[t3["set"].astype(str) == "training"]
+            if "threshold" in t3.columns and not train.empty:
+                return dict(zip(train["model_key"], train["threshold"].astype(float)))
+        except Unavailable:
+            pass
+        try:
+            return {model_key(k): float(v) for k, v in self.model["thresholds"].items()}
+        except (Unavailable, KeyError, AttributeError, TypeError, ValueError):
+            raise Unavailable("no training-set cut-offs: neither tables/table3.csv nor model.json has them") from None
