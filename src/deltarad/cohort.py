@@ -16,9 +16,9 @@ IMAGE_COLUMNS = (
     "early_mask",
     "baseline_mask_reader2",
     "early_mask_reader2",
-    "baseline_chest_wall",
-    "early_chest_wall",
 )
+CHEST_WALL_COLUMNS = ("baseline_chest_wall", "early_chest_wall")
+"""Optional chest-wall masks, excluded from the peritumoral ring where given."""
 REQUIRED_IMAGE_COLUMNS = IMAGE_COLUMNS[:4]
 
 
@@ -87,7 +87,7 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd
                 "(list the column under categorical if it is a category)",
             )
         df[col] = numeric
-    for col in IMAGE_COLUMNS:
+    for col in (*IMAGE_COLUMNS, *CHEST_WALL_COLUMNS):
         if col in df.columns:
             df[col] = [_absolute(v, path.parent) for v in df[col]]
 
