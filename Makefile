@@ -1,5 +1,5 @@
 # deltarad: `make demo` and `make test` set everything up on a machine with Python 3.11, pip and make.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed

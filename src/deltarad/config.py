@@ -43,9 +43,13 @@ class ImagingSettings(_Strict):
 
     phase: int = Field(3, ge=0, description="DCE phase to analyse: 0 = pre-contrast, 3 = 3rd post-injection")
     mask_label: int | str | None = Field(
-        None, description="segment label value or segment name; None = the only / largest non-zero label"
+        None, description="segment label value or segment name; None = the only non-zero label/segment"
     )
     n4: bool = True
+    n4_shrink: int = Field(4, ge=1, description="N4 fits the bias field on the exam shrunk by this factor per axis")
+    n4_iterations: list[int] = Field(
+        default_factory=lambda: [50, 40, 30], description="N4 iterations per fitting level (3D Slicer's N4ITK defaults)"
+    )
     resample_mm: tuple[float, float, float] | None = (1.0, 1.0, 1.0)
     ring_mm: float = Field(3.0, gt=0, description="peritumoral shell thickness (mm, physical distance)")
     skin_mm: float = Field(2.0, ge=0, description="depth below the body surface excluded from the ring (mm)")
@@ -53,6 +57,31 @@ class ImagingSettings(_Strict):
         None, description="intensity below which a voxel is air; None = estimate (Otsu on the image)"
     )
     params: Path | None = Field(None, description="PyRadiomics parameter file; None = the study's (851 features)")
+
+
+class HarmonizeSettings(_Strict):
+    """ComBat across centres on the delta features, fitted on training patients only; acts when the
+    cohort has the `column` and the training set spans at least 2 centres."""
+
+    method: Literal["combat", "none"] = "combat"
+    column: str = Field("centre", description="cohort column naming each patient's centre")
+    unseen_centre: Literal["error", "none"] = Field(
+        "error", description="a new patient of a centre not in training: stop (error) or score it unharmonised (none)"
+    )
+
+
+class ValidationSettings(_Strict):
+    """Internal validation of the whole procedure (selection included) on the training set.
+
+    Off by default: one refit takes seconds (about 5 s for 200 features per region, more for
+    851), so 200 resamples take minutes; Harrell's usual number is 200.
+    """
+
+    bootstrap: int = Field(0, ge=0, description="optimism-bootstrap resamples (0 = off; 200 is usual)")
+    cv_folds: int = Field(5, ge=2, description="folds of the repeated stratified cross-validation")
+    cv_repeats: int = Field(0, ge=0, description="repeats of the k-fold cross-validation (0 = off)")
+    seed: int = Field(0, ge=0, description="seed of the resamples (each resample has its own fixed seed)")
+    workers: int | None = Field(None, ge=1, description="parallel processes (None = every CPU core)")
 
 
 class Study(_Strict):
@@ -68,6 +97,8 @@ class Study(_Strict):
     split: SplitSettings = Field(default_factory=SplitSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     imaging: ImagingSettings = Field(default_factory=ImagingSettings)
+    harmonize: HarmonizeSettings = Field(default_factory=HarmonizeSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
 
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the study file")
 

@@ -8,6 +8,11 @@ distance of effect * sqrt(k), so its AUC is Phi(effect * sqrt(k / 2)) (`expected
 A few noise features are near-copies of planted ones (|r| > 0.9, for the correlation step), a few
 have a zero baseline for some patients (dropped by the delta step), and a few are unreliable
 between readers (low ICC).
+
+With `centres` > 1 each patient gets a `centre` (centre1, centre2, ...) and, with
+`centre_effect` > 0, every centre shifts each feature's delta by N(0, centre_effect) SDs and
+scales its spread by exp(N(0, centre_effect / 2)): a scanner/protocol effect for ComBat to
+remove. These draws use their own random stream, so the rest of the table is unchanged.
 """
 from __future__ import annotations
 
@@ -28,13 +33,18 @@ def expected_auc(effect: float, n_planted: int) -> float:
     return float(norm.cdf(effect * np.sqrt(n_planted / 2)))
 
 
-def _region_features(rng, y, n_features, n_planted, effect, reader2_rows):
+def _region_features(rng, y, n_features, n_planted, effect, reader2_rows, centre_rng, centre, centre_effect):
     n = len(y)
     delta_z = rng.standard_normal((n, n_features))
     delta_z[:, :n_planted] += effect * (y[:, None] - 0.5)
     n_copies = min(3, n_planted, n_features - n_planted)
     for j in range(n_copies):  # near-copies of planted features: r about 0.97
         delta_z[:, n_planted + j] = delta_z[:, j] + 0.25 * rng.standard_normal(n)
+    if centre_effect > 0:
+        n_centres = int(centre.max()) + 1
+        shift = centre_rng.normal(0.0, centre_effect, (n_centres, n_features))
+        scale = np.exp(centre_rng.normal(0.0, centre_effect / 2, (n_centres, n_features)))
+        delta_z = delta_z * scale[centre] + shift[centre]
     baseline = np.exp(rng.normal(3.0, 0.5, (n, n_features)))
     n_zero = min(2, n_features - n_planted - n_copies)
     for j in range(n_zero):  # zero baseline for some patients: these features are dropped
@@ -64,6 +74,8 @@ def generate_feature_study(
     effect: float = 1.0,
     seed: int = 0,
     reader2_fraction: float = 0.5,
+    centres: int = 1,
+    centre_effect: float = 0.0,
 ) -> Path:
     """Write cohort.csv, features.csv and study.yaml into out_dir; return the study file."""
     out = Path(out_dir)
@@ -84,9 +96,13 @@ def generate_feature_study(
         }
     )
     reader2_rows = np.sort(rng.choice(n, int(round(reader2_fraction * n)), replace=False))
+    centre_rng = np.random.default_rng([seed, 1])
+    centre = centre_rng.integers(0, centres, n)
+    if centres > 1:
+        cohort["centre"] = [f"centre{c + 1}" for c in centre]
     parts = []
     for region in ("intratumoral", "peritumoral"):
-        part = _region_features(rng, y, n_features, n_planted, effect, reader2_rows)
+        part = _region_features(rng, y, n_features, n_planted, effect, reader2_rows, centre_rng, centre, centre_effect)
         parts.append(part.assign(region=region))
     feats = pd.concat(parts, ignore_index=True)
     feats.insert(0, "patient_id", [ids[i] for i in feats.pop("_i")])

@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from deltarad import atomic
-from deltarad.cohort import has_images, load_cohort, read_table
+from deltarad.cohort import has_images, load_cohort_cases, read_table
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
-from deltarad.features.delta import compute_delta
+from deltarad.features.delta import check_feature_table, compute_delta, feature_columns
 from deltarad.modeling.modelfile import FrozenModel
 from deltarad.modeling.pipeline import FitResult, fit_study
+from deltarad.parallel import ParallelSettings
+from deltarad.modeling.validation import ValidationResult, write_internal_validation
 
 RADSCORE_COLUMNS = ["radscore_dir", "radscore_dpr"]
 
@@ -22,8 +25,11 @@ log = logging.getLogger(__name__)
 FAILURE_COLUMNS = ["patient_id", "stage", "error"]
 
 
-def load_features(study: Study, cohort: pd.DataFrame, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The long-form feature table: the study's `features` file, or extracted from the cohort's images."""
+def load_features(
+    study: Study, cohort: pd.DataFrame, out_dir: Path, parallel: ParallelSettings | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The long-form feature table: the study's `features` file, or extracted from the cohort's
+    images (on Dask as `parallel` says; resumable through out_dir/store/)."""
     if study.features_path is not None:
         table = read_table(study.features_path, "feature table")
         table["patient_id"] = table["patient_id"].astype(str)
@@ -39,17 +45,45 @@ def load_features(study: Study, cohort: pd.DataFrame, out_dir: Path) -> tuple[pd
         )
     from deltarad.features.extract import extract_cohort
 
-    features, failures = extract_cohort(study, cohort, out_dir)
+    features, failures = extract_cohort(study, cohort, out_dir, parallel=parallel)
     atomic.write_csv(out_dir / "features.csv", features)
     return features, failures
 
 
-def delta_features(features: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame, source: str):
-    delta, info = compute_delta(features.assign(patient_id=features["patient_id"].astype(str)))
-    missing = [p for p in cohort["patient_id"] if p not in set(delta["patient_id"]) and p not in set(failures["patient_id"])]
-    extra = [{"patient_id": p, "stage": "delta", "error": "no baseline and early features for reader 1"} for p in missing]
+def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Leave out patients with a NaN or infinite reader-1 feature (a failure naming the feature);
+    non-finite reader-2 rows only lose that reader (they serve the ICC alone)."""
+    feats = feature_columns(features)
+    values = features[feats].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    bad_rows = ~np.isfinite(values).all(axis=1)
+    failures = []
+    for i in np.flatnonzero(bad_rows & (features["reader"].astype(int) == 1).to_numpy()):
+        row = features.iloc[i]
+        feature = feats[int(np.flatnonzero(~np.isfinite(values[i]))[0])]
+        failures.append({"patient_id": str(row["patient_id"]), "stage": "features",
+                         "error": f"feature {feature} is {values[i, feats.index(feature)]} "
+                                  f"({row['timepoint']}, {row['region']}, reader 1)"})
+    failed = {f["patient_id"] for f in failures}
+    reader2_dropped = bad_rows & (features["reader"].astype(int) == 2).to_numpy()
+    if reader2_dropped.any():
+        log.warning("%d reader-2 row(s) with non-finite features left out of the ICC", int(reader2_dropped.sum()))
+    keep = ~bad_rows & ~features["patient_id"].astype(str).isin(failed).to_numpy()
+    failures_df = pd.DataFrame(failures, columns=FAILURE_COLUMNS).drop_duplicates("patient_id")
+    return features[keep], failures_df
+
+
+def delta_features(features: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame, *,
+                   drop_undefined: bool = True):
+    """Delta table of usable patients, its info, and failures with the patients that lost a stage."""
+    features, nonfinite = drop_nonfinite(check_feature_table(features))
+    failures = _concat(failures, nonfinite)
+    delta, info = compute_delta(features, drop_undefined=drop_undefined)
+    have = set(delta.loc[delta["reader"] == 1, "patient_id"])
+    failed = set(failures["patient_id"])
+    extra = [{"patient_id": p, "stage": "delta", "error": "no baseline and early exam features (reader 1)"}
+             for p in cohort["patient_id"] if p not in have and p not in failed]
     if extra:
-        failures = pd.concat([failures, pd.DataFrame(extra)], ignore_index=True)
+        failures = _concat(failures, pd.DataFrame(extra))
     return delta, info, failures
 
 
@@ -61,28 +95,54 @@ def write_fit(result: FitResult, out_dir: Path) -> None:
     atomic.write_json(out_dir / "model.json", result.model)
 
 
-def run_study(study: Study, out_dir: Path) -> tuple[FitResult, pd.DataFrame]:
-    """Fit and evaluate the study; returns the fit and the failures (also written to failures.csv)."""
+def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
+    frames = [f.reindex(columns=FAILURE_COLUMNS) for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FAILURE_COLUMNS)
+
+
+def _stop_if_strict(strict: bool, failures: pd.DataFrame) -> None:
+    if strict and len(failures):
+        first = failures.iloc[0]
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        raise DeltaradError(f"{first['stage']}: {first['error']}{more}; --strict stops at any failure",
+                            patient=first["patient_id"])
+
+
+def run_study(
+    study: Study, out_dir: Path, *, strict: bool = False, parallel: ParallelSettings | None = None
+) -> tuple[FitResult, pd.DataFrame]:
+    """Fit and evaluate the study; returns the fit and the failures (also written to failures.csv).
+
+    A patient that fails a stage is left out and listed; with `strict` any failure is an error.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    cohort = load_cohort(study)
-    features, failures = load_features(study, cohort, out_dir)
-    delta, info, failures = delta_features(features, cohort, failures, "features")
+    cohort, failures = load_cohort_cases(study)
+    _stop_if_strict(strict, failures)
+    features, extraction_failures = load_features(study, cohort, out_dir, parallel)
+    delta, info, failures = delta_features(features, cohort, _concat(failures, extraction_failures))
+    atomic.write_csv(out_dir / "failures.csv", failures)
+    _stop_if_strict(strict, failures)
+    for p, stage, err in failures.itertuples(index=False):
+        log.warning("left out patient %s (%s): %s", p, stage, err)
     atomic.write_csv(out_dir / "delta_features.csv", delta)
     result = fit_study(study, cohort, delta, info)
     write_fit(result, out_dir)
-    atomic.write_csv(out_dir / "failures.csv", failures.reindex(columns=FAILURE_COLUMNS))
     write_cohort_flow(study, cohort, result, failures, out_dir)
-    write_tables(study, cohort, result, out_dir / "tables")
+    internal = write_internal_validation(study, cohort, delta, info, result, out_dir / "tables")
+    write_tables(study, cohort, result, out_dir / "tables", internal)
     return result, failures
 
 
-def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_dir: Path) -> None:
+def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_dir: Path,
+                 internal: ValidationResult | None = None) -> None:
     """Tables 1-3 as the study reports them (CSV, plus journal-formatted XLSX and HTML beside).
 
     Table 1: clinical variables and the ultrasound read by outcome within each set. Table 2:
     univariate then multivariate logistic regression on the training set over the combined
     model's candidates. Table 3: every model in both sets, Youden cut-offs from training, DeLong,
-    IDI and NRI against the ultrasound model (the study's reference).
+    IDI and NRI against the ultrasound model (the study's reference). With internal validation,
+    the training rows of Table 3 also carry the apparent, optimism and optimism-corrected AUC,
+    calibration slope and Brier score and the cross-validated mean of each.
     """
     from deltarad.stats.tables import table1, table2, table3, write_table
 
@@ -95,9 +155,13 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
     training = data[data["set"] == "training"].merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")
     write_table(table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical),
                 tables_dir / "table2.csv", "Table 2. Logistic regression in the training set")
-    write_table(table3(p, study.outcome, ["combined", "radscore_dir", "radscore_dpr"], by="set",
-                       fit_set="training", reference="us"),
-                tables_dir / "table3.csv", "Table 3. Performance of the models")
+    t3 = table3(p, study.outcome, ["combined", "radscore_dir", "radscore_dpr"], by="set",
+                fit_set="training", reference="us")
+    if internal is not None:
+        extra = internal.wide()
+        t3 = t3.merge(extra, on="model", how="left")
+        t3.loc[t3["set"] != "training", [c for c in extra.columns if c != "model"]] = float("nan")
+    write_table(t3, tables_dir / "table3.csv", "Table 3. Performance of the models")
 
 
 def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, failures: pd.DataFrame, out_dir: Path) -> None:
@@ -113,18 +177,36 @@ def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, fai
     atomic.write_csv(out_dir / "cohort_flow.csv", pd.DataFrame(rows))
 
 
-def predict_study(model_path: Path, study: Study, out_dir: Path) -> pd.DataFrame:
-    """Score a cohort with a frozen model; the outcome column is optional."""
-    model = FrozenModel.load(model_path)
-    cohort = load_cohort(study, require_outcome=False)
-    features, failures = load_features(study, cohort, out_dir)
-    delta, _, failures = delta_features(features, cohort, failures, "features")
+def score_cohort(model: FrozenModel, study: Study, out_dir: Path, *, require_outcome: bool,
+                 parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Features, delta and the frozen model's four scores for every patient it can score.
+
+    Returns (predictions: patient_id, [outcome], radscore_dir, radscore_dpr, us, combined;
+    failures: the patients left out, with the stage and the reason).
+    """
+    cohort, failures = load_cohort_cases(study, require_outcome=require_outcome)
+    features, extraction_failures = load_features(study, cohort, out_dir, parallel)
+    delta, _, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
+                                        drop_undefined=False)
     model.check_delta(delta)
-    scorable = cohort[cohort["patient_id"].isin(set(delta["patient_id"]))]
+    scorable = cohort[cohort["patient_id"].isin(set(delta["patient_id"])) & ~cohort["patient_id"].isin(failures["patient_id"])]
+    unscorable = model.unscorable(scorable, delta)
+    failures = _concat(failures, unscorable)
+    scorable = scorable[~scorable["patient_id"].isin(unscorable["patient_id"])]
+    for p, stage, err in failures.itertuples(index=False):
+        log.warning("left out patient %s (%s): %s", p, stage, err)
     scores = model.score(scorable, delta)
-    keep = ["patient_id"] + ([model.outcome] if model.outcome in cohort.columns else [])
-    predictions = cohort[keep].merge(scores, on="patient_id")
+    keep = ["patient_id"] + ([study.outcome] if study.outcome in scorable.columns else [])
+    return scorable[keep].merge(scores, on="patient_id"), failures
+
+
+def predict_study(model_path: Path, study: Study, out_dir: Path,
+                  parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score a cohort with a frozen model (the outcome column is optional); returns the
+    predictions and the patients left out (both also written to out_dir)."""
+    predictions, failures = score_cohort(FrozenModel.load(model_path), study, out_dir, require_outcome=False,
+                                         parallel=parallel)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic.write_csv(out_dir / "predictions.csv", predictions)
-    atomic.write_csv(out_dir / "failures.csv", failures.reindex(columns=FAILURE_COLUMNS))
-    return predictions
+    atomic.write_csv(out_dir / "failures.csv", failures)
+    return predictions, failures

@@ -1,7 +1,12 @@
-"""A plausible finished run folder, as `deltarad run` writes it, for building reports from.
+"""Run folders to build reports from.
 
-Predictions carry real signal (the radscores separate the outcomes about as well as the study's),
-and Table 3 is computed from them with the statistics library, so the figures and the table agree.
+`make_run_folder`: a plausible finished run folder, as `deltarad run` writes it with internal
+validation switched on. Predictions carry real signal (the radscores separate the outcomes about
+as well as the study's), and Table 3 is computed from them with the statistics library, so the
+figures and the table agree.
+
+`cli_runs`: a development run and an external validation written by the real CLI (`deltarad run`,
+`deltarad validate`) on two generated feature-table cohorts.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import pandas as pd
 import pytest
 
 from deltarad.atomic import write_csv, write_json
+from deltarad.simulate import generate_feature_study
 from deltarad.stats.roc import delong_ci, delong_test, youden_threshold
 
 OUTCOME = "aln_pcr"
@@ -72,6 +78,35 @@ def _table3(pred: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# Internal validation as validation.py writes it: 200 bootstrap resamples, 10 x 5-fold CV.
+VALIDATION_COLUMNS = ["model", "metric", "apparent", "optimism", "corrected", "bootstrap_n", "cv_mean", "cv_sd",
+                      "cv_n", "split_validation"]
+VALIDATION = [
+    (model, metric, apparent, optimism, apparent - optimism, 200, cv_mean, cv_sd, 50, split)
+    for model, rows in {
+        "radscore_dir": [("auc", 0.844, 0.071, 0.768, 0.061, 0.773), ("calibration_slope", 1.0, 0.262, 0.69, 0.21, 0.74),
+                         ("brier", 0.172, -0.021, 0.195, 0.018, 0.190)],
+        "radscore_dpr": [("auc", 0.797, 0.083, 0.705, 0.072, 0.728), ("calibration_slope", 1.0, 0.301, 0.62, 0.25, 0.66),
+                         ("brier", 0.190, -0.024, 0.214, 0.020, 0.210)],
+        "us": [("auc", 0.625, 0.004, 0.618, 0.055, 0.590), ("calibration_slope", 1.0, 0.021, 0.93, 0.30, 0.88),
+               ("brier", 0.236, -0.003, 0.240, 0.012, 0.243)],
+        "combined": [("auc", 0.912, 0.061, 0.847, 0.048, 0.855), ("calibration_slope", 1.0, 0.231, 0.75, 0.19, 0.79),
+                     ("brier", 0.131, -0.019, 0.152, 0.016, 0.149)],
+    }.items()
+    for metric, apparent, optimism, cv_mean, cv_sd, split in rows
+]
+
+
+def _selection_frequency(rng: np.random.Generator, final: list[tuple[str, str]]) -> pd.DataFrame:
+    """Final features selected often, a few others now and then, as validation.py writes them."""
+    others = [(r, f"wavelet-LLL_glrlm_Feature{k}") for r in ("intratumoral", "peritumoral") for k in range(8)]
+    rows = [{"region": r, "feature": f, "bootstrap_frequency": rng.uniform(0.45, 1.0),
+             "cv_frequency": rng.uniform(0.4, 1.0), "in_final_model": True} for r, f in final]
+    rows += [{"region": r, "feature": f, "bootstrap_frequency": rng.uniform(0.01, 0.5),
+              "cv_frequency": rng.uniform(0.0, 0.5), "in_final_model": False} for r, f in others]
+    return pd.DataFrame(rows).sort_values(["region", "bootstrap_frequency"], ascending=[True, False])
+
+
 def make_run_folder(path: Path, n: int = 187, seed: int = 0) -> Path:
     """Write every file of a finished run into `path`; return it."""
     rng = np.random.default_rng(seed)
@@ -88,6 +123,8 @@ def make_run_folder(path: Path, n: int = 187, seed: int = 0) -> Path:
                                                       "glcm_ClusterShade")]
     write_csv(path / "selected_features.csv", pd.DataFrame(
         [{"region": r, "feature": f, "coefficient": rng.normal(0, 0.6)} for r, f in features]))
+    write_csv(path / "tables" / "selection_frequency.csv", _selection_frequency(rng, features))
+    write_csv(path / "tables" / "validation.csv", pd.DataFrame(VALIDATION, columns=VALIDATION_COLUMNS))
     write_csv(path / "failures.csv", pd.DataFrame(
         [{"patient_id": "DEMO999", "stage": "imaging", "error": "early exam: phase 3 missing"}]))
     flow = [{"stage": "cohort file", "n": n + 1, "detail": ""}, {"stage": "excluded", "n": 1, "detail": "imaging"}]
@@ -120,6 +157,9 @@ def make_run_folder(path: Path, n: int = 187, seed: int = 0) -> Path:
                                    "lasso_folds": 10, "lasso_rule": "min", "lasso_seed": 0},
                      "imaging": {"phase": 3, "ring_mm": 3.0, "resample_mm": [1.0, 1.0, 1.0]}},
         "combined": {"terms": ["us_post_nat", "radscore_dir", "radscore_dpr"], "intercept": -2.9,
+                     "variables": {"us_post_nat": {"type": "numeric", "range": [0, 1]},
+                                   "radscore_dir": {"type": "numeric", "range": [0.02, 0.97]},
+                                   "radscore_dpr": {"type": "numeric", "range": [0.05, 0.93]}},
                      "coefficients": {"us_post_nat": 1.0, "radscore_dir": 4.4, "radscore_dpr": 2.1},
                      "aic": 107.2, "path": [{"step": "start", "aic": 112.0}]},
         "thresholds": {m: float(t) for m, t in zip(table3["model"], table3["threshold"])},
@@ -139,3 +179,25 @@ def report(run_folder: Path) -> Path:
     from deltarad.report import build_report
 
     return build_report(run_folder)
+
+
+@pytest.fixture(scope="session")
+def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """`deltarad run` (with a small internal validation) on one generated cohort, then `deltarad
+    validate` of its model.json on a second cohort (another seed); the folders and the study files."""
+    from typer.testing import CliRunner
+
+    from deltarad.cli import app
+
+    root = tmp_path_factory.mktemp("cli")
+    development = generate_feature_study(root / "development", n_patients=90, n_features=30, seed=1)
+    with development.open("a", encoding="utf-8") as study:
+        study.write("validation:\n  bootstrap: 2\n  cv_folds: 2\n  cv_repeats: 1\n  workers: 1\n")
+    external = generate_feature_study(root / "external", n_patients=90, n_features=30, seed=2)
+    runner = CliRunner()
+    for args in (["run", str(development), "--out", str(root / "run")],
+                 ["report", str(root / "run")],
+                 ["validate", str(root / "run" / "model.json"), str(external), "--out", str(root / "ext")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, f"deltarad {' '.join(args)}: {result.output}"
+    return {"run": root / "run", "ext": root / "ext", "development_study": development, "external_study": external}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deltarad.report.html import SECTIONS
+from deltarad.report.html import DEVELOPMENT_ONLY, SECTIONS
 
 pytestmark = pytest.mark.browser
 
@@ -41,24 +41,44 @@ def test_console_check_catches_a_page_error(tmp_path: Path) -> None:
     assert any("report broke" in m for m in console_messages(run.stderr)), run.stderr[-2000:]
 
 
-def test_report_renders_without_console_errors(report: Path, tmp_path: Path) -> None:
-    run = chromium(report, tmp_path / "profile", "--dump-dom")
+def rendered_dom(page: Path, profile: Path) -> str:
+    run = chromium(page, profile, "--dump-dom")
     assert run.returncode == 0, run.stderr[-2000:]
     assert console_messages(run.stderr) == []
-    dom = run.stdout
-    for anchor, title, _ in SECTIONS:
-        assert re.search(rf'<section id="{anchor}">\s*<h2>', dom), anchor
-        assert title.replace("&", "&amp;") in dom
-    assert "Not available" not in dom
-    assert dom.count('src="data:image/png;base64,') == 10
+    return run.stdout
 
+
+def screenshots(page: Path, profile: Path, shots: dict[str, str]) -> None:
+    """Screenshots `name: "width,height"` under tests/artifacts/, each without console errors."""
     ARTIFACTS.mkdir(exist_ok=True)
-    shots = {"report_top.png": "1280,4000", "report_full.png": "1280,14000"}
     for name, size in shots.items():
         shot = ARTIFACTS / name
         shot.unlink(missing_ok=True)
-        run = chromium(report, tmp_path / "profile", f"--screenshot={shot}", f"--window-size={size}")
+        run = chromium(page, profile, f"--screenshot={shot}", f"--window-size={size}")
         assert run.returncode == 0, run.stderr[-2000:]
         assert console_messages(run.stderr) == []
         assert shot.read_bytes().startswith(b"\x89PNG")
         print(f"screenshot: {shot}")
+
+
+def test_report_renders_without_console_errors(report: Path, tmp_path: Path) -> None:
+    dom = rendered_dom(report, tmp_path / "profile")
+    for anchor, title, _ in SECTIONS:
+        assert re.search(rf'<section id="{anchor}">\s*<h2>', dom), anchor
+        assert title.replace("&", "&amp;") in dom
+    assert "Not available" not in dom
+    assert dom.count('src="data:image/png;base64,') == 12
+    for figure in ("fig-selection_frequency", "fig-nomogram"):
+        assert re.search(rf'<figure id="{figure}">\s*<img src="data:image/png;base64,', dom), figure
+    assert re.search(r'<section id="validation">.*?<td>Combined</td><td>AUC</td>', dom, re.DOTALL)
+    screenshots(report, tmp_path / "profile", {"report_top.png": "1280,4000", "report_full.png": "1280,14000"})
+
+
+def test_external_validation_report_renders_without_console_errors(cli_runs: dict, tmp_path: Path) -> None:
+    page = cli_runs["ext"] / "report.html"
+    dom = rendered_dom(page, tmp_path / "profile")
+    assert "<h1>External validation of" in dom
+    assert "Not available" not in dom
+    shown = re.findall(r'<section id="([\w-]+)">', dom)
+    assert shown == [a for a, _, _ in SECTIONS if a not in DEVELOPMENT_ONLY]
+    screenshots(page, tmp_path / "profile", {"report_external.png": "1280,9000"})

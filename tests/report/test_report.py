@@ -1,7 +1,10 @@
 """The report built from a finished run folder: sections, self-containment, files beside it,
-formatting, and graceful gaps when inputs are missing."""
+formatting, and graceful gaps when inputs are missing; and the reports of folders the real CLI
+wrote: a development run with internal validation, and an external validation by `deltarad
+validate` (one set, "external"; no training set, no selection files; cut-offs from the model)."""
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -12,12 +15,12 @@ from typer.testing import CliRunner
 
 from deltarad.cli import app
 from deltarad.report import build_report
-from deltarad.report.html import SECTIONS
-from deltarad.report.run import model_key
+from deltarad.report.html import DEVELOPMENT_ONLY, SECTIONS
+from deltarad.report.run import MODELS, model_key
 from deltarad.report.tables import format_p, format_value
 
-FIGURES = ["cohort_flow", "selection_funnel", "coefficients", "roc", "decision_curves", "calibration",
-           "confusion_matrices", "radscore_boxplots", "input_heatmap", "rose_plots"]
+FIGURES = ["cohort_flow", "selection_funnel", "coefficients", "selection_frequency", "nomogram", "roc",
+           "decision_curves", "calibration", "confusion_matrices", "radscore_boxplots", "input_heatmap", "rose_plots"]
 EXTERNAL = re.compile(r"""(?:src|href|action|poster)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""",
                       re.IGNORECASE)
 
@@ -56,7 +59,7 @@ def test_figures_and_tables_are_written_beside_the_report(report: Path, run_fold
         svg = (run_folder / "figures" / f"{name}.svg").read_text(encoding="utf-8")
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert "<svg" in svg
-    for name in ("table1", "table2", "table3", "selection", "selected_features"):
+    for name in ("table1", "table2", "table3", "selection", "selected_features", "validation", "selection_frequency"):
         xlsx = pd.read_excel(run_folder / "tables" / f"{name}.xlsx", engine="openpyxl")
         csv_path = run_folder / "tables" / f"{name}.csv"
         csv = pd.read_csv(csv_path if csv_path.is_file() else run_folder / f"{name}.csv")
@@ -95,6 +98,39 @@ def test_combined_model_lists_its_terms(report: Path) -> None:
     assert "not shown" not in heatmap  # us_post_nat is drawn as the ultrasound model's input
 
 
+def test_internal_validation_table_sits_beside_the_split(report: Path) -> None:
+    html = section_html(report.read_text(encoding="utf-8"), "validation")
+    # conftest's combined AUC: apparent 0.912, optimism 0.061, split validation 0.855, CV 0.847 ± 0.048
+    assert ("<td>Combined</td><td>AUC</td><td>0.912</td><td>0.061</td><td>0.851</td><td>0.855</td>"
+            "<td>0.847 ± 0.048</td>") in html
+    assert "<td></td><td>Calibration slope</td><td>1.000</td><td>0.231</td><td>0.769</td>" in html
+    assert html.index("<td>Combined</td>") < html.index("<td>DIR</td>") < html.index("<td>Ultrasound</td>")
+    assert "optimism bootstrap with 200 resamples" in html and "over 50 held-out folds" in html
+    assert "selection included" in html
+
+
+def test_selection_frequency_highlights_the_final_features(report: Path, run_folder: Path) -> None:
+    html = section_html(report.read_text(encoding="utf-8"), "features")
+    frequency = pd.read_csv(run_folder / "tables" / "selection_frequency.csv")
+    shown = re.findall(r"<tr><td>(\w+)</td><td>([^<]+)</td><td>(\d+)%</td><td>\d+%</td><td>(yes|)</td></tr>", html)
+    assert len(shown) == frequency.groupby("region").size().clip(upper=15).sum()  # the 15 most frequent per region
+    for region, feature, percent, final in shown:
+        row = frequency[(frequency["region"] == region) & (frequency["feature"] == feature)].iloc[0]
+        assert int(percent) == round(100 * row.bootstrap_frequency)
+        assert (final == "yes") == bool(row.in_final_model)
+    svg = (run_folder / "figures" / "selection_frequency.svg").read_text(encoding="utf-8")
+    labels = re.findall(r'<text style="(font-weight: 700; )?font-size: 7.5px[^>]*>([^<]+)</text>', svg)
+    assert {name for bold, name in labels if bold} == set(frequency.loc[frequency["in_final_model"], "feature"])
+    assert {name for bold, name in labels if not bold} <= set(frequency.loc[~frequency["in_final_model"], "feature"])
+
+
+def test_nomogram_is_embedded_with_its_reading_guide(report: Path, run_folder: Path) -> None:
+    html = section_html(report.read_text(encoding="utf-8"), "nomogram")
+    assert '<img src="data:image/png;base64,' in html
+    assert "Total points" in (run_folder / "figures" / "nomogram.svg").read_text(encoding="utf-8")
+    assert "add the points of all predictors" in html
+
+
 def test_selection_funnel_is_spelled_out(report: Path) -> None:
     html = section_html(report.read_text(encoding="utf-8"), "selection")
     assert "intratumoral: 851 → 816 → 715 → 616 → 136 → 9" in html
@@ -111,6 +147,8 @@ def test_format_value_keeps_integers_and_text() -> None:
     assert format_value(130) == "130"
     assert format_value(0.80655) == "0.807"
     assert format_value("49.1 ± 9.8") == "49.1 ± 9.8"
+    assert format_value(300239975200000.0) == "3e+14"  # a diverged estimate, not 15 digits of noise
+    assert format_value(-1234567.0) == "-1.23e+06"
 
 
 @pytest.mark.parametrize(("name", "key"), [("combined", "combined"), ("DIR", "radscore_dir"),
@@ -122,8 +160,11 @@ def test_model_names_map_to_prediction_columns(name, key) -> None:
 def test_missing_inputs_leave_sections_unavailable_with_the_reason(run_folder: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
-    for name in ("predictions.csv", "split.csv", "model.json"):
+    for name in ("predictions.csv", "split.csv"):
         shutil.copy(run_folder / name, run / name)
+    model = json.loads((run_folder / "model.json").read_text())
+    del model["combined"]["variables"]["us_post_nat"]["range"]
+    (run / "model.json").write_text(json.dumps(model))
     (run / "selection.csv").write_text("region,step\nintratumoral,icc\n")  # lacks n_features
     html = build_report(run).read_text(encoding="utf-8")
     assert "tables/table3.csv not found" in section_html(html, "table3")
@@ -133,6 +174,10 @@ def test_missing_inputs_leave_sections_unavailable_with_the_reason(run_folder: P
     for drawn in ("cohort", "roc", "dca", "calibration", "radscores", "heatmap", "rose", "settings"):
         assert "Not available" not in section_html(html, drawn), drawn
     assert "tables/table3.csv not found" in section_html(html, "confusion")
+    assert ("Not available:</strong> internal validation not run (set validation.bootstrap in the study file)"
+            in section_html(html, "validation"))
+    assert ("Not available:</strong> the model file stores no training range of &#39;us_post_nat&#39;"
+            in section_html(html, "nomogram"))
     assert "The dashed circle is the training-set Youden cut-off" in section_html(html, "rose")  # from model.json
 
 
@@ -157,3 +202,77 @@ def test_cli_report_names_a_missing_run_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert "run folder not found" in result.output and "nope" in result.output
+
+
+# --- folders written by the real CLI ---------------------------------------------------------
+
+
+def sections_of(html: str) -> list[str]:
+    return re.findall(r'<section id="([\w-]+)">', html)
+
+
+def test_external_validation_report_is_titled_and_drawn_for_the_external_set(cli_runs: dict) -> None:
+    ext = cli_runs["ext"]
+    html = (ext / "report.html").read_text(encoding="utf-8")  # written by `deltarad validate` itself
+    title = re.search(r"<h1>(.*?)</h1>", html).group(1)
+    assert title.startswith("External validation of a delta dual-region DCE-MRI radiomics model")
+    assert "Not available" not in html
+    shown = sections_of(html)
+    assert not DEVELOPMENT_ONLY & set(shown)  # the model was fitted elsewhere: left out, not "not available"
+    assert shown == [a for a, _, _ in SECTIONS if a not in DEVELOPMENT_ONLY]
+    for name in ("roc", "calibration", "decision_curves", "confusion_matrices"):
+        svg = (ext / "figures" / f"{name}.svg").read_text(encoding="utf-8")
+        assert "External" in svg and "Training" not in svg and "Validation set" not in svg, name
+
+
+def test_external_table3_uses_the_models_training_cutoffs(cli_runs: dict) -> None:
+    ext = cli_runs["ext"]
+    html = (ext / "report.html").read_text(encoding="utf-8")
+    table = section_html(html, "table3")
+    t3 = pd.read_csv(ext / "tables" / "table3.csv")
+    assert set(t3["set"]) == {"external"}
+    thresholds = json.loads((cli_runs["run"] / "model.json").read_text())["thresholds"]
+    for r in t3.itertuples():
+        row = (f"<td>External</td><td>{MODELS[r.model]}</td>"
+               f"<td>{r.auc:.3f} ({r.auc_ci_low:.3f}–{r.auc_ci_high:.3f})</td><td>{thresholds[r.model]:.3f}</td>")
+        assert row in table
+    assert "not re-chosen on this cohort" in table
+    combined = t3[t3["model"] == "combined"].iloc[0]
+    assert f"<li>External AUC, Combined: {combined.auc:.3f}</li>" in html
+
+
+def test_external_report_shows_the_frozen_model(cli_runs: dict) -> None:
+    ext = cli_runs["ext"]
+    html = (ext / "report.html").read_text(encoding="utf-8")
+    features = section_html(html, "features")
+    model = json.loads((ext / "model.json").read_text())
+    for part in model["radscores"].values():
+        for name, beta in part["coefficients"].items():
+            assert f"<td>{part['region']}</td><td>{name}</td><td>{beta:.3f}</td>" in features
+    assert (ext / "figures" / "nomogram.png").read_bytes().startswith(b"\x89PNG")
+    calibration = section_html(html, "calibration")
+    cal = pd.read_csv(ext / "tables" / "calibration.csv").set_index("model")
+    assert f"<td>DIR</td><td>{cal.loc['radscore_dir', 'calibration_intercept']:.3f}</td>" \
+           f"<td>{cal.loc['radscore_dir', 'calibration_slope']:.3f}</td>" in calibration
+
+
+def test_development_report_shows_internal_validation_and_selection_frequency(cli_runs: dict) -> None:
+    run = cli_runs["run"]
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "Not available" not in html
+    validation = section_html(html, "validation")
+    v = pd.read_csv(run / "tables" / "validation.csv")
+    auc = v[(v["model"] == "combined") & (v["metric"] == "auc")].iloc[0]
+    assert (f"<td>Combined</td><td>AUC</td><td>{auc.apparent:.3f}</td><td>{auc.optimism:.3f}</td>"
+            f"<td>{auc.corrected:.3f}</td><td>{auc.split_validation:.3f}</td>") in validation
+    assert f"optimism bootstrap with {int(v['bootstrap_n'].max())} resamples" in validation
+    assert f"over {int(v['cv_n'].max())} held-out folds" in validation
+
+    features = section_html(html, "features")
+    assert "Selection frequency" in features
+    frequency = pd.read_csv(run / "tables" / "selection_frequency.csv")
+    final = frequency[frequency["in_final_model"]].iloc[0]
+    assert f"<td>{final.region}</td><td>{final.feature}</td><td>{final.bootstrap_frequency:.0%}</td>" in features
+    svg = (run / "figures" / "selection_frequency.svg").read_text(encoding="utf-8")
+    assert "In the final model" in svg and final.feature in svg
+    assert "nomogram" in sections_of(html)

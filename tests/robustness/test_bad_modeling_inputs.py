@@ -145,3 +145,24 @@ def test_model_file_is_only_parsed_never_executed(study, tmp_path):
     (tmp_path / "m2.json").write_text(json.dumps({"schema": "deltarad.model", "schema_version": 99}))
     res = runner.invoke(app, ["predict", str(tmp_path / "m2.json"), str(study), "--out", str(tmp_path / "p")])
     _one_line_error(res, "schema version 99 is not supported")
+
+
+def test_new_patient_the_model_cannot_score_is_listed_and_the_rest_scored(study, tmp_path):
+    res, out = _run(study)
+    assert res.exit_code == 0, res.output
+    model = json.loads((out / "model.json").read_text())
+    feature = model["radscores"]["radscore_dir"]["features"][0]
+
+    def bad(d):
+        rows = (d.patient_id == "SYN0030") & (d.timepoint == "baseline") & (d.region == "intratumoral")
+        d.loc[rows, feature] = 0.0  # zero baseline: this patient's delta is undefined
+        return d
+
+    _edit(study.parent / "features.csv", bad)
+    res = runner.invoke(app, ["predict", str(out / "model.json"), str(study), "--out", str(tmp_path / "p")])
+    assert res.exit_code == 1, res.output  # finished, and says that somebody could not be scored
+    failures = pd.read_csv(tmp_path / "p" / "failures.csv")
+    assert failures["patient_id"].tolist() == ["SYN0030"]
+    assert feature in failures["error"].iloc[0] and "not finite" in failures["error"].iloc[0]
+    scored = pd.read_csv(tmp_path / "p" / "predictions.csv")
+    assert len(scored) == 89 and "SYN0030" not in set(scored["patient_id"])

@@ -76,8 +76,13 @@ def test_bad_input_is_a_clear_error():
         auc([1, 1, 1], [0.1, 0.2, 0.3])
     with pytest.raises(DeltaradError, match="missing"):
         auc([0, 1, 1], [0.1, np.nan, 0.3])
-    with pytest.raises(DeltaradError, match="constant"):
-        youden_threshold([0, 1, 1], [0.5, 0.5, 0.5])
+
+
+def test_constant_score_cut_off_calls_everyone_positive():
+    # an intercept-only radscore: J = 0 everywhere; the cut-off is the constant itself
+    assert youden_threshold([0, 1, 1], [0.5, 0.5, 0.5]) == 0.5
+    m = confusion_metrics([0, 1, 1], [0.5, 0.5, 0.5], threshold=0.5)
+    assert (m["sensitivity"], m["specificity"]) == (1.0, 0.0)
 
 
 def test_confusion_metrics_zero_denominator_is_nan():

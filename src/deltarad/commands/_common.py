@@ -13,6 +13,12 @@ from deltarad.errors import DeltaradError
 F = TypeVar("F", bound=Callable[..., object])
 
 DEBUG_OPTION = typer.Option(False, "--debug", help="Show full tracebacks.")
+WORKERS_OPTION = typer.Option(
+    None, "--workers", min=0, help="worker processes for image feature extraction (default: one per core; 0: no Dask)"
+)
+SCHEDULER_OPTION = typer.Option(
+    None, "--scheduler", help="run extraction on an existing Dask cluster, e.g. tcp://HOST:8786 (shared file paths)"
+)
 
 
 def setup_logging(debug: bool = False) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, user_errors
+from deltarad.commands._common import DEBUG_OPTION, SCHEDULER_OPTION, WORKERS_OPTION, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -15,6 +15,8 @@ def register(app: typer.Typer) -> None:
         study_file: Path = typer.Argument(..., help="study file (YAML) whose cohort has image columns"),
         out: Path = typer.Option(..., "--out", help="output folder"),
         strict: bool = typer.Option(False, "--strict", help="any failed exam makes the command fail"),
+        workers: int | None = WORKERS_OPTION,
+        scheduler: str | None = SCHEDULER_OPTION,
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Extract the 851 features per region and reader of every exam, and their delta."""
@@ -24,6 +26,7 @@ def register(app: typer.Typer) -> None:
         from deltarad.errors import StudyFileError
         from deltarad.features.delta import compute_delta
         from deltarad.features.extract import extract_cohort
+        from deltarad.parallel import ParallelSettings
 
         study = load_study(study_file)
         cohort = load_cohort(study, require_outcome=False)
@@ -32,7 +35,7 @@ def register(app: typer.Typer) -> None:
                 "cohort has no image columns (baseline_image, early_image, baseline_mask, early_mask)",
                 file=study.cohort_path,
             )
-        features, failures = extract_cohort(study, cohort, out)
+        features, failures = extract_cohort(study, cohort, out, parallel=ParallelSettings(workers, scheduler))
         if len(features):
             delta, _ = compute_delta(features)
             write_csv(out / "delta_features.csv", delta)

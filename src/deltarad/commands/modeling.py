@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, user_errors
+from deltarad.commands._common import DEBUG_OPTION, SCHEDULER_OPTION, WORKERS_OPTION, user_errors
 from deltarad.config import load_study
 
 
@@ -16,13 +16,16 @@ def register(app: typer.Typer) -> None:
         study_file: Path = typer.Argument(..., help="study file (YAML)"),
         out: Path = typer.Option(..., "--out", help="output folder"),
         strict: bool = typer.Option(False, "--strict", help="any failed case makes the run fail"),
+        workers: int | None = WORKERS_OPTION,
+        scheduler: str | None = SCHEDULER_OPTION,
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Run the whole method: features, delta, selection, models, tables."""
+        from deltarad.parallel import ParallelSettings
         from deltarad.workflow import run_study
 
         study = load_study(study_file)
-        result, failures = run_study(study, out, strict=strict)
+        result, failures = run_study(study, out, strict=strict, parallel=ParallelSettings(workers, scheduler))
         typer.echo(f"wrote {out}/model.json and predictions for {len(result.predictions)} patients")
         if len(failures):
             typer.echo(f"{failures['patient_id'].nunique()} patient(s) failed: see {out}/failures.csv", err=True)
@@ -39,5 +42,9 @@ def register(app: typer.Typer) -> None:
         """Score a new cohort with a frozen model."""
         from deltarad.workflow import predict_study
 
-        preds = predict_study(model_file, load_study(study_file), out)
+        preds, failures = predict_study(model_file, load_study(study_file), out)
         typer.echo(f"wrote {out}/predictions.csv ({len(preds)} patients)")
+        if len(failures):
+            typer.echo(f"{failures['patient_id'].nunique()} patient(s) could not be scored: see {out}/failures.csv",
+                       err=True)
+            raise typer.Exit(code=1)

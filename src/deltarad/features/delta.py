@@ -65,13 +65,17 @@ def check_feature_table(table: pd.DataFrame, source: str = "feature table") -> p
     return table
 
 
-def compute_delta(features_long: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def compute_delta(features_long: pd.DataFrame, *, drop_undefined: bool = True) -> tuple[pd.DataFrame, dict]:
     """delta = (early - baseline) / baseline per patient, region and reader.
 
     A feature whose baseline is 0 (or not finite) for any patient in a region is dropped for that
     region (its delta is undefined); the study kept 816 of 851 intratumoral and 845 peritumoral
     features this way. This filter uses no outcome, so it is applied to the whole cohort as in the
     study. Patients lacking one of the two timepoints for a (region, reader) are left out and listed.
+
+    With drop_undefined=False (scoring new patients with a frozen model) nothing is dropped: an
+    undefined delta stays NaN or infinite for that patient alone, who is then left out, so one
+    patient cannot remove a feature the model needs from the whole new cohort.
 
     Returns (delta table: patient_id, region, reader, one column per feature with NaN where the
     feature was dropped for that region; info: per region n_features, dropped, kept lists and
@@ -92,7 +96,7 @@ def compute_delta(features_long: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         if not in_region.any():
             continue
         b, e = base[in_region], early[in_region]
-        undefined = ((b == 0) | ~np.isfinite(b)).any(axis=0)
+        undefined = ((b == 0) | ~np.isfinite(b)).any(axis=0) & drop_undefined
         kept = [f for f in feats if not undefined[f]]
         with np.errstate(divide="ignore", invalid="ignore"):
             d = (e[kept] - b[kept]) / b[kept]

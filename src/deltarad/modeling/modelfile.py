@@ -14,6 +14,7 @@ from scipy.special import expit
 
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import region_matrix
+from deltarad.harmonize import apply_harmonization
 
 SCHEMA = "deltarad.model"
 SCHEMA_VERSION = 1
@@ -35,7 +36,7 @@ class FrozenModel:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DeltaradError(f"cannot read model file: {exc}", file=path) from None
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise DeltaradError(f"not a deltarad model file (schema must be '{SCHEMA}')", file=path)
@@ -102,8 +103,10 @@ class FrozenModel:
         return pd.DataFrame(cols, index=data.index)
 
     def score(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
-        """patient_id, radscore_dir, radscore_dpr, us, combined for every cohort row, in cohort order."""
+        """patient_id, radscore_dir, radscore_dpr, us, combined for every cohort row, in cohort order
+        (delta features harmonised first when the model stores a ComBat transform)."""
         patients = list(cohort["patient_id"])
+        delta = apply_harmonization(self.data.get("harmonization"), cohort, delta)
         out = pd.DataFrame({"patient_id": patients})
         out["radscore_dir"] = self.radscore("radscore_dir", delta, patients)
         out["radscore_dpr"] = self.radscore("radscore_dpr", delta, patients)
@@ -116,6 +119,32 @@ class FrozenModel:
         data["radscore_dpr"] = out["radscore_dpr"].to_numpy()
         out["combined"] = _logit_score(self.data["combined"], self.encode(data).reset_index(drop=True))
         return out
+
+    def unscorable(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
+        """Patients the model cannot score (patient_id, stage, error): a selected delta feature
+        missing or not finite (e.g. a zero baseline value), a combined-model variable missing or a
+        category not seen in training. Call check_delta first for problems of the whole table."""
+        problems: dict[str, str] = {}
+        patients = list(cohort["patient_id"])
+        for part in self.data["radscores"].values():
+            feats, region = part["features"], part["region"]
+            X = region_matrix(delta, region, 1, feats).reindex(patients)
+            finite = np.isfinite(X.to_numpy(float))
+            for i in np.flatnonzero(~finite.all(axis=1)):
+                j = int(np.flatnonzero(~finite[i])[0])
+                problems.setdefault(patients[i], f"delta feature {feats[j]} ({region}) is missing or not finite")
+        data = cohort.set_index("patient_id")
+        for var, enc in self.data["combined"]["variables"].items():
+            if var in ("radscore_dir", "radscore_dpr") or var not in data.columns:
+                continue
+            values = data[var]
+            for p in values.index[values.isna()]:
+                problems.setdefault(p, f"missing value of '{var}', which the combined model uses")
+            if enc["type"] == "categorical":
+                for p in values.index[values.notna() & ~values.astype(str).isin(enc["levels"])]:
+                    problems.setdefault(p, f"'{var}' = {values[p]!r} was not seen in training (levels: {enc['levels']})")
+        return pd.DataFrame([{"patient_id": p, "stage": "model", "error": e} for p, e in problems.items()],
+                            columns=["patient_id", "stage", "error"])
 
     def check_delta(self, delta: pd.DataFrame) -> None:
         """Fail early when the cohort's features do not match the model's."""

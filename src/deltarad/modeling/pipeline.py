@@ -11,6 +11,7 @@ from deltarad import __version__
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import region_matrix
+from deltarad.harmonize import apply_harmonization, fit_harmonization
 from deltarad.modeling.logit import fit_logit
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, FrozenModel
 from deltarad.modeling.models import MODEL_COLUMNS, RADSCORES, fit_combined, fit_radscore
@@ -41,6 +42,14 @@ def _training_matrix(delta: pd.DataFrame, region: str, reader: int, features: li
     return X
 
 
+def _training_range(train: pd.DataFrame, encoding) -> dict:
+    """A numeric variable's training minimum and maximum (the nomogram's axis), else nothing."""
+    if encoding.levels is not None:
+        return {}
+    values = pd.to_numeric(train[encoding.name]).astype(float)
+    return {"range": [float(values.min()), float(values.max())]}
+
+
 def software_versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -54,22 +63,21 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict) -> FitResult:
-    """Fit every selection step and model on the training set; score every patient.
+def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
+              train_ids: list[str]) -> tuple[dict, list[dict]]:
+    """The whole modelling procedure on the training patients `train_ids` alone: ComBat (when the
+    cohort names centres), selection per region, radscores, ultrasound and combined models.
 
-    The split runs over the whole cohort file, as the study did; patients without delta features
-    (failed or incomplete cases) are then left out of their set, so one bad case does not reshuffle
-    everybody else's assignment.
+    Returns the model file's content (without cut-offs) and the selection steps. The optimism
+    bootstrap and cross-validation call this on each resample, so everything fitted is in here.
     """
-    split = study_split(cohort["patient_id"], study.split.validation_fraction, study.split.seed)
-    have = set(delta.loc[delta["reader"] == 1, "patient_id"])
-    split = split[split["patient_id"].isin(have)].reset_index(drop=True)
-    cohort = cohort[cohort["patient_id"].isin(have)].reset_index(drop=True)
-    train_ids = list(split.loc[split["set"] == "training", "patient_id"])
     train = cohort.set_index("patient_id").loc[train_ids]
     y = train[study.outcome].to_numpy(int)
     if len(np.unique(y)) < 2:
         raise DeltaradError(f"the training set has one outcome class only ({study.outcome} = {y[0]})")
+    kept = {region: info["kept"] for region, info in delta_info["regions"].items()}
+    harmonization = fit_harmonization(study.harmonize, cohort, delta, kept, train_ids)
+    delta = apply_harmonization(harmonization, cohort, delta)
 
     selections, radscores, steps = {}, {}, []
     for name, region in RADSCORES.items():
@@ -101,6 +109,7 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
             "selection": study.selection.model_dump(),
             "imaging": study.imaging.model_dump(mode="json"),
         },
+        "harmonization": harmonization,
         "radscores": {
             name: {
                 "region": rs.region,
@@ -116,7 +125,8 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         "ultrasound_model": {"intercept": us_fit.intercept, "coefficients": us_fit.coefficients},
         "combined": {
             "terms": combined.terms,
-            "variables": {e.name: e.to_dict() for e in combined.encodings if e.name in combined.terms},
+            "variables": {e.name: {**e.to_dict(), **_training_range(train, e)}
+                          for e in combined.encodings if e.name in combined.terms},
             "intercept": combined.step.fit.intercept,
             "coefficients": combined.step.fit.coefficients,
             "aic": combined.step.fit.aic,
@@ -124,6 +134,22 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         },
         "software": software_versions(),
     }
+    return model, steps
+
+
+def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict) -> FitResult:
+    """Fit every selection step and model on the training set; score every patient.
+
+    The split runs over the whole cohort file, as the study did; patients without delta features
+    (failed or incomplete cases) are then left out of their set, so one bad case does not reshuffle
+    everybody else's assignment.
+    """
+    split = study_split(cohort["patient_id"], study.split.validation_fraction, study.split.seed)
+    have = set(delta.loc[delta["reader"] == 1, "patient_id"])
+    split = split[split["patient_id"].isin(have)].reset_index(drop=True)
+    cohort = cohort[cohort["patient_id"].isin(have)].reset_index(drop=True)
+    train_ids = list(split.loc[split["set"] == "training", "patient_id"])
+    model, steps = fit_model(study, cohort, delta, delta_info, train_ids)
     scores = FrozenModel(model).score(cohort, delta)
     predictions = split.merge(cohort[["patient_id", study.outcome]], on="patient_id").merge(scores, on="patient_id")
     fit_rows = predictions["set"] == "training"
@@ -133,9 +159,9 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     }
     selected = pd.DataFrame(
         [
-            {"region": rs.region, "feature": f, "coefficient": rs.fit.coefficients[f]}
-            for rs in radscores.values()
-            for f in rs.features
+            {"region": rs["region"], "feature": f, "coefficient": rs["coefficients"][f]}
+            for rs in model["radscores"].values()
+            for f in rs["features"]
         ],
         columns=["region", "feature", "coefficient"],
     )

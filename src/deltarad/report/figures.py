@@ -16,7 +16,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import FancyBboxPatch  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 from deltarad.atomic import write_bytes  # noqa: E402
 
@@ -60,8 +62,9 @@ def export(fig: Figure, folder: Path, name: str, dpi: int = 200) -> tuple[bytes,
     figure's width in CSS pixels (96 per inch), so the page shows it at its drawn size."""
     width_px = round(fig.get_size_inches()[0] * 96)
     png, svg = io.BytesIO(), io.BytesIO()
-    fig.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
-    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    with _style():  # the SVG settings (text as text, fixed ids) are read when saving
+        fig.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
+        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     write_bytes(folder / f"{name}.png", png.getvalue())
     write_bytes(folder / f"{name}.svg", svg.getvalue())
@@ -326,4 +329,40 @@ def rose_plots(pred: pd.DataFrame, outcome: str, models: Mapping[str, str], sets
                 ax.set_xticks([])
                 ax.grid(lw=0.4, alpha=0.6)
                 ax.set_title(f"{label} · {set_name}", fontsize=9)
+    return fig
+
+
+def selection_frequency(frequency: pd.DataFrame, column: str, resampling: str) -> Figure:
+    """How often each feature was selected across resamples, one panel per region: bars of
+    `frequency[column]` (a share, 0-1), features of the final model in blue, others grey, the
+    cross-validation share (when present and not the bars) as a black tick. `frequency` is one
+    region's rows per feature (region, feature, in_final_model, column), most frequent first."""
+    regions = list(dict.fromkeys(frequency["region"]))
+    counts = [int((frequency["region"] == r).sum()) for r in regions]
+    has_cv = column != "cv_frequency" and "cv_frequency" in frequency and frequency["cv_frequency"].notna().any()
+    tick = "cv_frequency" if has_cv else None
+    with _style():
+        fig, axes = plt.subplots(len(regions), 1, figsize=(8, 0.27 * sum(counts) + 0.95 * len(regions) + 0.5),
+                                 squeeze=False, layout="constrained", gridspec_kw={"height_ratios": counts})
+        for ax, region in zip(axes[:, 0], regions):
+            part = frequency[frequency["region"] == region]
+            y = np.arange(len(part))[::-1]
+            final = part["in_final_model"].to_numpy(bool)
+            ax.barh(y, part[column].to_numpy(float), height=0.65,
+                    color=np.where(final, "#0072B2", "#BBBBBB"), edgecolor=np.where(final, "#003F63", "#999999"), lw=0.5)
+            if tick:
+                ax.plot(part[tick].to_numpy(float), y, "|", color="black", ms=9, mew=1.4)
+            ax.set_yticks(y, part["feature"], fontsize=7.5)
+            for label in ax.get_yticklabels():
+                label.set_fontweight("bold" if label.get_text() in set(part["feature"][final]) else "normal")
+            ax.set(xlim=(0, 1.02), ylim=(-0.6, len(part) - 0.4))
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.set_title(f"{region.capitalize()} region ({int(final.sum())} features in the final model)")
+            ax.set_xlabel(f"Selected in share of {resampling}")
+        handles = [Patch(color="#0072B2", label="In the final model"),
+                   Patch(color="#BBBBBB", label="Not in the final model")]
+        if tick:
+            handles.append(Line2D([], [], ls="", marker="|", ms=9, mew=1.4, color="black",
+                                  label="Share of cross-validation folds"))
+        axes[0, 0].legend(handles=handles, loc="lower right", frameon=True, framealpha=0.9)
     return fig

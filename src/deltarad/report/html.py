@@ -19,8 +19,21 @@ from deltarad import __version__
 from deltarad.atomic import write_text
 from deltarad.errors import DeltaradError
 from deltarad.report import figures
-from deltarad.report.run import OUTCOME_LABELS, RunFolder, Unavailable
-from deltarad.report.tables import display, format_value, table3_display, write_xlsx
+from deltarad.report.nomogram import nomogram_figure
+from deltarad.report.run import (
+    MODELS,
+    OUTCOME_LABELS,
+    RunFolder,
+    Unavailable,
+    model_key,
+)
+from deltarad.report.tables import (
+    display,
+    format_value,
+    table3_display,
+    validation_display,
+    write_xlsx,
+)
 from deltarad.stats.calibration import calibration_curve, smoothed_calibration
 from deltarad.stats.dca import decision_curve
 from deltarad.stats.roc import roc_points
@@ -37,6 +50,10 @@ STEP_LABELS = {
 }
 SELECTION_DEFAULTS = {"icc_min": 0.8, "ttest_p": 0.05, "corr_max": 0.9}
 MIN_DISTINCT_FOR_SMOOTHING = 10
+TOP_SELECTED = 15  # features per region in the selection-frequency figure
+# Sections about fitting the model. An external-validation folder holds a frozen model fitted
+# elsewhere, so there they are left out (unless their input is present) rather than "not available".
+DEVELOPMENT_ONLY = {"table1", "selection", "table2", "validation"}
 
 
 @dataclass
@@ -125,6 +142,8 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
         try:
             make(builder, section)
         except Unavailable as exc:
+            if run.is_external and anchor in DEVELOPMENT_ONLY:
+                continue
             section.unavailable = str(exc)
         except Exception as exc:  # a malformed input must not cost the reader the other sections
             log.warning("report section '%s' failed", title, exc_info=True)
@@ -132,6 +151,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
         sections.append(section)
     html = _template().render(
         title=_title(run),
+        external=run.is_external,
         run_name=run.path.resolve().name,
         version=__version__,
         sections=sections,
@@ -149,10 +169,12 @@ def _template() -> jinja2.Template:
 
 
 def _title(run: RunFolder) -> str:
+    head = "External validation of a delta dual-region DCE-MRI radiomics model" if run.is_external \
+        else "Delta dual-region DCE-MRI radiomics"
     try:
-        return f"Delta dual-region DCE-MRI radiomics: prediction of {run.outcome}"
+        return f"{head}: prediction of {run.outcome}"
     except Unavailable:
-        return "Delta dual-region DCE-MRI radiomics"
+        return head
 
 
 def _summary(run: RunFolder) -> list[str]:
@@ -164,8 +186,8 @@ def _summary(run: RunFolder) -> list[str]:
             part = pred[pred["set"] == s]
             lines.append(f"{s.capitalize()} set: {len(part)} patients, {int(part[run.outcome].sum())} pCR")
         t3 = run.table3
-        for r in t3[t3["set"].astype(str) == "validation"].itertuples():
-            lines.append(f"Validation AUC, {run.models.get(r.model_key, r.model)}: {format_value(r.auc)}")
+        for r in t3[t3["set"].astype(str) != "training"].itertuples():
+            lines.append(f"{str(r.set).capitalize()} AUC, {run.models.get(r.model_key, r.model)}: {format_value(r.auc)}")
     except Unavailable:
         pass
     return lines
@@ -210,9 +232,11 @@ def _cohort(b: _Builder, sec: Section) -> None:
             rows.append(("Excluded", n_failed, "; ".join(f"{k}: {v}" for k, v in reasons.items())))
         rows.append(("Analysed", len(pred), ""))
         stages = pd.DataFrame(rows, columns=["stage", "n", "detail"])
+    sets = ("the external cohort, scored by the frozen model" if run.is_external
+            else "the random split into training and validation sets")
     sec.items.append(b.figure(
         "cohort_flow", figures.cohort_flow(stages, groups), "Cohort flow",
-        "Patients at each stage of the run and the random split into training and validation sets, "
+        f"Patients at each stage of the run and {sets}, "
         f"with the number of each outcome ({OUTCOME_LABELS[1]} = {run.outcome} 1)."))
     shown = groups.rename(columns={"set": "Set", "n": "Patients", "pcr": OUTCOME_LABELS[1], "non_pcr": OUTCOME_LABELS[0]})
     shown["Set"] = shown["Set"].str.capitalize()
@@ -220,7 +244,7 @@ def _cohort(b: _Builder, sec: Section) -> None:
              OUTCOME_LABELS[0]: shown[OUTCOME_LABELS[0]].sum()}
     shown = pd.concat([shown, pd.DataFrame([total])], ignore_index=True)
     sec.items.append(b.table(display(shown), "Patients per set and outcome",
-                             "Outcome counts in each set after the split."))
+                             "Outcome counts in each set" + ("." if run.is_external else " after the split.")))
     if failures is not None:
         excluded = failures[["patient_id", "stage", "error"]].set_axis(["Patient", "Stage", "Problem"], axis=1)
         sec.items.append(b.table(display(excluded), "Excluded patients",
@@ -259,13 +283,70 @@ def _selection(b: _Builder, sec: Section) -> None:
 
 
 def _selected(b: _Builder, sec: Section) -> None:
-    sel = b.run.csv("selected_features.csv", required=("region", "feature", "coefficient"))
+    sel = b.run.coefficients()
+    if b.run.is_external:
+        sec.intro = "The frozen model's features and coefficients (model.json), applied unchanged to this cohort."
     sec.items.append(b.figure("coefficients", figures.coefficients(sel), "Selected features and coefficients",
                               "Coefficients of the features the LASSO kept, by region; blue positive "
                               "(higher delta, higher predicted probability of pCR), red negative."))
     shown = sel.rename(columns={"region": "Region", "feature": "Feature", "coefficient": "Coefficient"})
     sec.items.append(b.table(display(shown), "Selected features", "The final features of each radscore.",
                              source=sel, name="selected_features"))
+    try:
+        frequency = b.run.csv("tables/selection_frequency.csv",
+                              required=("region", "feature", "bootstrap_frequency", "cv_frequency", "in_final_model"))
+    except Unavailable:
+        return
+    _selection_frequency(b, sec, frequency)
+
+
+def _resamples(run: RunFolder) -> tuple[int | None, int | None]:
+    """Bootstrap resamples and cross-validation folds that internal validation completed, from
+    validation.csv (None where it does not say)."""
+    try:
+        v = run.csv("tables/validation.csv")
+    except Unavailable:
+        return None, None
+    count = {}
+    for col in ("bootstrap_n", "cv_n"):
+        n = pd.to_numeric(v.get(col, pd.Series(dtype=float)), errors="coerce").max()
+        count[col] = int(n) if pd.notna(n) else None
+    return count["bootstrap_n"], count["cv_n"]
+
+
+def _selection_frequency(b: _Builder, sec: Section, frequency: pd.DataFrame) -> None:
+    frequency = frequency.assign(
+        bootstrap_frequency=pd.to_numeric(frequency["bootstrap_frequency"], errors="coerce"),
+        cv_frequency=pd.to_numeric(frequency["cv_frequency"], errors="coerce"),
+        in_final_model=frequency["in_final_model"].astype(str).str.lower().isin(["true", "1", "yes"]),
+    )
+    n_boot, n_cv = _resamples(b.run)
+    if frequency["bootstrap_frequency"].notna().any():
+        column, resampling = "bootstrap_frequency", f"{n_boot or 'the'} bootstrap resamples"
+    elif frequency["cv_frequency"].notna().any():
+        column, resampling = "cv_frequency", f"{n_cv or 'the'} cross-validation folds"
+    else:
+        raise Unavailable("tables/selection_frequency.csv has no frequencies")
+    ranked = frequency.sort_values([column, "in_final_model"], ascending=False, kind="stable")
+    top = pd.concat([ranked[ranked["region"] == r].head(TOP_SELECTED) for r in dict.fromkeys(frequency["region"])])
+    sec.items.append(b.figure(
+        "selection_frequency", figures.selection_frequency(top, column, resampling), "Selection frequency",
+        f"How often each feature was selected when the whole procedure (ICC, t-test, correlation pruning, LASSO) "
+        f"was refitted on {resampling} of the training set: the {TOP_SELECTED} most frequent features per region; "
+        "blue bars (bold names) are the features of the final model. A feature chosen in few resamples is an "
+        "unstable choice, however large its coefficient."
+        + (" Black ticks: share of the cross-validation folds that selected it." if column != "cv_frequency"
+           and frequency["cv_frequency"].notna().any() else "")))
+    shown = pd.DataFrame({
+        "Region": top["region"], "Feature": top["feature"],
+        "Bootstrap": [f"{v:.0%}" if pd.notna(v) else "" for v in top["bootstrap_frequency"]],
+        "Cross-validation": [f"{v:.0%}" if pd.notna(v) else "" for v in top["cv_frequency"]],
+        "In final model": ["yes" if v else "" for v in top["in_final_model"]],
+    })
+    sec.items.append(b.table(shown, "Selection frequency",
+                             f"Share of resamples that selected each feature ({TOP_SELECTED} most frequent per "
+                             "region); the CSV and XLSX list every feature selected at least once.",
+                             source=frequency, name="selection_frequency"))
 
 
 def _combined(b: _Builder, sec: Section) -> None:
@@ -285,14 +366,59 @@ def _combined(b: _Builder, sec: Section) -> None:
                              "Logistic regression coefficients (log-odds) of the combined model."))
 
 
+def _nomogram(b: _Builder, sec: Section) -> None:
+    try:
+        fig = nomogram_figure(b.run.model, outcome_label=OUTCOME_LABELS[1])
+    except DeltaradError as exc:
+        raise Unavailable(exc.problem) from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise Unavailable(f"model.json's combined model lacks what a nomogram needs ({type(exc).__name__}: {exc})") from None
+    sec.items.append(b.figure(
+        "nomogram", fig, "Nomogram of the combined model",
+        "How to read it: for each predictor, find the patient's value on its axis and go straight up to the "
+        "Points axis; add the points of all predictors, find the sum on the Total points axis and go straight "
+        f"down to read the predicted probability of {OUTCOME_LABELS[1]}. The predictor whose effect spans the "
+        "widest range earns 0–100 points, the others are on the same scale, so a longer axis means more "
+        "influence; radscores are probabilities (0–1), numeric variables span their training range and the "
+        "reference level of a categorical variable earns 0 points. The nomogram is the combined model's "
+        "logistic regression drawn, not a new model: it inherits its optimism (see the internal validation)."))
+
+
 def _table3(b: _Builder, sec: Section) -> None:
     t3 = b.run.table3
     shown = table3_display(t3, b.run.models)
+    cutoff = ("the frozen model's own cut-off, chosen on its training set (Youden index) and not re-chosen on this "
+              "cohort" if b.run.is_external else
+              "cut-off chosen on the training set (Youden index) and carried to validation")
     sec.items.append(b.table(shown, "Performance of the models",
-                             "AUC with DeLong 95% CI; accuracy, sensitivity, specificity, PPV and NPV at the "
-                             "cut-off chosen on the training set (Youden index) and carried to validation; "
-                             "DeLong test and IDI against the ultrasound model, and NRI.",
+                             f"AUC with DeLong 95% CI; accuracy, sensitivity, specificity, PPV and NPV at the "
+                             f"{cutoff}; DeLong test and IDI against the ultrasound model, and NRI.",
                              label="Table 3", source=t3.drop(columns="model_key"), name="table3"))
+
+
+def _internal_validation(b: _Builder, sec: Section) -> None:
+    if not (b.run.path / "tables" / "validation.csv").is_file():
+        raise Unavailable("internal validation not run (set validation.bootstrap in the study file)")
+    v = b.run.csv("tables/validation.csv", required=("model", "metric", "apparent", "optimism", "corrected"))
+    v = v.assign(model_key=[model_key(m) for m in v["model"]])
+    n_boot, n_cv = _resamples(b.run)
+    boot = (f"Harrell's optimism bootstrap with {n_boot} resamples of the training set" if n_boot
+            else "The optimism bootstrap was not run")
+    cv = (f"mean ± SD over {n_cv} held-out folds of repeated stratified cross-validation" if n_cv
+          else "cross-validation was not run")
+    sec.intro = ("A model whose features were chosen from hundreds on a hundred-odd patients looks better on those "
+                 "patients than it will on new ones. This section estimates by how much, refitting the whole "
+                 "procedure, selection included, in every resample.")
+    sec.items.append(b.table(
+        validation_display(v, MODELS),
+        "Internal validation of the whole modelling procedure",
+        f"{boot}: in every resample the whole procedure (ICC, t-test, correlation pruning, LASSO, radscores, "
+        "ultrasound and stepwise combined models) is refitted on the resample; its performance there minus its "
+        "performance on the original training set, averaged over resamples, is the optimism, and optimism-corrected "
+        "= apparent (the final model on its own training set) − optimism. Validation set: the final model on the "
+        f"single random split's held-out patients. Cross-validation: {cv}, the procedure refitted on the rest. "
+        "Ideal values: AUC 1, calibration slope 1 (below 1: predictions too extreme), Brier score 0.",
+        source=v.drop(columns="model_key"), name="validation"))
 
 
 def _roc(b: _Builder, sec: Section) -> None:
@@ -344,6 +470,25 @@ def _calibration(b: _Builder, sec: Section) -> None:
                               "perfect calibration. Models with fewer than "
                               f"{MIN_DISTINCT_FOR_SMOOTHING} distinct predictions (the ultrasound model: one per "
                               "read) are shown by their points only."))
+    try:  # `deltarad validate` writes these measures; a run reports them in its internal validation
+        summary = run.csv("tables/calibration.csv", required=("model", "calibration_intercept", "calibration_slope"))
+        keys = [model_key(m) for m in summary["model"]]
+    except Unavailable:
+        return
+    summary = summary.assign(model_key=keys).sort_values("model_key", key=lambda k: k.map(list(MODELS).index),
+                                                         kind="stable")
+    shown = pd.DataFrame({
+        "Model": [MODELS[k] for k in summary["model_key"]],
+        "Calibration-in-the-large (intercept)": [format_value(v) for v in summary["calibration_intercept"]],
+        "Calibration slope": [format_value(v) for v in summary["calibration_slope"]],
+        "Brier score": [format_value(v) for v in summary["brier"]] if "brier" in summary else "",
+    })
+    sec.items.append(b.table(shown, "Calibration measures",
+                             "Logistic recalibration of each model's predictions: intercept with the slope fixed "
+                             "at 1 (calibration-in-the-large; 0 is ideal, above 0 the model under-predicts) and "
+                             "slope (1 is ideal, below 1 predictions too extreme); Brier score (mean squared error "
+                             "of the predicted probability).",
+                             source=summary.drop(columns="model_key"), name="calibration"))
 
 
 def _confusion(b: _Builder, sec: Section) -> None:
@@ -445,7 +590,9 @@ SECTIONS: list[tuple[str, str, Callable[[_Builder, Section], None]]] = [
      _table("table2", "Univariate and multivariate logistic regression: beta, SE, Z, P and OR (95% CI); "
                       "categorical variables against a reference level.")),
     ("combined", "Combined model", _combined),
+    ("nomogram", "Nomogram", _nomogram),
     ("table3", "Table 3. Performance of the models", _table3),
+    ("validation", "Internal validation (optimism-corrected)", _internal_validation),
     ("roc", "ROC curves", _roc),
     ("dca", "Decision curves", _dca),
     ("calibration", "Calibration curves", _calibration),

@@ -15,7 +15,7 @@ MODELS: dict[str, str] = {
     "radscore_dpr": "DPR",
     "us": "Ultrasound",
 }
-SETS = ("training", "validation")
+SETS = ("training", "validation", "external")
 OUTCOME_LABELS = {1: "pCR", 0: "non-pCR"}
 
 
@@ -112,6 +112,32 @@ class RunFolder:
     def sets(self) -> list[str]:
         present = list(dict.fromkeys(self.predictions["set"].astype(str)))
         return [s for s in SETS if s in present] + [s for s in present if s not in SETS]
+
+    @cached_property
+    def is_external(self) -> bool:
+        """A folder of `deltarad validate`: a frozen model scored on a cohort it was not fitted on,
+        so its predictions hold no training set."""
+        try:
+            return "training" not in self.sets()
+        except Unavailable:
+            return False
+
+    def coefficients(self) -> pd.DataFrame:
+        """The radscores' features and coefficients [region, feature, coefficient]: from
+        selected_features.csv, else from model.json (an external-validation folder has no
+        selected_features.csv, but carries the model)."""
+        try:
+            return self.csv("selected_features.csv", required=("region", "feature", "coefficient"))
+        except Unavailable as missing:
+            try:
+                radscores = self.model["radscores"]
+                rows = [{"region": part["region"], "feature": f, "coefficient": float(beta)}
+                        for part in radscores.values() for f, beta in part["coefficients"].items()]
+            except (Unavailable, KeyError, AttributeError, TypeError, ValueError):
+                raise missing from None
+            if not rows:
+                raise Unavailable("the model's radscores have no features") from None
+            return pd.DataFrame(rows)
 
     @cached_property
     def table3(self) -> pd.DataFrame:

@@ -18,7 +18,8 @@ def format_p(p: object) -> str:
 
 
 def format_value(v: object, digits: int = 3) -> str:
-    """Integers as integers, other numbers to `digits` decimals, text unchanged, blanks empty."""
+    """Integers as integers, other numbers to `digits` decimals (in scientific notation from a
+    million up: an estimate that large has diverged), text unchanged, blanks empty."""
     if _blank(v):
         return ""
     value = _number(v)
@@ -26,6 +27,8 @@ def format_value(v: object, digits: int = 3) -> str:
         return str(v)
     if float(value).is_integer() and abs(value) < 1e15 and not isinstance(v, float):
         return str(int(value))
+    if abs(value) >= 1e6:
+        return f"{value:.{digits}g}"
     return f"{value:.{digits}f}"
 
 
@@ -61,6 +64,37 @@ def table3_display(t3: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
         row["IDI (p)"] = f"{idi} ({format_p(r.get('idi_p'))})" if idi and not _blank(r.get("idi_p")) else idi
         row["NRI"] = format_value(r.get("nri"))
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+VALIDATION_METRICS = {"auc": "AUC", "calibration_slope": "Calibration slope", "brier": "Brier score"}
+
+
+def validation_display(validation: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """The internal-validation table (validation.csv, with a `model_key` column) as a journal
+    prints it: per model (named once) and measure, apparent, optimism and corrected values beside
+    the single split's validation value and the cross-validation mean ± SD."""
+    rows = []
+    order = {m: i for i, m in enumerate(labels)}
+    metrics = list(VALIDATION_METRICS)
+    ranked = validation.assign(
+        _m=[order.get(k, len(order)) for k in validation["model_key"]],
+        _k=[metrics.index(k) if k in metrics else len(metrics) for k in validation["metric"]],
+    ).sort_values(["_m", "_k"], kind="stable")
+    previous = None
+    for r in ranked.to_dict("records"):
+        model = labels.get(r["model_key"], str(r["model"]))
+        mean, sd = format_value(r.get("cv_mean")), format_value(r.get("cv_sd"))
+        rows.append({
+            "Model": "" if model == previous else model,
+            "Measure": VALIDATION_METRICS.get(r["metric"], str(r["metric"])),
+            "Apparent": format_value(r.get("apparent")),
+            "Optimism": format_value(r.get("optimism")),
+            "Optimism-corrected": format_value(r.get("corrected")),
+            "Validation set (split)": format_value(r.get("split_validation")),
+            "Cross-validation mean ± SD": f"{mean} ± {sd}" if mean and sd else mean,
+        })
+        previous = model
     return pd.DataFrame(rows)
 
 

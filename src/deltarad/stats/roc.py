@@ -21,8 +21,8 @@ def _midranks(x: np.ndarray) -> np.ndarray:
     return stats.rankdata(x, method="average", axis=-1)
 
 
-def _delong(y, *scores) -> tuple[np.ndarray, np.ndarray]:
-    """AUC of each score and the DeLong covariance matrix of the AUCs."""
+def _placements(y, *scores) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong's placement values of each score: V10 per case and V01 per control."""
     y = binary_outcome(y)
     s = np.vstack([scores_like(sc, y, name=f"score {i + 1}") for i, sc in enumerate(scores)])
     cases, controls = s[:, y == 1], s[:, y == 0]
@@ -34,15 +34,24 @@ def _delong(y, *scores) -> tuple[np.ndarray, np.ndarray]:
     # V01 (per control) = share of cases scored above it.
     v10 = (ranks_all[:, :m] - ranks_cases) / n
     v01 = 1.0 - (ranks_all[:, m:] - ranks_controls) / m
-    aucs = v10.mean(axis=1)
+    return v10, v01
+
+
+def _delong(y, *scores) -> tuple[np.ndarray, np.ndarray]:
+    """AUC of each score and the DeLong covariance matrix of the AUCs (NaN with fewer than two
+    cases or controls, where it is undefined)."""
+    v10, v01 = _placements(y, *scores)
+    m, n = v10.shape[1], v01.shape[1]
+    if m < 2 or n < 2:
+        return v10.mean(axis=1), np.full((len(scores), len(scores)), np.nan)
     cov = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
-    return aucs, cov
+    return v10.mean(axis=1), cov
 
 
 def auc(y, score) -> float:
     """Area under the ROC curve (Mann-Whitney estimate; ties count 1/2)."""
-    aucs, _ = _delong(y, score)
-    return float(aucs[0])
+    v10, _ = _placements(y, score)
+    return float(v10.mean())
 
 
 def delong_ci(y, score, level: float = 0.95) -> tuple[float, float, float]:
@@ -94,13 +103,15 @@ def youden_threshold(y, score) -> float:
     Candidate cut-offs are the midpoints between adjacent distinct scores, as pROC reports them,
     so the cut-off carried to another data set sits between the training scores rather than on
     one of them. Ties in J are broken towards the highest cut-off (the most specific rule).
-    A binary 0/1 score therefore gets the cut-off 0.5.
+    A binary 0/1 score therefore gets the cut-off 0.5. A constant score (an intercept-only
+    model) has J = 0 at every cut-off; its cut-off is the constant itself, so every patient is
+    called positive.
     """
     y = binary_outcome(y)
     score = scores_like(score, y)
     distinct = np.unique(score)
     if distinct.size < 2:
-        raise DeltaradError(f"score is constant ({distinct[0]:g}); no cut-off can separate the classes")
+        return float(distinct[0])
     candidates = (distinct[:-1] + distinct[1:]) / 2
     tpr, fpr = _rates_at(y, score, candidates)
     j = tpr - fpr

@@ -1,0 +1,165 @@
+"""deltarad benchmarks (`make bench`): extraction speed against the plain PyRadiomics way, memory,
+1 -> 2 worker scaling, and the modelling stage. Not part of `make test`: it takes minutes.
+
+Writes benchmarks/results/ (generated cohorts are kept there and reused) and prints a summary.
+
+    python benchmarks/run.py [--patients 3] [--skip-big-exam] [--skip-modelling]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import extraction  # noqa: E402
+import modelling  # noqa: E402
+
+from deltarad import __version__  # noqa: E402
+from deltarad.parallel import machine_cores  # noqa: E402
+from deltarad.synthetic import generate_cohort  # noqa: E402
+
+RESULTS = HERE / "results"
+BIG_EXAM_SHAPE = (512, 512, 200)
+BIG_EXAM_SPACING_MM = (0.7, 0.7, 1.0)  # a 358 mm breast field of view, 1 mm slices
+
+
+def realistic_cohort(n_patients: int) -> Path:
+    """256 x 256 x 120 exams of 1 mm voxels, 8 phases, tumours of 1-5 cm (generated once)."""
+    folder = RESULTS / f"cohort_realistic_{n_patients}"
+    study = folder / "study.yaml"
+    if not study.is_file():
+        generate_cohort(folder, n_patients=n_patients, seed=0, realistic=True, workers=machine_cores())
+    return study
+
+
+def big_exam_cohort() -> Path:
+    """One patient with 512 x 512 x 200 exams (4 phases; the 3rd post-injection one is analysed)."""
+    folder = RESULTS / "cohort_512x512x200"
+    study = folder / "study.yaml"
+    if not study.is_file():
+        generate_cohort(folder, n_patients=1, seed=0, shape=BIG_EXAM_SHAPE, spacing_mm=BIG_EXAM_SPACING_MM,
+                        n_phases=4, workers=1)
+    return study
+
+
+def bench_extraction(n_patients: int) -> dict:
+    study = realistic_cohort(n_patients)
+    log.info("plain PyRadiomics way on %d patients ...", n_patients)
+    plain, plain_s = extraction.plain_pyradiomics(study)
+    runs = {}
+    for workers in (1, 2):
+        out = RESULTS / f"extract_{workers}w"
+        shutil.rmtree(out, ignore_errors=True)
+        log.info("deltarad with %d worker(s) ...", workers)
+        runs[workers] = extraction.deltarad_way(study, out, workers)
+    rel, where = extraction.max_relative_difference(plain, runs[2]["features"])
+    same_bytes = (RESULTS / "extract_1w" / "features.csv").read_bytes() == (RESULTS / "extract_2w" / "features.csv").read_bytes()
+    return {
+        "patients": n_patients,
+        "feature_sets": len(plain),
+        "plain_s_per_patient": plain_s / n_patients,
+        "deltarad_1w_s_per_patient": runs[1]["wall_s"] / n_patients,
+        "deltarad_2w_s_per_patient": runs[2]["wall_s"] / n_patients,
+        "speedup_2w_vs_plain": plain_s / runs[2]["wall_s"],
+        "scaling_1w_to_2w": runs[1]["wall_s"] / runs[2]["wall_s"],
+        "cluster_start_s": runs[2]["startup_s"],
+        "worker_idle_rss_mib": runs[2]["idle_rss_mib"],
+        "worker_peak_rss_mib": max(runs[1]["peak_rss_mib"], runs[2]["peak_rss_mib"]),
+        "max_relative_difference": rel,
+        "max_relative_difference_at": where,
+        "features_csv_same_bytes_1w_2w": same_bytes,
+    }
+
+
+def bench_big_exam() -> dict:
+    study = big_exam_cohort()
+    out = RESULTS / "extract_512x512x200"
+    shutil.rmtree(out, ignore_errors=True)
+    log.info("deltarad on a 512 x 512 x 200 exam (1 worker) ...")
+    run = extraction.deltarad_way(study, out, 1)
+    return {"shape": "x".join(map(str, BIG_EXAM_SHAPE)), "spacing_mm": "x".join(map(str, BIG_EXAM_SPACING_MM)),
+            "s_per_exam": run["wall_s"] / 2, "worker_idle_rss_mib": run["idle_rss_mib"],
+            "worker_peak_rss_mib": run["peak_rss_mib"]}
+
+
+def bench_modelling() -> list[dict]:
+    rows = []
+    for n in (187, 5000):
+        study = modelling.feature_study(RESULTS / f"feature_study_{n}", n)
+        log.info("modelling on %d patients ...", n)
+        rows.append(modelling.time_modelling(study, RESULTS / f"modelling_{n}"))
+    return rows
+
+
+def summary(results: dict) -> str:
+    lines = [f"deltarad {__version__} benchmarks on {platform.node()}: {machine_cores()} cores, Python {platform.python_version()}"]
+    e = results.get("extraction")
+    if e:
+        lines += [
+            "",
+            f"Extraction: {e['patients']} generated patients (256 x 256 x 120 at 1 mm, 8 phases), {e['feature_sets']} feature sets of 851",
+            f"  {'way':<28}{'s / patient':>12}",
+            f"  {'plain PyRadiomics (serial)':<28}{e['plain_s_per_patient']:>12.1f}",
+            f"  {'deltarad, 1 worker':<28}{e['deltarad_1w_s_per_patient']:>12.1f}",
+            f"  {'deltarad, 2 workers':<28}{e['deltarad_2w_s_per_patient']:>12.1f}",
+            f"  speed-up deltarad (2 workers) vs plain: {e['speedup_2w_vs_plain']:.1f}x   (target >= 5x)",
+            f"  scaling 1 -> 2 workers: {e['scaling_1w_to_2w']:.2f}x   (cluster start {e['cluster_start_s']:.1f} s, not counted)",
+            f"  features: max relative difference plain vs deltarad {e['max_relative_difference']:.2e} at {e['max_relative_difference_at']}",
+            f"  features.csv identical bytes with 1 and 2 workers: {e['features_csv_same_bytes_1w_2w']}",
+            f"  peak memory per worker: {e['worker_peak_rss_mib']:.0f} MiB (imports alone {e['worker_idle_rss_mib']:.0f} MiB)",
+        ]
+    b = results.get("big_exam")
+    if b:
+        lines += ["", f"{b['shape']} exam ({b['spacing_mm']} mm): {b['s_per_exam']:.1f} s per exam, peak memory per worker "
+                      f"{b['worker_peak_rss_mib']:.0f} MiB (imports alone {b['worker_idle_rss_mib']:.0f} MiB; target < 2048)"]
+    m = results.get("modelling")
+    if m:
+        lines += ["", "Modelling (delta, selection, models, statistics, tables; no report):",
+                  f"  {'patients':>8}{'delta feats':>12}{'read CSV s':>11}{'delta s':>9}{'fit s':>8}{'tables s':>9}{'total s':>9}"]
+        for r in m:
+            lines.append(f"  {r['patients']:>8}{r['delta_features']:>12}{r['read_csv_s']:>11.1f}{r['delta_s']:>9.1f}"
+                         f"{r['fit_s']:>8.1f}{r['tables_s']:>9.1f}{r['modelling_s']:>9.1f}")
+        lines.append("  (total = delta + fit + tables, the CSV read apart; target < 60 s at 5,000 patients)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patients", type=int, default=3, help="patients of the extraction benchmark")
+    parser.add_argument("--skip-extraction", action="store_true")
+    parser.add_argument("--skip-big-exam", action="store_true")
+    parser.add_argument("--skip-modelling", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("deltarad", "radiomics", "pykwalify", "distributed"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    start = time.perf_counter()
+    if not args.skip_extraction:
+        results["extraction"] = bench_extraction(args.patients)
+    if not args.skip_big_exam:
+        results["big_exam"] = bench_big_exam()
+    if not args.skip_modelling:
+        results["modelling"] = bench_modelling()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2) + "\n")
+    text = summary(results)
+    (RESULTS / f"bench-{stamp}.txt").write_text(text + "\n")
+    print(text)
+    log.info("benchmarks done in %.0f s; results in %s", time.perf_counter() - start, RESULTS)
+    return 0
+
+
+log = logging.getLogger("bench")
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""A resumable feature store: one Parquet file per finished work unit (one exam), under
+<out>/store/<key>.parquet.
+
+The key is a SHA-256 of everything the unit's features depend on: the unit (patient, timepoint),
+its input files (path, size and modification time of each file; every file of a DICOM folder),
+the imaging settings, the content of the PyRadiomics parameter file, and the versions of
+deltarad, PyRadiomics and SimpleITK. A restarted run finds the units already done by key; a
+changed input file or setting changes the key of exactly the units that read it. Entries are
+written atomically (temporary name + rename), so a run killed at any moment leaves whole
+entries only. Entries no longer reached by any key stay on disk until the folder is removed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Mapping
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from deltarad import __version__
+from deltarad.atomic import atomic_path
+from deltarad.config import ImagingSettings
+
+log = logging.getLogger("deltarad.store")
+
+#: Cohort columns an exam reads, per timepoint ("{tp}" is baseline or early).
+EXAM_INPUT_COLUMNS = ("{tp}_image", "{tp}_mask", "{tp}_mask_reader2", "{tp}_chest_wall")
+KEY_METADATA = b"deltarad.key_inputs"
+
+
+def file_fingerprint(path: str | Path) -> list[list]:
+    """[path, size in bytes, mtime in ns] of a file, or of every file under a folder (sorted)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+    elif path.exists():
+        files = [path]
+    else:
+        return [[str(path), None, None]]  # the unit will fail on it; a file appearing later changes the key
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append([str(f), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def settings_fingerprint(settings: ImagingSettings, params_file: Path) -> dict:
+    """What an exam's features depend on besides its files: settings, parameter file, versions."""
+    import radiomics
+    import SimpleITK as sitk
+
+    return {
+        "imaging": settings.model_dump(mode="json"),
+        "params_sha256": hashlib.sha256(Path(params_file).read_bytes()).hexdigest(),
+        "deltarad": __version__,
+        "pyradiomics": radiomics.__version__,
+        "simpleitk": sitk.Version_VersionString(),
+    }
+
+
+def exam_key_inputs(case_row: Mapping, timepoint: str, settings_fp: dict) -> dict:
+    """Everything the key of exam (patient, timepoint) hashes, as plain JSON-able data."""
+    files = {}
+    for pattern in EXAM_INPUT_COLUMNS:
+        column = pattern.format(tp=timepoint)
+        value = case_row.get(column)
+        if value is not None and not (isinstance(value, float) and value != value) and str(value).strip():
+            files[column] = file_fingerprint(value)
+    return {"patient_id": str(case_row["patient_id"]), "timepoint": timepoint, "files": files, "settings": settings_fp}
+
+
+def key_of(inputs: dict) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+class FeatureStore:
+    """Finished units as Parquet files <root>/<key>.parquet."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / f"{key}.parquet"
+
+    def __contains__(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def keys(self) -> set[str]:
+        return {p.stem for p in self.root.glob("*.parquet")} if self.root.is_dir() else set()
+
+    def save(self, key: str, records: list[dict], inputs: dict | None = None) -> Path:
+        """Write one unit's records (one per region and reader) atomically."""
+        table = pa.Table.from_pandas(pd.DataFrame.from_records(records), preserve_index=False)
+        if inputs is not None:
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), KEY_METADATA: json.dumps(inputs).encode()})
+        with atomic_path(self.path(key)) as tmp:
+            pq.write_table(table, tmp)
+        return self.path(key)
+
+    def load(self, key: str) -> list[dict] | None:
+        """The unit's records, or None when absent or unreadable (then it is recomputed)."""
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            frame = pq.read_table(path).to_pandas()
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("feature store: unreadable entry %s (%s); recomputing it", path.name, exc)
+            os.unlink(path)
+            return None
+        return frame.to_dict("records")

@@ -1,0 +1,189 @@
+"""ComBat harmonisation of the delta features across centres (Johnson, Li & Rabinovic,
+Biostatistics 2007; the parametric empirical-Bayes location/scale model as neuroCombat 0.2.12
+computes it).
+
+Fitted on the training patients only, per region, on reader 1's delta features, with the centre
+as the only batch variable: the outcome is not protected as a covariate because a new patient's
+outcome is unknown when the stored transform is applied. The fitted parameters are plain numbers
+(`ComBat.to_dict`), stored in model.json and applied to new patients of the same centres.
+
+neuroHarmonize 2.5.2 (fit-on-train, apply-to-new) pins numpy < 2 and cannot be used here;
+neuroCombat returns numpy estimates and converts a DataFrame to float32, so this module
+reimplements the same estimator and is tested against neuroCombat's output.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from deltarad.errors import DeltaradError
+from deltarad.features.delta import REGIONS, region_matrix
+
+log = logging.getLogger(__name__)
+
+CONVERGENCE = 1e-4  # relative change of the EB estimates, as neuroCombat's it_sol
+
+
+def _inverse_gamma_prior(delta_hat: np.ndarray) -> tuple[float, float]:
+    """Method-of-moments inverse-gamma hyperparameters (a, b) of the per-feature batch variances."""
+    m, s2 = delta_hat.mean(), delta_hat.var(ddof=1)
+    return (2 * s2 + m**2) / s2, (m * s2 + m**3) / s2
+
+
+def _empirical_bayes(s: np.ndarray, gamma_hat, delta_hat, gamma_bar, t2, a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior location (gamma*) and scale (delta*) of one batch, iterated to convergence."""
+    n = s.shape[0]
+    g_old, d_old = gamma_hat.copy(), delta_hat.copy()
+    while True:
+        g_new = (t2 * n * gamma_hat + d_old * gamma_bar) / (t2 * n + d_old)
+        sum2 = ((s - g_new) ** 2).sum(axis=0)
+        d_new = (0.5 * sum2 + b) / (n / 2.0 + a - 1.0)
+        change = max(np.max(np.abs(g_new - g_old) / g_old), np.max(np.abs(d_new - d_old) / d_old))
+        g_old, d_old = g_new, d_new
+        if change <= CONVERGENCE:
+            return g_new, d_new
+
+
+class ComBat:
+    """Parametric empirical-Bayes ComBat on a patients x features matrix, batch = centre."""
+
+    def fit(self, X: pd.DataFrame, centre: pd.Series) -> "ComBat":
+        x = X.to_numpy(float)
+        centre = np.asarray(centre).astype(str)
+        levels, counts = np.unique(centre, return_counts=True)
+        if (counts < 2).any():
+            raise DeltaradError(f"ComBat needs at least 2 training patients per centre; centre "
+                                f"{levels[counts < 2][0]!r} has {counts[counts < 2][0]}")
+        if not np.isfinite(x).all():
+            raise DeltaradError("ComBat: the training delta features contain missing or infinite values")
+        self.features_ = list(X.columns)
+        batch_means = np.stack([x[centre == c].mean(axis=0) for c in levels])
+        self.grand_mean_ = (counts / len(x)) @ batch_means
+        residual = x - batch_means[np.searchsorted(levels, centre)]
+        var_pooled = (residual**2).mean(axis=0)
+        constant = var_pooled == 0
+        var_pooled[constant] = 1.0  # no spread within any centre: nothing to rescale
+        self.var_pooled_ = var_pooled
+        s = (x - self.grand_mean_) / np.sqrt(var_pooled)
+
+        gamma_hat = np.stack([s[centre == c].mean(axis=0) for c in levels])
+        delta_hat = np.stack([s[centre == c].var(axis=0, ddof=1) for c in levels])
+        delta_hat[delta_hat == 0] = 1.0
+        self.gamma_star_, self.delta_star_ = {}, {}
+        for k, c in enumerate(levels):
+            if x.shape[1] < 2:  # the priors need >= 2 features: plain location/scale estimates
+                g, d = gamma_hat[k], delta_hat[k]
+            else:
+                a, b = _inverse_gamma_prior(delta_hat[k])
+                g, d = _empirical_bayes(s[centre == c], gamma_hat[k], delta_hat[k], gamma_hat[k].mean(),
+                                        gamma_hat[k].var(ddof=1), a, b)
+            g, d = np.where(constant, 0.0, g), np.where(constant, 1.0, d)
+            self.gamma_star_[str(c)], self.delta_star_[str(c)] = g, d
+        return self
+
+    @property
+    def centres(self) -> list[str]:
+        return list(self.gamma_star_)
+
+    def transform(self, X: pd.DataFrame, centre: pd.Series) -> pd.DataFrame:
+        """Harmonised copy of X (rows of centres seen in fit); raises for an unseen centre."""
+        centre = np.asarray(centre).astype(str)
+        unseen = sorted(set(centre) - set(self.centres))
+        if unseen:
+            raise DeltaradError(f"centre {unseen[0]!r} was not in the training data (ComBat knows "
+                                f"{', '.join(self.centres)})")
+        x = X[self.features_].to_numpy(float)
+        gamma = np.stack([self.gamma_star_[c] for c in centre]) if len(centre) else np.zeros((0, x.shape[1]))
+        delta = np.stack([self.delta_star_[c] for c in centre]) if len(centre) else np.ones((0, x.shape[1]))
+        s = (x - self.grand_mean_) / np.sqrt(self.var_pooled_)
+        out = (s - gamma) / np.sqrt(delta) * np.sqrt(self.var_pooled_) + self.grand_mean_
+        return pd.DataFrame(out, index=X.index, columns=self.features_)
+
+    def to_dict(self) -> dict:
+        return {
+            "features": self.features_,
+            "grand_mean": self.grand_mean_.tolist(),
+            "var_pooled": self.var_pooled_.tolist(),
+            "gamma_star": {c: g.tolist() for c, g in self.gamma_star_.items()},
+            "delta_star": {c: d.tolist() for c, d in self.delta_star_.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ComBat":
+        self = cls()
+        self.features_ = list(d["features"])
+        self.grand_mean_ = np.asarray(d["grand_mean"], float)
+        self.var_pooled_ = np.asarray(d["var_pooled"], float)
+        self.gamma_star_ = {c: np.asarray(v, float) for c, v in d["gamma_star"].items()}
+        self.delta_star_ = {c: np.asarray(v, float) for c, v in d["delta_star"].items()}
+        return self
+
+
+def _centres(cohort: pd.DataFrame, column: str, patients: pd.Series) -> pd.Series:
+    """Each delta row's centre (as text), looked up by patient."""
+    by_patient = cohort.set_index("patient_id")[column]
+    missing = by_patient.isna()
+    if missing.any():
+        raise DeltaradError(f"no '{column}' value", patient=str(by_patient.index[missing][0]))
+    return patients.map(by_patient.astype(str))
+
+
+def fit_harmonization(settings, cohort: pd.DataFrame, delta: pd.DataFrame, kept: dict[str, list[str]],
+                      train_ids: list[str]) -> dict | None:
+    """The stored harmonisation of one fitted model, or None when it does not apply.
+
+    `settings` is the study's HarmonizeSettings; `kept` maps region -> its delta features.
+    ComBat is fitted when the method is combat, the cohort has the centre column and the training
+    patients come from at least 2 centres.
+    """
+    if settings.method == "none" or settings.column not in cohort.columns:
+        return None
+    train = cohort[cohort["patient_id"].isin(train_ids)]
+    centres = _centres(train, settings.column, train["patient_id"])
+    if centres.nunique() < 2:
+        log.info("harmonisation skipped: all training patients come from centre %s", centres.iloc[0])
+        return None
+    regions = {}
+    for region, features in kept.items():
+        X = region_matrix(delta, region, 1, features).reindex(train_ids)
+        regions[region] = ComBat().fit(X, centres.set_axis(train["patient_id"]).reindex(train_ids)).to_dict()
+    log.info("ComBat fitted on %d training patients from %d centres", len(train_ids), centres.nunique())
+    return {"method": "combat", "column": settings.column, "unseen_centre": settings.unseen_centre,
+            "regions": regions}
+
+
+def apply_harmonization(params: dict | None, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
+    """The delta table (every reader) with the stored ComBat transform applied per region.
+
+    Patients of a centre the model has not seen raise a DeltaradError unless the stored
+    `unseen_centre` is "none", which leaves their features unharmonised (with a warning).
+    """
+    if not params:
+        return delta
+    column = params["column"]
+    if column not in cohort.columns:
+        raise DeltaradError(f"the model harmonises by '{column}' (ComBat), but the cohort has no such column")
+    centres = _centres(cohort, column, delta["patient_id"])
+    out = delta.copy()
+    for region in REGIONS:
+        if region not in params["regions"]:
+            continue
+        combat = ComBat.from_dict(params["regions"][region])
+        rows = (out["region"] == region) & centres.notna()
+        unseen = rows & ~centres.isin(combat.centres)
+        if unseen.any():
+            first = out.loc[unseen].iloc[0]
+            if params["unseen_centre"] == "error":
+                raise DeltaradError(
+                    f"centre {centres[unseen].iloc[0]!r} was not among the training centres "
+                    f"({', '.join(combat.centres)}), so ComBat cannot harmonise it; set "
+                    "harmonize: {unseen_centre: none} in the study file to score it unharmonised",
+                    patient=str(first["patient_id"]))
+            log.warning("%d delta row(s) of unseen centre(s) %s left unharmonised", int(unseen.sum()),
+                        ", ".join(sorted(set(centres[unseen]))))
+        rows &= ~unseen
+        if rows.any():
+            out.loc[rows, combat.features_] = combat.transform(out.loc[rows], centres[rows]).to_numpy()
+    return out

@@ -1,0 +1,94 @@
+"""Optimism bootstrap and cross-validation of the whole procedure, on small generated tables."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from deltarad.cohort import load_cohort_cases
+from deltarad.config import load_study
+from deltarad.modeling.pipeline import fit_model
+from deltarad.modeling.split import study_split
+from deltarad.modeling.validation import bootstrap_sample, performance, validate_procedure
+from deltarad.simulate import generate_feature_study
+from deltarad.workflow import delta_features, load_features
+
+
+def _prepared(tmp_path, **kw):
+    study = load_study(generate_feature_study(tmp_path, n_patients=120, n_features=20, **kw))
+    fast = study.selection.model_copy(update={"lasso_folds": 3})  # keeps each refit under a second
+    study = study.model_copy(update={"selection": fast})
+    cohort, failures = load_cohort_cases(study)
+    features, _ = load_features(study, cohort, tmp_path)
+    delta, info, _ = delta_features(features, cohort, failures)
+    split = study_split(cohort["patient_id"], study.split.validation_fraction, study.split.seed)
+    train = list(split.loc[split["set"] == "training", "patient_id"])
+    model, _ = fit_model(study, cohort, delta, info, train)
+    return study, cohort, delta, info, model, train
+
+
+@pytest.fixture(scope="module")
+def strong(tmp_path_factory):
+    return _prepared(tmp_path_factory.mktemp("strong"), n_planted=3, effect=1.5, seed=2)
+
+
+def test_performance_closed_forms():
+    y = np.array([0, 0, 1, 1])
+    perfect = performance(y, np.array([0.1, 0.2, 0.8, 0.9]))
+    assert perfect["auc"] == 1.0
+    assert perfect["brier"] == pytest.approx((0.01 + 0.04 + 0.04 + 0.01) / 4)
+    constant = performance(y, np.full(4, 0.5))
+    assert constant["auc"] == 0.5 and np.isnan(constant["calibration_slope"]) and constant["brier"] == 0.25
+
+
+def test_bootstrap_sample_makes_each_copy_a_patient(strong):
+    _, cohort, delta, *_ = strong
+    draw = np.array([3, 3, 0])
+    cohort_b, delta_b = bootstrap_sample(cohort, delta, draw)
+    assert list(cohort_b["patient_id"]) == [f"{cohort['patient_id'][3]}#0", f"{cohort['patient_id'][3]}#1",
+                                            f"{cohort['patient_id'][0]}#2"]
+    original = delta[delta["patient_id"] == cohort["patient_id"][3]].drop(columns="patient_id").reset_index(drop=True)
+    for copy in cohort_b["patient_id"][:2]:
+        got = delta_b[delta_b["patient_id"] == copy].drop(columns="patient_id").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, original)
+
+
+def test_strong_signal_small_optimism_and_stable_selection(strong):
+    study, cohort, delta, info, model, train = strong
+    v = validate_procedure(study, cohort, delta, info, model, train, bootstrap=4, cv_repeats=1,
+                           cv_folds=3, workers=1)
+    auc = v.table[v.table["metric"] == "auc"].set_index("model")
+    for m in ("radscore_dir", "radscore_dpr"):
+        assert auc.loc[m, "apparent"] > 0.85
+        assert auc.loc[m, "corrected"] > auc.loc[m, "apparent"] - 0.1
+        assert auc.loc[m, "cv_mean"] > 0.75
+    assert (auc["bootstrap_n"] == 4).all() and (auc["cv_n"] == 3).all()
+    # F000-F002 carry the signal, F003-F005 are their near-copies (|r| ~ 0.97): the correlation
+    # step keeps one of each pair, so each pair should be selected in nearly every resample.
+    freq = v.frequency.set_index(["region", "feature"])["bootstrap_frequency"]
+    for region in ("intratumoral", "peritumoral"):
+        pairs = [max(freq.get((region, f"original_synthetic_F{j:03d}"), 0), freq.get((region, f"original_synthetic_F{j + 3:03d}"), 0))
+                 for j in range(3)]
+        noise = [freq.get((region, f"original_synthetic_F{j:03d}"), 0) for j in range(6, 20)]
+        assert min(pairs) >= 0.75 and np.mean(noise) < 0.5
+    assert set(v.wide().columns) >= {"model", "auc_apparent", "auc_optimism", "auc_corrected", "brier_cv_mean"}
+
+
+def test_noise_optimism_is_positive(tmp_path):
+    study, cohort, delta, info, model, train = _prepared(tmp_path, n_planted=0, seed=3)
+    study = study.model_copy(update={"selection": study.selection.model_copy(update={"ttest_p": 0.3})})
+    model, _ = fit_model(study, cohort, delta, info, train)  # a lax t-test lets noise features through
+    v = validate_procedure(study, cohort, delta, info, model, train, bootstrap=5, workers=1)
+    auc = v.table[v.table["metric"] == "auc"].set_index("model")
+    fitted = [m for m in ("radscore_dir", "radscore_dpr") if auc.loc[m, "apparent"] > 0.5]
+    assert fitted, "noise selection should fit something with p < 0.3"
+    for m in fitted:
+        assert auc.loc[m, "optimism"] > 0.05
+        assert auc.loc[m, "corrected"] < auc.loc[m, "apparent"]
+        assert abs(auc.loc[m, "corrected"] - 0.5) < 0.15
+
+
+def test_results_do_not_depend_on_the_number_of_workers(strong):
+    study, cohort, delta, info, model, train = strong
+    one = validate_procedure(study, cohort, delta, info, model, train, bootstrap=2, workers=1)
+    two = validate_procedure(study, cohort, delta, info, model, train, bootstrap=2, workers=2)
+    pd.testing.assert_frame_equal(one.table, two.table)
+    pd.testing.assert_frame_equal(one.frequency, two.frequency)
