@@ -4,7 +4,8 @@ The plain way, one exam after another in this process: read, N4 and resampling o
 exam, both regions of every reader, then `RadiomicsFeatureExtractor.execute` once per mask (so
 the wavelet sub-bands are recomputed for every mask, on the whole exam). It uses deltarad's
 `prepare_timepoint(..., crop=False)` for reading, N4, resampling and regions, so both ways build
-the same masks and their features can be compared value by value.
+the same masks and their features can be compared value by value. N4 runs on the same fixed
+number of ITK threads either way (fit_bias_field pins it), so the exact path must equal it.
 """
 from __future__ import annotations
 
@@ -64,13 +65,15 @@ def _warm_up() -> float:
     return _peak_rss_mib()
 
 
-def deltarad_way(study_path: Path, out_dir: Path, workers: int) -> dict:
-    """extract_cohort on a warmed-up embedded cluster of `workers` processes, from an empty store.
+def deltarad_way(study_path: Path, out_dir: Path, workers: int, imaging: dict | None = None) -> dict:
+    """extract_cohort on a warmed-up embedded cluster of `workers` processes, from an empty store,
+    with the study's imaging settings updated by `imaging` (e.g. {"n4_region": "lesion"}).
 
     Returns features, wall seconds (cluster start excluded, reported apart), and the peak
     resident memory of each worker process before (imports only) and after the run (MiB).
     """
     study, cohort = cohort_of(study_path)
+    study = study.model_copy(update={"imaging": study.imaging.model_copy(update=imaging or {})})
     t0 = time.perf_counter()
     with dask_client(ParallelSettings(workers=workers)) as client:
         client.wait_for_workers(workers)
@@ -88,13 +91,33 @@ def deltarad_way(study_path: Path, out_dir: Path, workers: int) -> dict:
             "idle_rss_mib": max(idle.values()), "peak_rss_mib": max(peaks.values())}
 
 
-def max_relative_difference(plain: pd.DataFrame, ours: pd.DataFrame) -> tuple[float, str]:
-    """max |ours - plain| / max(|plain|, 1e-12) over all shared features and rows, and where."""
-    a = plain.assign(reader=plain["reader"].astype(int)).set_index(KEYS).sort_index()
-    b = ours.assign(reader=ours["reader"].astype(int), patient_id=ours["patient_id"].astype(str)).set_index(KEYS).sort_index()
+def relative_differences(reference: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """|other - reference| / max(|reference|, 1e-12) per (exam, region, reader) row and feature."""
+    a = reference.assign(reader=reference["reader"].astype(int), patient_id=reference["patient_id"].astype(str))
+    b = other.assign(reader=other["reader"].astype(int), patient_id=other["patient_id"].astype(str))
+    a, b = a.set_index(KEYS).sort_index(), b.set_index(KEYS).sort_index()
     if list(a.index) != list(b.index) or list(a.columns) != list(b.columns):
         raise RuntimeError("the two ways give different rows or feature names")
-    x, y = b.to_numpy(float), a.to_numpy(float)
-    rel = np.abs(x - y) / np.maximum(np.abs(y), 1e-12)
-    worst = np.unravel_index(np.nanargmax(rel), rel.shape)
-    return float(np.nanmax(rel)), f"{a.columns[worst[1]]} ({'/'.join(map(str, a.index[worst[0]]))})"
+    y = a.to_numpy(float)
+    return pd.DataFrame(np.abs(b.to_numpy(float) - y) / np.maximum(np.abs(y), 1e-12), index=a.index, columns=a.columns)
+
+
+def max_relative_difference(reference: pd.DataFrame, other: pd.DataFrame) -> tuple[float, str]:
+    """The largest relative difference over all shared features and rows, and where."""
+    rel = relative_differences(reference, other)
+    worst = np.unravel_index(np.nanargmax(rel.to_numpy()), rel.shape)
+    return float(np.nanmax(rel.to_numpy())), f"{rel.columns[worst[1]]} ({'/'.join(map(str, rel.index[worst[0]]))})"
+
+
+def differences_by_class(reference: pd.DataFrame, other: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Median, 95th percentile and max of the relative differences per feature class (shape,
+    firstorder, glcm, ...; all image types together), over every row and feature of the class."""
+    rel = relative_differences(reference, other)
+    classes = rel.columns.str.split("_").str[1]
+    out = {}
+    for name in dict.fromkeys(classes):
+        values = rel.loc[:, classes == name].to_numpy().ravel()
+        values = values[np.isfinite(values)]
+        out[name] = {"median": float(np.median(values)), "p95": float(np.percentile(values, 95)),
+                     "max": float(values.max())}
+    return out

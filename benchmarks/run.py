@@ -50,32 +50,48 @@ def big_exam_cohort() -> Path:
     return study
 
 
+#: deltarad's runs: name -> (workers, imaging settings over the study's). "exam" is the exact
+#: method; "lesion" fits N4 on the lesion box only; "+mean" centres N4's arbitrary global scale.
+DELTARAD_RUNS = {
+    "exam_1w": (1, {}),
+    "exam_2w": (2, {}),
+    "lesion_1w": (1, {"n4_region": "lesion"}),
+    "lesion_2w": (2, {"n4_region": "lesion"}),
+    "exam+mean_2w": (2, {"n4_keep_mean": True}),
+    "lesion+mean_2w": (2, {"n4_region": "lesion", "n4_keep_mean": True}),
+}
+#: (reference, other) feature comparisons reported per feature class.
+COMPARISONS = [("exam_2w", "lesion_2w"), ("exam+mean_2w", "lesion+mean_2w"), ("exam_2w", "lesion+mean_2w")]
+
+
 def bench_extraction(n_patients: int) -> dict:
     study = realistic_cohort(n_patients)
     log.info("plain PyRadiomics way on %d patients ...", n_patients)
     plain, plain_s = extraction.plain_pyradiomics(study)
     runs = {}
-    for workers in (1, 2):
-        out = RESULTS / f"extract_{workers}w"
+    for name, (workers, imaging) in DELTARAD_RUNS.items():
+        out = RESULTS / f"extract_{name}"
         shutil.rmtree(out, ignore_errors=True)
-        log.info("deltarad with %d worker(s) ...", workers)
-        runs[workers] = extraction.deltarad_way(study, out, workers)
-    rel, where = extraction.max_relative_difference(plain, runs[2]["features"])
-    same_bytes = (RESULTS / "extract_1w" / "features.csv").read_bytes() == (RESULTS / "extract_2w" / "features.csv").read_bytes()
+        log.info("deltarad %s ...", name)
+        runs[name] = extraction.deltarad_way(study, out, workers, imaging)
+    rel, where = extraction.max_relative_difference(plain, runs["exam_2w"]["features"])
+    same_bytes = {region: (RESULTS / f"extract_{region}_1w" / "features.csv").read_bytes()
+                  == (RESULTS / f"extract_{region}_2w" / "features.csv").read_bytes() for region in ("exam", "lesion")}
     return {
         "patients": n_patients,
         "feature_sets": len(plain),
         "plain_s_per_patient": plain_s / n_patients,
-        "deltarad_1w_s_per_patient": runs[1]["wall_s"] / n_patients,
-        "deltarad_2w_s_per_patient": runs[2]["wall_s"] / n_patients,
-        "speedup_2w_vs_plain": plain_s / runs[2]["wall_s"],
-        "scaling_1w_to_2w": runs[1]["wall_s"] / runs[2]["wall_s"],
-        "cluster_start_s": runs[2]["startup_s"],
-        "worker_idle_rss_mib": runs[2]["idle_rss_mib"],
-        "worker_peak_rss_mib": max(runs[1]["peak_rss_mib"], runs[2]["peak_rss_mib"]),
-        "max_relative_difference": rel,
+        "runs": {name: {"workers": DELTARAD_RUNS[name][0], "imaging": DELTARAD_RUNS[name][1],
+                        "s_per_patient": r["wall_s"] / n_patients, "speedup_vs_plain": plain_s / r["wall_s"],
+                        "cluster_start_s": r["startup_s"], "worker_idle_rss_mib": r["idle_rss_mib"],
+                        "worker_peak_rss_mib": r["peak_rss_mib"]} for name, r in runs.items()},
+        "scaling_1w_to_2w": {region: runs[f"{region}_1w"]["wall_s"] / runs[f"{region}_2w"]["wall_s"]
+                             for region in ("exam", "lesion")},
+        "max_relative_difference_plain_vs_exam": rel,
         "max_relative_difference_at": where,
         "features_csv_same_bytes_1w_2w": same_bytes,
+        "differences_by_class": {f"{ref} -> {other}": extraction.differences_by_class(runs[ref]["features"], runs[other]["features"])
+                                 for ref, other in COMPARISONS},
     }
 
 
@@ -106,16 +122,28 @@ def summary(results: dict) -> str:
         lines += [
             "",
             f"Extraction: {e['patients']} generated patients (256 x 256 x 120 at 1 mm, 8 phases), {e['feature_sets']} feature sets of 851",
-            f"  {'way':<28}{'s / patient':>12}",
-            f"  {'plain PyRadiomics (serial)':<28}{e['plain_s_per_patient']:>12.1f}",
-            f"  {'deltarad, 1 worker':<28}{e['deltarad_1w_s_per_patient']:>12.1f}",
-            f"  {'deltarad, 2 workers':<28}{e['deltarad_2w_s_per_patient']:>12.1f}",
-            f"  speed-up deltarad (2 workers) vs plain: {e['speedup_2w_vs_plain']:.1f}x   (target >= 5x)",
-            f"  scaling 1 -> 2 workers: {e['scaling_1w_to_2w']:.2f}x   (cluster start {e['cluster_start_s']:.1f} s, not counted)",
-            f"  features: max relative difference plain vs deltarad {e['max_relative_difference']:.2e} at {e['max_relative_difference_at']}",
-            f"  features.csv identical bytes with 1 and 2 workers: {e['features_csv_same_bytes_1w_2w']}",
-            f"  peak memory per worker: {e['worker_peak_rss_mib']:.0f} MiB (imports alone {e['worker_idle_rss_mib']:.0f} MiB)",
+            f"  {'way':<34}{'s / patient':>12}{'vs plain':>10}{'peak MiB/worker':>17}",
+            f"  {'plain PyRadiomics (serial)':<34}{e['plain_s_per_patient']:>12.1f}{'1.0x':>10}",
         ]
+        for name, r in e["runs"].items():
+            label = f"deltarad {name.rsplit('_', 1)[0]}, {r['workers']} worker{'s' if r['workers'] > 1 else ''}"
+            lines.append(f"  {label:<34}{r['s_per_patient']:>12.1f}{r['speedup_vs_plain']:>9.1f}x{r['worker_peak_rss_mib']:>17.0f}")
+        lines += [
+            "  (exam = N4 on the whole exam, the exact method; lesion = imaging.n4_region: lesion, N4 on the lesion "
+            "+ 40 mm; +mean = imaging.n4_keep_mean; target >= 5x)",
+            "  scaling 1 -> 2 workers: " + ", ".join(f"{k} {v:.2f}x" for k, v in e["scaling_1w_to_2w"].items()),
+            f"  features: max relative difference plain vs deltarad exam {e['max_relative_difference_plain_vs_exam']:.2e}"
+            f" at {e['max_relative_difference_at']}",
+            "  features.csv identical bytes with 1 and 2 workers: "
+            + ", ".join(f"{k} {v}" for k, v in e["features_csv_same_bytes_1w_2w"].items()),
+            "  relative feature differences per class, median / 95th percentile:",
+        ]
+        comparisons = list(e["differences_by_class"])
+        classes = list(e["differences_by_class"][comparisons[0]])
+        lines.append(f"  {'class':<12}" + "".join(f"{c:>32}" for c in comparisons))
+        for cls in classes:
+            cells = [e["differences_by_class"][c][cls] for c in comparisons]
+            lines.append(f"  {cls:<12}" + "".join(f"{d['median']:.2e} / {d['p95']:.2e}".rjust(32) for d in cells))
     b = results.get("big_exam")
     if b:
         lines += ["", f"{b['shape']} exam ({b['spacing_mm']} mm): {b['s_per_exam']:.1f} s per exam, peak memory per worker "
@@ -141,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     for noisy in ("deltarad", "radiomics", "pykwalify", "distributed"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("radiomics").setLevel(logging.ERROR)  # "GLCM is symmetrical ..." once per mask and filter
     RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict = {}
     start = time.perf_counter()

@@ -40,6 +40,12 @@ def load_cohort(study: Study, *, require_outcome: bool = True) -> pd.DataFrame:
     return cohort
 
 
+def patient_order(study: Study) -> list[str]:
+    """Every patient id of the cohort file, in file order (failed patients included)."""
+    df = read_table(study.cohort_path, "cohort file")
+    return df[study.patient_id].astype(str).str.strip().tolist()
+
+
 def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the cohort CSV and split it into usable patients and per-patient failures.
 

@@ -74,6 +74,7 @@ def generate_feature_study(
     effect: float = 1.0,
     seed: int = 0,
     reader2_fraction: float = 0.5,
+    internal_validation: bool = False,
     centres: int = 1,
     centre_effect: float = 0.0,
 ) -> Path:
@@ -120,4 +121,6 @@ def generate_feature_study(
         "clinical": CLINICAL,
         "categorical": ["subtype", "ki67"],
     }
+    if not internal_validation:  # fast runs for tests and benchmarks; the study default is 200 resamples
+        study["validation"] = {"bootstrap": 0, "cv_repeats": 0}
     return atomic.write_text(out / "study.yaml", yaml.safe_dump(study, sort_keys=False))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad import atomic
-from deltarad.cohort import has_images, load_cohort_cases, read_table
+from deltarad.cohort import has_images, load_cohort_cases, patient_order, read_table
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import check_feature_table, compute_delta, feature_columns
@@ -125,7 +125,7 @@ def run_study(
     for p, stage, err in failures.itertuples(index=False):
         log.warning("left out patient %s (%s): %s", p, stage, err)
     atomic.write_csv(out_dir / "delta_features.csv", delta)
-    result = fit_study(study, cohort, delta, info)
+    result = fit_study(study, cohort, delta, info, file_order=patient_order(study))
     write_fit(result, out_dir)
     write_cohort_flow(study, cohort, result, failures, out_dir)
     internal = write_internal_validation(study, cohort, delta, info, result, out_dir / "tables")

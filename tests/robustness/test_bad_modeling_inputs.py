@@ -166,3 +166,14 @@ def test_new_patient_the_model_cannot_score_is_listed_and_the_rest_scored(study,
     assert feature in failures["error"].iloc[0] and "not finite" in failures["error"].iloc[0]
     scored = pd.read_csv(tmp_path / "p" / "predictions.csv")
     assert len(scored) == 89 and "SYN0030" not in set(scored["patient_id"])
+
+
+def test_a_failed_patient_does_not_reshuffle_the_split(study):
+    res, out = _run(study)
+    before = pd.read_csv(out / "split.csv")
+    _edit(study.parent / "cohort.csv", lambda d: d.assign(outcome=d["outcome"].where(d.patient_id != "SYN0002", 7)))
+    res, out = _run(study)
+    assert res.exit_code == 1
+    after = pd.read_csv(out / "split.csv")
+    assert "SYN0002" not in set(after["patient_id"])
+    assert before[before.patient_id != "SYN0002"].reset_index(drop=True).equals(after)

@@ -47,6 +47,8 @@ def two_runs(tmp_path_factory):
         n_files += 1
     assert n_files > 0
     study = load_study(study_file)
+    study.validation.bootstrap = 2  # a little of every stage, quickly
+    study.validation.cv_repeats = 1
     log_file = root / "run.log"
     handler = logging.FileHandler(log_file)
     logging.getLogger().addHandler(handler)

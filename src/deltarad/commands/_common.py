@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import warnings
 from typing import Callable, TypeVar
 
 import typer
@@ -22,6 +23,9 @@ SCHEDULER_OPTION = typer.Option(
 
 
 def setup_logging(debug: bool = False) -> None:
+    """Log lines on stderr; Python warnings become log lines too. Numerical RuntimeWarnings
+    (overflow in exp while a separated logistic fit converges, and the like) are shown only
+    with --debug: the conditions behind them are reported as deltarad's own warnings."""
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -29,6 +33,9 @@ def setup_logging(debug: bool = False) -> None:
         stream=sys.stderr,
         force=True,
     )
+    logging.captureWarnings(True)
+    if not debug:
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
 
 
 def user_errors(func: F) -> F:

@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
             from deltarad.simulate import generate_feature_study
 
             typer.echo("demo: modelling a generated feature table (no images) with planted signal")
-            study_file = generate_feature_study(out / "cohort", n_patients=patients, effect=effect, seed=seed)
+            study_file = generate_feature_study(out / "cohort", n_patients=patients, effect=effect, seed=seed,
+                                                internal_validation=True)
         else:
             from deltarad.synthetic.cohort import generate_cohort
 

@@ -4,7 +4,11 @@ Work is spent on the lesion's neighbourhood only, with results equal to processi
 volume there:
 
 - N4 is fitted once on the whole exam (it is global by nature) and its smooth log-bias field is
-  interpolated onto the cropped grid only (pointwise in physical space: exact).
+  interpolated onto the cropped grid only (pointwise in physical space: exact). N4 runs on
+  N4_THREADS ITK threads whatever the machine: its sums depend on the thread count.
+- As a documented speed option (imaging.n4_region: lesion; not exact) N4 is fitted on a box
+  around the lesion only (`lesion_box`); its field's shape there agrees with the whole-exam fit,
+  its global scale does not (N4's scale is arbitrary: `BiasField.centred` fixes it).
 - B-spline resampling of a crop equals resampling the whole image up to the tail of the cubic
   B-spline prefilter, which decays as 0.268^k with k input voxels from the crop edge; the crop
   keeps BSPLINE_MARGIN_VOXELS = 12 extra input voxels (0.268^12 = 1.4e-7, float32 precision).
@@ -13,13 +17,18 @@ volume there:
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import SimpleITK as sitk
 
 #: Extra input voxels around a crop so that cubic B-spline resampling inside it matches the whole image.
 BSPLINE_MARGIN_VOXELS = 12
+#: ITK threads of the N4 fit: its floating-point sums depend on the thread count (1 vs 2 threads
+#: moved the log field by 3e-6 and texture features by up to 1e-2 relative), so it is fixed.
+N4_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -144,33 +153,71 @@ def body_mask(image: sitk.Image, air_threshold: float) -> sitk.Image:
     return sitk.BinaryFillhole(sitk.Cast(labels == 1, sitk.sitkUInt8))
 
 
+def lesion_box(image: sitk.Image, box_lo: np.ndarray, box_hi: np.ndarray, margin_mm: float) -> tuple[list[int], list[int]]:
+    """(index, size) of the voxel box of `image` around a lesion box (voxel indices, inclusive)
+    plus `margin_mm` per side, clipped to the image; for sitk.RegionOfInterest."""
+    pad = np.ceil(margin_mm / np.array(image.GetSpacing())).astype(int)
+    lo = np.maximum(np.asarray(box_lo) - pad, 0)
+    hi = np.minimum(np.asarray(box_hi) + pad, np.array(image.GetSize()) - 1)
+    return lo.tolist(), (hi - lo + 1).tolist()
+
+
+@contextmanager
+def itk_threads(n: int) -> Iterator[None]:
+    """ITK's global default thread count set to `n` inside the block (process-wide: not for
+    processes that run several ITK pipelines in threads at once; deltarad's workers run one)."""
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(n)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
+
+
 @dataclass(frozen=True)
 class BiasField:
-    """An N4 log bias field fitted on a whole exam, kept on N4's (shrunk) grid.
+    """An N4 log bias field, kept on N4's (shrunk) grid.
 
     It is carried to any grid by linear interpolation in physical space (nearest value beyond
-    the exam's edge), so correcting a crop gives the same voxels as correcting the whole exam.
-    (ITK's own full-resolution reconstruction maps the B-spline lattice onto the extent of the
-    image it is asked for, so it would differ between a crop and the whole exam.)
+    the fitted region's edge), so correcting a crop gives the same voxels as correcting the whole
+    exam. (ITK's own full-resolution reconstruction maps the B-spline lattice onto the extent of
+    the image it is asked for, so it would differ between a crop and the whole exam.)
     """
 
     log_field: sitk.Image
 
-    def correct(self, image: sitk.Image) -> sitk.Image:
-        """image / exp(log bias field), on `image`'s grid (float32)."""
-        image = sitk.Cast(image, sitk.sitkFloat32)
-        log_bias = sitk.Resample(
-            self.log_field, image, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32,
+    def on(self, grid: sitk.Image) -> sitk.Image:
+        """The log bias field on `grid`'s voxels (float32)."""
+        return sitk.Resample(
+            self.log_field, grid, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32,
             useNearestNeighborExtrapolator=True,
         )
-        return image / sitk.Exp(log_bias)
+
+    def correct(self, image: sitk.Image) -> sitk.Image:
+        """image / exp(log bias field), on `image`'s grid (float32)."""
+        return sitk.Cast(image, sitk.sitkFloat32) / sitk.Exp(self.on(image))
+
+    def centred(self, region: sitk.Image) -> "BiasField":
+        """This field shifted to zero mean over the voxels of `region` (a mask, any grid).
+
+        N4's field has an arbitrary additive constant (its global intensity scale: it scaled a
+        generated exam's body by 1.66, and changes with the shrink factor and the fitted region);
+        centred, correction keeps the region's geometric-mean intensity.
+        """
+        inside = sitk.GetArrayViewFromImage(region) > 0
+        if not inside.any():
+            return self
+        mean = float(sitk.GetArrayFromImage(self.on(region))[inside].mean(dtype=np.float64))
+        return BiasField(sitk.Cast(self.log_field - mean, sitk.sitkFloat32))
 
 
 def fit_bias_field(image: sitk.Image, body: sitk.Image, *, shrink: int, iterations: list[int]) -> BiasField:
-    """Fit N4 (N4ITK) on the whole exam, shrunk by `shrink` per axis, inside the body mask.
+    """Fit N4 (N4ITK) on `image` (the whole exam, or a box of it), shrunk by `shrink` per axis,
+    inside the body mask, on N4_THREADS ITK threads.
 
     3D Slicer's N4ITKBiasFieldCorrection defaults: shrink 4, iterations 50/40/30, convergence
-    1e-4, cubic B-spline, 200 histogram bins.
+    1e-4, cubic B-spline, 200 histogram bins. The thread count is set ITK-wide for the fit: N4's
+    inner B-spline fitting filters take the global default, not the N4 filter's own setting.
     """
     image = sitk.Cast(image, sitk.sitkFloat32)
     factors = [max(1, min(shrink, s // 4)) for s in image.GetSize()]
@@ -178,5 +225,7 @@ def fit_bias_field(image: sitk.Image, body: sitk.Image, *, shrink: int, iteratio
     n4 = sitk.N4BiasFieldCorrectionImageFilter()
     n4.SetMaximumNumberOfIterations(list(iterations))
     n4.SetConvergenceThreshold(1e-4)
-    n4.Execute(small, small_mask)
-    return BiasField(sitk.Cast(n4.GetLogBiasFieldAsImage(small), sitk.sitkFloat32))
+    n4.SetNumberOfThreads(N4_THREADS)
+    with itk_threads(N4_THREADS):
+        n4.Execute(small, small_mask)
+        return BiasField(sitk.Cast(n4.GetLogBiasFieldAsImage(small), sitk.sitkFloat32))

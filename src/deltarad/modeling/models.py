@@ -86,4 +86,7 @@ def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categ
     design, terms = main_effects(data, encodings)
     step = step_aic(design, y, terms, scope=terms, direction="both")
     log.info("combined model: %s (AIC %.1f)", " + ".join(t.name for t in step.terms) or "intercept", step.fit.aic)
+    if step.fit.separation:
+        log.warning("combined model: its terms separate the training patients (quasi-)completely; the "
+                    "coefficients are unstable and the training AUC is optimistic (see internal validation)")
     return CombinedModel(encodings, step)

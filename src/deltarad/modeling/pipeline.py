@@ -79,7 +79,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     harmonization = fit_harmonization(study.harmonize, cohort, delta, kept, train_ids)
     delta = apply_harmonization(harmonization, cohort, delta)
 
-    selections, radscores, steps = {}, {}, []
+    radscores, steps = {}, []
     for name, region in RADSCORES.items():
         info = delta_info["regions"].get(region)
         if info is None:
@@ -88,7 +88,6 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         X = X.loc[train_ids]
         reader2 = _training_matrix(delta, region, 2, info["kept"], train_ids)
         sel = select_features(region, X, y, study.selection, reader2=reader2, n_before_delta=info["n_features"])
-        selections[name] = sel
         radscores[name] = fit_radscore(sel, X, y)
         steps += sel.steps
         train[name] = radscores[name].predict(X)
@@ -108,6 +107,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
             "split": study.split.model_dump(),
             "selection": study.selection.model_dump(),
             "imaging": study.imaging.model_dump(mode="json"),
+            "harmonize": study.harmonize.model_dump(),
         },
         "harmonization": harmonization,
         "radscores": {
@@ -130,6 +130,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
             "intercept": combined.step.fit.intercept,
             "coefficients": combined.step.fit.coefficients,
             "aic": combined.step.fit.aic,
+            "separation": combined.step.fit.separation,
             "path": combined.step.path,
         },
         "software": software_versions(),
@@ -137,14 +138,17 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     return model, steps
 
 
-def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict) -> FitResult:
+def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
+              file_order: list[str] | None = None) -> FitResult:
     """Fit every selection step and model on the training set; score every patient.
 
-    The split runs over the whole cohort file, as the study did; patients without delta features
-    (failed or incomplete cases) are then left out of their set, so one bad case does not reshuffle
-    everybody else's assignment.
+    The split runs over the whole cohort file (`file_order`: every patient id in file order,
+    failed ones included; default the cohort's own order), as the study did; patients without
+    delta features (failed or incomplete cases) are then left out of their set, so one bad case
+    does not reshuffle everybody else's assignment.
     """
-    split = study_split(cohort["patient_id"], study.split.validation_fraction, study.split.seed)
+    ids = file_order if file_order is not None else list(cohort["patient_id"])
+    split = study_split(ids, study.split.validation_fraction, study.split.seed)
     have = set(delta.loc[delta["reader"] == 1, "patient_id"])
     split = split[split["patient_id"].isin(have)].reset_index(drop=True)
     cohort = cohort[cohort["patient_id"].isin(have)].reset_index(drop=True)

@@ -16,14 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from deltarad.config import SelectionSettings
-from deltarad.parallel import machine_cores
 from deltarad.stats.icc import icc_2_1
 
 log = logging.getLogger(__name__)
@@ -145,11 +143,18 @@ class LassoSelector(_Filter):
         self.lambda_min_ratio = lambda_min_ratio
 
     @staticmethod
-    def _path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray) -> list[LogisticRegression]:
+    def _path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        """(coefficients, intercept) at each lambda.
+
+        liblinear's primal L1 solver: on 130 patients x 40 features it reproduces a tight
+        reference path to 2e-3 in 0.08 s, where saga (tol 1e-5) took 1.2 s and erred by 0.6.
+        liblinear penalises the intercept as a feature of value intercept_scaling; at 100 that
+        penalty is |intercept| / 100, negligible.
+        """
         n = len(y)
         fits = []
-        model = LogisticRegression(l1_ratio=1.0, solver="saga", warm_start=True, max_iter=5000, tol=1e-5,
-                                   random_state=0)
+        model = LogisticRegression(l1_ratio=1.0, solver="liblinear", intercept_scaling=100.0, tol=1e-6,
+                                   max_iter=1000, random_state=0)
         for lam in lambdas:
             model.set_params(C=1.0 / (n * lam))
             with warnings.catch_warnings():
@@ -173,16 +178,9 @@ class LassoSelector(_Filter):
         if folds < 2:
             raise ValueError("LASSO cross-validation needs at least 2 patients of each outcome")
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
-        splits = list(cv.split(x, y))
-        # The folds' paths are independent and saga releases the GIL: one thread per core, same
-        # numbers. (The threads' own catch_warnings may interleave; this one restores the filters.)
-        with warnings.catch_warnings():
-            paths = Parallel(n_jobs=min(folds, machine_cores()), prefer="threads")(
-                delayed(self._path)(x[tr], y[tr], self.lambdas_) for tr, _ in splits
-            )
         deviance = np.zeros((folds, self.n_lambdas))
-        for k, ((_, te), path) in enumerate(zip(splits, paths)):
-            for j, (coef, b0) in enumerate(path):
+        for k, (tr, te) in enumerate(cv.split(x, y)):
+            for j, (coef, b0) in enumerate(self._path(x[tr], y[tr], self.lambdas_)):
                 p = np.clip(1 / (1 + np.exp(-(x[te] @ coef + b0))), 1e-15, 1 - 1e-15)
                 deviance[k, j] = -2 * np.mean(y[te] * np.log(p) + (1 - y[te]) * np.log(1 - p))
         mean, se = deviance.mean(axis=0), deviance.std(axis=0, ddof=1) / np.sqrt(folds)

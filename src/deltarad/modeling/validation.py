@@ -69,10 +69,10 @@ def _selected(model: dict) -> dict[str, list[str]]:
 
 @contextmanager
 def _quiet():
-    """Silence the per-fit log lines and numerical warnings of hundreds of refits."""
+    """Silence the per-fit log lines, warnings and numerical warnings of hundreds of refits."""
     logger = logging.getLogger("deltarad")
     level = logger.level
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
