@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
         patients: int = typer.Option(187, "--patients", min=20, help="cohort size (the study had 187)"),
         seed: int = typer.Option(0, "--seed", help="seed of the generated cohort"),
         effect: float = typer.Option(1.0, "--effect", min=0.0, help="strength of the treatment-response signal"),
+        bootstrap: int = typer.Option(
+            50, "--bootstrap", min=0, help="optimism-bootstrap resamples (a run's default is 200; fewer keep the demo short)"
+        ),
         features_only: bool = typer.Option(
             False, "--features-only", help="skip images: model a generated feature table with planted signal"
         ),
@@ -39,7 +42,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"demo: generating {patients} patients (DICOM DCE exams, two readers' NRRD masks) in {out / 'cohort'}")
             study_file = generate_cohort(out / "cohort", n_patients=patients, seed=seed, effect=effect)
         run_dir = out / "run"
-        result, failures = run_study(load_study(study_file), run_dir)
+        study = load_study(study_file)
+        study.validation.bootstrap = bootstrap
+        result, failures = run_study(study, run_dir)
         from deltarad.report import build_report
 
         report = build_report(run_dir)
