@@ -51,8 +51,10 @@ def two_runs(tmp_path_factory):
     study.validation.cv_repeats = 1
     log_file = root / "run.log"
     handler = logging.FileHandler(log_file)
-    logging.getLogger().addHandler(handler)
-    logging.getLogger().setLevel(logging.INFO)
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    root_logger.addHandler(handler)
+    root_logger.setLevel(logging.INFO)
     try:
         outs = [root / "out1", root / "out2"]
         run_study(study, outs[0])
@@ -63,7 +65,8 @@ def two_runs(tmp_path_factory):
         run_study(study, outs[1])
         build_report(outs[1])
     finally:
-        logging.getLogger().removeHandler(handler)
+        root_logger.removeHandler(handler)
+        root_logger.setLevel(level)
         handler.close()
     return root, outs, log_file
 

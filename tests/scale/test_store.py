@@ -27,7 +27,8 @@ def _snapshot(store: Path) -> dict[str, int]:
 
 
 def _extracted_count(log: str) -> int:
-    return int(re.search(r"(\d+) of (\d+) exams already extracted, (\d+) to extract", log).group(3))
+    """Exams extracted by the last run in `log`."""
+    return int(re.findall(r"(\d+) of (\d+) exams already extracted, (\d+) to extract", log)[-1][2])
 
 
 def test_run_killed_part_way_recomputes_only_missing_exams(scale_cohort, reference_features, tmp_path):
