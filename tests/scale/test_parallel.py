@@ -1,10 +1,8 @@
 """Dask execution: worker count and cluster kind do not change a byte of the features."""
 import logging
-import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest

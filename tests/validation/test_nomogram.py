@@ -1,6 +1,5 @@
 """The nomogram: a patient's points, summed and read off the probability scale, give the
 combined model's own prediction."""
-import numpy as np
 import pytest
 from matplotlib.figure import Figure
 from scipy.special import expit

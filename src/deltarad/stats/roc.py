@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from deltarad.errors import DeltaradError
 from deltarad.stats._validate import binary_outcome, scores_like
 
 
