@@ -45,9 +45,7 @@ def load_features(
         )
     from deltarad.features.extract import extract_cohort
 
-    features, failures = extract_cohort(study, cohort, out_dir, parallel=parallel)
-    atomic.write_csv(out_dir / "features.csv", features)
-    return features, failures
+    return extract_cohort(study, cohort, out_dir, parallel=parallel)  # also writes features.csv
 
 
 def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
