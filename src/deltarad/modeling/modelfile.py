@@ -57,25 +57,10 @@ class FrozenModel:
         return self.data["ultrasound"]
 
     def radscore(self, name: str, delta: pd.DataFrame, patients: list[str]) -> np.ndarray:
-        """Radscore (probability) of reader-1 delta features for `patients`, in that order."""
+        """Radscore (probability) of reader-1 delta features for `patients`, in that order
+        (checked by `score` through check_delta and unscorable)."""
         part = self.data["radscores"][name]
-        feats = part["features"]
-        missing = [f for f in feats if f not in delta.columns]
-        if missing:
-            raise DeltaradError(
-                f"the model's {part['region']} feature(s) {', '.join(missing[:5])} are not in the feature table"
-            )
-        X = region_matrix(delta, part["region"], 1, feats).reindex(patients)
-        absent = X.index[X.isna().all(axis=1)] if feats else X.index[:0]
-        if len(absent):
-            raise DeltaradError(f"no {part['region']} delta features", patient=str(absent[0]))
-        bad = ~np.isfinite(X.to_numpy(float))
-        if bad.any():
-            r, c = np.argwhere(bad)[0]
-            raise DeltaradError(
-                f"delta feature {feats[c]} ({part['region']}) is not finite (zero or missing baseline value?)",
-                patient=str(X.index[r]),
-            )
+        X = region_matrix(delta, part["region"], 1, part["features"]).reindex(patients)
         Z = (X - pd.Series(part["mean"])) / pd.Series(part["sd"])
         return _logit_score(part, Z)
 
@@ -86,25 +71,23 @@ class FrozenModel:
             if var not in data.columns:
                 raise DeltaradError(f"the combined model needs column '{var}', which the cohort lacks")
             values = data[var]
-            if values.isna().any():
-                raise DeltaradError(f"missing value of '{var}'", patient=str(data.index[values.isna()][0]))
             if enc["type"] == "numeric":
                 cols[var] = pd.to_numeric(values, errors="raise").astype(float)
                 continue
             text = values.astype(str)
-            unseen = ~text.isin(enc["levels"])
-            if unseen.any():
-                raise DeltaradError(
-                    f"'{var}' = {text[unseen].iloc[0]!r} was not seen in training (levels: {enc['levels']})",
-                    patient=str(data.index[unseen][0]),
-                )
             for lvl in enc["levels"][1:]:
                 cols[f"{var}[{lvl}]"] = (text == lvl).astype(float)
         return pd.DataFrame(cols, index=data.index)
 
     def score(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
         """patient_id, radscore_dir, radscore_dpr, us, combined for every cohort row, in cohort order
-        (delta features harmonised first when the model stores a ComBat transform)."""
+        (delta features harmonised first when the model stores a ComBat transform). A patient the
+        model cannot score is an error naming the patient; `unscorable` lists them all beforehand."""
+        self.check_delta(delta)
+        problems = self.unscorable(cohort, delta)
+        if len(problems):
+            first = problems.iloc[0]
+            raise DeltaradError(first["error"], patient=first["patient_id"])
         patients = list(cohort["patient_id"])
         delta = apply_harmonization(self.data.get("harmonization"), cohort, delta)
         out = pd.DataFrame({"patient_id": patients})
