@@ -35,8 +35,9 @@ TABLE3_MODELS = ["combined", "radscore_dir", "radscore_dpr"]
 
 
 def external_validation(model_path: Path, study: Study, out_dir: Path,
-                        parallel: ParallelSettings | None = None) -> pd.DataFrame:
-    """Score the study's cohort with the frozen model and write its full evaluation; returns Table 3."""
+                        parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the study's cohort with the frozen model and write its full evaluation; returns
+    (Table 3, failures: the patients that could not be scored, also in failures.csv)."""
     model = FrozenModel.load(model_path)
     predictions, failures = score_cohort(model, study, out_dir, require_outcome=True, parallel=parallel)
     if predictions[study.outcome].nunique() < 2:
@@ -70,4 +71,4 @@ def external_validation(model_path: Path, study: Study, out_dir: Path,
     atomic.write_csv(tables / "calibration.csv", calibration)
     atomic.write_csv(tables / "roc.csv", roc[["model", "threshold", "fpr", "tpr"]])
     atomic.write_csv(tables / "decision_curve.csv", dca)
-    return t3
+    return t3, failures

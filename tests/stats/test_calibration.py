@@ -44,6 +44,15 @@ def test_recalibration_recovers_a_known_distortion():
     assert calibration_slope_intercept(y, overconfident)["slope"] == pytest.approx(0.5, abs=0.03)
 
 
+def test_saturated_predictions_have_no_slope_but_a_calibration_in_the_large():
+    """A separating model predicts 1 - 1e-15 for every held-out patient: after clipping to
+    1 - 1e-12 one value is left, so the slope is NaN; the intercept is logit(mean y) - logit(1 - 1e-12)."""
+    y = np.array([0, 1, 1, 1])
+    cal = calibration_slope_intercept(y, np.full(4, 1 - 1e-15))
+    assert np.isnan(cal["slope"])
+    assert cal["intercept"] == pytest.approx(np.log(3) - np.log((1 - 1e-12) / 1e-12), rel=1e-6)
+
+
 def test_binned_curve_accounts_for_every_patient(mtcars_fit):
     y, p = mtcars_fit
     curve = calibration_curve(y, p, n_bins=4)

@@ -47,7 +47,8 @@ def test_validate_reproduces_the_run_and_uses_its_cutoffs(two_centres):
     cohort = pd.read_csv(root / "cohort.csv", dtype={"patient_id": str})
     study = _cohort_study(root, settings, "held_out", cohort[cohort["patient_id"].isin(validation["patient_id"])])
     out = root / "validate"
-    t3 = external_validation(run_dir / "model.json", study, out)
+    t3, failures = external_validation(run_dir / "model.json", study, out)
+    assert failures.empty
 
     scored = pd.read_csv(out / "predictions.csv", dtype={"patient_id": str}).set_index("patient_id")
     expected = validation.set_index("patient_id").loc[scored.index]
@@ -85,6 +86,19 @@ def test_cli(two_centres):
     assert done.exit_code == 0, done.output
     assert "combined model on 30 patients: AUC" in done.output
     assert (out / "tables" / "table3.csv").is_file()
+
+    features = pd.read_csv(root / "features.csv", dtype={"patient_id": str})
+    dropped = cohort["patient_id"].iloc[0]
+    features[~((features["patient_id"] == dropped) & (features["timepoint"] == "early"))].to_csv(
+        root / "cli_features.csv", index=False)
+    (root / "cli_partial.yaml").write_text(yaml.safe_dump({**settings, "cohort": "cli.csv", "features": "cli_features.csv"}))
+    partial = CliRunner().invoke(app, ["validate", str(run_dir / "model.json"), str(root / "cli_partial.yaml"),
+                                       "--out", str(root / "cli_partial_out"), "--no-report"])
+    assert partial.exit_code == 1, partial.output
+    assert "combined model on 29 patients" in partial.output
+    assert "1 patient(s) could not be scored" in partial.output
+    assert pd.read_csv(root / "cli_partial_out" / "failures.csv", dtype=str)["patient_id"].tolist() == [dropped]
+
     _cohort_study(root, settings, "cli_unseen", cohort.assign(centre="elsewhere"))
     failed = CliRunner().invoke(app, ["validate", str(run_dir / "model.json"), str(root / "cli_unseen.yaml"),
                                       "--out", str(root / "cli_unseen_out")])

@@ -19,10 +19,12 @@ def register(app: typer.Typer) -> None:
         report: bool = typer.Option(True, "--report/--no-report", help="also write report.html"),
         debug: bool = DEBUG_OPTION,
     ) -> None:
-        """External validation: score a new cohort with a frozen model and evaluate it."""
+        """External validation: score a new cohort with a frozen model and evaluate it.
+
+        Exit status 1 when some patients could not be scored (listed in failures.csv)."""
         from deltarad.external import external_validation
 
-        t3 = external_validation(model_file, load_study(study_file), out)
+        t3, failures = external_validation(model_file, load_study(study_file), out)
         combined = t3[t3["model"] == "combined"].iloc[0]
         typer.echo(f"combined model on {int(combined[['tp', 'fp', 'tn', 'fn']].sum())} patients: AUC "
                    f"{combined['auc']:.3f} ({combined['auc_ci_low']:.3f}-{combined['auc_ci_high']:.3f})")
@@ -30,3 +32,7 @@ def register(app: typer.Typer) -> None:
             from deltarad.report import build_report
 
             typer.echo(f"wrote {build_report(out)}")
+        if len(failures):
+            typer.echo(f"{failures['patient_id'].nunique()} patient(s) could not be scored: see {out}/failures.csv",
+                       err=True)
+            raise typer.Exit(code=1)

@@ -48,15 +48,21 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 def calibration_slope_intercept(y, p) -> dict:
     """Logistic recalibration: slope from glm(y ~ logit p), intercept (calibration-in-the-large)
-    from glm(y ~ offset(logit p)). A perfectly calibrated model has slope 1 and intercept 0."""
+    from glm(y ~ offset(logit p)). A perfectly calibrated model has slope 1 and intercept 0.
+
+    Probabilities are clipped to [1e-12, 1 - 1e-12]; when that leaves one value (say a separating
+    model predicting 1 for everyone) there is no slope to fit: NaN.
+    """
     y = binary_outcome(y)
     lp = _logit(probabilities_like(p, y))
     family = sm.families.Binomial()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        slope_fit = sm.GLM(y, sm.add_constant(lp), family=family).fit()
+        slope = np.nan
+        if np.ptp(lp) > 0:
+            slope = float(sm.GLM(y, sm.add_constant(lp, has_constant="add"), family=family).fit().params[1])
         citl_fit = sm.GLM(y, np.ones((y.size, 1)), family=family, offset=lp).fit()
-    return {"intercept": float(citl_fit.params[0]), "slope": float(slope_fit.params[1])}
+    return {"intercept": float(citl_fit.params[0]), "slope": slope}
 
 
 def hosmer_lemeshow(y, p, g: int = 10) -> dict:
