@@ -116,14 +116,23 @@ def max_relative_difference(reference: pd.DataFrame, other: pd.DataFrame) -> tup
 
 
 def differences_by_class(reference: pd.DataFrame, other: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Median, 99th percentile and max of the relative differences per feature class (shape,
-    firstorder, glcm, ...; all image types together), over every row and feature of the class."""
+    """Per feature class (shape, firstorder, glcm, ...; all image types together), over every row and
+    feature of the class: median, 99th percentile and max of the relative differences, and the
+    99th percentile and max of |difference| / the feature's SD across the rows of its region."""
     rel = relative_differences(reference, other)
+    a = reference.assign(reader=reference["reader"].astype(int), patient_id=reference["patient_id"].astype(str))
+    b = other.assign(reader=other["reader"].astype(int), patient_id=other["patient_id"].astype(str))
+    a, b = a.set_index(KEYS).sort_index(), b.set_index(KEYS).sort_index()
+    spread = a.groupby(level="region").transform(lambda column: column.std(ddof=1))
+    in_sd = ((b - a).abs() / spread.where(spread > 0)).reindex(columns=rel.columns)
     classes = rel.columns.str.split("_").str[1]
     out = {}
     for name in dict.fromkeys(classes):
         values = rel.loc[:, classes == name].to_numpy().ravel()
         values = values[np.isfinite(values)]
+        sds = in_sd.loc[:, classes == name].to_numpy().ravel()
+        sds = sds[np.isfinite(sds)]
         out[name] = {"median": float(np.median(values)), "p99": float(np.percentile(values, 99)),
-                     "max": float(values.max())}
+                     "max": float(values.max()), "sd_p99": float(np.percentile(sds, 99)) if len(sds) else 0.0,
+                     "sd_max": float(sds.max()) if len(sds) else 0.0}
     return out

@@ -3,7 +3,7 @@
 
 Writes benchmarks/results/ (generated cohorts are kept there and reused) and prints a summary.
 
-    python benchmarks/run.py [--patients 3] [--skip-big-exam] [--skip-modelling]
+    python benchmarks/run.py [--patients 3] [--skip-extraction] [--skip-n4] [--skip-big-exam] [--skip-modelling]
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ sys.path.insert(0, str(HERE))
 
 import extraction  # noqa: E402
 import modelling  # noqa: E402
+import n4  # noqa: E402
 
 from deltarad import __version__  # noqa: E402
 from deltarad.parallel import machine_cores  # noqa: E402
@@ -91,6 +92,11 @@ def bench_extraction(n_patients: int) -> dict:
     }
 
 
+def bench_n4(n_patients: int) -> list[dict]:
+    log.info("N4 alone: SimpleITK on %s threads and deltarad ...", "/".join(map(str, n4.ITK_THREADS)))
+    return n4.compare_n4(realistic_cohort(n_patients))
+
+
 def bench_big_exam() -> dict:
     study = big_exam_cohort()
     out = RESULTS / "extract_512x512x200"
@@ -140,6 +146,22 @@ def summary(results: dict) -> str:
         for cls in classes:
             cells = [e["differences_by_class"][c][cls] for c in comparisons]
             lines.append(f"  {cls:<12}" + "".join(f"{d['median']:.0e} / {d['p99']:.0e} / {d['max']:.0e}".rjust(30) for d in cells))
+        lines.append("  |difference| / the feature's SD across exams of its region, 99th percentile / max:")
+        for cls in classes:
+            cells = [e["differences_by_class"][c][cls] for c in comparisons]
+            lines.append(f"  {cls:<12}" + "".join(f"{d['sd_p99']:.0e} / {d['sd_max']:.0e}".rjust(30) for d in cells))
+    rows = results.get("n4")
+    if rows:
+        threads = n4.ITK_THREADS
+        lines += ["", "N4 alone per exam (shrink 4, 50/40/30 iterations): seconds, and max |log field difference|",
+                  "  exam               ITK " + "/".join(f"{k}t" for k in threads) + " s     deltarad s   "
+                  + "   ".join(f"ITK {k}t vs 1t" for k in threads[1:]) + "   " + "   ".join(f"deltarad vs ITK {k}t" for k in threads)]
+        for r in rows:
+            lines.append(f"  {r['exam']:<18} " + "/".join(f"{r[f'itk_{k}t_s']:.1f}" for k in threads).ljust(16)
+                         + f"{r['deltarad_s']:>8.2f}     "
+                         + "".join(f"{r[f'itk_{k}t_vs_itk_1t']:.1e}".ljust(16) for k in threads[1:])
+                         + "".join(f"{r[f'deltarad_vs_itk_{k}t']:.1e}".ljust(21) for k in threads)
+                         + f"(field range {r['field_range']:.2f})")
     b = results.get("big_exam")
     if b:
         lines += ["", f"{b['shape']} exam ({b['spacing_mm']} mm): {b['s_per_exam']:.1f} s per exam, peak memory per worker "
@@ -159,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=3, help="patients of the extraction benchmark")
     parser.add_argument("--skip-extraction", action="store_true")
+    parser.add_argument("--skip-n4", action="store_true")
     parser.add_argument("--skip-big-exam", action="store_true")
     parser.add_argument("--skip-modelling", action="store_true")
     args = parser.parse_args(argv)
@@ -171,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     if not args.skip_extraction:
         results["extraction"] = bench_extraction(args.patients)
+    if not args.skip_n4:
+        results["n4"] = bench_n4(args.patients)
     if not args.skip_big_exam:
         results["big_exam"] = bench_big_exam()
     if not args.skip_modelling:

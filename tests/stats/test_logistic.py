@@ -1,10 +1,12 @@
-"""Logistic regression: closed-form 2x2 case, categorical coding, separation."""
+"""Logistic regression: closed-form 2x2 case, categorical coding, separation, aliased terms."""
 import numpy as np
 import pandas as pd
 import pytest
 
 from deltarad.stats.logistic import (
+    ALIASED_WARNING,
     SEPARATION_WARNING,
+    aliased_columns,
     SeparationWarning,
     fit_logistic,
     is_separated,
@@ -44,3 +46,33 @@ def test_quasi_separation_is_detected_and_overlap_is_not():
     X = np.column_stack([np.ones(6), [1.0, 2, 3, 3, 5, 6]])
     assert is_separated(X, [0, 0, 0, 1, 1, 1])  # tie at 3: quasi-complete
     assert not is_separated(X, [0, 1, 0, 1, 0, 1])
+
+
+def test_aliased_terms_are_left_out_and_reported_nan_as_r_does():
+    """Subtype coded from ER and HER2 next to them (as the generated demo cohort, and many real ones,
+    have it): both subtype levels are linear combinations of the intercept, ER and HER2. R's glm
+    reports NA for them and the other coefficients of the model without them; so does deltarad."""
+    rng = np.random.default_rng(7)
+    n = 120
+    er = rng.integers(0, 2, n)
+    her2 = np.where(er == 1, 0, rng.integers(0, 2, n))
+    df = pd.DataFrame({
+        "er": er, "her2": her2, "age": rng.normal(50, 10, n),
+        "subtype": np.select([er == 1, her2 == 1], ["luminal", "HER2-positive"], "triple negative"),
+        "y": rng.integers(0, 2, n),
+    })
+    with pytest.warns(UserWarning, match="subtype luminal vs HER2-positive, subtype triple negative vs HER2-positive aliased"):
+        full = fit_logistic(df, "y", ["er", "her2", "age", "subtype"])
+    reduced = fit_logistic(df, "y", ["er", "her2", "age"])
+    table = full.table.set_index(["variable", "level"])
+    assert table.loc["subtype", ["beta", "se", "p_value"]].isna().all().all()
+    assert (table.loc["subtype", "warning"] == ALIASED_WARNING).all()
+    np.testing.assert_allclose(table.loc[["er", "her2", "age"], ["beta", "se"]].to_numpy(),
+                               reduced.table[["beta", "se"]].to_numpy(), rtol=1e-9)
+    assert np.isnan(full.variable_p["subtype"])
+    assert full.variable_p["age"] == pytest.approx(reduced.variable_p["age"], rel=1e-9)
+
+
+def test_aliased_columns_finds_later_combinations_only():
+    x = np.column_stack([np.ones(5), [1, 2, 3, 4, 5], [2, 1, 0, 1, 2], [3, 3, 3, 5, 7], [0, 0, 0, 0, 0]])
+    assert aliased_columns(x).tolist() == [False, False, False, True, True]  # 3rd + 1st = 4th; zero column

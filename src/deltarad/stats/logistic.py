@@ -6,6 +6,10 @@ exactly, by the linear program of Konis (2007, "Linear programming algorithms fo
 separated data in binary logistic regression models"): the data are separated iff some
 direction b != 0 has s_i x_i'b >= 0 for every patient (s_i = +1 for events, -1 otherwise).
 A separated model is reported with NaN estimates and a warning instead of an absurd odds ratio.
+
+A term that is a linear combination of the terms before it (molecular subtype next to ER, PR and
+HER2, say) is aliased: as R's glm does, it is left out of the fit and reported as NaN, instead
+of a pseudo-inverse's arbitrary split of one effect between collinear terms.
 """
 from __future__ import annotations
 
@@ -22,6 +26,10 @@ from deltarad.stats._validate import binary_outcome, is_categorical
 
 COLUMNS = ["variable", "level", "beta", "se", "z", "p_value", "or", "or_ci_low", "or_ci_high", "warning"]
 SEPARATION_WARNING = "perfect or quasi-complete separation: the maximum-likelihood estimate does not exist"
+ALIASED_WARNING = "aliased: a linear combination of the terms before it, left out of the fit (R: NA)"
+#: A column is aliased when less than this fraction of its norm is left after projecting it on the
+#: columns before it (R's lm uses the same tolerance in its pivoting QR).
+ALIAS_TOLERANCE = 1e-7
 
 
 class SeparationWarning(UserWarning):
@@ -41,6 +49,17 @@ def is_separated(X: np.ndarray, y) -> bool:
         method="highs",
     )
     return bool(res.status == 0 and -res.fun > 1e-7 * max(1.0, np.abs(signed).sum()))
+
+
+def aliased_columns(X: np.ndarray) -> np.ndarray:
+    """Boolean mask of the columns of `X` that are linear combinations of the kept columns before them."""
+    X = np.asarray(X, dtype=float)
+    aliased = np.zeros(X.shape[1], dtype=bool)
+    for j in range(X.shape[1]):
+        column, kept = X[:, j], X[:, :j][:, ~aliased[:j]]
+        residual = column - kept @ np.linalg.lstsq(kept, column, rcond=None)[0] if kept.shape[1] else column
+        aliased[j] = np.linalg.norm(residual) <= ALIAS_TOLERANCE * np.linalg.norm(column)
+    return aliased
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,11 @@ def fit_logistic(df: pd.DataFrame, outcome: str, variables: list[str], categoric
     categorical = set(categorical) | {v for v in variables if is_categorical(data[v])}
     X, terms = design(data, list(variables), categorical)
     base = pd.DataFrame({"variable": [t.variable for t in terms], "level": [t.level for t in terms]})
+    aliased = aliased_columns(X)
+    if aliased.any():
+        names = ", ".join(f"{t.variable} {t.level}".strip() for t, a in zip(terms, aliased[1:]) if a)
+        warnings.warn(f"{outcome} ~ {' + '.join(variables)}: {names} {ALIASED_WARNING}", stacklevel=2)
+    X = X[:, ~aliased]
 
     if is_separated(X, y):
         warnings.warn(f"{outcome} ~ {' + '.join(variables)}: {SEPARATION_WARNING}", SeparationWarning, stacklevel=2)
@@ -99,7 +123,8 @@ def fit_logistic(df: pd.DataFrame, outcome: str, variables: list[str], categoric
         return LogisticFit(table[COLUMNS], {v: np.nan for v in variables}, True)
 
     result = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=200)
-    beta, se = result.params[1:], result.bse[1:]
+    beta, se = np.full(len(terms), np.nan), np.full(len(terms), np.nan)
+    beta[~aliased[1:]], se[~aliased[1:]] = result.params[1:], result.bse[1:]
     z = beta / se
     half = stats.norm.ppf(0.5 + level / 2) * se
     table = base.assign(
@@ -108,12 +133,13 @@ def fit_logistic(df: pd.DataFrame, outcome: str, variables: list[str], categoric
         z=z,
         p_value=2 * stats.norm.sf(np.abs(z)),
         **{"or": np.exp(beta), "or_ci_low": np.exp(beta - half), "or_ci_high": np.exp(beta + half)},
-        warning="",
+        warning=np.where(aliased[1:], ALIASED_WARNING, ""),
     )
+    fit_index = np.cumsum(~aliased) - 1  # design column -> column of the fitted model
     variable_p = {}
     for var in variables:
-        idx = [i + 1 for i, t in enumerate(terms) if t.variable == var]
-        if not idx:  # a categorical variable with one level left after dropping missing values
+        idx = [fit_index[i + 1] for i, t in enumerate(terms) if t.variable == var and not aliased[i + 1]]
+        if not idx:  # a categorical variable with one level left after dropping missing values, or aliased
             variable_p[var] = np.nan
             continue
         b, cov = result.params[idx], result.cov_params()[np.ix_(idx, idx)]
