@@ -53,7 +53,7 @@ def test_run_killed_part_way_recomputes_only_missing_exams(scale_cohort, referen
     assert (out / "features.csv").read_bytes() == reference_features
 
 
-def test_changed_mask_file_recomputes_only_that_exam(cohort_copy, tmp_path, caplog):
+def test_changed_mask_file_recomputes_only_that_exam_and_prune_deletes_its_old_entry(cohort_copy, tmp_path, caplog):
     study = load_study(cohort_copy)
     cohort = load_cohort(study, require_outcome=False)
     run = dict(out_dir=tmp_path / "out", progress=False, parallel=ParallelSettings(workers=0))
@@ -61,6 +61,10 @@ def test_changed_mask_file_recomputes_only_that_exam(cohort_copy, tmp_path, capl
     store = FeatureStore(tmp_path / "out" / "store")
     keys_before = store.keys()
     assert len(keys_before) == N_EXAMS
+    settings_fp = settings_fingerprint(study.imaging.model_copy(update={"params": study.params_path}), STUDY_PARAMS)
+    row = cohort.set_index("patient_id", drop=False).loc["DR0002"].to_dict()
+    old_key = key_of(exam_key_inputs(row, "baseline", settings_fp))
+    assert old_key in keys_before
 
     mask_path = cohort.set_index("patient_id").loc["DR0002", "baseline_mask"]
     mask = sitk.ReadImage(mask_path)
@@ -75,10 +79,19 @@ def test_changed_mask_file_recomputes_only_that_exam(cohort_copy, tmp_path, capl
     assert _extracted_count(caplog.text) == 1
     new = store.keys() - keys_before
     assert len(new) == 1
-    entry = pd.read_parquet(store.path(new.pop()))
+    new_key = new.pop()
+    entry = pd.read_parquet(store.path(new_key))
     assert set(zip(entry["patient_id"], entry["timepoint"])) == {("DR0002", "baseline")}
     moved = (first.drop(columns="notes", errors="ignore") != second).any(axis=1)
     assert set(second.loc[moved, "patient_id"] + "/" + second.loc[moved, "timepoint"]) == {"DR0002/baseline"}
+    assert "1 entries" in caplog.text and "not used by this run" in caplog.text  # the old DR0002/baseline
+
+    caplog.clear()
+    with caplog.at_level("INFO", logger="deltarad.extract"):
+        extract_cohort(study, cohort, **run, prune_store=True)
+    assert _extracted_count(caplog.text) == 0
+    assert "deleted 1 entries" in caplog.text
+    assert store.keys() == (keys_before | {new_key}) - {old_key}
 
 
 def test_key_follows_files_settings_and_parameter_file(scale_cohort, tmp_path):

@@ -15,6 +15,9 @@ def register(app: typer.Typer) -> None:
         study_file: Path = typer.Argument(..., help="study file (YAML) whose cohort has image columns"),
         out: Path = typer.Option(..., "--out", help="output folder"),
         strict: bool = typer.Option(False, "--strict", help="any failed exam makes the command fail"),
+        prune_store: bool = typer.Option(
+            False, "--prune-store", help="delete feature-store entries of other inputs or settings (<out>/store)"
+        ),
         workers: int | None = WORKERS_OPTION,
         scheduler: str | None = SCHEDULER_OPTION,
         debug: bool = DEBUG_OPTION,
@@ -35,7 +38,8 @@ def register(app: typer.Typer) -> None:
                 "cohort has no image columns (baseline_image, early_image, baseline_mask, early_mask)",
                 file=study.cohort_path,
             )
-        features, failures = extract_cohort(study, cohort, out, parallel=ParallelSettings(workers, scheduler))
+        features, failures = extract_cohort(study, cohort, out, parallel=ParallelSettings(workers, scheduler),
+                                           prune_store=prune_store)
         if len(features):
             delta, _ = compute_delta(features)
             write_csv(out / "delta_features.csv", delta)

@@ -320,6 +320,7 @@ def extract_cohort(
     *,
     progress: bool = True,
     parallel: ParallelSettings | None = None,
+    prune_store: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features of every patient's exams; returns (features_long, failures).
 
@@ -328,7 +329,8 @@ def extract_cohort(
     same `out_dir` extracts only the exams that are missing or whose files or settings changed.
     Writes under `out_dir`: features.csv (long form), extraction_failures.csv (patient_id, stage,
     error), extraction_notes.csv (corrections and warnings per exam) and regions/ (the region masks).
-    A failing exam is recorded and skipped; the other exams go on.
+    A failing exam is recorded and skipped; the other exams go on. Store entries this run does
+    not use (other inputs or settings) are kept and counted in the log; `prune_store` deletes them.
     """
     out_dir = Path(out_dir)
     settings = study.imaging.model_copy(update={"params": study.params_path})
@@ -363,6 +365,7 @@ def extract_cohort(
     )
     failures = [{"patient_id": str(units[todo[f.index]][0]["patient_id"]), "stage": f.stage, "error": f.error}
                 for f in failed]
+    _report_unused_entries(store, set(keys), prune_store)
     records, notes = [], []
     for i in sorted(done):
         for rec in done[i]:
@@ -377,6 +380,18 @@ def extract_cohort(
     write_csv(out_dir / "extraction_failures.csv", failures_df)
     write_csv(out_dir / "extraction_notes.csv", pd.DataFrame(notes, columns=["patient_id", "timepoint", "reader", "note"]))
     return features, failures_df
+
+
+def _report_unused_entries(store: FeatureStore, keep: set[str], prune: bool) -> None:
+    if prune:
+        count, size = store.prune(keep)
+        if count:
+            log.info("feature store: deleted %d entries (%.1f MB) this run does not use", count, size / 1e6)
+        return
+    count, size = store.unused(keep)
+    if count:
+        log.info("feature store: %d entries (%.1f MB) from other inputs or settings are not used by this run; "
+                 "`deltarad extract --prune-store` deletes them", count, size / 1e6)
 
 
 def _extract_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, regions_dir: Path) -> list[dict]:

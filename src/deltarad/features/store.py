@@ -7,7 +7,8 @@ the imaging settings, the content of the PyRadiomics parameter file, and the ver
 deltarad, PyRadiomics and SimpleITK. A restarted run finds the units already done by key; a
 changed input file or setting changes the key of exactly the units that read it. Entries are
 written atomically (temporary name + rename), so a run killed at any moment leaves whole
-entries only. Entries no longer reached by any key stay on disk until the folder is removed.
+entries only. Entries no longer reached by any key (other inputs or settings) stay on disk, as
+a cache for going back, until `prune` (`deltarad extract --prune-store`) deletes them.
 """
 from __future__ import annotations
 
@@ -101,6 +102,18 @@ class FeatureStore:
         with atomic_path(self.path(key)) as tmp:
             pq.write_table(table, tmp)
         return self.path(key)
+
+    def unused(self, keep: set[str]) -> tuple[int, int]:
+        """(entries, bytes) of the store that are not among the keys `keep`."""
+        paths = [self.path(k) for k in self.keys() - keep]
+        return len(paths), sum(p.stat().st_size for p in paths)
+
+    def prune(self, keep: set[str]) -> tuple[int, int]:
+        """Delete every entry whose key is not in `keep`; returns (entries, bytes) deleted."""
+        deleted = self.unused(keep)
+        for key in self.keys() - keep:
+            self.path(key).unlink(missing_ok=True)
+        return deleted
 
     def load(self, key: str) -> list[dict] | None:
         """The unit's records, or None when absent or unreadable (then it is recomputed)."""
