@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import resource
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -30,15 +32,24 @@ def cohort_of(study_path: Path):
     return study, load_cohort(study, require_outcome=False)
 
 
+@contextmanager
+def itk_n4_threads(n: int) -> Iterator[None]:
+    """SimpleITK's N4 on `n` ITK threads inside the block (deltarad pins it to preprocess.N4_THREADS)."""
+    pinned, preprocess.N4_THREADS = preprocess.N4_THREADS, n
+    try:
+        yield
+    finally:
+        preprocess.N4_THREADS = pinned
+
+
 def plain_pyradiomics(study_path: Path) -> tuple[pd.DataFrame, float]:
     """Features the plain way and the wall time in seconds."""
     study, cohort = cohort_of(study_path)
     settings = study.imaging.model_copy(update={"params": study.params_path, "n4_implementation": "itk"})
     extractor = load_extractor(settings.params)
     rows = []
-    pinned, preprocess.N4_THREADS = preprocess.N4_THREADS, os.cpu_count() or 1
     start = time.perf_counter()
-    try:
+    with itk_n4_threads(os.cpu_count() or 1):
         for case in cohort.to_dict("records"):
             for timepoint in TIMEPOINTS:
                 exam = prepare_timepoint(case, timepoint, settings, crop=False)
@@ -47,8 +58,6 @@ def plain_pyradiomics(study_path: Path) -> tuple[pd.DataFrame, float]:
                     rows.append({"patient_id": str(case["patient_id"]), "timepoint": timepoint, "region": region,
                                  "reader": reader, **{k: float(np.real(v)) for k, v in values.items()
                                                       if not k.startswith("diagnostics_")}})
-    finally:
-        preprocess.N4_THREADS = pinned
     return pd.DataFrame(rows), time.perf_counter() - start
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from extraction import itk_n4_threads
+
 from deltarad.cohort import load_cohort
 from deltarad.config import load_study
-from deltarad.imaging import preprocess
 from deltarad.imaging.io import read_image
 from deltarad.imaging.preprocess import body_mask, fit_bias_field, otsu_threshold
 
@@ -19,14 +20,11 @@ ITK_THREADS = (1, 2, 8)
 
 
 def _log_field(image: sitk.Image, body: sitk.Image, settings, implementation: str, threads: int = 1) -> tuple[np.ndarray, float]:
-    pinned, preprocess.N4_THREADS = preprocess.N4_THREADS, threads
-    try:
+    with itk_n4_threads(threads):
         start = time.perf_counter()
         field = fit_bias_field(image, body, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
                                implementation=implementation)
         return sitk.GetArrayFromImage(field.log_field), time.perf_counter() - start
-    finally:
-        preprocess.N4_THREADS = pinned
 
 
 def compare_n4(study_path: Path, n_exams: int = 2) -> list[dict]:
