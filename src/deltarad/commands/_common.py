@@ -38,6 +38,14 @@ def setup_logging(debug: bool = False) -> None:
         warnings.filterwarnings("ignore", category=RuntimeWarning)
 
 
+def exit_if_patients_failed(failures, listing: str, what: str = "failed") -> None:
+    """Say how many patients `what` (see `listing`, their failures.csv) and exit with status 1;
+    nothing when `failures` (a table with patient_id) is empty."""
+    if len(failures):
+        typer.echo(f"{failures['patient_id'].nunique()} patient(s) {what}: see {listing}", err=True)
+        raise typer.Exit(code=1)
+
+
 def user_errors(func: F) -> F:
     """Turn DeltaradError (and missing files) into `error: ...` on stderr and exit status 2.
 

@@ -5,7 +5,13 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, SCHEDULER_OPTION, WORKERS_OPTION, user_errors
+from deltarad.commands._common import (
+    DEBUG_OPTION,
+    SCHEDULER_OPTION,
+    WORKERS_OPTION,
+    exit_if_patients_failed,
+    user_errors,
+)
 from deltarad.config import load_study
 
 
@@ -27,9 +33,7 @@ def register(app: typer.Typer) -> None:
         study = load_study(study_file)
         result, failures = run_study(study, out, strict=strict, parallel=ParallelSettings(workers, scheduler))
         typer.echo(f"wrote {out}/model.json and predictions for {len(result.predictions)} patients")
-        if len(failures):
-            typer.echo(f"{failures['patient_id'].nunique()} patient(s) failed: see {out}/failures.csv", err=True)
-            raise typer.Exit(code=1)
+        exit_if_patients_failed(failures, f"{out}/failures.csv")
 
     @app.command()
     @user_errors
@@ -44,7 +48,4 @@ def register(app: typer.Typer) -> None:
 
         preds, failures = predict_study(model_file, load_study(study_file), out)
         typer.echo(f"wrote {out}/predictions.csv ({len(preds)} patients)")
-        if len(failures):
-            typer.echo(f"{failures['patient_id'].nunique()} patient(s) could not be scored: see {out}/failures.csv",
-                       err=True)
-            raise typer.Exit(code=1)
+        exit_if_patients_failed(failures, f"{out}/failures.csv", "could not be scored")

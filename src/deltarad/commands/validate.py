@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, user_errors
+from deltarad.commands._common import DEBUG_OPTION, exit_if_patients_failed, user_errors
 from deltarad.config import load_study
 
 
@@ -32,7 +32,4 @@ def register(app: typer.Typer) -> None:
             from deltarad.report import build_report
 
             typer.echo(f"wrote {build_report(out)}")
-        if len(failures):
-            typer.echo(f"{failures['patient_id'].nunique()} patient(s) could not be scored: see {out}/failures.csv",
-                       err=True)
-            raise typer.Exit(code=1)
+        exit_if_patients_failed(failures, f"{out}/failures.csv", "could not be scored")
