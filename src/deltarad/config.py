@@ -62,6 +62,11 @@ class ImagingSettings(_Strict):
         None, description="intensity below which a voxel is air; None = estimate (Otsu on the image)"
     )
     params: Path | None = Field(None, description="PyRadiomics parameter file; None = the study's (851 features)")
+    feature_engine: Literal["deltarad", "pyradiomics"] = Field(
+        "deltarad",
+        description="feature classes: 'deltarad' computes PyRadiomics' features with its hot parts re-implemented "
+        "exactly (deltarad.features.engine, the same values to rounding, faster); 'pyradiomics' runs its own classes",
+    )
 
 
 class HarmonizeSettings(_Strict):

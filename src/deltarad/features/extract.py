@@ -39,6 +39,7 @@ from deltarad.atomic import atomic_path, write_csv
 from deltarad.config import ImagingSettings, Study
 from deltarad.errors import CaseError, DeltaradError
 from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
+from deltarad.features.engine import Engine, compute_features, compute_shape, feature_classes
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.imaging.geometry import checked_mask, same_grid
 from deltarad.imaging.io import read_image, read_mask
@@ -133,9 +134,12 @@ def filtered_images(extractor: RadiomicsFeatureExtractor, image: sitk.Image, mas
 
 
 def mask_features(
-    extractor: RadiomicsFeatureExtractor, image: sitk.Image, mask: sitk.Image, filtered: list[tuple]
+    extractor: RadiomicsFeatureExtractor, image: sitk.Image, mask: sitk.Image, filtered: list[tuple],
+    engine: Engine = "deltarad", timings: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """RadiomicsFeatureExtractor.execute(image, mask) for one mask, with the filtered images given."""
+    """RadiomicsFeatureExtractor.execute(image, mask) for one mask, with the filtered images given,
+    on the feature classes of `engine` (features.engine); `timings` adds seconds per feature class."""
+    classes = feature_classes(engine)
     settings = extractor.settings.copy()
     bbox, corrected = imageoperations.checkMask(image, mask, **settings)
     if corrected is not None:
@@ -146,12 +150,12 @@ def mask_features(
         bbox, _ = imageoperations.checkMask(image, resegmented, **settings)
     reseg_shape = settings.get("resegmentShape", False)
     shape_mask = resegmented if (reseg_shape and resegmented is not None) else mask
-    values = dict(extractor.computeShape(image, shape_mask, bbox, **settings))
+    values = compute_shape(extractor, classes, image, shape_mask, bbox, timings, **settings)
     if resegmented is not None:
         mask = resegmented
     for filtered_image, name, kwargs in filtered:
         cropped_image, cropped_mask = imageoperations.cropToTumorMask(filtered_image, mask, bbox, padDistance=0)
-        values.update(extractor.computeFeatures(cropped_image, cropped_mask, name, **kwargs))
+        values.update(compute_features(extractor, classes, cropped_image, cropped_mask, name, timings, **kwargs))
     return {k: _real(v) for k, v in values.items() if not k.startswith("diagnostics_")}
 
 
@@ -280,7 +284,7 @@ def extract_timepoint(
         filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))
         for reader in sorted({r for _, r in exam.regions}):
             for region in REGIONS:
-                values = mask_features(extractor, exam.image, exam.regions[region, reader], filtered)
+                values = mask_features(extractor, exam.image, exam.regions[region, reader], filtered, settings.feature_engine)
                 records.append(
                     {"patient_id": pid, "timepoint": timepoint, "region": region, "reader": reader, **values,
                      "notes": "; ".join(exam.notes)}
