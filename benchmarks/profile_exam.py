@@ -1,38 +1,69 @@
-"""Where one exam's time goes in deltarad: read, N4, resample, regions, filters, and each feature
-class, on one thread (the way a worker runs it).
+"""Where one exam's time goes in deltarad: read, body mask, N4, resample, regions, filters, and each
+feature class, on one thread (the way a worker runs it).
 
-The stages of `prepare_timepoint` come from cProfile (cumulative seconds of the functions named in
-STAGES); the filters and feature classes from timers around them (features.engine's per-class
-timings), so their figures carry no profiler overhead.
+The stages of `prepare_timepoint` are timed by wrapping the deltarad functions named in STAGES for
+the duration of the call (in this benchmark process only); the filters and feature classes by
+timers around them (features.engine's per-class timings). No profiler: the figures carry no
+overhead. 'other' is the rest of the exam's time (checks, crops, PyRadiomics' mask checks).
 
     python benchmarks/profile_exam.py STUDY.yaml [--patient ID] [--timepoint baseline] [--engine deltarad]
 """
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
+import functools
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from deltarad.cohort import load_cohort
 from deltarad.config import load_study
+from deltarad.features import extract
 from deltarad.features.extract import filtered_images, load_extractor, mask_features, prepare_timepoint
-from deltarad.imaging.preprocess import itk_threads
+from deltarad.imaging.preprocess import BiasField, itk_threads
 
-#: stage -> functions of deltarad.imaging whose cumulative time is the stage's
+#: stage -> the (owner, function name) pairs prepare_timepoint calls for it
 STAGES = {
-    "read": ("read_image", "read_mask", "checked_mask"),
-    "N4": ("fit_bias_field", "correct"),
-    "resample": ("resample_image", "resample_label", "resample_mask"),
-    "regions": ("peritumoral",),
+    "read": [(extract, "read_image"), (extract, "read_mask"), (extract, "checked_mask")],
+    "body": [(extract, "otsu_threshold"), (extract, "body_mask")],
+    "N4": [(extract, "fit_bias_field"), (BiasField, "correct")],
+    "resample": [(extract, "resample_image"), (extract, "resample_label"), (extract, "resample_mask")],
+    "regions": [(extract, "peritumoral")],
 }
+
+
+@contextmanager
+def timed_stages(totals: dict[str, float]) -> Iterator[None]:
+    """Inside the block, the functions of STAGES add their seconds to totals[stage]."""
+    originals = [(owner, name, getattr(owner, name)) for targets in STAGES.values() for owner, name in targets]
+    for stage, targets in STAGES.items():
+        totals[stage] = 0.0
+        for owner, name in targets:
+            setattr(owner, name, _timed(getattr(owner, name), stage, totals))
+    try:
+        yield
+    finally:
+        for owner, name, function in originals:
+            setattr(owner, name, function)
+
+
+def _timed(function, stage: str, totals: dict[str, float]):
+    @functools.wraps(function)
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            totals[stage] += time.perf_counter() - start
+
+    return timed
 
 
 def profile_exam(study_path: Path, patient: str | None = None, timepoint: str = "baseline",
                  engine: str | None = None) -> dict[str, float]:
     """Seconds per stage and feature class for one exam; keys as in STAGES, then 'filters', the
-    class names, 'masks' (how many masks) and 'total'."""
+    class names, 'other', 'masks' (how many masks) and 'total'."""
     study = load_study(study_path)
     cohort = load_cohort(study, require_outcome=False)
     rows = cohort.to_dict("records")
@@ -43,12 +74,8 @@ def profile_exam(study_path: Path, patient: str | None = None, timepoint: str = 
     out: dict[str, float] = {}
     with itk_threads(1):
         start = time.perf_counter()
-        profiler = cProfile.Profile()
-        exam = profiler.runcall(prepare_timepoint, row, timepoint, settings)
-        stats = pstats.Stats(profiler).stats  # (file, line, function) -> (cc, nc, tt, cumtime, callers)
-        for stage, functions in STAGES.items():
-            out[stage] = sum(v[3] for (file, _, name), v in stats.items()
-                             if name in functions and "deltarad" in file and not _nested(v, functions))
+        with timed_stages(out):
+            exam = prepare_timepoint(row, timepoint, settings)
         t = time.perf_counter()
         filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))
         out["filters"] = time.perf_counter() - t
@@ -56,14 +83,11 @@ def profile_exam(study_path: Path, patient: str | None = None, timepoint: str = 
         for mask in exam.regions.values():
             mask_features(extractor, exam.image, mask, filtered, settings.feature_engine, classes)
         out.update(classes)
+        total = time.perf_counter() - start
+        out["other"] = total - sum(out.values())
         out["masks"] = len(exam.regions)
-        out["total"] = time.perf_counter() - start
+        out["total"] = total
     return out
-
-
-def _nested(entry, functions) -> bool:
-    """Whether a profiled function was called from another of the same stage (counted there)."""
-    return any(caller[2] in functions for caller in entry[4])
 
 
 def main() -> None:
