@@ -1,9 +1,10 @@
 """deltarad's feature engine gives PyRadiomics' own classes' values, feature by feature.
 
 Tolerances: 1e-9 relative (atol 1e-15) for every feature. What differs is summation order
-(p_{x+y}, p_{x-y} by bincount) and MCC's eigensolver (a symmetric one, with PyRadiomics' eps added
-to first order, instead of a general one on Q): measured on breast1 and the generated exams below,
-MCC within 3e-15 relative, the other features identical. (Without the eps term MCC
+(p_{x+y}, p_{x-y} by bincount, the cluster features from p_{x+y}) and MCC's eigensolver (a
+symmetric one, with PyRadiomics' eps added to first order, instead of a general one on Q). Measured
+on breast1 and the generated exams below: MCC within 3e-15 relative, Cluster Shade within 3e-14
+(its terms cancel; grouped by i + j first), the others within 2e-15. (Without the eps term MCC
 differs from PyRadiomics by up to 2e-9 absolute per angle; 40-digit arithmetic agrees with the
 eps-free value, so PyRadiomics' eps, not rounding, makes that difference.)
 """
@@ -129,6 +130,17 @@ def test_glcm_flat_region_gives_pyradiomics_value():
     theirs, _ = class_values(RadiomicsGLCM, image, mask, binWidth=25, label=1)
     assert ours["MCC"] == theirs["MCC"] == 1
     assert_same(ours, theirs)
+
+
+def test_voxel_based_extraction_keeps_pyradiomics_code():
+    image = textured_exam(4)
+    mask = masks_of(image)["tiny"]
+    settings = {"binWidth": 10, "label": 1, "voxelBased": True, "kernelRadius": 1}
+    ours = GLCM(image, mask, **settings).execute()
+    theirs = RadiomicsGLCM(image, mask, **settings).execute()
+    assert list(ours) == list(theirs)
+    for name in theirs:
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(ours[name]), sitk.GetArrayFromImage(theirs[name]), err_msg=name)
 
 
 def test_maximal_correlation_of_a_closed_form_case():

@@ -13,6 +13,10 @@ distributions p_{x+y}, p_{x-y} loop over k with a boolean mask of the whole matr
   against 40-digit arithmetic), so its shift is added to first order (`maximal_correlation`).
 - p_{x+y}, p_{x-y}: one bincount over the matrix indexed by i + j and |i - j| (the same sums,
   another order).
+- Cluster Prominence, Shade and Tendency, sum_ij p(i, j) (i + j - mu_x - mu_y)^n, as
+  sum_k p_{x+y}(k) (k - mu_x - mu_y)^n: the same terms grouped by k = i + j first, 2 N_g powers
+  instead of N_g^2 per angle.
+- IMC1 and IMC2 share p_x p_y and its log2 (the same arithmetic, computed once).
 
 The matrix (PyRadiomics' C code, empty gray levels and empty angles removed as it does), the
 settings and every other feature stay PyRadiomics'. Voxel-based extraction keeps PyRadiomics' code.
@@ -26,7 +30,7 @@ from radiomics.glcm import RadiomicsGLCM
 
 
 class GLCM(RadiomicsGLCM):
-    """RadiomicsGLCM with MCC by a symmetric eigenproblem and p_{x+y}, p_{x-y} by bincount."""
+    """RadiomicsGLCM with the computations above; every other feature is PyRadiomics' method."""
 
     def __init__(self, inputImage, inputMask, **kwargs):
         super().__init__(inputImage, inputMask, **kwargs)
@@ -58,6 +62,48 @@ class GLCM(RadiomicsGLCM):
             pxSuby=_distribution_by(P, np.abs(i - j).astype(np.intp), Ng),
             HXY=(-1) * np.sum(P * np.log2(P + eps), (1, 2)),
         )
+
+    def _cluster(self, power: int):
+        """sum_ij p(i, j) (i + j - mu_x - mu_y)^power = sum_k p_{x+y}(k) (k - mu_x - mu_y)^power."""
+        centre = (self.coefficients["ux"] + self.coefficients["uy"])[:, 0]  # (Nv, 1, angles)
+        offsets = self.coefficients["kValuesSum"][None, :, None] - centre
+        return np.nanmean(np.sum(self.coefficients["pxAddy"] * offsets ** power, 1), 1)
+
+    def getClusterProminenceFeatureValue(self):
+        return self._cluster(4) if not self.voxelBased else super().getClusterProminenceFeatureValue()
+
+    def getClusterShadeFeatureValue(self):
+        return self._cluster(3) if not self.voxelBased else super().getClusterShadeFeatureValue()
+
+    def getClusterTendencyFeatureValue(self):
+        return self._cluster(2) if not self.voxelBased else super().getClusterTendencyFeatureValue()
+
+    def _joint_marginals(self) -> tuple[np.ndarray, np.ndarray]:
+        """(p_x(i) p_y(j), log2(p_x(i) p_y(j) + eps)): PyRadiomics computes both in IMC1 and again in IMC2."""
+        if "pxpy" not in self.coefficients:
+            pxpy = self.coefficients["px"] * self.coefficients["py"]
+            self.coefficients["pxpy"] = pxpy, np.log2(pxpy + self.coefficients["eps"])
+        return self.coefficients["pxpy"]
+
+    def getImc1FeatureValue(self):
+        HXY, eps = self.coefficients["HXY"], self.coefficients["eps"]
+        px, py = self.coefficients["px"], self.coefficients["py"]
+        HX = (-1) * np.sum((px * np.log2(px + eps)), (1, 2))
+        HY = (-1) * np.sum((py * np.log2(py + eps)), (1, 2))
+        HXY1 = (-1) * np.sum((self.P_glcm * self._joint_marginals()[1]), (1, 2))
+        div = np.fmax(HX, HY)
+        imc1 = HXY - HXY1
+        imc1[div != 0] /= div[div != 0]
+        imc1[div == 0] = 0  # PyRadiomics' value where both marginal entropies are 0 (flat region)
+        return np.nanmean(imc1, 1)
+
+    def getImc2FeatureValue(self):
+        HXY = self.coefficients["HXY"]
+        pxpy, log_pxpy = self._joint_marginals()
+        HXY2 = (-1) * np.sum((pxpy * log_pxpy), (1, 2))
+        imc2 = (1 - np.e ** (-2 * (HXY2 - HXY))) ** 0.5
+        imc2[HXY2 == HXY] = 0
+        return np.nanmean(imc2, 1)
 
     def getMCCFeatureValue(self):
         P = self.P_glcm
