@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser test demo bench clean
+.PHONY: setup browser test demo bench bench-quick clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,10 @@ demo: setup
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+# The extraction table (competent and serial plain ways, deltarad), per-stage profile, 512 x 512 x 200 exam
+bench-quick: setup
+	$(PY) benchmarks/run.py --quick
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

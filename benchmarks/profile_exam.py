@@ -1,5 +1,5 @@
 """Where one exam's time goes in deltarad: read, body mask, N4, resample, regions, filters, and each
-feature class, on one thread (the way a worker runs it).
+feature class, on one ITK and one BLAS thread (the way a worker runs it).
 
 The stages of `prepare_timepoint` are timed by wrapping the deltarad functions named in STAGES for
 the duration of the call (in this benchmark process only); the filters and feature classes by
@@ -16,6 +16,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from threadpoolctl import threadpool_limits
 
 from deltarad.cohort import load_cohort
 from deltarad.config import load_study
@@ -72,7 +74,7 @@ def profile_exam(study_path: Path, patient: str | None = None, timepoint: str = 
     settings = study.imaging.model_copy(update=update)
     extractor = load_extractor(settings.params)
     out: dict[str, float] = {}
-    with itk_threads(1):
+    with itk_threads(1), threadpool_limits(1, "blas"):  # as in a worker (extract._extract_unit)
         start = time.perf_counter()
         with timed_stages(out):
             exam = prepare_timepoint(row, timepoint, settings)
