@@ -100,6 +100,17 @@ def test_glcm_equals_pyradiomics_with_many_gray_levels(mask_name, bin_width):
     assert_same(ours, theirs)
 
 
+@pytest.mark.parametrize("extra", [{"symmetricalGLCM": False}, {"weightingNorm": "euclidean"},
+                                   {"distances": [1, 2]}, {"force2D": True}])
+def test_glcm_equals_pyradiomics_with_other_glcm_settings(extra):
+    image = textured_exam(5)
+    mask = masks_of(image)["ball"]
+    settings = {"binWidth": 20, "label": 1, **extra}
+    ours, _ = class_values(GLCM, image, mask, **settings)
+    theirs, _ = class_values(RadiomicsGLCM, image, mask, **settings)
+    assert_same(ours, theirs)
+
+
 def test_glcm_equals_pyradiomics_with_empty_gray_levels_and_two_disconnected_blocks():
     """Intensities on multiples of 40 with binWidth 10: 3 of every 4 levels are empty and removed;
     two balls of disjoint intensity ranges make each GLCM two blocks (eigenvalue 1 twice, MCC 1)."""
