@@ -13,6 +13,8 @@ Each shortcut gives PyRadiomics' values on the whole preprocessed image (tests/f
 - reuse: PyRadiomics' filters do not look at the mask, so one filtered image serves every mask;
   per mask the steps of RadiomicsFeatureExtractor.execute (checkMask, shape, resegmentation,
   crop to the mask, feature classes) run unchanged.
+- feature classes: deltarad's engine (`features.engine`: PyRadiomics' classes with their hot parts
+  computed exactly and faster) unless `imaging.feature_engine: pyradiomics`.
 
 N4 is fitted on the whole exam (it is global), by deltarad's separable N4 (`imaging.n4`), which
 gives ITK's field to float32 rounding about 50x faster (`imaging.n4_implementation: itk` runs
@@ -139,7 +141,7 @@ def mask_features(
     engine: Engine = "deltarad", timings: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """RadiomicsFeatureExtractor.execute(image, mask) for one mask, with the filtered images given,
-    on the feature classes of `engine` (features.engine); `timings` adds seconds per feature class."""
+    on the feature classes of `engine` (imaging.feature_engine); `timings` adds seconds per class."""
     classes = feature_classes(engine)
     settings = extractor.settings.copy()
     bbox, corrected = imageoperations.checkMask(image, mask, **settings)

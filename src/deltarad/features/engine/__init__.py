@@ -2,7 +2,7 @@
 exactly (same matrices, settings, names and enabling logic; see each module), and the two
 extractor steps that run a class per image, with an optional per-class timer.
 
-`features.engine: pyradiomics` (imaging.feature_engine in the study file) runs PyRadiomics'
+`imaging.feature_engine: pyradiomics` in the study file runs PyRadiomics'
 untouched classes through the same steps. Nothing here patches PyRadiomics: the classes are
 passed explicitly.
 """
