@@ -20,9 +20,8 @@ from radiomics.glcm import RadiomicsGLCM
 from deltarad.config import ImagingSettings
 from deltarad.features.engine import FASTER, compute_features, feature_classes
 from deltarad.features.engine.glcm import GLCM, maximal_correlation
-from deltarad.features.extract import filtered_images, load_extractor, mask_features
+from deltarad.features.extract import STUDY_PARAMS, filtered_images, load_extractor, mask_features
 from deltarad.features.store import settings_fingerprint
-from deltarad.features.extract import STUDY_PARAMS
 
 RTOL, ATOL = 1e-9, 1e-15
 BREAST1 = dict(binWidth=25, voxelArrayShift=2000, distances=[1], label=1)  # PyRadiomics' breast1 configuration
@@ -194,6 +193,17 @@ def test_engines_are_chosen_explicitly_and_pyradiomics_is_left_untouched():
     assert set(FASTER) <= set(radiomics.getFeatureClasses())
     with pytest.raises(ValueError, match="unknown feature engine"):
         feature_classes("fast")  # type: ignore[arg-type]
+
+
+def test_a_wrong_engine_in_the_study_file_is_named(tmp_path):
+    from deltarad.config import load_study
+    from deltarad.errors import StudyFileError
+
+    (tmp_path / "study.yaml").write_text("cohort: cohort.csv\nimaging:\n  feature_engine: fast\n")
+    with pytest.raises(StudyFileError, match="imaging.feature_engine"):
+        load_study(tmp_path / "study.yaml")
+    (tmp_path / "study.yaml").write_text("cohort: cohort.csv\nimaging:\n  feature_engine: pyradiomics\n")
+    assert load_study(tmp_path / "study.yaml").imaging.feature_engine == "pyradiomics"
 
 
 def test_the_engine_is_part_of_the_feature_store_key():
