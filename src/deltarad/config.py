@@ -45,6 +45,11 @@ class ImagingSettings(_Strict):
     mask_label: int | str | None = Field(
         None, description="segment label value or segment name; None = the only non-zero label/segment"
     )
+    feature_engine: Literal["deltarad", "pyradiomics"] = Field(
+        "deltarad",
+        description="feature classes: 'deltarad' computes PyRadiomics' features with its hot parts re-implemented "
+        "exactly (deltarad.features.engine, the same values to rounding, faster); 'pyradiomics' runs its own classes",
+    )
     n4: bool = True
     n4_shrink: int = Field(4, ge=1, description="N4 fits the bias field on the exam shrunk by this factor per axis")
     n4_iterations: list[int] = Field(
@@ -62,11 +67,6 @@ class ImagingSettings(_Strict):
         None, description="intensity below which a voxel is air; None = estimate (Otsu on the image)"
     )
     params: Path | None = Field(None, description="PyRadiomics parameter file; None = the study's (851 features)")
-    feature_engine: Literal["deltarad", "pyradiomics"] = Field(
-        "deltarad",
-        description="feature classes: 'deltarad' computes PyRadiomics' features with its hot parts re-implemented "
-        "exactly (deltarad.features.engine, the same values to rounding, faster); 'pyradiomics' runs its own classes",
-    )
 
 
 class HarmonizeSettings(_Strict):
