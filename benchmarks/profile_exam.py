@@ -25,21 +25,25 @@ from deltarad.features import extract
 from deltarad.features.extract import filtered_images, load_extractor, mask_features, prepare_timepoint
 from deltarad.imaging.preprocess import BiasField, itk_threads
 
-#: stage -> the (owner, function name) pairs prepare_timepoint calls for it
+#: stage -> the (owner, function name) pairs prepare_timepoint may call for it (those it does not
+#: have are left out: the names moved between deltarad versions)
 STAGES = {
-    "read": [(extract, "read_image"), (extract, "read_mask"), (extract, "checked_mask")],
-    "body": [(extract, "otsu_threshold"), (extract, "body_mask")],
+    "read": [(extract, "read_image"), (extract, "read_exam"), (extract, "load_mask"), (extract, "read_mask"),
+             (extract, "checked_mask")],
+    "body": [(extract, "otsu_threshold"), (extract, "body_mask"), (extract, "exam_air")],
     "N4": [(extract, "fit_bias_field"), (BiasField, "correct")],
     "resample": [(extract, "resample_image"), (extract, "resample_label"), (extract, "resample_mask")],
-    "regions": [(extract, "peritumoral")],
+    "regions": [(extract, "peritumoral"), (extract, "peritumoral_ring")],
 }
 
 
 @contextmanager
 def timed_stages(totals: dict[str, float]) -> Iterator[None]:
     """Inside the block, the functions of STAGES add their seconds to totals[stage]."""
-    originals = [(owner, name, getattr(owner, name)) for targets in STAGES.values() for owner, name in targets]
-    for stage, targets in STAGES.items():
+    present = {stage: [(owner, name) for owner, name in targets if hasattr(owner, name)]
+               for stage, targets in STAGES.items()}
+    originals = [(owner, name, getattr(owner, name)) for targets in present.values() for owner, name in targets]
+    for stage, targets in present.items():
         totals[stage] = 0.0
         for owner, name in targets:
             setattr(owner, name, _timed(getattr(owner, name), stage, totals))

@@ -208,7 +208,7 @@ def extraction_summary(e: dict) -> list[str]:
     profile = e.get("profile")
     if profile:
         stages = [k for k in profile[0] if k not in ("exam", "masks", "total")]
-        lines += ["", "deltarad per exam on one thread (seconds, by timers; body = air threshold and body mask):",
+        lines += ["", "deltarad per exam on one thread (seconds, by timers; body = air threshold, air and body masks):",
                   f"  {'exam':<16}{'masks':>6}" + "".join(f"{s:>10}" for s in stages) + f"{'total':>9}"]
         for row in profile + [{"exam": "mean", **{k: sum(r[k] for r in profile) / len(profile) for k in profile[0] if k != "exam"}}]:
             lines.append(f"  {row['exam']:<16}{row['masks']:>6.0f}" + "".join(f"{row[s]:>10.2f}" for s in stages)
