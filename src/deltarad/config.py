@@ -59,7 +59,7 @@ class ImagingSettings(_Strict):
     ring_mm: float = Field(3.0, gt=0, description="peritumoral shell thickness (mm, physical distance)")
     skin_mm: float = Field(2.0, ge=0, description="depth below the body surface excluded from the ring (mm)")
     air_threshold: float | None = Field(
-        None, description="intensity below which a voxel is air; None = estimate (Otsu on the image)"
+        None, description="intensity below which a voxel reached from the field-of-view edge is air; None = estimate it from the edge (deltarad.imaging.air)"
     )
     params: Path | None = Field(None, description="PyRadiomics parameter file; None = the study's (851 features)")
 

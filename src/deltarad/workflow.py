@@ -11,7 +11,7 @@ import pandas as pd
 from deltarad import atomic
 from deltarad.cohort import has_images, load_cohort_cases, patient_order, read_table
 from deltarad.config import Study
-from deltarad.errors import DeltaradError
+from deltarad.errors import EARLY_RESPONSE_STAGE, DeltaradError
 from deltarad.features.delta import check_feature_table, compute_delta, feature_columns
 from deltarad.modeling.modelfile import FrozenModel
 from deltarad.modeling.pipeline import FitResult, fit_study
@@ -164,6 +164,11 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
 
 def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, failures: pd.DataFrame, out_dir: Path) -> None:
     rows = [{"stage": "cohort file", "n": len(cohort), "detail": ""}]
+    responders = failures["stage"].astype(str) == EARLY_RESPONSE_STAGE
+    if responders.any():
+        rows.append({"stage": "complete early response", "n": failures.loc[responders, "patient_id"].nunique(),
+                     "detail": "tumour mask empty at the early exam: no delta features, left out of the models"})
+        failures = failures[~responders]
     if len(failures):
         rows.append({"stage": "excluded", "n": failures["patient_id"].nunique(),
                      "detail": "; ".join(sorted(failures["stage"].astype(str).unique()))})
