@@ -41,6 +41,7 @@ from deltarad.errors import EARLY_RESPONSE_STAGE, CaseError, DeltaradError
 from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.imaging.air import AirThreshold, air_mask, estimate_air_threshold
+from deltarad.imaging.io import load_mask
 from deltarad.imaging.geometry import checked_mask, same_grid
 from deltarad.imaging.io import read_image, read_mask
 from deltarad.imaging.preprocess import (
@@ -222,16 +223,16 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
                 if reader == 1:
                     raise CaseError(f"no {column} given", patient=pid)
                 continue
-            mask = read_mask(path, label=settings.mask_label, patient=pid)
+            mask, read_notes = load_mask(path, label=settings.mask_label, patient=pid, reference=image)
             if timepoint == "early" and reader == 1 and not np.any(sitk.GetArrayViewFromImage(mask)):
                 raise CompleteEarlyResponse(patient=pid, file=path)
             mask, mask_notes = checked_mask(mask, image, patient=pid, file=path)
             masks[reader] = mask
-            notes += [f"reader {reader}: {n}" for n in mask_notes]
+            notes += [f"reader {reader}: {n}" for n in read_notes + mask_notes]
         chest_wall = None
         chest_path = case_row.get(f"{timepoint}_chest_wall")
         if _given(chest_path):
-            chest_wall = read_mask(chest_path, patient=pid)
+            chest_wall = read_mask(chest_path, patient=pid, reference=image)
             if not same_grid(chest_wall, image):
                 chest_wall = sitk.Resample(chest_wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
 

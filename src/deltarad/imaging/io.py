@@ -1,8 +1,10 @@
 """Read DCE-MRI exams and tumour segmentations as SimpleITK images (LPS physical space, mm).
 
 Images: a DICOM folder (one series, or several phases), a single DICOM file (its series is read
-from its folder), NIfTI (.nii, .nii.gz), NRRD/MHA. Masks: a labelmap (NIfTI/NRRD), a 3D Slicer
-.seg.nrrd (segments selected by name or label value) or a DICOM-SEG file.
+from its folder), NIfTI (.nii, .nii.gz), NRRD/MHA. Masks: a labelmap (NIfTI/NRRD; its only
+non-zero value, whatever it is, or the one chosen), a 3D Slicer .seg.nrrd (segments selected by
+name or label value, in any layer), a DICOM-SEG file, or a DICOM RTSTRUCT (contours rasterised on
+the exam's grid: deltarad.imaging.rtstruct).
 
 Every failure is a DeltaradError naming the patient, the file and the problem.
 """
@@ -184,30 +186,50 @@ def _phase_index(phase: int, n: int, patient: str | None, path: Path) -> int:
 # ----------------------------------------------------------------------------- masks
 
 
-def read_mask(path: str | Path, *, label: int | str | None = None, patient: str | None = None) -> sitk.Image:
-    """Read one segment as a binary UInt8 mask (1 = lesion).
+def read_mask(path: str | Path, *, label: int | str | None = None, patient: str | None = None,
+              reference: sitk.Image | None = None) -> sitk.Image:
+    """The mask of `load_mask`, without its notes."""
+    return load_mask(path, label=label, patient=patient, reference=reference)[0]
 
-    `label`: a label value, or a segment name (.seg.nrrd, DICOM-SEG); None = the only segment/label.
+
+def load_mask(path: str | Path, *, label: int | str | None = None, patient: str | None = None,
+              reference: sitk.Image | None = None) -> tuple[sitk.Image, list[str]]:
+    """Read one segment as a binary UInt8 mask (1 = lesion), and notes on what was inferred.
+
+    `label`: a label value, or a segment name (.seg.nrrd, DICOM-SEG, RTSTRUCT ROI name; an
+    RTSTRUCT's ROI number); None = the only segment/label. `reference`: the exam, needed by an
+    RTSTRUCT (contours have no voxel grid of their own). A DICOM-SEG or RTSTRUCT mask carries its
+    FrameOfReferenceUID in its metadata (rtstruct.FRAME_OF_REFERENCE_KEY).
     """
     path = _existing(path, patient)
     if path.is_dir() or _is_dicom_file(path):
-        file = _find_seg_file(path, patient)
-        return _read_dicom_seg(file, label, patient)
+        file, modality = _find_mask_file(path, patient)
+        if modality == "SEG":
+            return _read_dicom_seg(file, label, patient), []
+        if reference is None:
+            raise CaseError("an RTSTRUCT has contours, not voxels: it is read on its exam's grid, and none was given",
+                            patient=patient, file=file)
+        from deltarad.imaging.rtstruct import read_rtstruct
+
+        return read_rtstruct(file, reference, label, patient)
     image = _sitk_read(path, patient)
     if path.name.lower().endswith(".seg.nrrd") or any(k.startswith("Segment0_") for k in image.GetMetaDataKeys()):
-        return _read_slicer_seg(image, path, label, patient)
+        return _read_slicer_seg(image, path, label, patient), []
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() > 1:
         raise CaseError(f"expected a 3D mask, got {image.GetDimension()}D with "
                         f"{image.GetNumberOfComponentsPerPixel()} component(s)", patient=patient, file=path)
     values = np.unique(sitk.GetArrayViewFromImage(image))
-    labels = [int(v) for v in values if v != 0]
+    labels = [int(v) if float(v).is_integer() else float(v) for v in values if v != 0]
     if isinstance(label, str):
         raise CaseError(f"segment name {label!r} given but a plain labelmap has no names (labels {labels})", patient=patient, file=path)
+    notes = []
     if label is None:
         if len(labels) > 1:
             raise CaseError(f"mask has several labels {labels} and no choice: set imaging.mask_label", patient=patient, file=path)
         label = labels[0] if labels else 1
-    return _binary(image == int(label))
+        if label != 1:
+            notes.append(f"labelmap's only non-zero value is {label}: taken as the lesion")
+    return _binary(image == label), notes
 
 
 def _read_slicer_seg(image: sitk.Image, path: Path, label: int | str | None, patient: str | None) -> sitk.Image:
@@ -246,19 +268,36 @@ def _choose_segment(segments: list[dict], label: int | str | None, patient: str 
         hits = [s for s in segments if s["value"] == label]
     if not hits:
         raise CaseError(f"no segment {label!r}; segments: [{names}]", patient=patient, file=path)
+    if len(hits) > 1:
+        which = ", ".join(f"{s['name']!r} (layer {s['layer']})" for s in hits)
+        raise CaseError(f"{len(hits)} segments match {label!r}: {which}; choose one by name in imaging.mask_label",
+                        patient=patient, file=path)
     return hits[0]
 
 
-def _find_seg_file(path: Path, patient: str | None) -> Path:
-    if path.is_file():
-        return path
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+_MASK_MODALITIES = ("SEG", "RTSTRUCT")
+
+
+def _find_mask_file(path: Path, patient: str | None) -> tuple[Path, str]:
+    """The DICOM-SEG or RTSTRUCT file at `path` (a file, or the only one in a folder) and its modality."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    found = []
+    for file in files:
         try:
-            if pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["Modality"]).get("Modality") == "SEG":
-                return file
+            modality = str(pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["Modality"]).get("Modality", ""))
         except (InvalidDicomError, OSError, EOFError):
             continue
-    raise CaseError("no DICOM-SEG file in folder", patient=patient, file=path)
+        if modality in _MASK_MODALITIES:
+            found.append((file, modality))
+        elif path.is_file():
+            raise CaseError(f"DICOM file of modality {modality or 'unknown'} is not a mask (DICOM-SEG or RTSTRUCT)",
+                            patient=patient, file=path)
+    if len(found) > 1:
+        raise CaseError(f"{len(found)} DICOM masks in folder ({', '.join(f.name for f, _ in found)}): name one file",
+                        patient=patient, file=path)
+    if not found:
+        raise CaseError("no DICOM-SEG or RTSTRUCT file in folder", patient=patient, file=path)
+    return found[0]
 
 
 def _read_dicom_seg(file: Path, label: int | str | None, patient: str | None) -> sitk.Image:
@@ -280,7 +319,13 @@ def _read_dicom_seg(file: Path, label: int | str | None, patient: str | None) ->
     # Slices along +normal (row x column), as SimpleITK's series reader orders an image series:
     # right-handed in SimpleITK's (column, row, slice) order is left-handed in highdicom's array order.
     volume = volume.ensure_handedness("LEFT_HANDED", flip_axis=0)
-    return _binary(volume_to_sitk(np.asarray(volume.array), np.asarray(volume.affine)) > 0)
+    mask = _binary(volume_to_sitk(np.asarray(volume.array), np.asarray(volume.affine)) > 0)
+    frame = str(getattr(seg, "FrameOfReferenceUID", "") or "")
+    if frame:
+        from deltarad.imaging.rtstruct import FRAME_OF_REFERENCE_KEY
+
+        mask.SetMetaData(FRAME_OF_REFERENCE_KEY, frame)
+    return mask
 
 
 def volume_to_sitk(array: np.ndarray, affine: np.ndarray) -> sitk.Image:
