@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 
 from deltarad.config import ImagingSettings
 from deltarad.errors import CaseError
@@ -126,7 +126,7 @@ def test_contours_between_slices_other_frames_and_bad_types(tmp_path):
         read_mask(write_rtstruct(tmp_path / "tilt.dcm", {"GTV": [tilted]}), reference=image)
     with pytest.raises(CaseError, match="outside the exam's slices"):
         read_mask(write_rtstruct(tmp_path / "out.dcm", {"GTV": [box(image, (4.5, 8.5), (4.5, 8.5), 9)]}), reference=image)
-    with pytest.raises(CaseError, match=r"frame of reference 1\.2\.9, the exam is in " + FRAME.replace(".", r"\.")):
+    with pytest.raises(CaseError, match=r"mask is in frame of reference 1\.2\.9, the exam in " + FRAME.replace(".", r"\.")):
         read_mask(write_rtstruct(tmp_path / "for.dcm", {"GTV": [near]}, frame="1.2.9"), reference=image)
     with pytest.raises(CaseError, match="is OPEN_PLANAR, not CLOSED_PLANAR"):
         read_mask(write_rtstruct(tmp_path / "open.dcm", {"GTV": [near]}, kind="OPEN_PLANAR"), reference=image)
@@ -163,3 +163,45 @@ def test_rtstruct_mask_through_prepare_timepoint(tmp_path):
     assert sitk.GetArrayFromImage(exam.regions["intratumoral", 1]).sum() == boxes
     assert any(n.startswith("reader 1: RTSTRUCT ROI 'Tumour'") for n in exam.notes)
     assert exam.ring_stats[1]["kept_share"] > 0.5
+
+
+def write_mr_series(folder: Path, image: sitk.Image, frame: str) -> None:
+    """`image` as a classic MR series (one file per slice) in frame of reference `frame`."""
+    folder.mkdir()
+    series, array = generate_uid(), sitk.GetArrayFromImage(image)
+    for k in range(image.GetSize()[2]):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = MRImageStorage
+        meta.MediaStorageSOPInstanceUID = generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = FileDataset(str(folder / f"{k}.dcm"), {}, file_meta=meta, preamble=b"\0" * 128)
+        ds.SOPClassUID, ds.SOPInstanceUID = MRImageStorage, meta.MediaStorageSOPInstanceUID
+        ds.Modality, ds.PatientID = "MR", "ANON"
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), series, frame
+        ds.InstanceNumber = k + 1
+        ds.ImagePositionPatient = list(image.TransformIndexToPhysicalPoint((0, 0, k)))
+        ds.ImageOrientationPatient = list(image.GetDirection()[0::3]) + list(image.GetDirection()[1::3])
+        ds.PixelSpacing = [image.GetSpacing()[1], image.GetSpacing()[0]]
+        ds.SliceThickness = image.GetSpacing()[2]
+        ds.Rows, ds.Columns = array.shape[1:]
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 16
+        ds.HighBit, ds.PixelRepresentation = 15, 1
+        ds.PixelData = array[k].astype(np.int16).tobytes()
+        ds.save_as(folder / f"{k}.dcm", enforce_file_format=True)
+
+
+def test_frame_of_reference_of_a_dicom_exam_is_checked(tmp_path):
+    """The exam read from DICOM files: the structure set must be in the files' frame of reference."""
+    image, truth = breast_phantom(size=(48, 48, 8), tumour_radius_mm=5.0)
+    write_mr_series(tmp_path / "exam", image, FRAME)
+    k = int(np.flatnonzero(sitk.GetArrayFromImage(truth).any(axis=(1, 2)))[4])
+    contour = [box(image, (20.5, 28.5), (14.5, 22.5), k)]
+    row = {"patient_id": "P1", "baseline_image": str(tmp_path / "exam")}
+    settings = ImagingSettings(n4=False, resample_mm=None)
+    with pytest.raises(CaseError, match=r"mask is in frame of reference 1\.2\.9, the exam in " + FRAME.replace(".", r"\.")):
+        prepare_timepoint({**row, "baseline_mask": str(write_rtstruct(tmp_path / "other.dcm", {"GTV": contour}, frame="1.2.9"))},
+                          "baseline", settings)
+    exam = prepare_timepoint({**row, "baseline_mask": str(write_rtstruct(tmp_path / "same.dcm", {"GTV": contour}))},
+                             "baseline", settings)
+    assert sitk.GetArrayFromImage(exam.regions["intratumoral", 1]).sum() == 64

@@ -223,7 +223,8 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
                 if reader == 1:
                     raise CaseError(f"no {column} given", patient=pid)
                 continue
-            mask, read_notes = load_mask(path, label=settings.mask_label, patient=pid, reference=image)
+            mask, read_notes = load_mask(path, label=settings.mask_label, patient=pid, reference=image,
+                                         reference_path=image_path)
             if timepoint == "early" and reader == 1 and not np.any(sitk.GetArrayViewFromImage(mask)):
                 raise CompleteEarlyResponse(patient=pid, file=path)
             mask, mask_notes = checked_mask(mask, image, patient=pid, file=path)

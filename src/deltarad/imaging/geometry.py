@@ -21,7 +21,7 @@ import SimpleITK as sitk
 
 from deltarad.errors import CaseError
 from deltarad.imaging.preprocess import Grid, resample_mask
-from deltarad.imaging.rtstruct import frame_of_reference
+from deltarad.imaging.rtstruct import check_same_frame, frame_of_reference
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,7 @@ def checked_mask(
     notes: list[str] = []
     if not np.any(sitk.GetArrayViewFromImage(mask)):
         raise CaseError("mask is empty", patient=patient, file=file)
-    frames = frame_of_reference(mask), frame_of_reference(image)
-    if None not in frames and frames[0] != frames[1]:
-        raise CaseError(f"mask is in frame of reference {frames[0]}, the exam in {frames[1]}: not the same space "
-                        "(a mask of another study, or one that needs registering first)", patient=patient, file=file)
+    check_same_frame(frame_of_reference(mask), frame_of_reference(image), patient=patient, file=file)
     if not same_grid(mask, image):
         if not _overlaps(mask, image):
             raise CaseError("mask and image do not overlap in physical space (different exam?)", patient=patient, file=file)

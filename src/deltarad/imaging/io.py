@@ -187,31 +187,38 @@ def _phase_index(phase: int, n: int, patient: str | None, path: Path) -> int:
 
 
 def read_mask(path: str | Path, *, label: int | str | None = None, patient: str | None = None,
-              reference: sitk.Image | None = None) -> sitk.Image:
+              reference: sitk.Image | None = None, reference_path: str | Path | None = None) -> sitk.Image:
     """The mask of `load_mask`, without its notes."""
-    return load_mask(path, label=label, patient=patient, reference=reference)[0]
+    return load_mask(path, label=label, patient=patient, reference=reference, reference_path=reference_path)[0]
 
 
 def load_mask(path: str | Path, *, label: int | str | None = None, patient: str | None = None,
-              reference: sitk.Image | None = None) -> tuple[sitk.Image, list[str]]:
+              reference: sitk.Image | None = None, reference_path: str | Path | None = None
+              ) -> tuple[sitk.Image, list[str]]:
     """Read one segment as a binary UInt8 mask (1 = lesion), and notes on what was inferred.
 
     `label`: a label value, or a segment name (.seg.nrrd, DICOM-SEG, RTSTRUCT ROI name; an
     RTSTRUCT's ROI number); None = the only segment/label. `reference`: the exam, needed by an
     RTSTRUCT (contours have no voxel grid of their own). A DICOM-SEG or RTSTRUCT mask carries its
-    FrameOfReferenceUID in its metadata (rtstruct.FRAME_OF_REFERENCE_KEY).
+    FrameOfReferenceUID in its metadata (rtstruct.FRAME_OF_REFERENCE_KEY) and must share the
+    exam's: the one in `reference`'s metadata, else that of the DICOM files at `reference_path`.
     """
     path = _existing(path, patient)
     if path.is_dir() or _is_dicom_file(path):
+        from deltarad.imaging import rtstruct
+
         file, modality = _find_mask_file(path, patient)
+        exam_frame = None if reference is None else rtstruct.frame_of_reference(reference)
+        if exam_frame is None and reference_path is not None:
+            exam_frame = rtstruct.dicom_frame_of_reference(reference_path)
         if modality == "SEG":
-            return _read_dicom_seg(file, label, patient), []
+            mask = _read_dicom_seg(file, label, patient)
+            rtstruct.check_same_frame(rtstruct.frame_of_reference(mask), exam_frame, patient=patient, file=file)
+            return mask, []
         if reference is None:
             raise CaseError("an RTSTRUCT has contours, not voxels: it is read on its exam's grid, and none was given",
                             patient=patient, file=file)
-        from deltarad.imaging.rtstruct import read_rtstruct
-
-        return read_rtstruct(file, reference, label, patient)
+        return rtstruct.read_rtstruct(file, reference, label, patient, exam_frame)
     image = _sitk_read(path, patient)
     if path.name.lower().endswith(".seg.nrrd") or any(k.startswith("Segment0_") for k in image.GetMetaDataKeys()):
         return _read_slicer_seg(image, path, label, patient), []
@@ -275,11 +282,10 @@ def _choose_segment(segments: list[dict], label: int | str | None, patient: str 
     return hits[0]
 
 
-_MASK_MODALITIES = ("SEG", "RTSTRUCT")
-
-
 def _find_mask_file(path: Path, patient: str | None) -> tuple[Path, str]:
     """The DICOM-SEG or RTSTRUCT file at `path` (a file, or the only one in a folder) and its modality."""
+    from deltarad.imaging.rtstruct import MASK_MODALITIES
+
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     found = []
     for file in files:
@@ -287,7 +293,7 @@ def _find_mask_file(path: Path, patient: str | None) -> tuple[Path, str]:
             modality = str(pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["Modality"]).get("Modality", ""))
         except (InvalidDicomError, OSError, EOFError):
             continue
-        if modality in _MASK_MODALITIES:
+        if modality in MASK_MODALITIES:
             found.append((file, modality))
         elif path.is_file():
             raise CaseError(f"DICOM file of modality {modality or 'unknown'} is not a mask (DICOM-SEG or RTSTRUCT)",

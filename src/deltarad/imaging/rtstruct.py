@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import SimpleITK as sitk
+from pydicom.errors import InvalidDicomError
 
 from deltarad.errors import CaseError
 
@@ -29,6 +30,8 @@ SLICE_TOLERANCE = 0.05
 MIDWAY = 0.01
 #: The metadata key of a DICOM FrameOfReferenceUID on a SimpleITK image.
 FRAME_OF_REFERENCE_KEY = "0020|0052"
+#: DICOM modalities that hold masks, not images.
+MASK_MODALITIES = ("SEG", "RTSTRUCT")
 
 
 def frame_of_reference(image: sitk.Image) -> str | None:
@@ -36,10 +39,34 @@ def frame_of_reference(image: sitk.Image) -> str | None:
     return image.GetMetaData(FRAME_OF_REFERENCE_KEY).strip() if image.HasMetaDataKey(FRAME_OF_REFERENCE_KEY) else None
 
 
+def dicom_frame_of_reference(path: str | Path) -> str | None:
+    """The FrameOfReferenceUID of a DICOM exam (a file, or every image file of a folder), None
+    where it is not DICOM or its images are in more than one frame of reference."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+    frames = set()
+    for file in files:
+        try:
+            ds = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["FrameOfReferenceUID", "Modality"])
+        except (InvalidDicomError, OSError, EOFError):
+            continue
+        if ds.get("FrameOfReferenceUID") and ds.get("Modality") not in MASK_MODALITIES:
+            frames.add(str(ds.FrameOfReferenceUID))
+    return frames.pop() if len(frames) == 1 else None
+
+
+def check_same_frame(mask_frame: str | None, exam_frame: str | None, *, patient: str | None, file) -> None:
+    """CaseError when a mask and its exam both name a frame of reference and they differ."""
+    if mask_frame and exam_frame and mask_frame != exam_frame:
+        raise CaseError(f"mask is in frame of reference {mask_frame}, the exam in {exam_frame}: not the same space "
+                        "(a mask of another study, or one that needs registering first)", patient=patient, file=file)
+
+
 def read_rtstruct(
-    file: Path, reference: sitk.Image, label: int | str | None, patient: str | None
+    file: Path, reference: sitk.Image, label: int | str | None, patient: str | None, exam_frame: str | None = None
 ) -> tuple[sitk.Image, list[str]]:
-    """One ROI of an RTSTRUCT as a binary UInt8 mask on `reference`'s grid, and notes."""
+    """One ROI of an RTSTRUCT as a binary UInt8 mask on `reference`'s grid, and notes.
+    `exam_frame`: the exam's FrameOfReferenceUID (default: the one in `reference`'s metadata)."""
     from deltarad.imaging.io import _choose_segment
 
     try:
@@ -54,11 +81,7 @@ def read_rtstruct(
     if not rois:
         raise CaseError("RTSTRUCT lists no ROI (StructureSetROISequence is empty)", patient=patient, file=file)
     roi = _choose_segment(rois, label, patient, file)
-    image_frame = frame_of_reference(reference)
-    if roi["frame"] and image_frame and roi["frame"] != image_frame:
-        raise CaseError(f"ROI {roi['name']!r} is drawn in frame of reference {roi['frame']}, the exam is in "
-                        f"{image_frame}: not the same space (register the structure set to the exam first)",
-                        patient=patient, file=file)
+    check_same_frame(roi["frame"], exam_frame or frame_of_reference(reference), patient=patient, file=file)
     contours = next((c.get("ContourSequence", []) for c in ds.get("ROIContourSequence", [])
                      if int(c.ReferencedROINumber) == roi["value"]), [])
     if not contours:
