@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -51,7 +51,9 @@ from deltarad.imaging.preprocess import (
     fit_bias_field,
     input_crop,
     itk_threads,
+    otsu_threshold,
     output_grid,
+    body_mask,
     resample_image,
     resample_label,
     resample_mask,
@@ -201,7 +203,7 @@ class PreparedExam:
     regions: dict[tuple[str, int], sitk.Image]  # (region, reader) -> mask
     notes: list[str]
     #: reader -> air_threshold (NaN: no air) and the peritumoral Ring.stats
-    ring_stats: dict[int, dict[str, float]] = field(default_factory=dict)
+    ring_stats: dict[int, dict[str, float]]
 
 
 def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True) -> PreparedExam:
@@ -254,7 +256,8 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
         body = sitk.Cast(air == 0, sitk.sitkUInt8)
         source = input_crop(image, grid, BSPLINE_MARGIN_VOXELS)
         if settings.n4:
-            field = fit_bias_field(image, body, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
+            n4_mask = body_mask(image, settings.air_threshold if settings.air_threshold is not None else otsu_threshold(image))
+            field = fit_bias_field(image, n4_mask, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
                                    implementation=settings.n4_implementation)
             source = field.correct(source)
         prepared = resample_image(source, grid)

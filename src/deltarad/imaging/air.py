@@ -23,7 +23,9 @@ The rule, per exam on its own grid:
    is enclosed by brighter tissue and never reached from the edge, so it is never air, whatever
    the threshold.
 
-A user threshold (imaging.air_threshold) replaces steps 1-4; step 5 is the same.
+A user threshold (imaging.air_threshold) replaces steps 1-4; step 5 is the same. This air and
+body define the regions only; N4's mask stays Otsu's, as in 3D Slicer's N4ITK
+(`preprocess.body_mask`).
 """
 from __future__ import annotations
 

@@ -22,7 +22,6 @@ from typing import Iterator
 import numpy as np
 import SimpleITK as sitk
 
-from deltarad.imaging.air import air_mask
 from deltarad.imaging.n4 import n4_log_bias_field
 
 #: Extra input voxels around a crop so that cubic B-spline resampling inside it matches the whole image.
@@ -140,9 +139,9 @@ def resample_label(mask: sitk.Image, grid: Grid) -> sitk.Image:
 
 
 def otsu_threshold(image: sitk.Image) -> float:
-    """Otsu's threshold (200 bins) of the whole image, in its intensity units. Not the air
-    threshold of extraction (`deltarad.imaging.air`): with little air in the field of view it
-    falls between tissue and tumour."""
+    """Otsu's threshold (200 bins) of the whole image, in its intensity units: the N4 mask's, as
+    3D Slicer's N4ITK masks by Otsu. Not the air of the regions (`deltarad.imaging.air`): with
+    little air in the field of view it falls between tissue and tumour."""
     f = sitk.OtsuThresholdImageFilter()
     f.SetInsideValue(0)
     f.SetOutsideValue(1)
@@ -151,10 +150,12 @@ def otsu_threshold(image: sitk.Image) -> float:
     return float(f.GetThreshold())
 
 
-def body_mask(image: sitk.Image, air_threshold: float | None) -> sitk.Image:
-    """The patient's body: every voxel that is not air by `deltarad.imaging.air`'s rule (the
-    background below `air_threshold` reached from the field-of-view edge; None: no air)."""
-    return sitk.Cast(air_mask(image, air_threshold) == 0, sitk.sitkUInt8)
+def body_mask(image: sitk.Image, air_threshold: float) -> sitk.Image:
+    """N4's mask: the largest connected region above the threshold, cavities filled. (The
+    regions' body and air follow `deltarad.imaging.air`.)"""
+    foreground = sitk.Cast(image > air_threshold, sitk.sitkUInt8)
+    labels = sitk.RelabelComponent(sitk.ConnectedComponent(foreground), sortByObjectSize=True)
+    return sitk.BinaryFillhole(sitk.Cast(labels == 1, sitk.sitkUInt8))
 
 
 @contextmanager
