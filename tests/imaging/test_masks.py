@@ -72,6 +72,10 @@ def test_mask_saved_cropped_is_placed_voxel_for_voxel():
     expected[3:7, 12:18, 10:17] = lesion
     assert np.array_equal(sitk.GetArrayFromImage(mask), expected)
     assert notes == ["mask covers 7x6x4 voxels of the exam grid from voxel (10, 12, 3) (saved cropped): placed voxel for voxel"]
+    beyond = image_like(lesion, origin=EXAM.TransformIndexToPhysicalPoint((26, 12, 3)))  # x 26-32 of 0-29
+    mask, notes = checked_mask(beyond, EXAM)
+    assert sitk.GetArrayFromImage(mask).sum() == lesion[:, :, :4].sum()
+    assert notes[0].endswith(f"; {lesion[:, :, 4:].sum()} lesion voxels outside the exam dropped")
 
 
 def test_mask_drawn_on_another_series_is_resampled_keeping_its_volume():
@@ -97,7 +101,7 @@ def test_mask_of_another_frame_of_reference_is_refused():
     mask, exam = image_like(lesion), image_like(np.zeros((10, 30, 30), np.int16))
     mask.SetMetaData(FRAME_OF_REFERENCE_KEY, "1.2.3")
     exam.SetMetaData(FRAME_OF_REFERENCE_KEY, "1.2.4")
-    with pytest.raises(CaseError, match=r"mask is in frame of reference 1\.2\.3, the exam in 1\.2\.4"):
+    with pytest.raises(CaseError, match="mask and exam are in different frames of reference"):
         checked_mask(mask, exam, patient="P1", file="m.dcm")
     exam.SetMetaData(FRAME_OF_REFERENCE_KEY, "1.2.3")
     assert checked_mask(mask, exam)[1] == []

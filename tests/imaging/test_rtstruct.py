@@ -126,7 +126,7 @@ def test_contours_between_slices_other_frames_and_bad_types(tmp_path):
         read_mask(write_rtstruct(tmp_path / "tilt.dcm", {"GTV": [tilted]}), reference=image)
     with pytest.raises(CaseError, match="outside the exam's slices"):
         read_mask(write_rtstruct(tmp_path / "out.dcm", {"GTV": [box(image, (4.5, 8.5), (4.5, 8.5), 9)]}), reference=image)
-    with pytest.raises(CaseError, match=r"mask is in frame of reference 1\.2\.9, the exam in " + FRAME.replace(".", r"\.")):
+    with pytest.raises(CaseError, match="mask and exam are in different frames of reference"):
         read_mask(write_rtstruct(tmp_path / "for.dcm", {"GTV": [near]}, frame="1.2.9"), reference=image)
     with pytest.raises(CaseError, match="is OPEN_PLANAR, not CLOSED_PLANAR"):
         read_mask(write_rtstruct(tmp_path / "open.dcm", {"GTV": [near]}, kind="OPEN_PLANAR"), reference=image)
@@ -199,7 +199,7 @@ def test_frame_of_reference_of_a_dicom_exam_is_checked(tmp_path):
     contour = [box(image, (20.5, 28.5), (14.5, 22.5), k)]
     row = {"patient_id": "P1", "baseline_image": str(tmp_path / "exam")}
     settings = ImagingSettings(n4=False, resample_mm=None)
-    with pytest.raises(CaseError, match=r"mask is in frame of reference 1\.2\.9, the exam in " + FRAME.replace(".", r"\.")):
+    with pytest.raises(CaseError, match="mask and exam are in different frames of reference"):
         prepare_timepoint({**row, "baseline_mask": str(write_rtstruct(tmp_path / "other.dcm", {"GTV": contour}, frame="1.2.9"))},
                           "baseline", settings)
     exam = prepare_timepoint({**row, "baseline_mask": str(write_rtstruct(tmp_path / "same.dcm", {"GTV": contour}))},

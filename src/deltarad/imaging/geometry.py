@@ -72,8 +72,10 @@ def _onto(mask: sitk.Image, image: sitk.Image) -> tuple[sitk.Image, str]:
                and np.allclose(offset, np.round(offset), atol=GRID_TOLERANCE))
     if lattice:
         placed = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        lost = _voxels(mask) - _voxels(placed)
         return placed, (f"mask covers {'x'.join(map(str, mask.GetSize()))} voxels of the exam grid from voxel "
-                        f"{tuple(int(v) for v in np.round(offset))} (saved cropped): placed voxel for voxel")
+                        f"{tuple(int(v) for v in np.round(offset))} (saved cropped): placed voxel for voxel"
+                        + (f"; {lost} lesion voxels outside the exam dropped" if lost else ""))
     resampled = resample_mask(mask, Grid.of(image))
     return resampled, (
         f"mask drawn on another grid ({_describe(mask)}) than the exam ({_describe(image)}): resampled onto "
@@ -86,8 +88,12 @@ def _describe(image: sitk.Image) -> str:
     return f"{'x'.join(map(str, image.GetSize()))} voxels of {spacing} mm"
 
 
+def _voxels(mask: sitk.Image) -> int:
+    return int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
+
+
 def _ml(mask: sitk.Image) -> float:
-    return float(np.count_nonzero(sitk.GetArrayViewFromImage(mask))) * float(np.prod(mask.GetSpacing())) / 1000.0
+    return _voxels(mask) * float(np.prod(mask.GetSpacing())) / 1000.0
 
 
 def largest_component(mask: sitk.Image) -> tuple[sitk.Image, int]:

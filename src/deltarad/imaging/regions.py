@@ -70,7 +70,7 @@ def peritumoral(
 @dataclass(frozen=True)
 class Ring:
     """A peritumoral region and what built it: `stats` holds ring_voxels_geometric (the shell),
-    the shares of the shell removed as air, skin and chest wall (air_share, skin_share,
+    ring_voxels_kept, the shares of the shell removed as air, skin and chest wall (air_share, skin_share,
     chest_wall_share) and kept (kept_share), and ring_ml (the kept region, mL)."""
 
     region: sitk.Image
@@ -85,10 +85,10 @@ class Ring:
     def check(self, ring_mm: float, *, patient: str | None = None, reader: int | None = None) -> None:
         """CaseError when the region is nearly empty (module docstring)."""
         s = self.stats
-        kept = int(round(s["kept_share"] * s["ring_voxels_geometric"]))
-        if s["kept_share"] < MIN_RING_SHARE or kept < MIN_RING_VOXELS:
+        if s["kept_share"] < MIN_RING_SHARE or s["ring_voxels_kept"] < MIN_RING_VOXELS:
+            who = "" if reader is None else f"reader {reader}: "
             raise CaseError(
-                ("" if reader is None else f"reader {reader}: ") + f"the peritumoral ring is nearly empty: {self.describe(ring_mm)} (needs at least "
+                f"{who}the peritumoral ring is nearly empty: {self.describe(ring_mm)} (needs at least "
                 f"{MIN_RING_SHARE:.0%} of the shell and {MIN_RING_VOXELS} voxels); is the tumour at the body "
                 "surface, or the air threshold wrong (imaging.air_threshold)?", patient=patient)
 
@@ -106,18 +106,15 @@ def peritumoral_ring(
     shell = sitk.GetArrayFromImage(ring(tumour, ring_mm)).astype(bool)
     in_air = shell & (sitk.GetArrayViewFromImage(air) != 0)
     in_skin = shell & ~in_air & (sitk.GetArrayViewFromImage(skin_layer(body, skin_mm)) != 0)
-    in_wall = shell & ~in_air & ~in_skin
-    if chest_wall is not None:
-        in_wall &= sitk.GetArrayViewFromImage(chest_wall) != 0
-    else:
-        in_wall[:] = False
+    wall = np.zeros_like(shell) if chest_wall is None else sitk.GetArrayViewFromImage(chest_wall) != 0
+    in_wall = shell & ~in_air & ~in_skin & wall
     kept = shell & ~in_air & ~in_skin & ~in_wall
     n = int(shell.sum())
     share = (lambda part: float(part.sum()) / n) if n else (lambda part: 0.0)
     region = sitk.GetImageFromArray(kept.astype(np.uint8))
     region.CopyInformation(tumour)
     stats = {
-        "ring_voxels_geometric": float(n), "air_share": share(in_air), "skin_share": share(in_skin),
+        "ring_voxels_geometric": float(n), "ring_voxels_kept": float(kept.sum()), "air_share": share(in_air), "skin_share": share(in_skin),
         "chest_wall_share": share(in_wall), "kept_share": share(kept),
         "ring_ml": float(kept.sum()) * float(np.prod(tumour.GetSpacing())) / 1000.0,
     }

@@ -58,8 +58,8 @@ def dicom_frame_of_reference(path: str | Path) -> str | None:
 def check_same_frame(mask_frame: str | None, exam_frame: str | None, *, patient: str | None, file) -> None:
     """CaseError when a mask and its exam both name a frame of reference and they differ."""
     if mask_frame and exam_frame and mask_frame != exam_frame:
-        raise CaseError(f"mask is in frame of reference {mask_frame}, the exam in {exam_frame}: not the same space "
-                        "(a mask of another study, or one that needs registering first)", patient=patient, file=file)
+        raise CaseError("mask and exam are in different frames of reference (FrameOfReferenceUID): not the same "
+                        "space (a mask of another study, or one that needs registering first)", patient=patient, file=file)
 
 
 def read_rtstruct(
