@@ -86,11 +86,11 @@ def test_dark_fat_around_the_tumour_is_kept_in_the_ring(tmp_path):
 
 
 def test_tumour_under_the_skin_records_the_air_and_skin_shares(tmp_path):
-    """Body from row 10 (skin at the top), tumour 2 mm under the skin: the shares of the shell
+    """Body from row 10 (skin at the top), tumour reaching the skin layer: the shares of the shell
     removed as air (rows < 10) and skin (rows 10-11, 2 mm) are the exact voxel counts."""
     z, y, x = grid()
     body = y >= 10
-    tumour = ball((6, 16, 24), 4)  # top at row 12, 2 mm under the skin
+    tumour = ball((6, 15, 24), 4)  # top at row 11, in the skin layer
     image = np.where(body, np.where(tumour, 800, 300) + noise(SHAPE, 10, 1), np.abs(noise(SHAPE, 4)))
     exam = prepare_timepoint(write_exam(tmp_path, image, tumour), "baseline", ISO)
     stats = exam.ring_stats[1]
@@ -102,7 +102,7 @@ def test_tumour_under_the_skin_records_the_air_and_skin_shares(tmp_path):
     assert stats["kept_share"] == pytest.approx((shell & (y >= 12)).sum() / n)
     assert stats["air_share"] + stats["skin_share"] + stats["chest_wall_share"] + stats["kept_share"] == pytest.approx(1)
     note = next(n for n in exam.notes if n.startswith("reader 1: 3 mm ring"))
-    assert f"air {stats['air_share']:.0%}" in note and f"skin {stats['skin_share']:.0%}" in note
+    assert f"air {stats['air_share']:.1%}" in note and f"skin {stats['skin_share']:.1%}" in note
 
 
 def test_ring_pushed_into_the_air_is_refused_in_words(tmp_path):
@@ -112,7 +112,7 @@ def test_ring_pushed_into_the_air_is_refused_in_words(tmp_path):
     body = y >= 10
     tumour = ball((6, 7, 24), 3)
     image = np.where(body | tumour, np.where(tumour, 800, 300) + noise(SHAPE, 10, 1), np.abs(noise(SHAPE, 4)))
-    with pytest.raises(CaseError, match=r"reader 1: the peritumoral ring is nearly empty: 3 mm ring: .* removed air \d+%") as err:
+    with pytest.raises(CaseError, match=r"reader 1: the peritumoral ring is nearly empty: 3 mm ring: .* removed air [\d.]+%") as err:
         prepare_timepoint(write_exam(tmp_path, image, tumour), "baseline", ISO)
     assert "patient P1" in str(err.value) and "Label (1)" not in str(err.value)
 

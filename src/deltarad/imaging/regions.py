@@ -79,8 +79,8 @@ class Ring:
     def describe(self, ring_mm: float) -> str:
         s = self.stats
         return (f"{ring_mm:g} mm ring: {s['ring_ml']:.3g} mL kept ({s['kept_share']:.0%} of "
-                f"{int(s['ring_voxels_geometric'])} shell voxels); removed air {s['air_share']:.0%}, "
-                f"skin {s['skin_share']:.0%}, chest wall {s['chest_wall_share']:.0%}")
+                f"{int(s['ring_voxels_geometric'])} shell voxels); removed air {s['air_share']:.1%}, "
+                f"skin {s['skin_share']:.1%}, chest wall {s['chest_wall_share']:.1%}")
 
     def check(self, ring_mm: float, *, patient: str | None = None, reader: int | None = None) -> None:
         """CaseError when the region is nearly empty (module docstring)."""
