@@ -83,6 +83,10 @@ def test_dark_fat_around_the_tumour_is_kept_in_the_ring(tmp_path):
     region = sitk.GetArrayFromImage(exam.regions["peritumoral", 1]).astype(bool)
     assert region.any() and np.all(fat[region])  # the 3 mm ring lies in the fat, all of it kept
     assert abs(image[region].mean() - 40) < 1
+    # a user threshold above the fat: still not air, as no path of dark voxels joins it to the edge
+    user = prepare_timepoint(write_exam(tmp_path, image, tumour), "baseline", ISO.model_copy(update={"air_threshold": 100.0}))
+    assert user.ring_stats[1]["air_threshold"] == 100.0 and user.ring_stats[1]["kept_share"] == 1.0
+    assert "air threshold 100 (imaging.air_threshold)" in user.notes
 
 
 def test_tumour_under_the_skin_records_the_air_and_skin_shares(tmp_path):
