@@ -185,3 +185,50 @@ def test_share_inside_dice_and_volume_in_closed_form():
     x, y = np.zeros((10, 10, 10), np.uint8), np.zeros((10, 10, 10), np.uint8)
     x[:, :, 0:4], y[:, :, 2:8] = 1, 1  # 400 and 600 voxels, 200 shared
     assert dice(sitk.GetImageFromArray(x), sitk.GetImageFromArray(y)) == pytest.approx(2 * 200 / 1000)
+
+
+def test_mask_partly_outside_the_field_of_view_is_a_warning_with_its_share(cohort_copy, tmp_path):
+    cohort = pd.read_csv(cohort_copy.parent / "cohort.csv", dtype={"patient_id": str})
+    path = cohort_copy.parent / cohort.loc[0, "early_mask"]
+    mask = sitk.ReadImage(str(path))
+    zyx = np.argwhere(sitk.GetArrayViewFromImage(mask))
+    columns = zyx[:, 2]
+    shift = 40 - int(np.median(columns))  # the lesion's median column moved onto the image's last edge
+    moved = sitk.ReadImage(str(path))
+    moved.SetOrigin(mask.TransformIndexToPhysicalPoint((shift, 0, 0)))
+    sitk.WriteImage(moved, str(path))
+    expected = float(np.mean(columns + shift <= 39))
+
+    result, out = _check(cohort_copy, tmp_path / "out")
+    exams = pd.read_csv(out / "check.csv", dtype={"patient_id": str}).set_index(["patient_id", "timepoint"])
+    row = exams.loc[("DR0001", "early")]
+    assert row["mask_in_fov"] == pytest.approx(expected, abs=1e-4) and 0.3 < expected < 0.8
+    assert row["status"] == "warning"
+    assert f"{100 * (1 - expected):.1f}% of the mask lies outside the image's field of view" in row["warnings"]
+    assert "mask resampled onto the image" in row["warnings"]
+
+
+def test_an_empty_ring_fails_the_exam_in_words(cohort_copy, tmp_path):
+    study = yaml.safe_load(cohort_copy.read_text())
+    study["imaging"]["air_threshold"] = 1e6  # every voxel is air
+    cohort_copy.write_text(yaml.safe_dump(study))
+
+    result, out = _check(cohort_copy, tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    exams = pd.read_csv(out / "check.csv", dtype={"patient_id": str})
+    assert (exams["status"] == "failed").all() and (exams["air_threshold_from"] == "study file").all()
+    assert exams["error"].str.contains("reader 1: the peritumoral ring is empty once air, skin and chest wall "
+                                       "are removed").all()
+    assert "patients: 3, 3 would be left out" in result.output
+
+
+def test_a_cohort_a_run_refuses_as_a_whole_exits_1_and_says_why(cohort_copy, tmp_path):
+    table = cohort_copy.parent / "cohort.csv"
+    cohort = pd.read_csv(table, dtype={"patient_id": str})
+    cohort["outcome"] = 0
+    cohort.to_csv(table, index=False)
+
+    result, out = _check(cohort_copy, tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert "study: a run stops: every usable patient has outcome = 0: a model needs both outcomes" in result.output
+    assert len(pd.read_csv(out / "check.csv")) == 6  # the exams are still checked

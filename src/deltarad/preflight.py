@@ -68,13 +68,14 @@ _MEANING = {"outcome": {0: "non-pCR", 1: "ALN-pCR"}, "ultrasound": {0: "US-non-p
 
 @dataclass
 class StudyCheck:
-    """What `check_study` found: one row per exam, one per patient, the outcome coding, and
-    problems of the whole study (a run would stop)."""
+    """What `check_study` found: one row per exam, one per patient, the outcome coding, problems
+    of the whole study (a run would stop) and notes (what was not checked, and why)."""
 
     exams: pd.DataFrame
     patients: pd.DataFrame
     coding: pd.DataFrame
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def left_out(self) -> pd.DataFrame:
@@ -258,6 +259,7 @@ def check_study(study: Study, *, progress: bool = True) -> StudyCheck:
     """Check every exam and patient of the study's cohort (no file written)."""
     raw = read_table(study.cohort_path, "cohort file")
     problems: list[str] = []
+    notes: list[str] = []
     has_outcome = study.outcome in raw.columns
     try:
         cohort, failures = load_cohort_cases(study, require_outcome=has_outcome)
@@ -267,9 +269,9 @@ def check_study(study: Study, *, progress: bool = True) -> StudyCheck:
         cohort, failures = load_cohort_cases(study, require_outcome=False)  # the file's own problems raise here
         problems.append(f"a run stops: {exc.problem}")
     if not has_outcome:
-        problems.append(f"no outcome column '{study.outcome}': the cohort can be scored (predict) but not modelled")
+        notes.append(f"no outcome column '{study.outcome}': the cohort can be scored (predict) but not modelled")
 
-    settings = study.imaging.model_copy(update={"params": study.params_path})
+    settings = study.imaging
     base = study.cohort_path.parent
     exams: list[dict] = []
     with_images = cohort.columns.intersection([f"{tp}_image" for tp in TIMEPOINTS]).size > 0
@@ -284,9 +286,11 @@ def check_study(study: Study, *, progress: bool = True) -> StudyCheck:
                          ", ".join(f"{r['timepoint']} {r['status']}" for r in found), time.perf_counter() - start)
     elif study.features_path is None:
         problems.append("the cohort has no image columns and the study file names no feature table")
+    else:
+        notes.append(f"exams not checked: the study reads its features from {study.features_path}")
     exam_table = pd.DataFrame(exams, columns=EXAM_COLUMNS)
     patients = _patients(study, raw, cohort, failures, exam_table)
-    return StudyCheck(exam_table, patients, _coding(study, raw, cohort), problems)
+    return StudyCheck(exam_table, patients, _coding(study, raw, cohort), problems, notes)
 
 
 def _patients(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame,
@@ -366,7 +370,7 @@ def summary_lines(result: StudyCheck) -> list[str]:
     for column, part in result.coding.groupby("column", sort=False):
         values = ", ".join(f"{v.value!r} -> {v.maps_to} ({v.patients})" for v in part.itertuples())
         lines.append(f"{column}: {values}")
-    lines += [f"study: {p}" for p in result.problems]
+    lines += [f"study: {p}" for p in result.problems] + [f"note: {n}" for n in result.notes]
     return lines
 
 
