@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pydicom
 import pytest
 import SimpleITK as sitk
 import yaml
@@ -171,6 +172,11 @@ def test_check_on_siemens_one_series_per_dynamic(shared_data, tmp_path):
     assert exams["mask_ml"].iloc[0] == pytest.approx(sphere.sum() * 3.375 * 3.375 * 3.4 / 1000, rel=1e-3)
     assert (exams["mask_in_fov"] == 1).all() and (exams["reader2"] == "no").all()
     assert (exams["ring_ml"] > 0).all()
+    header = pydicom.dcmread(next((source / "7004_func-bold_task-fa_run-1").glob("*.dcm")), stop_before_pixels=True)
+    identifiers = ["1.3.12.2.1107.5.2.43", str(header.PatientName), str(header.InstitutionName), header.StudyDate,
+                   header.PatientBirthDate]  # the UID root of every UID (and of the file names)
+    written = result.output + "".join(p.read_text() for p in out.iterdir())
+    assert [i for i in identifiers if i in written] == []
 
 
 def test_share_inside_dice_and_volume_in_closed_form():
