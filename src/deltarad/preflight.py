@@ -121,7 +121,14 @@ def _check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, ro
     row["reader_notes"] = "; ".join(reader_notes)
     row["size"] = "x".join(str(n) for n in image.GetSize())
     row["spacing_mm"] = "x".join(f"{s:.4g}" for s in image.GetSpacing())
+    masks = _check_masks(case_row, timepoint, settings, image, row, warnings, base)
+    _check_ring(case_row, timepoint, settings, image, masks, row, warnings)
 
+
+def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, image: sitk.Image, row: dict,
+                 warnings: list[str], base: Path | None) -> dict[int, sitk.Image]:
+    """Each reader's mask on the image grid (as extraction checks it); volumes, field of view, Dice."""
+    pid = row["patient_id"]
     masks: dict[int, sitk.Image] = {}
     for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
         path = case_row.get(column) if reader == 2 else _required(case_row, column, pid)
@@ -142,14 +149,19 @@ def _check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, ro
         row["reader2_dice"] = round(dice(masks[1], masks[2]), 4)
         if row["reader2_dice"] < DICE_WARNING:
             warnings.append(f"readers 1 and 2 overlap little (Dice {row['reader2_dice']:.2f}): the same lesion?")
+    return masks
 
+
+def _check_ring(case_row: Mapping, timepoint: str, settings: ImagingSettings, image: sitk.Image,
+                masks: dict[int, sitk.Image], row: dict, warnings: list[str]) -> None:
+    """The air threshold and each reader's ring after exclusions; an empty ring fails the exam."""
+    pid = row["patient_id"]
     chest_wall = None
     chest_path = case_row.get(f"{timepoint}_chest_wall")
     if _given(chest_path):
         chest_wall = io.read_mask(chest_path, patient=pid)
         if not same_grid(chest_wall, image):
             chest_wall = sitk.Resample(chest_wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-
     threshold, source = air_threshold(image, settings)
     row["air_threshold"], row["air_threshold_from"] = round(threshold, 4), source
     rings = ring_volumes(image, masks, threshold, settings, chest_wall=chest_wall)
