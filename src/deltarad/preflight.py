@@ -141,7 +141,8 @@ def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, i
         else:
             row.update(reader2="yes", reader2_ml=round(volume_ml(drawn), 3))
         if inside < 1:
-            warnings.append(f"reader {reader}: {100 * (1 - inside):.1f}% of the mask lies outside the image's field of view")
+            outside = 100 * (1 - inside)
+            warnings.append(f"reader {reader}: {outside:.1f}% of the mask lies outside the image's field of view")
         mask, notes = checked_mask(drawn, image, patient=pid, file=path)
         warnings += [f"reader {reader}: {n}" for n in notes]
         masks[reader] = mask
@@ -372,8 +373,8 @@ def summary_lines(result: StudyCheck) -> list[str]:
     counts = exams["status"].value_counts()
     lines = []
     if len(exams):
-        lines.append(f"exams: {len(exams)} checked, {counts.get('ok', 0)} ok, {counts.get('warning', 0)} with warnings, "
-                     f"{counts.get('failed', 0)} failing ({exams['seconds'].mean():.2f} s per exam)")
+        lines.append(f"exams: {len(exams)} checked, {counts.get('ok', 0)} ok, {counts.get('warning', 0)} with "
+                     f"warnings, {counts.get('failed', 0)} failing ({exams['seconds'].mean():.2f} s per exam)")
     lines.append(f"patients: {len(patients)}, {len(result.left_out)} would be left out")
     for r in result.left_out.itertuples():
         lines.append(f"  {r.patient_id}: {r.left_out_because}")
