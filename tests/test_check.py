@@ -137,6 +137,13 @@ def test_bad_study_file_is_one_line_and_exit_2(tmp_path, content):
     assert "Traceback" not in result.output and not (tmp_path / "out" / "check.csv").exists()
 
 
+def test_out_naming_a_file_is_one_line_and_exit_2(check_cohort, tmp_path):
+    (tmp_path / "taken").write_text("")
+    result, _ = _check(check_cohort, tmp_path / "taken")
+    assert result.exit_code == 2 and result.output.strip().startswith("error: file ") and "--out" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_check_on_siemens_one_series_per_dynamic(shared_data, tmp_path):
     """Real Siemens XA30 DICOM, one series per dynamic, copied as a baseline and an early exam, with
     a 12 mm sphere drawn on the grid SimpleITK's own series reader gives series 7004 (dynamic 3)."""

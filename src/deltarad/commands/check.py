@@ -18,8 +18,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check every exam and patient in seconds per exam; exit 1 when a run would leave anyone out."""
         from deltarad.config import load_study
+        from deltarad.errors import DeltaradError
         from deltarad.preflight import check_study, summary_lines, write_check
 
+        if out.exists() and not out.is_dir():
+            raise DeltaradError("--out names a file; give a folder", file=out)
         result = check_study(load_study(study_file))
         written = write_check(result, out)
         for line in summary_lines(result):
