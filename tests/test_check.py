@@ -1,5 +1,6 @@
 """`deltarad check`: the pre-flight, through the real CLI on generated DICOM cohorts and on real
 Siemens DICOM (one series per dynamic) from ../shared/data/dicom-vendors."""
+import re
 import shutil
 from pathlib import Path
 
@@ -245,3 +246,51 @@ def test_a_cohort_a_run_refuses_as_a_whole_exits_1_and_says_why(cohort_copy, tmp
     assert result.exit_code == 1, result.output
     assert "study: a run stops: every usable patient has outcome = 0: a model needs both outcomes" in result.output
     assert len(pd.read_csv(out / "check.csv")) == 6  # the exams are still checked
+
+
+#: Each vendor layout of ../shared/data/dicom-vendors and its dcm2niix reference (see its README).
+VENDOR_LAYOUTS = {
+    "ge-multiphase": ("ge-multiphase", "ge-multiphase/ref/fMRI_Multiphase_Des_2.nii"),
+    "ge-mrdc-names": ("ge-mrdc-names", "ge-mrdc-names/ref/Ax_DWI_TENSOR_R2_1.nii"),
+    "siemens-xa10-enhanced": ("siemens-xa10-enhanced", "siemens-xa10-enhanced/ref/Siemens_REST1_w_SMS_PF7-8_6.nii"),
+    "siemens-xa30-series-per-phase": ("siemens-xa30-series-per-phase",
+                                      "siemens-xa30-series-per-phase/ref/7001_func-bold_task-fa_run-1.nii"),
+    "philips-classic": ("philips-dynamics/classic", "philips-dynamics/ref/1903_WIP_SOURCE_-_3DpCASL_cl.nii.gz"),
+    "philips-enhanced": ("philips-dynamics/enhanced", "philips-dynamics/ref/1903_WIP_SOURCE_-_3DpCASL_enh.nii.gz"),
+}
+
+
+def test_check_gives_every_vendor_layout_a_row_read_or_refused_in_words(shared_data, tmp_path):
+    """Every layout is read (then with the reference's number of voxels) or refused in words, never
+    with a bare exception name; one layout's failure stops none of the others. GE's `.MRDC.` series
+    (several volumes per position, no temporal tag) is not a dynamic series: refused."""
+    vendors = shared_data / "dicom-vendors"
+    rows, voxels = [], {}
+    for layout, (folder, reference) in VENDOR_LAYOUTS.items():
+        ref = sitk.ReadImage(str(vendors / reference))
+        voxels[layout] = int(np.prod(ref.GetSize()[:3]))
+        if ref.GetDimension() == 4:
+            ref = sitk.Extract(ref, [*ref.GetSize()[:3], 0], [0, 0, 0, 0])
+        block = np.zeros(ref.GetSize()[::-1], np.uint8)
+        z, y, x = (n // 2 for n in block.shape)
+        block[z - 1:z + 2, y - 3:y + 3, x - 3:x + 3] = 1
+        mask = sitk.GetImageFromArray(block)
+        mask.CopyInformation(ref)
+        sitk.WriteImage(mask, str(tmp_path / f"{layout}.nrrd"))
+        rows.append({"patient_id": layout, "outcome": len(rows) % 2, "ultrasound": 0,
+                     "baseline_image": str(vendors / folder), "early_image": str(vendors / folder),
+                     "baseline_mask": f"{layout}.nrrd", "early_mask": f"{layout}.nrrd"})
+    pd.DataFrame(rows).to_csv(tmp_path / "cohort.csv", index=False)
+    study = tmp_path / "study.yaml"
+    study.write_text(yaml.safe_dump({"cohort": "cohort.csv", "imaging": {"phase": 1}}))
+
+    result, out = _check(study, tmp_path / "out")
+    assert result.exit_code in (0, 1), result.output
+    exams = pd.read_csv(out / "check.csv", dtype={"patient_id": str})
+    assert sorted(exams["patient_id"].unique()) == sorted(VENDOR_LAYOUTS) and len(exams) == 2 * len(VENDOR_LAYOUTS)
+    for r in exams.itertuples():
+        if r.status == "failed":
+            assert isinstance(r.error, str) and not re.match(r"^\w+(Error|Exception|Iteration)\b", r.error), r.error
+        if isinstance(r.size, str):  # read
+            assert np.prod([int(n) for n in r.size.split("x")]) == voxels[r.patient_id], r
+    assert (exams.loc[exams["patient_id"] == "ge-mrdc-names", "status"] == "failed").all()
