@@ -36,8 +36,8 @@ def cohort_copy(check_cohort, tmp_path) -> Path:
     return shutil.copytree(check_cohort.parent, tmp_path / "cohort") / "study.yaml"
 
 
-def _check(study: Path, out: Path):
-    result = runner.invoke(app, ["check", str(study), "--out", str(out)])
+def _check(study: Path, out: Path, workers: int = 0):
+    result = runner.invoke(app, ["check", str(study), "--out", str(out), "--workers", str(workers)])
     return result, out
 
 
@@ -70,6 +70,15 @@ def test_check_reads_every_exam_and_exits_0(check_cohort, tmp_path):
     assert outcome.loc["0", "maps_to"] == "0 (non-pCR)" and outcome.loc["0", "patients"] == "1"
     assert "exams: 6 checked" in result.output and "0 failing" in result.output
     assert "patients: 3, 0 would be left out" in result.output
+
+
+def test_the_table_does_not_depend_on_the_workers(check_cohort, tmp_path):
+    tables = []
+    for workers in (0, 2):
+        result, out = _check(check_cohort, tmp_path / f"out{workers}", workers=workers)
+        assert result.exit_code == 0, result.output
+        tables.append(pd.read_csv(out / "check.csv").drop(columns="seconds"))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
 
 
 def test_ring_is_the_ring_extraction_builds(check_cohort):

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Mapping
 
@@ -36,12 +37,14 @@ from deltarad.imaging.preprocess import (
     body_mask,
     crop_grid,
     input_crop,
+    itk_threads,
     otsu_threshold,
     output_grid,
     resample_label,
     resample_mask,
 )
 from deltarad.imaging.regions import peritumoral, ring
+from deltarad.parallel import ParallelSettings, map_units
 
 log = logging.getLogger("deltarad.check")
 
@@ -268,8 +271,9 @@ def _count(mask: sitk.Image) -> int:
 # ----------------------------------------------------------------------------- the study
 
 
-def check_study(study: Study, *, progress: bool = True) -> StudyCheck:
-    """Check every exam and patient of the study's cohort (no file written)."""
+def check_study(study: Study, *, parallel: ParallelSettings | None = None, progress: bool = True) -> StudyCheck:
+    """Check every exam and patient of the study's cohort (no file written). Exams run as work
+    units on `parallel` (default: one after another in this process)."""
     raw = read_table(study.cohort_path, "cohort file")
     problems: list[str] = []
     notes: list[str] = []
@@ -289,14 +293,7 @@ def check_study(study: Study, *, progress: bool = True) -> StudyCheck:
     exams: list[dict] = []
     with_images = cohort.columns.intersection([f"{tp}_image" for tp in TIMEPOINTS]).size > 0
     if study.features_path is None and with_images:
-        start = time.perf_counter()
-        rows = cohort.to_dict("records")
-        for i, case_row in enumerate(rows):
-            found = [check_exam(case_row, tp, settings, base=base) for tp in TIMEPOINTS]
-            exams += found
-            if progress:
-                log.info("check: %d/%d patients, %s: %s (%.1f s)", i + 1, len(rows), case_row["patient_id"],
-                         ", ".join(f"{r['timepoint']} {r['status']}" for r in found), time.perf_counter() - start)
+        exams = check_exams(cohort, settings, base=base, parallel=parallel, progress=progress)
     elif study.features_path is None:
         problems.append("the cohort has no image columns and the study file names no feature table")
     else:
@@ -304,6 +301,38 @@ def check_study(study: Study, *, progress: bool = True) -> StudyCheck:
     exam_table = pd.DataFrame(exams, columns=EXAM_COLUMNS)
     patients = _patients(study, raw, cohort, failures, exam_table)
     return StudyCheck(exam_table, patients, _coding(study, raw, cohort), problems, notes)
+
+
+def check_exams(cohort: pd.DataFrame, settings: ImagingSettings, *, base: Path | None = None,
+                parallel: ParallelSettings | None = None, progress: bool = True) -> list[dict]:
+    """check_exam of every (patient, timepoint) of the cohort, in cohort order."""
+    parallel = parallel or ParallelSettings(workers=0)
+    units = [(row, tp) for row in cohort.to_dict("records") for tp in TIMEPOINTS]
+    rows: dict[int, dict] = {}
+
+    def keep(i: int, row: dict) -> None:
+        rows[i] = row
+        if row["status"] != "ok":
+            log.info("check: %s %s: %s", row["patient_id"], row["timepoint"], row["error"] or row["warnings"])
+
+    lost = map_units(partial(_check_unit, settings=settings, base=base, one_thread=parallel.workers != 0),
+                     units, [f"{row['patient_id']} {tp}" for row, tp in units], keep,
+                     settings=parallel, stage="check", progress=progress)
+    for failure in lost:  # the worker died: check_exam itself never raises
+        row, tp = units[failure.index]
+        rows[failure.index] = {**dict.fromkeys(EXAM_COLUMNS), "patient_id": str(row["patient_id"]), "timepoint": tp,
+                               "status": "failed", "error": failure.error}
+    return [rows[i] for i in range(len(units))]
+
+
+def _check_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, base: Path | None, one_thread: bool) -> dict:
+    """The work unit: check_exam of one (cohort row, timepoint); on one ITK thread where workers
+    share the cores."""
+    row, timepoint = unit
+    if not one_thread:
+        return check_exam(row, timepoint, settings, base=base)
+    with itk_threads(1):
+        return check_exam(row, timepoint, settings, base=base)
 
 
 def _patients(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame,
