@@ -63,6 +63,8 @@ CODING_COLUMNS = ["column", "value", "patients", "maps_to"]
 RING_REMOVED_WARNING = 0.5
 #: Inter-reader Dice below this suggests the readers outlined different lesions.
 DICE_WARNING = 0.5
+#: Patients listed on screen per kind (left out, with warnings); check_patients.csv has them all.
+SUMMARY_MAX_LINES = 20
 #: Extra voxels of extraction's grid kept around ring_mm + skin_mm when the ring is built on a crop.
 CROP_MARGIN_VOXELS = 2
 
@@ -405,15 +407,20 @@ def summary_lines(result: StudyCheck) -> list[str]:
         lines.append(f"exams: {len(exams)} checked, {counts.get('ok', 0)} ok, {counts.get('warning', 0)} with "
                      f"warnings, {counts.get('failed', 0)} failing ({exams['seconds'].mean():.2f} s per exam)")
     lines.append(f"patients: {len(patients)}, {len(result.left_out)} would be left out")
-    for r in result.left_out.itertuples():
-        lines.append(f"  {r.patient_id}: {r.left_out_because}")
-    for r in patients[patients["status"] == "warning"].itertuples():
-        lines.append(f"  {r.patient_id} (warning): {r.warnings}")
+    lines += _listed([f"  {r.patient_id}: {r.left_out_because}" for r in result.left_out.itertuples()])
+    lines += _listed([f"  {r.patient_id} (warning): {r.warnings}"
+                      for r in patients[patients["status"] == "warning"].itertuples()])
     for column, part in result.coding.groupby("column", sort=False):
         values = ", ".join(f"{v.value!r} -> {v.maps_to} ({v.patients})" for v in part.itertuples())
         lines.append(f"{column}: {values}")
     lines += [f"study: {p}" for p in result.problems] + [f"note: {n}" for n in result.notes]
     return lines
+
+
+def _listed(lines: list[str]) -> list[str]:
+    if len(lines) <= SUMMARY_MAX_LINES:
+        return lines
+    return lines[:SUMMARY_MAX_LINES] + [f"  ... and {len(lines) - SUMMARY_MAX_LINES} more: see check_patients.csv"]
 
 
 def write_check(result: StudyCheck, out_dir: Path) -> list[Path]:
