@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, SCHEDULER_OPTION, user_errors
+from deltarad.commands._common import DEBUG_OPTION, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +17,9 @@ def register(app: typer.Typer) -> None:
         workers: int | None = typer.Option(
             None, "--workers", min=0, help="worker processes for the exams (default: one per core; 0: no Dask)"
         ),
-        scheduler: str | None = SCHEDULER_OPTION,
+        scheduler: str | None = typer.Option(
+            None, "--scheduler", help="check on an existing Dask cluster, e.g. tcp://HOST:8786 (shared file paths)"
+        ),
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Check every exam and patient in seconds per exam; exit 1 when a run would leave anyone out."""
