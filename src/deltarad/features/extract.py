@@ -40,7 +40,7 @@ from deltarad.config import ImagingSettings, Study
 from deltarad.errors import EARLY_RESPONSE_STAGE, CaseError, DeltaradError
 from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
-from deltarad.imaging.air import AirThreshold, air_mask, estimate_air_threshold
+from deltarad.imaging.air import exam_air
 from deltarad.imaging.io import load_mask
 from deltarad.imaging.geometry import checked_mask, same_grid
 from deltarad.imaging.io import read_image, read_mask
@@ -247,12 +247,8 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
             grid = crop_grid(full, Grid.of(image), lo, hi, settings.ring_mm + settings.skin_mm + margin * max(full.spacing))
         else:
             grid = full
-        if settings.air_threshold is not None:
-            threshold = AirThreshold(settings.air_threshold, f"air threshold {settings.air_threshold:g} (imaging.air_threshold)")
-        else:
-            threshold = estimate_air_threshold(image)
+        threshold, air = exam_air(image, settings.air_threshold)
         notes.append(threshold.note)
-        air = air_mask(image, threshold.value)
         body = sitk.Cast(air == 0, sitk.sitkUInt8)
         source = input_crop(image, grid, BSPLINE_MARGIN_VOXELS)
         if settings.n4:

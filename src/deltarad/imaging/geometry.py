@@ -73,13 +73,13 @@ def _onto(mask: sitk.Image, image: sitk.Image) -> tuple[sitk.Image, str]:
     if lattice:
         placed = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
         lost = _voxels(mask) - _voxels(placed)
-        return placed, (f"mask covers {'x'.join(map(str, mask.GetSize()))} voxels of the exam grid from voxel "
-                        f"{tuple(int(v) for v in np.round(offset))} (saved cropped): placed voxel for voxel"
+        return placed, (f"mask resampled onto the image voxel for voxel: it covers {'x'.join(map(str, mask.GetSize()))} "
+                        f"voxels of the exam grid from voxel {tuple(int(v) for v in np.round(offset))} (saved cropped)"
                         + (f"; {lost} lesion voxels outside the exam dropped" if lost else ""))
     resampled = resample_mask(mask, Grid.of(image))
     return resampled, (
-        f"mask drawn on another grid ({_describe(mask)}) than the exam ({_describe(image)}): resampled onto "
-        f"the exam grid (kept where the interpolated mask >= 0.5); {_ml(mask):.3g} mL on its grid, "
+        f"mask resampled onto the image grid: drawn on another grid ({_describe(mask)}) than the exam "
+        f"({_describe(image)}), kept where the interpolated mask >= 0.5; {_ml(mask):.3g} mL on its grid, "
         f"{_ml(resampled):.3g} mL on the exam's")
 
 

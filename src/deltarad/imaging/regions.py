@@ -87,8 +87,9 @@ class Ring:
         s = self.stats
         if s["kept_share"] < MIN_RING_SHARE or s["ring_voxels_kept"] < MIN_RING_VOXELS:
             who = "" if reader is None else f"reader {reader}: "
+            what = "nearly empty" if s["ring_voxels_kept"] else "empty once air, skin and chest wall are removed"
             raise CaseError(
-                f"{who}the peritumoral ring is nearly empty: {self.describe(ring_mm)} (needs at least "
+                f"{who}the peritumoral ring is {what}: {self.describe(ring_mm)} (needs at least "
                 f"{MIN_RING_SHARE:.0%} of the shell and {MIN_RING_VOXELS} voxels); is the tumour at the body "
                 "surface, or the air threshold wrong (imaging.air_threshold)?", patient=patient)
 
