@@ -13,6 +13,7 @@ from deltarad.errors import DeltaradError
 from deltarad.features.delta import region_matrix
 from deltarad.harmonize import apply_harmonization, fit_harmonization
 from deltarad.modeling.logit import fit_logit
+from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, FrozenModel
 from deltarad.modeling.models import MODEL_COLUMNS, RADSCORES, fit_combined, fit_radscore
 from deltarad.modeling.selection import select_features
@@ -132,6 +133,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
             "aic": combined.step.fit.aic,
             "separation": combined.step.fit.separation,
             "path": combined.step.path,
+            **combined.missing,
         },
         "software": software_versions(),
     }
@@ -158,7 +160,8 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     predictions = split.merge(cohort[["patient_id", study.outcome]], on="patient_id").merge(scores, on="patient_id")
     fit_rows = predictions["set"] == "training"
     model["thresholds"] = {
-        m: youden_threshold(predictions.loc[fit_rows, study.outcome].to_numpy(), predictions.loc[fit_rows, m].to_numpy())
+        m: youden_threshold(*finite(predictions.loc[fit_rows, study.outcome].to_numpy(),
+                                    predictions.loc[fit_rows, m].to_numpy()))
         for m in MODEL_COLUMNS
     }
     selected = pd.DataFrame(

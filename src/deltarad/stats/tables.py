@@ -220,13 +220,15 @@ def table3(
     NPV and counts at the Youden cut-off chosen on `fit_set` and carried unchanged to the other
     sets; paired DeLong p, IDI (with p) and continuous NRI against the `reference` model.
 
-    Without `by` the whole table is one set ("all") and the cut-off is chosen on it.
+    Without `by` the whole table is one set ("all") and the cut-off is chosen on it. A model
+    without a score for a patient (NaN: a blank it needs) is evaluated on the patients it scores,
+    and compared with the reference on the patients both score.
     """
     scores = list(scores)
     _require_columns(df, [outcome, *scores, *([reference] if reference else [])])
     if reference is not None and reference not in scores:
         scores.append(reference)  # the reference model gets its own rows
-    data = df.dropna(subset=[outcome, *scores])
+    data = df.dropna(subset=[outcome]).dropna(subset=scores, how="all")
     y_all = _outcome_01(data, outcome)
     sets = _sets(data, by)
     if by is not None:
@@ -238,18 +240,22 @@ def table3(
     else:
         fit_part = data
     y_fit = y_all.loc[fit_part.index]
-    thresholds = {m: youden_threshold(y_fit, fit_part[m]) for m in scores}
+    scored = {m: fit_part[m].notna() for m in scores}
+    thresholds = {m: youden_threshold(y_fit[scored[m]], fit_part.loc[scored[m], m]) for m in scores}
 
     rows = []
-    for set_name, part in sets:
-        y = y_all.loc[part.index].to_numpy()
+    for set_name, whole in sets:
         for model in scores:
+            part = whole.dropna(subset=[model])
+            y = y_all.loc[part.index].to_numpy()
             s = part[model].to_numpy(dtype=float)
             a, low, high = delong_ci(y, s, level=level)
             row = {"set": set_name, "model": model, "auc": a, "auc_ci_low": low, "auc_ci_high": high,
                    "threshold": thresholds[model], **confusion_metrics(y, s, thresholds[model]),
                    "delong_p": np.nan, "idi": np.nan, "idi_p": np.nan, "nri": np.nan}  # fmt: skip
             if reference is not None and model != reference:
+                part = part.dropna(subset=[reference])
+                y, s = y_all.loc[part.index].to_numpy(), part[model].to_numpy(dtype=float)
                 ref = part[reference].to_numpy(dtype=float)
                 gain = idi(y, s, ref)
                 row.update(delong_p=delong_test(y, s, ref)[1], idi=gain["idi"], idi_p=gain["p"], nri=nri(y, s, ref)["nri"])
