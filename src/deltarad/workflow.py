@@ -151,7 +151,7 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
     the training rows of Table 3 also carry the apparent, optimism and optimism-corrected AUC,
     calibration slope and Brier score and the cross-validated mean of each.
     """
-    from deltarad.stats.tables import table1, table2, table3, write_table
+    from deltarad.stats.tables import NESTED_NOTE, table1, table2, table3, write_table
 
     p = result.predictions
     data = p[["patient_id", "set"]].merge(cohort, on="patient_id")
@@ -162,14 +162,16 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
     training = data[data["set"] == "training"].merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")
     write_table(table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical),
                 tables_dir / "table2.csv", "Table 2. Logistic regression in the training set")
+    nested = ["combined"] if study.ultrasound in result.model["combined"]["terms"] else []
     t3 = table3(p, study.outcome, ["combined", "radscore_dir", "radscore_dpr"], by="set",
-                fit_set="training", reference="us")
+                fit_set="training", reference="us", nested=nested)
     t3.insert(2, "n", t3[["tp", "fp", "tn", "fn"]].sum(axis=1))  # patients the model scored (a blank costs the combined)
     if internal is not None:
         extra = internal.wide()
         t3 = t3.merge(extra, on="model", how="left")
         t3.loc[t3["set"] != "training", [c for c in extra.columns if c != "model"]] = float("nan")
-    write_table(t3, tables_dir / "table3.csv", "Table 3. Performance of the models")
+    write_table(t3, tables_dir / "table3.csv", "Table 3. Performance of the models",
+                notes=[f"nested_optimistic: {NESTED_NOTE}"] if t3["nested_optimistic"].any() else [])
 
 
 def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, failures: pd.DataFrame, out_dir: Path) -> None:

@@ -29,6 +29,7 @@ from deltarad.report.run import (
     model_key,
 )
 from deltarad.report.tables import (
+    NESTED_MARK,
     display,
     format_value,
     table3_display,
@@ -38,6 +39,7 @@ from deltarad.report.tables import (
 from deltarad.stats.calibration import calibration_curve, smoothed_calibration
 from deltarad.stats.dca import decision_curve
 from deltarad.stats.roc import roc_points
+from deltarad.stats.tables import NESTED_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -403,7 +405,9 @@ def _table3(b: _Builder, sec: Section) -> None:
               "cut-off chosen on the training set (Youden index) and carried to validation")
     sec.items.append(b.table(shown, "Performance of the models",
                              f"AUC with DeLong 95% CI; accuracy, sensitivity, specificity, PPV and NPV at the "
-                             f"{cutoff}; DeLong test and IDI against the ultrasound model, and NRI.",
+                             f"{cutoff}; DeLong test and IDI against the ultrasound model, and NRI."
+                             + (f" {NESTED_MARK} {NESTED_NOTE}" if t3.get("nested_optimistic", pd.Series(dtype=bool))
+                                .astype(str).eq("True").any() else ""),
                              label="Table 3", source=t3.drop(columns="model_key"), name="table3"))
 
 
