@@ -151,6 +151,7 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
     the training rows of Table 3 also carry the apparent, optimism and optimism-corrected AUC,
     calibration slope and Brier score and the cross-validated mean of each.
     """
+    from deltarad.stats.pooling import POOLED_NOTE, table2_pooled
     from deltarad.stats.tables import NESTED_NOTE, table1, table2, table3, write_table
 
     p = result.predictions
@@ -160,8 +161,12 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
     write_table(table1(data, study.outcome, by="set", variables=variables, categorical=categorical),
                 tables_dir / "table1.csv", "Table 1. Patient characteristics by outcome")
     training = data[data["set"] == "training"].merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")
-    write_table(table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical),
-                tables_dir / "table2.csv", "Table 2. Logistic regression in the training set")
+    if result.imputed:  # mice: every imputed training set, pooled by Rubin's rules
+        t2 = table2_pooled(result.imputed, study.outcome, [*variables, *RADSCORE_COLUMNS], categorical)
+    else:
+        t2 = table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical)
+    write_table(t2, tables_dir / "table2.csv", "Table 2. Logistic regression in the training set",
+                notes=[POOLED_NOTE.format(m=len(result.imputed))] if result.imputed else [])
     nested = ["combined"] if study.ultrasound in result.model["combined"]["terms"] else []
     t3 = table3(p, study.outcome, ["combined", "radscore_dir", "radscore_dpr"], by="set",
                 fit_set="training", reference="us", nested=nested)

@@ -89,10 +89,16 @@ def missing_failures(model: dict, cohort: pd.DataFrame) -> pd.DataFrame:
                          for p, v in per_patient.items()], columns=columns)
 
 
-def combined_probability(model: dict, data: pd.DataFrame, design: pd.DataFrame) -> np.ndarray:
-    """The combined model's probability from its design columns; NaN for a patient with a blank
-    in one of its variables (complete case)."""
+def combined_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
+    """The combined model's probability for `data` (indexed by patient; `encode` makes its design
+    columns): under mice the mean over the imputations, else NaN for a patient with a blank in
+    one of its variables (complete case)."""
     part = model["combined"]
+    if "imputation" in part:
+        from deltarad.modeling.mice import pooled_probability
+
+        return pooled_probability(model, data, encode)
+    design = encode(data)
     lp = np.full(len(design), part["intercept"], dtype=float)
     for name, beta in part["coefficients"].items():
         lp += beta * design[name].to_numpy(float)

@@ -101,7 +101,7 @@ class FrozenModel:
         out["us"] = _logit_score(self.data["ultrasound_model"], pd.DataFrame({self.ultrasound: us.to_numpy()}))
         data["radscore_dir"] = out["radscore_dir"].to_numpy()
         data["radscore_dpr"] = out["radscore_dpr"].to_numpy()
-        out["combined"] = combined_probability(self.data, data, self.encode(data))
+        out["combined"] = combined_probability(self.data, data, self.encode)
         return out
 
     def unscorable(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
