@@ -9,8 +9,9 @@ Moons et al., J Clin Epidemiol 2006;59:1092), its parameters fitted on a bootstr
 patients where it is observed (so each draw carries their uncertainty, mice's *.boot methods):
 - numeric: linear regression and predictive mean matching (a random one of the 5 observed patients
   whose predicted mean, by the full-data fit, is closest to the blank's, by the bootstrap fit);
-- categorical: multinomial logistic regression (mildly ridge-penalised, C = 10 on z-scored
-  predictors, so that a sparse level cannot run off to infinity), a level drawn from its probabilities.
+- categorical: multinomial logistic regression (baseline-category logits by Newton's method, the
+  slopes mildly ridge-penalised, 1/10 on z-scored predictors, so that a sparse level cannot run off
+  to infinity), a level drawn from its probabilities.
 
 Scoring (validation and new patients): the outcome is unknown, so it is never a predictor. For
 each imputation the model file stores, for every clinical variable, a regression on the others
@@ -31,7 +32,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.special import expit, softmax
-from sklearn.linear_model import LogisticRegression
 
 from deltarad.config import MissingSettings
 from deltarad.errors import DeltaradError
@@ -88,21 +88,48 @@ def _ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _multinomial(X: np.ndarray, labels: np.ndarray, levels: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Intercepts (K) and coefficients (K x p) over all `levels`; a level absent from `labels`
-    gets probability 0 (intercept -inf is not JSON: -50)."""
-    present = sorted(set(labels))
-    K, p = len(levels), X.shape[1]
+    """Baseline-category multinomial logistic regression by Newton's method with a ridge penalty
+    (1 / RIDGE_C) on the slopes, never on the intercepts. Returns intercepts (K) and coefficients
+    (K x p) over all `levels`, the first present level the reference (0); a level absent from
+    `labels` gets intercept -50 (probability about 0; -inf is not JSON)."""
+    present = [lvl for lvl in levels if lvl in set(labels)]
+    K, n, p = len(levels), X.shape[0], X.shape[1]
     intercepts, coefs = np.full(K, -50.0), np.zeros((K, p))
+    intercepts[levels.index(present[0])] = 0.0
     if len(present) == 1:
-        intercepts[levels.index(present[0])] = 0.0
         return intercepts, coefs
-    fit = LogisticRegression(C=RIDGE_C, max_iter=1000).fit(X, labels)
-    rows = [levels.index(c) for c in fit.classes_]
-    if len(fit.classes_) == 2:  # sklearn's binary form: one row, for the second class
-        intercepts[rows] = [0.0, fit.intercept_[0]]
-        coefs[rows[1]] = fit.coef_[0]
-    else:
-        intercepts[rows], coefs[rows] = fit.intercept_, fit.coef_
+    A = np.column_stack([np.ones(n), X])
+    Y = np.column_stack([labels == lvl for lvl in present[1:]]).astype(float)  # n x (K'-1)
+    k, q = Y.shape[1], A.shape[1]
+    pen = np.tile(np.r_[0.0, np.full(p, 1.0 / RIDGE_C)], k)
+    theta = np.zeros(k * q)
+
+    def objective(t: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = np.column_stack([np.zeros(n), A @ t.reshape(k, q).T])
+        logp = eta - np.logaddexp.reduce(eta, axis=1, keepdims=True)
+        return float(np.sum(Y * logp[:, 1:]) + np.sum((1 - Y.sum(axis=1)) * logp[:, 0]) - 0.5 * pen @ t**2), logp
+
+    value, logp = objective(theta)
+    for _ in range(100):
+        P = np.exp(logp[:, 1:])
+        grad = ((Y - P).T @ A).ravel() - pen * theta
+        H = np.zeros((k * q, k * q))
+        for a in range(k):
+            for b in range(k):
+                w = P[:, a] * ((a == b) - P[:, b])
+                H[a * q:(a + 1) * q, b * q:(b + 1) * q] = (A * w[:, None]).T @ A
+        step = np.linalg.solve(H + np.diag(pen) + 1e-10 * np.eye(k * q), grad)
+        for _ in range(30):  # step halving: the penalised log-likelihood never decreases
+            new_value, new_logp = objective(theta + step)
+            if new_value >= value - 1e-12:
+                break
+            step /= 2
+        theta, value, logp = theta + step, new_value, new_logp
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    fitted = theta.reshape(k, q)
+    rows = [levels.index(lvl) for lvl in present[1:]]
+    intercepts[rows], coefs[rows] = fitted[:, 0], fitted[:, 1:]
     return intercepts, coefs
 
 
