@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.special import expit, softmax
+from scipy.stats import norm
 
 from deltarad.config import MissingSettings
 from deltarad.errors import DeltaradError
@@ -274,8 +275,6 @@ def impute_new(imputation: dict, data: pd.DataFrame, j: int) -> pd.DataFrame:
 
 
 def _normal(u: np.ndarray) -> np.ndarray:
-    from scipy.stats import norm
-
     return norm.ppf(np.clip(u, 1e-12, 1 - 1e-12))
 
 

@@ -9,7 +9,8 @@ models only when they are fitted on the same patients (R's step() stops when the
 changes), so the search runs on the complete cases of all candidates; the model it ends with is then
 refitted on the complete cases of its own variables, which are at least as many.
 
-mice: see deltarad.modeling.mice.
+mice: see deltarad.modeling.mice. Under either policy the outcome and the ultrasound read are
+never imputed: a blank there is a cohort failure (deltarad.cohort).
 """
 from __future__ import annotations
 
