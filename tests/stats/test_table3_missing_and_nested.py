@@ -44,3 +44,12 @@ def test_the_footnote_is_written_below_the_table_in_xlsx_and_html(tmp_path):
     assert cells[-1] == NESTED_NOTE
     assert "Demler, Pencina &amp; D&#x27;Agostino" in html.read_text()
     assert "Demler" not in csv.read_text()
+
+
+def test_the_report_shows_each_model_n(asah):
+    df = asah.copy()
+    df.loc[df.index[:10], "s100b"] = np.nan
+    t3 = table3(df, "poor", ["s100b"], reference="wfns")
+    t3.insert(2, "n", t3[["tp", "fp", "tn", "fn"]].sum(axis=1))
+    shown = table3_display(t3.assign(model_key=t3["model"]), {})
+    assert shown["n"].tolist() == ["103", "113"]

@@ -54,6 +54,7 @@ def table3_display(t3: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
         row = {
             "Set": str(r["set"]).capitalize(),
             "Model": labels.get(r["model_key"], str(r["model"])),
+            **({"n": format_value(r["n"])} if "n" in r else {}),  # patients scored: a blank costs the combined model
             "AUC (95% CI)": f"{format_value(r['auc'])} ({format_value(r.get('auc_ci_low'))}–{format_value(r.get('auc_ci_high'))})",
         }
         for col, head in [("threshold", "Cut-off"), ("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"),
