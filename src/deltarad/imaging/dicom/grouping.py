@@ -330,8 +330,12 @@ def _drop_classic_copies(series_list: list[Series], notes: list[str]) -> list[Se
 
 def _matches(s: Series, wanted: str) -> bool:
     text = wanted.strip()
-    if text.isdigit():
-        return s.first.series_number == int(text)
+    try:
+        number = float(text)  # a cohort column of series numbers may come back as floats
+    except ValueError:
+        number = None
+    if number is not None and number.is_integer():
+        return s.first.series_number == int(number)
     return fnmatch.fnmatch(s.first.description.strip().lower(), text.lower())
 
 
