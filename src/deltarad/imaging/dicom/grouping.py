@@ -209,10 +209,10 @@ def _split_in_time(frames: list[Frame], name: str, patient, where) -> tuple[list
         return [("", frames)], None
     if len(counts) > 1:
         few = min(counts)
-        lacking = sorted(k for k, c in per_position.items() if c == few)[:3]
-        raise CaseError(f"{name}: slice positions hold {sorted(counts)} images each: an image is missing at "
-                        f"{len([k for k, c in per_position.items() if c == few])} position(s), e.g. {lacking[0]} mm",
-                        patient=patient, file=where)
+        lacking = sorted(k for k, c in per_position.items() if c == few)
+        raise CaseError(f"{name}: slice positions hold different numbers of images {sorted(counts)}: "
+                        f"{len(lacking)} position(s) hold {few} (an image missing there, or duplicated elsewhere), "
+                        f"e.g. the one at {lacking[0]} mm", patient=patient, file=where)
     m = counts.pop()
     for rule, key in _TIME_KEYS:
         values = [key(f) for f in frames]

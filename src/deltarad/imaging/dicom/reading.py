@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import SimpleITK as sitk
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from deltarad.errors import CaseError
 from deltarad.imaging.dicom.grouping import Volume, normal
@@ -55,7 +56,12 @@ def read_volume(volume: Volume, patient: str | None) -> sitk.Image:
 
 def _pixels(file: Path, patient: str | None) -> np.ndarray:
     try:
-        pixels = pydicom.dcmread(file, force=True).pixel_array
+        ds = pydicom.dcmread(file, force=True)
+        if "TransferSyntaxUID" not in ds.file_meta:  # a bare dataset: the encoding it was read in
+            implicit, little = ds.original_encoding
+            ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
+                                              ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+        pixels = ds.pixel_array
     except Exception as exc:  # pydicom and its decoders raise many types for a damaged file
         raise CaseError(f"cannot read DICOM pixel data (truncated file or unsupported compression?): "
                         f"{_first_line(exc)}", patient=patient, file=file) from None
