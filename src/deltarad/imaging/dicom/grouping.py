@@ -255,19 +255,38 @@ def _what_differs(frames: list[Frame]) -> str:
 def choose_exam(series_list: list[Series], *, series: str | None, image_kind: str | None,
                 patient: str | None, where) -> tuple[list[Volume], list[str]]:
     """The DCE exam's volumes in time order (phase 0 first) and the notes of how they were found."""
+    chosen, left, notes = choose_series(series_list, series=series, image_kind=image_kind, patient=patient, where=where)
+    volumes: list[Volume] = []
+    for s in chosen:
+        notes += s.notes
+        volumes += s.volumes
+    if len(chosen) > 1:
+        mapping = ", ".join(f"{s.name} -> phase {i}" for i, s in enumerate(chosen) if len(s.volumes) == 1)
+        notes.append(f"{len(chosen)} series on one grid and protocol ordered by acquisition time: {mapping or _listing(chosen)}")
+    elif not left:
+        notes += _derived_note(chosen[0])
+    notes += [f"left out {s.name}: {reason}" for s, reason in left]
+    return volumes, notes
+
+
+def choose_series(series_list: list[Series], *, series: str | None, image_kind: str | None, patient: str | None,
+                  where) -> tuple[list[Series], list[tuple[Series, str]], list[str]]:
+    """The series of the DCE exam (time order, their volumes filled), the series left out with
+    the reason, and notes; a CaseError where no series or several candidates remain."""
     notes: list[str] = []
-    series_list = _drop_classic_copies(series_list, notes)
+    left: list[tuple[Series, str]] = []
+    series_list = _drop_classic_copies(series_list, left)
     if series is not None:
         picked = [s for s in series_list if _matches(s, series)]
         if not picked:
             raise CaseError(f"no DICOM series matches {series!r} (SeriesDescription or SeriesNumber); series: "
                             f"{_listing(series_list)}", patient=patient, file=where)
         notes.append(f"{len(picked)} of {len(series_list)} series chosen by {series!r}")
+        left += [(s, f"not matching {series!r}") for s in series_list if s not in picked]
         series_list = picked
     if len(series_list) == 1:
-        only = dynamics(series_list[0], image_kind, patient, where)
-        return only.volumes, notes + only.notes + _derived_note(only)
-    candidates, left = [], []
+        return [dynamics(series_list[0], image_kind, patient, where)], left, notes
+    candidates, refused = [], []
     for s in series_list:
         reason = s.derived()
         if reason is None:
@@ -277,7 +296,7 @@ def choose_exam(series_list: list[Series], *, series: str | None, image_kind: st
                 continue
             except CaseError as exc:
                 reason = exc.problem
-        left.append((s, reason))
+        refused.append((s, reason))
     clusters: dict[tuple, list[Series]] = defaultdict(list)
     for s in candidates:
         clusters[_signature(s)].append(s)
@@ -285,28 +304,21 @@ def choose_exam(series_list: list[Series], *, series: str | None, image_kind: st
     if len(groups) > 1:
         dynamic = [g for g in groups if sum(len(s.volumes) for s in g) >= 2]
         if len(dynamic) == 1:
-            left += [(s, "not a dynamic series on the DCE series' grid and protocol") for g in groups if g is not dynamic[0] for s in g]
+            refused += [(s, "not a dynamic series on the DCE series' grid and protocol")
+                        for g in groups if g is not dynamic[0] for s in g]
             groups = dynamic
     if not groups:
-        if len(left) == 1 or len({r for _, r in left}) == 1:
-            raise CaseError(left[0][1], patient=patient, file=where)
+        if len({r for _, r in refused}) == 1:
+            raise CaseError(refused[0][1], patient=patient, file=where)
         raise CaseError(f"no DCE series among {len(series_list)} DICOM series: "
-                        + "; ".join(f"{s.name}: {r}" for s, r in left), patient=patient, file=where)
+                        + "; ".join(f"{s.name}: {r}" for s, r in refused), patient=patient, file=where)
     if len(groups) > 1:
         listing = _listing([s for g in groups for s in g])
         raise CaseError(f"{sum(len(g) for g in groups)} DICOM series and no choice of series: {listing}; "
                         "set imaging.series (SeriesDescription or SeriesNumber) or the cohort's <timepoint>_series column",
                         patient=patient, file=where)
     chosen = sorted(groups[0], key=lambda s: (s.time_s, s.first.series_number or 0))
-    volumes: list[Volume] = []
-    for s in chosen:
-        notes += s.notes
-        volumes += s.volumes
-    if len(chosen) > 1:
-        mapping = ", ".join(f"{s.name} -> phase {i}" for i, s in enumerate(chosen) if len(s.volumes) == 1)
-        notes.append(f"{len(chosen)} series on one grid and protocol ordered by acquisition time: {mapping or _listing(chosen)}")
-    notes += [f"left out {s.name}: {reason}" for s, reason in left]
-    return volumes, notes
+    return chosen, left + refused, notes
 
 
 def _derived_note(s: Series) -> list[str]:
@@ -314,15 +326,15 @@ def _derived_note(s: Series) -> list[str]:
     return [f"{s.name} is not original images ({reason}) but the only series: read as given"] if reason else []
 
 
-def _drop_classic_copies(series_list: list[Series], notes: list[str]) -> list[Series]:
+def _drop_classic_copies(series_list: list[Series], left: list) -> list[Series]:
     forms = defaultdict(set)
     for s in series_list:
         forms[s.first.series_uid].add(s.first.form)
     kept = []
     for s in series_list:
         if s.first.form == "classic" and "enhanced" in forms[s.first.series_uid]:
-            notes.append(f"{s.name} is in the folder twice, as classic and as Enhanced MR: the enhanced copy is read "
-                         "(per-frame geometry and time), the classic copy left out")
+            left.append((s, "in the folder twice, as classic and as Enhanced MR: the enhanced copy is read "
+                            "(per-frame geometry and time), this classic copy left out"))
             continue
         kept.append(s)
     return kept
