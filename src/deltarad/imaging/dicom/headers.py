@@ -31,7 +31,7 @@ GE_BVALUE = 0x00431039
 
 _TAGS = [
     "SOPClassUID", "Modality", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "ProtocolName",
-    "StudyInstanceUID", "StudyDate", "StudyDescription", "PatientID", "Manufacturer", "ImageType",
+    "StudyInstanceUID", "StudyDate", "PatientID", "Manufacturer", "ImageType",
     "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns", "NumberOfFrames",
     "RescaleSlope", "RescaleIntercept", "TemporalPositionIdentifier", "TriggerTime", "AcquisitionTime",
     "AcquisitionDate", "AcquisitionDateTime", "SeriesDate", "SeriesTime", "ContentTime", "AcquisitionNumber",
@@ -80,7 +80,6 @@ class Frame:
     patient_id: str
     study_uid: str
     study_date: str
-    study_description: str
 
 
 _BINARY = {"US": "H", "UL": "I", "SS": "h", "SL": "i", "FL": "f", "FD": "d"}
@@ -104,7 +103,7 @@ class Header:
         raw = self.ds.get_item(tag)
         if not isinstance(raw, RawDataElement):
             value = raw.value
-            return _value(raw) if isinstance(value, bytes) else value
+            return element_value(raw) if isinstance(value, bytes) else value
         vr = raw.VR or _dictionary_vr(tag)
         data = raw.value or b""
         if vr == "SQ":
@@ -190,7 +189,7 @@ def common(ds: Header, file: Path) -> dict:
     return dict(
         file=file,
         series_uid=str(ds.get("SeriesInstanceUID", "")),
-        series_number=_int(ds.get("SeriesNumber")),
+        series_number=as_int(ds.get("SeriesNumber")),
         description=str(ds.get("SeriesDescription", "") or ""),
         protocol=(
             str(ds.get("ProtocolName", "") or ""),
@@ -198,15 +197,14 @@ def common(ds: Header, file: Path) -> dict:
             _round(find(ds, "RepetitionTime")),
             _round(find(ds, "FlipAngle")),
         ),
-        image_type=tuple(str(v) for v in _list(ds.get("ImageType"))),
-        acquisition_number=_int(ds.get("AcquisitionNumber")),
-        instance=_int(ds.get("InstanceNumber")) or 0,
+        image_type=tuple(str(v) for v in as_list(ds.get("ImageType"))),
+        acquisition_number=as_int(ds.get("AcquisitionNumber")),
+        instance=as_int(ds.get("InstanceNumber")) or 0,
         manufacturer=str(ds.get("Manufacturer", "") or ""),
-        philips_scale=_float(scale),
+        philips_scale=as_float(scale),
         patient_id=str(ds.get("PatientID", "") or ""),
         study_uid=str(ds.get("StudyInstanceUID", "") or ""),
         study_date=str(ds.get("StudyDate", "") or date),
-        study_description=str(ds.get("StudyDescription", "") or ""),
         _date=date,
         _time=ds.get("AcquisitionDateTime") or ds.get("AcquisitionTime") or ds.get("ContentTime"),
     )
@@ -215,29 +213,29 @@ def common(ds: Header, file: Path) -> dict:
 def classic_frame(ds: Header, file: Path) -> Frame:
     base = common(ds, file)
     date, time = base.pop("_date"), base.pop("_time")
-    spacing = _list(ds.get("PixelSpacing")) or [1.0, 1.0]
+    spacing = as_list(ds.get("PixelSpacing")) or [1.0, 1.0]
     kind = []
     if ds.get(PHILIPS_LABEL_TYPE) is not None:
         kind.append(("Philips label type (2005,1429)", str(ds.get(PHILIPS_LABEL_TYPE)).strip()))
     if ds.get("EchoNumbers") not in (None, ""):
         kind.append(("EchoNumbers", str(ds.get("EchoNumbers"))))
-    bvalue = _float(ds.get("DiffusionBValue"))
+    bvalue = as_float(ds.get("DiffusionBValue"))
     if bvalue is None and ds.get(GE_BVALUE) is not None:
-        values = _list(ds.get(GE_BVALUE))
-        bvalue = _float(values[0]) if values else None
+        values = as_list(ds.get(GE_BVALUE))
+        bvalue = as_float(values[0]) if values else None
     return Frame(
         frame=None,
         form="classic",
-        position=tuple(float(v) for v in _list(ds.get("ImagePositionPatient"))),
-        orientation=tuple(float(v) for v in _list(ds.get("ImageOrientationPatient"))),
+        position=tuple(float(v) for v in as_list(ds.get("ImagePositionPatient"))),
+        orientation=tuple(float(v) for v in as_list(ds.get("ImageOrientationPatient"))),
         rows=int(ds.get("Rows")),
         columns=int(ds.get("Columns")),
         pixel_spacing=(float(spacing[0]), float(spacing[1])),
-        slope=_float(ds.get("RescaleSlope")) or 1.0,
-        intercept=_float(ds.get("RescaleIntercept")) or 0.0,
+        slope=as_float(ds.get("RescaleSlope")) or 1.0,
+        intercept=as_float(ds.get("RescaleIntercept")) or 0.0,
         kind=(("ImageType", "\\".join(base["image_type"])), *kind),
-        temporal_index=_int(ds.get("TemporalPositionIdentifier")),
-        trigger_time_ms=_float(ds.get("TriggerTime")),
+        temporal_index=as_int(ds.get("TemporalPositionIdentifier")),
+        trigger_time_ms=as_float(ds.get("TriggerTime")),
         acquisition_s=seconds(date, time),
         diffusion_b=bvalue,
         **base,
@@ -281,7 +279,7 @@ def _items(seq) -> list:
     return list(seq) if seq is not None else []
 
 
-def _value(element):
+def element_value(element):
     value = element.value
     if isinstance(value, bytes):
         value = value.decode("latin-1").strip("\0 ")
@@ -290,7 +288,7 @@ def _value(element):
     return value
 
 
-def _list(value) -> list:
+def as_list(value) -> list:
     if value is None or value == "":
         return []
     if isinstance(value, (str, bytes, int, float)):
@@ -298,7 +296,7 @@ def _list(value) -> list:
     return list(value)
 
 
-def _float(value) -> float | None:
+def as_float(value) -> float | None:
     if value is None or value == "":
         return None
     try:
@@ -307,11 +305,11 @@ def _float(value) -> float | None:
         return None
 
 
-def _int(value) -> int | None:
-    number = _float(value)
+def as_int(value) -> int | None:
+    number = as_float(value)
     return int(number) if number is not None else None
 
 
 def _round(value) -> float | None:
-    number = _float(value)
+    number = as_float(value)
     return round(number, 3) if number is not None else None
