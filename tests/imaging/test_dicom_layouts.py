@@ -186,3 +186,24 @@ def test_notes_carry_no_identifiers(tmp_path):
     text = " ".join(notes)
     assert "SECRET-ID-123" not in text and "Doe" not in text and "20240115" not in text and "1.2.826" not in text
     assert SLICE_MM == 2.5
+
+
+def test_copies_of_one_acquisition_under_new_uids_are_refused(tmp_path):
+    """A converter's classic copy with a new SeriesInstanceUID beside the enhanced original:
+    same grid, same protocol, same acquisition times; never taken as more dynamics."""
+    write_series(tmp_path, 2, per_slice=lambda p, k: {"TemporalPositionIdentifier": p + 1,
+                                                      "AcquisitionDateTime": f"20240115101{5 + p}00.000000"})
+    write_enhanced(tmp_path / "enhanced.dcm", 2, series_uid=generate_uid())
+    with pytest.raises(CaseError, match="hold volumes of the same acquisition time: copies of one acquisition"):
+        read_exam(tmp_path, phase=1, patient="P12")
+
+
+def test_a_header_without_rows_is_an_error_in_words(tmp_path):
+    write_series(tmp_path, 1)
+    victim = next(tmp_path.iterdir())
+    ds = pydicom.dcmread(victim)
+    del ds.Rows
+    ds.save_as(victim)
+    with pytest.raises(CaseError, match=r"DICOM header not understood \(TypeError") as err:
+        read_exam(tmp_path, patient="P13")
+    assert victim.name in str(err.value)

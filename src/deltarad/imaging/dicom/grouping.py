@@ -262,7 +262,12 @@ def choose_exam(series_list: list[Series], *, series: str | None, image_kind: st
         volumes += s.volumes
     if len(chosen) > 1:
         mapping = ", ".join(f"{s.name} -> phase {i}" for i, s in enumerate(chosen) if len(s.volumes) == 1)
-        notes.append(f"{len(chosen)} series on one grid and protocol ordered by acquisition time: {mapping or _listing(chosen)}")
+        order = "acquisition time" if all(np.isfinite(s.time_s) for s in chosen) else "SeriesNumber (no AcquisitionTime)"
+        notes.append(f"{len(chosen)} series on one grid and protocol ordered by {order}: {mapping or _listing(chosen)}")
+    mosaic = [s.name for s in chosen if "MOSAIC" in {t.upper() for t in s.first.image_type}]
+    if mosaic:
+        notes.append(f"{', '.join(mosaic)}: Siemens MOSAIC images (slices tiled in one image) are read as stored, "
+                     "not unpacked into slices")
     elif not left:
         notes += _derived_note(chosen[0])
     notes += [f"left out {s.name}: {reason}" for s, reason in left]
@@ -318,7 +323,22 @@ def choose_series(series_list: list[Series], *, series: str | None, image_kind: 
                         "set imaging.series (SeriesDescription or SeriesNumber) or the cohort's <timepoint>_series column",
                         patient=patient, file=where)
     chosen = sorted(groups[0], key=lambda s: (s.time_s, s.first.series_number or 0))
+    _refuse_copies(chosen, patient, where)
     return chosen, left + refused, notes
+
+
+def _refuse_copies(chosen: list[Series], patient: str | None, where) -> None:
+    """Two series whose volumes were acquired at the same times are copies of one acquisition
+    (e.g. a converter's classic and enhanced copies under new UIDs), not two dynamics."""
+    seen: dict[float, Series] = {}
+    for s in chosen:
+        for v in s.volumes:
+            if v.time_s is None:
+                continue
+            other = seen.setdefault(v.time_s, s)
+            if other is not s:
+                raise CaseError(f"{other.name} and {s.name} hold volumes of the same acquisition time: copies of one "
+                                "acquisition, not two dynamics; keep one, or set imaging.series", patient=patient, file=where)
 
 
 def _derived_note(s: Series) -> list[str]:

@@ -141,21 +141,24 @@ def read_frames(files: list[Path], patient: str | None) -> tuple[list[Frame], li
     for file in files:
         try:
             ds = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=_TAGS, force=True)
-        except (InvalidDicomError, OSError, EOFError, ValueError, KeyError) as exc:
+        except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, struct.error) as exc:
             if not _has_preamble(file):
                 continue  # began like a bare dataset but is not one
             raise CaseError(f"unreadable DICOM file: {exc}", patient=patient, file=file) from None
         header = Header(ds)
-        what = image_storage(header)
-        if what is not None:
-            left_out[what] += 1
-            continue
-        if "PerFrameFunctionalGroupsSequence" in ds:
-            frames += enhanced_frames(ds, file, common(header, file), patient)
-        elif "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds:
-            frames.append(classic_frame(header, file))
-        else:
-            left_out["image without ImagePositionPatient/ImageOrientationPatient"] += 1
+        try:
+            what = image_storage(header)
+            if what is not None:
+                left_out[what] += 1
+            elif "PerFrameFunctionalGroupsSequence" in ds:
+                frames += enhanced_frames(ds, file, common(header, file), patient)
+            elif "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds:
+                frames.append(classic_frame(header, file))
+            else:
+                left_out["image without ImagePositionPatient/ImageOrientationPatient"] += 1
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error) as exc:
+            raise CaseError(f"DICOM header not understood ({type(exc).__name__}: {exc})", patient=patient,
+                            file=file) from None
     notes = [f"left out {n} DICOM file(s): {what}" for what, n in sorted(left_out.items())]
     return frames, notes
 
@@ -176,9 +179,7 @@ def image_storage(header: Header) -> str | None:
         return "DICOMDIR"
     if "Image Storage" not in name or "Secondary Capture" in name:
         return name
-    if "PixelData" in ds or "Rows" in ds:
-        return None
-    return name
+    return None
 
 
 def common(ds: Header, file: Path) -> dict:
