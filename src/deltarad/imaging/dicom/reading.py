@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pydicom.pixels import iter_pixels
 import SimpleITK as sitk
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
@@ -27,17 +28,13 @@ def read_volume(volume: Volume, patient: str | None) -> sitk.Image:
     by_file: dict[Path, list[int]] = defaultdict(list)
     for k, f in enumerate(frames):
         by_file[f.file].append(k)
-    planes: list[np.ndarray | None] = [None] * len(frames)
+    planes: list[np.ndarray] = [np.empty(0)] * len(frames)
     for file, slots in by_file.items():
-        pixels = _pixels(file, patient)
+        decoded = _planes(file, [frames[k].frame for k in slots], patient)
         for k in slots:
-            index = frames[k].frame
-            if index is None:
-                plane = pixels if pixels.ndim == 2 else None
-            else:
-                plane = pixels[index] if pixels.ndim == 3 else (pixels if index == 0 else None)
-            if plane is None or plane.shape != (frames[k].rows, frames[k].columns):
-                raise CaseError(f"DICOM pixel data of shape {pixels.shape} does not match the header "
+            plane = decoded[frames[k].frame]
+            if plane.shape != (frames[k].rows, frames[k].columns):
+                raise CaseError(f"DICOM pixel data of shape {plane.shape} does not match the header "
                                 f"({frames[k].rows} x {frames[k].columns})", patient=patient, file=file)
             planes[k] = plane
     array = np.stack(planes)
@@ -54,20 +51,25 @@ def read_volume(volume: Volume, patient: str | None) -> sitk.Image:
     return image
 
 
-def _pixels(file: Path, patient: str | None) -> np.ndarray:
+def _planes(file: Path, indices: list[int | None], patient: str | None) -> dict[int | None, np.ndarray]:
+    """The 2-D planes of `file` at `indices` (None: a single-frame file); of a multi-frame file
+    only those frames are decoded."""
     try:
-        ds = pydicom.dcmread(file, force=True)
-        if "TransferSyntaxUID" not in ds.file_meta:  # a bare dataset: the encoding it was read in
-            implicit, little = ds.original_encoding
-            ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
-                                              ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
-        pixels = ds.pixel_array
+        if indices == [None]:
+            ds = pydicom.dcmread(file, force=True)
+            if "TransferSyntaxUID" not in ds.file_meta:  # a bare dataset: the encoding it was read in
+                implicit, little = ds.original_encoding
+                ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
+                                                  ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+            decoded = {None: ds.pixel_array}
+        else:
+            wanted = sorted(set(indices))
+            decoded = dict(zip(wanted, iter_pixels(file, indices=wanted)))
     except Exception as exc:  # pydicom and its decoders raise many types for a damaged file
         raise CaseError(f"cannot read DICOM pixel data (truncated file or unsupported compression?): "
                         f"{_first_line(exc)}", patient=patient, file=file) from None
-    if pixels.dtype.byteorder not in ("=", "|"):
-        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
-    return pixels
+    return {k: v.astype(v.dtype.newbyteorder("=")) if v.dtype.byteorder not in ("=", "|") else v
+            for k, v in decoded.items()}
 
 
 def _rescaled(frames) -> bool:
