@@ -207,3 +207,21 @@ def test_a_header_without_rows_is_an_error_in_words(tmp_path):
     with pytest.raises(CaseError, match=r"DICOM header not understood \(TypeError") as err:
         read_exam(tmp_path, patient="P13")
     assert victim.name in str(err.value)
+
+
+def test_quick_header_parse_gives_the_frames_pydicom_gives(shared_data, tmp_path, monkeypatch):
+    """The quick parse (explicit VR little endian, defined lengths) against pydicom's own parse,
+    on every vendor file and on a generated exam; and it does take the common files."""
+    from deltarad.imaging.dicom import headers
+    from deltarad.imaging.dicom.finding import dicom_files
+    from deltarad.imaging.dicom.quickparse import quick_dataset
+
+    write_series(tmp_path, 2, per_slice=lambda p, k: {"TemporalPositionIdentifier": p + 1, "RescaleSlope": 1.5,
+                                                      "RescaleIntercept": -2})
+    files = dicom_files(shared_data / "dicom-vendors") + dicom_files(tmp_path)
+    quick = sum(quick_dataset(f, headers._WANTED) is not None for f in files)
+    assert quick > len(files) / 2
+    fast, _ = headers.read_frames(files, patient=None)
+    monkeypatch.setattr(headers, "quick_dataset", lambda file, wanted: None)
+    slow, _ = headers.read_frames(files, patient=None)
+    assert fast == slow

@@ -21,6 +21,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 from deltarad.errors import CaseError
+from deltarad.imaging.dicom.quickparse import quick_dataset
 
 PHILIPS_LABEL_TYPE = 0x20051429
 """Philips private 'label type' (LABEL / CONTROL of arterial spin labelling, and the like)."""
@@ -39,6 +40,9 @@ _TAGS = [
     "DiffusionBValue", "FrameOfReferenceUID", "PerFrameFunctionalGroupsSequence",
     "SharedFunctionalGroupsSequence", PHILIPS_LABEL_TYPE, PHILIPS_SCALE_SLOPE, GE_BVALUE,
 ]
+
+
+_WANTED = frozenset(t if isinstance(t, int) else tag_for_keyword(t) for t in _TAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +144,8 @@ def read_frames(files: list[Path], patient: str | None) -> tuple[list[Frame], li
     left_out: Counter[str] = Counter()
     for file in files:
         try:
-            ds = pydicom.dcmread(file, stop_before_pixels=True, specific_tags=_TAGS, force=True)
+            ds = quick_dataset(file, _WANTED) or pydicom.dcmread(file, stop_before_pixels=True, specific_tags=_TAGS,
+                                                                 force=True)
         except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, struct.error) as exc:
             if not _has_preamble(file):
                 continue  # began like a bare dataset but is not one
