@@ -7,7 +7,7 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 from dicom_layouts import (
-    AXIAL, SLICE_MM, SLICES, expected_geometry, position, volume, write_enhanced, write_series, write_slice,
+    AXIAL, SLICE_MM, SLICES, expected_geometry, position, volume, write_enhanced, write_series,
 )
 from pydicom.fileset import FileSet
 from pydicom.uid import generate_uid
