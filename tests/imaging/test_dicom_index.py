@@ -123,3 +123,16 @@ def test_reader_notes_reach_the_extraction_notes(demo):
     row = {k: str(demo / v) if k.endswith(("_image", "_mask", "_reader2")) and isinstance(v, str) else v for k, v in row.items()}
     exam = prepare_timepoint(row, "baseline", ImagingSettings(n4=False))
     assert "phase 3 of 4 read (TemporalPositionIdentifier/Index 4)" in exam.notes
+
+
+def test_studies_without_patient_id_stand_alone(tmp_path):
+    from dicom_layouts import write_series
+
+    for n in (1, 2):
+        write_series(tmp_path / "tree" / f"s{n}", 2, study_uid=f"1.2.826.0.1.3680043.10.5{n}", PatientID="",
+                     per_slice=lambda p, k: {"TemporalPositionIdentifier": p + 1})
+    run("index", str(tmp_path / "tree"), "--out", str(tmp_path / "cohort.csv"))
+    draft = pd.read_csv(tmp_path / "cohort.csv", dtype=str, keep_default_na=False)
+    assert len(draft) == 2 and (draft["early_image"] == "").all()
+    index = pd.read_csv(tmp_path / "index.csv", dtype=str, keep_default_na=False)
+    assert (index["why"] == "no PatientID in the DICOM: this study stands alone in the draft cohort").sum() == 2

@@ -51,11 +51,14 @@ def index_tree(root: Path, *, with_ids: bool = False, series: str | None = None,
     """(draft cohort, index) of the DICOM tree at `root`; see the module docstring."""
     frames, rows = _scan(root)
     by_patient: dict[str, list[Frame]] = defaultdict(list)
-    for f in frames:
-        by_patient[f.patient_id].append(f)
+    for f in frames:  # without a PatientID, a study cannot be matched to others: it stands alone
+        by_patient[f.patient_id or f"no PatientID, study {f.study_uid}"].append(f)
     cohort = []
     for patient_id in sorted(by_patient, key=lambda p: p if with_ids else pseudonym(p)):
         shown = patient_id if with_ids else pseudonym(patient_id)
+        if not by_patient[patient_id][0].patient_id:
+            rows.append({"patient": shown, "role": "note",
+                         "why": "no PatientID in the DICOM: this study stands alone in the draft cohort"})
         studies: dict[str, list[Frame]] = defaultdict(list)
         for f in by_patient[patient_id]:
             studies[f.study_uid].append(f)
