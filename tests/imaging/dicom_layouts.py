@@ -99,6 +99,28 @@ def write_series(folder: Path, phases: int = 1, *, series_uid: str | None = None
     return series_uid
 
 
+def series_per_dynamic_folder(root, *, subtraction=True, field_map=True, other_dce=False):
+    """Three dynamics, one series each (written out of time order), on one grid, plus a
+    subtraction and a field map on the same grid."""
+    study = "1.2.826.0.1.3680043.10.7"
+    for p, number in ((2, 9), (0, 7), (1, 8)):
+        write_series(root / f"S{number}", 1, study_uid=study, SeriesNumber=number, SeriesDescription=f"t1_dyn_{p}",
+                     AcquisitionTime=f"10{20 + p}00", values=lambda _, p=p: volume(p))
+    if subtraction:
+        write_series(root / "S20", 1, study_uid=study, SeriesNumber=20, SeriesDescription="t1_dyn_SUB",
+                     ImageType=["DERIVED", "SECONDARY", "SUBTRACTION"], AcquisitionTime="102100",
+                     values=lambda _: volume(5))
+    if field_map:
+        write_series(root / "S3", 1, study_uid=study, SeriesNumber=3, SeriesDescription="gre_field_mapping",
+                     ProtocolName="gre_field_mapping", RepetitionTime=600, EchoTime=4.9, AcquisitionTime="101000",
+                     values=lambda _: volume(6))
+    if other_dce:
+        for p in range(2):
+            write_series(root / f"S{30 + p}", 1, study_uid=study, SeriesNumber=30 + p, SeriesDescription="t1_vibe_dyn",
+                         ProtocolName="t1_vibe_dyn", FlipAngle=10, AcquisitionTime=f"10{40 + p}00",
+                         values=lambda _, p=p: volume(7 + p))
+
+
 def write_enhanced(path: Path, phases: int, *, series_uid: str, study_uid: str = "1.2.826.0.1.3680043.10.1",
                    slope: float = 1.0, intercept: float = 0.0, **attrs) -> Path:
     """One Enhanced MR file: phases x SLICES frames storing `volume`; its values are stored x slope + intercept."""

@@ -136,3 +136,17 @@ def test_studies_without_patient_id_stand_alone(tmp_path):
     assert len(draft) == 2 and (draft["early_image"] == "").all()
     index = pd.read_csv(tmp_path / "index.csv", dtype=str, keep_default_na=False)
     assert (index["why"] == "no PatientID in the DICOM: this study stands alone in the draft cohort").sum() == 2
+
+
+def test_check_reads_the_exam_extraction_reads(shared_data, tmp_path):
+    """deltarad check's reader takes imaging.image_kind and the <timepoint>_series column as extraction does."""
+    from dicom_layouts import series_per_dynamic_folder, volume
+
+    from deltarad.preflight import read_exam as check_read
+
+    philips = shared_data / "dicom-vendors" / "philips-dynamics" / "classic"
+    _, notes = check_read(str(philips), ImagingSettings(phase=1, image_kind="CONTROL"), "C1")
+    assert any("images of kind 'CONTROL' read" in n for n in notes)
+    series_per_dynamic_folder(tmp_path, other_dce=True)
+    image, notes = check_read(str(tmp_path), ImagingSettings(phase=1), "C2", series="t1_vibe*")
+    assert np.array_equal(sitk.GetArrayFromImage(image), volume(8))

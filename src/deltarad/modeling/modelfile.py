@@ -15,6 +15,7 @@ from scipy.special import expit
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import region_matrix
 from deltarad.harmonize import apply_harmonization
+from deltarad.modeling.missing import combined_probability
 
 SCHEMA = "deltarad.model"
 SCHEMA_VERSION = 1
@@ -100,13 +101,14 @@ class FrozenModel:
         out["us"] = _logit_score(self.data["ultrasound_model"], pd.DataFrame({self.ultrasound: us.to_numpy()}))
         data["radscore_dir"] = out["radscore_dir"].to_numpy()
         data["radscore_dpr"] = out["radscore_dpr"].to_numpy()
-        out["combined"] = _logit_score(self.data["combined"], self.encode(data).reset_index(drop=True))
+        out["combined"] = combined_probability(self.data, data, self.encode)
         return out
 
     def unscorable(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
         """Patients the model cannot score (patient_id, stage, error): a selected delta feature
-        missing or not finite (e.g. a zero baseline value), a combined-model variable missing or a
-        category not seen in training. Call check_delta first for problems of the whole table."""
+        missing or not finite (e.g. a zero baseline value) or a category not seen in training. A
+        blank clinical value only costs the combined model (deltarad.modeling.missing). Call
+        check_delta first for problems of the whole table."""
         problems: dict[str, str] = {}
         patients = list(cohort["patient_id"])
         for part in self.data["radscores"].values():
@@ -120,9 +122,7 @@ class FrozenModel:
         for var, enc in self.data["combined"]["variables"].items():
             if var in ("radscore_dir", "radscore_dpr") or var not in data.columns:
                 continue
-            values = data[var]
-            for p in values.index[values.isna()]:
-                problems.setdefault(p, f"missing value of '{var}', which the combined model uses")
+            values = data[var]  # a blank is not a problem here: see deltarad.modeling.missing
             if enc["type"] == "categorical":
                 for p in values.index[values.notna() & ~values.astype(str).isin(enc["levels"])]:
                     problems.setdefault(p, f"'{var}' = {values[p]!r} was not seen in training (levels: {enc['levels']})")
