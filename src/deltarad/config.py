@@ -62,6 +62,14 @@ class ImagingSettings(_Strict):
         None, description="intensity below which a voxel reached from the field-of-view edge is air; None = estimate it from the edge (deltarad.imaging.air)"
     )
     params: Path | None = Field(None, description="PyRadiomics parameter file; None = the study's (851 features)")
+    series: str | None = Field(
+        None, description="DICOM series of the DCE exam where a folder holds several candidates: SeriesNumber or "
+        "SeriesDescription (a glob, case-insensitive); a cohort column <timepoint>_series overrides it per exam"
+    )
+    image_kind: str | None = Field(
+        None, description="where several kinds of image share each DICOM slice position (e.g. Philips LABEL/CONTROL, "
+        "magnitude/phase): the ImageType, FrameType or Philips (2005,1429) value to read"
+    )
 
 
 class HarmonizeSettings(_Strict):

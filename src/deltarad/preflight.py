@@ -113,7 +113,7 @@ def _check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, ro
     image_path = _required(case_row, f"{timepoint}_image", pid)
     row["image"] = _shown_path(image_path, base)
     row["image_files"] = _file_count(Path(image_path))
-    image, reader_notes = read_exam(image_path, settings, pid)
+    image, reader_notes = read_exam(image_path, settings, pid, series=case_row.get(f"{timepoint}_series"))
     row["reader_notes"] = "; ".join(reader_notes)
     row["size"] = "x".join(str(n) for n in image.GetSize())
     row["spacing_mm"] = "x".join(f"{s:.4g}" for s in image.GetSpacing())
@@ -176,12 +176,14 @@ def _check_ring(case_row: Mapping, timepoint: str, settings: ImagingSettings, im
         row["reader2_ring_ml"] = round(rings[2][1], 3)
 
 
-def read_exam(path: str, settings: ImagingSettings, patient: str) -> tuple[sitk.Image, list[str]]:
+def read_exam(path: str, settings: ImagingSettings, patient: str, series=None) -> tuple[sitk.Image, list[str]]:
     """The analysed phase as extraction reads it, and what the reader says it chose (series,
     phase): io.read_exam where the reader has it, else io.read_image (no notes)."""
     reader = getattr(io, "read_exam", None)
     if reader is not None:
-        image, notes = reader(path, phase=settings.phase, patient=patient)
+        given = series is not None and str(series).strip() not in ("", "nan")  # a <timepoint>_series cohort column
+        image, notes = reader(path, phase=settings.phase, patient=patient, image_kind=settings.image_kind,
+                              series=str(series) if given else settings.series)
         return image, [str(n) for n in notes]
     return io.read_image(path, phase=settings.phase, patient=patient), []
 

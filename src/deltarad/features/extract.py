@@ -43,7 +43,7 @@ from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, setti
 from deltarad.imaging.air import exam_air
 from deltarad.imaging.io import load_mask
 from deltarad.imaging.geometry import checked_mask, same_grid
-from deltarad.imaging.io import read_image, read_mask
+from deltarad.imaging.io import read_exam, read_mask
 from deltarad.imaging.preprocess import (
     BSPLINE_MARGIN_VOXELS,
     Grid,
@@ -217,7 +217,9 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
         image_path = case_row.get(f"{timepoint}_image")
         if not _given(image_path):
             raise CaseError(f"no {timepoint}_image given", patient=pid)
-        image = read_image(image_path, phase=settings.phase, patient=pid)
+        series = case_row.get(f"{timepoint}_series")
+        image, notes = read_exam(image_path, phase=settings.phase, patient=pid, image_kind=settings.image_kind,
+                                 series=str(series) if _given(series) else settings.series)
         masks: dict[int, sitk.Image] = {}
         for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
             path = case_row.get(column)
