@@ -59,3 +59,17 @@ def test_icc_leaves_out_a_reader_2_value_left_undefined_for_that_feature_only():
     rows = [i for i in idx if i != "P3"]
     assert icc["a"] == pytest.approx(icc_2_1(np.stack([r1.loc[rows, "a"], r2.loc[rows, "a"]], axis=1)), rel=1e-12)
     assert icc["b"] == pytest.approx(icc_2_1(np.stack([r1["b"], r2["b"]], axis=1)), rel=1e-12)
+
+
+def test_direct_liblinear_path_equals_the_estimators_bit_for_bit(monkeypatch):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((90, 12))
+    y = (X[:, 0] - X[:, 1] + rng.standard_normal(90) > 0).astype(int)
+    lambdas = np.max(np.abs(X.T @ (y - y.mean()))) / 90 * np.logspace(0, -3, 15)
+    assert LassoSelector.direct
+    fast = LassoSelector._path(X, y, lambdas)
+    monkeypatch.setattr(LassoSelector, "direct", False)
+    reference = LassoSelector._path(X, y, lambdas)
+    for (c1, b1), (c2, b2) in zip(fast, reference):
+        assert np.array_equal(c1, c2) and b1 == b2
+    assert sum(np.count_nonzero(c) for c, _ in fast) > 0

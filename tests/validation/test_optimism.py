@@ -92,3 +92,17 @@ def test_results_do_not_depend_on_the_number_of_workers(strong):
     two = validate_procedure(study, cohort, delta, info, model, train, bootstrap=2, workers=2)
     pd.testing.assert_frame_equal(one.table, two.table)
     pd.testing.assert_frame_equal(one.frequency, two.frequency)
+
+
+def test_fast_path_gives_the_reference_paths_validation(strong, monkeypatch):
+    """The direct liblinear calls change no number: the same optimism, CV and selections."""
+    from deltarad.modeling.selection import LassoSelector
+
+    study, cohort, delta, info, model, train = strong
+    fast = validate_procedure(study, cohort, delta, info, model, train, bootstrap=2, cv_repeats=1, cv_folds=3,
+                              workers=1)
+    monkeypatch.setattr(LassoSelector, "direct", False)
+    reference = validate_procedure(study, cohort, delta, info, model, train, bootstrap=2, cv_repeats=1, cv_folds=3,
+                                   workers=1)
+    pd.testing.assert_frame_equal(fast.table, reference.table, check_exact=True)
+    pd.testing.assert_frame_equal(fast.frequency, reference.frequency, check_exact=True)
