@@ -195,9 +195,9 @@ def compute_delta(features_long: pd.DataFrame, *, kind: str = "relative", near_z
             "reader2_undefined": reader2_undefined,
             "kept": kept,
         }
-        why = pd.Series([r.split(" (")[0] for r in dropped.values()], dtype=str).value_counts()
+        summary = drop_summary(info["regions"][region])
         log.info("delta %s (%s): %d of %d features kept%s", region, kind, len(kept), len(feats),
-                 "".join(f"; {n} dropped: {r}" for r, n in why.items()))
+                 f" (dropped: {summary})" if summary else "")
         if reader2_undefined:
             log.info("delta %s: reader 2 has %d undefined value(s) in %d feature(s), left out of their ICC",
                      region, sum(reader2_undefined.values()), len(reader2_undefined))
@@ -206,6 +206,12 @@ def compute_delta(features_long: pd.DataFrame, *, kind: str = "relative", near_z
     delta = pd.concat(parts).copy().reset_index()
     delta = delta.sort_values(DELTA_KEYS, kind="stable").reset_index(drop=True)
     return delta, info
+
+
+def drop_summary(region_info: dict) -> str:
+    """'2 zero baseline, 3 baseline of both signs' for one region's info; '' when none dropped."""
+    why = pd.Series([r.split(" (")[0] for r in region_info.get("dropped", {}).values()], dtype=str).value_counts()
+    return ", ".join(f"{n} {reason}" for reason, n in why.items())
 
 
 def dropped_features(info: dict) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import pandas as pd
 from deltarad import __version__
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
-from deltarad.features.delta import DELTA_KINDS, region_matrix
+from deltarad.features.delta import DELTA_KINDS, drop_summary, region_matrix
 from deltarad.harmonize import apply_harmonization, fit_harmonization
 from deltarad.modeling.logit import fit_logit
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, FrozenModel
@@ -40,6 +40,11 @@ def _training_matrix(delta: pd.DataFrame, region: str, reader: int, features: li
         raise DeltaradError(f"delta feature {features[c]} ({region}, reader {reader}) is not finite",
                             patient=str(X.index[r]))
     return X
+
+
+def _delta_note(region_info: dict) -> str:
+    summary = drop_summary(region_info)
+    return f"{summary} dropped by the delta rule (delta_dropped.csv)" if summary else ""
 
 
 def _training_range(train: pd.DataFrame, encoding) -> dict:
@@ -92,7 +97,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         reader2 = region_matrix(delta, region, 2, info["kept"])  # NaN where reader 2's delta is undefined
         reader2 = reader2.loc[reader2.index.isin(train_ids)]
         sel = select_features(region, X, y, study.selection, reader2=reader2, n_before_delta=info["n_features"],
-                              groups=copies_of)
+                              groups=copies_of, delta_note=_delta_note(info))
         radscores[name] = fit_radscore(sel, X, y)
         steps += sel.steps
         train[name] = radscores[name].predict(X)

@@ -265,13 +265,14 @@ def select_features(
     reader2: pd.DataFrame | None = None,
     n_before_delta: int | None = None,
     groups: np.ndarray | None = None,
+    delta_note: str = "",
 ) -> RegionSelection:
     """Run the study's selection on training data `X` (patients x delta features) and outcome `y`;
     `groups` (the original patient of each row of a bootstrap resample) groups the LASSO's folds."""
     sel = RegionSelection(region)
     if n_before_delta is not None:
         sel.record("features", n_before_delta)
-    sel.record("delta", X.shape[1])
+    sel.record("delta", X.shape[1], delta_note)
 
     if reader2 is not None and len(X.index.intersection(reader2.index)) >= 2:
         icc = IccFilter(reader2, settings.icc_min).fit(X)
