@@ -112,3 +112,32 @@ def test_fast_path_gives_the_reference_paths_validation(strong, monkeypatch):
                                    workers=1)
     pd.testing.assert_frame_equal(fast.table, reference.table, check_exact=True)
     pd.testing.assert_frame_equal(fast.frequency, reference.frequency, check_exact=True)
+
+
+def test_failed_refits_are_counted_listed_and_said_in_the_report(strong, monkeypatch, tmp_path):
+    import deltarad.modeling.validation as validation
+    from deltarad.errors import DeltaradError
+    from deltarad.report.html import _failed_refits
+    from deltarad.report.run import RunFolder
+
+    study, cohort, delta, info, model, train = strong
+    real_fit, calls = validation.fit_model, []
+
+    def fit_failing_first(study, cohort, delta, info, ids, groups=None):  # the first bootstrap refit fails
+        calls.append(ids[0])
+        if len(calls) == 1:
+            raise DeltaradError("the training set has one outcome class only")
+        return real_fit(study, cohort, delta, info, ids, groups)
+
+    monkeypatch.setattr(validation, "fit_model", fit_failing_first)
+    v = validate_procedure(study, cohort, delta, info, model, train, bootstrap=3, workers=1)
+    assert v.failures == [{"resampling": "bootstrap", "number": 0, "error": "the training set has one outcome class only"}]
+    assert (v.table["bootstrap_failed"] == 1).all() and (v.table["cv_failed"] == 0).all()
+    assert (v.table.loc[v.table["metric"] == "auc", "bootstrap_n"] == 2).all()
+
+    (tmp_path / "tables").mkdir()
+    v.table.to_csv(tmp_path / "tables" / "validation.csv", index=False)
+    pd.DataFrame(v.failures).to_csv(tmp_path / "tables" / "validation_failures.csv", index=False)
+    said = _failed_refits(RunFolder(tmp_path), v.table)
+    assert "Failed refits, left out of the means above: 1 bootstrap (first: bootstrap 0, the training set" in said
+    assert _failed_refits(RunFolder(tmp_path), v.table.assign(bootstrap_failed=0)) == ""

@@ -197,7 +197,9 @@ def validate_procedure(
     if holdout_ids:
         held = cohort.set_index("patient_id").loc[holdout_ids].reset_index()
         holdout = _model_performance(model, held, delta, outcome)
-    pool = Parallel(n_jobs=workers or -1)
+    # max_nbytes=None: no memory-mapped copies of the tables, whose clean-up makes loky's resource
+    # tracker print KeyError tracebacks at exit (joblib/joblib#1243)
+    pool = Parallel(n_jobs=workers or -1, max_nbytes=None)
     seconds, failures = {}, []
 
     started = time.perf_counter()
