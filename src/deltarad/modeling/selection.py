@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-try:  # private, stable since scikit-learn 0.17; the estimator is used where it is gone
+try:  # scikit-learn's private liblinear entry point; the estimator is used where it is gone
     from sklearn.svm._base import _fit_liblinear
 except ImportError:  # pragma: no cover
     _fit_liblinear = None
@@ -137,7 +137,8 @@ class CorrelationFilter(_Filter):
         return self
 
 
-def inner_folds(y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def inner_folds(y: np.ndarray, folds: int, seed: int,
+                groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified k-fold (train, test) row positions for an inner cross-validation.
 
     `groups` names the patient behind each row: in a bootstrap resample one patient can be
@@ -148,13 +149,16 @@ def inner_folds(y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None 
     patients of the rarer outcome; fewer than 2 is an error.
     """
     y = np.asarray(y).astype(int)
-    distinct = groups is not None and len(pd.unique(np.asarray(groups))) < len(y)
-    per_class = [len(pd.unique(np.asarray(groups)[y == c])) for c in (0, 1)] if distinct else np.bincount(y, minlength=2)
+    repeated = groups is not None and len(pd.unique(np.asarray(groups))) < len(y)
+    if repeated:
+        per_class = [len(pd.unique(np.asarray(groups)[y == c])) for c in (0, 1)]
+    else:
+        per_class = np.bincount(y, minlength=2)
     folds = min(folds, int(min(per_class)))
     if folds < 2:
         raise ValueError("LASSO cross-validation needs at least 2 patients of each outcome")
     rows = np.zeros(len(y))
-    if distinct:
+    if repeated:
         return list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, y, groups))
     return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, y))
 
@@ -230,7 +234,8 @@ class LassoSelector(_Filter):
             best = int(np.flatnonzero(mean <= mean[best] + se[best])[0])  # lambdas run large -> small
         self.lambda_ = float(self.lambdas_[best])
         self.cv_deviance_ = mean
-        coef, self.intercept_ = self._path(x, y, self.lambdas_[best : best + 1])[0]  # liblinear starts cold
+        # liblinear has no warm start: the chosen penalty alone gives the fit the whole path would end on
+        coef, self.intercept_ = self._path(x, y, self.lambdas_[best : best + 1])[0]
         self.coef_ = pd.Series(coef, index=X.columns)
         self.features_ = [f for f in X.columns if coef[X.columns.get_loc(f)] != 0]
         return self
