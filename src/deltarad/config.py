@@ -123,6 +123,14 @@ class Study(_Strict):
     ultrasound: str = "ultrasound"
     clinical: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list, description="clinical columns to treat as categorical")
+    delta: Literal["relative", "log_ratio", "difference"] = Field(
+        "relative", description="change from baseline to early: (early - baseline) / baseline (the study's), "
+        "log(early / baseline) or early - baseline"
+    )
+    delta_near_zero: float = Field(
+        1e-3, ge=0, description="relative and log_ratio drop a feature when any patient's |baseline| (reader 1) is "
+        "below this fraction of the baseline's SD over patients"
+    )
     split: SplitSettings = Field(default_factory=SplitSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     imaging: ImagingSettings = Field(default_factory=ImagingSettings)

@@ -12,7 +12,7 @@ from deltarad import atomic
 from deltarad.cohort import has_images, load_cohort_cases, patient_order, read_table
 from deltarad.config import Study
 from deltarad.errors import EARLY_RESPONSE_STAGE, DeltaradError
-from deltarad.features.delta import check_feature_table, compute_delta, feature_columns
+from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
 from deltarad.modeling.modelfile import FrozenModel
@@ -74,11 +74,11 @@ def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def delta_features(features: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame, *,
-                   drop_undefined: bool = True):
+                   drop_undefined: bool = True, kind: str = "relative", near_zero: float = NEAR_ZERO):
     """Delta table of usable patients, its info, and failures with the patients that lost a stage."""
     features, nonfinite = drop_nonfinite(check_feature_table(features))
     failures = _concat(failures, nonfinite)
-    delta, info = compute_delta(features, drop_undefined=drop_undefined)
+    delta, info = compute_delta(features, kind=kind, near_zero=near_zero, drop_undefined=drop_undefined)
     have = set(delta.loc[delta["reader"] == 1, "patient_id"])
     failed = set(failures["patient_id"])
     extra = [{"patient_id": p, "stage": "delta", "error": "no baseline and early exam features (reader 1)"}
@@ -120,7 +120,9 @@ def run_study(
     cohort, failures = load_cohort_cases(study)
     _stop_if_strict(strict, failures)
     features, extraction_failures = load_features(study, cohort, out_dir, parallel)
-    delta, info, failures = delta_features(features, cohort, _concat(failures, extraction_failures))
+    delta, info, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
+                                           kind=study.delta, near_zero=study.delta_near_zero)
+    atomic.write_csv(out_dir / "delta_dropped.csv", dropped_features(info))
     atomic.write_csv(out_dir / "failures.csv", failures)
     _stop_if_strict(strict, failures)
     for p, stage, err in failures.itertuples(index=False):
@@ -212,7 +214,7 @@ def score_cohort(model: FrozenModel, study: Study, out_dir: Path, *, require_out
     cohort, failures = load_cohort_cases(study, require_outcome=require_outcome)
     features, extraction_failures = load_features(study, cohort, out_dir, parallel)
     delta, _, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
-                                        drop_undefined=False)
+                                        drop_undefined=False, kind=model.delta_kind)
     model.check_delta(delta)
     scorable = cohort[cohort["patient_id"].isin(set(delta["patient_id"])) & ~cohort["patient_id"].isin(failures["patient_id"])]
     unscorable = model.unscorable(scorable, delta)

@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         features, failures = extract_cohort(study, cohort, out, parallel=ParallelSettings(workers, scheduler),
                                            prune_store=prune_store)
         if len(features):
-            delta, _ = compute_delta(features)
+            delta, _ = compute_delta(features, kind=study.delta, near_zero=study.delta_near_zero)
             write_csv(out / "delta_features.csv", delta)
         typer.echo(f"wrote {out}/features.csv ({len(features)} feature sets) and {out}/delta_features.csv")
         if len(failures):

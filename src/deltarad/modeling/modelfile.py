@@ -57,6 +57,13 @@ class FrozenModel:
     def ultrasound(self) -> str:
         return self.data["ultrasound"]
 
+    @property
+    def delta_kind(self) -> str:
+        """The delta the model was fitted on (deltarad.features.delta.DELTA_KINDS); model files
+        from before the field stored a description of the relative change."""
+        delta = self.data.get("delta")
+        return delta.get("kind", "relative") if isinstance(delta, dict) else "relative"
+
     def radscore(self, name: str, delta: pd.DataFrame, patients: list[str]) -> np.ndarray:
         """Radscore (probability) of reader-1 delta features for `patients`, in that order
         (checked by `score` through check_delta and unscorable)."""

@@ -10,7 +10,7 @@ import pandas as pd
 from deltarad import __version__
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
-from deltarad.features.delta import region_matrix
+from deltarad.features.delta import DELTA_KINDS, drop_summary, region_matrix
 from deltarad.harmonize import apply_harmonization, fit_harmonization
 from deltarad.modeling.logit import fit_logit
 from deltarad.modeling.mice import fit_combined_mice, fit_imputation
@@ -45,6 +45,11 @@ def _training_matrix(delta: pd.DataFrame, region: str, reader: int, features: li
     return X
 
 
+def _delta_note(region_info: dict) -> str:
+    summary = drop_summary(region_info)
+    return f"{summary} dropped by the delta rule (delta_dropped.csv)" if summary else ""
+
+
 def _training_range(train: pd.DataFrame, encoding) -> dict:
     """A numeric variable's training minimum and maximum (the nomogram's axis), else nothing."""
     if encoding.levels is not None:
@@ -67,13 +72,16 @@ def software_versions() -> dict[str, str]:
 
 
 def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
-              train_ids: list[str], imputed: list | None = None) -> tuple[dict, list[dict]]:
+              train_ids: list[str], imputed: list | None = None,
+              groups: dict[str, str] | None = None) -> tuple[dict, list[dict]]:
     """The whole modelling procedure on the training patients `train_ids` alone: ComBat (when the
     cohort names centres), selection per region, radscores, ultrasound and combined models.
 
     Returns the model file's content (without cut-offs) and the selection steps. The optimism
     bootstrap and cross-validation call this on each resample, so everything fitted is in here.
     Under the mice policy a list passed as `imputed` receives the m completed training sets.
+    `groups` maps each training id to its original patient (bootstrap copies): inner folds keep
+    a patient's copies together.
     """
     train = cohort.set_index("patient_id").loc[train_ids]
     y = train[study.outcome].to_numpy(int)
@@ -84,14 +92,17 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     delta = apply_harmonization(harmonization, cohort, delta)
 
     radscores, steps = {}, []
+    copies_of = None if groups is None else np.array([groups[i] for i in train_ids])
     for name, region in RADSCORES.items():
         info = delta_info["regions"].get(region)
         if info is None:
             raise DeltaradError(f"the feature table has no {region} rows")
         X = _training_matrix(delta, region, 1, info["kept"], train_ids)
         X = X.loc[train_ids]
-        reader2 = _training_matrix(delta, region, 2, info["kept"], train_ids)
-        sel = select_features(region, X, y, study.selection, reader2=reader2, n_before_delta=info["n_features"])
+        reader2 = region_matrix(delta, region, 2, info["kept"])  # NaN where reader 2's delta is undefined
+        reader2 = reader2.loc[reader2.index.isin(train_ids)]
+        sel = select_features(region, X, y, study.selection, reader2=reader2, n_before_delta=info["n_features"],
+                              groups=copies_of, delta_note=_delta_note(info))
         radscores[name] = fit_radscore(sel, X, y)
         steps += sel.steps
         train[name] = radscores[name].predict(X)
@@ -114,7 +125,8 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         "created_by": f"deltarad {__version__}",
         "outcome": study.outcome,
         "ultrasound": study.ultrasound,
-        "delta": "(early - baseline) / baseline, reader 1",
+        "delta": {"kind": delta_info.get("kind", "relative"), "reader": 1, "near_zero": delta_info.get("near_zero"),
+                  "formula": DELTA_KINDS[delta_info.get("kind", "relative")]},
         "settings": {
             "split": study.split.model_dump(),
             "selection": study.selection.model_dump(),

@@ -432,8 +432,27 @@ def _internal_validation(b: _Builder, sec: Section) -> None:
         "performance on the original training set, averaged over resamples, is the optimism, and optimism-corrected "
         "= apparent (the final model on its own training set) − optimism. Validation set: the final model on the "
         f"single random split's held-out patients. Cross-validation: {cv}, the procedure refitted on the rest. "
-        "Ideal values: AUC 1, calibration slope 1 (below 1: predictions too extreme), Brier score 0.",
+        "Ideal values: AUC 1, calibration slope 1 (below 1: predictions too extreme), Brier score 0."
+        + _failed_refits(b.run, v),
         source=v.drop(columns="model_key"), name="validation"))
+
+
+def _failed_refits(run: RunFolder, v: pd.DataFrame) -> str:
+    """' k bootstrap and j cross-validation refits failed ...' from validation.csv's counts and
+    validation_failures.csv's first reason; '' when none failed or the run does not say."""
+    counts = {col: pd.to_numeric(v.get(col, pd.Series(dtype=float)), errors="coerce").max()
+              for col in ("bootstrap_failed", "cv_failed")}
+    parts = [f"{int(n)} {what}" for what, n in zip(("bootstrap", "cross-validation"), counts.values())
+             if pd.notna(n) and n > 0]
+    if not parts:
+        return ""
+    try:
+        first = run.csv("tables/validation_failures.csv", required=("resampling", "number", "error")).iloc[0]
+        reason = f" (first: {first['resampling']} {first['number']}, {first['error']})"
+    except (Unavailable, IndexError):
+        reason = ""
+    return (f" Failed refits, left out of the means above: {' and '.join(parts)}{reason}; every one is listed "
+            "in tables/validation_failures.csv.")
 
 
 def _roc(b: _Builder, sec: Section) -> None:
