@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad import atomic
-from deltarad.cohort import has_images, load_cohort_cases, patient_order, read_table
+from deltarad.cohort import has_images, load_cohort_cases, patient_order, read_study_table
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import check_feature_table, compute_delta, feature_columns
@@ -31,8 +31,7 @@ def load_features(
     """The long-form feature table: the study's `features` file, or extracted from the cohort's
     images (on Dask as `parallel` says; resumable through out_dir/store/)."""
     if study.features_path is not None:
-        table = read_table(study.features_path, "feature table")
-        table["patient_id"] = table["patient_id"].astype(str)
+        table = read_study_table(study, study.features, "feature table").frame
         unknown = sorted(set(table["patient_id"]) - set(cohort["patient_id"]))
         if unknown:
             log.warning("feature table: %d patient(s) not in the cohort are ignored (e.g. %s)", len(unknown), unknown[0])

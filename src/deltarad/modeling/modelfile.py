@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from deltarad.encoding import Encoding
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import region_matrix
 from deltarad.harmonize import apply_harmonization
@@ -66,18 +67,12 @@ class FrozenModel:
 
     def encode(self, data: pd.DataFrame) -> pd.DataFrame:
         """The combined model's design columns from raw variables (categoricals as stored dummies)."""
-        cols = {}
+        parts = []
         for var, enc in self.data["combined"]["variables"].items():
             if var not in data.columns:
                 raise DeltaradError(f"the combined model needs column '{var}', which the cohort lacks")
-            values = data[var]
-            if enc["type"] == "numeric":
-                cols[var] = pd.to_numeric(values, errors="raise").astype(float)
-                continue
-            text = values.astype(str)
-            for lvl in enc["levels"][1:]:
-                cols[f"{var}[{lvl}]"] = (text == lvl).astype(float)
-        return pd.DataFrame(cols, index=data.index)
+            parts.append(Encoding.from_dict(var, enc).encode(data[var]))
+        return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=data.index)
 
     def score(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
         """patient_id, radscore_dir, radscore_dpr, us, combined for every cohort row, in cohort order
@@ -90,7 +85,7 @@ class FrozenModel:
             raise DeltaradError(first["error"], patient=first["patient_id"])
         patients = list(cohort["patient_id"])
         delta = apply_harmonization(self.data.get("harmonization"), cohort, delta)
-        out = pd.DataFrame({"patient_id": patients})
+        out = pd.DataFrame({"patient_id": pd.Series(patients, dtype=str)})
         out["radscore_dir"] = self.radscore("radscore_dir", delta, patients)
         out["radscore_dpr"] = self.radscore("radscore_dpr", delta, patients)
         data = cohort.set_index("patient_id").copy()
@@ -123,9 +118,9 @@ class FrozenModel:
             values = data[var]
             for p in values.index[values.isna()]:
                 problems.setdefault(p, f"missing value of '{var}', which the combined model uses")
-            if enc["type"] == "categorical":
-                for p in values.index[values.notna() & ~values.astype(str).isin(enc["levels"])]:
-                    problems.setdefault(p, f"'{var}' = {values[p]!r} was not seen in training (levels: {enc['levels']})")
+            encoding = Encoding.from_dict(var, enc)
+            for p in values.index[encoding.unseen(values).to_numpy()]:
+                problems.setdefault(p, encoding.unseen_message(values[p]))
         return pd.DataFrame([{"patient_id": p, "stage": "model", "error": e} for p, e in problems.items()],
                             columns=["patient_id", "stage", "error"])
 

@@ -71,7 +71,8 @@ class CombinedModel:
         return self.step.fit.predict(design)
 
 
-def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categorical: list[str]) -> CombinedModel:
+def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categorical: list[str],
+                 reference_levels: dict | None = None) -> CombinedModel:
     """Both-direction stepwise AIC starting from the full model over `candidates`.
 
     Candidates with missing values in the training set are left out (stepAIC needs the same
@@ -82,7 +83,7 @@ def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categ
         log.warning("combined model: '%s' has missing values in the training set and is not a candidate", c)
     if not usable:
         raise DeltaradError("no candidate variable for the combined model")
-    encodings = encodings_for(data, usable, categorical)
+    encodings = encodings_for(data, usable, categorical, reference_levels)
     design, terms = main_effects(data, encodings)
     step = step_aic(design, y, terms, scope=terms, direction="both")
     log.info("combined model: %s (AIC %.1f)", " + ".join(t.name for t in step.terms) or "intercept", step.fit.aic)
