@@ -122,6 +122,12 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd
         columns=["patient_id", "stage", "error"],
     )
     cohort = df.loc[~bad].reset_index(drop=True)
+    if cohort.empty and failures.empty:
+        raise StudyFileError("the table has no patient rows", file=path)
+    if cohort.empty:
+        first = failures.iloc[0]
+        raise StudyFileError(f"no usable patient: all {len(failures)} left out (the first, {first['patient_id']}: "
+                             f"{first['error']})", file=path)
     for col in binary:
         cohort[col] = cohort[col].astype(int)
     if require_outcome and len(cohort) and cohort[study.outcome].nunique() < 2:

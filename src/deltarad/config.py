@@ -175,6 +175,15 @@ class Study(_Strict):
             check_coding(column, levels, binary=column in (info.data.get("outcome"), info.data.get("ultrasound")))
         return v
 
+    @field_validator("reference_levels")
+    @classmethod
+    def _reference_of_a_variable(cls, v: dict, info: ValidationInfo) -> dict:
+        known = [*info.data.get("clinical", []), info.data.get("ultrasound")]
+        unknown = [name for name in v if name not in known]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} is not a clinical variable or the ultrasound read")
+        return v
+
     def resolve(self, path: Path | None) -> Path | None:
         if path is None:
             return None
@@ -207,8 +216,10 @@ def load_study(path: str | Path) -> Study:
         raise StudyFileError("study file not found", file=path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise StudyFileError("not a UTF-8 text file (a study file is YAML)", file=path) from None
     except yaml.YAMLError as exc:
-        raise StudyFileError(f"not valid YAML: {exc}", file=path) from None
+        raise StudyFileError(f"not valid YAML: {' '.join(str(exc).split())}", file=path) from None
     if not isinstance(raw, dict):
         raise StudyFileError("expected a mapping of settings at the top level", file=path)
     try:

@@ -122,29 +122,31 @@ class Encoding:
         return [self._label(lvl) for lvl in self.levels] if self.levels is not None else []
 
     def unseen(self, values: pd.Series) -> pd.Series:
-        """True where a present value is none of the levels (always False for a numeric variable)."""
+        """True where a present value cannot be encoded: a level not among `levels`, or for a
+        numeric variable a value that is not a number."""
         if self.levels is None:
-            return pd.Series(False, index=values.index)
+            return pd.Series([not (lvl is None or isinstance(lvl, (int, float))) for lvl in map(level_of, values)],
+                             index=values.index)
         keys = set(self._keys)
         return pd.Series([(lvl is not None and lvl not in keys) for lvl in map(level_of, values)], index=values.index)
 
     def encode(self, values: pd.Series) -> pd.DataFrame:
         """The design columns of `values` (index kept); a missing value gives NaN in each column.
-        A value that is none of the levels is an error naming the row's index (the patient)."""
-        if self.levels is None:
-            return pd.DataFrame({self.name: pd.to_numeric(values).astype(float)}, index=values.index)
-        codes = [level_of(v) for v in values]
+        A value that cannot be encoded (see `unseen`) is an error naming the row's index (the patient)."""
         unseen = self.unseen(values)
         if unseen.any():
             where = unseen.index[np.flatnonzero(unseen.to_numpy())[0]]
             raise DeltaradError(self.unseen_message(values[where]), patient=str(where))
-        keys = self._keys
-        columns = {}
-        for col, key in zip(self.columns, keys[1:]):
-            columns[col] = [np.nan if c is None else float(c == key) for c in codes]
+        codes = [level_of(v) for v in values]
+        if self.levels is None:
+            return pd.DataFrame({self.name: [np.nan if c is None else float(c) for c in codes]}, index=values.index)
+        columns = {col: [np.nan if c is None else float(c == key) for c in codes]
+                   for col, key in zip(self.columns, self._keys[1:])}
         return pd.DataFrame(columns, index=values.index, dtype=float)
 
     def unseen_message(self, value: object) -> str:
+        if self.levels is None:
+            return f"'{self.name}' = {shown(value)} is not a number"
         return (f"'{self.name}' = {shown(value)} was not seen in training "
                 f"(levels: {', '.join(self.level_labels)})")
 
@@ -161,8 +163,10 @@ def encodings_for(df: pd.DataFrame, variables: Iterable[str], categorical: Itera
     categorical, reference_levels = set(categorical), dict(reference_levels or {})
     out = []
     for v in variables:
-        if v in categorical or v in reference_levels or not pd.api.types.is_numeric_dtype(df[v]):
+        if v in categorical or not pd.api.types.is_numeric_dtype(df[v]):
             out.append(Encoding.categorical(v, df[v], reference_levels.get(v)))
+        elif v in reference_levels:
+            raise DeltaradError(f"a reference level is set for '{v}', which is numeric: list it under categorical")
         else:
             out.append(Encoding(v))
     return out

@@ -32,6 +32,8 @@ def load_features(
     images (on Dask as `parallel` says; resumable through out_dir/store/)."""
     if study.features_path is not None:
         table = read_study_table(study, study.features, "feature table").frame
+        if "patient_id" not in table.columns:
+            raise DeltaradError("the feature table has no patient_id column", file=study.features_path)
         unknown = sorted(set(table["patient_id"]) - set(cohort["patient_id"]))
         if unknown:
             log.warning("feature table: %d patient(s) not in the cohort are ignored (e.g. %s)", len(unknown), unknown[0])
@@ -150,7 +152,8 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
     write_table(table1(data, study.outcome, by="set", variables=variables, categorical=categorical),
                 tables_dir / "table1.csv", "Table 1. Patient characteristics by outcome")
     training = data[data["set"] == "training"].merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")
-    write_table(table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical),
+    write_table(table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical,
+                       reference_levels=study.reference_levels),
                 tables_dir / "table2.csv", "Table 2. Logistic regression in the training set")
     t3 = table3(p, study.outcome, ["combined", "radscore_dir", "radscore_dpr"], by="set",
                 fit_set="training", reference="us")

@@ -19,6 +19,27 @@ from deltarad.harmonize import apply_harmonization
 
 SCHEMA = "deltarad.model"
 SCHEMA_VERSION = 1
+_LOGIT = {"intercept": None, "coefficients": None}
+PARTS = {
+    "outcome": None,
+    "ultrasound": None,
+    "radscores": {name: {"region": None, "features": None, "mean": None, "sd": None, **_LOGIT}
+                  for name in ("radscore_dir", "radscore_dpr")},
+    "ultrasound_model": _LOGIT,
+    "combined": {"terms": None, "variables": None, **_LOGIT},
+}
+"""What scoring reads from a model file (a key: None, or the keys inside it)."""
+
+
+def _lacking(data: object, parts: dict, prefix: str = "") -> list[str]:
+    """The dotted names of the `parts` that `data` lacks."""
+    out = []
+    for key, inner in parts.items():
+        if not isinstance(data, dict) or key not in data:
+            out.append(prefix + key)
+        elif inner is not None:
+            out += _lacking(data[key], inner, f"{prefix}{key}.")
+    return out
 
 
 def _logit_score(part: dict, X: pd.DataFrame) -> np.ndarray:
@@ -47,6 +68,10 @@ class FrozenModel:
                 f"{SCHEMA_VERSION})",
                 file=path,
             )
+        lacking = _lacking(data, PARTS)
+        if lacking:
+            raise DeltaradError(f"the model file lacks {lacking[0]}: damaged, or not written by deltarad run",
+                                file=path)
         return cls(data)
 
     @property

@@ -94,7 +94,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
 
     us_fit = fit_logit(train[[study.ultrasound]].astype(float), y)
     candidates = [*study.clinical, study.ultrasound, *RADSCORES]
-    combined = fit_combined(train, y, candidates, study.categorical)
+    combined = fit_combined(train, y, candidates, study.categorical, study.reference_levels)
 
     model = {
         "schema": SCHEMA,

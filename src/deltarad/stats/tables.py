@@ -232,6 +232,9 @@ def table3(
     _require_columns(df, [outcome, *scores, *([reference] if reference else [])])
     if reference is not None and reference not in scores:
         scores.append(reference)  # the reference model gets its own rows
+    text = [m for m in scores if not pd.api.types.is_numeric_dtype(df[m])]
+    if text:
+        raise DeltaradError(f"score column(s) {', '.join(text)} hold text, not numbers")
     data = df.dropna(subset=[outcome, *scores])
     y_all = _outcome_01(data, outcome)
     sets = _sets(data, by)
