@@ -56,7 +56,7 @@ def read_table_file(path: str | Path, what: str, *, sheet: str | int | None = No
     with path.open("rb") as f:
         head = f.read(8)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise StudyFileError(f"{what} is an old Excel .xls workbook: save it as .xlsx or CSV", file=path)
+        raise StudyFileError(f"the {what} is an old Excel .xls workbook: save it as .xlsx or CSV", file=path)
     if head.startswith(b"PK\x03\x04"):
         cells, rows, how = _read_spreadsheet(path, what, sheet)
         frame, rows = _with_header(cells, rows, path, what)
@@ -240,7 +240,7 @@ def _read_spreadsheet(path: Path, what: str, sheet: str | int | None) -> tuple[p
 
 def _with_header(cells: pd.DataFrame, rows: np.ndarray, path: Path, what: str) -> tuple[pd.DataFrame, np.ndarray]:
     """A sheet's first row with any value is the header; rows without any value are dropped."""
-    cells = cells.map(_cell)
+    cells = pd.DataFrame([[_cell(v) for v in row] for row in cells.to_numpy(object)], dtype=object)
     filled = cells.notna().any(axis=1).to_numpy()
     if not filled.any():
         raise StudyFileError(f"the {what} is empty", file=path)
@@ -269,15 +269,15 @@ def _typed(frame: pd.DataFrame, text_columns: set[str], decimal: str | None, com
     Returns the frame and the columns read with a decimal comma."""
     converted = []
     for col in frame.columns:
-        values = frame[col]
+        if pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]) \
+                and col not in text_columns:
+            continue
+        values = pd.Series([_cell(v) for v in frame[col].to_numpy(object)], index=frame.index, dtype=object)
         if col in text_columns:
-            frame[col] = pd.Series([v if v is None or isinstance(v, str) else label(level_of(v))
-                                    for v in values.map(_cell)], index=frame.index, dtype=object)
-            continue
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            continue
-        values = values.map(_cell).astype(object)
+            values = values.map(lambda v: v if v is None or isinstance(v, str) else label(level_of(v)))
         frame[col] = values
+        if col in text_columns:
+            continue
         present = values.notna()
         if not present.any() or values[present].map(lambda v: isinstance(v, (bool, np.bool_, pd.Timestamp))).any():
             continue
