@@ -122,6 +122,7 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd
         columns=["patient_id", "stage", "error"],
     )
     cohort = df.loc[~bad].reset_index(drop=True)
+    cohort.attrs["read_as"] = f"{path.name}: {table.read_as}"
     if cohort.empty and failures.empty:
         raise StudyFileError("the table has no patient rows", file=path)
     if cohort.empty:

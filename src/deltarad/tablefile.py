@@ -40,6 +40,7 @@ class Table:
     rows: np.ndarray
     path: Path
     row_word: str  # "line" (CSV) or "row" (spreadsheet)
+    read_as: str = ""  # what was sniffed: "delimiter ';' (sniffed), encoding UTF-8, decimal ','"
 
     def where(self, positions) -> str:
         """'line 7' / 'rows 3, 9' for frame positions."""
@@ -72,7 +73,7 @@ def read_table_file(path: str | Path, what: str, *, sheet: str | int | None = No
     elif row_word == "line":
         how.append("decimal '.'")
     log.info("%s %s: %s; %d rows", what, path.name, ", ".join(how), len(frame))
-    return Table(frame, rows, path, row_word)
+    return Table(frame, rows, path, row_word, ", ".join(how))
 
 
 # ---------------------------------------------------------------- text files

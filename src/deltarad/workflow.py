@@ -165,7 +165,7 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
 
 
 def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, failures: pd.DataFrame, out_dir: Path) -> None:
-    rows = [{"stage": "cohort file", "n": len(cohort), "detail": ""}]
+    rows = [{"stage": "cohort file", "n": len(cohort), "detail": cohort.attrs.get("read_as", "")}]
     if len(failures):
         rows.append({"stage": "excluded", "n": failures["patient_id"].nunique(),
                      "detail": "; ".join(sorted(failures["stage"].astype(str).unique()))})

@@ -16,7 +16,7 @@ def _read(path: Path) -> pd.DataFrame:
 
     if not path.is_file():
         raise DeltaradError("file not found", file=path)
-    df = read_table_file(path, "table").frame
+    df = read_table_file(path, "table", text_columns=("patient_id",)).frame
     if df.empty:
         raise DeltaradError("the table has no rows", file=path)
     return df
