@@ -250,3 +250,16 @@ def test_id_columns_stay_text_as_written_and_blank_columns_are_dropped(tmp_path)
     assert table.frame["patient_id"].tolist() == ["007", "010"] and table.frame["age"].tolist() == [45, 50]
     with pytest.raises(StudyFileError, match="a sheet .* is named but the table is not a spreadsheet"):
         read_table_file(tmp_path / "t.csv", "table", sheet="Patients")
+
+
+def test_excel_sep_line_sets_the_delimiter_and_counts_as_a_line(tmp_path):
+    (tmp_path / "t.csv").write_bytes(b"sep=;\r\npatient_id;ca153\r\nP1;1,5\r\n;\r\n;2\r\n")
+    with pytest.raises(StudyFileError, match="empty patient_id on line 5"):
+        load_cohort_cases(load_study(_write(tmp_path, "cohort: t.csv\nclinical: [ca153]\n")))
+    table = read_table_file(tmp_path / "t.csv", "table", text_columns=("patient_id",))
+    assert table.read_as.startswith("delimiter ';' (Excel's sep= line)") and table.frame["ca153"].tolist() == [1.5, 2.0]
+
+
+def _write(d, text):
+    (d / "study.yaml").write_text(text)
+    return d / "study.yaml"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,7 +137,17 @@ def _read_text(path: Path, what: str, delimiter: str | None,
     if not text.strip():
         raise StudyFileError(f"the {what} is empty", file=path)
     how = []
-    if delimiter is None:
+    sep_line = re.fullmatch(r"sep=([,;\t|])\r?", text.split("\n", 1)[0], flags=re.IGNORECASE)
+    if sep_line:  # Excel's delimiter line
+        text, blank_lines = (text.split("\n", 1) + [""])[1], blank_lines + 1
+        if not text.strip():
+            raise StudyFileError(f"the {what} is empty", file=path)
+    if delimiter is not None:
+        how.append(f"delimiter {_NAMES[delimiter]}")
+    elif sep_line:
+        delimiter = sep_line[1]
+        how.append(f"delimiter {_NAMES[delimiter]} (Excel's sep= line)")
+    else:
         try:
             delimiter = sniff_delimiter(text)
         except ValueError as exc:
@@ -144,8 +155,6 @@ def _read_text(path: Path, what: str, delimiter: str | None,
                                  "`delimiter:` beside its path in the study file", file=path) from None
         how.append(f"delimiter {_NAMES[delimiter]} (sniffed)" if delimiter else "one column")
         delimiter = delimiter or ","
-    else:
-        how.append(f"delimiter {_NAMES[delimiter]}")
     how.append(f"encoding {encoding}")
     header = [h.strip() for h in next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))]
     _check_header(header, path, what, f"line {blank_lines + 1}")
