@@ -263,3 +263,25 @@ def test_excel_sep_line_sets_the_delimiter_and_counts_as_a_line(tmp_path):
 def _write(d, text):
     (d / "study.yaml").write_text(text)
     return d / "study.yaml"
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("coding: {outcome: {1: [pCR, yes], 0: [no]}}", r"quote them"),
+    ("coding: {outcome: {1: pCR, 2: non-pCR}}", r"outcome: the outcome and the ultrasound read are coded with levels 0 and 1"),
+    ("coding: {er: {positive: [P], negative: [p]}}", r"er: 'p' spells both positive and negative"),
+    ("clinical: [stage]\nreference_levels: {grade: 2}", r"'reference_levels': .*grade: not among the clinical variables"),
+    ("cohort: {path: c.xlsx, tab: 1}", r"unknown key 'cohort.tab'"),
+])
+def test_study_file_codings_and_references_are_checked(tmp_path, text, problem):
+    body = text if text.startswith("cohort") else "cohort: c.csv\n" + text
+    with pytest.raises(StudyFileError, match=problem):
+        load_study(_write(tmp_path, body + "\n"))
+
+
+def test_study_file_table_forms(tmp_path):
+    plain = load_study(_write(tmp_path, "cohort: c.csv\nfeatures: f.csv\n"))
+    assert plain.cohort_path == tmp_path / "c.csv" and plain.cohort.sheet is None
+    assert plain.features_path == tmp_path / "f.csv"
+    full = load_study(_write(tmp_path, "cohort: {path: c.ods, sheet: 2019}\ncoding: {outcome: {1: pCR, 0: non-pCR}}\n"))
+    assert full.cohort_path == tmp_path / "c.ods" and full.cohort.sheet == 2019  # a sheet named 2019, else the 2019th
+    assert full.coding == {"outcome": {1: ["pCR"], 0: ["non-pCR"]}}

@@ -1,6 +1,7 @@
 """The cohort table: one row per patient, validated before any work starts."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,8 @@ IMAGE_COLUMNS = (
 CHEST_WALL_COLUMNS = ("baseline_chest_wall", "early_chest_wall")
 """Optional chest-wall masks, excluded from the peritumoral ring where given."""
 REQUIRED_IMAGE_COLUMNS = IMAGE_COLUMNS[:4]
+
+log = logging.getLogger(__name__)
 
 
 def read_study_table(study: Study, source: TableFile, what: str, id_column: str = "patient_id") -> Table:
@@ -87,10 +90,13 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd
 
     problems: dict[str, str] = {}
     for col, levels in study.coding.items():
-        if col in df.columns:
-            df[col], unknown = Coding(col, levels).read(df[col])
-            for i, problem in unknown.items():
-                problems.setdefault(df["patient_id"].iat[i], problem)
+        if col not in df.columns:
+            if col != study.outcome:  # a cohort to score may come without outcomes
+                log.warning("%s: the study file codes column '%s', which the table lacks", path.name, col)
+            continue
+        df[col], unknown = Coding(col, levels).read(df[col])
+        for i, problem in unknown.items():
+            problems.setdefault(df["patient_id"].iat[i], problem)
     for col in binary:
         values = pd.to_numeric(df[col], errors="coerce")
         for i in np.flatnonzero(~values.isin([0, 1])):

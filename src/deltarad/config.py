@@ -178,10 +178,9 @@ class Study(_Strict):
     @field_validator("reference_levels")
     @classmethod
     def _reference_of_a_variable(cls, v: dict, info: ValidationInfo) -> dict:
-        known = [*info.data.get("clinical", []), info.data.get("ultrasound")]
-        unknown = [name for name in v if name not in known]
+        unknown = [name for name in v if name not in info.data.get("clinical", [])]
         if unknown:
-            raise ValueError(f"{', '.join(unknown)} is not a clinical variable or the ultrasound read")
+            raise ValueError(f"{', '.join(unknown)}: not among the clinical variables")
         return v
 
     def resolve(self, path: Path | None) -> Path | None:
