@@ -107,6 +107,20 @@ class TableFile(_Strict):
 CodedValue = int | float | str
 
 
+class MissingSettings(_Strict):
+    """What a blank clinical value does (deltarad.modeling.missing).
+
+    complete_case: a patient without a value of a variable a model uses is left out of that
+    model's fit and evaluation only (listed in failures.csv). mice: multiple imputation by chained
+    equations fitted on the training set, estimates pooled by Rubin's rules, predictions averaged.
+    """
+
+    policy: Literal["complete_case", "mice"] = "complete_case"
+    imputations: int = Field(20, ge=2, description="imputed data sets (m)")
+    iterations: int = Field(10, ge=1, description="chained-equation cycles per imputed data set")
+    seed: int = Field(0, ge=0, description="seed of the imputation draws")
+
+
 class Study(_Strict):
     """A study file."""
 
@@ -134,6 +148,7 @@ class Study(_Strict):
     imaging: ImagingSettings = Field(default_factory=ImagingSettings)
     harmonize: HarmonizeSettings = Field(default_factory=HarmonizeSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    missing: MissingSettings = Field(default_factory=MissingSettings)
 
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the study file")
 

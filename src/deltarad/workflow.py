@@ -13,7 +13,10 @@ from deltarad.cohort import has_images, load_cohort_cases, patient_order, read_s
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import check_feature_table, compute_delta, feature_columns
+from deltarad.modeling.missing import STAGE as MISSING_STAGE
+from deltarad.modeling.missing import missing_failures, missing_value_table
 from deltarad.modeling.modelfile import FrozenModel
+from deltarad.modeling.models import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_study
 from deltarad.parallel import ParallelSettings
 from deltarad.modeling.validation import ValidationResult, write_internal_validation
@@ -125,7 +128,13 @@ def run_study(
         log.warning("left out patient %s (%s): %s", p, stage, err)
     atomic.write_csv(out_dir / "delta_features.csv", delta)
     result = fit_study(study, cohort, delta, info, file_order=patient_order(study))
+    failures = _concat(failures, missing_failures(result.model, cohort[cohort["patient_id"].isin(result.split["patient_id"])]))
+    atomic.write_csv(out_dir / "failures.csv", failures)
+    _stop_if_strict(strict, failures)
     write_fit(result, out_dir)
+    atomic.write_csv(out_dir / "tables" / "missing_values.csv",
+                     missing_value_table(cohort, result.split, study.clinical, study.missing.policy,
+                                         study.missing.imputations))
     write_cohort_flow(study, cohort, result, failures, out_dir)
     internal = write_internal_validation(study, cohort, delta, info, result, out_dir / "tables")
     write_tables(study, cohort, result, out_dir / "tables", internal)
@@ -143,7 +152,8 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
     the training rows of Table 3 also carry the apparent, optimism and optimism-corrected AUC,
     calibration slope and Brier score and the cross-validated mean of each.
     """
-    from deltarad.stats.tables import table1, table2, table3, write_table
+    from deltarad.stats.pooling import POOLED_NOTE, table2_pooled
+    from deltarad.stats.tables import NESTED_NOTE, table1, table2, table3, write_table
 
     p = result.predictions
     data = p[["patient_id", "set"]].merge(cohort, on="patient_id")
@@ -152,24 +162,38 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
     write_table(table1(data, study.outcome, by="set", variables=variables, categorical=categorical),
                 tables_dir / "table1.csv", "Table 1. Patient characteristics by outcome")
     training = data[data["set"] == "training"].merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")
-    write_table(table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical,
-                       reference_levels=study.reference_levels),
-                tables_dir / "table2.csv", "Table 2. Logistic regression in the training set")
+    if result.imputed:  # mice: every imputed training set, pooled by Rubin's rules
+        t2 = table2_pooled(result.imputed, study.outcome, [*variables, *RADSCORE_COLUMNS], categorical,
+                           reference_levels=study.reference_levels)
+    else:
+        t2 = table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical,
+                    reference_levels=study.reference_levels)
+    write_table(t2, tables_dir / "table2.csv", "Table 2. Logistic regression in the training set",
+                notes=[POOLED_NOTE.format(m=len(result.imputed))] if result.imputed else [])
+    nested = ["combined"] if study.ultrasound in result.model["combined"]["terms"] else []
     t3 = table3(p, study.outcome, ["combined", "radscore_dir", "radscore_dpr"], by="set",
-                fit_set="training", reference="us")
+                fit_set="training", reference="us", nested=nested)
+    t3.insert(2, "n", t3[["tp", "fp", "tn", "fn"]].sum(axis=1))  # patients the model scored (a blank costs the combined)
     if internal is not None:
         extra = internal.wide()
         t3 = t3.merge(extra, on="model", how="left")
         t3.loc[t3["set"] != "training", [c for c in extra.columns if c != "model"]] = float("nan")
-    write_table(t3, tables_dir / "table3.csv", "Table 3. Performance of the models")
+    write_table(t3, tables_dir / "table3.csv", "Table 3. Performance of the models",
+                notes=[f"nested_optimistic: {NESTED_NOTE}"] if t3["nested_optimistic"].any() else [])
 
 
 def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, failures: pd.DataFrame, out_dir: Path) -> None:
     rows = [{"stage": "cohort file", "n": len(cohort), "detail": cohort.attrs.get("read_as", "")}]
-    if len(failures):
-        rows.append({"stage": "excluded", "n": failures["patient_id"].nunique(),
-                     "detail": "; ".join(sorted(failures["stage"].astype(str).unique()))})
+    excluded = failures[failures["stage"] != MISSING_STAGE]
+    if len(excluded):
+        rows.append({"stage": "excluded", "n": excluded["patient_id"].nunique(),
+                     "detail": "; ".join(sorted(excluded["stage"].astype(str).unique()))})
     p = result.predictions
+    for m in MODEL_COLUMNS:  # n each model was fitted and evaluated on (a blank costs the combined model)
+        used = p[p[m].notna()]
+        rows.append({"stage": f"model: {m}", "n": len(used),
+                     "detail": ", ".join(f"{s} {int((used['set'] == s).sum())}" for s in ("training", "validation"))
+                     + (f"; {len(p) - len(used)} without a value it uses" if len(used) < len(p) else "")})
     for s in ("training", "validation"):
         sub = p[p["set"] == s]
         rows.append({"stage": s, "n": len(sub),
@@ -193,6 +217,7 @@ def score_cohort(model: FrozenModel, study: Study, out_dir: Path, *, require_out
     unscorable = model.unscorable(scorable, delta)
     failures = _concat(failures, unscorable)
     scorable = scorable[~scorable["patient_id"].isin(unscorable["patient_id"])]
+    failures = _concat(failures, missing_failures(model.data, scorable))
     for p, stage, err in failures.itertuples(index=False):
         log.warning("left out patient %s (%s): %s", p, stage, err)
     scores = model.score(scorable, delta)

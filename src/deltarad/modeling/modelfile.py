@@ -16,6 +16,7 @@ from deltarad.encoding import Encoding
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import region_matrix
 from deltarad.harmonize import apply_harmonization
+from deltarad.modeling.missing import combined_probability
 
 SCHEMA = "deltarad.model"
 SCHEMA_VERSION = 1
@@ -120,13 +121,14 @@ class FrozenModel:
         out["us"] = _logit_score(self.data["ultrasound_model"], pd.DataFrame({self.ultrasound: us.to_numpy()}))
         data["radscore_dir"] = out["radscore_dir"].to_numpy()
         data["radscore_dpr"] = out["radscore_dpr"].to_numpy()
-        out["combined"] = _logit_score(self.data["combined"], self.encode(data).reset_index(drop=True))
+        out["combined"] = combined_probability(self.data, data, self.encode)
         return out
 
     def unscorable(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
         """Patients the model cannot score (patient_id, stage, error): a selected delta feature
-        missing or not finite (e.g. a zero baseline value), a combined-model variable missing or a
-        category not seen in training. Call check_delta first for problems of the whole table."""
+        missing or not finite (e.g. a zero baseline value) or a category not seen in training. A
+        blank clinical value only costs the combined model (deltarad.modeling.missing). Call
+        check_delta first for problems of the whole table."""
         problems: dict[str, str] = {}
         patients = list(cohort["patient_id"])
         for part in self.data["radscores"].values():
@@ -140,12 +142,19 @@ class FrozenModel:
         for var, enc in self.data["combined"]["variables"].items():
             if var in ("radscore_dir", "radscore_dpr") or var not in data.columns:
                 continue
-            values = data[var]
-            for p in values.index[values.isna()]:
-                problems.setdefault(p, f"missing value of '{var}', which the combined model uses")
+            values = data[var]  # a blank is not a problem here: see deltarad.modeling.missing
             encoding = Encoding.from_dict(var, enc)
             for p in values.index[encoding.unseen(values).to_numpy()]:
                 problems.setdefault(p, encoding.unseen_message(values[p]))
+        imputation = self.data["combined"].get("imputation")
+        if imputation:  # a patient with a blank to impute needs every imputation predictor encodable
+            targets = [v for v in imputation["targets"] if v in data.columns]
+            to_impute = data[targets].isna().any(axis=1).to_numpy()
+            for var, spec in imputation["variables"].items():
+                if spec["type"] == "categorical" and var in data.columns:
+                    encoding = Encoding.from_dict(var, spec)
+                    for p in data.index[encoding.unseen(data[var]).to_numpy() & to_impute]:
+                        problems.setdefault(p, encoding.unseen_message(data[var][p]) + ", needed to impute a blank")
         return pd.DataFrame([{"patient_id": p, "stage": "model", "error": e} for p, e in problems.items()],
                             columns=["patient_id", "stage", "error"])
 

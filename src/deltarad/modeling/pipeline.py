@@ -13,6 +13,8 @@ from deltarad.errors import DeltaradError
 from deltarad.features.delta import region_matrix
 from deltarad.harmonize import apply_harmonization, fit_harmonization
 from deltarad.modeling.logit import fit_logit
+from deltarad.modeling.mice import fit_combined_mice, fit_imputation
+from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, FrozenModel
 from deltarad.modeling.models import MODEL_COLUMNS, RADSCORES, fit_combined, fit_radscore
 from deltarad.modeling.selection import select_features
@@ -29,6 +31,7 @@ class FitResult:
     selection: pd.DataFrame  # region, step, n_features, note
     selected: pd.DataFrame  # region, feature, coefficient
     model: dict
+    imputed: list[pd.DataFrame] | None = None  # mice: the completed training sets (for Table 2)
 
 
 def _training_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str], ids: list[str]) -> pd.DataFrame:
@@ -64,12 +67,13 @@ def software_versions() -> dict[str, str]:
 
 
 def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
-              train_ids: list[str]) -> tuple[dict, list[dict]]:
+              train_ids: list[str], imputed: list | None = None) -> tuple[dict, list[dict]]:
     """The whole modelling procedure on the training patients `train_ids` alone: ComBat (when the
     cohort names centres), selection per region, radscores, ultrasound and combined models.
 
     Returns the model file's content (without cut-offs) and the selection steps. The optimism
     bootstrap and cross-validation call this on each resample, so everything fitted is in here.
+    Under the mice policy a list passed as `imputed` receives the m completed training sets.
     """
     train = cohort.set_index("patient_id").loc[train_ids]
     y = train[study.outcome].to_numpy(int)
@@ -94,7 +98,16 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
 
     us_fit = fit_logit(train[[study.ultrasound]].astype(float), y)
     candidates = [*study.clinical, study.ultrasound, *RADSCORES]
-    combined = fit_combined(train, y, candidates, study.categorical, study.reference_levels)
+    if study.missing.policy == "mice":
+        imputation = fit_imputation(train, study.clinical, [study.ultrasound, *RADSCORES], study.outcome,
+                                    study.categorical, study.missing)
+        combined = fit_combined_mice(imputation.completed, train, y, candidates, study.categorical,
+                                     study.reference_levels)
+        combined.missing["imputation"] = imputation.scoring
+        if imputed is not None:
+            imputed.extend(imputation.completed)
+    else:
+        combined = fit_combined(train, y, candidates, study.categorical, study.reference_levels)
 
     model = {
         "schema": SCHEMA,
@@ -108,6 +121,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
             "selection": study.selection.model_dump(),
             "imaging": study.imaging.model_dump(mode="json"),
             "harmonize": study.harmonize.model_dump(),
+            "missing": study.missing.model_dump(),
         },
         "harmonization": harmonization,
         "radscores": {
@@ -132,6 +146,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
             "aic": combined.step.fit.aic,
             "separation": combined.step.fit.separation,
             "path": combined.step.path,
+            **combined.missing,
         },
         "software": software_versions(),
     }
@@ -153,12 +168,14 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     split = split[split["patient_id"].isin(have)].reset_index(drop=True)
     cohort = cohort[cohort["patient_id"].isin(have)].reset_index(drop=True)
     train_ids = list(split.loc[split["set"] == "training", "patient_id"])
-    model, steps = fit_model(study, cohort, delta, delta_info, train_ids)
+    imputed: list[pd.DataFrame] = []
+    model, steps = fit_model(study, cohort, delta, delta_info, train_ids, imputed=imputed)
     scores = FrozenModel(model).score(cohort, delta)
     predictions = split.merge(cohort[["patient_id", study.outcome]], on="patient_id").merge(scores, on="patient_id")
     fit_rows = predictions["set"] == "training"
     model["thresholds"] = {
-        m: youden_threshold(predictions.loc[fit_rows, study.outcome].to_numpy(), predictions.loc[fit_rows, m].to_numpy())
+        m: youden_threshold(*finite(predictions.loc[fit_rows, study.outcome].to_numpy(),
+                                    predictions.loc[fit_rows, m].to_numpy()))
         for m in MODEL_COLUMNS
     }
     selected = pd.DataFrame(
@@ -169,4 +186,4 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         ],
         columns=["region", "feature", "coefficient"],
     )
-    return FitResult(split, predictions, pd.DataFrame(steps), selected, model)
+    return FitResult(split, predictions, pd.DataFrame(steps), selected, model, imputed or None)

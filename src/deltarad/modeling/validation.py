@@ -31,6 +31,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from deltarad import atomic
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
+from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import FrozenModel
 from deltarad.modeling.models import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_model
@@ -60,7 +61,7 @@ def performance(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 def _model_performance(model: dict, cohort: pd.DataFrame, delta: pd.DataFrame, outcome: str) -> dict:
     scores = FrozenModel(model).score(cohort, delta)
     y = cohort[outcome].to_numpy(int)
-    return {m: performance(y, scores[m].to_numpy()) for m in MODEL_COLUMNS}
+    return {m: performance(*finite(y, scores[m].to_numpy())) for m in MODEL_COLUMNS}  # NaN: a blank (complete case)
 
 
 def _selected(model: dict) -> dict[str, list[str]]:

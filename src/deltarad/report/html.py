@@ -19,6 +19,7 @@ from deltarad import __version__
 from deltarad.atomic import write_text
 from deltarad.errors import DeltaradError
 from deltarad.report import figures
+from deltarad.report.missing import missing_paragraph
 from deltarad.report.nomogram import nomogram_figure
 from deltarad.report.run import (
     MODELS,
@@ -28,6 +29,7 @@ from deltarad.report.run import (
     model_key,
 )
 from deltarad.report.tables import (
+    NESTED_MARK,
     display,
     format_value,
     table3_display,
@@ -37,6 +39,7 @@ from deltarad.report.tables import (
 from deltarad.stats.calibration import calibration_curve, smoothed_calibration
 from deltarad.stats.dca import decision_curve
 from deltarad.stats.roc import roc_points
+from deltarad.stats.tables import NESTED_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +197,7 @@ def _summary(run: RunFolder) -> list[str]:
 
 
 def _by_set(run: RunFolder):
-    pred = run.predictions
+    pred = run.predictions.dropna(subset=list(run.models))  # the patients every model scored
     for s in run.sets():
         part = pred[pred["set"] == s]
         if part[run.outcome].nunique() < 2:
@@ -217,12 +220,14 @@ def _cohort(b: _Builder, sec: Section) -> None:
         failures = run.csv("failures.csv", required=("patient_id", "stage", "error"))
     except Unavailable:
         failures = None
+    per_model = pd.DataFrame()
     try:
         stages = run.csv("cohort_flow.csv", required=("stage", "n"))
         if "detail" not in stages.columns:
             stages["detail"] = ""
-        # the sets are drawn from the predictions, below the chain of stages
-        stages = stages[~stages["stage"].astype(str).str.lower().isin(groups["set"])]
+        # the sets are drawn from the predictions, below the chain of stages; the models' n in a table
+        per_model = stages[stages["stage"].astype(str).str.startswith("model: ")]
+        stages = stages[~stages["stage"].astype(str).str.lower().isin(groups["set"]) & ~stages.index.isin(per_model.index)]
         stages = stages.assign(stage=[str(st)[:1].upper() + str(st)[1:] for st in stages["stage"]])
     except Unavailable:
         n_failed = 0 if failures is None else failures["patient_id"].nunique()
@@ -245,6 +250,14 @@ def _cohort(b: _Builder, sec: Section) -> None:
     shown = pd.concat([shown, pd.DataFrame([total])], ignore_index=True)
     sec.items.append(b.table(display(shown), "Patients per set and outcome",
                              "Outcome counts in each set" + ("." if run.is_external else " after the split.")))
+    if len(per_model):
+        shown = pd.DataFrame({"Model": [MODELS.get(str(st).removeprefix("model: "), st) for st in per_model["stage"]],
+                              "Patients": per_model["n"], "Detail": per_model["detail"]})
+        sec.items.append(b.table(display(shown), "Patients per model",
+                                 "Patients each model was fitted and evaluated on (from cohort_flow.csv)."))
+    missing = missing_paragraph(run)
+    if missing:
+        sec.intro = missing
     if failures is not None:
         excluded = failures[["patient_id", "stage", "error"]].set_axis(["Patient", "Stage", "Problem"], axis=1)
         sec.items.append(b.table(display(excluded), "Excluded patients",
@@ -392,7 +405,9 @@ def _table3(b: _Builder, sec: Section) -> None:
               "cut-off chosen on the training set (Youden index) and carried to validation")
     sec.items.append(b.table(shown, "Performance of the models",
                              f"AUC with DeLong 95% CI; accuracy, sensitivity, specificity, PPV and NPV at the "
-                             f"{cutoff}; DeLong test and IDI against the ultrasound model, and NRI.",
+                             f"{cutoff}; DeLong test and IDI against the ultrasound model, and NRI."
+                             + (f" {NESTED_MARK} {NESTED_NOTE}" if t3.get("nested_optimistic", pd.Series(dtype=bool))
+                                .astype(str).eq("True").any() else ""),
                              label="Table 3", source=t3.drop(columns="model_key"), name="table3"))
 
 
@@ -546,7 +561,8 @@ def _rose(b: _Builder, sec: Section) -> None:
     except Unavailable:
         thresholds = {}
     sec.items.append(b.figure("rose_plots",
-                              figures.rose_plots(run.predictions, run.outcome, run.models, run.sets(), thresholds),
+                              figures.rose_plots(run.predictions.dropna(subset=list(run.models)), run.outcome,
+                                                 run.models, run.sets(), thresholds),
                               "Rose plots of the predictions",
                               "One bar per patient, its length the predicted probability of pCR and its colour "
                               "the observed outcome (blue pCR, orange non-pCR); patients ordered by outcome, then "
