@@ -32,13 +32,13 @@ def _one_line_error(res, *fragments):
 
 @pytest.mark.parametrize("command", [
     ["run", "{study}"], ["predict", "{model}", "{study}"], ["validate", "{model}", "{study}"],
-    ["extract", "{study}"], ["demo", "--features-only", "--patients", "20"],
+    ["extract", "{study}"], ["check", "{study}"], ["demo", "--features-only", "--patients", "20"],
 ])
 def test_out_naming_an_existing_file(study, command):
     d, study_file = study
     args = [a.format(study=study_file, model=d / "model.json") for a in command]
     res = runner.invoke(app, [*args, "--out", str(d / "a_file")])
-    _one_line_error(res, "--out", "a_file is a file; give a folder")
+    _one_line_error(res, "a_file: --out names a file; give a folder")
     assert (d / "a_file").read_text() == "not a folder\n"
 
 
@@ -49,7 +49,7 @@ def test_out_naming_an_existing_file(study, command):
 def test_out_naming_an_existing_folder_where_a_file_is_written(study, command):
     d, _ = study
     args = [a.format(cohort=d / "cohort.csv", d=d) for a in command]
-    _one_line_error(runner.invoke(app, [*args, "--out", str(d)]), "is a folder; give a file name")
+    _one_line_error(runner.invoke(app, [*args, "--out", str(d)]), "--out names a folder; give a file name")
 
 
 def test_out_inside_a_file_is_the_file_systems_one_line(study):

@@ -50,14 +50,14 @@ def exit_if_patients_failed(failures, listing: str, what: str = "failed") -> Non
 def output_folder(out: Path) -> Path:
     """`--out` as a folder to write into: an existing file there is a user error."""
     if out.exists() and not out.is_dir():
-        raise DeltaradError(f"--out {out} is a file; give a folder to write into")
+        raise DeltaradError("--out names a file; give a folder to write into", file=out)
     return out
 
 
 def output_file(out: Path) -> Path:
     """`--out` as a file to write: an existing folder there is a user error."""
     if out.is_dir():
-        raise DeltaradError(f"--out {out} is a folder; give a file name")
+        raise DeltaradError("--out names a folder; give a file name", file=out)
     return out
 
 
