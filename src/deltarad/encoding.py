@@ -54,8 +54,9 @@ def levels_in(values: Iterable) -> list[Level]:
 
 
 def label(level: Level) -> str:
-    """A level as it is shown and named in design columns: 1, 1.5, luminal A."""
-    return f"{level:g}" if isinstance(level, float) else str(level)
+    """A level as it is shown and named in design columns: 1, 1.5, luminal A (a number in its
+    shortest exact form, so two levels never share a name)."""
+    return str(level)
 
 
 def shown(value: object) -> str:
