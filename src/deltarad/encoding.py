@@ -97,14 +97,6 @@ class Encoding:
         return cls(name, None if stored["type"] == "numeric" else tuple(stored["levels"]))
 
     @property
-    def is_categorical(self) -> bool:
-        return self.levels is not None
-
-    @property
-    def reference(self) -> object:
-        return self.levels[0] if self.levels else None
-
-    @property
     def _keys(self) -> list[Level | None]:
         return [level_of(lvl) for lvl in self.levels]
 
