@@ -59,9 +59,17 @@ class ImagingSettings(_Strict):
     ring_mm: float = Field(3.0, gt=0, description="peritumoral shell thickness (mm, physical distance)")
     skin_mm: float = Field(2.0, ge=0, description="depth below the body surface excluded from the ring (mm)")
     air_threshold: float | None = Field(
-        None, description="intensity below which a voxel is air; None = estimate (Otsu on the image)"
+        None, description="intensity below which a voxel reached from the field-of-view edge is air; None = estimate it from the edge (deltarad.imaging.air)"
     )
     params: Path | None = Field(None, description="PyRadiomics parameter file; None = the study's (851 features)")
+    series: str | None = Field(
+        None, description="DICOM series of the DCE exam where a folder holds several candidates: SeriesNumber or "
+        "SeriesDescription (a glob, case-insensitive); a cohort column <timepoint>_series overrides it per exam"
+    )
+    image_kind: str | None = Field(
+        None, description="where several kinds of image share each DICOM slice position (e.g. Philips LABEL/CONTROL, "
+        "magnitude/phase): the ImageType, FrameType or Philips (2005,1429) value to read"
+    )
 
 
 class HarmonizeSettings(_Strict):

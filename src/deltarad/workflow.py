@@ -11,7 +11,7 @@ import pandas as pd
 from deltarad import atomic
 from deltarad.cohort import has_images, load_cohort_cases, patient_order, read_study_table
 from deltarad.config import Study
-from deltarad.errors import DeltaradError
+from deltarad.errors import EARLY_RESPONSE_STAGE, DeltaradError
 from deltarad.features.delta import check_feature_table, compute_delta, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
@@ -184,7 +184,11 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
 
 def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, failures: pd.DataFrame, out_dir: Path) -> None:
     rows = [{"stage": "cohort file", "n": len(cohort), "detail": cohort.attrs.get("read_as", "")}]
-    excluded = failures[failures["stage"] != MISSING_STAGE]
+    responders = failures["stage"].astype(str) == EARLY_RESPONSE_STAGE
+    if responders.any():
+        rows.append({"stage": "complete early response", "n": failures.loc[responders, "patient_id"].nunique(),
+                     "detail": "tumour mask empty at the early exam: no delta features, left out of the models"})
+    excluded = failures[(failures["stage"] != MISSING_STAGE) & ~responders]
     if len(excluded):
         rows.append({"stage": "excluded", "n": excluded["patient_id"].nunique(),
                      "detail": "; ".join(sorted(excluded["stage"].astype(str).unique()))})

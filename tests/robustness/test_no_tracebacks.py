@@ -44,7 +44,7 @@ def test_out_naming_an_existing_file(study, command):
 
 @pytest.mark.parametrize("command", [
     ["table1", "{cohort}", "--outcome", "outcome"], ["logistic", "{cohort}", "--outcome", "outcome", "--vars", "age"],
-    ["evaluate", "{cohort}", "--outcome", "outcome", "--score", "age"], ["report", "{d}"],
+    ["evaluate", "{cohort}", "--outcome", "outcome", "--score", "age"], ["report", "{d}"], ["index", "{d}"],
 ])
 def test_out_naming_an_existing_folder_where_a_file_is_written(study, command):
     d, _ = study
