@@ -26,7 +26,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from deltarad import atomic
-from deltarad.cohort import load_cohort_cases, read_table
+from deltarad.cohort import load_cohort_cases, read_study_table
 from deltarad.config import ImagingSettings, Study
 from deltarad.errors import CaseError, StudyFileError
 from deltarad.features.delta import TIMEPOINTS
@@ -264,7 +264,7 @@ def _count(mask: sitk.Image) -> int:
 def check_study(study: Study, *, parallel: ParallelSettings | None = None, progress: bool = True) -> StudyCheck:
     """Check every exam and patient of the study's cohort (no file written). Exams run as work
     units on `parallel` (default: one after another in this process)."""
-    raw = read_table(study.cohort_path, "cohort file")
+    raw = read_study_table(study, study.cohort, "cohort file", study.patient_id).frame
     problems: list[str] = []
     notes: list[str] = []
     has_outcome = study.outcome in raw.columns

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad import atomic
-from deltarad.cohort import has_images, load_cohort_cases, patient_order, read_table
+from deltarad.cohort import has_images, load_cohort_cases, patient_order, read_study_table
 from deltarad.config import Study
 from deltarad.errors import EARLY_RESPONSE_STAGE, DeltaradError
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
@@ -34,8 +34,9 @@ def load_features(
     """The long-form feature table: the study's `features` file, or extracted from the cohort's
     images (on Dask as `parallel` says; resumable through out_dir/store/)."""
     if study.features_path is not None:
-        table = read_table(study.features_path, "feature table")
-        table["patient_id"] = table["patient_id"].astype(str)
+        table = read_study_table(study, study.features, "feature table").frame
+        if "patient_id" not in table.columns:
+            raise DeltaradError("the feature table has no patient_id column", file=study.features_path)
         unknown = sorted(set(table["patient_id"]) - set(cohort["patient_id"]))
         if unknown:
             log.warning("feature table: %d patient(s) not in the cohort are ignored (e.g. %s)", len(unknown), unknown[0])
@@ -164,9 +165,11 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
                 tables_dir / "table1.csv", "Table 1. Patient characteristics by outcome")
     training = data[data["set"] == "training"].merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")
     if result.imputed:  # mice: every imputed training set, pooled by Rubin's rules
-        t2 = table2_pooled(result.imputed, study.outcome, [*variables, *RADSCORE_COLUMNS], categorical)
+        t2 = table2_pooled(result.imputed, study.outcome, [*variables, *RADSCORE_COLUMNS], categorical,
+                           reference_levels=study.reference_levels)
     else:
-        t2 = table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical)
+        t2 = table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical,
+                    reference_levels=study.reference_levels)
     write_table(t2, tables_dir / "table2.csv", "Table 2. Logistic regression in the training set",
                 notes=[POOLED_NOTE.format(m=len(result.imputed))] if result.imputed else [])
     nested = ["combined"] if study.ultrasound in result.model["combined"]["terms"] else []
@@ -182,7 +185,7 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
 
 
 def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, failures: pd.DataFrame, out_dir: Path) -> None:
-    rows = [{"stage": "cohort file", "n": len(cohort), "detail": ""}]
+    rows = [{"stage": "cohort file", "n": len(cohort), "detail": cohort.attrs.get("read_as", "")}]
     responders = failures["stage"].astype(str) == EARLY_RESPONSE_STAGE
     if responders.any():
         rows.append({"stage": "complete early response", "n": failures.loc[responders, "patient_id"].nunique(),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, user_errors
+from deltarad.commands._common import DEBUG_OPTION, output_file, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         from deltarad.atomic import write_csv
         from deltarad.imaging.dicom.index import index_tree
 
+        output_file(out)
         cohort, listing = index_tree(root, with_ids=with_ids, series=series, image_kind=image_kind)
         index_path = out.parent / "index.csv"
         write_csv(out, cohort)

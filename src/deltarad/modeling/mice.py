@@ -35,6 +35,7 @@ from scipy.special import expit, softmax
 from scipy.stats import norm
 
 from deltarad.config import MissingSettings
+from deltarad.encoding import Encoding, level_of, levels_in
 from deltarad.errors import DeltaradError
 from deltarad.modeling.logit import LogitFit
 from deltarad.modeling.models import CombinedModel
@@ -54,13 +55,18 @@ class Imputation:
     counts: dict[str, int]  # blanks imputed per variable in the training set
 
 
+def _levels_of(values: pd.Series) -> np.ndarray:
+    """Each value's level (deltarad.encoding.level_of: 1, 1.0 and "1" are one)."""
+    return np.array([level_of(v) for v in values], dtype=object)
+
+
 def _spec(train: pd.DataFrame, columns: list[str], categorical: set[str]) -> dict:
     spec = {}
     for c in columns:
         values = train[c].dropna()
         if c in categorical or not pd.api.types.is_numeric_dtype(train[c]):
-            text = values.astype(str)
-            spec[c] = {"type": "categorical", "levels": sorted(text.unique()), "mode": str(text.mode().iat[0])}
+            levels, codes = levels_in(values), list(_levels_of(values))
+            spec[c] = {"type": "categorical", "levels": levels, "mode": max(levels, key=codes.count)}
         else:
             sd = float(values.astype(float).std(ddof=1)) if len(values) > 1 else 0.0
             spec[c] = {"type": "numeric", "mean": float(values.astype(float).mean()), "sd": sd if sd > 0 else 1.0}
@@ -69,15 +75,14 @@ def _spec(train: pd.DataFrame, columns: list[str], categorical: set[str]) -> dic
 
 def _design(frame: pd.DataFrame, predictors: list[str], spec: dict) -> np.ndarray:
     """Predictor columns (no intercept): numeric z-scored with training values, categorical as
-    dummies against the first level."""
+    dummies against the first level (deltarad.encoding: levels matched by value)."""
     cols = []
     for p in predictors:
         s = spec[p]
         if s["type"] == "numeric":
             cols.append((frame[p].to_numpy(float) - s["mean"]) / s["sd"])
         else:
-            text = frame[p].astype(str).to_numpy()
-            cols += [(text == lvl).astype(float) for lvl in s["levels"][1:]]
+            cols += list(Encoding(p, tuple(s["levels"])).encode(frame[p]).to_numpy(float).T)
     return np.column_stack(cols) if cols else np.zeros((len(frame), 0))
 
 
@@ -156,7 +161,7 @@ def _chain(frame: pd.DataFrame, targets: list[str], spec: dict, predictors: dict
             observed = frame.loc[~blank[v], v].to_numpy()
             if spec[v]["type"] == "categorical":
                 frame[v] = frame[v].astype(object).where(~blank[v], None)
-                observed = frame.loc[~blank[v], v].astype(str).to_numpy()
+                observed = _levels_of(frame.loc[~blank[v], v])
             frame.loc[blank[v], v] = rng.choice(observed, blank[v].sum())
     for _ in range(iterations):
         for v in targets:
@@ -173,7 +178,7 @@ def _chain(frame: pd.DataFrame, targets: list[str], spec: dict, predictors: dict
                 A = np.column_stack([np.ones(len(X)), X])
                 frame.loc[mis, v] = _pmm(rng, A[obs] @ beta_hat, A[mis] @ beta_boot, y[obs])
             else:
-                labels = frame[v].astype(str).to_numpy()
+                labels = _levels_of(frame[v])
                 b0, B = _multinomial(X[boot], labels[boot], spec[v]["levels"])
                 probs = softmax(b0 + X[mis] @ B.T, axis=1)
                 frame.loc[mis, v] = _draw_levels(rng.random(mis.sum()), probs, spec[v]["levels"])
@@ -193,7 +198,7 @@ def _scoring_models(frame: pd.DataFrame, targets: list[str], spec: dict, predict
             beta, sd = _ols(X, frame[v].to_numpy(float)[boot])
             models[v] = {"intercept": float(beta[0]), "coefficients": beta[1:].tolist(), "sd": sd}
         else:
-            b0, B = _multinomial(X, frame[v].astype(str).to_numpy()[boot], spec[v]["levels"])
+            b0, B = _multinomial(X, _levels_of(frame[v])[boot], spec[v]["levels"])
             models[v] = {"intercepts": b0.tolist(), "coefficients": B.tolist()}
     return models
 
@@ -292,14 +297,14 @@ def pooled_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
 
 
 def fit_combined_mice(completed: list[pd.DataFrame], observed: pd.DataFrame, y: np.ndarray, candidates: list[str],
-                      categorical: list[str]) -> CombinedModel:
+                      categorical: list[str], reference_levels: dict | None = None) -> CombinedModel:
     """The combined model over m completed training sets: both-direction stepwise AIC on each; the
     terms chosen in at least half of them (the majority method, Wood, White & Royston, Stat Med
     2008;27:3227) refitted on each; coefficients pooled as their mean (Rubin's rules' point
     estimate), each imputation's kept for scoring."""
     if not candidates:
         raise DeltaradError("no candidate variable for the combined model")
-    encodings = encodings_for(observed, list(candidates), categorical)
+    encodings = encodings_for(observed, list(candidates), categorical, reference_levels)
     chosen: dict[str, int] = {}
     for frame in completed:
         design, terms = main_effects(frame, encodings)

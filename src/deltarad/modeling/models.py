@@ -73,7 +73,8 @@ class CombinedModel:
         return self.step.fit.predict(design)
 
 
-def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categorical: list[str]) -> CombinedModel:
+def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categorical: list[str],
+                 reference_levels: dict | None = None) -> CombinedModel:
     """Both-direction stepwise AIC starting from the full model over `candidates`.
 
     A candidate with blanks stays a candidate: the search runs on the complete cases of all
@@ -83,7 +84,7 @@ def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categ
     usable = list(candidates)
     if not usable:
         raise DeltaradError("no candidate variable for the combined model")
-    encodings = encodings_for(data, usable, categorical)
+    encodings = encodings_for(data, usable, categorical, reference_levels)
     design, terms = main_effects(data, encodings)
     rows = stepwise_rows(data, usable)
     step = step_aic(design[rows], np.asarray(y)[rows], terms, scope=terms, direction="both")

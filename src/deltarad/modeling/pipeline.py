@@ -112,12 +112,13 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     if study.missing.policy == "mice":
         imputation = fit_imputation(train, study.clinical, [study.ultrasound, *RADSCORES], study.outcome,
                                     study.categorical, study.missing)
-        combined = fit_combined_mice(imputation.completed, train, y, candidates, study.categorical)
+        combined = fit_combined_mice(imputation.completed, train, y, candidates, study.categorical,
+                                     study.reference_levels)
         combined.missing["imputation"] = imputation.scoring
         if imputed is not None:
             imputed.extend(imputation.completed)
     else:
-        combined = fit_combined(train, y, candidates, study.categorical)
+        combined = fit_combined(train, y, candidates, study.categorical, study.reference_levels)
 
     model = {
         "schema": SCHEMA,

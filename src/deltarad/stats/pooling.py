@@ -76,7 +76,8 @@ def _pool_fits(tables: list[pd.DataFrame], n: int, level: float) -> pd.DataFrame
 
 
 def table2_pooled(frames: list[pd.DataFrame], outcome: str, variables: Sequence[str],
-                  categorical: Sequence[str] = (), entry_p: float = 0.05, level: float = 0.95) -> pd.DataFrame:
+                  categorical: Sequence[str] = (), entry_p: float = 0.05, level: float = 0.95,
+                  reference_levels: dict | None = None) -> pd.DataFrame:
     """Table 2 over m completed data sets: each univariate and the multivariate logistic regression
     fitted on every imputation and pooled by Rubin's rules (t-based p and OR CI, df and fmi per
     row). A variable enters the multivariate model when the median of its m univariate Wald p-values
@@ -84,11 +85,13 @@ def table2_pooled(frames: list[pd.DataFrame], outcome: str, variables: Sequence[
     de Wiel & Heymans, BMC Med Res Methodol 2017;17:129)."""
     parts, entered = [], []
     for var in variables:
-        fits = [fit_logistic(f, outcome, [var], categorical=categorical) for f in frames]
+        fits = [fit_logistic(f, outcome, [var], categorical=categorical, reference_levels=reference_levels)
+                for f in frames]
         parts.append(_pool_fits([f.table for f in fits], len(frames[0]), level).assign(analysis="univariate"))
         if np.nanmedian([f.variable_p[var] for f in fits]) < entry_p:
             entered.append(var)
     if entered:
-        fits = [fit_logistic(f, outcome, entered, categorical=categorical) for f in frames]
+        fits = [fit_logistic(f, outcome, entered, categorical=categorical, reference_levels=reference_levels)
+                for f in frames]
         parts.append(_pool_fits([f.table for f in fits], len(frames[0]), level).assign(analysis="multivariate"))
     return pd.concat(parts, ignore_index=True)[["analysis", *POOLED_COLUMNS]]

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from deltarad.atomic import atomic_path, write_csv, write_text
+from deltarad.encoding import label, level_of, levels_in
 from deltarad.errors import DeltaradError
 from deltarad.stats._validate import is_categorical
 from deltarad.stats.exact import chi_square, fisher_2x2, fisher_exact
@@ -137,7 +138,8 @@ def table1(
 
     Continuous: mean ± SD and Student's t when Shapiro-Wilk accepts normality in both groups,
     else median (Q1, Q3) and Mann-Whitney U (Z). Categorical: n (%) per level with the test of
-    `categorical_test`. One row per (set, variable, level); the test, statistic and p_value are
+    `categorical_test`; levels in value order (deltarad.encoding: 9 before 10). One row per
+    (set, variable, level); the test, statistic and p_value are
     filled on each variable's first row. Missing values are left out variable by variable.
     """
     _require_columns(df, [outcome])
@@ -156,8 +158,9 @@ def table1(
             values = part[var]
             keep = values.notna()
             if var in cat:
-                levels = sorted(values[keep].astype(str).unique())
-                counts = pd.crosstab(values[keep].astype(str), y[keep]).reindex(index=levels, columns=labels, fill_value=0)
+                levels = [label(lvl) for lvl in levels_in(values[keep])]
+                shown_as = pd.Series([label(level_of(v)) for v in values[keep]], index=values[keep].index)
+                counts = pd.crosstab(shown_as, y[keep]).reindex(index=levels, columns=labels, fill_value=0)
                 test, statistic, p = categorical_test(counts.to_numpy())
                 totals = counts.sum(axis=0)
                 for i, level in enumerate(levels):
@@ -191,10 +194,12 @@ def table2(
     variables: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     entry_p: float = 0.05,
+    reference_levels: dict | None = None,
 ) -> pd.DataFrame:
     """Table 2: univariate logistic regression of `outcome` on each variable, then one
     multivariate model on the variables whose univariate Wald p (joint over a categorical
-    variable's levels) is below `entry_p`. Categorical levels are compared with the first level.
+    variable's levels) is below `entry_p`. Categorical levels are compared with the first level in
+    value order, or the one `reference_levels` names.
     Columns: analysis (univariate | multivariate), variable, level, beta, se, z, p_value, or,
     or_ci_low, or_ci_high, warning (set when separation makes the estimates NaN)."""
     _require_columns(df, [outcome])
@@ -203,12 +208,13 @@ def table2(
     cat = _categorical_set(df, variables, categorical)
     parts, entered = [], []
     for var in variables:
-        fit = fit_logistic(df, outcome, [var], categorical=cat)
+        fit = fit_logistic(df, outcome, [var], categorical=cat, reference_levels=reference_levels)
         parts.append(fit.table.assign(analysis="univariate"))
         if fit.variable_p[var] < entry_p:
             entered.append(var)
     if entered:
-        parts.append(fit_logistic(df, outcome, entered, categorical=cat).table.assign(analysis="multivariate"))
+        multivariate = fit_logistic(df, outcome, entered, categorical=cat, reference_levels=reference_levels)
+        parts.append(multivariate.table.assign(analysis="multivariate"))
     return pd.concat(parts, ignore_index=True)[["analysis", *LOGISTIC_COLUMNS]]
 
 
@@ -240,6 +246,9 @@ def table3(
     _require_columns(df, [outcome, *scores, *([reference] if reference else [])])
     if reference is not None and reference not in scores:
         scores.append(reference)  # the reference model gets its own rows
+    text = [m for m in scores if not pd.api.types.is_numeric_dtype(df[m])]
+    if text:
+        raise DeltaradError(f"score column(s) {', '.join(text)} hold text, not numbers")
     data = df.dropna(subset=[outcome]).dropna(subset=scores, how="all")
     y_all = _outcome_01(data, outcome)
     sets = _sets(data, by)
