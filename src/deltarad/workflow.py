@@ -98,7 +98,7 @@ def write_fit(result: FitResult, out_dir: Path) -> None:
 
 
 def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
-    frames = [f.reindex(columns=FAILURE_COLUMNS) for f in frames if len(f)]
+    frames = [f.reindex(columns=FAILURE_COLUMNS) for f in frames if f is not None and len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
@@ -130,7 +130,8 @@ def run_study(
         log.warning("left out patient %s (%s): %s", p, stage, err)
     atomic.write_csv(out_dir / "delta_features.csv", delta)
     result = fit_study(study, cohort, delta, info, file_order=patient_order(study))
-    failures = _concat(failures, missing_failures(result.model, cohort[cohort["patient_id"].isin(result.split["patient_id"])]))
+    failures = _concat(failures, result.unscored,
+                       missing_failures(result.model, cohort[cohort["patient_id"].isin(result.split["patient_id"])]))
     atomic.write_csv(out_dir / "failures.csv", failures)
     _stop_if_strict(strict, failures)
     write_fit(result, out_dir)

@@ -167,3 +167,20 @@ def test_an_unseen_level_leaves_only_that_patient_out(coded_run):
         "patient_id": odd, "stage": "model",
         "error": "'her2' = 'equivocal' was not seen in training (levels: negative, positive)"}]
     assert len(scored) == 78 and odd not in scored.index
+
+
+def test_run_leaves_out_only_the_validation_patient_with_an_unseen_level(coded_run):
+    """An unseen category in a validation patient costs that patient, not the run (issue 14)."""
+    d, settings, cohort, result = coded_run
+    validation = result.split.loc[result.split["set"] == "validation", "patient_id"]
+    odd = validation.iat[0]
+    full = pd.read_csv(d / "cohort.csv", dtype={"patient_id": str})
+    full.loc[full["patient_id"] == odd, "her2"] = "2+"
+    full.to_csv(d / "unseen_run.csv", index=False)
+    coding = {"her2": {"positive": "pos", "negative": "neg", "equivocal": "2+"}}
+    (d / "unseen_run.yaml").write_text(yaml.safe_dump({**settings, "cohort": "unseen_run.csv", "coding": coding}))
+    rerun, failures = run_study(load_study(d / "unseen_run.yaml"), d / "unseen_run")
+    left = failures.set_index("patient_id")
+    assert left.loc[odd, "stage"] == "model" and "'her2' = 'equivocal' was not seen in training" in left.loc[odd, "error"]
+    assert odd not in set(rerun.predictions["patient_id"]) and odd not in set(rerun.split["patient_id"])
+    assert len(rerun.predictions) == len(result.predictions) - 1

@@ -32,6 +32,7 @@ class FitResult:
     selected: pd.DataFrame  # region, feature, coefficient
     model: dict
     imputed: list[pd.DataFrame] | None = None  # mice: the completed training sets (for Table 2)
+    unscored: pd.DataFrame | None = None  # patient_id, stage, error: validation patients the model cannot score
 
 
 def _training_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str], ids: list[str]) -> pd.DataFrame:
@@ -182,7 +183,12 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     train_ids = list(split.loc[split["set"] == "training", "patient_id"])
     imputed: list[pd.DataFrame] = []
     model, steps = fit_model(study, cohort, delta, delta_info, train_ids, imputed=imputed)
-    scores = FrozenModel(model).score(cohort, delta)
+    frozen = FrozenModel(model)
+    unscored = frozen.unscorable(cohort, delta)  # e.g. a validation patient's category unseen in training
+    if len(unscored):
+        split = split[~split["patient_id"].isin(unscored["patient_id"])].reset_index(drop=True)
+        cohort = cohort[~cohort["patient_id"].isin(unscored["patient_id"])].reset_index(drop=True)
+    scores = frozen.score(cohort, delta)
     predictions = split.merge(cohort[["patient_id", study.outcome]], on="patient_id").merge(scores, on="patient_id")
     fit_rows = predictions["set"] == "training"
     model["thresholds"] = {
@@ -198,4 +204,4 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         ],
         columns=["region", "feature", "coefficient"],
     )
-    return FitResult(split, predictions, pd.DataFrame(steps), selected, model, imputed or None)
+    return FitResult(split, predictions, pd.DataFrame(steps), selected, model, imputed or None, unscored)
