@@ -245,6 +245,22 @@ def test_an_empty_ring_fails_the_exam_in_words(cohort_copy, tmp_path):
     assert "patients: 3, 3 would be left out" in result.output
 
 
+def test_an_empty_early_mask_is_a_complete_early_response(cohort_copy, tmp_path):
+    """check counts it as extraction does: left out of the radiomics models, said in words."""
+    cohort = pd.read_csv(cohort_copy.parent / "cohort.csv", dtype={"patient_id": str})
+    path = Path(cohort.loc[cohort["patient_id"] == "DR0002", "early_mask"].iat[0])
+    path = path if path.is_absolute() else cohort_copy.parent / path
+    mask = sitk.ReadImage(str(path))
+    sitk.WriteImage(mask * 0, str(path))
+
+    result, out = _check(cohort_copy, tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    exams = pd.read_csv(out / "check.csv", dtype={"patient_id": str}).set_index(["patient_id", "timepoint"])
+    assert exams.loc[("DR0002", "early"), "status"] == "failed"
+    assert exams.loc[("DR0002", "early"), "error"].startswith("complete early response: the early tumour mask")
+    assert exams.loc[("DR0002", "baseline"), "status"] != "failed"
+
+
 def test_a_cohort_a_run_refuses_as_a_whole_exits_1_and_says_why(cohort_copy, tmp_path):
     table = cohort_copy.parent / "cohort.csv"
     cohort = pd.read_csv(table, dtype={"patient_id": str})

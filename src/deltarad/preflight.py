@@ -28,7 +28,7 @@ import SimpleITK as sitk
 from deltarad import atomic
 from deltarad.cohort import load_cohort_cases, read_study_table
 from deltarad.config import ImagingSettings, Study
-from deltarad.errors import CaseError, StudyFileError
+from deltarad.errors import CaseError, CompleteEarlyResponse, StudyFileError
 from deltarad.features.delta import TIMEPOINTS
 from deltarad.imaging import io
 from deltarad.imaging.air import exam_air
@@ -132,6 +132,8 @@ def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, i
             continue
         drawn = io.read_mask(path, label=settings.mask_label, patient=pid, reference=image,
                              reference_path=case_row.get(f"{timepoint}_image"))
+        if timepoint == "early" and reader == 1 and not np.any(sitk.GetArrayViewFromImage(drawn)):
+            raise CompleteEarlyResponse(patient=pid, file=path)  # as extraction counts it
         inside = share_inside(drawn, image)
         if reader == 1:
             row.update(mask=_shown_path(path, base), mask_ml=round(volume_ml(drawn), 3), mask_in_fov=round(inside, 4))

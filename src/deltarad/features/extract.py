@@ -37,7 +37,7 @@ from radiomics.featureextractor import RadiomicsFeatureExtractor
 
 from deltarad.atomic import atomic_path, write_csv
 from deltarad.config import ImagingSettings, Study
-from deltarad.errors import EARLY_RESPONSE_STAGE, CaseError, DeltaradError
+from deltarad.errors import CaseError, CompleteEarlyResponse, DeltaradError, StageError
 from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.imaging.air import exam_air
@@ -71,24 +71,6 @@ _GLOBAL_FILTERS = {"Square", "SquareRoot", "Logarithm", "Exponential", "LBP3D"}
 _REFUSED_SETTINGS = {"normalize": False, "resampledPixelSpacing": None, "preCrop": False}
 
 FailureColumns = ["patient_id", "stage", "error"]
-
-
-class StageError(CaseError):
-    """A work unit failed at one stage (read, regions, preprocess, features)."""
-
-    def __init__(self, problem: str, *, stage: str, patient: str | None = None, file: str | Path | None = None):
-        self.stage = stage
-        super().__init__(problem, patient=patient, file=file)
-
-
-class CompleteEarlyResponse(StageError):
-    """The reader-1 tumour mask is empty at the early exam: no delta features exist, so the
-    patient is counted as a complete early response and left out of the radiomics models."""
-
-    def __init__(self, *, patient: str, file: str | Path):
-        super().__init__("complete early response: the early tumour mask (reader 1) is empty; delta features "
-                         "are undefined, so the patient is left out of the radiomics models",
-                         stage=EARLY_RESPONSE_STAGE, patient=patient, file=file)
 
 
 # ----------------------------------------------------------------------------- PyRadiomics
