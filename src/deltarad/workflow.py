@@ -17,6 +17,7 @@ from deltarad.modeling.modelfile import FrozenModel
 from deltarad.modeling.pipeline import FitResult, fit_study
 from deltarad.parallel import ParallelSettings
 from deltarad.modeling.validation import ValidationResult, write_internal_validation
+from deltarad.report.record import write_study_record
 
 RADSCORE_COLUMNS = ["radscore_dir", "radscore_dpr"]
 
@@ -125,6 +126,7 @@ def run_study(
     atomic.write_csv(out_dir / "delta_features.csv", delta)
     result = fit_study(study, cohort, delta, info, file_order=patient_order(study))
     write_fit(result, out_dir)
+    write_study_record(study, out_dir)
     write_cohort_flow(study, cohort, result, failures, out_dir)
     internal = write_internal_validation(study, cohort, delta, info, result, out_dir / "tables")
     write_tables(study, cohort, result, out_dir / "tables", internal)
@@ -148,7 +150,9 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
     data = p[["patient_id", "set"]].merge(cohort, on="patient_id")
     variables = [*study.clinical, study.ultrasound]
     categorical = [*study.categorical, study.ultrasound]
-    write_table(table1(data, study.outcome, by="set", variables=variables, categorical=categorical),
+    with_radscores = data.merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")  # the study's Table 1 has them
+    write_table(table1(with_radscores, study.outcome, by="set", variables=[*variables, *RADSCORE_COLUMNS],
+                       categorical=categorical),
                 tables_dir / "table1.csv", "Table 1. Patient characteristics by outcome")
     training = data[data["set"] == "training"].merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")
     write_table(table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical),

@@ -220,8 +220,6 @@ def flag_patients(qc: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
             d = e.get("dice", math.nan)
             if d is not None and not math.isnan(d) and d < settings.qc_dice_min:
                 flags.append(f"{tp}: reader Dice {d:.2f} (< {settings.qc_dice_min:g})")
-            if e.get("missing"):
-                flags.append(f"{tp}: {e['missing']}")
         zp = z.get(pid, math.nan)
         if not math.isnan(zp) and abs(zp) > settings.qc_volume_z:
             flags.append(f"tumour volume change {change[pid]:+.0%}, robust z {zp:+.1f} (|z| > {settings.qc_volume_z:g})")
