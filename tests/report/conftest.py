@@ -173,6 +173,21 @@ def _regions_and_delta(path: Path, pred: pd.DataFrame, features: list[tuple[str,
     write_csv(path / "delta_features.csv", pd.DataFrame(rows))
 
 
+def _tables_1_2(path: Path, pred: pd.DataFrame, rng: np.random.Generator) -> None:
+    """Tables 1 and 2 as `deltarad run` writes them (the statistics library's long tables)."""
+    from deltarad.stats.tables import table1, table2
+
+    y = pred[OUTCOME].to_numpy()
+    data = pred.assign(age=np.round(rng.normal(50, 10, len(pred))),
+                       subtype=np.where(rng.random(len(pred)) < 0.3 + 0.2 * y, "HER2-positive", "luminal"),
+                       us_post_nat=(pred["us"] > pred["us"].mean()).astype(int))
+    variables = ["age", "subtype", "us_post_nat", "radscore_dir", "radscore_dpr"]
+    write_csv(path / "tables" / "table1.csv", table1(data, OUTCOME, by="set", variables=variables,
+                                                     categorical=["subtype", "us_post_nat"]))
+    write_csv(path / "tables" / "table2.csv", table2(data[data["set"] == "training"], OUTCOME, variables=variables,
+                                                     categorical=["subtype", "us_post_nat"]))
+
+
 def make_run_folder(path: Path, n: int = 187, seed: int = 0) -> Path:
     """Write every file of a finished run into `path`; return it."""
     rng = np.random.default_rng(seed)
@@ -198,21 +213,7 @@ def make_run_folder(path: Path, n: int = 187, seed: int = 0) -> Path:
         part = pred[pred["set"] == s]
         flow.append({"stage": s, "n": len(part), "detail": f"{part[OUTCOME].sum()} pCR / {(part[OUTCOME] == 0).sum()} non-pCR"})
     write_csv(path / "cohort_flow.csv", pd.DataFrame(flow))
-    write_csv(path / "tables" / "table1.csv", pd.DataFrame([
-        {"characteristic": "Age (years)", "level": "", "training_pcr": "49.1 ± 9.8", "training_non_pcr": "50.3 ± 10.2",
-         "training_p": 0.512, "validation_pcr": "48.7 ± 9.1", "validation_non_pcr": "51.0 ± 8.9", "validation_p": 0.33},
-        {"characteristic": "Molecular subtype", "level": "HER2-positive", "training_pcr": "30 (42.9)",
-         "training_non_pcr": "8 (13.3)", "training_p": 0.00021, "validation_pcr": "12 (38.7)",
-         "validation_non_pcr": "4 (15.4)", "validation_p": 0.041},
-    ]))
-    write_csv(path / "tables" / "table2.csv", pd.DataFrame([
-        {"variable": "ultrasound", "level": "US-pCR vs US-non-pCR", "uni_beta": 1.14, "uni_se": 0.39, "uni_z": 2.9,
-         "uni_p": 0.0037, "uni_or_ci": "3.13 (1.45-6.74)", "multi_beta": 1.02, "multi_se": 0.45, "multi_z": 2.27,
-         "multi_p": 0.023, "multi_or_ci": "2.77 (1.15-6.70)"},
-        {"variable": "radscore_dir", "level": "", "uni_beta": 5.2, "uni_se": 0.9, "uni_z": 5.8, "uni_p": 7e-9,
-         "uni_or_ci": "181 (31-1056)", "multi_beta": 4.4, "multi_se": 1.0, "multi_z": 4.4, "multi_p": 1e-5,
-         "multi_or_ci": "81 (11-590)"},
-    ]))
+    _tables_1_2(path, pred, rng)
     _regions_and_delta(path, pred, features, rng)
     from deltarad.config import Study
     from deltarad.report.record import write_study_record

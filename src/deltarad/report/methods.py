@@ -10,7 +10,6 @@ import pandas as pd
 
 from deltarad.report.record import STUDY_RECORD, read_study_record
 from deltarad.report.run import RunFolder, Unavailable
-from deltarad.report.tables import format_value
 
 PHASES = {0: "the pre-contrast phase"}
 
@@ -25,8 +24,16 @@ class TextItem:
     kind: str = "text"
 
 
+def _g(v) -> str:
+    """A setting as the study file spells it (3 mm, not 3.000 mm)."""
+    try:
+        return f"{float(v):g}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
 def _mm(v) -> str:
-    return "×".join(format_value(float(x)) for x in v) + " mm" if v else "not resampled"
+    return "×".join(_g(x) for x in v) + " mm" if v else "not resampled"
 
 
 def _n_features(run: RunFolder) -> dict[str, int]:
@@ -42,7 +49,8 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
     """(paragraphs, checklist rows) of the run."""
     record = read_study_record(run)
     model = run.model
-    s = record["settings"]
+    # what the model was fitted with (model.json) over the study file's record
+    s = {**record["settings"], **{k: v for k, v in (model.get("settings") or {}).items() if isinstance(v, dict)}}
     im, sel, split, val, harm = (s.get(k, {}) for k in ("imaging", "selection", "split", "validation", "harmonize"))
     sw = {**record.get("software", {}), **model.get("software", {})}
     pyrad = record.get("pyradiomics_params") or {}
@@ -58,10 +66,10 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
     n4 = (f"N4 bias-field correction ({im.get('n4_implementation')} implementation of ITK's N4 algorithm, shrink "
           f"factor {im.get('n4_shrink')}, {'/'.join(map(str, im.get('n4_iterations', [])))} iterations per level) was "
           "fitted on the whole exam" if im.get("n4") else "No bias-field correction was applied")
-    air = (f"air (intensity below {format_value(im['air_threshold'])})" if im.get("air_threshold") is not None
+    air = (f"air (intensity below {_g(im['air_threshold'])})" if im.get("air_threshold") is not None
            else "air (threshold estimated per exam and recorded in the extraction notes)")
-    region_rule = (f"The peritumoral region was the {format_value(im.get('ring_mm'))} mm shell around the tumour "
-                   f"(physical distance from a Maurer distance map) minus {air}, a {format_value(im.get('skin_mm'))} mm "
+    region_rule = (f"The peritumoral region was the {_g(im.get('ring_mm'))} mm shell around the tumour "
+                   f"(physical distance from a Maurer distance map) minus {air}, a {_g(im.get('skin_mm'))} mm "
                    "skin layer and the chest wall where a chest-wall mask was given.")
     paragraphs = [
         f"Image analysis. DCE-MRI exams were read with deltarad {sw.get('deltarad', '?')} (SimpleITK "
@@ -74,19 +82,19 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
         + (", ".join(f"{n} features for the {r} region" for r, n in n_features.items()) or "per region")
         + f", for each of the two readers' masks. Delta features were {model.get('delta', 'relative changes')}.",
         f"Modelling. Patients were split at random into training and validation sets (validation fraction "
-        f"{format_value(split.get('validation_fraction'))}, seed {split.get('seed')}; "
+        f"{_g(split.get('validation_fraction'))}, seed {split.get('seed')}; "
         + "; ".join(f"{st}: {n} patients, {k} pCR" for st, (n, k) in counts.items()) + "). "
         + (f"Delta features were harmonised across centres with ComBat (column '{harm.get('column')}') fitted on "
-           "the training set. " if harm.get("method") == "combat" else "")
-        + f"Per region, on the training set only, features with inter-reader ICC(2,1) ≥ {format_value(sel.get('icc_min'))} "
-        f"were kept, z-scored, tested with the {sel.get('ttest')} t-test (kept at p < {format_value(sel.get('ttest_p'))}), "
-        f"pruned of pairs with |Pearson r| > {format_value(sel.get('corr_max'))} and passed to a LASSO logistic "
+           "the training set. " if model.get("harmonization") else "No harmonisation across centres was applied. ")
+        + f"Per region, on the training set only, features with inter-reader ICC(2,1) ≥ {_g(sel.get('icc_min'))} "
+        f"were kept, z-scored, tested with the {sel.get('ttest')} t-test (kept at p < {_g(sel.get('ttest_p'))}), "
+        f"pruned of pairs with |Pearson r| > {_g(sel.get('corr_max'))} and passed to a LASSO logistic "
         f"regression ({sel.get('lasso_folds')}-fold stratified cross-validation, penalty "
         f"{'lambda.1se' if sel.get('lasso_rule') == '1se' else 'lambda.min'}, seed {sel.get('lasso_seed')}). Logistic "
         "models on the selected features gave Radscore_DIR (intratumoral) and Radscore_DPR (peritumoral); the "
         f"ultrasound model was a logistic regression on the post-treatment ultrasound read ({model.get('ultrasound')}); "
         f"the combined model was chosen by stepwise logistic regression minimising AIC and kept "
-        f"{', '.join(map(str, combined.get('terms', []))) or 'no term'} (AIC {format_value(combined.get('aic'))}).",
+        f"{', '.join(map(str, combined.get('terms', []))) or 'no term'} (AIC {_g(round(float(combined.get('aic', 'nan')), 1))}).",
         "Statistics. AUCs with DeLong 95% confidence intervals; accuracy, sensitivity, specificity, PPV and NPV at the "
         "Youden cut-off chosen on the training set and carried to validation; DeLong tests, IDI and NRI against the "
         "ultrasound model; decision curves and calibration curves. "
@@ -109,10 +117,10 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
          src_model + " (software)"),
         ("CLEAR", "Image types, feature classes, discretisation", f"{image_types}; {classes}; bin width "
          f"{setting.get('binWidth', 'default')}", params_name),
-        ("CLEAR", "Data partitioning", f"random split, validation fraction {format_value(split.get('validation_fraction'))}, "
+        ("CLEAR", "Data partitioning", f"random split, validation fraction {_g(split.get('validation_fraction'))}, "
          f"seed {split.get('seed')}", src_study),
-        ("CLEAR", "Feature selection", f"ICC ≥ {format_value(sel.get('icc_min'))}, t-test p < {format_value(sel.get('ttest_p'))}, "
-         f"|r| > {format_value(sel.get('corr_max'))} pruning, LASSO ({sel.get('lasso_rule')})", src_study),
+        ("CLEAR", "Feature selection", f"ICC ≥ {_g(sel.get('icc_min'))}, t-test p < {_g(sel.get('ttest_p'))}, "
+         f"|r| > {_g(sel.get('corr_max'))} pruning, LASSO ({sel.get('lasso_rule')})", src_study),
         ("CLEAR", "Modelling method", "logistic radscores; stepwise AIC combined model: "
          + ", ".join(map(str, combined.get("terms", []))), src_model),
         ("CLEAR", "Performance metrics with uncertainty", "AUC (DeLong 95% CI), metrics at training Youden cut-off",
@@ -121,7 +129,7 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
          f"{val.get('cv_folds')}-fold CV", src_study),
         ("CLEAR", "Model availability", "model.json (plain JSON, every coefficient and cut-off)", src_model),
         ("METRICS", "Segmentation by more than one reader", readers2, src_study),
-        ("METRICS", "Feature robustness assessed", f"inter-reader ICC(2,1) ≥ {format_value(sel.get('icc_min'))}",
+        ("METRICS", "Feature robustness assessed", f"inter-reader ICC(2,1) ≥ {_g(sel.get('icc_min'))}",
          "selection.csv"),
         ("METRICS", "Appropriate feature selection on training data only", "yes: selection fitted on the training set",
          "selection.csv"),

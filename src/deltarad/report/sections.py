@@ -102,7 +102,7 @@ def qc_gallery(b, sec) -> None:
                       "exams": exams})
     n_flagged = int((flags["n_flags"] > 0).sum())
     sec.intro = (f"{n_flagged} of {len(flags)} patients flagged, shown first. Flags (thresholds from {where}): ring "
-                 f"cut by more than {settings.qc_ring_cut_max:.0%} of its {_ring_mm(qc, run)} mm shell (air, skin, "
+                 f"cut by more than {settings.qc_ring_cut_max:.0%} of its {_ring_mm(run)} mm shell (air, skin, "
                  f"chest wall), lesion closer to the field-of-view edge than the ring, reader Dice below "
                  f"{settings.qc_dice_min:g}, tumour volume change with |robust z| above {settings.qc_volume_z:g} "
                  "(median and 1.4826 × MAD of the cohort).")
@@ -118,9 +118,9 @@ def qc_gallery(b, sec) -> None:
         "left out of the peritumoral region.", cards, ["tables/region_qc.xlsx"]))
 
 
-def _ring_mm(qc: pd.DataFrame, run: RunFolder) -> str:
+def _ring_mm(run: RunFolder) -> str:
     try:
-        return format_value(float(run.model["settings"]["imaging"]["ring_mm"]))
+        return f"{float(run.model['settings']['imaging']['ring_mm']):g}"
     except (Unavailable, KeyError, TypeError, ValueError):
         return "ring"
 
