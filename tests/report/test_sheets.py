@@ -33,7 +33,7 @@ def sheet_fixture(run_folder: Path, out: Path, n: int = 3) -> list[Path]:
     model = json.loads((run_folder / "model.json").read_text())
     pred = pd.read_csv(run_folder / "predictions.csv", dtype={"patient_id": str}).head(n)
     cohort = pd.DataFrame({"patient_id": pred["patient_id"], "us_post_nat": (pred["us"] > 0.5).astype(int),
-                           "surname": "Doe"})
+                           "surname": "Doe, Jane"})
     return write_sheets(run_folder / "model.json", model, cohort, pred.drop(columns=["aln_pcr", "set"]), out,
                         regions_dir=run_folder / "regions")
 
@@ -47,7 +47,7 @@ def test_sheet_shows_qc_scores_cutoff_and_provenance(run_folder: Path, tmp_path:
     assert hashlib.sha256((run_folder / "model.json").read_bytes()).hexdigest() in html
     model = json.loads((run_folder / "model.json").read_text())
     assert f"{model['thresholds']['combined']:.3f}" in html
-    assert "Doe" not in html and "surname" not in html
+    assert "Doe, Jane" not in html and "surname" not in html  # (a comma is never in base64)
     assert "<script" not in html.lower()
 
 
