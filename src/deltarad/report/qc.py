@@ -59,12 +59,13 @@ def exam_numbers(regions: dict[tuple[str, int], sitk.Image], ring_mm: float,
         voxel_ml = float(np.prod(tumour.GetSpacing())) / 1000.0
         t = sitk.GetArrayViewFromImage(tumour) != 0
         kept = sitk.GetArrayViewFromImage(regions["peritumoral", reader]) != 0
-        shell = int(np.count_nonzero(sitk.GetArrayViewFromImage(ring(tumour, ring_mm))))
+        stats = (ring_stats or {}).get(reader, {})
+        shell = stats.get("ring_voxels_geometric")  # the extraction counted it: no second distance map
+        if shell is None:
+            shell = int(np.count_nonzero(sitk.GetArrayViewFromImage(ring(tumour, ring_mm))))
         numbers = {"tumour_ml": float(t.sum()) * voxel_ml, "ring_ml": float(kept.sum()) * voxel_ml,
                    "ring_lost_share": 1.0 - float(kept.sum()) / shell if shell else math.nan}
-        for key in RING_STATS_SHARES:
-            if ring_stats and key in ring_stats.get(reader, {}):
-                numbers[key] = float(ring_stats[reader][key])
+        numbers.update({key: float(stats[key]) for key in RING_STATS_SHARES if key in stats})
         out["readers"][str(reader)] = numbers
     out["fov_edge_mm"] = min(_border_mm(regions["intratumoral", r]) for r in readers)
     out["fov_edge"] = bool(out["fov_edge_mm"] < ring_mm)
