@@ -34,6 +34,9 @@ def sheet_fixture(run_folder: Path, out: Path, n: int = 3) -> list[Path]:
     pred = pd.read_csv(run_folder / "predictions.csv", dtype={"patient_id": str}).head(n)
     cohort = pd.DataFrame({"patient_id": pred["patient_id"], "us_post_nat": (pred["us"] > 0.5).astype(int),
                            "surname": "Doe, Jane"})
+    c = model["combined"]  # the fixture's combined column is drawn apart from model.json: score it by the model
+    lp = c["intercept"] + sum(c["coefficients"][k] * pd.concat([pred, cohort], axis=1)[k] for k in c["terms"])
+    pred = pred.assign(combined=expit(lp))
     return write_sheets(run_folder / "model.json", model, cohort, pred.drop(columns=["aln_pcr", "set"]), out,
                         regions_dir=run_folder / "regions")
 
@@ -49,6 +52,16 @@ def test_sheet_shows_qc_scores_cutoff_and_provenance(run_folder: Path, tmp_path:
     assert f"{model['thresholds']['combined']:.3f}" in html
     assert "Doe, Jane" not in html and "surname" not in html  # (a comma is never in base64)
     assert "<script" not in html.lower()
+    assert "Check:" not in html  # the nomogram's points give the model's prediction
+
+
+def test_sheet_says_when_prediction_and_model_disagree(run_folder: Path, tmp_path: Path) -> None:
+    model = json.loads((run_folder / "model.json").read_text())
+    pred = pd.DataFrame({"patient_id": ["X1"], "radscore_dir": [0.5], "radscore_dpr": [0.5], "us": [0.4],
+                         "combined": [0.99]})
+    sheet = write_sheets(run_folder / "model.json", model, pd.DataFrame({"patient_id": ["X1"], "us_post_nat": [0]}),
+                         pred, tmp_path)[0].read_text()
+    assert "the prediction and the model file disagree" in sheet
 
 
 def test_predict_writes_a_sheet_per_patient(cli_runs: dict, tmp_path: Path) -> None:

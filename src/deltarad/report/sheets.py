@@ -105,12 +105,16 @@ def write_sheets(model_path: Path, model: dict, cohort: pd.DataFrame, prediction
         values = {**r, us: r.get(us)} if us else r
         points = nomogram_points(model, values)
         probability = float(r["combined"])
+        drift = abs(points[-1]["probability"] - probability)
+        mismatch = (f"The nomogram's points give {points[-1]['probability']:.3f}, the model's prediction is "
+                    f"{probability:.3f}: the prediction and the model file disagree; check that predictions.csv "
+                    "was scored by this model file.") if drift > 0.005 else ""
         exams = [{"timepoint": tp, "png": _png(qc_paths(regions_dir, pid, tp)[0])} for tp in TIMEPOINTS]
         html = template.render(
             patient_id=pid, exams=exams, radscore_dir=r["radscore_dir"], radscore_dpr=r["radscore_dpr"],
             us_name=us, us_read=r.get(us), probability=probability, cut=cut,
             above=None if cut is None else probability >= cut, points=points, provenance=provenance,
-            model_file=Path(model_path).name, version=__version__)
+            model_file=Path(model_path).name, version=__version__, mismatch=mismatch)
         written.append(write_text(out_dir / "sheets" / f"{sheet_name(pid)}.html", html))
     return written
 
