@@ -62,7 +62,7 @@ def exam_numbers(regions: dict[tuple[str, int], sitk.Image], ring_mm: float,
         stats = (ring_stats or {}).get(reader, {})
         shell = stats.get("ring_voxels_geometric")  # the extraction counted it: no second distance map
         if shell is None:
-            shell = int(np.count_nonzero(sitk.GetArrayViewFromImage(ring(tumour, ring_mm))))
+            shell = int(np.count_nonzero(sitk.GetArrayFromImage(ring(tumour, ring_mm))))  # a copy: the image is a temporary
         numbers = {"tumour_ml": float(t.sum()) * voxel_ml, "ring_ml": float(kept.sum()) * voxel_ml,
                    "ring_lost_share": 1.0 - float(kept.sum()) / shell if shell else math.nan}
         numbers.update({key: float(stats[key]) for key in RING_STATS_SHARES if key in stats})

@@ -1,0 +1,82 @@
+"""Tables 1 and 2 in the journal layout, the study name in the header and the report settings."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+
+from deltarad.config import load_study
+from deltarad.report.journal import table1_journal, table2_journal
+from deltarad.report.qc import exam_numbers
+from deltarad.stats.tables import table1, table2
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    n = 80
+    y = np.tile([0, 1], n // 2)
+    return pd.DataFrame({"set": np.where(np.arange(n) < 56, "training", "validation"), "y": y,
+                         "age": rng.normal(50, 10, n).round(), "us": (rng.random(n) < 0.3 + 0.3 * y).astype(int),
+                         "radscore_dir": np.clip(0.3 + 0.3 * y + rng.normal(0, 0.15, n), 0, 1)})
+
+
+def test_table1_sets_side_by_side_with_pcr_columns(data: pd.DataFrame) -> None:
+    long = table1(data, "y", by="set", variables=["age", "us", "radscore_dir"], categorical=["us"])
+    wide = table1_journal(long, ultrasound="us")
+    assert list(wide.columns) == ["Characteristic", "Level", "Training pCR", "Training non-pCR", "Training P",
+                                  "Validation pCR", "Validation non-pCR", "Validation P"]
+    assert "Radscore_DIR" in set(wide["Characteristic"]) and "Ultrasound read (us)" in set(wide["Characteristic"])
+    n = wide[wide["Characteristic"] == "Patients, n"].iloc[0]
+    assert (n["Training pCR"], n["Training non-pCR"], n["Validation pCR"]) == ("28", "28", "12")
+    age = long[(long["set"] == "validation") & (long["variable"] == "age")].iloc[0]
+    row = wide[wide["Characteristic"] == "age"].iloc[0]
+    assert row["Validation pCR"] == age["y=1"] and row["Validation non-pCR"] == age["y=0"]
+    assert row["Validation P"] == f"{age['p_value']:.3f}"
+
+
+def test_table2_univariate_and_multivariate_side_by_side(data: pd.DataFrame) -> None:
+    long = table2(data[data["set"] == "training"], "y", variables=["age", "us", "radscore_dir"], categorical=["us"])
+    wide = table2_journal(long, ultrasound="us")
+    assert [c for c in wide.columns if c.startswith("Univariate")] == \
+        ["Univariate β", "Univariate SE", "Univariate Z", "Univariate P", "Univariate OR (95% CI)"]
+    r = long[(long["analysis"] == "univariate") & (long["variable"] == "radscore_dir")].iloc[0]
+    shown = wide[wide["Variable"] == "Radscore_DIR"].iloc[0]
+    assert shown["Univariate β"] == f"{r['beta']:.3f}"
+    assert re.fullmatch(r"[\d.e+]+ \([\d.e+]+–[\d.e+]+\)", shown["Univariate OR (95% CI)"])
+
+
+def test_report_settings_and_study_name_in_the_study_file(tmp_path: Path) -> None:
+    (tmp_path / "cohort.csv").write_text("patient_id,outcome\n")
+    (tmp_path / "breast_aln.yaml").write_text("cohort: cohort.csv\nreport:\n  qc_dice_min: 0.6\n")
+    study = load_study(tmp_path / "breast_aln.yaml")
+    assert study.report.qc_dice_min == 0.6 and study.report.qc_ring_cut_max == 0.5
+    from deltarad.report.record import study_name_of
+
+    assert study_name_of(study) == "breast_aln"
+    (tmp_path / "named.yaml").write_text("cohort: cohort.csv\nname: ALN pCR after NAT\n")
+    assert study_name_of(load_study(tmp_path / "named.yaml")) == "ALN pCR after NAT"
+
+
+def test_report_header_names_the_study(report: Path) -> None:
+    assert "Supplementary report · Demo-like ALN pCR study</p>" in report.read_text(encoding="utf-8")
+
+
+def test_ring_share_lost_uses_the_extractions_counts_when_given() -> None:
+    from deltarad.imaging.regions import ring
+
+    a = np.zeros((9, 9, 9), np.uint8)
+    a[3:6, 3:6, 3:6] = 1
+    tumour = sitk.GetImageFromArray(a)
+    shell = sitk.GetArrayFromImage(ring(tumour, 1.0))
+    assert shell.sum() == 54  # 1 mm around a 3 mm cube: the 6 x 9 face neighbours
+    kept = shell.copy()
+    kept[6] = 0  # one face (9 voxels) removed, as air would be
+    regions = {("intratumoral", 1): tumour, ("peritumoral", 1): sitk.GetImageFromArray(kept)}
+    assert exam_numbers(regions, 1.0)["readers"]["1"]["ring_lost_share"] == pytest.approx(9 / 54)
+    given = exam_numbers(regions, 1.0, {1: {"ring_voxels_geometric": 90.0, "air_share": 0.5}})["readers"]["1"]
+    assert given["ring_lost_share"] == pytest.approx(1 - 45 / 90) and given["air_share"] == 0.5
