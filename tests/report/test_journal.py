@@ -80,3 +80,22 @@ def test_ring_share_lost_uses_the_extractions_counts_when_given() -> None:
     assert exam_numbers(regions, 1.0)["readers"]["1"]["ring_lost_share"] == pytest.approx(9 / 54)
     given = exam_numbers(regions, 1.0, {1: {"ring_voxels_geometric": 90.0, "air_share": 0.5}})["readers"]["1"]
     assert given["ring_lost_share"] == pytest.approx(1 - 45 / 90) and given["air_share"] == 0.5
+
+
+def test_report_written_elsewhere_copies_the_qc_images_beside_it(run_folder: Path, tmp_path: Path) -> None:
+    from deltarad.report import build_report
+
+    out = build_report(run_folder, tmp_path / "supplement" / "report.html")
+    html = out.read_text(encoding="utf-8")
+    links = re.findall(r'<img class="qc-image" src="([^"]+)"', html)
+    assert links and all(src.startswith("qc/") and (out.parent / src).is_file() for src in links)
+
+
+def test_journal_tables_as_xlsx_beside_the_report(report: Path) -> None:
+    t1 = pd.read_excel(report.parent / "tables" / "table1_journal.xlsx", engine="openpyxl", dtype=str)
+    assert list(t1.columns)[2:5] == ["Training pCR", "Training non-pCR", "Training P"]
+    assert "Radscore_DIR" in set(t1["Characteristic"].dropna())
+    t2 = pd.read_excel(report.parent / "tables" / "table2_journal.xlsx", engine="openpyxl", dtype=str)
+    assert "Multivariate OR (95% CI)" in t2.columns
+    html = report.read_text(encoding="utf-8")
+    assert '<th>Training pCR</th><th>Training non-pCR</th>' in html and "outcome=" not in html

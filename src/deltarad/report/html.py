@@ -262,8 +262,11 @@ def _table(name: str, caption: str) -> Callable[[_Builder, Section], None]:
         label = name.replace("table", "Table ")
         title = sec.title.removeprefix(f"{label}. ")
         journal = journal_layout(name, df, study_ultrasound(b.run))
-        shown, source = (display(df), df) if journal is None else (journal, journal)
-        sec.items.append(b.table(shown, title, caption, label=label, source=source, name=name))
+        item = b.table(display(df) if journal is None else journal, title, caption, label=label, source=df, name=name)
+        if journal is not None:  # the journal's layout as a sheet too; tables/<name>.xlsx keeps the values
+            write_xlsx(b.table_dir / f"{name}_journal.xlsx", journal, title)
+            item.files.append(f"tables/{name}_journal.xlsx")
+        sec.items.append(item)
     return make
 
 
