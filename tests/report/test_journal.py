@@ -99,3 +99,28 @@ def test_journal_tables_as_xlsx_beside_the_report(report: Path) -> None:
     assert "Multivariate OR (95% CI)" in t2.columns
     html = report.read_text(encoding="utf-8")
     assert '<th>Training pCR</th><th>Training non-pCR</th>' in html and "outcome=" not in html
+
+
+def test_methods_paragraph_states_the_runs_own_settings(run_folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from deltarad.config import ImagingSettings, Study, ValidationSettings
+    from deltarad.report.methods import methods_text
+    from deltarad.report.record import write_study_record
+    from deltarad.report.run import RunFolder
+
+    for name in ("model.json", "predictions.csv", "selection.csv"):
+        shutil.copyfile(run_folder / name, tmp_path / name)
+    study = Study(cohort=Path("c.csv"), imaging=ImagingSettings(n4=False, skin_mm=1.5, air_threshold=35),
+                  validation=ValidationSettings(bootstrap=50, cv_repeats=0))
+    write_study_record(study, tmp_path)
+    paragraphs, checklist = methods_text(RunFolder(tmp_path))
+    text = " ".join(paragraphs)
+    assert "No bias-field correction was applied" in text
+    assert "the 3 mm shell" in text and "a 1.5 mm skin layer" in text and "intensity below 35" in text
+    assert "(50 resamples)" in text and "0 × 5-fold" in text
+    assert "lambda.min" in text  # model.json's fitted settings (lasso_rule: min) over the study file's default
+    assert "851 features for the intratumoral region" in text  # selection.csv
+    assert "training: 131 patients" in text  # predictions.csv
+    assert {r["Checklist"] for r in checklist} == {"CLEAR", "METRICS"}
+    assert all(r["Source"] for r in checklist)

@@ -50,7 +50,10 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
     record = read_study_record(run)
     model = run.model
     # what the model was fitted with (model.json) over the study file's record
-    s = {**record["settings"], **{k: v for k, v in (model.get("settings") or {}).items() if isinstance(v, dict)}}
+    s = dict(record["settings"])
+    for key, fitted in (model.get("settings") or {}).items():
+        if isinstance(fitted, dict):
+            s[key] = {**(s.get(key) or {}), **fitted}
     im, sel, split, val, harm = (s.get(k, {}) for k in ("imaging", "selection", "split", "validation", "harmonize"))
     sw = {**record.get("software", {}), **model.get("software", {})}
     pyrad = record.get("pyradiomics_params") or {}
