@@ -83,3 +83,11 @@ def test_icc_by_class_counts_features_reaching_the_threshold() -> None:
 def test_feature_class_of_pyradiomics_names() -> None:
     assert feature_class("wavelet-LLH_glcm_Idmn") == "glcm"
     assert feature_class("original_shape_MeshVolume") == "shape"
+
+
+def test_surface_is_the_voxels_with_a_face_neighbour_outside() -> None:
+    from deltarad.report.agreement import _surface
+
+    cube = np.zeros((14, 14, 14), bool)
+    cube[2:12, 2:12, 2:12] = True
+    assert sitk.GetArrayFromImage(_surface(_mask(cube))).sum() == 10 ** 3 - 8 ** 3

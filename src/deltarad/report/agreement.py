@@ -4,8 +4,9 @@ inter-reader ICC of the delta features per feature class.
 Hausdorff distances are surface-based and symmetric: the surface of a mask is its voxels with a
 face-neighbour outside it; every surface voxel of one mask gets its physical distance (mm, the
 image spacing) to the nearest surface voxel of the other, and HD95 is the larger of the two
-directed 95th percentiles (as MONAI's `compute_hausdorff_distance(percentile=95)` and medpy's
-`hd95`). HD100 is the classic Hausdorff distance.
+directed 95th percentiles (as MONAI's `compute_hausdorff_distance(percentile=95)`; medpy's `hd95`
+pools both directions' distances before the percentile, which can give less). HD100 is the classic
+Hausdorff distance.
 """
 from __future__ import annotations
 
