@@ -165,7 +165,8 @@ def load_qc(regions_dir: Path, patients: list[str], timepoints: tuple[str, ...] 
             png, meta = qc_paths(regions_dir, pid, tp)
             row: dict = {"patient_id": str(pid), "timepoint": tp, "png": png if png.is_file() else None, "missing": ""}
             if not meta.is_file():
-                row["missing"] = "no QC drawn (exam not extracted by this run)"
+                row["missing"] = ("no QC image: the exam was not extracted, its features came from an earlier "
+                                  "run's feature store, or its QC could not be drawn (see the log)")
                 rows.append(row)
                 continue
             try:
