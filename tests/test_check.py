@@ -60,7 +60,7 @@ def test_check_reads_every_exam_and_exits_0(check_cohort, tmp_path):
     assert exams.loc[exams["reader2"] == "no", "reader2_dice"].isna().all()
     assert (exams["ring_ml"] > 0).all() and (exams["ring_ml"] <= exams["ring_geometric_ml"]).all()
     assert np.allclose(exams["ring_removed_share"], 1 - exams["ring_ml"] / exams["ring_geometric_ml"], atol=1e-3)
-    assert (exams["air_threshold_from"] == "Otsu").all()
+    assert (exams["air_threshold_from"] == "field-of-view edge").all()
     patients = pd.read_csv(out / "check_patients.csv", dtype={"patient_id": str})
     assert patients["patient_id"].tolist() == ["DR0001", "DR0002", "DR0003"]
     assert (patients["status"] != "left out").all()

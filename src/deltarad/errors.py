@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: The failure stage of a patient whose tumour mask is empty at the early exam (complete early
+#: response): counted apart in the cohort flow, left out of the radiomics models.
+EARLY_RESPONSE_STAGE = "early response"
+
 
 class DeltaradError(Exception):
     """An error that the CLI prints as one line (no traceback unless --debug)."""

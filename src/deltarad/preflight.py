@@ -26,24 +26,15 @@ import pandas as pd
 import SimpleITK as sitk
 
 from deltarad import atomic
-from deltarad.cohort import load_cohort_cases, read_table
+from deltarad.cohort import load_cohort_cases, read_study_table
 from deltarad.config import ImagingSettings, Study
 from deltarad.errors import CaseError, StudyFileError
 from deltarad.features.delta import TIMEPOINTS
 from deltarad.imaging import io
+from deltarad.imaging.air import exam_air
 from deltarad.imaging.geometry import checked_mask, same_grid
-from deltarad.imaging.preprocess import (
-    Grid,
-    body_mask,
-    crop_grid,
-    input_crop,
-    itk_threads,
-    otsu_threshold,
-    output_grid,
-    resample_label,
-    resample_mask,
-)
-from deltarad.imaging.regions import peritumoral, ring
+from deltarad.imaging.preprocess import Grid, crop_grid, itk_threads, output_grid, resample_label, resample_mask
+from deltarad.imaging.regions import peritumoral_ring
 from deltarad.parallel import ParallelSettings, map_units
 
 log = logging.getLogger("deltarad.check")
@@ -122,7 +113,7 @@ def _check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, ro
     image_path = _required(case_row, f"{timepoint}_image", pid)
     row["image"] = _shown_path(image_path, base)
     row["image_files"] = _file_count(Path(image_path))
-    image, reader_notes = read_exam(image_path, settings, pid)
+    image, reader_notes = read_exam(image_path, settings, pid, series=case_row.get(f"{timepoint}_series"))
     row["reader_notes"] = "; ".join(reader_notes)
     row["size"] = "x".join(str(n) for n in image.GetSize())
     row["spacing_mm"] = "x".join(f"{s:.4g}" for s in image.GetSpacing())
@@ -139,7 +130,8 @@ def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, i
         path = case_row.get(column) if reader == 2 else _required(case_row, column, pid)
         if not _given(path):
             continue
-        drawn = io.read_mask(path, label=settings.mask_label, patient=pid)
+        drawn = io.read_mask(path, label=settings.mask_label, patient=pid, reference=image,
+                             reference_path=case_row.get(f"{timepoint}_image"))
         inside = share_inside(drawn, image)
         if reader == 1:
             row.update(mask=_shown_path(path, base), mask_ml=round(volume_ml(drawn), 3), mask_in_fov=round(inside, 4))
@@ -165,16 +157,15 @@ def _check_ring(case_row: Mapping, timepoint: str, settings: ImagingSettings, im
     chest_wall = None
     chest_path = case_row.get(f"{timepoint}_chest_wall")
     if _given(chest_path):
-        chest_wall = io.read_mask(chest_path, patient=pid)
+        chest_wall = io.read_mask(chest_path, patient=pid, reference=image)
         if not same_grid(chest_wall, image):
             chest_wall = sitk.Resample(chest_wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
-    threshold, source = air_threshold(image, settings)
-    row["air_threshold"], row["air_threshold_from"] = round(threshold, 4), source
-    rings = ring_volumes(image, masks, threshold, settings, chest_wall=chest_wall)
-    for reader, (geometric_ml, ring_ml) in rings.items():
-        if ring_ml == 0:
-            raise CaseError(f"reader {reader}: the peritumoral ring is empty once air, skin and chest wall are removed "
-                            f"(geometric {settings.ring_mm:g} mm shell: {geometric_ml:.2f} mL)", patient=pid)
+    threshold, air = exam_air(image, settings.air_threshold)
+    row["air_threshold"] = None if threshold.value is None else round(threshold.value, 4)
+    row["air_threshold_from"] = threshold.source
+    if threshold.value is None:
+        warnings.append(threshold.note)
+    rings = ring_volumes(image, masks, air, settings, chest_wall=chest_wall)
     geometric_ml, ring_ml = rings[1]
     row["ring_geometric_ml"], row["ring_ml"] = round(geometric_ml, 3), round(ring_ml, 3)
     row["ring_removed_share"] = round(1 - ring_ml / geometric_ml, 4)
@@ -185,27 +176,23 @@ def _check_ring(case_row: Mapping, timepoint: str, settings: ImagingSettings, im
         row["reader2_ring_ml"] = round(rings[2][1], 3)
 
 
-def read_exam(path: str, settings: ImagingSettings, patient: str) -> tuple[sitk.Image, list[str]]:
+def read_exam(path: str, settings: ImagingSettings, patient: str, series=None) -> tuple[sitk.Image, list[str]]:
     """The analysed phase as extraction reads it, and what the reader says it chose (series,
     phase): io.read_exam where the reader has it, else io.read_image (no notes)."""
     reader = getattr(io, "read_exam", None)
     if reader is not None:
-        image, notes = reader(path, phase=settings.phase, patient=patient)
+        given = series is not None and str(series).strip() not in ("", "nan")  # a <timepoint>_series cohort column
+        image, notes = reader(path, phase=settings.phase, patient=patient, image_kind=settings.image_kind,
+                              series=str(series) if given else settings.series)
         return image, [str(n) for n in notes]
     return io.read_image(path, phase=settings.phase, patient=patient), []
 
 
-def air_threshold(image: sitk.Image, settings: ImagingSettings) -> tuple[float, str]:
-    """The air threshold extraction uses on this exam, and where it comes from."""
-    if settings.air_threshold is not None:
-        return float(settings.air_threshold), "study file"
-    return otsu_threshold(image), "Otsu"
-
-
-def ring_volumes(image: sitk.Image, masks: Mapping[int, sitk.Image], threshold: float, settings: ImagingSettings,
+def ring_volumes(image: sitk.Image, masks: Mapping[int, sitk.Image], air: sitk.Image, settings: ImagingSettings,
                  *, chest_wall: sitk.Image | None = None) -> dict[int, tuple[float, float]]:
     """Per reader: (geometric ring, ring after air, skin and chest wall) in mL, on extraction's
-    grid (settings.resample_mm) cropped around the lesions; masks on the image's grid."""
+    grid (settings.resample_mm) cropped around the lesions; masks and `air` (exam_air) on the
+    image's grid. An empty or nearly empty ring is a CaseError, as in extraction."""
     full = output_grid(image, settings.resample_mm)
     union = masks[1]
     for mask in masks.values():
@@ -215,8 +202,8 @@ def ring_volumes(image: sitk.Image, masks: Mapping[int, sitk.Image], threshold: 
     box = np.array(stats.GetBoundingBox(1))
     margin_mm = settings.ring_mm + settings.skin_mm + CROP_MARGIN_VOXELS * max(full.spacing)
     grid = crop_grid(full, Grid.of(image), box[:3], box[:3] + box[3:] - 1, margin_mm)
-    air = resample_label(sitk.Cast(input_crop(image, grid, 1) < threshold, sitk.sitkUInt8), grid)
-    body = resample_label(body_mask(image, threshold), grid)
+    body = resample_label(sitk.Cast(air == 0, sitk.sitkUInt8), grid)
+    air = resample_label(air, grid)
     wall = resample_label(chest_wall, grid) if chest_wall is not None else None
     voxel_ml = float(np.prod(grid.spacing)) / 1000
     out = {}
@@ -224,9 +211,10 @@ def ring_volumes(image: sitk.Image, masks: Mapping[int, sitk.Image], threshold: 
         tumour = resample_mask(mask, grid)
         if not np.any(sitk.GetArrayViewFromImage(tumour)):
             raise CaseError(f"reader {reader}: lesion smaller than a voxel after resampling")
-        region = peritumoral(tumour, ring_mm=settings.ring_mm, air=air, body=body, skin_mm=settings.skin_mm,
-                             chest_wall=wall)
-        out[reader] = (_count(ring(tumour, settings.ring_mm)) * voxel_ml, _count(region) * voxel_ml)
+        ring = peritumoral_ring(tumour, ring_mm=settings.ring_mm, air=air, body=body, skin_mm=settings.skin_mm,
+                                chest_wall=wall)
+        ring.check(settings.ring_mm, reader=reader)
+        out[reader] = (ring.stats["ring_voxels_geometric"] * voxel_ml, ring.stats["ring_voxels_kept"] * voxel_ml)
     return out
 
 
@@ -276,7 +264,7 @@ def _count(mask: sitk.Image) -> int:
 def check_study(study: Study, *, parallel: ParallelSettings | None = None, progress: bool = True) -> StudyCheck:
     """Check every exam and patient of the study's cohort (no file written). Exams run as work
     units on `parallel` (default: one after another in this process)."""
-    raw = read_table(study.cohort_path, "cohort file")
+    raw = read_study_table(study, study.cohort, "cohort file", study.patient_id).frame
     problems: list[str] = []
     notes: list[str] = []
     has_outcome = study.outcome in raw.columns

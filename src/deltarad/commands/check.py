@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, user_errors
+from deltarad.commands._common import DEBUG_OPTION, output_folder, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -24,12 +24,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check every exam and patient in seconds per exam; exit 1 when a run would leave anyone out."""
         from deltarad.config import load_study
-        from deltarad.errors import DeltaradError
         from deltarad.parallel import ParallelSettings
         from deltarad.preflight import check_study, summary_lines, write_check
 
-        if out.exists() and not out.is_dir():
-            raise DeltaradError("--out names a file; give a folder", file=out)
+        output_folder(out)
         result = check_study(load_study(study_file), parallel=ParallelSettings(workers, scheduler))
         written = write_check(result, out)
         for line in summary_lines(result):

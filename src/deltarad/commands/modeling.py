@@ -10,6 +10,7 @@ from deltarad.commands._common import (
     SCHEDULER_OPTION,
     WORKERS_OPTION,
     exit_if_patients_failed,
+    output_folder,
     user_errors,
 )
 from deltarad.config import load_study
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
         from deltarad.workflow import run_study
 
         study = load_study(study_file)
-        result, failures = run_study(study, out, strict=strict, parallel=ParallelSettings(workers, scheduler))
+        result, failures = run_study(study, output_folder(out), strict=strict, parallel=ParallelSettings(workers, scheduler))
         typer.echo(f"wrote {out}/model.json and predictions for {len(result.predictions)} patients")
         exit_if_patients_failed(failures, f"{out}/failures.csv")
 
@@ -48,7 +49,7 @@ def register(app: typer.Typer) -> None:
         from deltarad.workflow import predict_study
 
         study = load_study(study_file)
-        preds, failures = predict_study(model_file, study, out)
+        preds, failures = predict_study(model_file, study, output_folder(out))
         typer.echo(f"wrote {out}/predictions.csv ({len(preds)} patients)")
         if sheets:
             from deltarad.report.sheets import write_study_sheets
