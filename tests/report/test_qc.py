@@ -87,12 +87,19 @@ def test_extraction_writes_the_qc_beside_the_region_masks(qc_cohort, tmp_path) -
 
 
 def test_real_two_visit_case_qc(shared_data: Path, tmp_path: Path) -> None:
-    """The real patient's two visits (tumour cell maps, 1.3 x 1.3 x 5 mm): the shrinking tumour's
-    volume and the ring inside the breast."""
+    """The real patient's two visits (1.3 x 1.3 x 5 mm), intensities from its tissue maps (air 0,
+    adipose 100, fibroglandular 300, tumour 800, as tests/imaging do): the shrinking tumour's volume
+    and the ring kept inside the breast."""
     case = shared_data / "two-visit-case"
     row = {"patient_id": "TV1"}
     for tp, visit in (("baseline", 1), ("early", 2)):
-        row[f"{tp}_image"] = str(case / f"ntc_v{visit}.nrrd")
+        tissues = sitk.ReadImage(str(case / f"tissues_v{visit}.nrrd"))
+        t = sitk.GetArrayFromImage(tissues)
+        tumour = sitk.GetArrayFromImage(sitk.ReadImage(str(case / f"tumor_mask_v{visit}.nrrd"))) > 0
+        image = sitk.GetImageFromArray(np.select([tumour, t == 2, t == 1], [800.0, 300.0, 100.0], 0.0).astype(np.float32))
+        image.CopyInformation(tissues)
+        row[f"{tp}_image"] = str(tmp_path / f"{tp}.nrrd")
+        sitk.WriteImage(image, row[f"{tp}_image"])
         row[f"{tp}_mask"] = str(case / f"tumor_mask_v{visit}.nrrd")
     settings = ImagingSettings(n4=False)
     for tp in ("baseline", "early"):
@@ -103,6 +110,7 @@ def test_real_two_visit_case_qc(shared_data: Path, tmp_path: Path) -> None:
     assert qc.loc["baseline", "tumour_ml"] == pytest.approx(2387 * 1.3 * 1.3 * 5 / 1000, rel=0.1)
     assert qc.loc["early", "tumour_ml"] == pytest.approx(1250 * 1.3 * 1.3 * 5 / 1000, rel=0.1)
     assert qc["png"].notna().all()
+    assert (qc["ring_lost_share"] < 0.5).all()  # the tumour lies deep in the breast
     assert math.isnan(qc.loc["baseline", "dice"])  # one reader
 
 
