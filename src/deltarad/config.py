@@ -99,6 +99,16 @@ class ValidationSettings(_Strict):
     workers: int | None = Field(None, ge=1, description="parallel processes (None = every CPU core)")
 
 
+class ReportSettings(_Strict):
+    """What the report flags in its region QC gallery (deltarad.report.qc)."""
+
+    qc_ring_cut_max: float = Field(0.5, ge=0, le=1, description="flag an exam whose ring lost more than this share "
+                                   "of its geometric shell (air, skin, chest wall)")
+    qc_dice_min: float = Field(0.7, ge=0, le=1, description="flag an exam whose readers' tumour Dice is below this")
+    qc_volume_z: float = Field(3.0, gt=0, description="flag a tumour volume change with |robust z| above this "
+                               "(median and 1.4826 MAD of the cohort)")
+
+
 class TableFile(_Strict):
     """A table file: CSV or text (delimiter, decimal mark and encoding sniffed and logged), XLSX or
     ODS. In the study file either a path (`cohort: cohort.csv`) or this mapping
@@ -164,9 +174,12 @@ class Study(_Strict):
     imaging: ImagingSettings = Field(default_factory=ImagingSettings)
     harmonize: HarmonizeSettings = Field(default_factory=HarmonizeSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    name: str | None = Field(None, description="study name for the report's header; None = the study file's name")
+    report: ReportSettings = Field(default_factory=ReportSettings)
     missing: MissingSettings = Field(default_factory=MissingSettings)
 
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the study file")
+    file_name: str = Field("", exclude=True, description="name of the study file")
 
     @field_validator("clinical", "categorical")
     @classmethod
@@ -253,7 +266,7 @@ def load_study(path: str | Path) -> Study:
     if not isinstance(raw, dict):
         raise StudyFileError("expected a mapping of settings at the top level", file=path)
     try:
-        study = Study.model_validate({**raw, "base_dir": path.resolve().parent})
+        study = Study.model_validate({**raw, "base_dir": path.resolve().parent, "file_name": path.name})
     except ValidationError as exc:
         problems = "; ".join(_format_error(e) for e in exc.errors())
         raise StudyFileError(problems, file=path) from None

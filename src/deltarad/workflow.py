@@ -20,6 +20,7 @@ from deltarad.modeling.models import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_study
 from deltarad.parallel import ParallelSettings
 from deltarad.modeling.validation import ValidationResult, write_internal_validation
+from deltarad.report.record import write_study_record
 
 RADSCORE_COLUMNS = ["radscore_dir", "radscore_dpr"]
 
@@ -135,6 +136,7 @@ def run_study(
     atomic.write_csv(out_dir / "failures.csv", failures)
     _stop_if_strict(strict, failures)
     write_fit(result, out_dir)
+    write_study_record(study, out_dir)
     atomic.write_csv(out_dir / "tables" / "missing_values.csv",
                      missing_value_table(cohort, result.split, study.clinical, study.missing.policy,
                                          study.missing.imputations))
@@ -162,7 +164,9 @@ def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_d
     data = p[["patient_id", "set"]].merge(cohort, on="patient_id")
     variables = [*study.clinical, study.ultrasound]
     categorical = [*study.categorical, study.ultrasound]
-    write_table(table1(data, study.outcome, by="set", variables=variables, categorical=categorical),
+    with_radscores = data.merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")  # the study's Table 1 has them
+    write_table(table1(with_radscores, study.outcome, by="set", variables=[*variables, *RADSCORE_COLUMNS],
+                       categorical=categorical),
                 tables_dir / "table1.csv", "Table 1. Patient characteristics by outcome")
     training = data[data["set"] == "training"].merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")
     if result.imputed:  # mice: every imputed training set, pooled by Rubin's rules

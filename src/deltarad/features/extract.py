@@ -60,6 +60,7 @@ from deltarad.imaging.preprocess import (
 )
 from deltarad.imaging.regions import peritumoral_ring
 from deltarad.parallel import ParallelSettings, map_units
+from deltarad.report.qc import write_exam_qc
 
 log = logging.getLogger("deltarad.extract")
 radiomics.setVerbosity(logging.ERROR)  # PyRadiomics warns per feature class; our log says what matters
@@ -284,6 +285,8 @@ def extract_timepoint(
     if regions_dir is not None:
         for (region, reader), mask in exam.regions.items():
             _write_mask(mask, region_mask_path(regions_dir, pid, timepoint, region, reader))
+        write_exam_qc(exam.image, exam.regions, regions_dir, pid, timepoint, settings.ring_mm,
+                      getattr(exam, "ring_stats", None))
     records = []
     with _stage("features", pid, timepoint):
         filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))

@@ -19,8 +19,12 @@ from deltarad import __version__
 from deltarad.atomic import write_text
 from deltarad.errors import DeltaradError
 from deltarad.report import figures
+from deltarad.report.journal import journal_layout
 from deltarad.report.missing import missing_paragraph
 from deltarad.report.nomogram import nomogram_figure
+from deltarad.report.methods import methods_items
+from deltarad.report.record import study_name, study_ultrasound
+from deltarad.report.sections import volume_check, with_region_sections
 from deltarad.report.run import (
     MODELS,
     OUTCOME_LABELS,
@@ -140,7 +144,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
     out = Path(out) if out is not None else run.path / "report.html"
     builder = _Builder(run, out)
     sections = []
-    for anchor, title, make in SECTIONS:
+    for anchor, title, make in with_region_sections(SECTIONS, run):
         section = Section(anchor, title)
         try:
             make(builder, section)
@@ -156,6 +160,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
         title=_title(run),
         external=run.is_external,
         run_name=run.path.resolve().name,
+        study_name=study_name(run),
         version=__version__,
         sections=sections,
         summary=_summary(run),
@@ -269,7 +274,12 @@ def _table(name: str, caption: str) -> Callable[[_Builder, Section], None]:
         df = b.run.csv(f"tables/{name}.csv")
         label = name.replace("table", "Table ")
         title = sec.title.removeprefix(f"{label}. ")
-        sec.items.append(b.table(display(df), title, caption, label=label, source=df, name=name))
+        journal = journal_layout(name, df, study_ultrasound(b.run))
+        item = b.table(display(df) if journal is None else journal, title, caption, label=label, source=df, name=name)
+        if journal is not None:  # the journal's layout as a sheet too; tables/<name>.xlsx keeps the values
+            write_xlsx(b.table_dir / f"{name}_journal.xlsx", journal, title)
+            item.files.append(f"tables/{name}_journal.xlsx")
+        sec.items.append(item)
     return make
 
 
@@ -305,6 +315,7 @@ def _selected(b: _Builder, sec: Section) -> None:
     shown = sel.rename(columns={"region": "Region", "feature": "Feature", "coefficient": "Coefficient"})
     sec.items.append(b.table(display(shown), "Selected features", "The final features of each radscore.",
                              source=sel, name="selected_features"))
+    volume_check(b, sec)
     try:
         frequency = b.run.csv("tables/selection_frequency.csv",
                               required=("region", "feature", "bootstrap_frequency", "cv_frequency", "in_final_model"))
@@ -591,6 +602,7 @@ def _rose(b: _Builder, sec: Section) -> None:
 
 def _settings(b: _Builder, sec: Section) -> None:
     model = b.run.model
+    methods_items(b, sec)
     settings = model.get("settings")
     if isinstance(settings, dict) and settings:
         shown = pd.DataFrame(_flatten(settings), columns=["Setting", "Value"])
