@@ -106,7 +106,7 @@ def peritumoral_ring(
     """`peritumoral` with the share of the shell each exclusion removed."""
     shell = sitk.GetArrayFromImage(ring(tumour, ring_mm)).astype(bool)
     in_air = shell & (sitk.GetArrayViewFromImage(air) != 0)
-    in_skin = shell & ~in_air & (sitk.GetArrayViewFromImage(skin_layer(body, skin_mm)) != 0)
+    in_skin = shell & ~in_air & (sitk.GetArrayFromImage(skin_layer(body, skin_mm)) != 0)  # a copy: the layer is a temporary
     wall = np.zeros_like(shell) if chest_wall is None else sitk.GetArrayViewFromImage(chest_wall) != 0
     in_wall = shell & ~in_air & ~in_skin & wall
     kept = shell & ~in_air & ~in_skin & ~in_wall
