@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # Each module in deltarad.commands defines register(app).
-COMMAND_MODULES = ["modeling", "report", "extract", "stats", "demo", "validate"]
+COMMAND_MODULES = ["modeling", "report", "extract", "stats", "demo", "validate", "check", "index"]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"deltarad.commands.{_name}").register(app)

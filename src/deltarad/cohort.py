@@ -1,13 +1,16 @@
 """The cohort table: one row per patient, validated before any work starts."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from deltarad.config import Study
+from deltarad.coding import Coding
+from deltarad.config import Study, TableFile
 from deltarad.errors import StudyFileError
+from deltarad.tablefile import Table, read_table_file
 
 IMAGE_COLUMNS = (
     "baseline_image",
@@ -21,14 +24,19 @@ CHEST_WALL_COLUMNS = ("baseline_chest_wall", "early_chest_wall")
 """Optional chest-wall masks, excluded from the peritumoral ring where given."""
 REQUIRED_IMAGE_COLUMNS = IMAGE_COLUMNS[:4]
 
+log = logging.getLogger(__name__)
 
-def read_table(path: Path, what: str) -> pd.DataFrame:
-    if not path.is_file():
-        raise StudyFileError(f"{what} not found", file=path)
-    try:
-        return pd.read_csv(path, dtype={"patient_id": str}, keep_default_na=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise StudyFileError(f"cannot read {what} as CSV: {exc}", file=path) from None
+
+def read_study_table(study: Study, source: TableFile, what: str, id_column: str = "patient_id") -> Table:
+    """A table the study file names (`cohort`, `features`), read as it comes (deltarad.tablefile)."""
+    return read_table_file(study.resolve(source.path), what, sheet=source.sheet, delimiter=source.delimiter,
+                           decimal=source.decimal, text_columns=(id_column,))
+
+
+def read_table(path: Path, what: str, *, id_column: str = "patient_id") -> pd.DataFrame:
+    """A CSV, XLSX or ODS table with its delimiter, decimal mark, encoding and sheet sniffed;
+    `id_column` stays text."""
+    return read_table_file(path, what, text_columns=(id_column,)).frame
 
 
 def load_cohort(study: Study, *, require_outcome: bool = True) -> pd.DataFrame:
@@ -42,41 +50,58 @@ def load_cohort(study: Study, *, require_outcome: bool = True) -> pd.DataFrame:
 
 def patient_order(study: Study) -> list[str]:
     """Every patient id of the cohort file, in file order (failed patients included)."""
-    df = read_table(study.cohort_path, "cohort file")
-    return df[study.patient_id].astype(str).str.strip().tolist()
+    df = read_study_table(study, study.cohort, "cohort file", study.patient_id).frame
+    return df[study.patient_id].tolist()
 
 
 def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the cohort CSV and split it into usable patients and per-patient failures.
+    """Read the cohort table and split it into usable patients and per-patient failures.
 
-    Problems of the whole file (missing columns, duplicate or empty ids) are errors. Problems of
-    one patient (outcome or ultrasound read not 0/1 or missing, text in a numeric clinical
-    column) leave that patient out with a row in the failures table (patient_id, stage, error),
-    so one bad case never sinks a cohort run. File order is kept; the patient id column is
-    renamed to `patient_id`; image paths are made absolute (relative to the cohort file's folder).
+    The table comes as it is (CSV with any common delimiter and decimal mark, XLSX, ODS: see
+    deltarad.tablefile). Problems of the whole file (missing columns, duplicate or empty ids) are
+    errors naming the lines. Problems of one patient (outcome or ultrasound read not 0/1 or
+    missing, a value a declared coding does not name, text in a numeric clinical column) leave
+    that patient out with a row in the failures table (patient_id, stage, error), so one bad case
+    never sinks a cohort run. Coded columns hold their levels; file order is kept; the patient id
+    column is renamed to `patient_id` (text); image paths are made absolute (relative to the
+    cohort file's folder).
     """
     path = study.cohort_path
-    df = read_table(path, "cohort file")
     pid = study.patient_id
+    table = read_study_table(study, study.cohort, "cohort file", pid)
+    df = table.frame
     if pid not in df.columns:
         raise StudyFileError(f"no patient id column '{pid}' (columns: {', '.join(df.columns)})", file=path)
     df = df.rename(columns={pid: "patient_id"})
-    df["patient_id"] = df["patient_id"].astype(str).str.strip()
-    empty = df["patient_id"].isin(["", "nan"])
+    empty = df["patient_id"].isna().to_numpy()
     if empty.any():
-        raise StudyFileError(f"empty patient_id on line(s) {[i + 2 for i in np.flatnonzero(empty)]}", file=path)
-    dup = df["patient_id"][df["patient_id"].duplicated()].unique()
-    if len(dup):
-        raise StudyFileError(f"duplicate patient_id: {', '.join(map(str, dup[:10]))}", file=path)
-    needed = ([study.outcome] if require_outcome else []) + [study.ultrasound, *study.clinical]
+        raise StudyFileError(f"empty patient_id on {table.where(np.flatnonzero(empty))}", file=path)
+    repeated = df["patient_id"].duplicated(keep=False).to_numpy()
+    if repeated.any():
+        first = df["patient_id"][repeated].iloc[0]
+        more = df["patient_id"][repeated].nunique() - 1
+        raise StudyFileError(f"duplicate patient_id: {first} ({table.where(np.flatnonzero(df['patient_id'] == first))})"
+                             + (f" and {more} more" if more else ""), file=path)
+    binary = ([study.outcome] if require_outcome else []) + [study.ultrasound]
+    needed = binary + list(study.clinical)
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise StudyFileError(f"missing column(s) {', '.join(missing)}", file=path)
 
     problems: dict[str, str] = {}
-    for col in ([study.outcome] if require_outcome else []) + [study.ultrasound]:
+    for col, levels in study.coding.items():
+        if col not in df.columns:
+            if col != study.outcome:  # a cohort to score may come without outcomes
+                log.warning("%s: the study file codes column '%s', which the table lacks", path.name, col)
+            continue
+        df[col], unknown = Coding(col, levels).read(df[col])
+        for i, problem in unknown.items():
+            problems.setdefault(df["patient_id"].iat[i], problem)
+    for col in binary:
         values = pd.to_numeric(df[col], errors="coerce")
         for i in np.flatnonzero(~values.isin([0, 1])):
+            if col in study.coding and pd.isna(df[col].iat[i]):
+                problems.setdefault(df["patient_id"].iat[i], f"column '{col}' is blank")
             problems.setdefault(df["patient_id"].iat[i], f"column '{col}' must be 0 or 1, got {_shown(df[col].iat[i])}")
         df[col] = values
     for col in study.clinical:
@@ -103,7 +128,14 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd
         columns=["patient_id", "stage", "error"],
     )
     cohort = df.loc[~bad].reset_index(drop=True)
-    for col in ([study.outcome] if require_outcome else []) + [study.ultrasound]:
+    cohort.attrs["read_as"] = f"{path.name}: {table.read_as}"
+    if cohort.empty and failures.empty:
+        raise StudyFileError("the table has no patient rows", file=path)
+    if cohort.empty:
+        first = failures.iloc[0]
+        raise StudyFileError(f"no usable patient: all {len(failures)} left out (the first, {first['patient_id']}: "
+                             f"{first['error']})", file=path)
+    for col in binary:
         cohort[col] = cohort[col].astype(int)
     if require_outcome and len(cohort) and cohort[study.outcome].nunique() < 2:
         raise StudyFileError(f"every usable patient has {study.outcome} = {cohort[study.outcome].iat[0]}: "

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from deltarad.errors import StudyFileError
 
@@ -64,9 +64,17 @@ class ImagingSettings(_Strict):
     ring_mm: float = Field(3.0, gt=0, description="peritumoral shell thickness (mm, physical distance)")
     skin_mm: float = Field(2.0, ge=0, description="depth below the body surface excluded from the ring (mm)")
     air_threshold: float | None = Field(
-        None, description="intensity below which a voxel is air; None = estimate (Otsu on the image)"
+        None, description="intensity below which a voxel reached from the field-of-view edge is air; None = estimate it from the edge (deltarad.imaging.air)"
     )
     params: Path | None = Field(None, description="PyRadiomics parameter file; None = the study's (851 features)")
+    series: str | None = Field(
+        None, description="DICOM series of the DCE exam where a folder holds several candidates: SeriesNumber or "
+        "SeriesDescription (a glob, case-insensitive); a cohort column <timepoint>_series overrides it per exam"
+    )
+    image_kind: str | None = Field(
+        None, description="where several kinds of image share each DICOM slice position (e.g. Philips LABEL/CONTROL, "
+        "magnitude/phase): the ImageType, FrameType or Philips (2005,1429) value to read"
+    )
 
 
 class HarmonizeSettings(_Strict):
@@ -96,29 +104,132 @@ class ValidationSettings(_Strict):
     workers: int | None = Field(None, ge=1, description="parallel processes (None = every CPU core)")
 
 
+class ReportSettings(_Strict):
+    """What the report flags in its region QC gallery (deltarad.report.qc)."""
+
+    qc_ring_cut_max: float = Field(0.5, ge=0, le=1, description="flag an exam whose ring lost more than this share "
+                                   "of its geometric shell (air, skin, chest wall)")
+    qc_dice_min: float = Field(0.7, ge=0, le=1, description="flag an exam whose readers' tumour Dice is below this")
+    qc_volume_z: float = Field(3.0, gt=0, description="flag a tumour volume change with |robust z| above this "
+                               "(median and 1.4826 MAD of the cohort)")
+
+
+class TableFile(_Strict):
+    """A table file: CSV or text (delimiter, decimal mark and encoding sniffed and logged), XLSX or
+    ODS. In the study file either a path (`cohort: cohort.csv`) or this mapping
+    (`cohort: {path: cohort.xlsx, sheet: Patients}`)."""
+
+    path: Path
+    sheet: str | int | None = Field(
+        None, description="XLSX/ODS sheet: its name (or position, 1 = first); None = the only sheet with data"
+    )
+    delimiter: Literal[",", ";", "\t", "|"] | None = Field(None, description="CSV delimiter; None = sniffed")
+    decimal: Literal[".", ","] | None = Field(None, description="CSV decimal mark; None = sniffed per numeric column")
+
+
+CodedValue = int | float | str
+
+
+class MissingSettings(_Strict):
+    """What a blank clinical value does (deltarad.modeling.missing).
+
+    complete_case: a patient without a value of a variable a model uses is left out of that
+    model's fit and evaluation only (listed in failures.csv). mice: multiple imputation by chained
+    equations fitted on the training set, estimates pooled by Rubin's rules, predictions averaged.
+    """
+
+    policy: Literal["complete_case", "mice"] = "complete_case"
+    imputations: int = Field(20, ge=2, description="imputed data sets (m)")
+    iterations: int = Field(10, ge=1, description="chained-equation cycles per imputed data set")
+    seed: int = Field(0, ge=0, description="seed of the imputation draws")
+
+
 class Study(_Strict):
     """A study file."""
 
-    cohort: Path = Field(description="CSV, one row per patient")
-    features: Path | None = Field(None, description="long-form feature table (features.csv); else extract from images")
+    cohort: TableFile = Field(description="CSV, XLSX or ODS, one row per patient")
+    features: TableFile | None = Field(None, description="long-form feature table (features.csv); else extract from images")
     patient_id: str = "patient_id"
     outcome: str = "outcome"
     ultrasound: str = "ultrasound"
     clinical: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list, description="clinical columns to treat as categorical")
+    delta: Literal["relative", "log_ratio", "difference"] = Field(
+        "relative", description="change from baseline to early: (early - baseline) / baseline (the study's), "
+        "log(early / baseline) or early - baseline"
+    )
+    delta_near_zero: float = Field(
+        1e-3, ge=0, description="relative and log_ratio drop a feature when any patient's |baseline| (reader 1) is "
+        "below this fraction of the baseline's SD over patients"
+    )
+    coding: dict[str, dict[CodedValue, list[CodedValue]]] = Field(
+        default_factory=dict,
+        description="values as the table writes them, per column and level, e.g. {aln_pcr: {1: [pCR, yes], "
+        "0: [non-pCR, no]}}: matched case-insensitively after stripping whitespace (the level itself always "
+        "matches); the outcome's and the ultrasound's levels must be 0 and 1; any other value of a coded "
+        "column leaves that patient out, naming the value",
+    )
+    reference_levels: dict[str, CodedValue] = Field(
+        default_factory=dict,
+        description="reference level per categorical variable (combined model, Table 2), e.g. {stage: II}; "
+        "default the first level in value order (numbers as numbers, then text)",
+    )
     split: SplitSettings = Field(default_factory=SplitSettings)
     selection: SelectionSettings = Field(default_factory=SelectionSettings)
     imaging: ImagingSettings = Field(default_factory=ImagingSettings)
     harmonize: HarmonizeSettings = Field(default_factory=HarmonizeSettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    name: str | None = Field(None, description="study name for the report's header; None = the study file's name")
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    missing: MissingSettings = Field(default_factory=MissingSettings)
 
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the study file")
+    file_name: str = Field("", exclude=True, description="name of the study file")
 
     @field_validator("clinical", "categorical")
     @classmethod
     def _unique(cls, v: list[str]) -> list[str]:
         if len(set(v)) != len(v):
             raise ValueError("columns listed twice")
+        return v
+
+    @field_validator("cohort", "features", mode="before")
+    @classmethod
+    def _path_or_mapping(cls, v: object) -> object:
+        """`cohort: cohort.csv` is short for `cohort: {path: cohort.csv}`."""
+        return {"path": v} if isinstance(v, (str, Path)) else v
+
+    @field_validator("coding", mode="before")
+    @classmethod
+    def _spellings_as_lists(cls, v: object) -> object:
+        """`{1: pCR}` is short for `{1: [pCR]}`."""
+        from deltarad.coding import check_not_boolean
+
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for col, levels in v.items():
+            if isinstance(levels, dict):
+                levels = {lvl: (s if isinstance(s, list) else [s]) for lvl, s in levels.items()}
+                check_not_boolean(col, levels)
+            out[col] = levels
+        return out
+
+    @field_validator("coding")
+    @classmethod
+    def _codings_are_readable(cls, v: dict, info: ValidationInfo) -> dict:
+        from deltarad.coding import check_coding
+
+        for column, levels in v.items():
+            check_coding(column, levels, binary=column in (info.data.get("outcome"), info.data.get("ultrasound")))
+        return v
+
+    @field_validator("reference_levels")
+    @classmethod
+    def _reference_of_a_variable(cls, v: dict, info: ValidationInfo) -> dict:
+        unknown = [name for name in v if name not in info.data.get("clinical", [])]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not among the clinical variables")
         return v
 
     def resolve(self, path: Path | None) -> Path | None:
@@ -128,11 +239,11 @@ class Study(_Strict):
 
     @property
     def cohort_path(self) -> Path:
-        return self.resolve(self.cohort)  # type: ignore[return-value]
+        return self.resolve(self.cohort.path)  # type: ignore[return-value]
 
     @property
     def features_path(self) -> Path | None:
-        return self.resolve(self.features)
+        return self.resolve(self.features.path) if self.features is not None else None
 
     @property
     def params_path(self) -> Path | None:
@@ -153,12 +264,14 @@ def load_study(path: str | Path) -> Study:
         raise StudyFileError("study file not found", file=path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise StudyFileError("not a UTF-8 text file (a study file is YAML)", file=path) from None
     except yaml.YAMLError as exc:
-        raise StudyFileError(f"not valid YAML: {exc}", file=path) from None
+        raise StudyFileError(f"not valid YAML: {' '.join(str(exc).split())}", file=path) from None
     if not isinstance(raw, dict):
         raise StudyFileError("expected a mapping of settings at the top level", file=path)
     try:
-        study = Study.model_validate({**raw, "base_dir": path.resolve().parent})
+        study = Study.model_validate({**raw, "base_dir": path.resolve().parent, "file_name": path.name})
     except ValidationError as exc:
         problems = "; ".join(_format_error(e) for e in exc.errors())
         raise StudyFileError(problems, file=path) from None

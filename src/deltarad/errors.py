@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: The failure stage of a patient whose tumour mask is empty at the early exam (complete early
+#: response): counted apart in the cohort flow, left out of the radiomics models.
+EARLY_RESPONSE_STAGE = "early response"
+
 
 class DeltaradError(Exception):
     """An error that the CLI prints as one line (no traceback unless --debug)."""
@@ -28,3 +32,21 @@ class StudyFileError(DeltaradError):
 
 class CaseError(DeltaradError):
     """One case (patient) cannot be processed; a cohort run records it and goes on."""
+
+
+class StageError(CaseError):
+    """A work unit failed at one stage (read, regions, preprocess, features)."""
+
+    def __init__(self, problem: str, *, stage: str, patient: str | None = None, file: str | Path | None = None):
+        self.stage = stage
+        super().__init__(problem, patient=patient, file=file)
+
+
+class CompleteEarlyResponse(StageError):
+    """The reader-1 tumour mask is empty at the early exam: no delta features exist, so the
+    patient is counted as a complete early response and left out of the radiomics models."""
+
+    def __init__(self, *, patient: str, file: str | Path):
+        super().__init__("complete early response: the early tumour mask (reader 1) is empty; delta features "
+                         "are undefined, so the patient is left out of the radiomics models",
+                         stage=EARLY_RESPONSE_STAGE, patient=patient, file=file)

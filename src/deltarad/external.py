@@ -18,6 +18,7 @@ import pandas as pd
 from deltarad import atomic
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
+from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import FrozenModel
 from deltarad.modeling.models import MODEL_COLUMNS
 from deltarad.parallel import ParallelSettings
@@ -51,15 +52,16 @@ def external_validation(model_path: Path, study: Study, out_dir: Path,
     cutoffs = model.data.get("thresholds", {})
     for i, row in t3.iterrows():  # the model's training cut-offs, as a frozen model must be judged
         if row["model"] in cutoffs:
-            at_cutoff = confusion_metrics(y, predictions[row["model"]].to_numpy(float), cutoffs[row["model"]])
+            at_cutoff = confusion_metrics(*finite(y, predictions[row["model"]].to_numpy(float)), cutoffs[row["model"]])
             t3.loc[i, ["threshold", *at_cutoff]] = [cutoffs[row["model"]], *at_cutoff.values()]
     calibration = pd.DataFrame([
-        {"model": m, **{f"calibration_{k}": v for k, v in calibration_slope_intercept(y, predictions[m]).items()},
-         "brier": brier(y, predictions[m])}
+        {"model": m, **{f"calibration_{k}": v for k, v in calibration_slope_intercept(*finite(y, predictions[m])).items()},
+         "brier": brier(*finite(y, predictions[m]))}
         for m in MODEL_COLUMNS
     ])  # fmt: skip
-    roc = pd.concat([roc_points(y, predictions[m]).assign(model=m) for m in MODEL_COLUMNS], ignore_index=True)
-    dca = decision_curve(y, {m: predictions[m].to_numpy(float) for m in MODEL_COLUMNS})
+    roc = pd.concat([roc_points(*finite(y, predictions[m])).assign(model=m) for m in MODEL_COLUMNS], ignore_index=True)
+    every = predictions[MODEL_COLUMNS].notna().all(axis=1).to_numpy()  # one net-benefit curve per model, same patients
+    dca = decision_curve(y[every], {m: predictions.loc[every, m].to_numpy(float) for m in MODEL_COLUMNS})
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = out_dir / "tables"

@@ -18,6 +18,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from deltarad.encoding import label, level_of
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import REGIONS, region_matrix
 
@@ -122,12 +123,12 @@ class ComBat:
 
 
 def _centres(cohort: pd.DataFrame, column: str, patients: pd.Series) -> pd.Series:
-    """Each delta row's centre (as text), looked up by patient."""
+    """Each delta row's centre (as text, by value: centre 1 and 1.0 are one), looked up by patient."""
     by_patient = cohort.set_index("patient_id")[column]
     missing = by_patient.isna()
     if missing.any():
         raise DeltaradError(f"no '{column}' value", patient=str(by_patient.index[missing][0]))
-    return patients.map(by_patient.astype(str))
+    return patients.map(by_patient.map(lambda v: label(level_of(v))))
 
 
 def fit_harmonization(settings, cohort: pd.DataFrame, delta: pd.DataFrame, kept: dict[str, list[str]],

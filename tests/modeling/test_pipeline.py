@@ -116,3 +116,26 @@ def test_cli_run_and_study_file_errors(tmp_path):
     assert res.exit_code == 2
     assert "selection.icc_min" in res.output and "unknown key 'colour'" in res.output
     assert "Traceback" not in res.output
+
+
+def test_delta_kind_is_recorded_in_the_model_file_and_used_by_predict(tmp_path):
+    import yaml
+
+    study_file = generate_feature_study(tmp_path, n_features=30, n_planted=3, effect=1.2, seed=5)
+    spec = yaml.safe_load(study_file.read_text())
+    study_file.write_text(yaml.safe_dump({**spec, "delta": "log_ratio"}))
+    result, _ = run_study(load_study(study_file), tmp_path / "out")
+    model = json.loads((tmp_path / "out" / "model.json").read_text())
+    assert model["delta"] == {"kind": "log_ratio", "reader": 1, "near_zero": 1e-3, "formula": "log(early / baseline)"}
+    dropped = pd.read_csv(tmp_path / "out" / "delta_dropped.csv")
+    assert dropped["reason"].str.startswith("zero baseline").all() and len(dropped) == 4  # 2 per region
+    res = runner.invoke(app, ["predict", str(tmp_path / "out" / "model.json"), str(study_file), "--out",
+                              str(tmp_path / "pred")])
+    assert res.exit_code == 0, res.output
+    pred = pd.read_csv(tmp_path / "pred" / "predictions.csv").set_index("patient_id")
+    ran = result.predictions.set_index("patient_id")
+    for m in ("radscore_dir", "radscore_dpr", "combined"):  # a relative change here would score differently
+        np.testing.assert_allclose(pred.loc[ran.index, m], ran[m], rtol=1e-9)
+    study_file.write_text(yaml.safe_dump({**spec, "delta": "ratio"}))
+    res = runner.invoke(app, ["run", str(study_file), "--out", str(tmp_path / "bad")])
+    assert res.exit_code == 2 and "delta" in res.output and "Traceback" not in res.output

@@ -107,6 +107,87 @@ def _selection_frequency(rng: np.random.Generator, final: list[tuple[str, str]])
     return pd.DataFrame(rows).sort_values(["region", "bootstrap_frequency"], ascending=[True, False])
 
 
+AIR_PATIENT = "DEMO005"  # its tumour sits at the body surface: the ring reaches into air
+FEATURE_CLASSES = ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
+
+
+def _real_exam_qc(folder: Path) -> dict[str, dict]:
+    """Region QC of real preprocessed phantom exams (read, N4, 1 mm, regions of two readers): an
+    ordinary tumour and one at the body surface, each at baseline and early."""
+    import SimpleITK as sitk
+
+    from deltarad.config import ImagingSettings
+    from deltarad.features.extract import prepare_timepoint
+    from deltarad.imaging.phantom import breast_phantom
+    from deltarad.report.qc import qc_paths, write_exam_qc
+
+    out = {}
+    for name, offset in (("ordinary", 10.0), ("air", -26.0)):
+        row = {"patient_id": name}
+        for tp, radius in (("baseline", 8.0), ("early", 6.5)):
+            image, mask = breast_phantom(tumour_radius_mm=radius, tumour_offset_mm=(0.0, offset, 0.0))
+            for key, im in ((f"{tp}_image", image), (f"{tp}_mask", mask),
+                            (f"{tp}_mask_reader2", sitk.BinaryErode(mask, [1, 1, 0]))):
+                sitk.WriteImage(im, str(folder / f"{name}_{key}.nrrd"))
+                row[key] = str(folder / f"{name}_{key}.nrrd")
+            exam = prepare_timepoint(row, tp, ImagingSettings())
+            numbers = write_exam_qc(exam.image, exam.regions, folder / "regions", name, tp, 3.0)
+            out[name, tp] = {"numbers": numbers, "png": qc_paths(folder / "regions", name, tp)[0].read_bytes()}
+    return out
+
+
+def _regions_and_delta(path: Path, pred: pd.DataFrame, features: list[tuple[str, str]],
+                       rng: np.random.Generator) -> None:
+    """regions/<patient>/qc_<timepoint>.png/.json for every analysed patient (the phantom's images,
+    each patient's own numbers) and delta_features.csv with two readers."""
+    import json
+
+    from deltarad.atomic import write_bytes, write_text
+
+    phantoms = path.parent / f"{path.name}-phantoms"
+    phantoms.mkdir(parents=True, exist_ok=True)
+    exams = _real_exam_qc(phantoms)
+    base_ml = rng.lognormal(np.log(3.0), 0.4, len(pred))
+    shrink = np.clip(rng.normal(-0.35, 0.12, len(pred)), -0.9, 0.5)
+    for i, pid in enumerate(pred["patient_id"]):
+        kind = "air" if pid == AIR_PATIENT else "ordinary"
+        for tp, ml in (("baseline", base_ml[i]), ("early", base_ml[i] * (1 + shrink[i]))):
+            numbers = json.loads(json.dumps(exams[kind, tp]["numbers"]))
+            numbers.update(patient_id=pid)
+            numbers["readers"]["1"]["tumour_ml"] = float(ml)
+            numbers["dice"] = float(np.clip(rng.normal(0.86, 0.04), 0.72, 0.97))
+            numbers["hd95_mm"] = float(rng.gamma(4, 0.4))
+            write_bytes(path / "regions" / pid / f"qc_{tp}.png", exams[kind, tp]["png"])
+            write_text(path / "regions" / pid / f"qc_{tp}.json", json.dumps(numbers))
+    names = sorted({f for _, f in features} | {"original_shape_MeshVolume"}
+                   | {f"original_{c}_Feature{k}" for c in FEATURE_CLASSES for k in range(3)})
+    rows = []
+    for i, pid in enumerate(pred["patient_id"]):
+        for region in ("intratumoral", "peritumoral"):
+            values = dict(zip(names, rng.normal(0, 1, len(names))))
+            values["original_shape_MeshVolume"] = shrink[i]
+            values["wavelet-LLH_glcm_Idmn"] = -shrink[i] + rng.normal(0, 0.05)  # a feature that is only shrinkage
+            for reader, noise in ((1, 0.0), (2, 0.25)):
+                rows.append({"patient_id": pid, "region": region, "reader": reader,
+                             **{k: v + rng.normal(0, noise) for k, v in values.items()}})
+    write_csv(path / "delta_features.csv", pd.DataFrame(rows))
+
+
+def _tables_1_2(path: Path, pred: pd.DataFrame, rng: np.random.Generator) -> None:
+    """Tables 1 and 2 as `deltarad run` writes them (the statistics library's long tables)."""
+    from deltarad.stats.tables import table1, table2
+
+    y = pred[OUTCOME].to_numpy()
+    data = pred.assign(age=np.round(rng.normal(50, 10, len(pred))),
+                       subtype=np.where(rng.random(len(pred)) < 0.3 + 0.2 * y, "HER2-positive", "luminal"),
+                       us_post_nat=(pred["us"] > pred["us"].mean()).astype(int))
+    variables = ["age", "subtype", "us_post_nat", "radscore_dir", "radscore_dpr"]
+    write_csv(path / "tables" / "table1.csv", table1(data, OUTCOME, by="set", variables=variables,
+                                                     categorical=["subtype", "us_post_nat"]))
+    write_csv(path / "tables" / "table2.csv", table2(data[data["set"] == "training"], OUTCOME, variables=variables,
+                                                     categorical=["subtype", "us_post_nat"]))
+
+
 def make_run_folder(path: Path, n: int = 187, seed: int = 0) -> Path:
     """Write every file of a finished run into `path`; return it."""
     rng = np.random.default_rng(seed)
@@ -132,21 +213,13 @@ def make_run_folder(path: Path, n: int = 187, seed: int = 0) -> Path:
         part = pred[pred["set"] == s]
         flow.append({"stage": s, "n": len(part), "detail": f"{part[OUTCOME].sum()} pCR / {(part[OUTCOME] == 0).sum()} non-pCR"})
     write_csv(path / "cohort_flow.csv", pd.DataFrame(flow))
-    write_csv(path / "tables" / "table1.csv", pd.DataFrame([
-        {"characteristic": "Age (years)", "level": "", "training_pcr": "49.1 ± 9.8", "training_non_pcr": "50.3 ± 10.2",
-         "training_p": 0.512, "validation_pcr": "48.7 ± 9.1", "validation_non_pcr": "51.0 ± 8.9", "validation_p": 0.33},
-        {"characteristic": "Molecular subtype", "level": "HER2-positive", "training_pcr": "30 (42.9)",
-         "training_non_pcr": "8 (13.3)", "training_p": 0.00021, "validation_pcr": "12 (38.7)",
-         "validation_non_pcr": "4 (15.4)", "validation_p": 0.041},
-    ]))
-    write_csv(path / "tables" / "table2.csv", pd.DataFrame([
-        {"variable": "ultrasound", "level": "US-pCR vs US-non-pCR", "uni_beta": 1.14, "uni_se": 0.39, "uni_z": 2.9,
-         "uni_p": 0.0037, "uni_or_ci": "3.13 (1.45-6.74)", "multi_beta": 1.02, "multi_se": 0.45, "multi_z": 2.27,
-         "multi_p": 0.023, "multi_or_ci": "2.77 (1.15-6.70)"},
-        {"variable": "radscore_dir", "level": "", "uni_beta": 5.2, "uni_se": 0.9, "uni_z": 5.8, "uni_p": 7e-9,
-         "uni_or_ci": "181 (31-1056)", "multi_beta": 4.4, "multi_se": 1.0, "multi_z": 4.4, "multi_p": 1e-5,
-         "multi_or_ci": "81 (11-590)"},
-    ]))
+    _tables_1_2(path, pred, rng)
+    _regions_and_delta(path, pred, features, rng)
+    from deltarad.config import Study
+    from deltarad.report.record import write_study_record
+
+    write_study_record(Study(cohort=Path("cohort.csv"), name="Demo-like ALN pCR study", file_name="demo.yaml",
+                             outcome=OUTCOME, ultrasound="us_post_nat"), path)
     table3 = _table3(pred)
     write_csv(path / "tables" / "table3.csv", table3)
     write_json(path / "model.json", {

@@ -82,3 +82,48 @@ def test_external_validation_report_renders_without_console_errors(cli_runs: dic
     shown = re.findall(r'<section id="([\w-]+)">', dom)
     assert shown == [a for a, _, _ in SECTIONS if a not in DEVELOPMENT_ONLY]
     screenshots(page, tmp_path / "profile", {"report_external.png": "1280,9000"})
+
+
+def test_region_qc_gallery_has_every_patient_and_flagged_cases_first(report: Path, run_folder: Path,
+                                                                     tmp_path: Path) -> None:
+    from conftest import AIR_PATIENT
+
+    dom = rendered_dom(report, tmp_path / "profile")
+    gallery = dom[dom.index('<section id="qc">'):dom.index("</section>", dom.index('<section id="qc">'))]
+    cards = re.findall(r'<li class="qc-card( flagged)?" id="qc-([^"]+)"', gallery)
+    patients = (run_folder / "predictions.csv").read_text().splitlines()[1:]
+    analysed = [line.split(",")[0] for line in patients]
+    assert set(analysed) <= {pid for _, pid in cards}
+    for pid in analysed:
+        for tp in ("baseline", "early"):
+            src = f"regions/{pid}/qc_{tp}.png"
+            assert f'src="{src}"' in gallery and (report.parent / src).is_file(), src
+    flagged = [bool(f) for f, _ in cards]
+    assert flagged[0] and flagged == sorted(flagged, reverse=True)  # flagged cases first
+    assert cards[0][1] == AIR_PATIENT  # its ring reaches into air
+    assert "ring cut by" in gallery[:gallery.index(f'id="qc-{cards[1][1]}"')]
+    shot = ARTIFACTS / "report_qc_gallery.png"
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot.unlink(missing_ok=True)
+    page = report.parent / "gallery_view.html"
+    # the gallery section alone, with the report's styles: what a reader scans first
+    html = report.read_text(encoding="utf-8")
+    start, end = html.index('<section id="qc">'), html.index("</section>", html.index('<section id="qc">'))
+    page.write_text(html[:html.index("<body>") + 6] + html[start:end] + "</section></body></html>", encoding="utf-8")
+    run = chromium(page, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2400")
+    page.unlink()
+    assert run.returncode == 0 and console_messages(run.stderr) == []
+    assert shot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_patient_sheet_prints_on_a4(run_folder: Path, tmp_path: Path) -> None:
+    from test_sheets import sheet_fixture
+
+    sheet = sheet_fixture(run_folder, tmp_path, n=1)[0]
+    dom = rendered_dom(sheet, tmp_path / "profile")
+    assert dom.count('src="data:image/png;base64,') == 2 and "Nomogram term" in dom
+    screenshots(sheet, tmp_path / "profile", {"patient_sheet.png": "794,1123"})  # A4 at 96 dpi
+    pdf = tmp_path / "sheet.pdf"
+    run = chromium(sheet, tmp_path / "profile", f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    assert run.returncode == 0 and pdf.read_bytes().startswith(b"%PDF")
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf.read_bytes())) == 1  # one A4 page

@@ -101,6 +101,8 @@ def test_key_follows_files_settings_and_parameter_file(scale_cohort, tmp_path):
     key = key_of(exam_key_inputs(row, "baseline", fp))
     assert key == key_of(exam_key_inputs(dict(row, outcome=1 - row["outcome"], age=99), "baseline", fp))
     assert key != key_of(exam_key_inputs(row, "early", fp))
+    assert key != key_of(exam_key_inputs(dict(row, baseline_series="7"), "baseline", fp))  # another DICOM series
+    assert key == key_of(exam_key_inputs(dict(row, early_series="7"), "baseline", fp))
     assert key != key_of(exam_key_inputs(row, "baseline", settings_fingerprint(study.imaging.model_copy(update={"ring_mm": 5.0}), STUDY_PARAMS)))
     params = tmp_path / "params.yaml"
     params.write_text(STUDY_PARAMS.read_text() + "\n# edited\n")

@@ -73,17 +73,25 @@ def test_strong_signal_small_optimism_and_stable_selection(strong):
 
 
 def test_noise_optimism_is_positive(tmp_path):
+    """On pure noise the bootstrap finds optimism, and cross-validation puts the AUC near 0.5.
+
+    With the LASSO's inner folds grouped by patient inside bootstrap resamples (issue 14) this
+    table's bootstrap optimism is about 0.04 while the nested reference (the procedure on 24
+    fresh noise tables, measured on 3,000 new patients) is 0.088: Harrell's bootstrap of the
+    honest procedure under-corrects on pure noise (its corrected AUC stays near 0.67); the
+    leaky folds' larger optimism only compensated by accident. Cross-validation refits the
+    whole procedure on folds of distinct patients and is the honest figure here."""
     study, cohort, delta, info, model, train = _prepared(tmp_path, n_planted=0, seed=3)
     study = study.model_copy(update={"selection": study.selection.model_copy(update={"ttest_p": 0.3})})
     model, _ = fit_model(study, cohort, delta, info, train)  # a lax t-test lets noise features through
-    v = validate_procedure(study, cohort, delta, info, model, train, bootstrap=5, workers=1)
+    v = validate_procedure(study, cohort, delta, info, model, train, bootstrap=5, cv_repeats=1, workers=1)
     auc = v.table[v.table["metric"] == "auc"].set_index("model")
     fitted = [m for m in ("radscore_dir", "radscore_dpr") if auc.loc[m, "apparent"] > 0.5]
     assert fitted, "noise selection should fit something with p < 0.3"
     for m in fitted:
-        assert auc.loc[m, "optimism"] > 0.05
+        assert auc.loc[m, "optimism"] > 0.02
         assert auc.loc[m, "corrected"] < auc.loc[m, "apparent"]
-        assert abs(auc.loc[m, "corrected"] - 0.5) < 0.15
+        assert abs(auc.loc[m, "cv_mean"] - 0.5) < 0.15
 
 
 def test_results_do_not_depend_on_the_number_of_workers(strong):
@@ -92,3 +100,46 @@ def test_results_do_not_depend_on_the_number_of_workers(strong):
     two = validate_procedure(study, cohort, delta, info, model, train, bootstrap=2, workers=2)
     pd.testing.assert_frame_equal(one.table, two.table)
     pd.testing.assert_frame_equal(one.frequency, two.frequency)
+
+
+def test_fast_path_gives_the_reference_paths_validation(strong, monkeypatch):
+    """The direct liblinear calls change no number: the same optimism, CV and selections."""
+    from deltarad.modeling.selection import LassoSelector
+
+    study, cohort, delta, info, model, train = strong
+    fast = validate_procedure(study, cohort, delta, info, model, train, bootstrap=2, cv_repeats=1, cv_folds=3,
+                              workers=1)
+    monkeypatch.setattr(LassoSelector, "direct", False)
+    reference = validate_procedure(study, cohort, delta, info, model, train, bootstrap=2, cv_repeats=1, cv_folds=3,
+                                   workers=1)
+    pd.testing.assert_frame_equal(fast.table, reference.table, check_exact=True)
+    pd.testing.assert_frame_equal(fast.frequency, reference.frequency, check_exact=True)
+
+
+def test_failed_refits_are_counted_listed_and_said_in_the_report(strong, monkeypatch, tmp_path):
+    import deltarad.modeling.validation as validation
+    from deltarad.errors import DeltaradError
+    from deltarad.report.html import _failed_refits
+    from deltarad.report.run import RunFolder
+
+    study, cohort, delta, info, model, train = strong
+    real_fit, calls = validation.fit_model, []
+
+    def fit_failing_first(study, cohort, delta, info, ids, groups=None):  # the first bootstrap refit fails
+        calls.append(ids[0])
+        if len(calls) == 1:
+            raise DeltaradError("the training set has one outcome class only")
+        return real_fit(study, cohort, delta, info, ids, groups)
+
+    monkeypatch.setattr(validation, "fit_model", fit_failing_first)
+    v = validate_procedure(study, cohort, delta, info, model, train, bootstrap=3, workers=1)
+    assert v.failures == [{"resampling": "bootstrap", "number": 0, "error": "the training set has one outcome class only"}]
+    assert (v.table["bootstrap_failed"] == 1).all() and (v.table["cv_failed"] == 0).all()
+    assert (v.table.loc[v.table["metric"] == "auc", "bootstrap_n"] == 2).all()
+
+    (tmp_path / "tables").mkdir()
+    v.table.to_csv(tmp_path / "tables" / "validation.csv", index=False)
+    pd.DataFrame(v.failures).to_csv(tmp_path / "tables" / "validation_failures.csv", index=False)
+    said = _failed_refits(RunFolder(tmp_path), v.table)
+    assert "Failed refits, left out of the means above: 1 bootstrap (first: bootstrap 0, the training set" in said
+    assert _failed_refits(RunFolder(tmp_path), v.table.assign(bootstrap_failed=0)) == ""

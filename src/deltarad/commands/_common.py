@@ -5,6 +5,7 @@ import functools
 import logging
 import sys
 import warnings
+from pathlib import Path
 from typing import Callable, TypeVar
 
 import typer
@@ -46,8 +47,30 @@ def exit_if_patients_failed(failures, listing: str, what: str = "failed") -> Non
         raise typer.Exit(code=1)
 
 
+def output_folder(out: Path) -> Path:
+    """`--out` as a folder to write into: an existing file there is a user error."""
+    if out.exists() and not out.is_dir():
+        raise DeltaradError("--out names a file; give a folder to write into", file=out)
+    return out
+
+
+def output_file(out: Path) -> Path:
+    """`--out` as a file to write: an existing folder there is a user error."""
+    if out.is_dir():
+        raise DeltaradError("--out names a folder; give a file name", file=out)
+    return out
+
+
+def _os_problem(exc: OSError) -> str:
+    """'cannot write x: Permission denied' from an OSError of the file system."""
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    return f"{exc.strerror or type(exc).__name__}: {' -> '.join(names)}" if names else str(exc)
+
+
 def user_errors(func: F) -> F:
-    """Turn DeltaradError (and missing files) into `error: ...` on stderr and exit status 2.
+    """Turn DeltaradError and the file system's errors (a missing, unreadable or unwritable
+    path, a file where a folder is needed) into one `error: ...` line on stderr and exit
+    status 2. Anything else is a bug and keeps its traceback.
 
     The wrapped command must take a `debug: bool` keyword argument.
     """
@@ -58,10 +81,10 @@ def user_errors(func: F) -> F:
         setup_logging(debug)
         try:
             return func(*args, **kwargs)
-        except (DeltaradError, FileNotFoundError) as exc:
+        except (DeltaradError, OSError) as exc:
             if debug:
                 raise
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {exc if isinstance(exc, DeltaradError) else _os_problem(exc)}", err=True)
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, user_errors
+from deltarad.commands._common import DEBUG_OPTION, output_folder, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         from deltarad.config import load_study
         from deltarad.workflow import run_study
 
+        output_folder(out)
         start = time.perf_counter()
         if features_only:
             from deltarad.simulate import generate_feature_study

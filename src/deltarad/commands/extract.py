@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, SCHEDULER_OPTION, WORKERS_OPTION, user_errors
+from deltarad.commands._common import DEBUG_OPTION, SCHEDULER_OPTION, WORKERS_OPTION, output_folder, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         from deltarad.features.extract import extract_cohort
         from deltarad.parallel import ParallelSettings
 
+        output_folder(out)
         study = load_study(study_file)
         cohort = load_cohort(study, require_outcome=False)
         if not has_images(cohort):
@@ -41,7 +42,7 @@ def register(app: typer.Typer) -> None:
         features, failures = extract_cohort(study, cohort, out, parallel=ParallelSettings(workers, scheduler),
                                            prune_store=prune_store)
         if len(features):
-            delta, _ = compute_delta(features)
+            delta, _ = compute_delta(features, kind=study.delta, near_zero=study.delta_near_zero)
             write_csv(out / "delta_features.csv", delta)
         typer.echo(f"wrote {out}/features.csv ({len(features)} feature sets) and {out}/delta_features.csv")
         if len(failures):

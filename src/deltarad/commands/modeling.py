@@ -10,6 +10,7 @@ from deltarad.commands._common import (
     SCHEDULER_OPTION,
     WORKERS_OPTION,
     exit_if_patients_failed,
+    output_folder,
     user_errors,
 )
 from deltarad.config import load_study
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
         from deltarad.workflow import run_study
 
         study = load_study(study_file)
-        result, failures = run_study(study, out, strict=strict, parallel=ParallelSettings(workers, scheduler))
+        result, failures = run_study(study, output_folder(out), strict=strict, parallel=ParallelSettings(workers, scheduler))
         typer.echo(f"wrote {out}/model.json and predictions for {len(result.predictions)} patients")
         exit_if_patients_failed(failures, f"{out}/failures.csv")
 
@@ -41,11 +42,17 @@ def register(app: typer.Typer) -> None:
         model_file: Path = typer.Argument(..., help="model.json written by deltarad run"),
         study_file: Path = typer.Argument(..., help="study file (YAML) of the cohort to score"),
         out: Path = typer.Option(..., "--out", help="output folder"),
+        sheets: bool = typer.Option(False, "--sheets", help="also write one A4 HTML sheet per patient (out/sheets/)"),
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Score a new cohort with a frozen model."""
         from deltarad.workflow import predict_study
 
-        preds, failures = predict_study(model_file, load_study(study_file), out)
+        study = load_study(study_file)
+        preds, failures = predict_study(model_file, study, output_folder(out))
         typer.echo(f"wrote {out}/predictions.csv ({len(preds)} patients)")
+        if sheets:
+            from deltarad.report.sheets import write_study_sheets
+
+            typer.echo(f"wrote {len(write_study_sheets(model_file, study, preds, out))} patient sheets in {out}/sheets/")
         exit_if_patients_failed(failures, f"{out}/failures.csv", "could not be scored")

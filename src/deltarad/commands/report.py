@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, user_errors
+from deltarad.commands._common import DEBUG_OPTION, output_file, user_errors
 
 
 def register(app: typer.Typer) -> None:
@@ -19,4 +19,4 @@ def register(app: typer.Typer) -> None:
         """Build the self-contained HTML report (figures as PNG + SVG and tables as XLSX beside it)."""
         from deltarad.report import build_report
 
-        typer.echo(build_report(run_dir, out))
+        typer.echo(build_report(run_dir, out if out is None else output_file(out)))

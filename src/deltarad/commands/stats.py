@@ -6,17 +6,17 @@ from pathlib import Path
 import pandas as pd
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, user_errors
+from deltarad.commands._common import DEBUG_OPTION, output_file, user_errors
 from deltarad.errors import DeltaradError
 
 
 def _read(path: Path) -> pd.DataFrame:
+    """The input table: CSV, XLSX or ODS, read as it comes (deltarad.tablefile)."""
+    from deltarad.tablefile import read_table_file
+
     if not path.is_file():
         raise DeltaradError("file not found", file=path)
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DeltaradError(f"cannot read as CSV ({exc})", file=path) from None
+    df = read_table_file(path, "table", text_columns=("patient_id",)).frame
     if df.empty:
         raise DeltaradError("the table has no rows", file=path)
     return df
@@ -53,6 +53,7 @@ def register(app: typer.Typer) -> None:
         from deltarad.stats.tables import table1 as build
         from deltarad.stats.tables import write_table
 
+        output_file(out)
         df = _read(data)
         result = _in_file(build, data, df, outcome, by=by, variables=_names(variables), categorical=_names(categorical))
         write_table(result, out, title="Table 1")
@@ -75,6 +76,7 @@ def register(app: typer.Typer) -> None:
         from deltarad.stats.logistic import SeparationWarning
         from deltarad.stats.tables import table2, write_table
 
+        output_file(out)
         df = _read(data)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SeparationWarning)
@@ -100,6 +102,7 @@ def register(app: typer.Typer) -> None:
         """Table 3: AUC (DeLong CI), metrics at the Youden cut-off, DeLong p, IDI and NRI per set and model."""
         from deltarad.stats.tables import table3, write_table
 
+        output_file(out)
         df = _read(predictions)
         result = _in_file(table3, predictions, df, outcome, score, by=by, fit_set=fit_set, reference=reference)
         write_table(result, out, title="Table 3")

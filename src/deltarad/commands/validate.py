@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from deltarad.commands._common import DEBUG_OPTION, exit_if_patients_failed, user_errors
+from deltarad.commands._common import DEBUG_OPTION, exit_if_patients_failed, output_folder, user_errors
 from deltarad.config import load_study
 
 
@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         Exit status 1 when some patients could not be scored (listed in failures.csv)."""
         from deltarad.external import external_validation
 
-        t3, failures = external_validation(model_file, load_study(study_file), out)
+        t3, failures = external_validation(model_file, load_study(study_file), output_folder(out))
         combined = t3[t3["model"] == "combined"].iloc[0]
         typer.echo(f"combined model on {int(combined[['tp', 'fp', 'tn', 'fn']].sum())} patients: AUC "
                    f"{combined['auc']:.3f} ({combined['auc_ci_low']:.3f}-{combined['auc_ci_high']:.3f})")

@@ -1,4 +1,22 @@
-"""Delta radiomics: relative change of each feature from baseline to the early exam."""
+"""Delta radiomics: the change of each feature from baseline to the early exam.
+
+Three forms (the study file's `delta`): `relative` (early - baseline) / baseline, the study's;
+`log_ratio` log(early / baseline); `difference` early - baseline.
+
+The rule that keeps a delta meaningful, per region, on reader 1's values (the reader the models
+use; reader 2 serves only the ICC, so its readings never drop a feature for everyone):
+- relative and log_ratio divide by the baseline, so a feature is dropped when any patient's
+  baseline is 0 (`zero baseline`), below `near_zero` times the SD of the baseline over the
+  region's patients in absolute value (`near-zero baseline`: the change is then unbounded), or
+  when the baselines take both signs (`baseline of both signs`: a relative change then flips its
+  sign with the baseline's, as with first-order means and wavelet features);
+- log_ratio also needs early / baseline > 0 for every patient (`early of the other sign or 0`);
+- difference needs nothing beyond finite values.
+These filters use no outcome, so they run over the whole cohort, as in the study. A reader-2
+value that breaks the rule (a zero, near-zero or other-signed baseline in the second reader's
+segmentation) becomes NaN for that patient and feature alone, is counted in the info and is left
+out of that feature's ICC.
+"""
 from __future__ import annotations
 
 import logging
@@ -12,6 +30,10 @@ KEYS = ["patient_id", "timepoint", "region", "reader"]
 DELTA_KEYS = ["patient_id", "region", "reader"]
 TIMEPOINTS = ("baseline", "early")
 REGIONS = ("intratumoral", "peritumoral")
+DELTA_KINDS = {"relative": "(early - baseline) / baseline", "log_ratio": "log(early / baseline)",
+               "difference": "early - baseline"}
+NEAR_ZERO = 1e-3  # default fraction of the baseline's SD below which |baseline| counts as near zero
+DROPPED_COLUMNS = ["region", "feature", "reason"]
 
 log = logging.getLogger(__name__)
 
@@ -65,22 +87,77 @@ def check_feature_table(table: pd.DataFrame, source: str = "feature table") -> p
     return table
 
 
-def compute_delta(features_long: pd.DataFrame, *, drop_undefined: bool = True) -> tuple[pd.DataFrame, dict]:
-    """delta = (early - baseline) / baseline per patient, region and reader.
+def _change(b: pd.DataFrame, e: pd.DataFrame, kind: str) -> pd.DataFrame:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "relative":
+            return (e - b) / b
+        if kind == "log_ratio":
+            return np.log(e / b)
+        return e - b
 
-    A feature whose baseline is 0 (or not finite) for any patient in a region is dropped for that
-    region (its delta is undefined); the study kept 816 of 851 intratumoral and 845 peritumoral
-    features this way. This filter uses no outcome, so it is applied to the whole cohort as in the
-    study. Patients lacking one of the two timepoints for a (region, reader) are left out and listed.
+
+def _drop_reasons(b: pd.DataFrame, e: pd.DataFrame, kind: str, near_zero: float) -> dict[str, str]:
+    """feature -> why its delta is not meaningful in this region (reader 1's values, patients x
+    features); features not named are kept."""
+    reasons: dict[str, str] = {}
+    x, y = b.to_numpy(float), e.to_numpy(float)
+    n = len(x)
+    floor = near_zero * (np.std(x, axis=0, ddof=1) if n > 1 else np.zeros(x.shape[1]))
+    for j, f in enumerate(b.columns):
+        col = x[:, j]
+        if not np.isfinite(col).all():
+            reasons[f] = "baseline not finite"
+        elif kind == "difference":
+            continue
+        elif (col == 0).any():
+            reasons[f] = f"zero baseline ({int((col == 0).sum())} of {n} patients)"
+        elif (np.abs(col) < floor[j]).any():
+            reasons[f] = (f"near-zero baseline (|baseline| < {near_zero:g} x its SD {floor[j] / near_zero:.3g} "
+                          f"for {int((np.abs(col) < floor[j]).sum())} of {n} patients)")
+        elif (col < 0).any() and (col > 0).any():
+            reasons[f] = f"baseline of both signs ({int((col < 0).sum())} negative, {int((col > 0).sum())} positive)"
+        elif kind == "log_ratio" and not (y[:, j] / col > 0).all():
+            reasons[f] = f"early of the other sign or 0 ({int((~(y[:, j] / col > 0)).sum())} of {n} patients)"
+    return reasons
+
+
+def _undefined_values(b: pd.DataFrame, e: pd.DataFrame, reference: pd.DataFrame, kind: str,
+                      near_zero: float) -> np.ndarray:
+    """Per value (patients x features): True where reader 1's rule, with reader 1's baseline SD
+    and sign (`reference`), makes this reader's delta undefined."""
+    if kind == "difference":
+        return np.zeros(b.shape, bool)
+    ref = reference.to_numpy(float)
+    floor = near_zero * (np.std(ref, axis=0, ddof=1) if len(ref) > 1 else np.zeros(ref.shape[1]))
+    x = b.to_numpy(float)
+    bad = (x == 0) | (np.abs(x) < floor) | (np.sign(x) != np.sign(ref[:1]))
+    if kind == "log_ratio":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bad |= ~(e.to_numpy(float) / x > 0)
+    return bad
+
+
+def compute_delta(features_long: pd.DataFrame, *, kind: str = "relative", near_zero: float = NEAR_ZERO,
+                  drop_undefined: bool = True) -> tuple[pd.DataFrame, dict]:
+    """The `kind` of change (DELTA_KINDS) from baseline to early per patient, region and reader.
+
+    A feature whose reader-1 delta is not meaningful in a region (the rule in the module
+    docstring; for `relative` mostly a zero baseline: the study kept 816 of 851 intratumoral and
+    845 peritumoral features) is dropped for that region, with the reason. Reader 2's values
+    never drop a feature: an undefined one is NaN for that patient alone. Patients lacking one of
+    the two timepoints for a (region, reader) are left out and listed.
 
     With drop_undefined=False (scoring new patients with a frozen model) nothing is dropped: an
     undefined delta stays NaN or infinite for that patient alone, who is then left out, so one
     patient cannot remove a feature the model needs from the whole new cohort.
 
     Returns (delta table: patient_id, region, reader, one column per feature with NaN where the
-    feature was dropped for that region; info: per region n_features, dropped, kept lists and
-    incomplete patients).
+    feature was dropped for that region; info: kind, near_zero, per region n_features, n_kept,
+    kept, dropped {feature: reason}, dropped_zero_baseline, reader2_undefined {feature: number of
+    patients}, and incomplete patients).
     """
+    if kind not in DELTA_KINDS:
+        raise DeltaradError(f"delta must be one of {list(DELTA_KINDS)}, got {kind!r}")
     table = check_feature_table(features_long)
     feats = feature_columns(table)
     base = table[table["timepoint"] == "baseline"].set_index(DELTA_KEYS)[feats]
@@ -89,32 +166,59 @@ def compute_delta(features_long: pd.DataFrame, *, drop_undefined: bool = True) -
     incomplete = sorted(set(base.index.symmetric_difference(early.index).get_level_values("patient_id")))
     base, early = base.loc[both].sort_index(), early.loc[both].sort_index()
 
-    info: dict = {"incomplete_patients": incomplete, "regions": {}}
+    info: dict = {"kind": kind, "formula": DELTA_KINDS[kind], "near_zero": near_zero,
+                  "incomplete_patients": incomplete, "regions": {}}
     parts = []
     for region in REGIONS:
         in_region = base.index.get_level_values("region") == region
         if not in_region.any():
             continue
         b, e = base[in_region], early[in_region]
-        undefined = ((b == 0) | ~np.isfinite(b)).any(axis=0) & drop_undefined
-        kept = [f for f in feats if not undefined[f]]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = (e[kept] - b[kept]) / b[kept]
+        reader = b.index.get_level_values("reader")
+        b1, e1 = b[reader == 1], e[reader == 1]
+        dropped = _drop_reasons(b1, e1, kind, near_zero) if drop_undefined and len(b1) else {}
+        kept = [f for f in feats if f not in dropped]
+        d = _change(b[kept], e[kept], kind)
+        reader2_undefined = {}
+        if drop_undefined and len(b1) and (reader == 2).any():
+            second = reader == 2
+            bad = _undefined_values(b[kept][second], e[kept][second], b1[kept], kind, near_zero)
+            d.loc[second] = d.loc[second].mask(bad)
+            reader2_undefined = {kept[j]: int(bad[:, j].sum()) for j in np.flatnonzero(bad.any(axis=0))}
         d = d.reindex(columns=feats).copy()
         parts.append(d)
         info["regions"][region] = {
             "n_features": len(feats),
             "n_kept": len(kept),
-            "dropped_zero_baseline": [f for f in feats if undefined[f]],
+            "dropped": dropped,
+            "dropped_zero_baseline": [f for f in feats if dropped.get(f, "").startswith("zero baseline")],
+            "reader2_undefined": reader2_undefined,
             "kept": kept,
         }
-        log.info("delta %s: %d of %d features kept (%d with a zero baseline dropped)",
-                 region, len(kept), len(feats), len(feats) - len(kept))
+        summary = drop_summary(info["regions"][region])
+        log.info("delta %s (%s): %d of %d features kept%s", region, kind, len(kept), len(feats),
+                 f" (dropped: {summary})" if summary else "")
+        if reader2_undefined:
+            log.info("delta %s: reader 2 has %d undefined value(s) in %d feature(s), left out of their ICC",
+                     region, sum(reader2_undefined.values()), len(reader2_undefined))
     if not parts:
         raise DeltaradError("no patient has both a baseline and an early exam")
     delta = pd.concat(parts).copy().reset_index()
     delta = delta.sort_values(DELTA_KEYS, kind="stable").reset_index(drop=True)
     return delta, info
+
+
+def drop_summary(region_info: dict) -> str:
+    """'2 zero baseline, 3 baseline of both signs' for one region's info; '' when none dropped."""
+    why = pd.Series([r.split(" (")[0] for r in region_info.get("dropped", {}).values()], dtype=str).value_counts()
+    return ", ".join(f"{n} {reason}" for reason, n in why.items())
+
+
+def dropped_features(info: dict) -> pd.DataFrame:
+    """The features the delta rule dropped (DROPPED_COLUMNS), region by region."""
+    rows = [{"region": region, "feature": f, "reason": reason}
+            for region, part in info["regions"].items() for f, reason in part.get("dropped", {}).items()]
+    return pd.DataFrame(rows, columns=DROPPED_COLUMNS)
 
 
 def region_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str]) -> pd.DataFrame:

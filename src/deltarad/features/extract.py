@@ -40,12 +40,14 @@ from threadpoolctl import threadpool_limits
 
 from deltarad.atomic import atomic_path, write_csv
 from deltarad.config import ImagingSettings, Study
-from deltarad.errors import CaseError, DeltaradError
+from deltarad.errors import CaseError, CompleteEarlyResponse, DeltaradError, StageError
 from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
 from deltarad.features.engine import Engine, compute_features, compute_shape, feature_classes
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
+from deltarad.imaging.air import exam_air
+from deltarad.imaging.io import load_mask
 from deltarad.imaging.geometry import checked_mask, same_grid
-from deltarad.imaging.io import read_image, read_mask
+from deltarad.imaging.io import read_exam, read_mask
 from deltarad.imaging.preprocess import (
     BSPLINE_MARGIN_VOXELS,
     Grid,
@@ -60,8 +62,9 @@ from deltarad.imaging.preprocess import (
     resample_label,
     resample_mask,
 )
-from deltarad.imaging.regions import peritumoral
+from deltarad.imaging.regions import peritumoral_ring
 from deltarad.parallel import ParallelSettings, map_units
+from deltarad.report.qc import write_exam_qc
 
 log = logging.getLogger("deltarad.extract")
 radiomics.setVerbosity(logging.ERROR)  # PyRadiomics warns per feature class; our log says what matters
@@ -73,14 +76,6 @@ _GLOBAL_FILTERS = {"Square", "SquareRoot", "Logarithm", "Exponential", "LBP3D"}
 _REFUSED_SETTINGS = {"normalize": False, "resampledPixelSpacing": None, "preCrop": False}
 
 FailureColumns = ["patient_id", "stage", "error"]
-
-
-class StageError(CaseError):
-    """A work unit failed at one stage (read, regions, preprocess, features)."""
-
-    def __init__(self, problem: str, *, stage: str, patient: str | None = None, file: str | Path | None = None):
-        self.stage = stage
-        super().__init__(problem, patient=patient, file=file)
 
 
 # ----------------------------------------------------------------------------- PyRadiomics
@@ -197,6 +192,8 @@ class PreparedExam:
     image: sitk.Image
     regions: dict[tuple[str, int], sitk.Image]  # (region, reader) -> mask
     notes: list[str]
+    #: reader -> air_threshold (NaN: no air) and the peritumoral Ring.stats
+    ring_stats: dict[int, dict[str, float]]
 
 
 def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True) -> PreparedExam:
@@ -210,7 +207,9 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
         image_path = case_row.get(f"{timepoint}_image")
         if not _given(image_path):
             raise CaseError(f"no {timepoint}_image given", patient=pid)
-        image = read_image(image_path, phase=settings.phase, patient=pid)
+        series = case_row.get(f"{timepoint}_series")
+        image, notes = read_exam(image_path, phase=settings.phase, patient=pid, image_kind=settings.image_kind,
+                                 series=str(series) if _given(series) else settings.series)
         masks: dict[int, sitk.Image] = {}
         for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
             path = case_row.get(column)
@@ -218,13 +217,17 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
                 if reader == 1:
                     raise CaseError(f"no {column} given", patient=pid)
                 continue
-            mask, mask_notes = checked_mask(read_mask(path, label=settings.mask_label, patient=pid), image, patient=pid, file=path)
+            mask, read_notes = load_mask(path, label=settings.mask_label, patient=pid, reference=image,
+                                         reference_path=image_path)
+            if timepoint == "early" and reader == 1 and not np.any(sitk.GetArrayViewFromImage(mask)):
+                raise CompleteEarlyResponse(patient=pid, file=path)
+            mask, mask_notes = checked_mask(mask, image, patient=pid, file=path)
             masks[reader] = mask
-            notes += [f"reader {reader}: {n}" for n in mask_notes]
+            notes += [f"reader {reader}: {n}" for n in read_notes + mask_notes]
         chest_wall = None
         chest_path = case_row.get(f"{timepoint}_chest_wall")
         if _given(chest_path):
-            chest_wall = read_mask(chest_path, patient=pid)
+            chest_wall = read_mask(chest_path, patient=pid, reference=image)
             if not same_grid(chest_wall, image):
                 chest_wall = sitk.Resample(chest_wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
 
@@ -236,30 +239,37 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
             grid = crop_grid(full, Grid.of(image), lo, hi, settings.ring_mm + settings.skin_mm + margin * max(full.spacing))
         else:
             grid = full
-        threshold = settings.air_threshold if settings.air_threshold is not None else otsu_threshold(image)
-        body = body_mask(image, threshold)
+        threshold, air = exam_air(image, settings.air_threshold)
+        notes.append(threshold.note)
+        body = sitk.Cast(air == 0, sitk.sitkUInt8)
         source = input_crop(image, grid, BSPLINE_MARGIN_VOXELS)
         if settings.n4:
-            field = fit_bias_field(image, body, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
+            n4_mask = body_mask(image, settings.air_threshold if settings.air_threshold is not None else otsu_threshold(image))
+            field = fit_bias_field(image, n4_mask, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
                                    implementation=settings.n4_implementation)
             source = field.correct(source)
         prepared = resample_image(source, grid)
-        air = resample_label(sitk.Cast(input_crop(image, grid, 1) < threshold, sitk.sitkUInt8), grid)
+        air = resample_label(air, grid)
         body = resample_label(body, grid)
         if chest_wall is not None:
             chest_wall = resample_label(chest_wall, grid)
 
     regions: dict[tuple[str, int], sitk.Image] = {}
+    ring_stats: dict[int, dict[str, float]] = {}
     with _stage("regions", pid, timepoint):
         for reader, mask in masks.items():
             tumour = resample_mask(mask, grid)
             if not np.any(sitk.GetArrayViewFromImage(tumour)):
                 raise CaseError(f"reader {reader}: lesion smaller than a voxel after resampling", patient=pid)
             regions["intratumoral", reader] = tumour
-            regions["peritumoral", reader] = peritumoral(
+            ring = peritumoral_ring(
                 tumour, ring_mm=settings.ring_mm, air=air, body=body, skin_mm=settings.skin_mm, chest_wall=chest_wall
             )
-    return PreparedExam(prepared, regions, notes)
+            ring.check(settings.ring_mm, patient=pid, reader=reader)
+            regions["peritumoral", reader] = ring.region
+            ring_stats[reader] = {"air_threshold": math.nan if threshold.value is None else threshold.value, **ring.stats}
+            notes.append(f"reader {reader}: {ring.describe(settings.ring_mm)}")
+    return PreparedExam(prepared, regions, notes, ring_stats)
 
 
 def extract_timepoint(
@@ -282,6 +292,8 @@ def extract_timepoint(
     if regions_dir is not None:
         for (region, reader), mask in exam.regions.items():
             _write_mask(mask, region_mask_path(regions_dir, pid, timepoint, region, reader))
+        write_exam_qc(exam.image, exam.regions, regions_dir, pid, timepoint, settings.ring_mm,
+                      getattr(exam, "ring_stats", None))
     records = []
     with _stage("features", pid, timepoint):
         filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))

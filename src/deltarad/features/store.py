@@ -72,7 +72,11 @@ def exam_key_inputs(case_row: Mapping, timepoint: str, settings_fp: dict) -> dic
         value = case_row.get(column)
         if value is not None and not (isinstance(value, float) and value != value) and str(value).strip():
             files[column] = file_fingerprint(value)
-    return {"patient_id": str(case_row["patient_id"]), "timepoint": timepoint, "files": files, "settings": settings_fp}
+    inputs = {"patient_id": str(case_row["patient_id"]), "timepoint": timepoint, "files": files, "settings": settings_fp}
+    series = case_row.get(f"{timepoint}_series")  # the DICOM series the reader takes (only where the cohort says)
+    if series is not None and not (isinstance(series, float) and series != series) and str(series).strip():
+        inputs["series"] = str(series).strip()
+    return inputs
 
 
 def key_of(inputs: dict) -> str:

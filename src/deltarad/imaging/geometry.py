@@ -1,8 +1,13 @@
 """Geometry checks of a mask against its image, before any work is spent on the case.
 
 - Same grid (size, spacing, origin, direction within GRID_TOLERANCE): used as is.
-- Different grid that overlaps the image: the mask is resampled onto the image (nearest
-  neighbour) with a warning. No overlap: CaseError.
+- Masks and images that both carry a DICOM FrameOfReferenceUID must carry the same one.
+- The same lattice shifted (same spacing and direction, origin a whole number of voxels away: a
+  mask saved cropped to its extent, as 3D Slicer does): placed voxel for voxel, with a note.
+- Another grid that overlaps the image (a mask drawn on another series of the study: the
+  subtraction, the pre-contrast at other spacing): resampled onto the image, a voxel kept where
+  the linearly interpolated 0/1 mask is >= 0.5 (keeps the volume; nearest neighbour gains or loses
+  slabs), with a note giving both grids and both volumes. No overlap: CaseError.
 - Empty mask: CaseError. Several connected lesions: the largest is kept (as the study did) and
   recorded. A lesion touching the image border: warned and recorded.
 """
@@ -15,6 +20,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from deltarad.errors import CaseError
+from deltarad.imaging.preprocess import Grid, resample_mask
+from deltarad.imaging.rtstruct import check_same_frame, frame_of_reference
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +45,13 @@ def checked_mask(
     notes: list[str] = []
     if not np.any(sitk.GetArrayViewFromImage(mask)):
         raise CaseError("mask is empty", patient=patient, file=file)
+    check_same_frame(frame_of_reference(mask), frame_of_reference(image), patient=patient, file=file)
     if not same_grid(mask, image):
         if not _overlaps(mask, image):
             raise CaseError("mask and image do not overlap in physical space (different exam?)", patient=patient, file=file)
-        note = "mask grid differs from image grid; mask resampled onto the image (nearest neighbour)"
+        mask, note = _onto(mask, image)
         log.warning("patient %s: %s (%s)", patient, note, file)
         notes.append(note)
-        mask = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
         if not np.any(sitk.GetArrayViewFromImage(mask)):
             raise CaseError("mask is empty after resampling onto the image grid", patient=patient, file=file)
     mask, n_lesions = largest_component(mask)
@@ -55,6 +62,38 @@ def checked_mask(
         notes.append("lesion touches the image border")
         log.warning("patient %s: %s (%s)", patient, notes[-1], file)
     return mask, notes
+
+
+def _onto(mask: sitk.Image, image: sitk.Image) -> tuple[sitk.Image, str]:
+    """The mask on the image's grid and a note saying how it got there (module docstring)."""
+    offset = np.array(image.TransformPhysicalPointToContinuousIndex(mask.GetOrigin()))
+    lattice = (np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=GRID_TOLERANCE)
+               and np.allclose(mask.GetDirection(), image.GetDirection(), atol=GRID_TOLERANCE)
+               and np.allclose(offset, np.round(offset), atol=GRID_TOLERANCE))
+    if lattice:
+        placed = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        lost = _voxels(mask) - _voxels(placed)
+        return placed, (f"mask resampled onto the image voxel for voxel: it covers {'x'.join(map(str, mask.GetSize()))} "
+                        f"voxels of the exam grid from voxel {tuple(int(v) for v in np.round(offset))} (saved cropped)"
+                        + (f"; {lost} lesion voxels outside the exam dropped" if lost else ""))
+    resampled = resample_mask(mask, Grid.of(image))
+    return resampled, (
+        f"mask resampled onto the image grid: drawn on another grid ({_describe(mask)}) than the exam "
+        f"({_describe(image)}), kept where the interpolated mask >= 0.5; {_ml(mask):.3g} mL on its grid, "
+        f"{_ml(resampled):.3g} mL on the exam's")
+
+
+def _describe(image: sitk.Image) -> str:
+    spacing = " x ".join(f"{s:.3g}" for s in image.GetSpacing())
+    return f"{'x'.join(map(str, image.GetSize()))} voxels of {spacing} mm"
+
+
+def _voxels(mask: sitk.Image) -> int:
+    return int(np.count_nonzero(sitk.GetArrayViewFromImage(mask)))
+
+
+def _ml(mask: sitk.Image) -> float:
+    return _voxels(mask) * float(np.prod(mask.GetSpacing())) / 1000.0
 
 
 def largest_component(mask: sitk.Image) -> tuple[sitk.Image, int]:

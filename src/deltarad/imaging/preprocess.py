@@ -139,7 +139,9 @@ def resample_label(mask: sitk.Image, grid: Grid) -> sitk.Image:
 
 
 def otsu_threshold(image: sitk.Image) -> float:
-    """Otsu's threshold (200 bins) between air and tissue, in the image's intensity units."""
+    """Otsu's threshold (200 bins) of the whole image, in its intensity units: the N4 mask's, as
+    3D Slicer's N4ITK masks by Otsu. Not the air of the regions (`deltarad.imaging.air`): with
+    little air in the field of view it falls between tissue and tumour."""
     f = sitk.OtsuThresholdImageFilter()
     f.SetInsideValue(0)
     f.SetOutsideValue(1)
@@ -149,7 +151,8 @@ def otsu_threshold(image: sitk.Image) -> float:
 
 
 def body_mask(image: sitk.Image, air_threshold: float) -> sitk.Image:
-    """The patient's body: the largest connected region above the air threshold, cavities filled."""
+    """N4's mask: the largest connected region above the threshold, cavities filled. (The
+    regions' body and air follow `deltarad.imaging.air`.)"""
     foreground = sitk.Cast(image > air_threshold, sitk.sitkUInt8)
     labels = sitk.RelabelComponent(sitk.ConnectedComponent(foreground), sortByObjectSize=True)
     return sitk.BinaryFillhole(sitk.Cast(labels == 1, sitk.sitkUInt8))

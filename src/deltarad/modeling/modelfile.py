@@ -12,12 +12,35 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from deltarad.encoding import Encoding
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import region_matrix
 from deltarad.harmonize import apply_harmonization
+from deltarad.modeling.missing import combined_probability
 
 SCHEMA = "deltarad.model"
 SCHEMA_VERSION = 1
+_LOGIT = {"intercept": None, "coefficients": None}
+PARTS = {
+    "outcome": None,
+    "ultrasound": None,
+    "radscores": {name: {"region": None, "features": None, "mean": None, "sd": None, **_LOGIT}
+                  for name in ("radscore_dir", "radscore_dpr")},
+    "ultrasound_model": _LOGIT,
+    "combined": {"terms": None, "variables": None, **_LOGIT},
+}
+"""What scoring reads from a model file (a key: None, or the keys inside it)."""
+
+
+def _lacking(data: object, parts: dict, prefix: str = "") -> list[str]:
+    """The dotted names of the `parts` that `data` lacks."""
+    out = []
+    for key, inner in parts.items():
+        if not isinstance(data, dict) or key not in data:
+            out.append(prefix + key)
+        elif inner is not None:
+            out += _lacking(data[key], inner, f"{prefix}{key}.")
+    return out
 
 
 def _logit_score(part: dict, X: pd.DataFrame) -> np.ndarray:
@@ -46,6 +69,10 @@ class FrozenModel:
                 f"{SCHEMA_VERSION})",
                 file=path,
             )
+        lacking = _lacking(data, PARTS)
+        if lacking:
+            raise DeltaradError(f"the model file lacks {lacking[0]}: damaged, or not written by deltarad run",
+                                file=path)
         return cls(data)
 
     @property
@@ -55,6 +82,13 @@ class FrozenModel:
     @property
     def ultrasound(self) -> str:
         return self.data["ultrasound"]
+
+    @property
+    def delta_kind(self) -> str:
+        """The delta the model was fitted on (deltarad.features.delta.DELTA_KINDS); model files
+        from before the field stored a description of the relative change."""
+        delta = self.data.get("delta")
+        return delta.get("kind", "relative") if isinstance(delta, dict) else "relative"
 
     def radscore(self, name: str, delta: pd.DataFrame, patients: list[str]) -> np.ndarray:
         """Radscore (probability) of reader-1 delta features for `patients`, in that order
@@ -66,18 +100,12 @@ class FrozenModel:
 
     def encode(self, data: pd.DataFrame) -> pd.DataFrame:
         """The combined model's design columns from raw variables (categoricals as stored dummies)."""
-        cols = {}
+        parts = []
         for var, enc in self.data["combined"]["variables"].items():
             if var not in data.columns:
                 raise DeltaradError(f"the combined model needs column '{var}', which the cohort lacks")
-            values = data[var]
-            if enc["type"] == "numeric":
-                cols[var] = pd.to_numeric(values, errors="raise").astype(float)
-                continue
-            text = values.astype(str)
-            for lvl in enc["levels"][1:]:
-                cols[f"{var}[{lvl}]"] = (text == lvl).astype(float)
-        return pd.DataFrame(cols, index=data.index)
+            parts.append(Encoding.from_dict(var, enc).encode(data[var]))
+        return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=data.index)
 
     def score(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
         """patient_id, radscore_dir, radscore_dpr, us, combined for every cohort row, in cohort order
@@ -90,7 +118,7 @@ class FrozenModel:
             raise DeltaradError(first["error"], patient=first["patient_id"])
         patients = list(cohort["patient_id"])
         delta = apply_harmonization(self.data.get("harmonization"), cohort, delta)
-        out = pd.DataFrame({"patient_id": patients})
+        out = pd.DataFrame({"patient_id": pd.Series(patients, dtype=str)})
         out["radscore_dir"] = self.radscore("radscore_dir", delta, patients)
         out["radscore_dpr"] = self.radscore("radscore_dpr", delta, patients)
         data = cohort.set_index("patient_id").copy()
@@ -100,13 +128,14 @@ class FrozenModel:
         out["us"] = _logit_score(self.data["ultrasound_model"], pd.DataFrame({self.ultrasound: us.to_numpy()}))
         data["radscore_dir"] = out["radscore_dir"].to_numpy()
         data["radscore_dpr"] = out["radscore_dpr"].to_numpy()
-        out["combined"] = _logit_score(self.data["combined"], self.encode(data).reset_index(drop=True))
+        out["combined"] = combined_probability(self.data, data, self.encode)
         return out
 
     def unscorable(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
         """Patients the model cannot score (patient_id, stage, error): a selected delta feature
-        missing or not finite (e.g. a zero baseline value), a combined-model variable missing or a
-        category not seen in training. Call check_delta first for problems of the whole table."""
+        missing or not finite (e.g. a zero baseline value) or a category not seen in training. A
+        blank clinical value only costs the combined model (deltarad.modeling.missing). Call
+        check_delta first for problems of the whole table."""
         problems: dict[str, str] = {}
         patients = list(cohort["patient_id"])
         for part in self.data["radscores"].values():
@@ -120,12 +149,19 @@ class FrozenModel:
         for var, enc in self.data["combined"]["variables"].items():
             if var in ("radscore_dir", "radscore_dpr") or var not in data.columns:
                 continue
-            values = data[var]
-            for p in values.index[values.isna()]:
-                problems.setdefault(p, f"missing value of '{var}', which the combined model uses")
-            if enc["type"] == "categorical":
-                for p in values.index[values.notna() & ~values.astype(str).isin(enc["levels"])]:
-                    problems.setdefault(p, f"'{var}' = {values[p]!r} was not seen in training (levels: {enc['levels']})")
+            values = data[var]  # a blank is not a problem here: see deltarad.modeling.missing
+            encoding = Encoding.from_dict(var, enc)
+            for p in values.index[encoding.unseen(values).to_numpy()]:
+                problems.setdefault(p, encoding.unseen_message(values[p]))
+        imputation = self.data["combined"].get("imputation")
+        if imputation:  # a patient with a blank to impute needs every imputation predictor encodable
+            targets = [v for v in imputation["targets"] if v in data.columns]
+            to_impute = data[targets].isna().any(axis=1).to_numpy()
+            for var, spec in imputation["variables"].items():
+                if spec["type"] == "categorical" and var in data.columns:
+                    encoding = Encoding.from_dict(var, spec)
+                    for p in data.index[encoding.unseen(data[var]).to_numpy() & to_impute]:
+                        problems.setdefault(p, encoding.unseen_message(data[var][p]) + ", needed to impute a blank")
         return pd.DataFrame([{"patient_id": p, "stage": "model", "error": e} for p, e in problems.items()],
                             columns=["patient_id", "stage", "error"])
 

@@ -10,6 +10,7 @@ from scipy.special import expit
 
 from deltarad.errors import DeltaradError
 from deltarad.modeling.logit import LogitFit
+from deltarad.modeling.missing import refit_on_own_complete_cases, stepwise_rows
 from deltarad.modeling.selection import RegionSelection
 from deltarad.modeling.stepwise import Encoding, StepResult, encodings_for, main_effects, step_aic
 
@@ -61,6 +62,7 @@ class CombinedModel:
 
     encodings: list[Encoding]
     step: StepResult
+    missing: dict = field(default_factory=dict)  # n of the stepwise search and of the final fit
 
     @property
     def terms(self) -> list[str]:
@@ -71,22 +73,24 @@ class CombinedModel:
         return self.step.fit.predict(design)
 
 
-def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categorical: list[str]) -> CombinedModel:
+def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categorical: list[str],
+                 reference_levels: dict | None = None) -> CombinedModel:
     """Both-direction stepwise AIC starting from the full model over `candidates`.
 
-    Candidates with missing values in the training set are left out (stepAIC needs the same
-    patients in every model) and logged.
+    A candidate with blanks stays a candidate: the search runs on the complete cases of all
+    candidates (stepAIC needs the same patients in every model), and the chosen model is refitted
+    on the complete cases of its own variables (deltarad.modeling.missing).
     """
-    usable = [c for c in candidates if data[c].notna().all()]
-    for c in set(candidates) - set(usable):
-        log.warning("combined model: '%s' has missing values in the training set and is not a candidate", c)
+    usable = list(candidates)
     if not usable:
         raise DeltaradError("no candidate variable for the combined model")
-    encodings = encodings_for(data, usable, categorical)
+    encodings = encodings_for(data, usable, categorical, reference_levels)
     design, terms = main_effects(data, encodings)
-    step = step_aic(design, y, terms, scope=terms, direction="both")
+    rows = stepwise_rows(data, usable)
+    step = step_aic(design[rows], np.asarray(y)[rows], terms, scope=terms, direction="both")
+    step, note = refit_on_own_complete_cases(step, data, design, y)
     log.info("combined model: %s (AIC %.1f)", " + ".join(t.name for t in step.terms) or "intercept", step.fit.aic)
     if step.fit.separation:
         log.warning("combined model: its terms separate the training patients (quasi-)completely; the "
                     "coefficients are unstable and the training AUC is optimistic (see internal validation)")
-    return CombinedModel(encodings, step)
+    return CombinedModel(encodings, step, note)

@@ -10,9 +10,11 @@ import pandas as pd
 from deltarad import __version__
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
-from deltarad.features.delta import region_matrix
+from deltarad.features.delta import DELTA_KINDS, drop_summary, region_matrix
 from deltarad.harmonize import apply_harmonization, fit_harmonization
 from deltarad.modeling.logit import fit_logit
+from deltarad.modeling.mice import fit_combined_mice, fit_imputation
+from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, FrozenModel
 from deltarad.modeling.models import MODEL_COLUMNS, RADSCORES, fit_combined, fit_radscore
 from deltarad.modeling.selection import select_features
@@ -29,6 +31,8 @@ class FitResult:
     selection: pd.DataFrame  # region, step, n_features, note
     selected: pd.DataFrame  # region, feature, coefficient
     model: dict
+    imputed: list[pd.DataFrame] | None = None  # mice: the completed training sets (for Table 2)
+    unscored: pd.DataFrame | None = None  # patient_id, stage, error: validation patients the model cannot score
 
 
 def _training_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str], ids: list[str]) -> pd.DataFrame:
@@ -40,6 +44,11 @@ def _training_matrix(delta: pd.DataFrame, region: str, reader: int, features: li
         raise DeltaradError(f"delta feature {features[c]} ({region}, reader {reader}) is not finite",
                             patient=str(X.index[r]))
     return X
+
+
+def _delta_note(region_info: dict) -> str:
+    summary = drop_summary(region_info)
+    return f"{summary} dropped by the delta rule (delta_dropped.csv)" if summary else ""
 
 
 def _training_range(train: pd.DataFrame, encoding) -> dict:
@@ -64,12 +73,16 @@ def software_versions() -> dict[str, str]:
 
 
 def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
-              train_ids: list[str]) -> tuple[dict, list[dict]]:
+              train_ids: list[str], imputed: list | None = None,
+              groups: dict[str, str] | None = None) -> tuple[dict, list[dict]]:
     """The whole modelling procedure on the training patients `train_ids` alone: ComBat (when the
     cohort names centres), selection per region, radscores, ultrasound and combined models.
 
     Returns the model file's content (without cut-offs) and the selection steps. The optimism
     bootstrap and cross-validation call this on each resample, so everything fitted is in here.
+    Under the mice policy a list passed as `imputed` receives the m completed training sets.
+    `groups` maps each training id to its original patient (bootstrap copies): inner folds keep
+    a patient's copies together.
     """
     train = cohort.set_index("patient_id").loc[train_ids]
     y = train[study.outcome].to_numpy(int)
@@ -80,21 +93,33 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     delta = apply_harmonization(harmonization, cohort, delta)
 
     radscores, steps = {}, []
+    copies_of = None if groups is None else np.array([groups[i] for i in train_ids])
     for name, region in RADSCORES.items():
         info = delta_info["regions"].get(region)
         if info is None:
             raise DeltaradError(f"the feature table has no {region} rows")
         X = _training_matrix(delta, region, 1, info["kept"], train_ids)
         X = X.loc[train_ids]
-        reader2 = _training_matrix(delta, region, 2, info["kept"], train_ids)
-        sel = select_features(region, X, y, study.selection, reader2=reader2, n_before_delta=info["n_features"])
+        reader2 = region_matrix(delta, region, 2, info["kept"])  # NaN where reader 2's delta is undefined
+        reader2 = reader2.loc[reader2.index.isin(train_ids)]
+        sel = select_features(region, X, y, study.selection, reader2=reader2, n_before_delta=info["n_features"],
+                              groups=copies_of, delta_note=_delta_note(info))
         radscores[name] = fit_radscore(sel, X, y)
         steps += sel.steps
         train[name] = radscores[name].predict(X)
 
     us_fit = fit_logit(train[[study.ultrasound]].astype(float), y)
     candidates = [*study.clinical, study.ultrasound, *RADSCORES]
-    combined = fit_combined(train, y, candidates, study.categorical)
+    if study.missing.policy == "mice":
+        imputation = fit_imputation(train, study.clinical, [study.ultrasound, *RADSCORES], study.outcome,
+                                    study.categorical, study.missing)
+        combined = fit_combined_mice(imputation.completed, train, y, candidates, study.categorical,
+                                     study.reference_levels)
+        combined.missing["imputation"] = imputation.scoring
+        if imputed is not None:
+            imputed.extend(imputation.completed)
+    else:
+        combined = fit_combined(train, y, candidates, study.categorical, study.reference_levels)
 
     model = {
         "schema": SCHEMA,
@@ -102,12 +127,14 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         "created_by": f"deltarad {__version__}",
         "outcome": study.outcome,
         "ultrasound": study.ultrasound,
-        "delta": "(early - baseline) / baseline, reader 1",
+        "delta": {"kind": delta_info.get("kind", "relative"), "reader": 1, "near_zero": delta_info.get("near_zero"),
+                  "formula": DELTA_KINDS[delta_info.get("kind", "relative")]},
         "settings": {
             "split": study.split.model_dump(),
             "selection": study.selection.model_dump(),
             "imaging": study.imaging.model_dump(mode="json"),
             "harmonize": study.harmonize.model_dump(),
+            "missing": study.missing.model_dump(),
         },
         "harmonization": harmonization,
         "radscores": {
@@ -132,6 +159,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
             "aic": combined.step.fit.aic,
             "separation": combined.step.fit.separation,
             "path": combined.step.path,
+            **combined.missing,
         },
         "software": software_versions(),
     }
@@ -153,12 +181,19 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     split = split[split["patient_id"].isin(have)].reset_index(drop=True)
     cohort = cohort[cohort["patient_id"].isin(have)].reset_index(drop=True)
     train_ids = list(split.loc[split["set"] == "training", "patient_id"])
-    model, steps = fit_model(study, cohort, delta, delta_info, train_ids)
-    scores = FrozenModel(model).score(cohort, delta)
+    imputed: list[pd.DataFrame] = []
+    model, steps = fit_model(study, cohort, delta, delta_info, train_ids, imputed=imputed)
+    frozen = FrozenModel(model)
+    unscored = frozen.unscorable(cohort, delta)  # e.g. a validation patient's category unseen in training
+    if len(unscored):
+        split = split[~split["patient_id"].isin(unscored["patient_id"])].reset_index(drop=True)
+        cohort = cohort[~cohort["patient_id"].isin(unscored["patient_id"])].reset_index(drop=True)
+    scores = frozen.score(cohort, delta)
     predictions = split.merge(cohort[["patient_id", study.outcome]], on="patient_id").merge(scores, on="patient_id")
     fit_rows = predictions["set"] == "training"
     model["thresholds"] = {
-        m: youden_threshold(predictions.loc[fit_rows, study.outcome].to_numpy(), predictions.loc[fit_rows, m].to_numpy())
+        m: youden_threshold(*finite(predictions.loc[fit_rows, study.outcome].to_numpy(),
+                                    predictions.loc[fit_rows, m].to_numpy()))
         for m in MODEL_COLUMNS
     }
     selected = pd.DataFrame(
@@ -169,4 +204,4 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         ],
         columns=["region", "feature", "coefficient"],
     )
-    return FitResult(split, predictions, pd.DataFrame(steps), selected, model)
+    return FitResult(split, predictions, pd.DataFrame(steps), selected, model, imputed or None, unscored)

@@ -19,7 +19,12 @@ import pandas as pd
 from scipy import stats
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+try:  # scikit-learn's private liblinear entry point; the estimator is used where it is gone
+    from sklearn.svm._base import _fit_liblinear
+except ImportError:  # pragma: no cover
+    _fit_liblinear = None
 
 from deltarad.config import SelectionSettings
 from deltarad.stats.icc import icc_2_1
@@ -43,7 +48,8 @@ class IccFilter(_Filter):
     """Keep features whose inter-reader ICC(2,1) >= icc_min on patients read by both readers.
 
     `reader2` holds the second reader's values (patients x features, indexed by patient_id);
-    only training patients present in both tables are used.
+    only training patients present in both tables are used, and per feature only those whose
+    values are finite in both (a reader-2 delta left undefined by a zero baseline is NaN).
     """
 
     def __init__(self, reader2: pd.DataFrame, icc_min: float = 0.8):
@@ -55,8 +61,14 @@ class IccFilter(_Filter):
         if len(both) < 2:
             raise ValueError(f"ICC needs at least 2 patients read by both readers, got {len(both)}")
         ratings = np.stack([X.loc[both].to_numpy(float), self.reader2.loc[both, X.columns].to_numpy(float)], axis=1)
+        finite = np.isfinite(ratings).all(axis=1)
+        icc = np.full(X.shape[1], np.nan)
+        complete = finite.all(axis=0)
+        icc[complete] = icc_2_1(ratings[:, :, complete])
+        for j in np.flatnonzero(~complete & (finite.sum(axis=0) >= 2)):
+            icc[j] = icc_2_1(ratings[finite[:, j], :, j])
         self.n_patients_ = len(both)
-        self.icc_ = pd.Series(icc_2_1(ratings), index=X.columns)
+        self.icc_ = pd.Series(icc, index=X.columns)
         self.features_ = [f for f in X.columns if self.icc_[f] >= self.icc_min]
         return self
 
@@ -125,6 +137,32 @@ class CorrelationFilter(_Filter):
         return self
 
 
+def inner_folds(y: np.ndarray, folds: int, seed: int,
+                groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified k-fold (train, test) row positions for an inner cross-validation.
+
+    `groups` names the patient behind each row: in a bootstrap resample one patient can be
+    several rows, and they must fall in the same fold, or the held-out fold holds copies of
+    training rows and the CV error is optimistic. With repeated groups the folds are
+    StratifiedGroupKFold's; without (every row its own patient) StratifiedKFold's, so a fit on
+    distinct patients gets the same folds either way. `folds` is capped at the number of
+    patients of the rarer outcome; fewer than 2 is an error.
+    """
+    y = np.asarray(y).astype(int)
+    repeated = groups is not None and len(pd.unique(np.asarray(groups))) < len(y)
+    if repeated:
+        per_class = [len(pd.unique(np.asarray(groups)[y == c])) for c in (0, 1)]
+    else:
+        per_class = np.bincount(y, minlength=2)
+    folds = min(folds, int(min(per_class)))
+    if folds < 2:
+        raise ValueError("LASSO cross-validation needs at least 2 patients of each outcome")
+    rows = np.zeros(len(y))
+    if repeated:
+        return list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, y, groups))
+    return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, y))
+
+
 class LassoSelector(_Filter):
     """L1-penalised logistic regression, penalty chosen by stratified k-fold CV of the deviance.
 
@@ -132,6 +170,7 @@ class LassoSelector(_Filter):
     zero) down to lambda_max * lambda_min_ratio, log-spaced. scikit-learn's C is 1 / (n * lambda)
     for its summed loss. rule "min" takes the CV minimum (lambda.min), "1se" the largest lambda
     within one standard error of it (lambda.1se). Features with a non-zero coefficient are kept.
+    `groups` (fit) keeps the rows of one patient in one inner fold (`inner_folds`).
     """
 
     def __init__(self, folds: int = 10, rule: str = "min", seed: int = 0, n_lambdas: int = 40,
@@ -142,8 +181,12 @@ class LassoSelector(_Filter):
         self.n_lambdas = n_lambdas
         self.lambda_min_ratio = lambda_min_ratio
 
-    @staticmethod
-    def _path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    # liblinear called without the estimator's per-call checks (a quarter of the path's time);
+    # False runs LogisticRegression.fit, the reference the direct call is tested equal to, bit for bit.
+    direct = _fit_liblinear is not None
+
+    @classmethod
+    def _path(cls, X: np.ndarray, y: np.ndarray, lambdas: np.ndarray) -> list[tuple[np.ndarray, float]]:
         """(coefficients, intercept) at each lambda.
 
         liblinear's primal L1 solver: on 130 patients x 40 features it reproduces a tight
@@ -155,15 +198,19 @@ class LassoSelector(_Filter):
         fits = []
         model = LogisticRegression(l1_ratio=1.0, solver="liblinear", intercept_scaling=100.0, tol=1e-6,
                                    max_iter=1000, random_state=0)
-        for lam in lambdas:
-            model.set_params(C=1.0 / (n * lam))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(X, y)
-            fits.append((model.coef_.ravel().copy(), float(model.intercept_[0])))
+        X = np.ascontiguousarray(X, dtype=float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for lam in lambdas:
+                C = 1.0 / (n * lam)
+                if cls.direct:
+                    coef, intercept, _ = _fit_liblinear(X, y, C, True, 100.0, None, "l1", False, 0, 1000, 1e-6, 0)
+                else:
+                    coef, intercept = model.set_params(C=C).fit(X, y).coef_, model.intercept_
+                fits.append((coef.ravel().copy(), float(intercept[0])))
         return fits
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "LassoSelector":
+    def fit(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None = None) -> "LassoSelector":
         y = np.asarray(y).astype(int)
         x = X.to_numpy(float)
         self.features_ = []
@@ -174,12 +221,10 @@ class LassoSelector(_Filter):
         n = len(y)
         lambda_max = np.max(np.abs(x.T @ (y - y.mean()))) / n
         self.lambdas_ = lambda_max * np.logspace(0, np.log10(self.lambda_min_ratio), self.n_lambdas)
-        folds = min(self.folds, int(np.bincount(y).min()))
-        if folds < 2:
-            raise ValueError("LASSO cross-validation needs at least 2 patients of each outcome")
-        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+        splits = inner_folds(y, self.folds, self.seed, groups)
+        folds = len(splits)
         deviance = np.zeros((folds, self.n_lambdas))
-        for k, (tr, te) in enumerate(cv.split(x, y)):
+        for k, (tr, te) in enumerate(splits):
             for j, (coef, b0) in enumerate(self._path(x[tr], y[tr], self.lambdas_)):
                 p = np.clip(1 / (1 + np.exp(-(x[te] @ coef + b0))), 1e-15, 1 - 1e-15)
                 deviance[k, j] = -2 * np.mean(y[te] * np.log(p) + (1 - y[te]) * np.log(1 - p))
@@ -189,7 +234,8 @@ class LassoSelector(_Filter):
             best = int(np.flatnonzero(mean <= mean[best] + se[best])[0])  # lambdas run large -> small
         self.lambda_ = float(self.lambdas_[best])
         self.cv_deviance_ = mean
-        coef, self.intercept_ = self._path(x, y, self.lambdas_[: best + 1])[-1]
+        # liblinear has no warm start: the chosen penalty alone gives the fit the whole path would end on
+        coef, self.intercept_ = self._path(x, y, self.lambdas_[best : best + 1])[0]
         self.coef_ = pd.Series(coef, index=X.columns)
         self.features_ = [f for f in X.columns if coef[X.columns.get_loc(f)] != 0]
         return self
@@ -223,12 +269,15 @@ def select_features(
     settings: SelectionSettings,
     reader2: pd.DataFrame | None = None,
     n_before_delta: int | None = None,
+    groups: np.ndarray | None = None,
+    delta_note: str = "",
 ) -> RegionSelection:
-    """Run the study's selection on training data `X` (patients x delta features) and outcome `y`."""
+    """Run the study's selection on training data `X` (patients x delta features) and outcome `y`;
+    `groups` (the original patient of each row of a bootstrap resample) groups the LASSO's folds."""
     sel = RegionSelection(region)
     if n_before_delta is not None:
         sel.record("features", n_before_delta)
-    sel.record("delta", X.shape[1])
+    sel.record("delta", X.shape[1], delta_note)
 
     if reader2 is not None and len(X.index.intersection(reader2.index)) >= 2:
         icc = IccFilter(reader2, settings.icc_min).fit(X)
@@ -246,7 +295,7 @@ def select_features(
     Z = CorrelationFilter(ttest.p_, settings.corr_max).fit_transform(Z)
     sel.record("correlation", Z.shape[1])
 
-    lasso = LassoSelector(settings.lasso_folds, settings.lasso_rule, settings.lasso_seed).fit(Z, y)
+    lasso = LassoSelector(settings.lasso_folds, settings.lasso_rule, settings.lasso_seed).fit(Z, y, groups)
     sel.features = lasso.features_
     sel.record("lasso", len(sel.features), "" if sel.features else
                "no feature survived: the radscore is the intercept-only model")

@@ -15,6 +15,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
+from deltarad.encoding import Encoding, encodings_for  # noqa: F401 (re-exported: the one encoder)
 from deltarad.modeling.logit import LogitFit, fit_logit
 
 AIC_TOLERANCE = 1e-7  # stepAIC's: a step must lower the AIC by more than this
@@ -25,43 +26,6 @@ class Term:
     name: str
     factors: frozenset[str]
     columns: tuple[str, ...]
-
-
-@dataclass
-class Encoding:
-    """How a variable becomes design columns: numeric, or dummies against the first level."""
-
-    name: str
-    levels: list[str] | None = None  # None: numeric
-
-    @property
-    def columns(self) -> list[str]:
-        if self.levels is None:
-            return [self.name]
-        return [f"{self.name}[{lvl}]" for lvl in self.levels[1:]]
-
-    def encode(self, values: pd.Series) -> pd.DataFrame:
-        if self.levels is None:
-            return pd.DataFrame({self.name: pd.to_numeric(values).astype(float)}, index=values.index)
-        text = values.astype(str)
-        return pd.DataFrame(
-            {f"{self.name}[{lvl}]": (text == lvl).astype(float) for lvl in self.levels[1:]}, index=values.index
-        )
-
-    def to_dict(self) -> dict:
-        return {"type": "numeric"} if self.levels is None else {"type": "categorical", "levels": self.levels}
-
-
-def encodings_for(df: pd.DataFrame, variables: list[str], categorical: list[str] = ()) -> list[Encoding]:
-    """Numeric columns stay numeric; text columns and those named categorical get sorted levels
-    (R's factor order: the first level is the reference)."""
-    out = []
-    for v in variables:
-        if v in categorical or not pd.api.types.is_numeric_dtype(df[v]):
-            out.append(Encoding(v, sorted(df[v].dropna().astype(str).unique())))
-        else:
-            out.append(Encoding(v))
-    return out
 
 
 def main_effects(df: pd.DataFrame, encodings: list[Encoding]) -> tuple[pd.DataFrame, list[Term]]:

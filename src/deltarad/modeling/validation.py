@@ -11,6 +11,12 @@ on the draw, measure it on the draw (apparent_b) and on the original training se
 optimism = mean(apparent_b - test_b); corrected = apparent - optimism, where apparent is the
 final model's performance on the training set it was fitted on.
 
+Inside a resample a patient drawn k times is k rows; the LASSO's inner cross-validation keeps
+them in one fold (grouped by the original patient), or its held-out folds would hold copies of
+training rows, pick a smaller penalty and overstate optimism and selection frequencies.
+A refit that fails is left out and counted per resampling (bootstrap_failed, cv_failed), with
+its reason in `ValidationResult.failures` (tables/validation_failures.csv).
+
 Each resample and each fold has its own fixed seed (derived from `seed` and its number), so the
 results do not depend on how many processes run them.
 """
@@ -31,6 +37,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 from deltarad import atomic
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
+from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import FrozenModel
 from deltarad.modeling.models import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_model
@@ -41,7 +48,8 @@ log = logging.getLogger(__name__)
 
 METRICS = ("auc", "calibration_slope", "brier")
 TABLE_COLUMNS = ["model", "metric", "apparent", "optimism", "corrected", "bootstrap_n", "cv_mean", "cv_sd",
-                 "cv_n", "split_validation"]
+                 "cv_n", "split_validation", "bootstrap_failed", "cv_failed"]
+FAILURE_COLUMNS = ["resampling", "number", "error"]
 FREQUENCY_COLUMNS = ["region", "feature", "bootstrap_frequency", "cv_frequency", "in_final_model"]
 
 
@@ -60,7 +68,7 @@ def performance(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 def _model_performance(model: dict, cohort: pd.DataFrame, delta: pd.DataFrame, outcome: str) -> dict:
     scores = FrozenModel(model).score(cohort, delta)
     y = cohort[outcome].to_numpy(int)
-    return {m: performance(y, scores[m].to_numpy()) for m in MODEL_COLUMNS}
+    return {m: performance(*finite(y, scores[m].to_numpy())) for m in MODEL_COLUMNS}  # NaN: a blank (complete case)
 
 
 def _selected(model: dict) -> dict[str, list[str]]:
@@ -104,12 +112,14 @@ def _draw(y: np.ndarray, seed: int, b: int) -> np.ndarray:
 
 
 def _bootstrap_one(b: int, seed: int, study: Study, cohort: pd.DataFrame, delta: pd.DataFrame,
-                   info: dict) -> dict:
+                   info: dict, grouped_folds: bool = True) -> dict:
     with _quiet():
         draw = _draw(cohort[study.outcome].to_numpy(int), seed, b)
         cohort_b, delta_b = bootstrap_sample(cohort, delta, draw)
+        ids_b = list(cohort_b["patient_id"])
+        groups = dict(zip(ids_b, cohort["patient_id"].to_numpy()[draw])) if grouped_folds else None
         try:
-            model, _ = fit_model(study, cohort_b, delta_b, info, list(cohort_b["patient_id"]))
+            model, _ = fit_model(study, cohort_b, delta_b, info, ids_b, groups=groups)
             apparent = _model_performance(model, cohort_b, delta_b, study.outcome)
             test = _model_performance(model, cohort, delta, study.outcome)
         except (DeltaradError, ValueError, np.linalg.LinAlgError) as exc:
@@ -134,7 +144,7 @@ class ValidationResult:
     table: pd.DataFrame  # TABLE_COLUMNS: one row per model and metric
     frequency: pd.DataFrame  # FREQUENCY_COLUMNS: how often each feature was selected
     seconds: dict[str, float] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)  # "bootstrap 17: <error>" per failed refit
+    failures: list[dict] = field(default_factory=list)  # FAILURE_COLUMNS per failed refit
 
     def wide(self) -> pd.DataFrame:
         """One row per model, columns `<metric>_<apparent|optimism|corrected|cv_mean>`: the extra
@@ -170,13 +180,15 @@ def validate_procedure(
     cv_repeats: int = 0,
     seed: int = 0,
     workers: int | None = None,
+    grouped_folds: bool = True,
 ) -> ValidationResult:
     """Optimism bootstrap (`bootstrap` resamples, 0 = skip) and `cv_repeats` x `cv_folds`
     stratified cross-validation (0 repeats = skip) of the whole procedure on `train_ids`.
 
     `model` is the final model fitted on `train_ids` (its training performance is the apparent
     one); `holdout_ids` (the single split's validation set) fill the split_validation column.
-    `workers` processes run the refits (None = every CPU core).
+    `workers` processes run the refits (None = every CPU core). `grouped_folds=False` lets the
+    LASSO's inner folds split a bootstrap patient's copies (the leaky reference, for comparison).
     """
     train = cohort.set_index("patient_id").loc[train_ids].reset_index()
     train_delta = delta[delta["patient_id"].isin(set(train_ids))].reset_index(drop=True)
@@ -186,13 +198,16 @@ def validate_procedure(
     if holdout_ids:
         held = cohort.set_index("patient_id").loc[holdout_ids].reset_index()
         holdout = _model_performance(model, held, delta, outcome)
-    pool = Parallel(n_jobs=workers or -1)
+    # max_nbytes=None: no memory-mapped copies of the tables, whose clean-up makes loky's resource
+    # tracker print KeyError tracebacks at exit (joblib/joblib#1243)
+    pool = Parallel(n_jobs=workers or -1, max_nbytes=None)
     seconds, failures = {}, []
 
     started = time.perf_counter()
-    boot = pool(delayed(_bootstrap_one)(b, seed, study, train, train_delta, delta_info) for b in range(bootstrap))
+    boot = pool(delayed(_bootstrap_one)(b, seed, study, train, train_delta, delta_info, grouped_folds)
+                for b in range(bootstrap))
     seconds["bootstrap"] = time.perf_counter() - started
-    failures += [f"bootstrap {r['b']}: {r['error']}" for r in boot if "error" in r]
+    failures += [{"resampling": "bootstrap", "number": r["b"], "error": r["error"]} for r in boot if "error" in r]
     boot = [r for r in boot if "error" not in r]
 
     started = time.perf_counter()
@@ -203,10 +218,12 @@ def validate_procedure(
         folds = pool(delayed(_cv_one)(k, tr, te, study, train, train_delta, delta_info)
                      for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y)))
     seconds["cross_validation"] = time.perf_counter() - started
-    failures += [f"cv fold {r['fold']}: {r['error']}" for r in folds if "error" in r]
+    failures += [{"resampling": "cv fold", "number": r["fold"], "error": r["error"]} for r in folds if "error" in r]
     folds = [r for r in folds if "error" not in r]
     for f in failures:
-        log.warning("internal validation: refit failed and is left out (%s)", f)
+        log.warning("internal validation: refit failed and is left out (%s %d: %s)", f["resampling"], f["number"],
+                    f["error"])
+    n_failed = {kind: sum(f["resampling"] == kind for f in failures) for kind in ("bootstrap", "cv fold")}
 
     rows = []
     for m in MODEL_COLUMNS:
@@ -221,6 +238,7 @@ def validate_procedure(
                 "cv_mean": float(np.mean(cv)) if cv else np.nan,
                 "cv_sd": float(np.std(cv, ddof=1)) if len(cv) > 1 else np.nan, "cv_n": len(cv),
                 "split_validation": holdout[m][metric] if holdout else np.nan,
+                "bootstrap_failed": n_failed["bootstrap"], "cv_failed": n_failed["cv fold"],
             })  # fmt: skip
 
     final = _selected(model)
@@ -241,7 +259,8 @@ def validate_procedure(
 def write_internal_validation(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
                               result: FitResult, tables_dir: Path) -> ValidationResult | None:
     """Run the study file's `validation` settings on a finished fit and write
-    tables/validation.csv and tables/selection_frequency.csv; None when switched off."""
+    tables/validation.csv, tables/selection_frequency.csv and tables/validation_failures.csv
+    (the refits that failed, with the reason); None when switched off."""
     settings = study.validation
     if not settings.bootstrap and not settings.cv_repeats:
         return None
@@ -258,4 +277,5 @@ def write_internal_validation(study: Study, cohort: pd.DataFrame, delta: pd.Data
         log.info("internal validation: %s took %.1f s", step, seconds)
     atomic.write_csv(tables_dir / "validation.csv", outcome.table)
     atomic.write_csv(tables_dir / "selection_frequency.csv", outcome.frequency)
+    atomic.write_csv(tables_dir / "validation_failures.csv", pd.DataFrame(outcome.failures, columns=FAILURE_COLUMNS))
     return outcome

@@ -1,4 +1,14 @@
-"""The report a person opens: one self-contained HTML page with the figures and tables of a run."""
-from deltarad.report.html import build_report
+"""The report a person opens: one self-contained HTML page with the figures and tables of a run.
+
+`build_report` is imported on first use, so that extraction can import deltarad.report.qc (the
+region QC it draws per exam) without the report's figure module."""
 
 __all__ = ["build_report"]
+
+
+def __getattr__(name: str):
+    if name == "build_report":
+        from deltarad.report.html import build_report
+
+        return build_report
+    raise AttributeError(f"module 'deltarad.report' has no attribute {name!r}")

@@ -19,7 +19,12 @@ from deltarad import __version__
 from deltarad.atomic import write_text
 from deltarad.errors import DeltaradError
 from deltarad.report import figures
+from deltarad.report.journal import journal_layout
+from deltarad.report.missing import missing_paragraph
 from deltarad.report.nomogram import nomogram_figure
+from deltarad.report.methods import methods_items
+from deltarad.report.record import study_name, study_ultrasound
+from deltarad.report.sections import volume_check, with_region_sections
 from deltarad.report.run import (
     MODELS,
     OUTCOME_LABELS,
@@ -28,6 +33,7 @@ from deltarad.report.run import (
     model_key,
 )
 from deltarad.report.tables import (
+    NESTED_MARK,
     display,
     format_value,
     table3_display,
@@ -37,6 +43,7 @@ from deltarad.report.tables import (
 from deltarad.stats.calibration import calibration_curve, smoothed_calibration
 from deltarad.stats.dca import decision_curve
 from deltarad.stats.roc import roc_points
+from deltarad.stats.tables import NESTED_NOTE
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +144,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
     out = Path(out) if out is not None else run.path / "report.html"
     builder = _Builder(run, out)
     sections = []
-    for anchor, title, make in SECTIONS:
+    for anchor, title, make in with_region_sections(SECTIONS, run):
         section = Section(anchor, title)
         try:
             make(builder, section)
@@ -153,6 +160,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
         title=_title(run),
         external=run.is_external,
         run_name=run.path.resolve().name,
+        study_name=study_name(run),
         version=__version__,
         sections=sections,
         summary=_summary(run),
@@ -194,7 +202,7 @@ def _summary(run: RunFolder) -> list[str]:
 
 
 def _by_set(run: RunFolder):
-    pred = run.predictions
+    pred = run.predictions.dropna(subset=list(run.models))  # the patients every model scored
     for s in run.sets():
         part = pred[pred["set"] == s]
         if part[run.outcome].nunique() < 2:
@@ -217,12 +225,14 @@ def _cohort(b: _Builder, sec: Section) -> None:
         failures = run.csv("failures.csv", required=("patient_id", "stage", "error"))
     except Unavailable:
         failures = None
+    per_model = pd.DataFrame()
     try:
         stages = run.csv("cohort_flow.csv", required=("stage", "n"))
         if "detail" not in stages.columns:
             stages["detail"] = ""
-        # the sets are drawn from the predictions, below the chain of stages
-        stages = stages[~stages["stage"].astype(str).str.lower().isin(groups["set"])]
+        # the sets are drawn from the predictions, below the chain of stages; the models' n in a table
+        per_model = stages[stages["stage"].astype(str).str.startswith("model: ")]
+        stages = stages[~stages["stage"].astype(str).str.lower().isin(groups["set"]) & ~stages.index.isin(per_model.index)]
         stages = stages.assign(stage=[str(st)[:1].upper() + str(st)[1:] for st in stages["stage"]])
     except Unavailable:
         n_failed = 0 if failures is None else failures["patient_id"].nunique()
@@ -245,6 +255,14 @@ def _cohort(b: _Builder, sec: Section) -> None:
     shown = pd.concat([shown, pd.DataFrame([total])], ignore_index=True)
     sec.items.append(b.table(display(shown), "Patients per set and outcome",
                              "Outcome counts in each set" + ("." if run.is_external else " after the split.")))
+    if len(per_model):
+        shown = pd.DataFrame({"Model": [MODELS.get(str(st).removeprefix("model: "), st) for st in per_model["stage"]],
+                              "Patients": per_model["n"], "Detail": per_model["detail"]})
+        sec.items.append(b.table(display(shown), "Patients per model",
+                                 "Patients each model was fitted and evaluated on (from cohort_flow.csv)."))
+    missing = missing_paragraph(run)
+    if missing:
+        sec.intro = missing
     if failures is not None:
         excluded = failures[["patient_id", "stage", "error"]].set_axis(["Patient", "Stage", "Problem"], axis=1)
         sec.items.append(b.table(display(excluded), "Excluded patients",
@@ -256,7 +274,12 @@ def _table(name: str, caption: str) -> Callable[[_Builder, Section], None]:
         df = b.run.csv(f"tables/{name}.csv")
         label = name.replace("table", "Table ")
         title = sec.title.removeprefix(f"{label}. ")
-        sec.items.append(b.table(display(df), title, caption, label=label, source=df, name=name))
+        journal = journal_layout(name, df, study_ultrasound(b.run))
+        item = b.table(display(df) if journal is None else journal, title, caption, label=label, source=df, name=name)
+        if journal is not None:  # the journal's layout as a sheet too; tables/<name>.xlsx keeps the values
+            write_xlsx(b.table_dir / f"{name}_journal.xlsx", journal, title)
+            item.files.append(f"tables/{name}_journal.xlsx")
+        sec.items.append(item)
     return make
 
 
@@ -292,6 +315,7 @@ def _selected(b: _Builder, sec: Section) -> None:
     shown = sel.rename(columns={"region": "Region", "feature": "Feature", "coefficient": "Coefficient"})
     sec.items.append(b.table(display(shown), "Selected features", "The final features of each radscore.",
                              source=sel, name="selected_features"))
+    volume_check(b, sec)
     try:
         frequency = b.run.csv("tables/selection_frequency.csv",
                               required=("region", "feature", "bootstrap_frequency", "cv_frequency", "in_final_model"))
@@ -392,7 +416,9 @@ def _table3(b: _Builder, sec: Section) -> None:
               "cut-off chosen on the training set (Youden index) and carried to validation")
     sec.items.append(b.table(shown, "Performance of the models",
                              f"AUC with DeLong 95% CI; accuracy, sensitivity, specificity, PPV and NPV at the "
-                             f"{cutoff}; DeLong test and IDI against the ultrasound model, and NRI.",
+                             f"{cutoff}; DeLong test and IDI against the ultrasound model, and NRI."
+                             + (f" {NESTED_MARK} {NESTED_NOTE}" if t3.get("nested_optimistic", pd.Series(dtype=bool))
+                                .astype(str).eq("True").any() else ""),
                              label="Table 3", source=t3.drop(columns="model_key"), name="table3"))
 
 
@@ -417,8 +443,27 @@ def _internal_validation(b: _Builder, sec: Section) -> None:
         "performance on the original training set, averaged over resamples, is the optimism, and optimism-corrected "
         "= apparent (the final model on its own training set) − optimism. Validation set: the final model on the "
         f"single random split's held-out patients. Cross-validation: {cv}, the procedure refitted on the rest. "
-        "Ideal values: AUC 1, calibration slope 1 (below 1: predictions too extreme), Brier score 0.",
+        "Ideal values: AUC 1, calibration slope 1 (below 1: predictions too extreme), Brier score 0."
+        + _failed_refits(b.run, v),
         source=v.drop(columns="model_key"), name="validation"))
+
+
+def _failed_refits(run: RunFolder, v: pd.DataFrame) -> str:
+    """' k bootstrap and j cross-validation refits failed ...' from validation.csv's counts and
+    validation_failures.csv's first reason; '' when none failed or the run does not say."""
+    counts = {col: pd.to_numeric(v.get(col, pd.Series(dtype=float)), errors="coerce").max()
+              for col in ("bootstrap_failed", "cv_failed")}
+    parts = [f"{int(n)} {what}" for what, n in zip(("bootstrap", "cross-validation"), counts.values())
+             if pd.notna(n) and n > 0]
+    if not parts:
+        return ""
+    try:
+        first = run.csv("tables/validation_failures.csv", required=("resampling", "number", "error")).iloc[0]
+        reason = f" (first: {first['resampling']} {first['number']}, {first['error']})"
+    except (Unavailable, IndexError):
+        reason = ""
+    return (f" Failed refits, left out of the means above: {' and '.join(parts)}{reason}; every one is listed "
+            "in tables/validation_failures.csv.")
 
 
 def _roc(b: _Builder, sec: Section) -> None:
@@ -546,7 +591,8 @@ def _rose(b: _Builder, sec: Section) -> None:
     except Unavailable:
         thresholds = {}
     sec.items.append(b.figure("rose_plots",
-                              figures.rose_plots(run.predictions, run.outcome, run.models, run.sets(), thresholds),
+                              figures.rose_plots(run.predictions.dropna(subset=list(run.models)), run.outcome,
+                                                 run.models, run.sets(), thresholds),
                               "Rose plots of the predictions",
                               "One bar per patient, its length the predicted probability of pCR and its colour "
                               "the observed outcome (blue pCR, orange non-pCR); patients ordered by outcome, then "
@@ -556,6 +602,7 @@ def _rose(b: _Builder, sec: Section) -> None:
 
 def _settings(b: _Builder, sec: Section) -> None:
     model = b.run.model
+    methods_items(b, sec)
     settings = model.get("settings")
     if isinstance(settings, dict) and settings:
         shown = pd.DataFrame(_flatten(settings), columns=["Setting", "Value"])

@@ -54,18 +54,22 @@ def table3_display(t3: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
         row = {
             "Set": str(r["set"]).capitalize(),
             "Model": labels.get(r["model_key"], str(r["model"])),
+            **({"n": format_value(r["n"])} if "n" in r else {}),  # patients scored: a blank costs the combined model
             "AUC (95% CI)": f"{format_value(r['auc'])} ({format_value(r.get('auc_ci_low'))}–{format_value(r.get('auc_ci_high'))})",
         }
         for col, head in [("threshold", "Cut-off"), ("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"),
                           ("specificity", "Specificity"), ("ppv", "PPV"), ("npv", "NPV")]:
             row[head] = format_value(r.get(col))
-        row["DeLong p vs US"] = format_p(r.get("delong_p"))
+        mark = NESTED_MARK if str(r.get("nested_optimistic")) == "True" else ""
+        row["DeLong p vs US"] = format_p(r.get("delong_p")) + mark
         idi = format_value(r.get("idi"))
-        row["IDI (p)"] = f"{idi} ({format_p(r.get('idi_p'))})" if idi and not _blank(r.get("idi_p")) else idi
+        row["IDI (p)"] = (f"{idi} ({format_p(r.get('idi_p'))})" if idi and not _blank(r.get("idi_p")) else idi) + mark
         row["NRI"] = format_value(r.get("nri"))
         rows.append(row)
     return pd.DataFrame(rows)
 
+
+NESTED_MARK = "†"  # a nested comparison on the training set: optimistic (stats.tables.NESTED_NOTE)
 
 VALIDATION_METRICS = {"auc": "AUC", "calibration_slope": "Calibration slope", "brier": "Brier score"}
 

@@ -21,6 +21,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import optimize, stats
 
+from deltarad.encoding import Encoding
 from deltarad.errors import DeltaradError
 from deltarad.stats._validate import binary_outcome, is_categorical
 
@@ -70,16 +71,19 @@ class Term:
     level: str
 
 
-def design(df: pd.DataFrame, variables: list[str], categorical: set[str]) -> tuple[np.ndarray, list[Term]]:
+def design(df: pd.DataFrame, variables: list[str], categorical: set[str],
+           reference_levels: dict | None = None) -> tuple[np.ndarray, list[Term]]:
     """Design matrix (intercept first) and its terms; categorical variables get one 0/1 column per
-    level other than the first (sorted) level, which is the reference."""
+    level other than the reference (deltarad.encoding: the first level in value order unless
+    `reference_levels` names another)."""
     columns, terms = [np.ones(len(df))], []
+    reference_levels = reference_levels or {}
     for var in variables:
         if var in categorical:
-            levels = sorted(df[var].astype(str).unique())
-            for level in levels[1:]:
-                columns.append((df[var].astype(str) == level).to_numpy(dtype=float))
-                terms.append(Term(var, f"{level} vs {levels[0]}"))
+            enc = Encoding.categorical(var, df[var], reference_levels.get(var))
+            columns.extend(enc.encode(df[var]).to_numpy(dtype=float).T)
+            labels = enc.level_labels
+            terms.extend(Term(var, f"{lvl} vs {labels[0]}") for lvl in labels[1:])
         else:
             columns.append(pd.to_numeric(df[var], errors="raise").to_numpy(dtype=float))
             terms.append(Term(var, ""))
@@ -95,10 +99,12 @@ class LogisticFit:
     separated: bool
 
 
-def fit_logistic(df: pd.DataFrame, outcome: str, variables: list[str], categorical=(), level: float = 0.95) -> LogisticFit:
+def fit_logistic(df: pd.DataFrame, outcome: str, variables: list[str], categorical=(), level: float = 0.95,
+                 reference_levels: dict | None = None) -> LogisticFit:
     """Maximum-likelihood logistic regression of `outcome` on `variables` (complete cases).
 
-    Variables named in `categorical`, and non-numeric ones, are coded against their first level.
+    Variables named in `categorical`, and non-numeric ones, are coded against their first level in
+    value order, or the one `reference_levels` names.
 
     Returns beta, Wald SE, z, p, odds ratio and Wald CI per term. Under separation every
     estimate is NaN, the `warning` column says why and a SeparationWarning is issued.
@@ -109,7 +115,7 @@ def fit_logistic(df: pd.DataFrame, outcome: str, variables: list[str], categoric
     data = df[[outcome, *variables]].dropna()
     y = binary_outcome(data[outcome], name=f"outcome {outcome}")
     categorical = set(categorical) | {v for v in variables if is_categorical(data[v])}
-    X, terms = design(data, list(variables), categorical)
+    X, terms = design(data, list(variables), categorical, reference_levels)
     base = pd.DataFrame({"variable": [t.variable for t in terms], "level": [t.level for t in terms]})
     aliased = aliased_columns(X)
     if aliased.any():

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 
 from deltarad.atomic import atomic_path, write_csv, write_text
+from deltarad.encoding import label, level_of, levels_in
 from deltarad.errors import DeltaradError
 from deltarad.stats._validate import is_categorical
 from deltarad.stats.exact import chi_square, fisher_2x2, fisher_exact
@@ -25,6 +26,14 @@ from deltarad.stats.roc import delong_ci, delong_test, youden_threshold
 
 ALL_SETS = "all"
 NORMALITY_ALPHA = 0.05
+NESTED_NOTE = (
+    "Optimistic: the training-set DeLong test and IDI compare a model with the ultrasound model it contains "
+    "(nested), both fitted on these patients. Under the null hypothesis that the added terms carry no "
+    "information the AUC difference is not normally distributed and its DeLong variance degenerates, so the "
+    "DeLong test is far from its nominal size (Demler, Pencina & D'Agostino, Stat Med 2012;31:2577-87), and the "
+    "IDI's test likewise (Pepe, Kerr, Longton & Wang, Stat Med 2013;32:1467-82); the likelihood-ratio test of "
+    "the added terms is the valid test of nested models. The validation-set comparisons are not affected."
+)
 TABLE3_COLUMNS = [
     "set", "model", "auc", "auc_ci_low", "auc_ci_high", "threshold", "accuracy", "sensitivity",
     "specificity", "ppv", "npv", "tp", "fp", "tn", "fn", "delong_p", "idi", "idi_p", "nri",
@@ -129,7 +138,8 @@ def table1(
 
     Continuous: mean ± SD and Student's t when Shapiro-Wilk accepts normality in both groups,
     else median (Q1, Q3) and Mann-Whitney U (Z). Categorical: n (%) per level with the test of
-    `categorical_test`. One row per (set, variable, level); the test, statistic and p_value are
+    `categorical_test`; levels in value order (deltarad.encoding: 9 before 10). One row per
+    (set, variable, level); the test, statistic and p_value are
     filled on each variable's first row. Missing values are left out variable by variable.
     """
     _require_columns(df, [outcome])
@@ -148,8 +158,9 @@ def table1(
             values = part[var]
             keep = values.notna()
             if var in cat:
-                levels = sorted(values[keep].astype(str).unique())
-                counts = pd.crosstab(values[keep].astype(str), y[keep]).reindex(index=levels, columns=labels, fill_value=0)
+                levels = [label(lvl) for lvl in levels_in(values[keep])]
+                shown_as = pd.Series([label(level_of(v)) for v in values[keep]], index=values[keep].index)
+                counts = pd.crosstab(shown_as, y[keep]).reindex(index=levels, columns=labels, fill_value=0)
                 test, statistic, p = categorical_test(counts.to_numpy())
                 totals = counts.sum(axis=0)
                 for i, level in enumerate(levels):
@@ -183,10 +194,12 @@ def table2(
     variables: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     entry_p: float = 0.05,
+    reference_levels: dict | None = None,
 ) -> pd.DataFrame:
     """Table 2: univariate logistic regression of `outcome` on each variable, then one
     multivariate model on the variables whose univariate Wald p (joint over a categorical
-    variable's levels) is below `entry_p`. Categorical levels are compared with the first level.
+    variable's levels) is below `entry_p`. Categorical levels are compared with the first level in
+    value order, or the one `reference_levels` names.
     Columns: analysis (univariate | multivariate), variable, level, beta, se, z, p_value, or,
     or_ci_low, or_ci_high, warning (set when separation makes the estimates NaN)."""
     _require_columns(df, [outcome])
@@ -195,12 +208,13 @@ def table2(
     cat = _categorical_set(df, variables, categorical)
     parts, entered = [], []
     for var in variables:
-        fit = fit_logistic(df, outcome, [var], categorical=cat)
+        fit = fit_logistic(df, outcome, [var], categorical=cat, reference_levels=reference_levels)
         parts.append(fit.table.assign(analysis="univariate"))
         if fit.variable_p[var] < entry_p:
             entered.append(var)
     if entered:
-        parts.append(fit_logistic(df, outcome, entered, categorical=cat).table.assign(analysis="multivariate"))
+        multivariate = fit_logistic(df, outcome, entered, categorical=cat, reference_levels=reference_levels)
+        parts.append(multivariate.table.assign(analysis="multivariate"))
     return pd.concat(parts, ignore_index=True)[["analysis", *LOGISTIC_COLUMNS]]
 
 
@@ -215,18 +229,27 @@ def table3(
     fit_set: str = "training",
     reference: str | None = None,
     level: float = 0.95,
+    nested: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Table 3: per set and model, AUC with DeLong CI; accuracy, sensitivity, specificity, PPV,
     NPV and counts at the Youden cut-off chosen on `fit_set` and carried unchanged to the other
     sets; paired DeLong p, IDI (with p) and continuous NRI against the `reference` model.
 
-    Without `by` the whole table is one set ("all") and the cut-off is chosen on it.
+    Without `by` the whole table is one set ("all") and the cut-off is chosen on it. A model
+    without a score for a patient (NaN: a blank it needs) is evaluated on the patients it scores,
+    and compared with the reference on the patients both score.
+
+    `nested`: the models that contain the reference model (the combined model with the ultrasound
+    term); with it, a column `nested_optimistic` flags their comparisons on `fit_set` (NESTED_NOTE).
     """
     scores = list(scores)
     _require_columns(df, [outcome, *scores, *([reference] if reference else [])])
     if reference is not None and reference not in scores:
         scores.append(reference)  # the reference model gets its own rows
-    data = df.dropna(subset=[outcome, *scores])
+    text = [m for m in scores if not pd.api.types.is_numeric_dtype(df[m])]
+    if text:
+        raise DeltaradError(f"score column(s) {', '.join(text)} hold text, not numbers")
+    data = df.dropna(subset=[outcome]).dropna(subset=scores, how="all")
     y_all = _outcome_01(data, outcome)
     sets = _sets(data, by)
     if by is not None:
@@ -238,23 +261,31 @@ def table3(
     else:
         fit_part = data
     y_fit = y_all.loc[fit_part.index]
-    thresholds = {m: youden_threshold(y_fit, fit_part[m]) for m in scores}
+    scored = {m: fit_part[m].notna() for m in scores}
+    thresholds = {m: youden_threshold(y_fit[scored[m]], fit_part.loc[scored[m], m]) for m in scores}
 
     rows = []
-    for set_name, part in sets:
-        y = y_all.loc[part.index].to_numpy()
+    for set_name, whole in sets:
         for model in scores:
+            part = whole.dropna(subset=[model])
+            y = y_all.loc[part.index].to_numpy()
             s = part[model].to_numpy(dtype=float)
             a, low, high = delong_ci(y, s, level=level)
             row = {"set": set_name, "model": model, "auc": a, "auc_ci_low": low, "auc_ci_high": high,
                    "threshold": thresholds[model], **confusion_metrics(y, s, thresholds[model]),
                    "delong_p": np.nan, "idi": np.nan, "idi_p": np.nan, "nri": np.nan}  # fmt: skip
             if reference is not None and model != reference:
+                part = part.dropna(subset=[reference])
+                y, s = y_all.loc[part.index].to_numpy(), part[model].to_numpy(dtype=float)
                 ref = part[reference].to_numpy(dtype=float)
                 gain = idi(y, s, ref)
                 row.update(delong_p=delong_test(y, s, ref)[1], idi=gain["idi"], idi_p=gain["p"], nri=nri(y, s, ref)["nri"])
             rows.append(row)
-    return pd.DataFrame(rows, columns=TABLE3_COLUMNS)
+    out = pd.DataFrame(rows, columns=TABLE3_COLUMNS)
+    if nested is not None:
+        out["nested_optimistic"] = (out["set"] == (fit_set if by is not None else ALL_SETS)) & out["model"].isin(
+            list(nested)) & (reference is not None)
+    return out
 
 
 # ---------------------------------------------------------------- journal formatting
@@ -288,8 +319,10 @@ def journal_format(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     return out
 
 
-def write_table(df: pd.DataFrame, csv_path: str | Path, title: str | None = None) -> list[Path]:
-    """Write `df` as numeric CSV, and beside it a journal-formatted .xlsx and .html (same stem).
+def write_table(df: pd.DataFrame, csv_path: str | Path, title: str | None = None,
+                notes: Sequence[str] = ()) -> list[Path]:
+    """Write `df` as numeric CSV, and beside it a journal-formatted .xlsx and .html (same stem),
+    with `notes` (footnotes) below the table in both.
 
     Only the formatted copies print p < 0.001 as "<0.001"; the CSV keeps every number.
     """
@@ -303,13 +336,16 @@ def write_table(df: pd.DataFrame, csv_path: str | Path, title: str | None = None
         for column_cells in xl.sheets[sheet_name].columns:
             width = max(len(str(c.value or "")) for c in column_cells)
             xl.sheets[sheet_name].column_dimensions[column_cells[0].column_letter].width = min(60, width + 2)
+        for i, note in enumerate(notes):
+            xl.sheets[sheet_name].cell(row=len(pretty) + 3 + i, column=1, value=note)
     written.append(xlsx_path)
     heading = f"<h1>{html.escape(title)}</h1>\n" if title else ""
     page = (
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
         f"{html.escape(title or csv_path.stem)}</title>\n<style>table{{border-collapse:collapse;font-family:sans-serif}}"
         "th,td{padding:2px 8px;border-bottom:1px solid #ccc;text-align:left}</style></head><body>\n"
-        f"{heading}{pretty.to_html(index=False, escape=True, border=0)}\n</body></html>\n"
+        f"{heading}{pretty.to_html(index=False, escape=True, border=0)}\n"
+        + "".join(f"<p>{html.escape(note)}</p>\n" for note in notes) + "</body></html>\n"
     )
     written.append(write_text(csv_path.with_suffix(".html"), page))
     return written

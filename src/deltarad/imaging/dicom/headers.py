@@ -1,0 +1,321 @@
+"""One header pass: every image frame of the given files as a `Frame` record, pixels unread.
+
+Classic MR files give one frame each; Enhanced MR (and any file with per-frame functional
+groups) gives one frame per stored frame (see `enhanced`). Files of other SOP classes (DICOMDIR,
+segmentations, structured reports, presentation states, secondary captures) are left out and
+counted in the notes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import struct
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
+
+from deltarad.errors import CaseError
+from deltarad.imaging.dicom.quickparse import quick_dataset
+
+PHILIPS_LABEL_TYPE = 0x20051429
+"""Philips private 'label type' (LABEL / CONTROL of arterial spin labelling, and the like)."""
+PHILIPS_SCALE_SLOPE = 0x2005100E
+"""Philips private floating-point scale: floating value = stored value / this."""
+GE_BVALUE = 0x00431039
+"""GE private slop_int_6..9; its first value is the diffusion b-value."""
+
+_TAGS = [
+    "SOPClassUID", "Modality", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "ProtocolName",
+    "StudyInstanceUID", "StudyDate", "PatientID", "Manufacturer", "ImageType",
+    "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns", "NumberOfFrames",
+    "RescaleSlope", "RescaleIntercept", "TemporalPositionIdentifier", "TriggerTime", "AcquisitionTime",
+    "AcquisitionDate", "AcquisitionDateTime", "SeriesDate", "SeriesTime", "ContentTime", "AcquisitionNumber",
+    "InstanceNumber", "ScanningSequence", "RepetitionTime", "EchoTime", "FlipAngle", "EchoNumbers",
+    "DiffusionBValue", "FrameOfReferenceUID", "PerFrameFunctionalGroupsSequence",
+    "SharedFunctionalGroupsSequence", PHILIPS_LABEL_TYPE, PHILIPS_SCALE_SLOPE, GE_BVALUE,
+]
+
+
+_WANTED = frozenset(t if isinstance(t, int) else tag_for_keyword(t) for t in _TAGS)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One 2-D image: a classic file or one frame of a multi-frame file."""
+
+    file: Path
+    frame: int | None
+    """Index of the frame in a multi-frame file; None for a single-frame file."""
+    form: str
+    """'classic' or 'enhanced' (per-frame functional groups)."""
+    series_uid: str
+    series_number: int | None
+    description: str
+    protocol: tuple
+    """What two series of one acquisition protocol share (protocol name, sequence, TR, TE, flip angle)."""
+    position: tuple[float, float, float]
+    """ImagePositionPatient: the first voxel's centre, mm, LPS."""
+    orientation: tuple[float, ...]
+    """ImageOrientationPatient: row then column direction cosines."""
+    rows: int
+    columns: int
+    pixel_spacing: tuple[float, float]
+    """(between rows, between columns), mm."""
+    slope: float
+    intercept: float
+    image_type: tuple[str, ...]
+    kind: tuple[tuple[str, str], ...]
+    """Attributes telling apart images of one position and time: (name, value) pairs."""
+    temporal_index: int | None
+    trigger_time_ms: float | None
+    acquisition_s: float | None
+    """Acquisition time in seconds (counted from 0001-01-01 where the date is known)."""
+    acquisition_number: int | None
+    instance: int
+    manufacturer: str
+    diffusion_b: float | None
+    philips_scale: float | None
+    patient_id: str
+    study_uid: str
+    study_date: str
+
+
+_BINARY = {"US": "H", "UL": "I", "SS": "h", "SL": "i", "FL": "f", "FD": "d"}
+
+
+class Header:
+    """A dataset's elements decoded on demand, straight from their raw bytes where pydicom left
+    them raw (pydicom's own conversion costs ~50 us per element: the header pass of a 1,280-file
+    exam would spend seconds in it)."""
+
+    __slots__ = ("ds", "_little")
+
+    def __init__(self, ds: pydicom.Dataset):
+        self.ds = ds
+        self._little = ds.original_encoding[1] is not False
+
+    def get(self, key: str | int, default=None):
+        tag = key if isinstance(key, int) else keyword_tag(key)
+        if tag is None or tag not in self.ds:
+            return default
+        raw = self.ds.get_item(tag)
+        if not isinstance(raw, RawDataElement):
+            value = raw.value
+            return element_value(raw) if isinstance(value, bytes) else value
+        vr = raw.VR or _dictionary_vr(tag)
+        data = raw.value or b""
+        if vr == "SQ":
+            return self.ds[tag].value
+        if vr in _BINARY:
+            code = _BINARY[vr]
+            values = struct.unpack(("<" if self._little else ">") + code * (len(data) // struct.calcsize(code)), data)
+            return values[0] if len(values) == 1 else list(values)
+        text = data.decode("latin-1").strip("\0 ")
+        return [v.strip() for v in text.split("\\")] if "\\" in text else text
+
+    def __contains__(self, key: str | int) -> bool:
+        tag = key if isinstance(key, int) else keyword_tag(key)
+        return tag is not None and tag in self.ds
+
+
+@functools.lru_cache(maxsize=None)
+def keyword_tag(keyword: str) -> int | None:
+    return tag_for_keyword(keyword)
+
+
+def _dictionary_vr(tag: int) -> str:
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return "UN"
+
+
+def read_frames(files: list[Path], patient: str | None) -> tuple[list[Frame], list[str]]:
+    """Frames of every image file in `files`; notes say which files were left out and why."""
+    from deltarad.imaging.dicom.enhanced import enhanced_frames
+
+    frames: list[Frame] = []
+    left_out: Counter[str] = Counter()
+    for file in files:
+        try:
+            ds = quick_dataset(file, _WANTED) or pydicom.dcmread(file, stop_before_pixels=True, specific_tags=_TAGS,
+                                                                 force=True)
+        except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, struct.error) as exc:
+            if not _has_preamble(file):
+                continue  # began like a bare dataset but is not one
+            raise CaseError(f"unreadable DICOM file: {exc}", patient=patient, file=file) from None
+        header = Header(ds)
+        try:
+            what = image_storage(header)
+            if what is not None:
+                left_out[what] += 1
+            elif "PerFrameFunctionalGroupsSequence" in ds:
+                frames += enhanced_frames(ds, file, common(header, file), patient)
+            elif "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds:
+                frames.append(classic_frame(header, file))
+            else:
+                left_out["image without ImagePositionPatient/ImageOrientationPatient"] += 1
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error) as exc:
+            raise CaseError(f"DICOM header not understood ({type(exc).__name__}: {exc})", patient=patient,
+                            file=file) from None
+    notes = [f"left out {n} DICOM file(s): {what}" for what, n in sorted(left_out.items())]
+    return frames, notes
+
+
+def _has_preamble(file: Path) -> bool:
+    with open(file, "rb") as fh:
+        return fh.read(132)[128:132] == b"DICM"
+
+
+def image_storage(header: Header) -> str | None:
+    """None for an image with geometry; otherwise what the file is (its SOP class name)."""
+    ds = header.ds
+    sop = header.get("SOPClassUID") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", None)
+    if sop is None:
+        return "no SOP class"
+    name = UID(str(sop)).name
+    if "Directory" in name:
+        return "DICOMDIR"
+    if "Image Storage" not in name or "Secondary Capture" in name:
+        return name
+    return None
+
+
+def common(ds: Header, file: Path) -> dict:
+    """The attributes every frame of a file shares (the Frame fields not about geometry)."""
+    date = str(ds.get("AcquisitionDate") or ds.get("SeriesDate") or ds.get("StudyDate") or "")
+    scale = ds.get(PHILIPS_SCALE_SLOPE)
+    scale = scale[0] if isinstance(scale, list) else scale
+    return dict(
+        file=file,
+        series_uid=str(ds.get("SeriesInstanceUID", "")),
+        series_number=as_int(ds.get("SeriesNumber")),
+        description=str(ds.get("SeriesDescription", "") or ""),
+        protocol=(
+            str(ds.get("ProtocolName", "") or ""),
+            str(find(ds, "ScanningSequence") or ""),
+            _round(find(ds, "RepetitionTime")),
+            _round(find(ds, "FlipAngle")),
+        ),
+        image_type=tuple(str(v) for v in as_list(ds.get("ImageType"))),
+        acquisition_number=as_int(ds.get("AcquisitionNumber")),
+        instance=as_int(ds.get("InstanceNumber")) or 0,
+        manufacturer=str(ds.get("Manufacturer", "") or ""),
+        philips_scale=as_float(scale),
+        patient_id=str(ds.get("PatientID", "") or ""),
+        study_uid=str(ds.get("StudyInstanceUID", "") or ""),
+        study_date=str(ds.get("StudyDate", "") or date),
+        _date=date,
+        _time=ds.get("AcquisitionDateTime") or ds.get("AcquisitionTime") or ds.get("ContentTime"),
+    )
+
+
+def classic_frame(ds: Header, file: Path) -> Frame:
+    base = common(ds, file)
+    date, time = base.pop("_date"), base.pop("_time")
+    spacing = as_list(ds.get("PixelSpacing")) or [1.0, 1.0]
+    kind = []
+    if ds.get(PHILIPS_LABEL_TYPE) is not None:
+        kind.append(("Philips label type (2005,1429)", str(ds.get(PHILIPS_LABEL_TYPE)).strip()))
+    if ds.get("EchoNumbers") not in (None, ""):
+        kind.append(("EchoNumbers", str(ds.get("EchoNumbers"))))
+    bvalue = as_float(ds.get("DiffusionBValue"))
+    if bvalue is None and ds.get(GE_BVALUE) is not None:
+        values = as_list(ds.get(GE_BVALUE))
+        bvalue = as_float(values[0]) if values else None
+    return Frame(
+        frame=None,
+        form="classic",
+        position=tuple(float(v) for v in as_list(ds.get("ImagePositionPatient"))),
+        orientation=tuple(float(v) for v in as_list(ds.get("ImageOrientationPatient"))),
+        rows=int(ds.get("Rows")),
+        columns=int(ds.get("Columns")),
+        pixel_spacing=(float(spacing[0]), float(spacing[1])),
+        slope=as_float(ds.get("RescaleSlope")) or 1.0,
+        intercept=as_float(ds.get("RescaleIntercept")) or 0.0,
+        kind=(("ImageType", "\\".join(base["image_type"])), *kind),
+        temporal_index=as_int(ds.get("TemporalPositionIdentifier")),
+        trigger_time_ms=as_float(ds.get("TriggerTime")),
+        acquisition_s=seconds(date, time),
+        diffusion_b=bvalue,
+        **base,
+    )
+
+
+def find(header: Header, keyword: str):
+    """`keyword` at the top level, else in the shared functional groups (one sequence deep)."""
+    if keyword in header:
+        return header.get(keyword)
+    for group in _items(header.get("SharedFunctionalGroupsSequence")):
+        for element in group:
+            if element.VR == "SQ":
+                for item in element.value:
+                    if keyword in item:
+                        return item.get(keyword)
+    return None
+
+
+def seconds(date: str | None, time: object) -> float | None:
+    """DICOM DA + TM (or one DT) as seconds; only the order of the results matters."""
+    text = str(time or "").strip().replace(":", "")
+    if not text:
+        return None
+    if len(text.split(".")[0]) > 6:  # a DT: YYYYMMDDHHMMSS[.ffffff]
+        date, text = text[:8], text[8:]
+    try:
+        hh, mm, ss = int(text[:2]), int(text[2:4] or 0), float(text[4:] or 0)
+    except ValueError:
+        return None
+    days = 0
+    if date and len(str(date).strip()) >= 8:
+        try:
+            days = dt.date(int(date[:4]), int(date[4:6]), int(date[6:8])).toordinal()
+        except ValueError:
+            days = 0
+    return days * 86400.0 + hh * 3600 + mm * 60 + ss
+
+
+def _items(seq) -> list:
+    return list(seq) if seq is not None else []
+
+
+def element_value(element):
+    value = element.value
+    if isinstance(value, bytes):
+        value = value.decode("latin-1").strip("\0 ")
+        if "\\" in value:
+            return value.split("\\")
+    return value
+
+
+def as_list(value) -> list:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (str, bytes, int, float)):
+        return [value]
+    return list(value)
+
+
+def as_float(value) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        return None
+
+
+def as_int(value) -> int | None:
+    number = as_float(value)
+    return int(number) if number is not None else None
+
+
+def _round(value) -> float | None:
+    number = as_float(value)
+    return round(number, 3) if number is not None else None

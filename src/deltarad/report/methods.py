@@ -1,0 +1,161 @@
+"""The methods paragraph of a run, ready to paste, and the CLEAR / METRICS checklist items the run
+itself answers. Every value comes from the run folder (study.json, model.json, selection.csv,
+predictions.csv, validation.csv) or the PyRadiomics parameter file it names; the sentences only
+carry what deltarad does by construction (interpolators, distance maps) and say so."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from deltarad.report.record import STUDY_RECORD, read_study_record
+from deltarad.report.run import RunFolder, Unavailable
+
+PHASES = {0: "the pre-contrast phase"}
+
+
+@dataclass
+class TextItem:
+    label: str
+    anchor: str
+    title: str
+    caption: str
+    paragraphs: list[str] = field(default_factory=list)
+    kind: str = "text"
+
+
+def _g(v) -> str:
+    """A setting as the study file spells it (3 mm, not 3.000 mm)."""
+    try:
+        return f"{float(v):g}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _mm(v) -> str:
+    return "×".join(_g(x) for x in v) + " mm" if v else "not resampled"
+
+
+def _n_features(run: RunFolder) -> dict[str, int]:
+    try:
+        sel = run.csv("selection.csv", required=("region", "step", "n_features"))
+    except Unavailable:
+        return {}
+    first = sel[sel["step"] == "features"]
+    return dict(zip(first["region"], first["n_features"].astype(int)))
+
+
+def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
+    """(paragraphs, checklist rows) of the run."""
+    record = read_study_record(run)
+    model = run.model
+    # what the model was fitted with (model.json) over the study file's record
+    s = dict(record["settings"])
+    for key, fitted in (model.get("settings") or {}).items():
+        if isinstance(fitted, dict):
+            s[key] = {**(s.get(key) or {}), **fitted}
+    im, sel, split, val, harm = (s.get(k, {}) for k in ("imaging", "selection", "split", "validation", "harmonize"))
+    sw = {**record.get("software", {}), **model.get("software", {})}
+    pyrad = record.get("pyradiomics_params") or {}
+    params, params_name = pyrad.get("settings") or {}, pyrad.get("file") or "the study's parameter file"
+    setting = params.get("setting", {}) or {}
+    image_types = ", ".join(params.get("imageType", {}) or {}) or "as PyRadiomics defaults"
+    classes = ", ".join(params.get("featureClass", {}) or {}) or "all"
+    n_features = _n_features(run)
+    pred = run.predictions
+    counts = {st: (len(p), int(p[run.outcome].sum())) for st, p in pred.groupby("set")}
+    combined = model.get("combined", {})
+    phase = int(im.get("phase", 3))
+    n4 = (f"N4 bias-field correction ({im.get('n4_implementation')} implementation of ITK's N4 algorithm, shrink "
+          f"factor {im.get('n4_shrink')}, {'/'.join(map(str, im.get('n4_iterations', [])))} iterations per level) was "
+          "fitted on the whole exam" if im.get("n4") else "No bias-field correction was applied")
+    air = (f"air (intensity below {_g(im['air_threshold'])})" if im.get("air_threshold") is not None
+           else "air (threshold estimated per exam and recorded in the extraction notes)")
+    region_rule = (f"The peritumoral region was the {_g(im.get('ring_mm'))} mm shell around the tumour "
+                   f"(physical distance from a Maurer distance map) minus {air}, a {_g(im.get('skin_mm'))} mm "
+                   "skin layer and the chest wall where a chest-wall mask was given.")
+    paragraphs = [
+        f"Image analysis. DCE-MRI exams were read with deltarad {sw.get('deltarad', '?')} (SimpleITK "
+        f"{sw.get('SimpleITK', '?')}); the analysed phase was {PHASES.get(phase, f'post-contrast phase {phase}')} "
+        f"at the baseline and the early exam. {n4}. Images were resampled to {_mm(im.get('resample_mm'))} (cubic "
+        "B-spline; tumour masks by linear interpolation kept at ≥ 0.5, which keeps their volume). "
+        f"{region_rule} Radiomic features were extracted with PyRadiomics (pyradiomics-bhklab "
+        f"{sw.get('pyradiomics-bhklab', '?')}, parameter file {params_name}: image types {image_types}; feature "
+        f"classes {classes}; bin width {setting.get('binWidth', 'default')}), "
+        + (", ".join(f"{n} features for the {r} region" for r, n in n_features.items()) or "per region")
+        + f", for each of the two readers' masks. Delta features were {model.get('delta', 'relative changes')}.",
+        f"Modelling. Patients were split at random into training and validation sets (validation fraction "
+        f"{_g(split.get('validation_fraction'))}, seed {split.get('seed')}; "
+        + "; ".join(f"{st}: {n} patients, {k} pCR" for st, (n, k) in counts.items()) + "). "
+        + (f"Delta features were harmonised across centres with ComBat (column '{harm.get('column')}') fitted on "
+           "the training set. " if model.get("harmonization") else "No harmonisation across centres was applied. ")
+        + f"Per region, on the training set only, features with inter-reader ICC(2,1) ≥ {_g(sel.get('icc_min'))} "
+        f"were kept, z-scored, tested with the {sel.get('ttest')} t-test (kept at p < {_g(sel.get('ttest_p'))}), "
+        f"pruned of pairs with |Pearson r| > {_g(sel.get('corr_max'))} and passed to a LASSO logistic "
+        f"regression ({sel.get('lasso_folds')}-fold stratified cross-validation, penalty "
+        f"{'lambda.1se' if sel.get('lasso_rule') == '1se' else 'lambda.min'}, seed {sel.get('lasso_seed')}). Logistic "
+        "models on the selected features gave Radscore_DIR (intratumoral) and Radscore_DPR (peritumoral); the "
+        f"ultrasound model was a logistic regression on the post-treatment ultrasound read ({model.get('ultrasound')}); "
+        f"the combined model was chosen by stepwise logistic regression minimising AIC and kept "
+        f"{', '.join(map(str, combined.get('terms', []))) or 'no term'} (AIC {_g(round(float(combined.get('aic', 'nan')), 1))}).",
+        "Statistics. AUCs with DeLong 95% confidence intervals; accuracy, sensitivity, specificity, PPV and NPV at the "
+        "Youden cut-off chosen on the training set and carried to validation; DeLong tests, IDI and NRI against the "
+        "ultrasound model; decision curves and calibration curves. "
+        + (f"Internal validation: Harrell's optimism bootstrap ({val.get('bootstrap')} resamples) and "
+           f"{val.get('cv_repeats')} × {val.get('cv_folds')}-fold stratified cross-validation, refitting the whole "
+           "procedure in each resample. " if val.get("bootstrap") or val.get("cv_repeats") else "")
+        + "Software: " + ", ".join(f"{k} {v}" for k, v in sw.items()) + ".",
+    ]
+    if not (run.path / "regions").is_dir():
+        paragraphs.append("Features were read from a feature table: this run drew no region QC.")
+    src_study, src_model = f"{STUDY_RECORD} (settings)", "model.json"
+    readers2 = "two readers (ICC filter)" if sel else "one reader"
+    rows = [
+        ("CLEAR", "Image pre-processing (bias-field correction, resampling)", f"{n4.split(' (')[0]}; resampled to "
+         f"{_mm(im.get('resample_mm'))}", src_study),
+        ("CLEAR", "Segmentation: regions and peritumoral definition", region_rule, src_study),
+        ("CLEAR", "Segmentation: readers and reproducibility", readers2 + "; Dice / HD95 in Reader agreement",
+         "regions/*/qc_*.json"),
+        ("CLEAR", "Feature extraction software and version", f"PyRadiomics (pyradiomics-bhklab {sw.get('pyradiomics-bhklab', '?')})",
+         src_model + " (software)"),
+        ("CLEAR", "Image types, feature classes, discretisation", f"{image_types}; {classes}; bin width "
+         f"{setting.get('binWidth', 'default')}", params_name),
+        ("CLEAR", "Data partitioning", f"random split, validation fraction {_g(split.get('validation_fraction'))}, "
+         f"seed {split.get('seed')}", src_study),
+        ("CLEAR", "Feature selection", f"ICC ≥ {_g(sel.get('icc_min'))}, t-test p < {_g(sel.get('ttest_p'))}, "
+         f"|r| > {_g(sel.get('corr_max'))} pruning, LASSO ({sel.get('lasso_rule')})", src_study),
+        ("CLEAR", "Modelling method", "logistic radscores; stepwise AIC combined model: "
+         + ", ".join(map(str, combined.get("terms", []))), src_model),
+        ("CLEAR", "Performance metrics with uncertainty", "AUC (DeLong 95% CI), metrics at training Youden cut-off",
+         "tables/table3.csv"),
+        ("CLEAR", "Internal validation", f"{val.get('bootstrap')} bootstrap resamples, {val.get('cv_repeats')} × "
+         f"{val.get('cv_folds')}-fold CV", src_study),
+        ("CLEAR", "Model availability", "model.json (plain JSON, every coefficient and cut-off)", src_model),
+        ("METRICS", "Segmentation by more than one reader", readers2, src_study),
+        ("METRICS", "Feature robustness assessed", f"inter-reader ICC(2,1) ≥ {_g(sel.get('icc_min'))}",
+         "selection.csv"),
+        ("METRICS", "Appropriate feature selection on training data only", "yes: selection fitted on the training set",
+         "selection.csv"),
+        ("METRICS", "Calibration assessed", "calibration curves, slope, Brier score", "tables/validation.csv"),
+        ("METRICS", "Clinical utility (decision curves)", "net benefit across thresholds", "decision curves"),
+        ("METRICS", "Comparison with a non-radiomic method", f"ultrasound model ({model.get('ultrasound')}): DeLong, IDI, NRI",
+         "tables/table3.csv"),
+        ("METRICS", "Software and model shared", f"deltarad {sw.get('deltarad', '?')}; model.json", src_model),
+    ]
+    return paragraphs, [dict(zip(("Checklist", "Item", "Answer from this run", "Source"), r)) for r in rows]
+
+
+def methods_items(b, sec) -> None:
+    """Append the methods paragraph and the checklist table to the settings section (or say why not)."""
+    try:
+        paragraphs, checklist = methods_text(b.run)
+    except Unavailable as exc:
+        sec.intro = f"Methods paragraph not written: {exc}."
+        return
+    sec.items.append(TextItem("Methods", "methods-text", "Methods paragraph",
+                              "Ready to paste; every value is this run's own (study.json, model.json, selection.csv).",
+                              paragraphs))
+    sec.items.append(b.table(pd.DataFrame(checklist), "CLEAR and METRICS items answered by the run",
+                             "Items of the CLEAR (Kocak et al., Insights Imaging 2023) and METRICS (Kocak et al., "
+                             "Insights Imaging 2024) checklists this run answers itself, with where each answer comes "
+                             "from; items it cannot answer (clinical context, study design) are left to the authors."))

@@ -1,0 +1,234 @@
+"""Region QC of one exam, drawn at extraction time from what PyRadiomics saw (the analysed phase
+after N4 and resampling, and every reader's regions), so the report never re-reads an image.
+
+Per exam, beside the region masks: regions/<patient>/qc_<timepoint>.png (axial slice through the
+tumour's largest cross-section and the coronal plane through it, tumour and ring outlines of each
+reader) and qc_<timepoint>.json (the numbers the report flags on):
+
+- tumour_ml, ring_ml per reader;
+- ring_lost_share: share of the geometric ring_mm shell (voxels outside the tumour within
+  ring_mm of it, on the analysed grid) that is not in the peritumoral region: air, skin and chest
+  wall together; and air_share / skin_share / chest_wall_share when the extraction reports them;
+- fov_edge_mm: distance (mm) from the tumour to the analysed image's border; fov_edge is true when
+  it is below ring_mm, i.e. the ring is cut by the field of view;
+- dice and hd95_mm between readers 1 and 2 (deltarad.report.agreement) when both read the exam.
+
+Drawn with an explicit Figure and Agg canvas: no pyplot, no global backend.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from deltarad.atomic import write_bytes, write_text
+from deltarad.config import ReportSettings
+from deltarad.imaging.regions import ring
+from deltarad.report.agreement import dice, hausdorff_mm
+
+OUTLINE_COLOURS = {("intratumoral", 1): (1.0, 0.23, 0.19), ("peritumoral", 1): (0.0, 0.8, 1.0),
+                   ("intratumoral", 2): (1.0, 0.85, 0.0), ("peritumoral", 2): (0.25, 0.35, 1.0)}
+PANEL_PX = 200  # upscaled panel size: outlines one pixel thin
+RING_STATS_SHARES = ("air_share", "skin_share", "chest_wall_share")
+DPI = 100
+
+log = logging.getLogger(__name__)
+
+
+def qc_paths(regions_dir: Path, patient_id: str, timepoint: str) -> tuple[Path, Path]:
+    folder = Path(regions_dir) / str(patient_id)
+    return folder / f"qc_{timepoint}.png", folder / f"qc_{timepoint}.json"
+
+
+def exam_numbers(regions: dict[tuple[str, int], sitk.Image], ring_mm: float,
+                 ring_stats: dict[int, dict[str, float]] | None = None) -> dict:
+    """The QC numbers of one exam (module docstring) from its region masks on the analysed grid."""
+    out: dict = {"readers": {}}
+    readers = sorted({r for _, r in regions})
+    for reader in readers:
+        tumour = regions["intratumoral", reader]
+        voxel_ml = float(np.prod(tumour.GetSpacing())) / 1000.0
+        t = sitk.GetArrayViewFromImage(tumour) != 0
+        kept = sitk.GetArrayViewFromImage(regions["peritumoral", reader]) != 0
+        stats = (ring_stats or {}).get(reader, {})
+        shell = stats.get("ring_voxels_geometric")  # the extraction counted it: no second distance map
+        if shell is None:
+            shell = int(np.count_nonzero(sitk.GetArrayFromImage(ring(tumour, ring_mm))))  # a copy: the image is a temporary
+        numbers = {"tumour_ml": float(t.sum()) * voxel_ml, "ring_ml": float(kept.sum()) * voxel_ml,
+                   "ring_lost_share": 1.0 - float(kept.sum()) / shell if shell else math.nan}
+        numbers.update({key: float(stats[key]) for key in RING_STATS_SHARES if key in stats})
+        out["readers"][str(reader)] = numbers
+    out["fov_edge_mm"] = min(_border_mm(regions["intratumoral", r]) for r in readers)
+    out["fov_edge"] = bool(out["fov_edge_mm"] < ring_mm)
+    if 1 in readers and 2 in readers:
+        out["dice"] = dice(regions["intratumoral", 1], regions["intratumoral", 2])
+        out["hd95_mm"] = hausdorff_mm(regions["intratumoral", 1], regions["intratumoral", 2])
+    return out
+
+
+def _border_mm(mask: sitk.Image) -> float:
+    """Smallest distance (mm) from the mask to the image's border, along the grid axes."""
+    idx = np.argwhere(sitk.GetArrayViewFromImage(mask) != 0)  # z, y, x
+    shape = np.array(sitk.GetArrayViewFromImage(mask).shape)
+    spacing = np.array(mask.GetSpacing())[::-1]
+    gaps = np.minimum(idx.min(axis=0), shape - 1 - idx.max(axis=0))
+    return float((gaps * spacing).min())
+
+
+def render(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], title: str) -> bytes:
+    """PNG: axial slice through the reader-1 tumour's largest cross-section and the coronal plane
+    through its largest row, with each reader's tumour and ring outlines drawn into the pixels
+    (reader 1 red / cyan, reader 2 yellow / blue; the report's caption says so: a legend costs as
+    much as the rest of the drawing): no contour tracing."""
+    img = sitk.GetArrayViewFromImage(image)  # z, y, x
+    t1 = sitk.GetArrayViewFromImage(regions["intratumoral", 1]) != 0
+    z = int(np.argmax(t1.sum(axis=(1, 2))))
+    y = int(np.argmax(t1.sum(axis=(0, 2))))
+    sx, sy, sz = image.GetSpacing()
+    low, high = np.percentile(img[z], [1, 99.5])
+    planes = [("axial", lambda a: a[z], (sy, sx)), ("coronal", lambda a: a[::-1, y, :], (sz, sx))]
+    fig = Figure(figsize=(4.4, 2.5), dpi=DPI)
+    FigureCanvasAgg(fig)
+    for i, (name, cut, spacing) in enumerate(planes):
+        ax = fig.add_axes((0.01 + 0.5 * i, 0.01, 0.48, 0.86))
+        grey = np.clip((cut(img).astype(float) - low) / max(high - low, 1e-9), 0, 1)
+        scale = max(1, int(PANEL_PX / max(grey.shape)))
+        rgb = np.repeat(_upscale(grey, scale)[..., None], 3, axis=2)
+        for (region, reader), mask in sorted(regions.items(), key=lambda kv: kv[0][0] == "intratumoral"):
+            outline = _outline(_upscale(cut(sitk.GetArrayViewFromImage(mask)) != 0, scale))
+            rgb[outline] = OUTLINE_COLOURS[region, min(reader, 2)]
+        ax.imshow(rgb, aspect=spacing[0] / spacing[1], interpolation="nearest")
+        ax.set_axis_off()
+        ax.text(0.02, 0.97, name, transform=ax.transAxes, color="white", fontsize=7, va="top")
+    fig.text(0.01, 0.985, title, fontsize=7, va="top", weight="bold")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    return buf.getvalue()
+
+
+def _upscale(a: np.ndarray, factor: int) -> np.ndarray:
+    return np.repeat(np.repeat(a, factor, axis=0), factor, axis=1)
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """Pixels of `mask` with a 4-neighbour outside it."""
+    inner = mask.copy()
+    inner[1:, :] &= mask[:-1, :]
+    inner[:-1, :] &= mask[1:, :]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return mask & ~inner
+
+
+def write_exam_qc(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], regions_dir: Path,
+                  patient_id: str, timepoint: str, ring_mm: float,
+                  ring_stats: dict[int, dict[str, float]] | None = None) -> dict | None:
+    """Write one exam's QC image and numbers (module docstring); returns the numbers. A QC that
+    cannot be drawn is logged and costs the exam nothing (the report says the image is missing)."""
+    try:
+        return _write_exam_qc(image, regions, regions_dir, patient_id, timepoint, ring_mm, ring_stats)
+    except Exception as exc:  # the features of the exam do not depend on its picture
+        log.warning("patient %s %s: region QC not drawn (%s: %s)", patient_id, timepoint, type(exc).__name__, exc)
+        return None
+
+
+def _write_exam_qc(image, regions, regions_dir, patient_id, timepoint, ring_mm, ring_stats) -> dict:
+    start = time.perf_counter()
+    numbers = {"patient_id": str(patient_id), "timepoint": timepoint, "ring_mm": ring_mm,
+               **exam_numbers(regions, ring_mm, ring_stats)}
+    r1 = numbers["readers"]["1"]
+    title = f"{timepoint}: tumour {r1['tumour_ml']:.2f} mL, ring lost {r1['ring_lost_share']:.0%}"
+    png, meta = qc_paths(regions_dir, patient_id, timepoint)
+    write_bytes(png, render(image, regions, title))
+    numbers["qc_seconds"] = time.perf_counter() - start
+    write_text(meta, json.dumps(numbers, indent=1, allow_nan=True))
+    return numbers
+
+
+# ----------------------------------------------------------------------------- the cohort's QC
+
+def load_qc(regions_dir: Path, patients: list[str], timepoints: tuple[str, ...] = ("baseline", "early")) -> pd.DataFrame:
+    """One row per (patient, timepoint) with the exam's QC numbers (reader 1's, and the worst
+    ring loss over readers), `png` (the image's path or None) and `missing` (why there are none)."""
+    rows = []
+    for pid in patients:
+        for tp in timepoints:
+            png, meta = qc_paths(regions_dir, pid, tp)
+            row: dict = {"patient_id": str(pid), "timepoint": tp, "png": png if png.is_file() else None, "missing": ""}
+            if not meta.is_file():
+                row["missing"] = ("no QC image: the exam was not extracted, its features came from an earlier "
+                                  "run's feature store, or its QC could not be drawn (see the log)")
+                rows.append(row)
+                continue
+            try:
+                numbers = json.loads(meta.read_text(encoding="utf-8"))
+                readers = numbers["readers"]
+                r1 = readers["1"]
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+                row["missing"] = f"{meta.name} unreadable ({type(exc).__name__})"
+                rows.append(row)
+                continue
+            row.update(tumour_ml=r1.get("tumour_ml"), ring_ml=r1.get("ring_ml"),
+                       ring_lost_share=max(r.get("ring_lost_share", math.nan) for r in readers.values()),
+                       **{k: r1[k] for k in RING_STATS_SHARES if k in r1},
+                       fov_edge=bool(numbers.get("fov_edge", False)), fov_edge_mm=numbers.get("fov_edge_mm"),
+                       dice=numbers.get("dice", math.nan), hd95_mm=numbers.get("hd95_mm", math.nan),
+                       qc_seconds=numbers.get("qc_seconds", math.nan))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def robust_z(values: pd.Series) -> pd.Series:
+    """(x - median) / (1.4826 MAD): a z-score that a few outliers do not inflate (NaN if MAD = 0)."""
+    v = pd.to_numeric(values, errors="coerce")
+    mad = 1.4826 * (v - v.median()).abs().median()
+    return (v - v.median()) / mad if mad > 0 else v * math.nan
+
+
+def flag_patients(qc: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
+    """Per patient: the flags (each a sentence saying why) and the gallery order: flagged patients
+    first, most flags first, then by the worst ring loss; the others in cohort order."""
+    patients = list(dict.fromkeys(qc["patient_id"]))
+    by_exam = qc.set_index(["patient_id", "timepoint"])
+    volume = {}
+    for pid in patients:
+        try:
+            base, early = by_exam.loc[(pid, "baseline"), "tumour_ml"], by_exam.loc[(pid, "early"), "tumour_ml"]
+            volume[pid] = float(early) / float(base) - 1.0 if base and base > 0 else math.nan
+        except (KeyError, TypeError, ValueError):
+            volume[pid] = math.nan
+    change = pd.Series(volume, dtype=float)
+    z = robust_z(change)
+    rows = []
+    for rank, pid in enumerate(patients):
+        exams = qc[qc["patient_id"] == pid]
+        flags = []
+        for e in exams.to_dict("records"):
+            tp = e["timepoint"]
+            lost = e.get("ring_lost_share", math.nan)
+            if lost is not None and not math.isnan(lost) and lost > settings.qc_ring_cut_max:
+                flags.append(f"{tp}: ring cut by {lost:.0%} (> {settings.qc_ring_cut_max:.0%}: air, skin, chest wall)")
+            if e.get("fov_edge") is True:
+                flags.append(f"{tp}: lesion {e['fov_edge_mm']:.0f} mm from the field-of-view edge (ring cut by it)")
+            d = e.get("dice", math.nan)
+            if d is not None and not math.isnan(d) and d < settings.qc_dice_min:
+                flags.append(f"{tp}: reader Dice {d:.2f} (< {settings.qc_dice_min:g})")
+        zp = z.get(pid, math.nan)
+        if not math.isnan(zp) and abs(zp) > settings.qc_volume_z:
+            flags.append(f"tumour volume change {change[pid]:+.0%}, robust z {zp:+.1f} (|z| > {settings.qc_volume_z:g})")
+        worst = pd.to_numeric(exams.get("ring_lost_share"), errors="coerce").max() if "ring_lost_share" in exams else math.nan
+        rows.append({"patient_id": pid, "flags": flags, "n_flags": len(flags), "volume_change": change.get(pid),
+                     "volume_z": zp, "worst_ring_lost": worst, "_rank": rank})
+    out = pd.DataFrame(rows)
+    out["_severity"] = out["worst_ring_lost"].fillna(0).where(out["n_flags"] > 0, 0.0)
+    out = out.sort_values(["n_flags", "_severity", "_rank"], ascending=[False, False, True], kind="stable")
+    return out.drop(columns=["_severity", "_rank"]).reset_index(drop=True)

@@ -1,0 +1,72 @@
+"""The run's own record of how it was made: study.json beside model.json, with every setting of
+the study file (defaults filled in), the study's name and the software versions. The report's
+header, QC flags and methods paragraph read it; nothing is hard-coded there."""
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from deltarad.atomic import write_json
+from deltarad.config import ReportSettings, Study
+from deltarad.report.run import RunFolder, Unavailable
+
+STUDY_RECORD = "study.json"
+
+
+def study_name_of(study: Study) -> str:
+    return study.name or (Path(study.file_name).stem if study.file_name else "")
+
+
+def write_study_record(study: Study, out_dir: Path) -> Path:
+    from deltarad.features.extract import STUDY_PARAMS
+    from deltarad.modeling.pipeline import software_versions
+
+    params = study.params_path or STUDY_PARAMS
+    return write_json(Path(out_dir) / STUDY_RECORD, {
+        "name": study_name_of(study),
+        "study_file": study.file_name,
+        "settings": study.model_dump(mode="json"),
+        "pyradiomics_params": {"file": params.name, "settings": yaml.safe_load(params.read_text(encoding="utf-8"))}
+        if params.is_file() else {"file": params.name, "settings": {}},
+        "software": {"python": platform.python_version(), **software_versions()},
+    })
+
+
+def read_study_record(run: RunFolder) -> dict:
+    path = run.path / STUDY_RECORD
+    if not path.is_file():
+        raise Unavailable(f"{STUDY_RECORD} not found in the run folder (written by `deltarad run`)")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Unavailable(f"{STUDY_RECORD} is not valid JSON ({exc})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("settings"), dict):
+        raise Unavailable(f"{STUDY_RECORD} holds no settings")
+    return record
+
+
+def study_name(run: RunFolder) -> str | None:
+    try:
+        return str(read_study_record(run).get("name") or "") or None
+    except Unavailable:
+        return None
+
+
+def study_ultrasound(run: RunFolder) -> str | None:
+    try:
+        return str(run.model.get("ultrasound") or "") or None
+    except Unavailable:
+        return None
+
+
+def report_settings(run: RunFolder) -> tuple[ReportSettings, str]:
+    """The QC thresholds of the run's study file and where they come from."""
+    try:
+        raw = read_study_record(run)["settings"].get("report") or {}
+        return ReportSettings.model_validate(raw), f"the study file ({STUDY_RECORD})"
+    except (Unavailable, ValidationError):
+        return ReportSettings(), "deltarad's defaults (no report settings in the run folder)"

@@ -1,0 +1,179 @@
+"""Small DICOM exams written with pydicom in the layouts scanners and exports produce.
+
+Pixel value 1000 x phase + 100 x slice + 10 x row + column (int16) says where each voxel came from.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import EnhancedMRImageStorage, ExplicitVRLittleEndian, MRImageStorage, generate_uid
+
+ROWS, COLS, SLICES = 12, 16, 6
+PIXEL_MM = (0.8, 0.7)  # between rows, between columns
+SLICE_MM = 2.5
+ORIGIN = (-30.0, 20.0, -12.0)
+AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def volume(phase: int, slices: int = SLICES) -> np.ndarray:
+    k, j, i = np.meshgrid(np.arange(slices), np.arange(ROWS), np.arange(COLS), indexing="ij")
+    return (1000 * phase + 100 * k + 10 * j + i).astype(np.int16)
+
+
+def position(k: float, origin=ORIGIN) -> list[float]:
+    return [origin[0], origin[1], origin[2] + k * SLICE_MM]
+
+
+def base_dataset(series_uid: str, study_uid: str, **attrs) -> Dataset:
+    ds = Dataset()
+    ds.Modality = "MR"
+    ds.PatientID = attrs.pop("PatientID", "SECRET-ID-123")
+    ds.PatientName = attrs.pop("PatientName", "Doe^Jane")
+    ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = attrs.pop("StudyDate", "20240115")
+    ds.StudyTime = "101500"
+    ds.StudyID = "1"
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.FrameOfReferenceUID = study_uid + ".9"
+    ds.SeriesNumber = attrs.pop("SeriesNumber", 5)
+    ds.SeriesDescription = attrs.pop("SeriesDescription", "t1_fl3d_dyn")
+    ds.ProtocolName = attrs.pop("ProtocolName", "t1_fl3d_dyn")
+    ds.Manufacturer = attrs.pop("Manufacturer", "deltarad tests")
+    ds.ImageType = attrs.pop("ImageType", ["ORIGINAL", "PRIMARY", "M", "ND"])
+    ds.RepetitionTime = attrs.pop("RepetitionTime", 4.5)
+    ds.EchoTime = attrs.pop("EchoTime", 1.8)
+    ds.FlipAngle = attrs.pop("FlipAngle", 12)
+    ds.Rows, ds.Columns = ROWS, COLS
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 1
+    for key, value in attrs.items():
+        setattr(ds, key, value)
+    return ds
+
+
+def write_slice(path: Path, pixels: np.ndarray, pos, *, series_uid: str, study_uid: str, orientation=AXIAL,
+                preamble: bool = True, **attrs) -> Path:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = MRImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), base_dataset(series_uid, study_uid, **attrs), file_meta=meta,
+                     preamble=b"\0" * 128 if preamble else None)
+    ds.SOPClassUID = MRImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.ImagePositionPatient = list(pos)
+    ds.ImageOrientationPatient = list(orientation)
+    ds.PixelSpacing = list(PIXEL_MM)
+    ds.SliceThickness = SLICE_MM
+    ds.PixelData = pixels.astype(np.int16).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if preamble:
+        ds.save_as(path, enforce_file_format=True)
+    else:  # a bare dataset: no preamble, no file meta, implicit VR
+        ds.file_meta = FileMetaDataset()
+        ds.save_as(path, implicit_vr=True, little_endian=True, enforce_file_format=False)
+    return path
+
+
+def write_series(folder: Path, phases: int = 1, *, series_uid: str | None = None, study_uid: str | None = None,
+                 name=lambda p, k: f"IM{p:02d}{k:03d}.dcm", per_slice=None, values=volume, **attrs) -> str:
+    """`phases` dynamics of SLICES slices; `per_slice(p, k)` adds or overrides attributes of one image."""
+    series_uid = series_uid or generate_uid()
+    study_uid = study_uid or "1.2.826.0.1.3680043.10.1"
+    for p in range(phases):
+        pixels = values(p)
+        for k in range(SLICES):
+            extra = dict(attrs)
+            extra.setdefault("InstanceNumber", p * SLICES + k + 1)
+            extra.update(per_slice(p, k) if per_slice else {})
+            if extra.pop("skip", False):
+                continue
+            write_slice(folder / name(p, k), pixels[k], extra.pop("pos", position(k)), series_uid=series_uid,
+                        study_uid=study_uid, **extra)
+    return series_uid
+
+
+def series_per_dynamic_folder(root, *, subtraction=True, field_map=True, other_dce=False):
+    """Three dynamics, one series each (written out of time order), on one grid, plus a
+    subtraction and a field map on the same grid."""
+    study = "1.2.826.0.1.3680043.10.7"
+    for p, number in ((2, 9), (0, 7), (1, 8)):
+        write_series(root / f"S{number}", 1, study_uid=study, SeriesNumber=number, SeriesDescription=f"t1_dyn_{p}",
+                     AcquisitionTime=f"10{20 + p}00", values=lambda _, p=p: volume(p))
+    if subtraction:
+        write_series(root / "S20", 1, study_uid=study, SeriesNumber=20, SeriesDescription="t1_dyn_SUB",
+                     ImageType=["DERIVED", "SECONDARY", "SUBTRACTION"], AcquisitionTime="102100",
+                     values=lambda _: volume(5))
+    if field_map:
+        write_series(root / "S3", 1, study_uid=study, SeriesNumber=3, SeriesDescription="gre_field_mapping",
+                     ProtocolName="gre_field_mapping", RepetitionTime=600, EchoTime=4.9, AcquisitionTime="101000",
+                     values=lambda _: volume(6))
+    if other_dce:
+        for p in range(2):
+            write_series(root / f"S{30 + p}", 1, study_uid=study, SeriesNumber=30 + p, SeriesDescription="t1_vibe_dyn",
+                         ProtocolName="t1_vibe_dyn", FlipAngle=10, AcquisitionTime=f"10{40 + p}00",
+                         values=lambda _, p=p: volume(7 + p))
+
+
+def write_enhanced(path: Path, phases: int, *, series_uid: str, study_uid: str = "1.2.826.0.1.3680043.10.1",
+                   slope: float = 1.0, intercept: float = 0.0, **attrs) -> Path:
+    """One Enhanced MR file: phases x SLICES frames storing `volume`; its values are stored x slope + intercept."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), base_dataset(series_uid, study_uid, **attrs), file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = EnhancedMRImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    del ds.ImageType
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "NONE"]
+    ds.NumberOfFrames = phases * SLICES
+    shared = Dataset()
+    measures = Dataset()
+    measures.PixelSpacing = list(PIXEL_MM)
+    measures.SliceThickness = SLICE_MM
+    plane = Dataset()
+    plane.ImageOrientationPatient = list(AXIAL)
+    shared.PixelMeasuresSequence = Sequence([measures])
+    shared.PlaneOrientationSequence = Sequence([plane])
+    ds.SharedFunctionalGroupsSequence = Sequence([shared])
+    frames, stored = [], []
+    for p in range(phases):
+        values = volume(p)
+        for k in range(SLICES):
+            item = Dataset()
+            pos = Dataset()
+            pos.ImagePositionPatient = position(k)
+            content = Dataset()
+            content.TemporalPositionIndex = p + 1
+            content.InStackPositionNumber = k + 1
+            content.FrameAcquisitionDateTime = f"20240115101{5 + p}00.000000"
+            transform = Dataset()
+            transform.RescaleSlope = slope
+            transform.RescaleIntercept = intercept
+            transform.RescaleType = "US"
+            frame_type = Dataset()
+            frame_type.FrameType = ["ORIGINAL", "PRIMARY", "M", "NONE"]
+            item.PlanePositionSequence = Sequence([pos])
+            item.FrameContentSequence = Sequence([content])
+            item.PixelValueTransformationSequence = Sequence([transform])
+            item.MRImageFrameTypeSequence = Sequence([frame_type])
+            frames.append(item)
+            stored.append(values[k])
+    ds.PerFrameFunctionalGroupsSequence = Sequence(frames)
+    ds.PixelData = np.stack(stored).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def expected_geometry(image) -> None:
+    assert np.allclose(image.GetOrigin(), ORIGIN)
+    assert np.allclose(image.GetSpacing(), (PIXEL_MM[1], PIXEL_MM[0], SLICE_MM))
+    assert np.allclose(image.GetDirection(), np.eye(3).ravel())
