@@ -108,6 +108,12 @@ def _selection_frequency(rng: np.random.Generator, final: list[tuple[str, str]])
 
 
 AIR_PATIENT = "DEMO005"  # its tumour sits at the body surface: the ring reaches into air
+
+
+@pytest.fixture(scope="session")
+def air_patient() -> str:
+    """The fixture cohort's patient whose ring reaches into air (flagged first in the QC gallery)."""
+    return AIR_PATIENT
 FEATURE_CLASSES = ("firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")
 
 

@@ -85,9 +85,7 @@ def test_external_validation_report_renders_without_console_errors(cli_runs: dic
 
 
 def test_region_qc_gallery_has_every_patient_and_flagged_cases_first(report: Path, run_folder: Path,
-                                                                     tmp_path: Path) -> None:
-    from conftest import AIR_PATIENT
-
+                                                                     air_patient: str, tmp_path: Path) -> None:
     dom = rendered_dom(report, tmp_path / "profile")
     gallery = dom[dom.index('<section id="qc">'):dom.index("</section>", dom.index('<section id="qc">'))]
     cards = re.findall(r'<li class="qc-card( flagged)?" id="qc-([^"]+)"', gallery)
@@ -100,7 +98,7 @@ def test_region_qc_gallery_has_every_patient_and_flagged_cases_first(report: Pat
             assert f'src="{src}"' in gallery and (report.parent / src).is_file(), src
     flagged = [bool(f) for f, _ in cards]
     assert flagged[0] and flagged == sorted(flagged, reverse=True)  # flagged cases first
-    assert cards[0][1] == AIR_PATIENT  # its ring reaches into air
+    assert cards[0][1] == air_patient  # its ring reaches into air
     assert "ring cut by" in gallery[:gallery.index(f'id="qc-{cards[1][1]}"')]
     shot = ARTIFACTS / "report_qc_gallery.png"
     ARTIFACTS.mkdir(exist_ok=True)
