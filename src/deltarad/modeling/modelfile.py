@@ -19,7 +19,10 @@ from deltarad.harmonize import apply_harmonization
 from deltarad.modeling.missing import combined_probability
 
 SCHEMA = "deltarad.model"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions this deltarad scores: 1 (deltarad 0.1: category levels stored as text, relative delta)
+#: and 2 (levels as JSON values, the delta form, missing-value policy). deltarad 0.1 refuses 2.
+READABLE_SCHEMA_VERSIONS = (1, 2)
 _LOGIT = {"intercept": None, "coefficients": None}
 PARTS = {
     "outcome": None,
@@ -63,10 +66,10 @@ class FrozenModel:
             raise DeltaradError(f"cannot read model file: {exc}", file=path) from None
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise DeltaradError(f"not a deltarad model file (schema must be '{SCHEMA}')", file=path)
-        if data.get("schema_version") != SCHEMA_VERSION:
+        if data.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
             raise DeltaradError(
                 f"model schema version {data.get('schema_version')!r} is not supported (this deltarad reads "
-                f"{SCHEMA_VERSION})",
+                f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))})",
                 file=path,
             )
         lacking = _lacking(data, PARTS)

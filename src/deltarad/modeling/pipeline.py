@@ -62,8 +62,10 @@ def _training_range(train: pd.DataFrame, encoding) -> dict:
 def software_versions() -> dict[str, str]:
     import importlib.metadata as md
 
-    names = ["deltarad", "numpy", "scipy", "pandas", "scikit-learn", "statsmodels", "SimpleITK", "pyradiomics-bhklab"]
-    out = {}
+    from deltarad import __version__
+
+    names = ["numpy", "scipy", "pandas", "scikit-learn", "statsmodels", "SimpleITK", "pyradiomics-bhklab"]
+    out = {"deltarad": __version__}  # the code that ran, whatever an editable install's metadata says
     for n in names:
         try:
             out[n] = md.version(n)
