@@ -155,6 +155,17 @@ def inner_folds(y: np.ndarray, folds: int, seed: int,
     patients of the rarer outcome; fewer than 2 is an error.
     """
     y = np.asarray(y).astype(int)
+    key = (y.tobytes(), None if groups is None else tuple(np.asarray(groups).tolist()), folds, seed)
+    if _last_folds.get("key") != key:  # both regions of a fit ask for the same folds
+        _last_folds.update(key=key, splits=_inner_folds(y, folds, seed, groups))
+    return _last_folds["splits"]
+
+
+_last_folds: dict = {}  # the latest inner_folds answer: (train, test) arrays, read, never changed
+
+
+def _inner_folds(y: np.ndarray, folds: int, seed: int,
+                 groups: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
     repeated = groups is not None and len(pd.unique(np.asarray(groups))) < len(y)
     if repeated:
         per_class = [len(pd.unique(np.asarray(groups)[y == c])) for c in (0, 1)]
