@@ -131,14 +131,14 @@ def reference_path(monkeypatch):
 
 def test_fast_refits_give_the_reference_refits_validation(strong, monkeypatch):
     """Raw liblinear calls, numpy IRLS and the slope-only calibration fit: the same selections
-    (exactly) and the same validation table to 1e-9."""
+    and the same validation table, bit for bit."""
     study, cohort, delta, info, model, train = strong
     kw = dict(bootstrap=3, cv_repeats=1, cv_folds=3, workers=1)
     fast = validate_procedure(study, cohort, delta, info, model, train, **kw)
     reference_path(monkeypatch)
     reference = validate_procedure(study, cohort, delta, info, model, train, **kw)
     assert fast.table["bootstrap_n"].eq(3).all() and fast.table["cv_n"].gt(0).all()
-    pd.testing.assert_frame_equal(fast.table, reference.table, check_exact=False, rtol=0, atol=1e-9)
+    pd.testing.assert_frame_equal(fast.table, reference.table, check_exact=True)
     pd.testing.assert_frame_equal(fast.frequency, reference.frequency, check_exact=True)
 
 

@@ -11,8 +11,8 @@ from scipy.special import expit
 
 from deltarad.modeling.irls import irls_logit
 
-#: True: the numpy IRLS of deltarad.modeling.irls where it applies (statsmodels' iterations, its
-#: deviance to 1e-10); False: statsmodels for every fit, the reference it is tested against.
+#: True: the numpy IRLS of deltarad.modeling.irls (statsmodels' iterations); False: statsmodels for
+#: every fit, the reference it is tested against.
 FAST_IRLS = True
 
 
@@ -54,9 +54,9 @@ def fit_logit(X: pd.DataFrame, y: np.ndarray) -> LogitFit:
     design = sm.add_constant(X.to_numpy(float), has_constant="add") if X.shape[1] else np.ones((len(y), 1))
     fast = irls_logit(design, y) if FAST_IRLS else None
     if fast is not None:
-        params, deviance = fast
+        params, deviance, separation = fast
         return LogitFit(intercept=float(params[0]), coefficients={c: float(b) for c, b in zip(X.columns, params[1:])},
-                        deviance=deviance, n=len(y), separation=False)
+                        deviance=deviance, n=len(y), separation=separation)
     with warnings.catch_warnings(record=True) as caught, np.errstate(over="ignore"):
         warnings.simplefilter("always")
         result = sm.GLM(y, design, family=sm.families.Binomial()).fit(maxiter=100)

@@ -75,7 +75,7 @@ def calibration_slope(y, p) -> float:
         return np.nan
     design = np.column_stack([np.ones(y.size), lp])
     fast = irls_logit(design, np.asarray(y, dtype=float))
-    if fast is not None:
+    if fast is not None:  # statsmodels' default fit, as calibration_slope_intercept calls it
         return float(fast[0][1])
     return calibration_slope_intercept(y, p)["slope"]
 
