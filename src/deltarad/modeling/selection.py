@@ -75,7 +75,7 @@ class IccFilter(_Filter):
             icc[j] = icc_2_1(ratings[finite[:, j], :, j])
         self.n_patients_ = len(both)
         self.icc_ = pd.Series(icc, index=X.columns)
-        self.features_ = [f for f in X.columns if self.icc_[f] >= self.icc_min]
+        self.features_ = list(X.columns[icc >= self.icc_min])  # NaN (no ICC) compares False
         return self
 
 
@@ -113,7 +113,7 @@ class TTestFilter(_Filter):
         x = X.to_numpy(float)
         _, p = stats.ttest_ind(x[y == 1], x[y == 0], axis=0, equal_var=not self.welch)
         self.p_ = pd.Series(p, index=X.columns)
-        self.features_ = [f for f in X.columns if self.p_[f] < self.alpha]
+        self.features_ = list(X.columns[p < self.alpha])
         return self
 
 
