@@ -93,7 +93,8 @@ class ValidationSettings(_Strict):
     Harrell's optimism bootstrap and repeated stratified k-fold cross-validation.
 
     On by default with Harrell's usual 200 resamples: one refit of the procedure takes about
-    1.5 s for 851 features per region and 130 training patients, so about 3 minutes on 2 cores.
+    0.9 s of CPU for 851 features per region and 130 training patients, so about 1.5 minutes on 2
+    cores (benchmarks/validation_speed.py).
     Set bootstrap and cv_repeats to 0 to switch it off.
     """
 

@@ -73,3 +73,18 @@ def test_direct_liblinear_path_equals_the_estimators_bit_for_bit(monkeypatch):
     for (c1, b1), (c2, b2) in zip(fast, reference):
         assert np.array_equal(c1, c2) and b1 == b2
     assert sum(np.count_nonzero(c) for c, _ in fast) > 0
+
+
+def test_repeated_question_gets_the_folds_a_fresh_split_gives():
+    from deltarad.modeling.selection import _inner_folds
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 60)
+    groups = np.array([f"P{i // 2}" for i in range(60)], dtype=object)
+    first = inner_folds(y, 5, 1, groups)
+    again = inner_folds(y, 5, 1, groups)
+    fresh = _inner_folds(y, 5, 1, groups)
+    for (a, b), (c, d), (e, f) in zip(first, again, fresh):
+        assert np.array_equal(a, c) and np.array_equal(a, e) and np.array_equal(b, d) and np.array_equal(b, f)
+    other = inner_folds(y, 5, 2, groups)  # another seed is another question
+    assert any(not np.array_equal(t1, t2) for (_, t1), (_, t2) in zip(first, other))

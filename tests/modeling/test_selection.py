@@ -88,3 +88,27 @@ def test_no_feature_surviving_gives_intercept_only_and_says_so():
     assert any("intercept-only" in n for n in sel.notes)
     assert any("skipped" in n for n in sel.notes)  # no reader 2: ICC skipped, and said
     assert sel.intercept == pytest.approx(0.0)  # logit of the training prevalence 0.5
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lasso_path_is_bit_identical_at_every_level_of_the_liblinear_call(monkeypatch, seed):
+    """The raw C call, _fit_liblinear and LogisticRegression.fit give the same bits along a path
+    (on a table where the smallest penalties keep many features and need many iterations)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(90, 25))
+    y = (X[:, 0] - X[:, 1] + rng.normal(size=90) > 0).astype(int)
+    lambdas = 0.2 * np.logspace(0, -3, 12)
+    paths = {}
+    for direct, raw in [(True, True), (True, False), (False, False)]:
+        monkeypatch.setattr(LassoSelector, "direct", direct)
+        monkeypatch.setattr(LassoSelector, "raw", raw)
+        paths[direct, raw] = LassoSelector._path(X, y, lambdas)
+    assert np.count_nonzero(paths[True, True][-1][0]) > 10  # the small penalties are exercised
+    for other in [(True, False), (False, False)]:
+        for (c1, b1), (c2, b2) in zip(paths[True, True], paths[other]):
+            assert np.array_equal(c1, c2) and b1 == b2
+
+
+def test_raw_lasso_fit_refuses_one_outcome_class():
+    with pytest.raises(ValueError, match="2 classes"):
+        LassoSelector._train_l1(np.ones((4, 2)), np.zeros(4, int), 1.0)

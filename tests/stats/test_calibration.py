@@ -70,3 +70,15 @@ def test_smoothed_curve_is_sorted_and_bounded(mtcars_fit):
 
 def test_brier_closed_form():
     assert brier([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.5]) == pytest.approx((0.01 + 0.04 + 0.16 + 0.25) / 4)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_calibration_slope_alone_equals_the_slope_of_the_pair(seed):
+    from deltarad.stats.calibration import calibration_slope
+
+    rng = np.random.default_rng(seed)
+    lp = rng.normal(scale=1.5, size=130)
+    y = (rng.uniform(size=130) < 1 / (1 + np.exp(-0.7 * lp))).astype(int)
+    p = 1 / (1 + np.exp(-lp))
+    assert calibration_slope(y, p) == pytest.approx(calibration_slope_intercept(y, p)["slope"], abs=1e-10)
+    assert np.isnan(calibration_slope(y, np.full(130, 0.3)))

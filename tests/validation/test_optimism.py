@@ -116,6 +116,32 @@ def test_fast_path_gives_the_reference_paths_validation(strong, monkeypatch):
     pd.testing.assert_frame_equal(fast.frequency, reference.frequency, check_exact=True)
 
 
+def reference_path(monkeypatch):
+    """Every refit as before the speed work: LogisticRegression.fit on the LASSO path, statsmodels for
+    every logistic fit and calibration slope."""
+    import deltarad.modeling.logit as logit
+    import deltarad.modeling.validation as validation
+    from deltarad.modeling.selection import LassoSelector
+    from deltarad.stats.calibration import calibration_slope_intercept
+
+    monkeypatch.setattr(LassoSelector, "direct", False)
+    monkeypatch.setattr(logit, "FAST_IRLS", False)
+    monkeypatch.setattr(validation, "calibration_slope", lambda y, p: calibration_slope_intercept(y, p)["slope"])
+
+
+def test_fast_refits_give_the_reference_refits_validation(strong, monkeypatch):
+    """Raw liblinear calls, numpy IRLS and the slope-only calibration fit: the same selections
+    and the same validation table, bit for bit."""
+    study, cohort, delta, info, model, train = strong
+    kw = dict(bootstrap=3, cv_repeats=1, cv_folds=3, workers=1)
+    fast = validate_procedure(study, cohort, delta, info, model, train, **kw)
+    reference_path(monkeypatch)
+    reference = validate_procedure(study, cohort, delta, info, model, train, **kw)
+    assert fast.table["bootstrap_n"].eq(3).all() and fast.table["cv_n"].gt(0).all()
+    pd.testing.assert_frame_equal(fast.table, reference.table, check_exact=True)
+    pd.testing.assert_frame_equal(fast.frequency, reference.frequency, check_exact=True)
+
+
 def test_failed_refits_are_counted_listed_and_said_in_the_report(strong, monkeypatch, tmp_path):
     import deltarad.modeling.validation as validation
     from deltarad.errors import DeltaradError

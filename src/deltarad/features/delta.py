@@ -223,5 +223,5 @@ def dropped_features(info: dict) -> pd.DataFrame:
 
 def region_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str]) -> pd.DataFrame:
     """Patients x features of one region and reader, indexed by patient_id."""
-    rows = delta[(delta["region"] == region) & (delta["reader"] == reader)]
-    return rows.set_index("patient_id")[features]
+    mask = ((delta["region"] == region) & (delta["reader"] == reader)).to_numpy()
+    return delta.loc[mask, ["patient_id", *features]].set_index("patient_id")  # only the columns asked for

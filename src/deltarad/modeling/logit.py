@@ -9,6 +9,12 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy.special import expit
 
+from deltarad.modeling.irls import irls_logit
+
+#: True: the numpy IRLS of deltarad.modeling.irls (statsmodels' iterations); False: statsmodels for
+#: every fit, the reference it is tested against.
+FAST_IRLS = True
+
 
 @dataclass
 class LogitFit:
@@ -46,6 +52,11 @@ def fit_logit(X: pd.DataFrame, y: np.ndarray) -> LogitFit:
     """
     y = np.asarray(y, dtype=float)
     design = sm.add_constant(X.to_numpy(float), has_constant="add") if X.shape[1] else np.ones((len(y), 1))
+    fast = irls_logit(design, y) if FAST_IRLS else None
+    if fast is not None:
+        params, deviance, separation = fast
+        return LogitFit(intercept=float(params[0]), coefficients={c: float(b) for c, b in zip(X.columns, params[1:])},
+                        deviance=deviance, n=len(y), separation=separation)
     with warnings.catch_warnings(record=True) as caught, np.errstate(over="ignore"):
         warnings.simplefilter("always")
         result = sm.GLM(y, design, family=sm.families.Binomial()).fit(maxiter=100)

@@ -1,6 +1,7 @@
 """From a cohort and its delta features to the fitted study: split, selection, the four models."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -59,6 +60,7 @@ def _training_range(train: pd.DataFrame, encoding) -> dict:
     return {"range": [float(values.min()), float(values.max())]}
 
 
+@functools.cache  # read once per process: every refit asked the package metadata again
 def software_versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -163,7 +165,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
             "path": combined.step.path,
             **combined.missing,
         },
-        "software": software_versions(),
+        "software": dict(software_versions()),
     }
     return model, steps
 

@@ -21,15 +21,21 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-try:  # scikit-learn's private liblinear entry point; the estimator is used where it is gone
-    from sklearn.svm._base import _fit_liblinear
+try:  # scikit-learn's private liblinear entry points; the estimator is used where they are gone
+    from sklearn.svm import _liblinear
+    from sklearn.svm._base import _fit_liblinear, _get_liblinear_solver_type
 except ImportError:  # pragma: no cover
-    _fit_liblinear = None
+    _fit_liblinear = _liblinear = None
 
 from deltarad.config import SelectionSettings
 from deltarad.stats.icc import icc_2_1
 
 log = logging.getLogger(__name__)
+
+if _liblinear is not None:
+    _L1_LOGISTIC = _get_liblinear_solver_type("ovr", "l1", "logistic_regression", False)
+    _LIBLINEAR_SEED = int(np.random.RandomState(0).randint(np.iinfo("i").max))  # check_random_state(0)'s draw
+    _UNIT_WEIGHTS = np.ones(2)
 
 
 class _Filter:
@@ -69,7 +75,7 @@ class IccFilter(_Filter):
             icc[j] = icc_2_1(ratings[finite[:, j], :, j])
         self.n_patients_ = len(both)
         self.icc_ = pd.Series(icc, index=X.columns)
-        self.features_ = [f for f in X.columns if self.icc_[f] >= self.icc_min]
+        self.features_ = list(X.columns[icc >= self.icc_min])  # NaN (no ICC) compares False
         return self
 
 
@@ -107,7 +113,7 @@ class TTestFilter(_Filter):
         x = X.to_numpy(float)
         _, p = stats.ttest_ind(x[y == 1], x[y == 0], axis=0, equal_var=not self.welch)
         self.p_ = pd.Series(p, index=X.columns)
-        self.features_ = [f for f in X.columns if self.p_[f] < self.alpha]
+        self.features_ = list(X.columns[p < self.alpha])
         return self
 
 
@@ -149,6 +155,17 @@ def inner_folds(y: np.ndarray, folds: int, seed: int,
     patients of the rarer outcome; fewer than 2 is an error.
     """
     y = np.asarray(y).astype(int)
+    key = (y.tobytes(), None if groups is None else tuple(np.asarray(groups).tolist()), folds, seed)
+    if _last_folds.get("key") != key:  # both regions of a fit ask for the same folds
+        _last_folds.update(key=key, splits=_inner_folds(y, folds, seed, groups))
+    return _last_folds["splits"]
+
+
+_last_folds: dict = {}  # the latest inner_folds answer: (train, test) arrays, read, never changed
+
+
+def _inner_folds(y: np.ndarray, folds: int, seed: int,
+                 groups: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
     repeated = groups is not None and len(pd.unique(np.asarray(groups))) < len(y)
     if repeated:
         per_class = [len(pd.unique(np.asarray(groups)[y == c])) for c in (0, 1)]
@@ -184,6 +201,21 @@ class LassoSelector(_Filter):
     # liblinear called without the estimator's per-call checks (a quarter of the path's time);
     # False runs LogisticRegression.fit, the reference the direct call is tested equal to, bit for bit.
     direct = _fit_liblinear is not None
+    # the direct call goes one level further down, to liblinear's C wrapper with the arguments
+    # _fit_liblinear would pass it (its label encoding, class weights and seed are the same on every
+    # call: the other 45% of each call); False stops at _fit_liblinear. Tested bit-identical.
+    raw = _liblinear is not None
+
+    @staticmethod
+    def _train_l1(X: np.ndarray, y: np.ndarray, C: float) -> tuple[np.ndarray, float]:
+        """liblinear's L1 logistic fit as _fit_liblinear(X, y, C, True, 100.0, None, "l1", False, 0,
+        1000, 1e-6, 0) makes it: `X` C-contiguous float64, `y` 0/1 (liblinear's labels are the
+        LabelEncoder's 0/1 as float64), unit class and sample weights, the seed RandomState(0) draws."""
+        if y.min() == y.max():
+            raise ValueError("This solver needs samples of at least 2 classes in the data")
+        raw_coef, _ = _liblinear.train_wrap(X, y.astype(np.float64), False, _L1_LOGISTIC, 1e-6, 100.0, C,
+                                            _UNIT_WEIGHTS, 1000, _LIBLINEAR_SEED, 0.1, np.ones(len(y)))
+        return raw_coef[0, :-1], 100.0 * float(raw_coef[0, -1])
 
     @classmethod
     def _path(cls, X: np.ndarray, y: np.ndarray, lambdas: np.ndarray) -> list[tuple[np.ndarray, float]]:
@@ -199,15 +231,20 @@ class LassoSelector(_Filter):
         model = LogisticRegression(l1_ratio=1.0, solver="liblinear", intercept_scaling=100.0, tol=1e-6,
                                    max_iter=1000, random_state=0)
         X = np.ascontiguousarray(X, dtype=float)
+        if cls.direct and cls.raw:
+            _liblinear.set_verbosity_wrap(0)  # what _fit_liblinear sets before each fit (liblinear prints otherwise)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             for lam in lambdas:
                 C = 1.0 / (n * lam)
-                if cls.direct:
+                if cls.direct and cls.raw:
+                    coef, b0 = cls._train_l1(X, y, C)
+                elif cls.direct:
                     coef, intercept, _ = _fit_liblinear(X, y, C, True, 100.0, None, "l1", False, 0, 1000, 1e-6, 0)
+                    b0 = float(intercept[0])
                 else:
-                    coef, intercept = model.set_params(C=C).fit(X, y).coef_, model.intercept_
-                fits.append((coef.ravel().copy(), float(intercept[0])))
+                    coef, b0 = model.set_params(C=C).fit(X, y).coef_, float(model.intercept_[0])
+                fits.append((coef.ravel().copy(), b0))
         return fits
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None = None) -> "LassoSelector":

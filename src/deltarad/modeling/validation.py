@@ -41,7 +41,7 @@ from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import FrozenModel
 from deltarad.modeling.models import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_model
-from deltarad.stats.calibration import brier, calibration_slope_intercept
+from deltarad.stats.calibration import brier, calibration_slope
 from deltarad.stats.roc import auc
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def performance(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     y = np.asarray(y, int)
     p = np.asarray(p, float)
     constant = np.ptp(p) == 0
-    slope = np.nan if constant else calibration_slope_intercept(y, p)["slope"]
+    slope = np.nan if constant else calibration_slope(y, p)
     return {"auc": 0.5 if constant else auc(y, p), "calibration_slope": slope, "brier": brier(y, p)}
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
+from deltarad.modeling.irls import irls_logit
 from deltarad.stats._validate import binary_outcome, probabilities_like
 
 
@@ -63,6 +64,20 @@ def calibration_slope_intercept(y, p) -> dict:
             slope = float(sm.GLM(y, sm.add_constant(lp, has_constant="add"), family=family).fit().params[1])
         citl_fit = sm.GLM(y, np.ones((y.size, 1)), family=family, offset=lp).fit()
     return {"intercept": float(citl_fit.params[0]), "slope": slope}
+
+
+def calibration_slope(y, p) -> float:
+    """The slope of calibration_slope_intercept alone (refits need no intercept), by the numpy
+    IRLS with statsmodels' iterations where it applies (deltarad.modeling.irls), else statsmodels."""
+    y = binary_outcome(y)
+    lp = _logit(probabilities_like(p, y))
+    if not np.ptp(lp) > 0:
+        return np.nan
+    design = np.column_stack([np.ones(y.size), lp])
+    fast = irls_logit(design, np.asarray(y, dtype=float))
+    if fast is not None:  # statsmodels' default fit, as calibration_slope_intercept calls it
+        return float(fast[0][1])
+    return calibration_slope_intercept(y, p)["slope"]
 
 
 def hosmer_lemeshow(y, p, g: int = 10) -> dict:
