@@ -1,4 +1,4 @@
-"""The fast air and N4 body masks equal, voxel for voxel, the straightforward SimpleITK pipelines
+"""The fast Otsu threshold, air and N4 body masks equal, voxel for voxel, the straightforward SimpleITK pipelines
 they replace (kept here as the reference), on generated exams and on the real two-visit case."""
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ def reference_air_mask(image: sitk.Image, threshold: float) -> np.ndarray:
     if sizes.any():
         air |= np.isin(rest, np.flatnonzero((sizes > 0) & (sizes < ISLAND_SHARE * sizes.max())))
     return air.astype(np.uint8)
+
+
+def reference_otsu_threshold(image: sitk.Image) -> float:
+    f = sitk.OtsuThresholdImageFilter()
+    f.SetInsideValue(0)
+    f.SetOutsideValue(1)
+    f.SetNumberOfHistogramBins(200)
+    f.Execute(image)
+    return float(f.GetThreshold())
 
 
 def reference_body_mask(image: sitk.Image, threshold: float) -> sitk.Image:
@@ -53,6 +62,7 @@ def generated_exam(seed: int, shape=(40, 64, 72)) -> sitk.Image:
 
 
 def assert_same_masks(image: sitk.Image) -> None:
+    assert otsu_threshold(image) == reference_otsu_threshold(image)
     threshold = estimate_air_threshold(image).value
     if threshold is not None:
         np.testing.assert_array_equal(sitk.GetArrayFromImage(air_mask(image, threshold)),
@@ -87,3 +97,15 @@ def test_fill_holes_of_shapes_touching_the_border_and_nested():
     np.testing.assert_array_equal(fill_holes(mask).astype(np.uint8), reference)
     assert fill_holes(mask)[3, 6, 8] and not fill_holes(mask)[0, 6, 6]
     assert not fill_holes(np.zeros((3, 3, 3), bool)).any()
+
+
+@pytest.mark.parametrize("pixels", ["float32", "float64", "int16", "uint8", "constant"])
+def test_otsu_threshold_of_other_pixel_types(pixels):
+    rng = np.random.default_rng(7)
+    values = {"float32": rng.gamma(2, 100, (20, 30, 40)).astype(np.float32),
+              "float64": np.concatenate([rng.normal(0, 1, 9000), rng.normal(6, 2, 15000)]).reshape(20, 30, 40),
+              "int16": rng.normal(0, 300, (20, 30, 40)).astype(np.int16),
+              "uint8": rng.integers(0, 256, (20, 30, 40)).astype(np.uint8),
+              "constant": np.full((4, 5, 6), 17, np.uint16)}[pixels]
+    image = sitk.GetImageFromArray(values)
+    assert otsu_threshold(image) == reference_otsu_threshold(image)

