@@ -31,3 +31,29 @@ def test_units_run_in_other_processes():
 
 def _pid(_: int) -> int:
     return os.getpid()
+
+
+def _smoothed_sum(seed: int) -> float:
+    import numpy as np
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(np.random.default_rng(seed).random((24, 32, 32)).astype(np.float32))
+    return float(sitk.GetArrayViewFromImage(sitk.SmoothingRecursiveGaussian(image, 2.0)).sum())
+
+
+def test_workers_forked_after_the_parent_ran_itk_on_several_threads():
+    """ITK's thread pool and BLAS register fork handlers: a parent that ran a multi-threaded ITK
+    filter forks workers that run ITK filters too (no deadlock), with the parent's results."""
+    import SimpleITK as sitk
+
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(2)
+    try:
+        expected = {i: _smoothed_sum(i) for i in range(4)}
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
+    got = {}
+    assert map_units(_smoothed_sum, list(range(4)), list("abcd"), got.__setitem__, settings=ParallelSettings(workers=2),
+                     progress=False) == []
+    assert got.keys() == expected.keys()
+    assert all(abs(got[i] - expected[i]) <= 1e-6 * abs(expected[i]) for i in got)
