@@ -35,7 +35,7 @@ class ParallelSettings:
     """Where work units run.
 
     workers: worker processes of the embedded pool (None = one per CPU core of this machine;
-    0 = no Dask, units run one after another in this process). scheduler: address of an existing
+    0 = no worker processes, units run one after another in this process). scheduler: address of an existing
     Dask scheduler (`tcp://HOST:PORT`); `workers` is then ignored.
     """
 
