@@ -162,6 +162,18 @@ def deltarad_way(study_path: Path, out_dir: Path, workers: int, imaging: dict | 
             "idle_rss_mib": max(idle.values()), "peak_rss_mib": max(peaks.values())}
 
 
+def deltarad_pool_way(study_path: Path, out_dir: Path, workers: int) -> dict:
+    """extract_cohort as `deltarad extract --workers N` runs it (the embedded forked pool), from an
+    empty store; the wall includes starting the pool. No per-worker memory figure."""
+    study, cohort = cohort_of(study_path)
+    start = time.perf_counter()
+    features, failures = extract_cohort(study, cohort, out_dir, progress=False, parallel=ParallelSettings(workers=workers))
+    wall = time.perf_counter() - start
+    if len(failures):
+        raise RuntimeError(f"deltarad failed on {len(failures)} exam(s): {failures.to_dict('records')}")
+    return {"features": features, "wall_s": wall, "startup_s": 0.0, "idle_rss_mib": None, "peak_rss_mib": None}
+
+
 def relative_differences(reference: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
     """|other - reference| / max(|reference|, 1e-12) per (exam, region, reader) row and feature."""
     a = reference.assign(reader=reference["reader"].astype(int), patient_id=reference["patient_id"].astype(str))

@@ -74,10 +74,13 @@ DELTARAD_RUNS = {
     "deltarad_2w": (2, {}),
     "pyradiomics-classes_2w": (2, {"feature_engine": "pyradiomics"}),
     "itk-n4_2w": (2, {"n4_implementation": "itk"}),
+    "deltarad-pool_2w": (2, {}),
 }
-QUICK_RUNS = ("deltarad_2w", "pyradiomics-classes_2w")
+#: runs on the embedded forked pool, as `deltarad extract --workers N` (start included), not on a warmed Dask cluster
+POOL_RUNS = {"deltarad-pool_2w"}
+QUICK_RUNS = ("deltarad_2w", "pyradiomics-classes_2w", "deltarad-pool_2w")
 RUN_LABELS = {"deltarad": "deltarad", "pyradiomics-classes": "deltarad, PyRadiomics' classes",
-              "itk-n4": "deltarad with ITK's N4"}
+              "itk-n4": "deltarad with ITK's N4", "deltarad-pool": "deltarad extract, forked pool"}
 #: (reference, other) feature comparisons reported per feature class.
 COMPARISONS = [("pyradiomics-classes_2w", "deltarad_2w"), ("plain", "deltarad_2w"), ("competent", "deltarad_2w"),
                ("plain", "itk-n4_2w")]
@@ -97,7 +100,8 @@ def bench_extraction(n_patients: int, quick: bool = False, profile: bool = True)
         out = RESULTS / f"extract_{name}"
         shutil.rmtree(out, ignore_errors=True)
         log.info("deltarad %s ...", name)
-        runs[name] = extraction.deltarad_way(study, out, workers, imaging)
+        runs[name] = (extraction.deltarad_pool_way(study, out, workers) if name in POOL_RUNS
+                      else extraction.deltarad_way(study, out, workers, imaging))
     features = {"plain": plain, "competent": competent["features"], **{name: r["features"] for name, r in runs.items()}}
     rel, where = extraction.max_relative_difference(features["pyradiomics-classes_2w"], runs["deltarad_2w"]["features"])
     exams = n_patients * len(TIMEPOINTS)

@@ -1,5 +1,10 @@
-"""Run independent work units on Dask: an embedded LocalCluster sized to the machine by default,
-or an existing cluster (`tcp://HOST:PORT`).
+"""Run independent work units in worker processes: a pool of processes forked from this one,
+sized to the machine, by default, or an existing Dask cluster (`tcp://HOST:PORT`).
+
+Forked workers start with this process's imports (PyRadiomics, SimpleITK) already loaded: on a
+2-core machine an embedded Dask LocalCluster took 0.8 s to start, its workers 1.6 s to import
+deltarad's extraction and 0.9 s to close; the pool takes a few hundredths of a second. Where the
+OS cannot fork, the embedded cluster is Dask's LocalCluster.
 
 `map_units` submits one task per unit, takes results as they complete (so the caller can store
 each one at once), shows progress (a rich bar on a terminal, log lines otherwise) and records a
@@ -15,10 +20,11 @@ import logging
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
+from deltarad import forkpool
 from deltarad.errors import DeltaradError
 
 log = logging.getLogger("deltarad.parallel")
@@ -28,8 +34,8 @@ log = logging.getLogger("deltarad.parallel")
 class ParallelSettings:
     """Where work units run.
 
-    workers: worker processes of the embedded cluster (None = one per CPU core of this machine;
-    0 = no Dask, units run one after another in this process). scheduler: address of an existing
+    workers: worker processes of the embedded pool (None = one per CPU core of this machine;
+    0 = no worker processes, units run one after another in this process). scheduler: address of an existing
     Dask scheduler (`tcp://HOST:PORT`); `workers` is then ignored.
     """
 
@@ -110,7 +116,9 @@ def map_units(
     failures: list[UnitFailure] = []
     if not units:
         return failures
-    with Progress(stage, len(units), enabled=progress) as bar:
+    forked = settings.workers != 0 and not settings.scheduler and forkpool.available()
+    embedded = forkpool.started(min(settings.n_workers, len(units))) if forked else nullcontext()
+    with embedded as pool, Progress(stage, len(units), enabled=progress) as bar:
 
         def finish(index: int, outcome: Any) -> None:
             if isinstance(outcome, UnitFailure):
@@ -123,6 +131,8 @@ def map_units(
         if settings.workers == 0 and not settings.scheduler:
             for i, unit in enumerate(units):
                 finish(i, _guarded(func, unit, i, labels[i]))
+        elif forked:
+            forkpool.map_guarded(pool, _guarded, func, units, labels, finish, UnitFailure)
         else:
             _map_on_dask(func, units, labels, finish, settings)
     return sorted(failures, key=lambda f: f.index)

@@ -116,16 +116,26 @@ def air_mask(image: sitk.Image, threshold: float | None) -> sitk.Image:
     if threshold is None:
         return _like(np.zeros(array.shape, np.uint8), image)
     below = sitk.GetImageFromArray((array < threshold).astype(np.uint8))
-    labels = sitk.GetArrayFromImage(sitk.ConnectedComponent(below, False))
-    reached = np.unique(in_plane_edge(labels)).astype(np.int64)
-    air = np.isin(labels, reached[reached > 0])
-    rest = sitk.GetArrayFromImage(sitk.ConnectedComponent(sitk.GetImageFromArray((~air).astype(np.uint8)), False))
+    labels = sitk.ConnectedComponent(below, False)
+    label_array = sitk.GetArrayViewFromImage(labels)
+    air = member_of(label_array, np.unique(in_plane_edge(label_array)).astype(np.int64))
+    rest_image = sitk.ConnectedComponent(sitk.GetImageFromArray((~air).view(np.uint8)), False)
+    rest = sitk.GetArrayViewFromImage(rest_image)
     sizes = np.bincount(rest.ravel())
     sizes[0] = 0
     if sizes.any():
-        islands = np.flatnonzero((sizes > 0) & (sizes < ISLAND_SHARE * sizes.max()))
-        air |= np.isin(rest, islands)
-    return _like(air.astype(np.uint8), image)
+        air |= member_of(rest, np.flatnonzero((sizes > 0) & (sizes < ISLAND_SHARE * sizes.max())))
+    return _like(air.view(np.uint8), image)
+
+
+def member_of(labels: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """labels in `chosen`, label 0 (the background) never: np.isin by a lookup table (labels are
+    0..max, so one indexing pass instead of a sort)."""
+    table = np.zeros(int(labels.max()) + 1 if labels.size else 1, bool)
+    chosen = chosen[(chosen > 0) & (chosen < table.size)]
+    table[chosen] = True
+    return table[labels]
+
 
 
 def _like(array: np.ndarray, image: sitk.Image) -> sitk.Image:

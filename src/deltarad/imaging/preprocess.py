@@ -22,7 +22,9 @@ from typing import Iterator
 import numpy as np
 import SimpleITK as sitk
 
+from deltarad.imaging.air import member_of
 from deltarad.imaging.n4 import n4_log_bias_field
+from deltarad.imaging.otsu import otsu_threshold_of
 
 #: Extra input voxels around a crop so that cubic B-spline resampling inside it matches the whole image.
 BSPLINE_MARGIN_VOXELS = 12
@@ -141,21 +143,43 @@ def resample_label(mask: sitk.Image, grid: Grid) -> sitk.Image:
 def otsu_threshold(image: sitk.Image) -> float:
     """Otsu's threshold (200 bins) of the whole image, in its intensity units: the N4 mask's, as
     3D Slicer's N4ITK masks by Otsu. Not the air of the regions (`deltarad.imaging.air`): with
-    little air in the field of view it falls between tissue and tumour."""
-    f = sitk.OtsuThresholdImageFilter()
-    f.SetInsideValue(0)
-    f.SetOutsideValue(1)
-    f.SetNumberOfHistogramBins(200)
-    f.Execute(image)
-    return float(f.GetThreshold())
+    little air in the field of view it falls between tissue and tumour. SimpleITK's
+    OtsuThresholdImageFilter's value, computed 200x faster (`deltarad.imaging.otsu`)."""
+    return otsu_threshold_of(sitk.GetArrayViewFromImage(image), bins=200)
 
 
 def body_mask(image: sitk.Image, air_threshold: float) -> sitk.Image:
     """N4's mask: the largest connected region above the threshold, cavities filled. (The
     regions' body and air follow `deltarad.imaging.air`.)"""
     foreground = sitk.Cast(image > air_threshold, sitk.sitkUInt8)
-    labels = sitk.RelabelComponent(sitk.ConnectedComponent(foreground), sortByObjectSize=True)
-    return sitk.BinaryFillhole(sitk.Cast(labels == 1, sitk.sitkUInt8))
+    components = sitk.ConnectedComponent(foreground)
+    labels = sitk.GetArrayViewFromImage(components)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    largest = labels == int(np.argmax(sizes)) if sizes.any() else np.zeros(labels.shape, bool)
+    out = sitk.GetImageFromArray(fill_holes(largest).view(np.uint8))
+    out.CopyInformation(image)
+    return out
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """sitk.BinaryFillhole of a 0/1 mask (face connectivity): background not connected to the
+    array's border becomes foreground. Worked out in the mask's bounding box plus one voxel, where
+    that is inside the array: outside the box all is background and reaches the border."""
+    if not mask.any():
+        return mask.copy()
+    box = []
+    for axis in range(mask.ndim):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        box.append(slice(max(int(hit[0]) - 1, 0), min(int(hit[-1]) + 2, mask.shape[axis])))
+    inside = ~mask[tuple(box)]
+    components = sitk.ConnectedComponent(sitk.GetImageFromArray(inside.view(np.uint8)), False)
+    labels = sitk.GetArrayViewFromImage(components)
+    border = np.unique(np.concatenate([np.take(labels, i, axis=a).ravel() for a in range(labels.ndim) for i in (0, -1)]))
+    holes = (labels > 0) & ~member_of(labels, border)
+    out = mask.copy()
+    out[tuple(box)] |= holes
+    return out
 
 
 @contextmanager
