@@ -38,7 +38,7 @@ def _smoothed_sum(seed: int) -> float:
     import SimpleITK as sitk
 
     image = sitk.GetImageFromArray(np.random.default_rng(seed).random((24, 32, 32)).astype(np.float32))
-    return float(sitk.GetArrayViewFromImage(sitk.SmoothingRecursiveGaussian(image, 2.0)).sum())
+    return float(sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(image, 2.0)).sum())  # a copy: the result is a temporary
 
 
 def test_workers_forked_after_the_parent_ran_itk_on_several_threads():
