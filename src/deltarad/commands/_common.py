@@ -37,6 +37,9 @@ def setup_logging(debug: bool = False) -> None:
     logging.captureWarnings(True)
     if not debug:
         warnings.filterwarnings("ignore", category=RuntimeWarning)
+        # PyRadiomics warns once per feature class and mask (e.g. "GLCM is symmetrical"); forked
+        # workers inherit this process's handlers, so its records would reach our stderr.
+        logging.getLogger("radiomics").setLevel(logging.ERROR)
 
 
 def exit_if_patients_failed(failures, listing: str, what: str = "failed") -> None:
