@@ -43,6 +43,7 @@ from deltarad.config import ImagingSettings, Study
 from deltarad.errors import CaseError, CompleteEarlyResponse, DeltaradError, StageError
 from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
 from deltarad.features.engine import Engine, compute_features, compute_shape, feature_classes
+from deltarad.features.engine.mask_box import check_mask
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.imaging.air import exam_air
 from deltarad.imaging.io import load_mask
@@ -139,13 +140,13 @@ def mask_features(
     on the feature classes of `engine` (imaging.feature_engine); `timings` adds seconds per class."""
     classes = feature_classes(engine)
     settings = extractor.settings.copy()
-    bbox, corrected = imageoperations.checkMask(image, mask, **settings)
+    bbox, corrected = check_mask(image, mask, **settings)
     if corrected is not None:
         mask = corrected
     resegmented = None
     if settings.get("resegmentRange") is not None:
         resegmented = imageoperations.resegmentMask(image, mask, **settings)
-        bbox, _ = imageoperations.checkMask(image, resegmented, **settings)
+        bbox, _ = check_mask(image, resegmented, **settings)
     reseg_shape = settings.get("resegmentShape", False)
     shape_mask = resegmented if (reseg_shape and resegmented is not None) else mask
     values = compute_shape(extractor, classes, image, shape_mask, bbox, timings, **settings)

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
+from deltarad.imaging.gray_counts import GrayCounts
+
 #: Noise upper bound in robust standard deviations (1.4826 MAD) above the background's median.
 AIR_MAD_FACTOR = 5.0
 #: Body (on the edge, and in the image) must be at least this many times the background's upper bound.
@@ -79,7 +81,8 @@ def estimate_air_threshold(image: sitk.Image) -> AirThreshold:
     """The threshold of steps 1-4 of the module's rule."""
     array = sitk.GetArrayViewFromImage(image)
     edge = in_plane_edge(array)
-    p1, p99 = np.percentile(array, [1, 99])
+    counts = GrayCounts.of(array)  # integer images: the same percentiles and medians without sorting
+    p1, p99 = (counts.percentile(1), counts.percentile(99)) if counts else np.percentile(array, [1, 99])
     floor = 0.01 * (p99 - p1)
     split = _otsu_split(edge)
     dark, bright = edge[edge <= split], edge[edge > split]
@@ -87,16 +90,20 @@ def estimate_air_threshold(image: sitk.Image) -> AirThreshold:
     background = dark if two else edge
     population = f"the darker part, {dark.size / edge.size:.0%} of the edge" if two else "all of it"
     median, mad, threshold = _upper_bound(background, floor)
-    above = array[array > threshold]
-    body_median = float(np.median(above)) if above.size else float("nan")
+    n_above, body_median = counts.above(threshold) if counts else _median_above(array, threshold)
     stats = f"background median {median:.4g}, MAD {mad:.4g}, from {population}"
-    if not above.size or body_median < BODY_CONTRAST * threshold:
+    if not n_above or body_median < BODY_CONTRAST * threshold:
         return AirThreshold(None, (
             f"field-of-view edge is not background ({stats}; body median {body_median:.4g} is under "
             f"{BODY_CONTRAST:g}x the threshold {threshold:.4g} it gives): no voxel taken as air; "
             "set imaging.air_threshold if the exam holds air"), "none")
     return AirThreshold(float(threshold), f"air threshold {threshold:.4g} estimated from the field-of-view edge ({stats})",
                         "field-of-view edge")
+
+
+def _median_above(array: np.ndarray, threshold: float) -> tuple[int, float]:
+    above = array[array > threshold]
+    return above.size, float(np.median(above)) if above.size else float("nan")
 
 
 def exam_air(image: sitk.Image, user_threshold: float | None) -> tuple[AirThreshold, sitk.Image]:

@@ -94,27 +94,29 @@ class Header:
     them raw (pydicom's own conversion costs ~50 us per element: the header pass of a 1,280-file
     exam would spend seconds in it)."""
 
-    __slots__ = ("ds", "_little")
+    __slots__ = ("ds", "_little", "_elements")
 
     def __init__(self, ds: pydicom.Dataset):
         self.ds = ds
         self._little = ds.original_encoding[1] is not False
+        self._elements = ds._dict  # pydicom's own tag -> element dict: one lookup per get, no Tag()
 
     def get(self, key: str | int, default=None):
         tag = key if isinstance(key, int) else keyword_tag(key)
-        if tag is None or tag not in self.ds:
+        raw = self._elements.get(tag)
+        if raw is None:
             return default
-        raw = self.ds.get_item(tag)
-        if not isinstance(raw, RawDataElement):
-            value = raw.value
-            return element_value(raw) if isinstance(value, bytes) else value
+        if raw.__class__ is not RawDataElement or raw.value is None:  # converted, or a deferred read
+            raw = self.ds.get_item(tag)
+            if not isinstance(raw, RawDataElement):
+                value = raw.value
+                return element_value(raw) if isinstance(value, bytes) else value
         vr = raw.VR or _dictionary_vr(tag)
         data = raw.value or b""
         if vr == "SQ":
             return self.ds[tag].value
         if vr in _BINARY:
-            code = _BINARY[vr]
-            values = struct.unpack(("<" if self._little else ">") + code * (len(data) // struct.calcsize(code)), data)
+            values = _binary(self._little, _BINARY[vr], len(data)).unpack(data)
             return values[0] if len(values) == 1 else list(values)
         text = data.decode("latin-1").strip("\0 ")
         return [v.strip() for v in text.split("\\")] if "\\" in text else text
@@ -122,6 +124,12 @@ class Header:
     def __contains__(self, key: str | int) -> bool:
         tag = key if isinstance(key, int) else keyword_tag(key)
         return tag is not None and tag in self.ds
+
+
+@functools.lru_cache(maxsize=None)
+def _binary(little: bool, code: str, nbytes: int) -> struct.Struct:
+    """The unpacker of `nbytes` of binary values of struct `code`."""
+    return struct.Struct(("<" if little else ">") + code * (nbytes // struct.calcsize(code)))
 
 
 @functools.lru_cache(maxsize=None)
