@@ -23,6 +23,10 @@ SCHEDULER_OPTION = typer.Option(
 )
 
 
+def _below_error_from_radiomics(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR or not record.name.startswith("radiomics")
+
+
 def setup_logging(debug: bool = False) -> None:
     """Log lines on stderr; Python warnings become log lines too. Numerical RuntimeWarnings
     (overflow in exp while a separated logistic fit converges, and the like) are shown only
@@ -38,8 +42,10 @@ def setup_logging(debug: bool = False) -> None:
     if not debug:
         warnings.filterwarnings("ignore", category=RuntimeWarning)
         # PyRadiomics warns once per feature class and mask (e.g. "GLCM is symmetrical"); forked
-        # workers inherit this process's handlers, so its records would reach our stderr.
-        logging.getLogger("radiomics").setLevel(logging.ERROR)
+        # workers inherit this process's handlers, so its records would reach our stderr. A
+        # filter on our handler, as importing radiomics resets its logger's level.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_below_error_from_radiomics)
 
 
 def exit_if_patients_failed(failures, listing: str, what: str = "failed") -> None:
