@@ -32,8 +32,8 @@ from deltarad.errors import CaseError, CompleteEarlyResponse, StudyFileError
 from deltarad.features.delta import TIMEPOINTS
 from deltarad.imaging import io
 from deltarad.imaging.air import exam_air
-from deltarad.imaging.geometry import checked_mask, same_grid
-from deltarad.imaging.preprocess import Grid, crop_grid, itk_threads, output_grid, resample_label, resample_mask
+from deltarad.imaging.geometry import checked_mask
+from deltarad.imaging.preprocess import Grid, crop_grid, itk_threads, lesion_box, output_grid, resample_label, resample_mask
 from deltarad.imaging.regions import peritumoral_ring
 from deltarad.parallel import ParallelSettings, map_units
 
@@ -113,7 +113,8 @@ def _check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, ro
     image_path = _required(case_row, f"{timepoint}_image", pid)
     row["image"] = _shown_path(image_path, base)
     row["image_files"] = _file_count(Path(image_path))
-    image, reader_notes = read_exam(image_path, settings, pid, series=case_row.get(f"{timepoint}_series"))
+    image, reader_notes = io.read_analysed_exam(image_path, settings, series=case_row.get(f"{timepoint}_series"),
+                                                patient=pid)
     row["reader_notes"] = "; ".join(reader_notes)
     row["size"] = "x".join(str(n) for n in image.GetSize())
     row["spacing_mm"] = "x".join(f"{s:.4g}" for s in image.GetSpacing())
@@ -156,12 +157,8 @@ def _check_ring(case_row: Mapping, timepoint: str, settings: ImagingSettings, im
                 masks: dict[int, sitk.Image], row: dict, warnings: list[str]) -> None:
     """The air threshold and each reader's ring after exclusions; an empty ring fails the exam."""
     pid = row["patient_id"]
-    chest_wall = None
     chest_path = case_row.get(f"{timepoint}_chest_wall")
-    if _given(chest_path):
-        chest_wall = io.read_mask(chest_path, patient=pid, reference=image)
-        if not same_grid(chest_wall, image):
-            chest_wall = sitk.Resample(chest_wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    chest_wall = io.read_chest_wall(chest_path, image, patient=pid) if _given(chest_path) else None
     threshold, air = exam_air(image, settings.air_threshold)
     row["air_threshold"] = None if threshold.value is None else round(threshold.value, 4)
     row["air_threshold_from"] = threshold.source
@@ -178,32 +175,15 @@ def _check_ring(case_row: Mapping, timepoint: str, settings: ImagingSettings, im
         row["reader2_ring_ml"] = round(rings[2][1], 3)
 
 
-def read_exam(path: str, settings: ImagingSettings, patient: str, series=None) -> tuple[sitk.Image, list[str]]:
-    """The analysed phase as extraction reads it, and what the reader says it chose (series,
-    phase): io.read_exam where the reader has it, else io.read_image (no notes)."""
-    reader = getattr(io, "read_exam", None)
-    if reader is not None:
-        given = series is not None and str(series).strip() not in ("", "nan")  # a <timepoint>_series cohort column
-        image, notes = reader(path, phase=settings.phase, patient=patient, image_kind=settings.image_kind,
-                              series=str(series) if given else settings.series)
-        return image, [str(n) for n in notes]
-    return io.read_image(path, phase=settings.phase, patient=patient), []
-
-
 def ring_volumes(image: sitk.Image, masks: Mapping[int, sitk.Image], air: sitk.Image, settings: ImagingSettings,
                  *, chest_wall: sitk.Image | None = None) -> dict[int, tuple[float, float]]:
     """Per reader: (geometric ring, ring after air, skin and chest wall) in mL, on extraction's
     grid (settings.resample_mm) cropped around the lesions; masks and `air` (exam_air) on the
     image's grid. An empty or nearly empty ring is a CaseError, as in extraction."""
     full = output_grid(image, settings.resample_mm)
-    union = masks[1]
-    for mask in masks.values():
-        union = union | mask
-    stats = sitk.LabelShapeStatisticsImageFilter()
-    stats.Execute(union)
-    box = np.array(stats.GetBoundingBox(1))
+    lo, hi = lesion_box(masks.values())
     margin_mm = settings.ring_mm + settings.skin_mm + CROP_MARGIN_VOXELS * max(full.spacing)
-    grid = crop_grid(full, Grid.of(image), box[:3], box[:3] + box[3:] - 1, margin_mm)
+    grid = crop_grid(full, Grid.of(image), lo, hi, margin_mm)
     body = resample_label(sitk.Cast(air == 0, sitk.sitkUInt8), grid)
     air = resample_label(air, grid)
     wall = resample_label(chest_wall, grid) if chest_wall is not None else None

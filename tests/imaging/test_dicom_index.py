@@ -139,10 +139,14 @@ def test_studies_without_patient_id_stand_alone(tmp_path):
 
 
 def test_check_reads_the_exam_extraction_reads(shared_data, tmp_path):
-    """deltarad check's reader takes imaging.image_kind and the <timepoint>_series column as extraction does."""
+    """deltarad check and extraction read through one function, which takes imaging.image_kind and
+    the <timepoint>_series column."""
     from dicom_layouts import series_per_dynamic_folder, volume
 
-    from deltarad.preflight import read_exam as check_read
+    from deltarad.imaging.io import read_analysed_exam
+
+    def check_read(path, settings, patient, series=None):
+        return read_analysed_exam(path, settings, series=series, patient=patient)
 
     philips = shared_data / "dicom-vendors" / "philips-dynamics" / "classic"
     _, notes = check_read(str(philips), ImagingSettings(phase=1, image_kind="CONTROL"), "C1")

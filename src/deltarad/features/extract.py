@@ -46,9 +46,8 @@ from deltarad.features.engine import Engine, compute_features, compute_shape, fe
 from deltarad.features.engine.mask_box import check_mask
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.imaging.air import exam_air
-from deltarad.imaging.io import load_mask
-from deltarad.imaging.geometry import checked_mask, same_grid
-from deltarad.imaging.io import read_exam, read_mask
+from deltarad.imaging.geometry import checked_mask
+from deltarad.imaging.io import load_mask, read_analysed_exam, read_chest_wall
 from deltarad.imaging.preprocess import (
     BSPLINE_MARGIN_VOXELS,
     Grid,
@@ -56,6 +55,7 @@ from deltarad.imaging.preprocess import (
     fit_bias_field,
     input_crop,
     itk_threads,
+    lesion_box,
     otsu_threshold,
     output_grid,
     body_mask,
@@ -209,8 +209,7 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
         if not _given(image_path):
             raise CaseError(f"no {timepoint}_image given", patient=pid)
         series = case_row.get(f"{timepoint}_series")
-        image, notes = read_exam(image_path, phase=settings.phase, patient=pid, image_kind=settings.image_kind,
-                                 series=str(series) if _given(series) else settings.series)
+        image, notes = read_analysed_exam(image_path, settings, series=series, patient=pid)
         masks: dict[int, sitk.Image] = {}
         for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
             path = case_row.get(column)
@@ -225,17 +224,13 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
             mask, mask_notes = checked_mask(mask, image, patient=pid, file=path)
             masks[reader] = mask
             notes += [f"reader {reader}: {n}" for n in read_notes + mask_notes]
-        chest_wall = None
         chest_path = case_row.get(f"{timepoint}_chest_wall")
-        if _given(chest_path):
-            chest_wall = read_mask(chest_path, patient=pid, reference=image)
-            if not same_grid(chest_wall, image):
-                chest_wall = sitk.Resample(chest_wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        chest_wall = read_chest_wall(chest_path, image, patient=pid) if _given(chest_path) else None
 
     with _stage("preprocess", pid, timepoint):
         margin = filter_margin_voxels(load_extractor(settings.params))
         full = output_grid(image, settings.resample_mm)
-        lo, hi = _lesion_box(masks.values())
+        lo, hi = lesion_box(masks.values())
         if crop and margin is not None:
             grid = crop_grid(full, Grid.of(image), lo, hi, settings.ring_mm + settings.skin_mm + margin * max(full.spacing))
         else:
@@ -294,7 +289,7 @@ def extract_timepoint(
         for (region, reader), mask in exam.regions.items():
             _write_mask(mask, region_mask_path(regions_dir, pid, timepoint, region, reader))
         write_exam_qc(exam.image, exam.regions, regions_dir, pid, timepoint, settings.ring_mm,
-                      getattr(exam, "ring_stats", None))
+                      exam.ring_stats)
     records = []
     with _stage("features", pid, timepoint):
         filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))
@@ -306,19 +301,6 @@ def extract_timepoint(
                      "notes": "; ".join(exam.notes)}
                 )
     return records
-
-
-def _lesion_box(masks) -> tuple[np.ndarray, np.ndarray]:
-    """Inclusive voxel-index box (x, y, z) around all masks (they share the image's grid)."""
-    lo, hi = None, None
-    for mask in masks:
-        stats = sitk.LabelShapeStatisticsImageFilter()
-        stats.Execute(mask)
-        box = np.array(stats.GetBoundingBox(1))
-        m_lo, m_hi = box[:3], box[:3] + box[3:] - 1
-        lo = m_lo if lo is None else np.minimum(lo, m_lo)
-        hi = m_hi if hi is None else np.maximum(hi, m_hi)
-    return lo, hi
 
 
 def _write_mask(mask: sitk.Image, path: Path) -> None:

@@ -22,6 +22,7 @@ from pydicom.errors import InvalidDicomError
 from deltarad.errors import CaseError
 from deltarad.imaging.dicom import read_dicom_exam
 from deltarad.imaging.dicom.finding import looks_like_dicom
+from deltarad.imaging.geometry import same_grid
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,24 @@ def read_mask(path: str | Path, *, label: int | str | None = None, patient: str 
               reference: sitk.Image | None = None, reference_path: str | Path | None = None) -> sitk.Image:
     """The mask of `load_mask`, without its notes."""
     return load_mask(path, label=label, patient=patient, reference=reference, reference_path=reference_path)[0]
+
+
+def read_analysed_exam(path: str | Path, settings, *, series: str | None = None,
+                       patient: str | None = None) -> tuple[sitk.Image, list[str]]:
+    """`read_exam` with a study's imaging settings (deltarad.config.ImagingSettings): the phase,
+    the image kind, and the series: `series` (a cohort's <timepoint>_series value) when given,
+    else settings.series."""
+    given = series is not None and not (isinstance(series, float) and np.isnan(series)) and str(series).strip() != ""
+    return read_exam(path, phase=settings.phase, patient=patient, image_kind=settings.image_kind,
+                     series=str(series) if given else settings.series)
+
+
+def read_chest_wall(path: str | Path, image: sitk.Image, *, patient: str | None = None) -> sitk.Image:
+    """A chest-wall mask on `image`'s grid (nearest-neighbour resampling where its grid differs)."""
+    wall = read_mask(path, patient=patient, reference=image)
+    if same_grid(wall, image):
+        return wall
+    return sitk.Resample(wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
 
 
 def load_mask(path: str | Path, *, label: int | str | None = None, patient: str | None = None,

@@ -93,6 +93,19 @@ def crop_grid(full: Grid, image_grid: Grid, box_lo: np.ndarray, box_hi: np.ndarr
     return full.sub(lo, hi - lo + 1)
 
 
+def lesion_box(masks) -> tuple[np.ndarray, np.ndarray]:
+    """Inclusive voxel-index box (x, y, z) around all masks (they share the image's grid)."""
+    lo, hi = None, None
+    for mask in masks:
+        stats = sitk.LabelShapeStatisticsImageFilter()
+        stats.Execute(mask)
+        box = np.array(stats.GetBoundingBox(1))
+        m_lo, m_hi = box[:3], box[:3] + box[3:] - 1
+        lo = m_lo if lo is None else np.minimum(lo, m_lo)
+        hi = m_hi if hi is None else np.maximum(hi, m_hi)
+    return lo, hi
+
+
 def input_crop(image: sitk.Image, grid: Grid, margin_voxels: int) -> sitk.Image:
     """The part of `image` that covers `grid`, with `margin_voxels` more input voxels per side."""
     src = Grid.of(image)
