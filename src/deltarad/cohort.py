@@ -10,7 +10,7 @@ import pandas as pd
 from deltarad.coding import Coding
 from deltarad.config import Study, TableFile
 from deltarad.errors import StudyFileError
-from deltarad.tablefile import Table, read_table_file
+from deltarad.tablefile import Table, is_given, read_table_file
 
 IMAGE_COLUMNS = (
     "baseline_image",
@@ -150,7 +150,7 @@ def _shown(value: object) -> str:
 
 
 def _absolute(value: object, folder: Path) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
+    if not is_given(value):
         return None
     p = Path(str(value).strip())
     return str(p if p.is_absolute() else (folder / p).resolve())

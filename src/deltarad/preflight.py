@@ -36,6 +36,7 @@ from deltarad.imaging.geometry import checked_mask
 from deltarad.imaging.preprocess import Grid, crop_grid, itk_threads, lesion_box, output_grid, resample_label, resample_mask
 from deltarad.imaging.regions import peritumoral_ring
 from deltarad.parallel import ParallelSettings, map_units
+from deltarad.tablefile import is_given
 
 log = logging.getLogger("deltarad.check")
 
@@ -129,7 +130,7 @@ def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, i
     masks: dict[int, sitk.Image] = {}
     for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
         path = case_row.get(column) if reader == 2 else _required(case_row, column, pid)
-        if not _given(path):
+        if not is_given(path):
             continue
         drawn = io.read_mask(path, label=settings.mask_label, patient=pid, reference=image,
                              reference_path=case_row.get(f"{timepoint}_image"))
@@ -158,7 +159,7 @@ def _check_ring(case_row: Mapping, timepoint: str, settings: ImagingSettings, im
     """The air threshold and each reader's ring after exclusions; an empty ring fails the exam."""
     pid = row["patient_id"]
     chest_path = case_row.get(f"{timepoint}_chest_wall")
-    chest_wall = io.read_chest_wall(chest_path, image, patient=pid) if _given(chest_path) else None
+    chest_wall = io.read_chest_wall(chest_path, image, patient=pid) if is_given(chest_path) else None
     threshold, air = exam_air(image, settings.air_threshold)
     row["air_threshold"] = None if threshold.value is None else round(threshold.value, 4)
     row["air_threshold_from"] = threshold.source
@@ -410,13 +411,9 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _given(value: object) -> bool:
-    return not _missing(value) and str(value).strip() != ""
-
-
 def _required(case_row: Mapping, column: str, patient: str) -> str:
     value = case_row.get(column)
-    if not _given(value):
+    if not is_given(value):
         raise CaseError(f"no {column} given", patient=patient)
     return str(value)
 

@@ -263,6 +263,11 @@ def _with_header(cells: pd.DataFrame, rows: np.ndarray, path: Path, what: str) -
     return _named(frame, path), rows[first + 1:][keep]
 
 
+def is_given(value: object) -> bool:
+    """A cell with a value: not missing (None, NaN, NA) and not blank text."""
+    return _cell(value) is not None
+
+
 def _cell(value: object) -> object:
     if isinstance(value, str):
         value = value.strip()

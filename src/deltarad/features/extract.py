@@ -64,6 +64,7 @@ from deltarad.imaging.preprocess import (
     resample_mask,
 )
 from deltarad.imaging.regions import peritumoral_ring
+from deltarad.tablefile import is_given
 from deltarad.parallel import ParallelSettings, map_units
 from deltarad.report.qc import write_exam_qc
 
@@ -178,10 +179,6 @@ def _stage(name: str, patient: str, timepoint: str) -> Iterator[None]:
         raise StageError(f"{type(exc).__name__}: {exc}", stage=f"{timepoint}/{name}", patient=patient) from exc
 
 
-def _given(value: object) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value)) and str(value).strip() != ""
-
-
 def region_mask_path(regions_dir: Path, patient_id: str, timepoint: str, region: str, reader: int) -> Path:
     return Path(regions_dir) / str(patient_id) / f"{timepoint}_{region}_reader{reader}.nrrd"
 
@@ -206,14 +203,14 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
     notes: list[str] = []
     with _stage("read", pid, timepoint):
         image_path = case_row.get(f"{timepoint}_image")
-        if not _given(image_path):
+        if not is_given(image_path):
             raise CaseError(f"no {timepoint}_image given", patient=pid)
         series = case_row.get(f"{timepoint}_series")
         image, notes = read_analysed_exam(image_path, settings, series=series, patient=pid)
         masks: dict[int, sitk.Image] = {}
         for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
             path = case_row.get(column)
-            if not _given(path):
+            if not is_given(path):
                 if reader == 1:
                     raise CaseError(f"no {column} given", patient=pid)
                 continue
@@ -225,7 +222,7 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
             masks[reader] = mask
             notes += [f"reader {reader}: {n}" for n in read_notes + mask_notes]
         chest_path = case_row.get(f"{timepoint}_chest_wall")
-        chest_wall = read_chest_wall(chest_path, image, patient=pid) if _given(chest_path) else None
+        chest_wall = read_chest_wall(chest_path, image, patient=pid) if is_given(chest_path) else None
 
     with _stage("preprocess", pid, timepoint):
         margin = filter_margin_voxels(load_extractor(settings.params))

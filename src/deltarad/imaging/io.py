@@ -23,6 +23,7 @@ from deltarad.errors import CaseError
 from deltarad.imaging.dicom import read_dicom_exam
 from deltarad.imaging.dicom.finding import looks_like_dicom
 from deltarad.imaging.geometry import same_grid
+from deltarad.tablefile import is_given
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +89,8 @@ def read_analysed_exam(path: str | Path, settings, *, series: str | None = None,
     """`read_exam` with a study's imaging settings (deltarad.config.ImagingSettings): the phase,
     the image kind, and the series: `series` (a cohort's <timepoint>_series value) when given,
     else settings.series."""
-    given = series is not None and not (isinstance(series, float) and np.isnan(series)) and str(series).strip() != ""
     return read_exam(path, phase=settings.phase, patient=patient, image_kind=settings.image_kind,
-                     series=str(series) if given else settings.series)
+                     series=str(series) if is_given(series) else settings.series)
 
 
 def read_chest_wall(path: str | Path, image: sitk.Image, *, patient: str | None = None) -> sitk.Image:
