@@ -6,6 +6,8 @@ from pathlib import Path
 #: The failure stage of a patient whose tumour mask is empty at the early exam (complete early
 #: response): counted apart in the cohort flow, left out of the radiomics models.
 EARLY_RESPONSE_STAGE = "early response"
+#: The columns of every table of patients left out (failures.csv and the stages' failure frames).
+FAILURE_COLUMNS = ["patient_id", "stage", "error"]
 
 
 class DeltaradError(Exception):

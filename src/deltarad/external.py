@@ -19,7 +19,7 @@ from deltarad import atomic
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
-from deltarad.modeling.modelfile import FrozenModel
+from deltarad.modeling.modelfile import DeltaradModel
 from deltarad.modeling.models import MODEL_COLUMNS
 from deltarad.parallel import ParallelSettings
 from deltarad.stats.calibration import brier, calibration_slope_intercept
@@ -39,7 +39,7 @@ def external_validation(model_path: Path, study: Study, out_dir: Path,
                         parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score the study's cohort with the frozen model and write its full evaluation; returns
     (Table 3, failures: the patients that could not be scored, also in failures.csv)."""
-    model = FrozenModel.load(model_path)
+    model = DeltaradModel.from_json(model_path)
     predictions, failures = score_cohort(model, study, out_dir, require_outcome=True, parallel=parallel)
     if predictions[study.outcome].nunique() < 2:
         raise DeltaradError("external validation needs scorable patients of both outcomes", file=study.cohort_path)

@@ -15,7 +15,7 @@ from deltarad.errors import EARLY_RESPONSE_STAGE, DeltaradError
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
-from deltarad.modeling.modelfile import FrozenModel
+from deltarad.modeling.modelfile import DeltaradModel
 from deltarad.modeling.models import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_study
 from deltarad.parallel import ParallelSettings
@@ -212,7 +212,7 @@ def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, fai
     atomic.write_csv(out_dir / "cohort_flow.csv", pd.DataFrame(rows))
 
 
-def score_cohort(model: FrozenModel, study: Study, out_dir: Path, *, require_outcome: bool,
+def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_outcome: bool,
                  parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features, delta and the frozen model's four scores for every patient it can score.
 
@@ -225,13 +225,13 @@ def score_cohort(model: FrozenModel, study: Study, out_dir: Path, *, require_out
                                         drop_undefined=False, kind=model.delta_kind)
     model.check_delta(delta)
     scorable = cohort[cohort["patient_id"].isin(set(delta["patient_id"])) & ~cohort["patient_id"].isin(failures["patient_id"])]
-    unscorable = model.unscorable(scorable, delta)
+    unscorable = model.unscorable(delta, scorable)
     failures = _concat(failures, unscorable)
     scorable = scorable[~scorable["patient_id"].isin(unscorable["patient_id"])]
     failures = _concat(failures, missing_failures(model.data, scorable))
     for p, stage, err in failures.itertuples(index=False):
         log.warning("left out patient %s (%s): %s", p, stage, err)
-    scores = model.score(scorable, delta)
+    scores = model.predict_proba(delta, scorable)
     keep = ["patient_id"] + ([study.outcome] if study.outcome in scorable.columns else [])
     return scorable[keep].merge(scores, on="patient_id"), failures
 
@@ -240,7 +240,7 @@ def predict_study(model_path: Path, study: Study, out_dir: Path,
                   parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score a cohort with a frozen model (the outcome column is optional); returns the
     predictions and the patients left out (both also written to out_dir)."""
-    predictions, failures = score_cohort(FrozenModel.load(model_path), study, out_dir, require_outcome=False,
+    predictions, failures = score_cohort(DeltaradModel.from_json(model_path), study, out_dir, require_outcome=False,
                                          parallel=parallel)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic.write_csv(out_dir / "predictions.csv", predictions)

@@ -54,11 +54,21 @@ def _logit_score(part: dict, X: pd.DataFrame) -> np.ndarray:
 
 
 @dataclass
-class FrozenModel:
+class DeltaradModel:
+    """A fitted deltarad model: the two radscores, the ultrasound model and the combined model,
+    with the Youden cut-offs of the training set, held as the plain JSON data of its model file."""
+
     data: dict
 
+    def to_json(self, path: str | Path) -> Path:
+        """Write the model file (plain JSON, written whole or not at all)."""
+        from deltarad import atomic
+
+        return atomic.write_json(Path(path), self.data)
+
     @classmethod
-    def load(cls, path: str | Path) -> "FrozenModel":
+    def from_json(cls, path: str | Path) -> "DeltaradModel":
+        """Read a model file; parses JSON and checks the schema, never executes code."""
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -110,21 +120,22 @@ class FrozenModel:
             parts.append(Encoding.from_dict(var, enc).encode(data[var]))
         return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=data.index)
 
-    def score(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
-        """patient_id, radscore_dir, radscore_dpr, us, combined for every cohort row, in cohort order
+    def predict_proba(self, delta: pd.DataFrame, clinical: pd.DataFrame) -> pd.DataFrame:
+        """patient_id, radscore_dir, radscore_dpr, us, combined (probabilities) for every row of
+        `clinical` (one per patient: patient_id, the ultrasound read, the clinical variables), in its order
         (delta features harmonised first when the model stores a ComBat transform). A patient the
         model cannot score is an error naming the patient; `unscorable` lists them all beforehand."""
         self.check_delta(delta)
-        problems = self.unscorable(cohort, delta)
+        problems = self.unscorable(delta, clinical)
         if len(problems):
             first = problems.iloc[0]
             raise DeltaradError(first["error"], patient=first["patient_id"])
-        patients = list(cohort["patient_id"])
-        delta = apply_harmonization(self.data.get("harmonization"), cohort, delta)
+        patients = list(clinical["patient_id"])
+        delta = apply_harmonization(self.data.get("harmonization"), clinical, delta)
         out = pd.DataFrame({"patient_id": pd.Series(patients, dtype=str)})
         out["radscore_dir"] = self.radscore("radscore_dir", delta, patients)
         out["radscore_dpr"] = self.radscore("radscore_dpr", delta, patients)
-        data = cohort.set_index("patient_id").copy()
+        data = clinical.set_index("patient_id").copy()
         us = pd.to_numeric(data[self.ultrasound], errors="coerce")
         if us.isna().any():
             raise DeltaradError(f"missing ultrasound read '{self.ultrasound}'", patient=str(us.index[us.isna()][0]))
@@ -134,7 +145,7 @@ class FrozenModel:
         out["combined"] = combined_probability(self.data, data, self.encode)
         return out
 
-    def unscorable(self, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
+    def unscorable(self, delta: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
         """Patients the model cannot score (patient_id, stage, error): a selected delta feature
         missing or not finite (e.g. a zero baseline value) or a category not seen in training. A
         blank clinical value only costs the combined model (deltarad.modeling.missing). Call

@@ -16,7 +16,7 @@ from deltarad.harmonize import apply_harmonization, fit_harmonization
 from deltarad.modeling.logit import fit_logit
 from deltarad.modeling.mice import fit_combined_mice, fit_imputation
 from deltarad.modeling.missing import finite
-from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, FrozenModel
+from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, DeltaradModel
 from deltarad.modeling.models import MODEL_COLUMNS, RADSCORES, fit_combined, fit_radscore
 from deltarad.modeling.selection import select_features
 from deltarad.modeling.split import study_split
@@ -187,12 +187,12 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     train_ids = list(split.loc[split["set"] == "training", "patient_id"])
     imputed: list[pd.DataFrame] = []
     model, steps = fit_model(study, cohort, delta, delta_info, train_ids, imputed=imputed)
-    frozen = FrozenModel(model)
-    unscored = frozen.unscorable(cohort, delta)  # e.g. a validation patient's category unseen in training
+    frozen = DeltaradModel(model)
+    unscored = frozen.unscorable(delta, cohort)  # e.g. a validation patient's category unseen in training
     if len(unscored):
         split = split[~split["patient_id"].isin(unscored["patient_id"])].reset_index(drop=True)
         cohort = cohort[~cohort["patient_id"].isin(unscored["patient_id"])].reset_index(drop=True)
-    scores = frozen.score(cohort, delta)
+    scores = frozen.predict_proba(delta, cohort)
     predictions = split.merge(cohort[["patient_id", study.outcome]], on="patient_id").merge(scores, on="patient_id")
     fit_rows = predictions["set"] == "training"
     model["thresholds"] = {

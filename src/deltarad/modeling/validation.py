@@ -38,7 +38,7 @@ from deltarad import atomic
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
-from deltarad.modeling.modelfile import FrozenModel
+from deltarad.modeling.modelfile import DeltaradModel
 from deltarad.modeling.models import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_model
 from deltarad.stats.calibration import brier, calibration_slope
@@ -66,7 +66,7 @@ def performance(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def _model_performance(model: dict, cohort: pd.DataFrame, delta: pd.DataFrame, outcome: str) -> dict:
-    scores = FrozenModel(model).score(cohort, delta)
+    scores = DeltaradModel(model).predict_proba(delta, cohort)
     y = cohort[outcome].to_numpy(int)
     return {m: performance(*finite(y, scores[m].to_numpy())) for m in MODEL_COLUMNS}  # NaN: a blank (complete case)
 

@@ -122,9 +122,9 @@ def write_sheets(model_path: Path, model: dict, cohort: pd.DataFrame, prediction
 def write_study_sheets(model_path: Path, study, predictions: pd.DataFrame, out_dir: Path) -> list[Path]:
     """`write_sheets` for `deltarad predict`: the model file and the study's cohort table."""
     from deltarad.cohort import read_table
-    from deltarad.modeling.modelfile import FrozenModel
+    from deltarad.modeling.modelfile import DeltaradModel
 
-    model = FrozenModel.load(model_path).data
+    model = DeltaradModel.from_json(model_path).data
     cohort = read_table(study.cohort_path, "cohort table")
     cohort = cohort.rename(columns={study.patient_id: "patient_id"})
     cohort["patient_id"] = cohort["patient_id"].astype(str)
