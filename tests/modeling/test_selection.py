@@ -54,9 +54,11 @@ def test_correlation_filter_keeps_the_smaller_p_of_a_correlated_pair():
     rng = np.random.default_rng(1)
     base = rng.normal(size=50)
     X = _frame(a=base, b=base + 0.05 * rng.normal(size=50), c=rng.normal(size=50))
-    p = pd.Series({"a": 0.04, "b": 0.01, "c": 0.03})
-    assert CorrelationFilter(p, corr_max=0.9).fit(X).features_ == ["b", "c"]
-    assert CorrelationFilter(p, corr_max=0.9999).fit(X).features_ == ["a", "b", "c"]
+    y = (X["b"] > X["b"].median()).to_numpy(int)  # the outcome splits on b: b's p is the smaller
+    p = CorrelationFilter().fit(X, y).p_
+    assert p["b"] < p["a"]
+    assert CorrelationFilter(corr_max=0.9).fit(X, y).features_ == ["b", "c"]
+    assert CorrelationFilter(corr_max=0.9999).fit(X, y).features_ == ["a", "b", "c"]
 
 
 def test_lasso_keeps_strong_feature_and_drops_pure_noise():

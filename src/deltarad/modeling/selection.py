@@ -1,8 +1,11 @@
 """Feature selection per region, fitted on the training set only (METHOD.md, Feature selection).
 
-Each step is a small scikit-learn-style estimator on a patients x features DataFrame: `fit` learns
-from training data only and `transform` keeps the chosen columns. Nothing is fitted on validation
-patients, so leakage is impossible by construction.
+Each step is a scikit-learn transformer on a patients x features DataFrame (indexed by patient_id):
+`fit` learns from the X, y (and groups) it is given only, `transform` returns the kept columns, and
+`get_feature_names_out` names them. `selection_pipeline` chains them in a `sklearn.pipeline.Pipeline`
+whose last step, the LASSO, is also the radscore classifier, so the pipeline runs under
+`cross_validate`; `select_features` (the study fit and every resample of the internal validation)
+fits that same pipeline and reads the region's selection from its fitted steps.
 
 ICC (reader 1 vs reader 2, ICC(2,1) >= icc_min) -> z-score (training mean and SD) -> two-sample
 t-test (p < ttest_p) -> |Pearson r| > corr_max pruning (keep the smaller p) -> LASSO logistic with
@@ -17,9 +20,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 try:  # scikit-learn's private liblinear entry points; the estimator is used where they are gone
     from sklearn.svm import _liblinear
@@ -37,35 +44,51 @@ if _liblinear is not None:
     _LIBLINEAR_SEED = int(np.random.RandomState(0).randint(np.iinfo("i").max))  # check_random_state(0)'s draw
     _UNIT_WEIGHTS = np.ones(2)
 
+ICC_SKIPPED = "skipped: fewer than 2 training patients have a second reader"
 
-class _Filter:
-    """Keeps the columns in `features_` (set by fit)."""
+
+class _Filter(TransformerMixin, BaseEstimator):
+    """A selection step: keeps the columns in `features_` (set by fit, with the input's columns)."""
 
     features_: list[str]
 
+    def _fitted_on(self, X: pd.DataFrame) -> None:
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self)
         return X[self.features_]
 
-    def fit_transform(self, X: pd.DataFrame, y: np.ndarray | None = None) -> pd.DataFrame:
-        return self.fit(X, y).transform(X)
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """The kept features, in input order."""
+        check_is_fitted(self)
+        return np.asarray(self.features_, dtype=object)
 
 
 class IccFilter(_Filter):
     """Keep features whose inter-reader ICC(2,1) >= icc_min on patients read by both readers.
 
     `reader2` holds the second reader's values (patients x features, indexed by patient_id);
-    only training patients present in both tables are used, and per feature only those whose
-    values are finite in both (a reader-2 delta left undefined by a zero baseline is NaN).
+    only the patients of the X being fitted that are in both tables are used, and per feature only
+    those whose values are finite in both (a reader-2 delta left undefined by a zero baseline is NaN).
+    Without a second reader (None) or with fewer than 2 such patients every feature passes and
+    `skipped_` is True.
     """
 
-    def __init__(self, reader2: pd.DataFrame, icc_min: float = 0.8):
+    def __init__(self, reader2: pd.DataFrame | None = None, icc_min: float = 0.8):
         self.reader2 = reader2
         self.icc_min = icc_min
 
     def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> "IccFilter":
-        both = X.index.intersection(self.reader2.index)
-        if len(both) < 2:
-            raise ValueError(f"ICC needs at least 2 patients read by both readers, got {len(both)}")
+        self._fitted_on(X)
+        both = X.index.intersection(self.reader2.index) if self.reader2 is not None else X.index[:0]
+        self.n_patients_ = len(both)
+        self.skipped_ = len(both) < 2
+        if self.skipped_:
+            self.icc_ = pd.Series(np.nan, index=X.columns)
+            self.features_ = list(X.columns)
+            return self
         ratings = np.stack([X.loc[both].to_numpy(float), self.reader2.loc[both, X.columns].to_numpy(float)], axis=1)
         finite = np.isfinite(ratings).all(axis=1)
         icc = np.full(X.shape[1], np.nan)
@@ -73,16 +96,16 @@ class IccFilter(_Filter):
         icc[complete] = icc_2_1(ratings[:, :, complete])
         for j in np.flatnonzero(~complete & (finite.sum(axis=0) >= 2)):
             icc[j] = icc_2_1(ratings[finite[:, j], :, j])
-        self.n_patients_ = len(both)
         self.icc_ = pd.Series(icc, index=X.columns)
         self.features_ = list(X.columns[icc >= self.icc_min])  # NaN (no ICC) compares False
         return self
 
 
-class ZScore:
+class ZScore(_Filter):
     """Standardise with the training mean and SD (n - 1, as R's scale()); constant features are dropped."""
 
     def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> "ZScore":
+        self._fitted_on(X)
         sd = X.std(axis=0, ddof=1)
         keep = sd > 0
         self.features_ = list(X.columns[keep])
@@ -91,10 +114,8 @@ class ZScore:
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self)
         return (X[self.features_] - self.mean_) / self.sd_
-
-    def fit_transform(self, X: pd.DataFrame, y: np.ndarray | None = None) -> pd.DataFrame:
-        return self.fit(X, y).transform(X)
 
 
 class TTestFilter(_Filter):
@@ -109,27 +130,36 @@ class TTestFilter(_Filter):
         self.welch = welch
 
     def fit(self, X: pd.DataFrame, y: np.ndarray) -> "TTestFilter":
-        y = np.asarray(y)
-        x = X.to_numpy(float)
-        _, p = stats.ttest_ind(x[y == 1], x[y == 0], axis=0, equal_var=not self.welch)
-        self.p_ = pd.Series(p, index=X.columns)
-        self.features_ = list(X.columns[p < self.alpha])
+        self._fitted_on(X)
+        self.p_ = t_test_p(X, y, self.welch)
+        self.features_ = list(X.columns[self.p_.to_numpy() < self.alpha])
         return self
+
+
+def t_test_p(X: pd.DataFrame, y: np.ndarray, welch: bool) -> pd.Series:
+    """Two-sided two-sample t-test p per feature, pCR (y == 1) vs non-pCR: Welch's or Student's."""
+    y = np.asarray(y)
+    x = X.to_numpy(float)
+    _, p = stats.ttest_ind(x[y == 1], x[y == 0], axis=0, equal_var=not welch)
+    return pd.Series(p, index=X.columns)
 
 
 class CorrelationFilter(_Filter):
     """Among pairs with |Pearson r| > corr_max keep one: the feature with the smaller p-value.
 
     Greedy in order of increasing p: a feature is kept unless it correlates above the limit
-    with a feature already kept.
+    with a feature already kept. The p-values are its own t-test's on the X, y it is fitted on
+    (`t_test_p`, as TTestFilter's: the same bits on the same columns).
     """
 
-    def __init__(self, p_values: pd.Series, corr_max: float = 0.9):
-        self.p_values = p_values
+    def __init__(self, corr_max: float = 0.9, welch: bool = True):
         self.corr_max = corr_max
+        self.welch = welch
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> "CorrelationFilter":
-        order = sorted(X.columns, key=lambda f: (self.p_values[f], f))
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "CorrelationFilter":
+        self._fitted_on(X)
+        self.p_ = t_test_p(X, y, self.welch)
+        order = sorted(X.columns, key=lambda f: (self.p_[f], f))
         if not order:
             self.features_ = []
             return self
@@ -180,7 +210,7 @@ def _inner_folds(y: np.ndarray, folds: int, seed: int,
     return list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(rows, y))
 
 
-class LassoSelector(_Filter):
+class LassoSelector(ClassifierMixin, _Filter):
     """L1-penalised logistic regression, penalty chosen by stratified k-fold CV of the deviance.
 
     The penalty path runs like glmnet's: n_lambdas values from lambda_max (every coefficient
@@ -188,6 +218,9 @@ class LassoSelector(_Filter):
     for its summed loss. rule "min" takes the CV minimum (lambda.min), "1se" the largest lambda
     within one standard error of it (lambda.1se). Features with a non-zero coefficient are kept.
     `groups` (fit) keeps the rows of one patient in one inner fold (`inner_folds`).
+
+    As a transformer it keeps the selected features; as a classifier (y 0/1, 1 = pCR) it is the
+    region's radscore: `decision_function` is the linear predictor, `predict_proba` its expit.
     """
 
     def __init__(self, folds: int = 10, rule: str = "min", seed: int = 0, n_lambdas: int = 40,
@@ -248,6 +281,8 @@ class LassoSelector(_Filter):
         return fits
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None = None) -> "LassoSelector":
+        self._fitted_on(X)
+        self.classes_ = np.array([0, 1])
         y = np.asarray(y).astype(int)
         x = X.to_numpy(float)
         self.features_ = []
@@ -277,6 +312,19 @@ class LassoSelector(_Filter):
         self.features_ = [f for f in X.columns if coef[X.columns.get_loc(f)] != 0]
         return self
 
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """The linear predictor (log-odds of pCR) per patient on the selected (z-scored) features."""
+        check_is_fitted(self)
+        return self.intercept_ + X[self.features_].to_numpy(float) @ self.coef_[self.features_].to_numpy(float)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """(n, 2): P(non-pCR), P(pCR) per patient."""
+        p = expit(self.decision_function(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
 
 @dataclass
 class RegionSelection:
@@ -299,6 +347,22 @@ class RegionSelection:
             self.notes.append(f"{step}: {note}")
 
 
+def selection_pipeline(settings: SelectionSettings, reader2: pd.DataFrame | None = None) -> Pipeline:
+    """The study's selection as a scikit-learn Pipeline: steps icc, zscore, ttest, correlation, lasso.
+
+    Fit it with `pipe.fit(X, y, lasso__groups=groups)`; under `cross_validate` pass
+    `params={"lasso__groups": groups}` to keep a patient's bootstrap copies in one inner fold.
+    """
+    welch = settings.ttest == "welch"
+    return Pipeline([
+        ("icc", IccFilter(reader2, settings.icc_min)),
+        ("zscore", ZScore()),
+        ("ttest", TTestFilter(settings.ttest_p, welch=welch)),
+        ("correlation", CorrelationFilter(settings.corr_max, welch=welch)),
+        ("lasso", LassoSelector(settings.lasso_folds, settings.lasso_rule, settings.lasso_seed)),
+    ])
+
+
 def select_features(
     region: str,
     X: pd.DataFrame,
@@ -309,35 +373,25 @@ def select_features(
     groups: np.ndarray | None = None,
     delta_note: str = "",
 ) -> RegionSelection:
-    """Run the study's selection on training data `X` (patients x delta features) and outcome `y`;
-    `groups` (the original patient of each row of a bootstrap resample) groups the LASSO's folds."""
+    """Fit `selection_pipeline` on training data `X` (patients x delta features) and outcome `y`
+    and read the region's selection from its steps; `groups` (the original patient of each row of a
+    bootstrap resample) groups the LASSO's folds."""
+    pipe = selection_pipeline(settings, reader2).fit(X, y, lasso__groups=groups)
+    icc, zscore, ttest, correlation, lasso = (pipe.named_steps[s] for s in
+                                              ("icc", "zscore", "ttest", "correlation", "lasso"))
     sel = RegionSelection(region)
     if n_before_delta is not None:
         sel.record("features", n_before_delta)
     sel.record("delta", X.shape[1], delta_note)
-
-    if reader2 is not None and len(X.index.intersection(reader2.index)) >= 2:
-        icc = IccFilter(reader2, settings.icc_min).fit(X)
-        X = icc.transform(X)
-        sel.record("icc", X.shape[1], f"ICC(2,1) on {icc.n_patients_} training patients read twice")
-    else:
-        sel.record("icc", X.shape[1], "skipped: fewer than 2 training patients have a second reader")
-
-    scaler = ZScore().fit(X)
-    Z = scaler.transform(X)
-    ttest = TTestFilter(settings.ttest_p, welch=settings.ttest == "welch").fit(Z, y)
-    Z = ttest.transform(Z)
-    sel.record("ttest", Z.shape[1], f"{settings.ttest} t-test p < {settings.ttest_p}")
-
-    Z = CorrelationFilter(ttest.p_, settings.corr_max).fit_transform(Z)
-    sel.record("correlation", Z.shape[1])
-
-    lasso = LassoSelector(settings.lasso_folds, settings.lasso_rule, settings.lasso_seed).fit(Z, y, groups)
+    sel.record("icc", len(icc.features_), ICC_SKIPPED if icc.skipped_ else
+               f"ICC(2,1) on {icc.n_patients_} training patients read twice")
+    sel.record("ttest", len(ttest.features_), f"{settings.ttest} t-test p < {settings.ttest_p}")
+    sel.record("correlation", len(correlation.features_))
     sel.features = lasso.features_
     sel.record("lasso", len(sel.features), "" if sel.features else
                "no feature survived: the radscore is the intercept-only model")
-    sel.mean = scaler.mean_[sel.features]
-    sel.sd = scaler.sd_[sel.features]
+    sel.mean = zscore.mean_[sel.features]
+    sel.sd = zscore.sd_[sel.features]
     sel.coefficients = lasso.coef_[sel.features]
     sel.intercept = lasso.intercept_
     return sel
