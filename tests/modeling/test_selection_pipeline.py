@@ -121,11 +121,12 @@ def test_clone_of_the_study_pipeline_is_an_unfitted_pipeline_with_the_same_setti
 def test_transform_and_feature_names_out_are_the_kept_columns_with_the_patients_kept():
     X, y, _ = _table(informative=6)
     pipe = selection_pipeline(SelectionSettings(), _reader2(X)).fit(X, y)
+    inputs = X
     for name in STEPS:
         step = pipe.named_steps[name]
+        assert list(step.feature_names_in_) == list(inputs.columns)
         assert list(step.get_feature_names_out()) == step.features_
-        assert list(step.feature_names_in_) == list(pipe[: STEPS.index(name)].transform(X).columns) if name != "icc" \
-            else list(X.columns)
+        inputs = step.transform(inputs)
     Z = pipe[:-1].transform(X)
     assert list(Z.columns) == list(pipe[:-1].get_feature_names_out()) == pipe.named_steps["correlation"].features_
     assert list(Z.index) == list(X.index)
