@@ -125,6 +125,11 @@ def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
+def _log_left_out(failures: pd.DataFrame) -> None:
+    for p, stage, err in failures.itertuples(index=False):
+        log.warning("left out patient %s (%s): %s", p, stage, err)
+
+
 def _stop_if_strict(strict: bool, failures: pd.DataFrame) -> None:
     if strict and len(failures):
         first = failures.iloc[0]
@@ -150,8 +155,7 @@ def run_study(
     outputs.write_delta_dropped(out_dir, dropped_features(info))
     outputs.write_failures(out_dir, failures)
     _stop_if_strict(strict, failures)
-    for p, stage, err in failures.itertuples(index=False):
-        log.warning("left out patient %s (%s): %s", p, stage, err)
+    _log_left_out(failures)
     outputs.write_delta_features(out_dir, delta)
 
     fit = fit_study(study, cohort.cases, delta, info, file_order=cohort.file_order)
@@ -215,8 +219,7 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     failures = _concat(failures, unscorable)
     scorable = scorable[~scorable["patient_id"].isin(unscorable["patient_id"])]
     failures = _concat(failures, missing_failures(model.data, scorable))
-    for p, stage, err in failures.itertuples(index=False):
-        log.warning("left out patient %s (%s): %s", p, stage, err)
+    _log_left_out(failures)
     scores = model.predict_proba(delta, scorable)
     keep = ["patient_id"] + ([study.outcome] if study.outcome in scorable.columns else [])
     return scorable[keep].merge(scores, on="patient_id"), failures
