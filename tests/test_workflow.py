@@ -128,3 +128,18 @@ def test_failures_are_written_before_a_strict_run_stops(tmp_path):
     failures = pd.read_csv(tmp_path / "run" / outputs.FAILURES, dtype={"patient_id": str})
     assert failures["patient_id"].tolist() == [gone]
     assert not (tmp_path / "run" / outputs.MODEL).exists()  # the run stopped before the fit
+
+
+def test_demo_command_runs_the_library_demo(tmp_path):
+    from typer.testing import CliRunner
+
+    from deltarad.cli import app
+
+    res = CliRunner().invoke(app, ["demo", "--features-only", "--patients", "40", "--bootstrap", "0",
+                                   "--out", str(tmp_path / "demo")])
+    assert res.exit_code == 0, res.output
+    assert "demo: modelling a generated feature table" in res.output
+    assert "demo: 40 patients modelled, 0 failed" in res.output
+    report = tmp_path / "demo" / "run" / "report.html"
+    assert f"report: {report.resolve()}" in res.output and report.is_file()
+    assert pd.read_csv(tmp_path / "demo" / "run" / outputs.VALIDATION)["bootstrap_n"].eq(0).all()
