@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 
 from deltarad.coding import Coding
 from deltarad.config import Study, TableFile
-from deltarad.errors import StudyFileError
+from deltarad.errors import FAILURE_COLUMNS, StudyFileError
 from deltarad.tablefile import Table, is_given, read_table_file
 
 IMAGE_COLUMNS = (
@@ -39,6 +40,17 @@ def read_table(path: Path, what: str, *, id_column: str = "patient_id") -> pd.Da
     return read_table_file(path, what, text_columns=(id_column,)).frame
 
 
+@dataclass
+class Cohort:
+    """The cohort file, read once: the usable patients, every patient id in file order (failed
+    ones included: the split runs over the whole file) and the patients left out."""
+
+    cases: pd.DataFrame  # one row per usable patient, id column `patient_id`, file order
+    file_order: list[str]
+    failures: pd.DataFrame  # FAILURE_COLUMNS, stage "cohort"
+    read_as: str = ""  # how the file was read (delimiter, decimal mark, sheet...), for the cohort flow
+
+
 def load_cohort(study: Study, *, require_outcome: bool = True) -> pd.DataFrame:
     """Read and check the cohort; the first problem of any patient is an error."""
     cohort, failures = load_cohort_cases(study, require_outcome=require_outcome)
@@ -48,14 +60,14 @@ def load_cohort(study: Study, *, require_outcome: bool = True) -> pd.DataFrame:
     return cohort
 
 
-def patient_order(study: Study) -> list[str]:
-    """Every patient id of the cohort file, in file order (failed patients included)."""
-    df = read_study_table(study, study.cohort, "cohort file", study.patient_id).frame
-    return df[study.patient_id].tolist()
-
-
 def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the cohort table and split it into usable patients and per-patient failures.
+    """The usable patients and the per-patient failures of the cohort file (see `read_cohort`)."""
+    cohort = read_cohort(study, require_outcome=require_outcome)
+    return cohort.cases, cohort.failures
+
+
+def read_cohort(study: Study, *, require_outcome: bool = True) -> Cohort:
+    """Read the cohort table (once) and split it into usable patients and per-patient failures.
 
     The table comes as it is (CSV with any common delimiter and decimal mark, XLSX, ODS: see
     deltarad.tablefile). Problems of the whole file (missing columns, duplicate or empty ids) are
@@ -73,6 +85,7 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd
     if pid not in df.columns:
         raise StudyFileError(f"no patient id column '{pid}' (columns: {', '.join(df.columns)})", file=path)
     df = df.rename(columns={pid: "patient_id"})
+    file_order = df["patient_id"].tolist()
     empty = df["patient_id"].isna().to_numpy()
     if empty.any():
         raise StudyFileError(f"empty patient_id on {table.where(np.flatnonzero(empty))}", file=path)
@@ -125,10 +138,9 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd
     bad = df["patient_id"].isin(problems)
     failures = pd.DataFrame(
         [{"patient_id": p, "stage": "cohort", "error": problems[p]} for p in df.loc[bad, "patient_id"]],
-        columns=["patient_id", "stage", "error"],
+        columns=FAILURE_COLUMNS,
     )
     cohort = df.loc[~bad].reset_index(drop=True)
-    cohort.attrs["read_as"] = f"{path.name}: {table.read_as}"
     if cohort.empty and failures.empty:
         raise StudyFileError("the table has no patient rows", file=path)
     if cohort.empty:
@@ -140,7 +152,7 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd
     if require_outcome and len(cohort) and cohort[study.outcome].nunique() < 2:
         raise StudyFileError(f"every usable patient has {study.outcome} = {cohort[study.outcome].iat[0]}: "
                              "a model needs both outcomes", file=path)
-    return cohort, failures
+    return Cohort(cohort, file_order, failures, read_as=f"{path.name}: {table.read_as}")
 
 
 def _shown(value: object) -> str:

@@ -1,54 +1,86 @@
 """External validation of a frozen model on a new cohort (another hospital), from its images or
 its feature table (`deltarad validate`).
 
-Writes into DIR: predictions.csv (set = "external"), model.json (a copy, so DIR reads like a run
-folder), tables/table3.csv (AUC with DeLong CI; accuracy, sensitivity, specificity, PPV, NPV at
-the model's own training-set Youden cut-offs, never re-chosen on the new cohort; DeLong p, IDI and
-NRI against the ultrasound model), tables/calibration.csv (calibration-in-the-large, slope, Brier
-per model), tables/roc.csv, tables/decision_curve.csv, failures.csv and report.html.
+Computes, and writes into DIR (deltarad.outputs): predictions.csv (set = "external"), model.json
+(a copy, so DIR reads like a run folder), tables/table3.csv (AUC with DeLong CI; accuracy,
+sensitivity, specificity, PPV, NPV at the model's own training-set Youden cut-offs, never
+re-chosen on the new cohort; DeLong p, IDI and NRI against the ultrasound model),
+tables/calibration.csv (calibration-in-the-large, slope, Brier per model), tables/roc.csv,
+tables/decision_curve.csv, failures.csv, and with `report` report.html.
 """
 from __future__ import annotations
 
 import logging
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from deltarad import atomic
+from deltarad import outputs
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import DeltaradModel
-from deltarad.modeling.models import MODEL_COLUMNS
+from deltarad.modeling.names import MODEL_COLUMNS, REFERENCE_MODEL
 from deltarad.parallel import ParallelSettings
 from deltarad.stats.calibration import brier, calibration_slope_intercept
 from deltarad.stats.dca import decision_curve
 from deltarad.stats.metrics import confusion_metrics
 from deltarad.stats.roc import roc_points
 from deltarad.stats.tables import table3
+from deltarad.study_tables import TABLE3_MODELS
 from deltarad.workflow import score_cohort
 
 log = logging.getLogger(__name__)
 
 EXTERNAL = "external"
-TABLE3_MODELS = ["combined", "radscore_dir", "radscore_dpr"]
 
 
-def external_validation(model_path: Path, study: Study, out_dir: Path,
-                        parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score the study's cohort with the frozen model and write its full evaluation; returns
-    (Table 3, failures: the patients that could not be scored, also in failures.csv)."""
+@dataclass
+class ExternalValidation:
+    """A frozen model judged on a new cohort."""
+
+    predictions: pd.DataFrame  # patient_id, set ("external"), outcome, the four models' scores
+    failures: pd.DataFrame  # FAILURE_COLUMNS: the patients that could not be scored
+    table3: pd.DataFrame  # stats.tables.table3 at the model's own training cut-offs
+    calibration: pd.DataFrame  # per model: calibration intercept and slope, Brier score
+    roc: pd.DataFrame  # model, threshold, fpr, tpr
+    decision_curve: pd.DataFrame  # net benefit per threshold, every model on the same patients
+    report: Path | None = None
+
+
+def external_validation(model_path: Path, study: Study, out_dir: Path, parallel: ParallelSettings | None = None,
+                        *, report: bool = False) -> ExternalValidation:
+    """Score the study's cohort with the frozen model, evaluate it and write the results into
+    out_dir (with `report`, report.html too)."""
     model = DeltaradModel.from_json(model_path)
     predictions, failures = score_cohort(model, study, out_dir, require_outcome=True, parallel=parallel)
+    result = evaluate_external(model, predictions, failures, study)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs.write_predictions(out_dir, result.predictions)
+    outputs.write_failures(out_dir, result.failures)
+    outputs.copy_model(out_dir, model_path)
+    outputs.write_external_tables(out_dir, result.table3, result.calibration, result.roc, result.decision_curve)
+    if report:
+        from deltarad.report import build_report
+
+        result.report = build_report(out_dir)
+    return result
+
+
+def evaluate_external(model: DeltaradModel, predictions: pd.DataFrame, failures: pd.DataFrame,
+                      study: Study) -> ExternalValidation:
+    """Table 3 at the model's training cut-offs, calibration, ROC and decision curve of the
+    frozen model's `predictions` on the external cohort."""
     if predictions[study.outcome].nunique() < 2:
         raise DeltaradError("external validation needs scorable patients of both outcomes", file=study.cohort_path)
+    predictions = predictions.copy()
     predictions.insert(1, "set", EXTERNAL)
     if study.outcome != model.outcome:
         log.warning("the study's outcome '%s' is not the model's '%s'", study.outcome, model.outcome)
 
     y = predictions[study.outcome].to_numpy(int)
-    t3 = table3(predictions, study.outcome, TABLE3_MODELS, by="set", fit_set=EXTERNAL, reference="us")
+    t3 = table3(predictions, study.outcome, TABLE3_MODELS, by="set", fit_set=EXTERNAL, reference=REFERENCE_MODEL)
     cutoffs = model.data.get("thresholds", {})
     for i, row in t3.iterrows():  # the model's training cut-offs, as a frozen model must be judged
         if row["model"] in cutoffs:
@@ -62,15 +94,4 @@ def external_validation(model_path: Path, study: Study, out_dir: Path,
     roc = pd.concat([roc_points(*finite(y, predictions[m])).assign(model=m) for m in MODEL_COLUMNS], ignore_index=True)
     every = predictions[MODEL_COLUMNS].notna().all(axis=1).to_numpy()  # one net-benefit curve per model, same patients
     dca = decision_curve(y[every], {m: predictions.loc[every, m].to_numpy(float) for m in MODEL_COLUMNS})
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tables = out_dir / "tables"
-    atomic.write_csv(out_dir / "predictions.csv", predictions)
-    atomic.write_csv(out_dir / "failures.csv", failures)
-    with atomic.atomic_path(out_dir / "model.json") as tmp:
-        shutil.copyfile(model_path, tmp)
-    atomic.write_csv(tables / "table3.csv", t3)
-    atomic.write_csv(tables / "calibration.csv", calibration)
-    atomic.write_csv(tables / "roc.csv", roc[["model", "threshold", "fpr", "tpr"]])
-    atomic.write_csv(tables / "decision_curve.csv", dca)
-    return t3, failures
+    return ExternalValidation(predictions, failures, t3, calibration, roc[["model", "threshold", "fpr", "tpr"]], dca)

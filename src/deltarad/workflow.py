@@ -1,32 +1,62 @@
-"""The whole job behind `deltarad run` and `deltarad predict`: read, extract or load features,
-delta, fit or apply the model, evaluate, write every output atomically."""
+"""The whole job behind `deltarad run`, `predict` and `extract`, as stages that return values:
+the cohort (its file read once), the features (the study's table, or extracted from the images),
+the delta table, the fit, the internal validation and Tables 1-3. `run_study` composes them and
+hands each value to deltarad.outputs as soon as it is known, so a run that stops at a later stage
+still leaves failures.csv and the files of the stages before."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from deltarad import atomic
-from deltarad.cohort import has_images, load_cohort_cases, patient_order, read_study_table
+from deltarad import outputs
+from deltarad.cohort import Cohort, has_images, load_cohort, read_cohort, read_study_table
 from deltarad.config import Study
-from deltarad.errors import EARLY_RESPONSE_STAGE, DeltaradError
+from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
 from deltarad.modeling.modelfile import DeltaradModel
-from deltarad.modeling.models import MODEL_COLUMNS
+from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_study
+from deltarad.modeling.validation import ValidationResult, internal_validation
 from deltarad.parallel import ParallelSettings
-from deltarad.modeling.validation import ValidationResult, write_internal_validation
-from deltarad.report.record import write_study_record
-
-RADSCORE_COLUMNS = ["radscore_dir", "radscore_dpr"]
+from deltarad.report.record import study_record
+from deltarad.study_tables import StudyTables, study_tables
 
 log = logging.getLogger(__name__)
 
-FAILURE_COLUMNS = ["patient_id", "stage", "error"]
+SETS = ("training", "validation")
+
+
+@dataclass
+class StudyRun:
+    """What `run_study` computed, stage by stage (each also written into the run folder)."""
+
+    cohort: Cohort
+    features: pd.DataFrame  # long form: one row per patient, timepoint, region and reader
+    delta: pd.DataFrame
+    delta_info: dict  # compute_delta's account of the features it kept and dropped
+    fit: FitResult
+    validation: ValidationResult | None  # None when the study switches internal validation off
+    tables: StudyTables
+    failures: pd.DataFrame  # FAILURE_COLUMNS: every patient left out, at whichever stage
+
+    def __iter__(self):
+        """Unpacks as `fit, failures`, as run_study's return did before it held every stage."""
+        return iter((self.fit, self.failures))
+
+
+@dataclass
+class StudyPrediction:
+    """What `predict_study` computed and wrote."""
+
+    predictions: pd.DataFrame  # patient_id, [outcome], the four models' scores
+    failures: pd.DataFrame  # FAILURE_COLUMNS: the patients that could not be scored
+    sheets: list[Path] = field(default_factory=list)  # one A4 HTML sheet per patient, when asked
 
 
 def load_features(
@@ -90,17 +120,14 @@ def delta_features(features: pd.DataFrame, cohort: pd.DataFrame, failures: pd.Da
     return delta, info, failures
 
 
-def write_fit(result: FitResult, out_dir: Path) -> None:
-    atomic.write_csv(out_dir / "split.csv", result.split)
-    atomic.write_csv(out_dir / "predictions.csv", result.predictions)
-    atomic.write_csv(out_dir / "selection.csv", result.selection)
-    atomic.write_csv(out_dir / "selected_features.csv", result.selected)
-    atomic.write_json(out_dir / "model.json", result.model)
-
-
 def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
     frames = [f.reindex(columns=FAILURE_COLUMNS) for f in frames if f is not None and len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FAILURE_COLUMNS)
+
+
+def _log_left_out(failures: pd.DataFrame) -> None:
+    for p, stage, err in failures.itertuples(index=False):
+        log.warning("left out patient %s (%s): %s", p, stage, err)
 
 
 def _stop_if_strict(strict: bool, failures: pd.DataFrame) -> None:
@@ -113,84 +140,46 @@ def _stop_if_strict(strict: bool, failures: pd.DataFrame) -> None:
 
 def run_study(
     study: Study, out_dir: Path, *, strict: bool = False, parallel: ParallelSettings | None = None
-) -> tuple[FitResult, pd.DataFrame]:
-    """Fit and evaluate the study; returns the fit and the failures (also written to failures.csv).
+) -> StudyRun:
+    """Fit and evaluate the study, writing every output into `out_dir` (deltarad.outputs).
 
-    A patient that fails a stage is left out and listed; with `strict` any failure is an error.
+    A patient that fails a stage is left out and listed in failures.csv; with `strict` any
+    failure is an error. The return holds every stage's value, and unpacks as (fit, failures).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    cohort, failures = load_cohort_cases(study)
-    _stop_if_strict(strict, failures)
-    features, extraction_failures = load_features(study, cohort, out_dir, parallel)
-    delta, info, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
+    cohort = read_cohort(study)
+    _stop_if_strict(strict, cohort.failures)
+    features, extraction_failures = load_features(study, cohort.cases, out_dir, parallel)
+    delta, info, failures = delta_features(features, cohort.cases, _concat(cohort.failures, extraction_failures),
                                            kind=study.delta, near_zero=study.delta_near_zero)
-    atomic.write_csv(out_dir / "delta_dropped.csv", dropped_features(info))
-    atomic.write_csv(out_dir / "failures.csv", failures)
+    outputs.write_delta_dropped(out_dir, dropped_features(info))
+    outputs.write_failures(out_dir, failures)
     _stop_if_strict(strict, failures)
-    for p, stage, err in failures.itertuples(index=False):
-        log.warning("left out patient %s (%s): %s", p, stage, err)
-    atomic.write_csv(out_dir / "delta_features.csv", delta)
-    result = fit_study(study, cohort, delta, info, file_order=patient_order(study))
-    failures = _concat(failures, result.unscored,
-                       missing_failures(result.model, cohort[cohort["patient_id"].isin(result.split["patient_id"])]))
-    atomic.write_csv(out_dir / "failures.csv", failures)
+    _log_left_out(failures)
+    outputs.write_delta_features(out_dir, delta)
+
+    fit = fit_study(study, cohort.cases, delta, info, file_order=cohort.file_order)
+    fitted = cohort.cases[cohort.cases["patient_id"].isin(fit.split["patient_id"])]
+    failures = _concat(failures, fit.unscored, missing_failures(fit.model, fitted))
+    outputs.write_failures(out_dir, failures)
     _stop_if_strict(strict, failures)
-    write_fit(result, out_dir)
-    write_study_record(study, out_dir)
-    atomic.write_csv(out_dir / "tables" / "missing_values.csv",
-                     missing_value_table(cohort, result.split, study.clinical, study.missing.policy,
-                                         study.missing.imputations))
-    write_cohort_flow(study, cohort, result, failures, out_dir)
-    internal = write_internal_validation(study, cohort, delta, info, result, out_dir / "tables")
-    write_tables(study, cohort, result, out_dir / "tables", internal)
-    return result, failures
+    outputs.write_fit(out_dir, fit)
+    outputs.write_study_record(out_dir, study_record(study))
+    outputs.write_missing_values(out_dir, missing_value_table(cohort.cases, fit.split, study.clinical,
+                                                              study.missing.policy, study.missing.imputations))
+    outputs.write_cohort_flow(out_dir, cohort_flow(cohort, fit.predictions, failures, study.outcome))
+
+    validation = internal_validation(study, cohort.cases, delta, info, fit)
+    outputs.write_internal_validation(out_dir, validation)
+    tables = study_tables(study, cohort.cases, fit, validation)
+    outputs.write_study_tables(out_dir, tables)
+    return StudyRun(cohort, features, delta, info, fit, validation, tables, failures)
 
 
-def write_tables(study: Study, cohort: pd.DataFrame, result: FitResult, tables_dir: Path,
-                 internal: ValidationResult | None = None) -> None:
-    """Tables 1-3 as the study reports them (CSV, plus journal-formatted XLSX and HTML beside).
-
-    Table 1: clinical variables and the ultrasound read by outcome within each set. Table 2:
-    univariate then multivariate logistic regression on the training set over the combined
-    model's candidates. Table 3: every model in both sets, Youden cut-offs from training, DeLong,
-    IDI and NRI against the ultrasound model (the study's reference). With internal validation,
-    the training rows of Table 3 also carry the apparent, optimism and optimism-corrected AUC,
-    calibration slope and Brier score and the cross-validated mean of each.
-    """
-    from deltarad.stats.pooling import POOLED_NOTE, table2_pooled
-    from deltarad.stats.tables import NESTED_NOTE, table1, table2, table3, write_table
-
-    p = result.predictions
-    data = p[["patient_id", "set"]].merge(cohort, on="patient_id")
-    variables = [*study.clinical, study.ultrasound]
-    categorical = [*study.categorical, study.ultrasound]
-    with_radscores = data.merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")  # the study's Table 1 has them
-    write_table(table1(with_radscores, study.outcome, by="set", variables=[*variables, *RADSCORE_COLUMNS],
-                       categorical=categorical),
-                tables_dir / "table1.csv", "Table 1. Patient characteristics by outcome")
-    training = data[data["set"] == "training"].merge(p[["patient_id", *RADSCORE_COLUMNS]], on="patient_id")
-    if result.imputed:  # mice: every imputed training set, pooled by Rubin's rules
-        t2 = table2_pooled(result.imputed, study.outcome, [*variables, *RADSCORE_COLUMNS], categorical,
-                           reference_levels=study.reference_levels)
-    else:
-        t2 = table2(training, study.outcome, variables=[*variables, *RADSCORE_COLUMNS], categorical=categorical,
-                    reference_levels=study.reference_levels)
-    write_table(t2, tables_dir / "table2.csv", "Table 2. Logistic regression in the training set",
-                notes=[POOLED_NOTE.format(m=len(result.imputed))] if result.imputed else [])
-    nested = ["combined"] if study.ultrasound in result.model["combined"]["terms"] else []
-    t3 = table3(p, study.outcome, ["combined", "radscore_dir", "radscore_dpr"], by="set",
-                fit_set="training", reference="us", nested=nested)
-    t3.insert(2, "n", t3[["tp", "fp", "tn", "fn"]].sum(axis=1))  # patients the model scored (a blank costs the combined)
-    if internal is not None:
-        extra = internal.wide()
-        t3 = t3.merge(extra, on="model", how="left")
-        t3.loc[t3["set"] != "training", [c for c in extra.columns if c != "model"]] = float("nan")
-    write_table(t3, tables_dir / "table3.csv", "Table 3. Performance of the models",
-                notes=[f"nested_optimistic: {NESTED_NOTE}"] if t3["nested_optimistic"].any() else [])
-
-
-def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, failures: pd.DataFrame, out_dir: Path) -> None:
-    rows = [{"stage": "cohort file", "n": len(cohort), "detail": cohort.attrs.get("read_as", "")}]
+def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Patients per stage (stage, n, detail): the cohort file, complete early responses, the
+    excluded, then each model's and each set's patients."""
+    rows = [{"stage": "cohort file", "n": len(cohort.cases), "detail": cohort.read_as}]
     responders = failures["stage"].astype(str) == EARLY_RESPONSE_STAGE
     if responders.any():
         rows.append({"stage": "complete early response", "n": failures.loc[responders, "patient_id"].nunique(),
@@ -199,17 +188,17 @@ def write_cohort_flow(study: Study, cohort: pd.DataFrame, result: FitResult, fai
     if len(excluded):
         rows.append({"stage": "excluded", "n": excluded["patient_id"].nunique(),
                      "detail": "; ".join(sorted(excluded["stage"].astype(str).unique()))})
-    p = result.predictions
+    p = predictions
     for m in MODEL_COLUMNS:  # n each model was fitted and evaluated on (a blank costs the combined model)
         used = p[p[m].notna()]
         rows.append({"stage": f"model: {m}", "n": len(used),
-                     "detail": ", ".join(f"{s} {int((used['set'] == s).sum())}" for s in ("training", "validation"))
+                     "detail": ", ".join(f"{s} {int((used['set'] == s).sum())}" for s in SETS)
                      + (f"; {len(p) - len(used)} without a value it uses" if len(used) < len(p) else "")})
-    for s in ("training", "validation"):
+    for s in SETS:
         sub = p[p["set"] == s]
         rows.append({"stage": s, "n": len(sub),
-                     "detail": f"{int(sub[study.outcome].sum())} pCR / {int((sub[study.outcome] == 0).sum())} non-pCR"})
-    atomic.write_csv(out_dir / "cohort_flow.csv", pd.DataFrame(rows))
+                     "detail": f"{int(sub[outcome].sum())} pCR / {int((sub[outcome] == 0).sum())} non-pCR"})
+    return pd.DataFrame(rows)
 
 
 def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_outcome: bool,
@@ -219,7 +208,8 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     Returns (predictions: patient_id, [outcome], radscore_dir, radscore_dpr, us, combined;
     failures: the patients left out, with the stage and the reason).
     """
-    cohort, failures = load_cohort_cases(study, require_outcome=require_outcome)
+    read = read_cohort(study, require_outcome=require_outcome)
+    cohort, failures = read.cases, read.failures
     features, extraction_failures = load_features(study, cohort, out_dir, parallel)
     delta, _, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
                                         drop_undefined=False, kind=model.delta_kind)
@@ -229,20 +219,45 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     failures = _concat(failures, unscorable)
     scorable = scorable[~scorable["patient_id"].isin(unscorable["patient_id"])]
     failures = _concat(failures, missing_failures(model.data, scorable))
-    for p, stage, err in failures.itertuples(index=False):
-        log.warning("left out patient %s (%s): %s", p, stage, err)
+    _log_left_out(failures)
     scores = model.predict_proba(delta, scorable)
     keep = ["patient_id"] + ([study.outcome] if study.outcome in scorable.columns else [])
     return scorable[keep].merge(scores, on="patient_id"), failures
 
 
-def predict_study(model_path: Path, study: Study, out_dir: Path,
-                  parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score a cohort with a frozen model (the outcome column is optional); returns the
-    predictions and the patients left out (both also written to out_dir)."""
+def predict_study(model_path: Path, study: Study, out_dir: Path, parallel: ParallelSettings | None = None, *,
+                  sheets: bool = False) -> StudyPrediction:
+    """Score a cohort with a frozen model (the outcome column is optional) and write
+    predictions.csv and failures.csv (the patients left out) into out_dir; with `sheets`, also
+    one A4 HTML sheet per patient (out_dir/sheets/)."""
     predictions, failures = score_cohort(DeltaradModel.from_json(model_path), study, out_dir, require_outcome=False,
                                          parallel=parallel)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_csv(out_dir / "predictions.csv", predictions)
-    atomic.write_csv(out_dir / "failures.csv", failures)
-    return predictions, failures
+    outputs.write_predictions(out_dir, predictions)
+    outputs.write_failures(out_dir, failures)
+    written = []
+    if sheets:
+        from deltarad.report.sheets import write_study_sheets
+
+        written = write_study_sheets(model_path, study, predictions, out_dir)
+    return StudyPrediction(predictions, failures, written)
+
+
+def extract_study(study: Study, out_dir: Path, *, parallel: ParallelSettings | None = None,
+                  prune_store: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`deltarad extract`: every exam's features (features.csv, extraction notes, regions/, the
+    store: deltarad.features.extract) and their delta (delta_features.csv); returns the features
+    and the exams that failed."""
+    from deltarad.features.extract import extract_cohort
+
+    cohort = load_cohort(study, require_outcome=False)
+    if not has_images(cohort):
+        raise StudyFileError(
+            "cohort has no image columns (baseline_image, early_image, baseline_mask, early_mask)",
+            file=study.cohort_path,
+        )
+    features, failures = extract_cohort(study, cohort, out_dir, parallel=parallel, prune_store=prune_store)
+    if len(features):
+        delta, _ = compute_delta(features, kind=study.delta, near_zero=study.delta_near_zero)
+        outputs.write_delta_features(out_dir, delta)
+    return features, failures

@@ -2,19 +2,19 @@
 extraction, counted apart in the cohort flow."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 import yaml
 
+from deltarad.cohort import Cohort
 from deltarad.config import ImagingSettings, Study
 from deltarad.features.extract import extract_cohort
 from deltarad.imaging.phantom import breast_phantom
 from deltarad.modeling.models import MODEL_COLUMNS
+from deltarad.outputs import write_cohort_flow
 from deltarad.parallel import ParallelSettings
-from deltarad.workflow import write_cohort_flow
+from deltarad.workflow import cohort_flow
 
 
 def test_empty_early_mask_is_counted_as_complete_early_response(tmp_path):
@@ -38,8 +38,9 @@ def test_empty_early_mask_is_counted_as_complete_early_response(tmp_path):
     cohort = pd.DataFrame({"patient_id": ["R1", "R2", "R3", "R4"]})
     predictions = pd.DataFrame({"patient_id": ["R3", "R4"], "set": ["training", "validation"], "outcome": [1, 0],
                                 **{m: [0.7, 0.2] for m in MODEL_COLUMNS}})
-    write_cohort_flow(Study(cohort=tmp_path / "c.csv"), cohort, SimpleNamespace(predictions=predictions),
-                      pd.concat([failures, others], ignore_index=True), tmp_path)
+    read = Cohort(cohort, list(cohort["patient_id"]), failures.iloc[:0])
+    write_cohort_flow(tmp_path, cohort_flow(read, predictions, pd.concat([failures, others], ignore_index=True),
+                                            Study(cohort=tmp_path / "c.csv").outcome))
     flow = pd.read_csv(tmp_path / "cohort_flow.csv")
     assert flow[["stage", "n"]].to_dict("records")[:3] == [
         {"stage": "cohort file", "n": 4}, {"stage": "complete early response", "n": 1}, {"stage": "excluded", "n": 1},

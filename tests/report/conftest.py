@@ -222,10 +222,11 @@ def make_run_folder(path: Path, n: int = 187, seed: int = 0) -> Path:
     _tables_1_2(path, pred, rng)
     _regions_and_delta(path, pred, features, rng)
     from deltarad.config import Study
-    from deltarad.report.record import write_study_record
+    from deltarad.outputs import write_study_record
+    from deltarad.report.record import study_record
 
-    write_study_record(Study(cohort=Path("cohort.csv"), name="Demo-like ALN pCR study", file_name="demo.yaml",
-                             outcome=OUTCOME, ultrasound="us_post_nat"), path)
+    write_study_record(path, study_record(Study(cohort=Path("cohort.csv"), name="Demo-like ALN pCR study",
+                                                file_name="demo.yaml", outcome=OUTCOME, ultrasound="us_post_nat")))
     table3 = _table3(pred)
     write_csv(path / "tables" / "table3.csv", table3)
     write_json(path / "model.json", {

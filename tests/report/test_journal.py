@@ -106,14 +106,15 @@ def test_methods_paragraph_states_the_runs_own_settings(run_folder: Path, tmp_pa
 
     from deltarad.config import ImagingSettings, Study, ValidationSettings
     from deltarad.report.methods import methods_text
-    from deltarad.report.record import write_study_record
+    from deltarad.outputs import write_study_record
+    from deltarad.report.record import study_record
     from deltarad.report.run import RunFolder
 
     for name in ("model.json", "predictions.csv", "selection.csv"):
         shutil.copyfile(run_folder / name, tmp_path / name)
     study = Study(cohort=Path("c.csv"), imaging=ImagingSettings(n4=False, skin_mm=1.5, air_threshold=35),
                   validation=ValidationSettings(bootstrap=50, cv_repeats=0))
-    write_study_record(study, tmp_path)
+    write_study_record(tmp_path, study_record(study))
     paragraphs, checklist = methods_text(RunFolder(tmp_path))
     text = " ".join(paragraphs)
     assert "No bias-field correction was applied" in text

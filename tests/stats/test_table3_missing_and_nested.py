@@ -7,7 +7,8 @@ import pytest
 
 from deltarad.report.tables import NESTED_MARK, table3_display
 from deltarad.stats.roc import delong_test
-from deltarad.stats.tables import NESTED_NOTE, table3, write_table
+from deltarad.outputs import write_table
+from deltarad.stats.tables import NESTED_NOTE, table3
 
 
 def test_a_model_is_evaluated_on_the_patients_it_scored_the_others_on_all(asah):

@@ -12,8 +12,8 @@ from deltarad.stats.tables import (
     table1,
     table2,
     table3,
-    write_table,
 )
+from deltarad.outputs import write_table
 
 
 def test_table1_tests_and_layout(asah):

@@ -47,7 +47,8 @@ def test_validate_reproduces_the_run_and_uses_its_cutoffs(two_centres):
     cohort = pd.read_csv(root / "cohort.csv", dtype={"patient_id": str})
     study = _cohort_study(root, settings, "held_out", cohort[cohort["patient_id"].isin(validation["patient_id"])])
     out = root / "validate"
-    t3, failures = external_validation(run_dir / "model.json", study, out)
+    done = external_validation(run_dir / "model.json", study, out)
+    t3, failures = done.table3, done.failures
     assert failures.empty
 
     scored = pd.read_csv(out / "predictions.csv", dtype={"patient_id": str}).set_index("patient_id")

@@ -26,29 +26,15 @@ def register(app: typer.Typer) -> None:
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Generate a realistic longitudinal DCE-MRI cohort and run images -> report on it."""
-        from deltarad.config import load_study
-        from deltarad.workflow import run_study
+        from deltarad.demo import run_demo
 
         output_folder(out)
         start = time.perf_counter()
         if features_only:
-            from deltarad.simulate import generate_feature_study
-
             typer.echo("demo: modelling a generated feature table (no images) with planted signal")
-            study_file = generate_feature_study(out / "cohort", n_patients=patients, effect=effect, seed=seed,
-                                                internal_validation=True)
         else:
-            from deltarad.synthetic.cohort import generate_cohort
-
             typer.echo(f"demo: generating {patients} patients (DICOM DCE exams, two readers' NRRD masks) in {out / 'cohort'}")
-            study_file = generate_cohort(out / "cohort", n_patients=patients, seed=seed, effect=effect)
-        run_dir = out / "run"
-        study = load_study(study_file)
-        study.validation.bootstrap = bootstrap
-        result, failures = run_study(study, run_dir)
-        from deltarad.report import build_report
-
-        report = build_report(run_dir)
-        typer.echo(f"demo: {len(result.predictions)} patients modelled, {len(failures)} failed, "
+        done = run_demo(out, patients=patients, seed=seed, effect=effect, bootstrap=bootstrap, features_only=features_only)
+        typer.echo(f"demo: {len(done.run.fit.predictions)} patients modelled, {len(done.run.failures)} failed, "
                    f"{time.perf_counter() - start:.0f} s")
-        typer.echo(f"report: {report.resolve()}")
+        typer.echo(f"report: {done.report.resolve()}")

@@ -23,27 +23,13 @@ def register(app: typer.Typer) -> None:
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Extract the 851 features per region and reader of every exam, and their delta."""
-        from deltarad.atomic import write_csv
-        from deltarad.cohort import has_images, load_cohort
         from deltarad.config import load_study
-        from deltarad.errors import StudyFileError
-        from deltarad.features.delta import compute_delta
-        from deltarad.features.extract import extract_cohort
         from deltarad.parallel import ParallelSettings
+        from deltarad.workflow import extract_study
 
         output_folder(out)
-        study = load_study(study_file)
-        cohort = load_cohort(study, require_outcome=False)
-        if not has_images(cohort):
-            raise StudyFileError(
-                "cohort has no image columns (baseline_image, early_image, baseline_mask, early_mask)",
-                file=study.cohort_path,
-            )
-        features, failures = extract_cohort(study, cohort, out, parallel=ParallelSettings(workers, scheduler),
+        features, failures = extract_study(load_study(study_file), out, parallel=ParallelSettings(workers, scheduler),
                                            prune_store=prune_store)
-        if len(features):
-            delta, _ = compute_delta(features, kind=study.delta, near_zero=study.delta_near_zero)
-            write_csv(out / "delta_features.csv", delta)
         typer.echo(f"wrote {out}/features.csv ({len(features)} feature sets) and {out}/delta_features.csv")
         if len(failures):
             typer.echo(f"{len(failures)} exam(s) failed: see {out}/extraction_failures.csv", err=True)

@@ -28,14 +28,12 @@ def register(app: typer.Typer) -> None:
         """Scan a DICOM tree: patients, studies by date, series; each study's DCE series; baseline =
         first exam, early = second. Writes a draft cohort (image columns filled) and index.csv
         (one line per series: what it is, and why it was taken or left)."""
-        from deltarad.atomic import write_csv
         from deltarad.imaging.dicom.index import index_tree
+        from deltarad.outputs import write_index
 
         output_file(out)
         cohort, listing = index_tree(root, with_ids=with_ids, series=series, image_kind=image_kind)
-        index_path = out.parent / "index.csv"
-        write_csv(out, cohort)
-        write_csv(index_path, listing)
+        _, index_path = write_index(out, cohort, listing)
         both = int(((cohort["baseline_image"] != "") & (cohort["early_image"] != "")).sum())
         typer.echo(f"{len(cohort)} patient(s), {both} with a baseline and an early DCE exam; "
                    f"{int((listing['role'] == 'DCE').sum()) if 'role' in listing else 0} DCE series of {len(listing)} lines")

@@ -31,10 +31,10 @@ def register(app: typer.Typer) -> None:
         from deltarad.parallel import ParallelSettings
         from deltarad.workflow import run_study
 
-        study = load_study(study_file)
-        result, failures = run_study(study, output_folder(out), strict=strict, parallel=ParallelSettings(workers, scheduler))
-        typer.echo(f"wrote {out}/model.json and predictions for {len(result.predictions)} patients")
-        exit_if_patients_failed(failures, f"{out}/failures.csv")
+        done = run_study(load_study(study_file), output_folder(out), strict=strict,
+                         parallel=ParallelSettings(workers, scheduler))
+        typer.echo(f"wrote {out}/model.json and predictions for {len(done.fit.predictions)} patients")
+        exit_if_patients_failed(done.failures, f"{out}/failures.csv")
 
     @app.command()
     @user_errors
@@ -48,11 +48,8 @@ def register(app: typer.Typer) -> None:
         """Score a new cohort with a frozen model."""
         from deltarad.workflow import predict_study
 
-        study = load_study(study_file)
-        preds, failures = predict_study(model_file, study, output_folder(out))
-        typer.echo(f"wrote {out}/predictions.csv ({len(preds)} patients)")
+        done = predict_study(model_file, load_study(study_file), output_folder(out), sheets=sheets)
+        typer.echo(f"wrote {out}/predictions.csv ({len(done.predictions)} patients)")
         if sheets:
-            from deltarad.report.sheets import write_study_sheets
-
-            typer.echo(f"wrote {len(write_study_sheets(model_file, study, preds, out))} patient sheets in {out}/sheets/")
-        exit_if_patients_failed(failures, f"{out}/failures.csv", "could not be scored")
+            typer.echo(f"wrote {len(done.sheets)} patient sheets in {out}/sheets/")
+        exit_if_patients_failed(done.failures, f"{out}/failures.csv", "could not be scored")

@@ -3,38 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from deltarad.commands._common import DEBUG_OPTION, output_file, user_errors
-from deltarad.errors import DeltaradError
-
-
-def _read(path: Path) -> pd.DataFrame:
-    """The input table: CSV, XLSX or ODS, read as it comes (deltarad.tablefile)."""
-    from deltarad.tablefile import read_table_file
-
-    if not path.is_file():
-        raise DeltaradError("file not found", file=path)
-    df = read_table_file(path, "table", text_columns=("patient_id",)).frame
-    if df.empty:
-        raise DeltaradError("the table has no rows", file=path)
-    return df
 
 
 def _names(text: str | None) -> list[str] | None:
     """'a,b , c' -> ['a', 'b', 'c']; None stays None."""
     return [t.strip() for t in text.split(",") if t.strip()] if text else None
-
-
-def _in_file(func, path: Path, *args, **kwargs):
-    """Run a table builder; its errors name the input file."""
-    try:
-        return func(*args, **kwargs)
-    except DeltaradError as exc:
-        if exc.file is None:
-            raise DeltaradError(exc.problem, patient=exc.patient, file=path) from None
-        raise
 
 
 def register(app: typer.Typer) -> None:
@@ -50,13 +26,10 @@ def register(app: typer.Typer) -> None:
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Table 1: characteristics by outcome (t-test / Mann-Whitney; chi-square / Fisher exact)."""
-        from deltarad.stats.tables import table1 as build
-        from deltarad.stats.tables import write_table
+        from deltarad.tables_from_file import table1_file
 
-        output_file(out)
-        df = _read(data)
-        result = _in_file(build, data, df, outcome, by=by, variables=_names(variables), categorical=_names(categorical))
-        write_table(result, out, title="Table 1")
+        result = table1_file(data, output_file(out), outcome, by=by, variables=_names(variables),
+                             categorical=_names(categorical))
         typer.echo(f"wrote {out} ({len(result)} rows)")
 
     @app.command()
@@ -71,20 +44,12 @@ def register(app: typer.Typer) -> None:
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Table 2: univariate and multivariate logistic regression (beta, SE, Z, P, OR with 95% CI)."""
-        import warnings
+        from deltarad.tables_from_file import logistic_file
 
-        from deltarad.stats.logistic import SeparationWarning
-        from deltarad.stats.tables import table2, write_table
-
-        output_file(out)
-        df = _read(data)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", SeparationWarning)
-            result = _in_file(table2, data, df, outcome, variables=_names(variables), categorical=_names(categorical), entry_p=entry_p)
-        for w in caught:
-            if issubclass(w.category, SeparationWarning):
-                typer.echo(f"warning: {w.message}", err=True)
-        write_table(result, out, title="Table 2")
+        result, separation = logistic_file(data, output_file(out), outcome, variables=_names(variables),
+                                           categorical=_names(categorical), entry_p=entry_p)
+        for message in separation:
+            typer.echo(f"warning: {message}", err=True)
         typer.echo(f"wrote {out} ({len(result)} rows)")
 
     @app.command()
@@ -100,10 +65,8 @@ def register(app: typer.Typer) -> None:
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Table 3: AUC (DeLong CI), metrics at the Youden cut-off, DeLong p, IDI and NRI per set and model."""
-        from deltarad.stats.tables import table3, write_table
+        from deltarad.tables_from_file import evaluate_file
 
-        output_file(out)
-        df = _read(predictions)
-        result = _in_file(table3, predictions, df, outcome, score, by=by, fit_set=fit_set, reference=reference)
-        write_table(result, out, title="Table 3")
+        result = evaluate_file(predictions, output_file(out), outcome, score, by=by, fit_set=fit_set,
+                               reference=reference)
         typer.echo(f"wrote {out} ({len(result)} rows)")

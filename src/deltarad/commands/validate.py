@@ -24,12 +24,10 @@ def register(app: typer.Typer) -> None:
         Exit status 1 when some patients could not be scored (listed in failures.csv)."""
         from deltarad.external import external_validation
 
-        t3, failures = external_validation(model_file, load_study(study_file), output_folder(out))
-        combined = t3[t3["model"] == "combined"].iloc[0]
+        done = external_validation(model_file, load_study(study_file), output_folder(out), report=report)
+        combined = done.table3[done.table3["model"] == "combined"].iloc[0]
         typer.echo(f"combined model on {int(combined[['tp', 'fp', 'tn', 'fn']].sum())} patients: AUC "
                    f"{combined['auc']:.3f} ({combined['auc_ci_low']:.3f}-{combined['auc_ci_high']:.3f})")
-        if report:
-            from deltarad.report import build_report
-
-            typer.echo(f"wrote {build_report(out)}")
-        exit_if_patients_failed(failures, f"{out}/failures.csv", "could not be scored")
+        if done.report is not None:
+            typer.echo(f"wrote {done.report}")
+        exit_if_patients_failed(done.failures, f"{out}/failures.csv", "could not be scored")

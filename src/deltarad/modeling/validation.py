@@ -15,7 +15,7 @@ Inside a resample a patient drawn k times is k rows; the LASSO's inner cross-val
 them in one fold (grouped by the original patient), or its held-out folds would hold copies of
 training rows, pick a smaller penalty and overstate optimism and selection frequencies.
 A refit that fails is left out and counted per resampling (bootstrap_failed, cv_failed), with
-its reason in `ValidationResult.failures` (tables/validation_failures.csv).
+its reason in `ValidationResult.failures` (tables/validation_failures.csv, written by deltarad.outputs).
 
 Each resample and each fold has its own fixed seed (derived from `seed` and its number), so the
 results do not depend on how many processes run them.
@@ -27,19 +27,17 @@ import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.model_selection import RepeatedStratifiedKFold
 
-from deltarad import atomic
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import DeltaradModel
-from deltarad.modeling.models import MODEL_COLUMNS
+from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_model
 from deltarad.stats.calibration import brier, calibration_slope
 from deltarad.stats.roc import auc
@@ -49,7 +47,7 @@ log = logging.getLogger(__name__)
 METRICS = ("auc", "calibration_slope", "brier")
 TABLE_COLUMNS = ["model", "metric", "apparent", "optimism", "corrected", "bootstrap_n", "cv_mean", "cv_sd",
                  "cv_n", "split_validation", "bootstrap_failed", "cv_failed"]
-FAILURE_COLUMNS = ["resampling", "number", "error"]
+REFIT_FAILURE_COLUMNS = ["resampling", "number", "error"]
 FREQUENCY_COLUMNS = ["region", "feature", "bootstrap_frequency", "cv_frequency", "in_final_model"]
 
 
@@ -144,7 +142,7 @@ class ValidationResult:
     table: pd.DataFrame  # TABLE_COLUMNS: one row per model and metric
     frequency: pd.DataFrame  # FREQUENCY_COLUMNS: how often each feature was selected
     seconds: dict[str, float] = field(default_factory=dict)
-    failures: list[dict] = field(default_factory=list)  # FAILURE_COLUMNS per failed refit
+    failures: list[dict] = field(default_factory=list)  # REFIT_FAILURE_COLUMNS per failed refit
 
     def wide(self) -> pd.DataFrame:
         """One row per model, columns `<metric>_<apparent|optimism|corrected|cv_mean>`: the extra
@@ -153,6 +151,10 @@ class ValidationResult:
         wide = t.unstack("metric")
         wide.columns = [f"{metric}_{kind}" for kind, metric in wide.columns]
         return wide.reset_index()
+
+    def failure_table(self) -> pd.DataFrame:
+        """The failed refits, one row each (REFIT_FAILURE_COLUMNS)."""
+        return pd.DataFrame(self.failures, columns=REFIT_FAILURE_COLUMNS)
 
 
 def _frequency(fits: list[dict]) -> pd.Series:
@@ -256,11 +258,10 @@ def validate_procedure(
     return ValidationResult(pd.DataFrame(rows, columns=TABLE_COLUMNS), frequency, seconds, failures)
 
 
-def write_internal_validation(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
-                              result: FitResult, tables_dir: Path) -> ValidationResult | None:
-    """Run the study file's `validation` settings on a finished fit and write
-    tables/validation.csv, tables/selection_frequency.csv and tables/validation_failures.csv
-    (the refits that failed, with the reason); None when switched off."""
+def internal_validation(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
+                        result: FitResult) -> ValidationResult | None:
+    """Run the study file's `validation` settings on a finished fit (the final model and its
+    training/validation split); None when switched off."""
     settings = study.validation
     if not settings.bootstrap and not settings.cv_repeats:
         return None
@@ -275,7 +276,4 @@ def write_internal_validation(study: Study, cohort: pd.DataFrame, delta: pd.Data
     )  # fmt: skip
     for step, seconds in outcome.seconds.items():
         log.info("internal validation: %s took %.1f s", step, seconds)
-    atomic.write_csv(tables_dir / "validation.csv", outcome.table)
-    atomic.write_csv(tables_dir / "selection_frequency.csv", outcome.frequency)
-    atomic.write_csv(tables_dir / "validation_failures.csv", pd.DataFrame(outcome.failures, columns=FAILURE_COLUMNS))
     return outcome

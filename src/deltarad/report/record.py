@@ -1,6 +1,7 @@
 """The run's own record of how it was made: study.json beside model.json, with every setting of
 the study file (defaults filled in), the study's name and the software versions. The report's
-header, QC flags and methods paragraph read it; nothing is hard-coded there."""
+header, QC flags and methods paragraph read it; nothing is hard-coded there. `study_record`
+builds it, deltarad.outputs.write_study_record writes it."""
 from __future__ import annotations
 
 import json
@@ -10,30 +11,30 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from deltarad.atomic import write_json
 from deltarad.config import ReportSettings, Study
+from deltarad.outputs import STUDY_RECORD
 from deltarad.report.run import RunFolder, Unavailable
-
-STUDY_RECORD = "study.json"
 
 
 def study_name_of(study: Study) -> str:
     return study.name or (Path(study.file_name).stem if study.file_name else "")
 
 
-def write_study_record(study: Study, out_dir: Path) -> Path:
+def study_record(study: Study) -> dict:
+    """The content of study.json: name, study file, every setting, the PyRadiomics parameters and
+    the software versions."""
     from deltarad.features.extract import STUDY_PARAMS
     from deltarad.modeling.pipeline import software_versions
 
     params = study.params_path or STUDY_PARAMS
-    return write_json(Path(out_dir) / STUDY_RECORD, {
+    return {
         "name": study_name_of(study),
         "study_file": study.file_name,
         "settings": study.model_dump(mode="json"),
         "pyradiomics_params": {"file": params.name, "settings": yaml.safe_load(params.read_text(encoding="utf-8"))}
         if params.is_file() else {"file": params.name, "settings": {}},
         "software": {"python": platform.python_version(), **software_versions()},
-    })
+    }
 
 
 def read_study_record(run: RunFolder) -> dict:

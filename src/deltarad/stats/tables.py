@@ -1,19 +1,17 @@
-"""The study's tables as tidy DataFrames, and a writer for CSV plus journal-formatted XLSX/HTML.
+"""The study's tables as tidy DataFrames (deltarad.outputs.write_table writes them with journal-formatted
+XLSX/HTML copies).
 
 Table 1: characteristics by outcome (within each set). Table 2: univariate and multivariate
 logistic regression. Table 3: discrimination and classification of each model per set.
 """
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from deltarad.atomic import atomic_path, write_csv, write_text
 from deltarad.encoding import label, level_of, levels_in
 from deltarad.errors import DeltaradError
 from deltarad.stats._validate import is_categorical
@@ -317,35 +315,3 @@ def journal_format(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         else:
             out[col] = series.fillna("").astype(str)
     return out
-
-
-def write_table(df: pd.DataFrame, csv_path: str | Path, title: str | None = None,
-                notes: Sequence[str] = ()) -> list[Path]:
-    """Write `df` as numeric CSV, and beside it a journal-formatted .xlsx and .html (same stem),
-    with `notes` (footnotes) below the table in both.
-
-    Only the formatted copies print p < 0.001 as "<0.001"; the CSV keeps every number.
-    """
-    csv_path = Path(csv_path)
-    written = [write_csv(csv_path, df)]
-    pretty = journal_format(df)
-    xlsx_path = csv_path.with_suffix(".xlsx")
-    sheet_name = (title or csv_path.stem)[:31]  # Excel's limit
-    with atomic_path(xlsx_path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xl:
-        pretty.to_excel(xl, index=False, sheet_name=sheet_name)
-        for column_cells in xl.sheets[sheet_name].columns:
-            width = max(len(str(c.value or "")) for c in column_cells)
-            xl.sheets[sheet_name].column_dimensions[column_cells[0].column_letter].width = min(60, width + 2)
-        for i, note in enumerate(notes):
-            xl.sheets[sheet_name].cell(row=len(pretty) + 3 + i, column=1, value=note)
-    written.append(xlsx_path)
-    heading = f"<h1>{html.escape(title)}</h1>\n" if title else ""
-    page = (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
-        f"{html.escape(title or csv_path.stem)}</title>\n<style>table{{border-collapse:collapse;font-family:sans-serif}}"
-        "th,td{padding:2px 8px;border-bottom:1px solid #ccc;text-align:left}</style></head><body>\n"
-        f"{heading}{pretty.to_html(index=False, escape=True, border=0)}\n"
-        + "".join(f"<p>{html.escape(note)}</p>\n" for note in notes) + "</body></html>\n"
-    )
-    written.append(write_text(csv_path.with_suffix(".html"), page))
-    return written

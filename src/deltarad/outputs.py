@@ -1,0 +1,181 @@
+"""Every file deltarad writes into a run folder, by name, each written atomically (deltarad.atomic):
+a run that stops leaves each file whole or absent, never half written.
+
+The stages compute values (deltarad.workflow); this module only lays them out on disk. Layout of
+`deltarad run --out DIR`:
+
+    DIR/failures.csv             patients left out: patient_id, stage, error (written as soon as known)
+    DIR/delta_dropped.csv        delta features left out (undefined where the baseline is ~0)
+    DIR/delta_features.csv       the delta table the models are fitted on
+    DIR/split.csv, predictions.csv, selection.csv, selected_features.csv, model.json   the fit
+    DIR/study.json               the study's settings and software versions (deltarad.report.record)
+    DIR/cohort_flow.csv          patients per stage, model and set
+    DIR/tables/missing_values.csv
+    DIR/tables/validation.csv, selection_frequency.csv, validation_failures.csv   internal validation
+    DIR/tables/table1|2|3.csv    with journal-formatted .xlsx and .html copies beside each
+
+`deltarad validate` writes predictions.csv, failures.csv, model.json (a copy) and
+tables/table3|calibration|roc|decision_curve.csv; `deltarad predict` predictions.csv and
+failures.csv. Feature extraction writes its own files (features.csv, extraction notes, regions/,
+store/: deltarad.features.extract).
+"""
+from __future__ import annotations
+
+import html
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from deltarad import atomic
+from deltarad.errors import FAILURE_COLUMNS
+from deltarad.stats.tables import journal_format
+
+if TYPE_CHECKING:
+    from deltarad.modeling.pipeline import FitResult
+    from deltarad.modeling.validation import ValidationResult
+    from deltarad.study_tables import StudyTables
+
+FAILURES = "failures.csv"
+DELTA_DROPPED = "delta_dropped.csv"
+DELTA_FEATURES = "delta_features.csv"
+SPLIT = "split.csv"
+PREDICTIONS = "predictions.csv"
+SELECTION = "selection.csv"
+SELECTED_FEATURES = "selected_features.csv"
+MODEL = "model.json"
+STUDY_RECORD = "study.json"
+COHORT_FLOW = "cohort_flow.csv"
+TABLES = "tables"
+MISSING_VALUES = f"{TABLES}/missing_values.csv"
+VALIDATION = f"{TABLES}/validation.csv"
+SELECTION_FREQUENCY = f"{TABLES}/selection_frequency.csv"
+VALIDATION_FAILURES = f"{TABLES}/validation_failures.csv"
+TABLE1, TABLE2, TABLE3 = (f"{TABLES}/table{i}.csv" for i in (1, 2, 3))
+CALIBRATION = f"{TABLES}/calibration.csv"
+ROC = f"{TABLES}/roc.csv"
+DECISION_CURVE = f"{TABLES}/decision_curve.csv"
+INDEX = "index.csv"
+
+
+@dataclass(frozen=True)
+class JournalTable:
+    """A table as the study reports it: the numbers, its title and footnotes."""
+
+    frame: pd.DataFrame
+    title: str
+    notes: list[str] = field(default_factory=list)
+
+
+def write_failures(out_dir: Path, failures: pd.DataFrame) -> Path:
+    return atomic.write_csv(out_dir / FAILURES, failures.reindex(columns=FAILURE_COLUMNS))
+
+
+def write_delta_dropped(out_dir: Path, dropped: pd.DataFrame) -> Path:
+    return atomic.write_csv(out_dir / DELTA_DROPPED, dropped)
+
+
+def write_delta_features(out_dir: Path, delta: pd.DataFrame) -> Path:
+    return atomic.write_csv(out_dir / DELTA_FEATURES, delta)
+
+
+def write_fit(out_dir: Path, fit: FitResult) -> None:
+    """The split, every patient's scores, the selection steps, the selected features, the model file."""
+    atomic.write_csv(out_dir / SPLIT, fit.split)
+    write_predictions(out_dir, fit.predictions)
+    atomic.write_csv(out_dir / SELECTION, fit.selection)
+    atomic.write_csv(out_dir / SELECTED_FEATURES, fit.selected)
+    atomic.write_json(out_dir / MODEL, fit.model)
+
+
+def write_predictions(out_dir: Path, predictions: pd.DataFrame) -> Path:
+    return atomic.write_csv(out_dir / PREDICTIONS, predictions)
+
+
+def copy_model(out_dir: Path, model_path: Path) -> Path:
+    """The model file as given, byte for byte (an external-validation folder reads like a run folder)."""
+    with atomic.atomic_path(out_dir / MODEL) as tmp:
+        shutil.copyfile(model_path, tmp)
+    return out_dir / MODEL
+
+
+def write_study_record(out_dir: Path, record: dict) -> Path:
+    """study.json (deltarad.report.record.study_record builds it; the report reads it)."""
+    return atomic.write_json(Path(out_dir) / STUDY_RECORD, record)
+
+
+def write_cohort_flow(out_dir: Path, flow: pd.DataFrame) -> Path:
+    return atomic.write_csv(out_dir / COHORT_FLOW, flow)
+
+
+def write_missing_values(out_dir: Path, table: pd.DataFrame) -> Path:
+    return atomic.write_csv(out_dir / MISSING_VALUES, table)
+
+
+def write_internal_validation(out_dir: Path, validation: ValidationResult | None) -> None:
+    """tables/validation.csv, selection_frequency.csv and validation_failures.csv (the refits
+    that failed, with the reason); nothing when the internal validation was switched off."""
+    if validation is None:
+        return
+    atomic.write_csv(out_dir / VALIDATION, validation.table)
+    atomic.write_csv(out_dir / SELECTION_FREQUENCY, validation.frequency)
+    atomic.write_csv(out_dir / VALIDATION_FAILURES, validation.failure_table())
+
+
+def write_study_tables(out_dir: Path, tables: StudyTables) -> None:
+    """tables/table1|2|3.csv with their journal-formatted .xlsx and .html copies."""
+    for name, table in ((TABLE1, tables.table1), (TABLE2, tables.table2), (TABLE3, tables.table3)):
+        write_table(table.frame, out_dir / name, table.title, notes=table.notes)
+
+
+def write_external_tables(out_dir: Path, table3: pd.DataFrame, calibration: pd.DataFrame, roc: pd.DataFrame,
+                          decision_curve: pd.DataFrame) -> None:
+    """An external validation's tables: Table 3 at the model's own cut-offs, calibration, ROC
+    points and the decision curve (numbers only: the report formats them)."""
+    atomic.write_csv(out_dir / TABLE3, table3)
+    atomic.write_csv(out_dir / CALIBRATION, calibration)
+    atomic.write_csv(out_dir / ROC, roc)
+    atomic.write_csv(out_dir / DECISION_CURVE, decision_curve)
+
+
+def write_index(cohort_path: Path, cohort: pd.DataFrame, listing: pd.DataFrame) -> tuple[Path, Path]:
+    """`deltarad index`: the draft cohort, and index.csv (one line per series) beside it."""
+    index_path = cohort_path.parent / INDEX
+    atomic.write_csv(cohort_path, cohort)
+    atomic.write_csv(index_path, listing)
+    return cohort_path, index_path
+
+
+def write_table(df: pd.DataFrame, csv_path: str | Path, title: str | None = None,
+                notes: Sequence[str] = ()) -> list[Path]:
+    """Write `df` as numeric CSV, and beside it a journal-formatted .xlsx and .html (same stem),
+    with `notes` (footnotes) below the table in both.
+
+    Only the formatted copies print p < 0.001 as "<0.001"; the CSV keeps every number.
+    """
+    csv_path = Path(csv_path)
+    written = [atomic.write_csv(csv_path, df)]
+    pretty = journal_format(df)
+    xlsx_path = csv_path.with_suffix(".xlsx")
+    sheet_name = (title or csv_path.stem)[:31]  # Excel's limit
+    with atomic.atomic_path(xlsx_path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+        pretty.to_excel(xl, index=False, sheet_name=sheet_name)
+        for column_cells in xl.sheets[sheet_name].columns:
+            width = max(len(str(c.value or "")) for c in column_cells)
+            xl.sheets[sheet_name].column_dimensions[column_cells[0].column_letter].width = min(60, width + 2)
+        for i, note in enumerate(notes):
+            xl.sheets[sheet_name].cell(row=len(pretty) + 3 + i, column=1, value=note)
+    written.append(xlsx_path)
+    heading = f"<h1>{html.escape(title)}</h1>\n" if title else ""
+    page = (
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+        f"{html.escape(title or csv_path.stem)}</title>\n<style>table{{border-collapse:collapse;font-family:sans-serif}}"
+        "th,td{padding:2px 8px;border-bottom:1px solid #ccc;text-align:left}</style></head><body>\n"
+        f"{heading}{pretty.to_html(index=False, escape=True, border=0)}\n"
+        + "".join(f"<p>{html.escape(note)}</p>\n" for note in notes) + "</body></html>\n"
+    )
+    written.append(atomic.write_text(csv_path.with_suffix(".html"), page))
+    return written
