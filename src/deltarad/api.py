@@ -68,7 +68,7 @@ def extract_exam(
     """
     import SimpleITK as sitk
 
-    from deltarad.features.delta import KEYS
+    from deltarad.features.delta import KEYS, REGIONS
     from deltarad.features.extract import _stage, exam_features, prepare_exam, read_exam_images
 
     imaging = _imaging(settings)
@@ -87,7 +87,9 @@ def extract_exam(
     prepared = prepare_exam(exam, imaging, patient=patient_id, timepoint=timepoint)
     records = exam_features(prepared, imaging, patient=patient_id, timepoint=timepoint)
     table = pd.DataFrame.from_records(records)
-    return table[KEYS + [c for c in table.columns if c not in KEYS]]
+    order = table["region"].map(REGIONS.index) * 10 + table["reader"]  # extract_cohort's order
+    return table.iloc[np.argsort(order.to_numpy(), kind="stable")][KEYS + [c for c in table.columns if c not in KEYS]
+                                                                     ].reset_index(drop=True)
 
 
 def delta(features: pd.DataFrame, settings: Study | Mapping | None = None) -> pd.DataFrame:
