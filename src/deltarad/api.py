@@ -180,39 +180,39 @@ def _patient_ids(clinical: pd.DataFrame, study: Study) -> list[str]:
     return list(ids.frame[study.patient_id])
 
 
-def fit(delta_table: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Mapping | None = None
+def fit(delta: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Mapping | None = None
         ) -> DeltaradModel:
     """Fit the study's models, as `deltarad run` does: the random split over the clinical
     table's patients (row order), then on the training set alone ComBat (when a centre column is
     given), feature selection per region (ICC, z-score, t-test, |r| > corr_max, LASSO), the two
     radscores, the ultrasound model, the combined model (stepwise AIC) and the Youden cut-offs.
 
-    `delta_table`: from `delta` (or a delta_features.csv: see `delta_info`); `clinical`: one row
-    per patient (patient_id, outcome, ultrasound, the clinical variables); `settings`: a Study,
-    a mapping of study-file keys or None (the study's defaults). Patients the cohort check leaves
+    `delta`: the table `deltarad.delta` returns (or a delta_features.csv: see `delta_info`);
+    `clinical`: one row per patient (patient_id, outcome, ultrasound, the clinical variables);
+    `settings`: a Study, a mapping of study-file keys or None (the study's defaults). Patients the cohort check leaves
     out are logged. Returns the frozen model (`.to_json(path)`, `.predict_proba(delta, clinical)`).
     """
-    return DeltaradModel(fit_result(delta_table, clinical, settings).model)
+    return DeltaradModel(fit_result(delta, clinical, settings).model)
 
 
-def fit_result(delta_table: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Mapping | None = None):
+def fit_result(delta: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Mapping | None = None):
     """`fit` with everything it made (modeling.pipeline.FitResult: split, predictions of every
     patient, selection steps, selected features, model data)."""
     from deltarad.modeling.pipeline import fit_study
 
     study = Study.from_settings(settings)
-    info = delta_info(delta_table, study)
+    info = delta_info(delta, study)
     cohort, failures = cohort_table(clinical, study)
     for p, stage, err in failures.itertuples(index=False):
         log.warning("left out patient %s (%s): %s", p, stage, err)
-    return fit_study(study, cohort, delta_table, info, file_order=_patient_ids(clinical, study))
+    return fit_study(study, cohort, delta, info, file_order=_patient_ids(clinical, study))
 
 
 def evaluate(y, scores, threshold: float | Mapping[str, float] | None = None, *, level: float = 0.95
              ) -> pd.DataFrame:
     """Discrimination and classification of one or several scores: a tidy table, one row per model.
 
-    `y`: outcomes 0/1. `scores`: one score per patient (array-like; model name "score"), or
+    `y`: outcomes 0/1. `scores`: one score per patient (array-like; model name: a Series' name, else "score"), or
     several (a DataFrame or {model: scores}, e.g. `predict_proba`'s columns). `threshold`: the
     cut-off (positive: score >= it), one for all or {model: cut-off} (e.g. the training set's,
     `model.data["thresholds"]`); None = Youden's on these data (optimistic on a training set).
@@ -231,7 +231,7 @@ def evaluate(y, scores, threshold: float | Mapping[str, float] | None = None, *,
     elif isinstance(scores, Mapping):
         named = dict(scores)
     else:
-        named = {"score": scores}
+        named = {str(getattr(scores, "name", None) or "score"): scores}
     y = np.asarray(y, dtype=float)
     rows = []
     for model, values in named.items():
