@@ -196,3 +196,14 @@ def test_dir_and_all_list_the_api():
         assert getattr(deltarad, name) is not None
     with pytest.raises(AttributeError):
         deltarad.not_a_name  # noqa: B018
+
+
+def test_an_edited_parameter_file_is_read_again(tmp_path):
+    from deltarad.features.extract import STUDY_PARAMS, load_extractor
+
+    params = tmp_path / "params.yaml"
+    params.write_text(STUDY_PARAMS.read_text())
+    assert load_extractor(params).settings["binWidth"] == 25
+    assert load_extractor(params) is load_extractor(params)  # cached while the file is unchanged
+    params.write_text(STUDY_PARAMS.read_text().replace("binWidth: 25", "binWidth: 5"))
+    assert load_extractor(params).settings["binWidth"] == 5
