@@ -73,6 +73,8 @@ def extract_exam(
 
     imaging = _imaging(settings)
     if isinstance(masks, Mapping):
+        if not all(reader in (1, 2) for reader in masks):
+            raise DeltaradError(f"masks: readers are 1 and 2, got {sorted(masks, key=str)}", patient=patient_id)
         masks = {int(reader): mask for reader, mask in masks.items()}
     elif isinstance(masks, (sitk.Image, str, Path)):
         masks = {1: masks}
