@@ -60,13 +60,14 @@ def load_cohort(study: Study, *, require_outcome: bool = True) -> pd.DataFrame:
     return cohort
 
 
-def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_cohort_cases(study: Study, *, require_outcome: bool = True,
+                      table: Table | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The usable patients and the per-patient failures of the cohort file (see `read_cohort`)."""
-    cohort = read_cohort(study, require_outcome=require_outcome)
+    cohort = read_cohort(study, require_outcome=require_outcome, table=table)
     return cohort.cases, cohort.failures
 
 
-def read_cohort(study: Study, *, require_outcome: bool = True) -> Cohort:
+def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | None = None) -> Cohort:
     """Read the cohort table (once) and split it into usable patients and per-patient failures.
 
     The table comes as it is (CSV with any common delimiter and decimal mark, XLSX, ODS: see
@@ -76,11 +77,11 @@ def read_cohort(study: Study, *, require_outcome: bool = True) -> Cohort:
     that patient out with a row in the failures table (patient_id, stage, error), so one bad case
     never sinks a cohort run. Coded columns hold their levels; file order is kept; the patient id
     column is renamed to `patient_id` (text); image paths are made absolute (relative to the
-    cohort file's folder).
+    cohort file's folder). `table`: the cohort already in hand (e.g. tablefile.Table.of_frame).
     """
-    path = study.cohort_path
     pid = study.patient_id
-    table = read_study_table(study, study.cohort, "cohort file", pid)
+    table = table if table is not None else read_study_table(study, study.cohort, "cohort file", pid)
+    path = table.path
     df = table.frame
     if pid not in df.columns:
         raise StudyFileError(f"no patient id column '{pid}' (columns: {', '.join(df.columns)})", file=path)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from deltarad.errors import StudyFileError
+
+
+#: The cohort of a Study made in Python (Study.from_settings): the table given in memory.
+IN_MEMORY = Path("(in memory)")
 
 
 class _Strict(BaseModel):
@@ -232,6 +236,22 @@ class Study(_Strict):
         if unknown:
             raise ValueError(f"{', '.join(unknown)}: not among the clinical variables")
         return v
+
+    @classmethod
+    def from_settings(cls, settings: "Study | Mapping | None" = None) -> "Study":
+        """The study's settings without a study file (the Python API): a Study as it is, a
+        mapping of study-file keys (validated, every wrong key or value named), or None for the
+        study's defaults. Without a `cohort` key the cohort is the table given in memory."""
+        if isinstance(settings, Study):
+            return settings
+        if settings is not None and not isinstance(settings, Mapping):
+            raise StudyFileError(f"settings must be a Study, a mapping of study-file keys or None, "
+                                 f"got {type(settings).__name__}")
+        raw = {"cohort": IN_MEMORY, **(settings or {})}
+        try:
+            return cls.model_validate({**raw, "base_dir": Path.cwd()})
+        except ValidationError as exc:
+            raise StudyFileError("; ".join(_format_error(e) for e in exc.errors())) from None
 
     def resolve(self, path: Path | None) -> Path | None:
         if path is None:

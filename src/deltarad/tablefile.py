@@ -48,6 +48,16 @@ class Table:
         numbers = [str(self.rows[i]) for i in positions]
         return f"{self.row_word}{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"
 
+    @classmethod
+    def of_frame(cls, frame: pd.DataFrame, what: str, *, text_columns: tuple[str, ...] = ()) -> "Table":
+        """A table given in memory (a DataFrame), named `what` in errors: rows numbered from 1,
+        `text_columns` (ids) as text, as read_table_file keeps them."""
+        frame = frame.reset_index(drop=True).copy()
+        for col in text_columns:
+            if col in frame.columns:
+                frame[col] = [str(v).strip() if is_given(v) else None for v in frame[col]]
+        return cls(frame, np.arange(1, len(frame) + 1), Path(what), "row", "a DataFrame")
+
 
 def read_table_file(path: str | Path, what: str, *, sheet: str | int | None = None, delimiter: str | None = None,
                     decimal: str | None = None, text_columns: tuple[str, ...] = ()) -> Table:

@@ -5,8 +5,9 @@ import functools
 import logging
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import typer
 
@@ -28,9 +29,8 @@ def _below_error_from_radiomics(record: logging.LogRecord) -> bool:
 
 
 def setup_logging(debug: bool = False) -> None:
-    """Log lines on stderr; Python warnings become log lines too. Numerical RuntimeWarnings
-    (overflow in exp while a separated logistic fit converges, and the like) are shown only
-    with --debug: the conditions behind them are reported as deltarad's own warnings."""
+    """Log lines on stderr; Python warnings become log lines too (see `quiet_numerics` for
+    numerical RuntimeWarnings)."""
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -40,12 +40,23 @@ def setup_logging(debug: bool = False) -> None:
     )
     logging.captureWarnings(True)
     if not debug:
-        warnings.filterwarnings("ignore", category=RuntimeWarning)
         # PyRadiomics warns once per feature class and mask (e.g. "GLCM is symmetrical"); forked
         # workers inherit this process's handlers, so its records would reach our stderr. A
         # filter on our handler, as importing radiomics resets its logger's level.
         for handler in logging.getLogger().handlers:
             handler.addFilter(_below_error_from_radiomics)
+
+
+@contextmanager
+def quiet_numerics(quiet: bool = True) -> Iterator[None]:
+    """Numerical RuntimeWarnings (overflow in exp while a separated logistic fit converges, and
+    the like) hidden while a command runs (shown with --debug): the conditions behind them are
+    reported as deltarad's own warnings. Scoped to the command, so library calls see Python's
+    filters unchanged."""
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.filterwarnings("ignore", category=RuntimeWarning)
+        yield
 
 
 def exit_if_patients_failed(failures, listing: str, what: str = "failed") -> None:
@@ -89,7 +100,8 @@ def user_errors(func: F) -> F:
         debug = bool(kwargs.get("debug", False))
         setup_logging(debug)
         try:
-            return func(*args, **kwargs)
+            with quiet_numerics(not debug):
+                return func(*args, **kwargs)
         except (DeltaradError, OSError) as exc:
             if debug:
                 raise

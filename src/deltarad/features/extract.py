@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -47,7 +47,7 @@ from deltarad.features.engine.mask_box import check_mask
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.imaging.air import exam_air
 from deltarad.imaging.geometry import checked_mask
-from deltarad.imaging.io import load_mask, read_analysed_exam, read_chest_wall
+from deltarad.imaging.io import labelmap_mask, load_mask, read_analysed_exam, read_chest_wall
 from deltarad.imaging.preprocess import (
     BSPLINE_MARGIN_VOXELS,
     Grid,
@@ -69,7 +69,6 @@ from deltarad.parallel import ParallelSettings, map_units
 from deltarad.report.qc import write_exam_qc
 
 log = logging.getLogger("deltarad.extract")
-radiomics.setVerbosity(logging.ERROR)  # PyRadiomics warns per feature class; our log says what matters
 
 STUDY_PARAMS = Path(__file__).resolve().parent / "params" / "study.yaml"
 #: Filters whose output is rescaled by the whole image's maximum: cropping would change them.
@@ -83,12 +82,19 @@ FailureColumns = ["patient_id", "stage", "error"]
 # ----------------------------------------------------------------------------- PyRadiomics
 
 
-@lru_cache(maxsize=8)
 def load_extractor(params: Path | None = None) -> RadiomicsFeatureExtractor:
-    """The PyRadiomics extractor of a parameter file (None = the study's, 851 features)."""
+    """The PyRadiomics extractor of a parameter file (None = the study's, 851 features), cached
+    per file version: an edited file (other modification time or size) is read again."""
     path = Path(params) if params is not None else STUDY_PARAMS
     if not path.is_file():
         raise DeltaradError("PyRadiomics parameter file not found", file=path)
+    stat = path.stat()
+    return _extractor(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _extractor(path: Path, mtime_ns: int, size: int) -> RadiomicsFeatureExtractor:
+    """`load_extractor`'s cache, keyed on the file's version (mtime_ns, size) as well as its path."""
     try:
         extractor = RadiomicsFeatureExtractor(str(path))
     except Exception as exc:  # pykwalify's schema errors
@@ -159,6 +165,18 @@ def mask_features(
     return {k: _real(v) for k, v in values.items() if not k.startswith("diagnostics_")}
 
 
+@contextmanager
+def radiomics_quiet() -> Iterator[None]:
+    """PyRadiomics' stderr handler at ERROR while we extract (it warns once per feature class and
+    mask, e.g. "GLCM is symmetrical"; our log says what matters), restored after."""
+    level = radiomics.handler.level
+    radiomics.setVerbosity(logging.ERROR)
+    try:
+        yield
+    finally:
+        radiomics.handler.setLevel(level)
+
+
 def _real(value: object) -> float:
     """A feature value as float (numpy >= 2.5 gives some shape features as complex with zero imaginary part)."""
     return float(np.real(np.asarray(value)))
@@ -168,19 +186,31 @@ def _real(value: object) -> float:
 
 
 @contextmanager
-def _stage(name: str, patient: str, timepoint: str) -> Iterator[None]:
+def _stage(name: str, patient: str | None, timepoint: str | None) -> Iterator[None]:
+    stage = f"{timepoint}/{name}" if timepoint else name
     try:
         yield
     except StageError:
         raise
     except CaseError as exc:
-        raise StageError(exc.problem, stage=f"{timepoint}/{name}", patient=patient, file=exc.file) from exc
+        raise StageError(exc.problem, stage=stage, patient=patient, file=exc.file) from exc
     except Exception as exc:  # PyRadiomics/SimpleITK errors on one case must not stop the cohort
-        raise StageError(f"{type(exc).__name__}: {exc}", stage=f"{timepoint}/{name}", patient=patient) from exc
+        raise StageError(f"{type(exc).__name__}: {exc}", stage=stage, patient=patient) from exc
 
 
 def region_mask_path(regions_dir: Path, patient_id: str, timepoint: str, region: str, reader: int) -> Path:
     return Path(regions_dir) / str(patient_id) / f"{timepoint}_{region}_reader{reader}.nrrd"
+
+
+@dataclass
+class ExamImages:
+    """One exam as read, before preprocessing: the analysed DCE image, each reader's tumour mask
+    (binary, on the image's grid), the chest-wall mask if any, and the notes of reading."""
+
+    image: sitk.Image
+    masks: dict[int, sitk.Image]  # reader -> mask
+    chest_wall: sitk.Image | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -194,36 +224,77 @@ class PreparedExam:
     ring_stats: dict[int, dict[str, float]]
 
 
-def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True) -> PreparedExam:
-    """Read, check, preprocess (N4, resampling) and build the regions of one exam.
+def read_exam_images(
+    image: sitk.Image | str | Path,
+    masks: Mapping[int, sitk.Image | str | Path],
+    settings: ImagingSettings,
+    *,
+    chest_wall: sitk.Image | str | Path | None = None,
+    series: str | None = None,
+    patient: str | None = None,
+    timepoint: str | None = None,
+) -> ExamImages:
+    """Read and check one exam's pieces, each a SimpleITK image or a path.
+
+    An image path is read as `io.read_analysed_exam` does (the study's phase, image kind and
+    `series`, else settings.series); a mask path as `io.load_mask` (settings.mask_label), a mask
+    image as a labelmap (`io.labelmap_mask`). Each mask then goes onto the image's grid as one
+    connected lesion (`geometry.checked_mask`). At the early exam an empty reader-1 mask is a
+    complete early response.
+    """
+    notes: list[str] = []
+    image_path = None
+    if isinstance(image, sitk.Image):
+        exam = image
+    else:
+        image_path = image
+        exam, notes = read_analysed_exam(image, settings, series=series, patient=patient)
+    checked: dict[int, sitk.Image] = {}
+    for reader, given in sorted(masks.items()):
+        file = None if isinstance(given, sitk.Image) else given
+        if file is None:
+            mask, read_notes = labelmap_mask(given, label=settings.mask_label, patient=patient)
+        else:
+            mask, read_notes = load_mask(file, label=settings.mask_label, patient=patient, reference=exam,
+                                         reference_path=image_path)
+        if timepoint == "early" and reader == 1 and not np.any(sitk.GetArrayViewFromImage(mask)):
+            raise CompleteEarlyResponse(patient=patient, file=file if file is not None else "(mask image)")
+        mask, mask_notes = checked_mask(mask, exam, patient=patient, file=file)
+        checked[reader] = mask
+        notes += [f"reader {reader}: {n}" for n in read_notes + mask_notes]
+    wall = read_chest_wall(chest_wall, exam, patient=patient) if chest_wall is not None else None
+    return ExamImages(exam, checked, wall, notes)
+
+
+def read_cohort_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings) -> ExamImages:
+    """`read_exam_images` of one exam of a cohort row: the paths in its columns <timepoint>_image,
+    _mask, _mask_reader2 (optional), _chest_wall (optional) and _series (optional)."""
+    pid = str(case_row["patient_id"])
+    image_path = case_row.get(f"{timepoint}_image")
+    if not is_given(image_path):
+        raise CaseError(f"no {timepoint}_image given", patient=pid)
+    masks = {}
+    for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
+        path = case_row.get(column)
+        if is_given(path):
+            masks[reader] = path
+        elif reader == 1:
+            raise CaseError(f"no {column} given", patient=pid)
+    chest_path = case_row.get(f"{timepoint}_chest_wall")
+    return read_exam_images(image_path, masks, settings, chest_wall=chest_path if is_given(chest_path) else None,
+                            series=case_row.get(f"{timepoint}_series"), patient=pid, timepoint=timepoint)
+
+
+def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | None = None,
+                 timepoint: str | None = None, crop: bool = True) -> PreparedExam:
+    """Preprocess (N4, resampling to settings.resample_mm) and build the regions of one exam read
+    by `read_exam_images`: per reader the tumour and its ring_mm peritumoral ring (air, skin_mm
+    below the body surface and the chest wall left out).
 
     `crop=False` processes the whole exam: the reference the cropped path equals.
     """
-    pid = str(case_row["patient_id"])
-    notes: list[str] = []
-    with _stage("read", pid, timepoint):
-        image_path = case_row.get(f"{timepoint}_image")
-        if not is_given(image_path):
-            raise CaseError(f"no {timepoint}_image given", patient=pid)
-        series = case_row.get(f"{timepoint}_series")
-        image, notes = read_analysed_exam(image_path, settings, series=series, patient=pid)
-        masks: dict[int, sitk.Image] = {}
-        for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
-            path = case_row.get(column)
-            if not is_given(path):
-                if reader == 1:
-                    raise CaseError(f"no {column} given", patient=pid)
-                continue
-            mask, read_notes = load_mask(path, label=settings.mask_label, patient=pid, reference=image,
-                                         reference_path=image_path)
-            if timepoint == "early" and reader == 1 and not np.any(sitk.GetArrayViewFromImage(mask)):
-                raise CompleteEarlyResponse(patient=pid, file=path)
-            mask, mask_notes = checked_mask(mask, image, patient=pid, file=path)
-            masks[reader] = mask
-            notes += [f"reader {reader}: {n}" for n in read_notes + mask_notes]
-        chest_path = case_row.get(f"{timepoint}_chest_wall")
-        chest_wall = read_chest_wall(chest_path, image, patient=pid) if is_given(chest_path) else None
-
+    pid = patient
+    image, masks, chest_wall, notes = exam.image, exam.masks, exam.chest_wall, list(exam.notes)
     with _stage("preprocess", pid, timepoint):
         margin = filter_margin_voxels(load_extractor(settings.params))
         full = output_grid(image, settings.resample_mm)
@@ -238,9 +309,9 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
         source = input_crop(image, grid, BSPLINE_MARGIN_VOXELS)
         if settings.n4:
             n4_mask = body_mask(image, settings.air_threshold if settings.air_threshold is not None else otsu_threshold(image))
-            field = fit_bias_field(image, n4_mask, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
-                                   implementation=settings.n4_implementation)
-            source = field.correct(source)
+            bias = fit_bias_field(image, n4_mask, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
+                                  implementation=settings.n4_implementation)
+            source = bias.correct(source)
         prepared = resample_image(source, grid)
         air = resample_label(air, grid)
         body = resample_label(body, grid)
@@ -265,6 +336,32 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
     return PreparedExam(prepared, regions, notes, ring_stats)
 
 
+def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True) -> PreparedExam:
+    """Read, check, preprocess (N4, resampling) and build the regions of one exam of a cohort row."""
+    pid = str(case_row["patient_id"])
+    with _stage("read", pid, timepoint):
+        exam = read_cohort_exam(case_row, timepoint, settings)
+    return prepare_exam(exam, settings, patient=pid, timepoint=timepoint, crop=crop)
+
+
+def exam_features(exam: PreparedExam, settings: ImagingSettings, *, patient: str | None = None,
+                  timepoint: str | None = None) -> list[dict]:
+    """PyRadiomics features (settings.params) of a prepared exam: one record per (region, reader),
+    keys patient_id, timepoint, region, reader, the features, and `notes` ("" if nothing)."""
+    extractor = load_extractor(settings.params)
+    records = []
+    with _stage("features", patient, timepoint), radiomics_quiet():
+        filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))
+        for reader in sorted({r for _, r in exam.regions}):
+            for region in REGIONS:
+                values = mask_features(extractor, exam.image, exam.regions[region, reader], filtered, settings.feature_engine)
+                records.append(
+                    {"patient_id": patient, "timepoint": timepoint, "region": region, "reader": reader, **values,
+                     "notes": "; ".join(exam.notes)}
+                )
+    return records
+
+
 def extract_timepoint(
     case_row: Mapping,
     timepoint: str,
@@ -273,31 +370,22 @@ def extract_timepoint(
     regions_dir: Path | None = None,
     crop: bool = True,
 ) -> list[dict]:
-    """Features of one exam: one record per (region, reader), keys patient_id, timepoint, region,
-    reader, the features, and `notes` (what was corrected or worth a look; "" if nothing).
+    """Features of one exam of a cohort row: one record per (region, reader), keys patient_id,
+    timepoint, region, reader, the features, and `notes` (what was corrected or worth a look; ""
+    if nothing).
 
     `settings.params` must be absolute or None. `regions_dir`: where to save the region masks
-    (NRRD, for 3D Slicer).
+    (NRRD, for 3D Slicer) and the exam's QC images.
     """
     pid = str(case_row["patient_id"])
-    extractor = load_extractor(settings.params)
+    load_extractor(settings.params)  # a bad parameter file fails before the exam is read
     exam = prepare_timepoint(case_row, timepoint, settings, crop=crop)
     if regions_dir is not None:
         for (region, reader), mask in exam.regions.items():
             _write_mask(mask, region_mask_path(regions_dir, pid, timepoint, region, reader))
         write_exam_qc(exam.image, exam.regions, regions_dir, pid, timepoint, settings.ring_mm,
                       exam.ring_stats)
-    records = []
-    with _stage("features", pid, timepoint):
-        filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))
-        for reader in sorted({r for _, r in exam.regions}):
-            for region in REGIONS:
-                values = mask_features(extractor, exam.image, exam.regions[region, reader], filtered, settings.feature_engine)
-                records.append(
-                    {"patient_id": pid, "timepoint": timepoint, "region": region, "reader": reader, **values,
-                     "notes": "; ".join(exam.notes)}
-                )
-    return records
+    return exam_features(exam, settings, patient=pid, timepoint=timepoint)
 
 
 def _write_mask(mask: sitk.Image, path: Path) -> None:

@@ -93,9 +93,10 @@ def read_analysed_exam(path: str | Path, settings, *, series: str | None = None,
                      series=str(series) if is_given(series) else settings.series)
 
 
-def read_chest_wall(path: str | Path, image: sitk.Image, *, patient: str | None = None) -> sitk.Image:
-    """A chest-wall mask on `image`'s grid (nearest-neighbour resampling where its grid differs)."""
-    wall = read_mask(path, patient=patient, reference=image)
+def read_chest_wall(path: str | Path | sitk.Image, image: sitk.Image, *, patient: str | None = None) -> sitk.Image:
+    """A chest-wall mask (a file, or an image: its non-zero voxels) on `image`'s grid
+    (nearest-neighbour resampling where its grid differs)."""
+    wall = _binary(path) if isinstance(path, sitk.Image) else read_mask(path, patient=patient, reference=image)
     if same_grid(wall, image):
         return wall
     return sitk.Resample(wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
@@ -131,17 +132,24 @@ def load_mask(path: str | Path, *, label: int | str | None = None, patient: str 
     image = _sitk_read(path, patient)
     if path.name.lower().endswith(".seg.nrrd") or any(k.startswith("Segment0_") for k in image.GetMetaDataKeys()):
         return _read_slicer_seg(image, path, label, patient), []
+    return labelmap_mask(image, label=label, patient=patient, file=path)
+
+
+def labelmap_mask(image: sitk.Image, *, label: int | str | None = None, patient: str | None = None,
+                  file: str | Path | None = None) -> tuple[sitk.Image, list[str]]:
+    """The lesion of a plain 3D labelmap as a binary UInt8 mask, and notes on what was inferred:
+    `label` = its value; None = the only non-zero value (several are refused, naming them)."""
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() > 1:
         raise CaseError(f"expected a 3D mask, got {image.GetDimension()}D with "
-                        f"{image.GetNumberOfComponentsPerPixel()} component(s)", patient=patient, file=path)
+                        f"{image.GetNumberOfComponentsPerPixel()} component(s)", patient=patient, file=file)
     values = np.unique(sitk.GetArrayViewFromImage(image))
     labels = [int(v) if float(v).is_integer() else float(v) for v in values if v != 0]
     if isinstance(label, str):
-        raise CaseError(f"segment name {label!r} given but a plain labelmap has no names (labels {labels})", patient=patient, file=path)
+        raise CaseError(f"segment name {label!r} given but a plain labelmap has no names (labels {labels})", patient=patient, file=file)
     notes = []
     if label is None:
         if len(labels) > 1:
-            raise CaseError(f"mask has several labels {labels} and no choice: set imaging.mask_label", patient=patient, file=path)
+            raise CaseError(f"mask has several labels {labels} and no choice: set imaging.mask_label", patient=patient, file=file)
         label = labels[0] if labels else 1
         if label != 1:
             notes.append(f"labelmap's only non-zero value is {label}: taken as the lesion")

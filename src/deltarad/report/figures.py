@@ -10,17 +10,15 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyBboxPatch, Patch
+from matplotlib.ticker import PercentFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import FancyBboxPatch, Patch  # noqa: E402
-from matplotlib.ticker import PercentFormatter  # noqa: E402
-
-from deltarad.atomic import write_bytes  # noqa: E402
+from deltarad.atomic import write_bytes
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 MODEL_COLOURS = {"combined": "#D55E00", "radscore_dir": "#0072B2", "radscore_dpr": "#009E73", "us": "#CC79A7"}
@@ -48,12 +46,24 @@ STYLE = {
 
 @contextmanager
 def _style() -> Iterator[None]:
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         yield
 
 
+def _figure(**kw) -> Figure:
+    """A Figure on its own Agg canvas: no pyplot, so no global backend or figure registry."""
+    fig = Figure(**kw)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _subplots(nrows: int, ncols: int, *, figsize: tuple[float, float], layout: str | None = None, **kw):
+    fig = _figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(nrows, ncols, **kw)
+
+
 def _panels(n: int, width: float = 4.6, height: float = 4.2, **kw) -> tuple[Figure, list]:
-    fig, axes = plt.subplots(1, n, figsize=(width * n, height), squeeze=False, layout="constrained", **kw)
+    fig, axes = _subplots(1, n, figsize=(width * n, height), squeeze=False, layout="constrained", **kw)
     return fig, list(axes[0])
 
 
@@ -65,7 +75,6 @@ def export(fig: Figure, folder: Path, name: str, dpi: int = 200) -> tuple[bytes,
     with _style():  # the SVG settings (text as text, fixed ids) are read when saving
         fig.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
         fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-    plt.close(fig)
     write_bytes(folder / f"{name}.png", png.getvalue())
     write_bytes(folder / f"{name}.svg", svg.getvalue())
     return png.getvalue(), width_px
@@ -76,7 +85,7 @@ def cohort_flow(stages: pd.DataFrame, groups: pd.DataFrame) -> Figure:
     `groups` [set, n, pcr, non_pcr]."""
     rows = len(stages) + 1
     with _style():
-        fig = plt.figure(figsize=(6.4, 0.85 * rows + 0.1))
+        fig = _figure(figsize=(6.4, 0.85 * rows + 0.1))
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, 1)
         ax.set_ylim(0, rows)
@@ -135,9 +144,9 @@ def coefficients(selected: pd.DataFrame) -> Figure:
     regions = list(dict.fromkeys(selected["region"]))
     longest = selected.groupby("region").size().max()
     with _style():
-        fig, axes = plt.subplots(len(regions), 1, figsize=(8, 0.32 * len(selected) + 0.9 * len(regions) + 0.4),
-                                 squeeze=False, layout="constrained",
-                                 gridspec_kw={"height_ratios": [max(1, (selected["region"] == r).sum()) for r in regions]})
+        fig, axes = _subplots(len(regions), 1, figsize=(8, 0.32 * len(selected) + 0.9 * len(regions) + 0.4),
+                              squeeze=False, layout="constrained",
+                              gridspec_kw={"height_ratios": [max(1, (selected["region"] == r).sum()) for r in regions]})
         for ax, region in zip(axes[:, 0], regions):
             part = selected[selected["region"] == region].sort_values("coefficient")
             coef = part["coefficient"].to_numpy(dtype=float)
@@ -217,8 +226,8 @@ def confusion_matrices(cells: pd.DataFrame, sets: list[str], models: Mapping[str
     """2 x 2 tables per set (rows) and model (columns); `cells` has set, model_key, tp, fp, tn, fn
     and threshold, as in Table 3."""
     with _style():
-        fig, axes = plt.subplots(len(sets), len(models), figsize=(2.6 * len(models) + 0.4, 2.5 * len(sets) + 0.3),
-                                 squeeze=False, layout="constrained")
+        fig, axes = _subplots(len(sets), len(models), figsize=(2.6 * len(models) + 0.4, 2.5 * len(sets) + 0.3),
+                              squeeze=False, layout="constrained")
         for i, set_name in enumerate(sets):
             for j, (model, label) in enumerate(models.items()):
                 ax = axes[i, j]
@@ -248,8 +257,8 @@ def radscore_boxplots(pred: pd.DataFrame, outcome: str, scores: Mapping[str, str
     """Box plots (with the patients as points) of each score by outcome; rows are sets."""
     rng = np.random.default_rng(0)  # jitter only
     with _style():
-        fig, axes = plt.subplots(len(sets), len(scores), figsize=(2.9 * len(scores) + 0.3, 2.9 * len(sets)),
-                                 squeeze=False, layout="constrained", sharey=True)
+        fig, axes = _subplots(len(sets), len(scores), figsize=(2.9 * len(scores) + 0.3, 2.9 * len(sets)),
+                              squeeze=False, layout="constrained", sharey=True)
         for i, set_name in enumerate(sets):
             part = pred[pred["set"] == set_name]
             for j, (score, label) in enumerate(scores.items()):
@@ -276,9 +285,9 @@ def input_heatmap(pred: pd.DataFrame, outcome: str, inputs: Mapping[str, str], s
     values = pred[cols].astype(float)
     z = (values - values.mean()) / values.std(ddof=1).replace(0, 1)
     with _style():
-        fig, axes = plt.subplots(2 * len(sets), 1, figsize=(9, (0.42 * len(cols) + 1.3) * len(sets)),
-                                 layout="constrained",
-                                 gridspec_kw={"height_ratios": [0.35, max(len(cols), 1)] * len(sets)})
+        fig, axes = _subplots(2 * len(sets), 1, figsize=(9, (0.42 * len(cols) + 1.3) * len(sets)),
+                              layout="constrained",
+                              gridspec_kw={"height_ratios": [0.35, max(len(cols), 1)] * len(sets)})
         image = None
         for i, set_name in enumerate(sets):
             part = pred[pred["set"] == set_name]
@@ -308,8 +317,8 @@ def rose_plots(pred: pd.DataFrame, outcome: str, models: Mapping[str, str], sets
     """Polar bar charts: one bar per patient (length = predicted probability, colour = outcome),
     patients ordered by outcome then probability; the dashed circle is the training cut-off."""
     with _style():
-        fig, axes = plt.subplots(len(sets), len(models), figsize=(3.1 * len(models), 3.3 * len(sets)),
-                                 squeeze=False, subplot_kw={"projection": "polar"}, layout="constrained")
+        fig, axes = _subplots(len(sets), len(models), figsize=(3.1 * len(models), 3.3 * len(sets)),
+                              squeeze=False, subplot_kw={"projection": "polar"}, layout="constrained")
         for i, set_name in enumerate(sets):
             part = pred[pred["set"] == set_name]
             for j, (model, label) in enumerate(models.items()):
@@ -342,8 +351,8 @@ def selection_frequency(frequency: pd.DataFrame, column: str, resampling: str) -
     has_cv = column != "cv_frequency" and "cv_frequency" in frequency and frequency["cv_frequency"].notna().any()
     tick = "cv_frequency" if has_cv else None
     with _style():
-        fig, axes = plt.subplots(len(regions), 1, figsize=(8, 0.27 * sum(counts) + 0.95 * len(regions) + 0.5),
-                                 squeeze=False, layout="constrained", gridspec_kw={"height_ratios": counts})
+        fig, axes = _subplots(len(regions), 1, figsize=(8, 0.27 * sum(counts) + 0.95 * len(regions) + 0.5),
+                              squeeze=False, layout="constrained", gridspec_kw={"height_ratios": counts})
         for ax, region in zip(axes[:, 0], regions):
             part = frequency[frequency["region"] == region]
             y = np.arange(len(part))[::-1]

@@ -1,0 +1,264 @@
+"""deltarad as a Python library: the functions behind `import deltarad`.
+
+The same stages the CLI runs (`deltarad run` = `run_study(load_study(path), out)`), taking and
+returning values instead of files:
+
+    features = pd.concat([extract_exam(image, masks, patient_id=p, timepoint=t) for ...])
+    d = delta(features)                       # relative change, baseline -> early
+    model = fit(d, clinical, settings)        # selection, radscores, ultrasound, combined
+    scores = model.predict_proba(d, clinical)
+    evaluate(clinical["outcome"], scores["combined"])
+
+Settings are a `Study` (from `load_study`), a mapping of study-file keys
+(`{"selection": {"corr_max": 0.8}}`), or None for the study's defaults (Zeng et al. 2025).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from deltarad.config import ImagingSettings, Study
+from deltarad.errors import DeltaradError
+from deltarad.modeling.modelfile import DeltaradModel
+
+log = logging.getLogger(__name__)
+
+#: Where `delta` leaves what `fit` needs of the delta step (DataFrame.attrs keys).
+DELTA_INFO = "deltarad.delta_info"
+LEFT_OUT = "deltarad.left_out"
+
+def _imaging(settings: ImagingSettings | Study | Mapping | None) -> ImagingSettings:
+    """ImagingSettings with an absolute PyRadiomics parameter file (or None: the study's)."""
+    if isinstance(settings, ImagingSettings):
+        imaging = settings
+        params = None if imaging.params is None else Path(imaging.params).resolve()
+    else:
+        study = Study.from_settings(settings)
+        imaging, params = study.imaging, study.params_path
+    return imaging.model_copy(update={"params": params})
+
+
+def extract_exam(
+    image,
+    masks,
+    settings: ImagingSettings | Study | Mapping | None = None,
+    *,
+    chest_wall=None,
+    series: str | None = None,
+    patient_id: str | None = None,
+    timepoint: str | None = None,
+) -> pd.DataFrame:
+    """PyRadiomics features of one exam, as `deltarad extract` computes them.
+
+    `image`: the DCE exam, a SimpleITK image or a path (a DICOM folder or file, NIfTI, NRRD; the
+    analysed phase, image kind and `series` chosen as `deltarad extract` does). `masks`: the
+    tumour, one mask or {reader: mask} (reader 1 feeds the models, reader 2 only the ICC), each
+    a SimpleITK labelmap or a path (NIfTI, NRRD, .seg.nrrd, DICOM-SEG, RTSTRUCT).
+    `chest_wall`: an optional mask left out of the peritumoral ring. `settings`: ImagingSettings,
+    a Study, a mapping of study-file keys, or None (the study's: N4, 1 mm isotropic resampling,
+    a 3 mm ring minus air and 2 mm of skin, 851 features).
+
+    Returns one row per (region, reader): patient_id, timepoint, region, reader, the features,
+    and `notes` (what was inferred or corrected: air threshold, resampled mask, ...).
+    A `timepoint` of "early" treats an empty reader-1 mask as a complete early response.
+    """
+    import SimpleITK as sitk
+
+    from deltarad.features.delta import KEYS, REGIONS
+    from deltarad.features.extract import _stage, exam_features, prepare_exam, read_exam_images
+
+    imaging = _imaging(settings)
+    if isinstance(masks, Mapping):
+        if not all(reader in (1, 2) for reader in masks):
+            raise DeltaradError(f"masks: readers are 1 and 2, got {sorted(masks, key=str)}", patient=patient_id)
+        masks = {int(reader): mask for reader, mask in masks.items()}
+    elif isinstance(masks, (sitk.Image, str, Path)):
+        masks = {1: masks}
+    else:
+        raise DeltaradError(f"masks must be a mask (SimpleITK image or path) or {{reader: mask}}, "
+                            f"got {type(masks).__name__}", patient=patient_id)
+    if 1 not in masks:
+        raise DeltaradError(f"no reader-1 mask (readers given: {sorted(masks)})", patient=patient_id)
+    with _stage("read", patient_id, timepoint):
+        exam = read_exam_images(image, masks, imaging, chest_wall=chest_wall, series=series,
+                                patient=patient_id, timepoint=timepoint)
+    prepared = prepare_exam(exam, imaging, patient=patient_id, timepoint=timepoint)
+    records = exam_features(prepared, imaging, patient=patient_id, timepoint=timepoint)
+    table = pd.DataFrame.from_records(records)
+    order = table["region"].map(REGIONS.index) * 10 + table["reader"]  # extract_cohort's order
+    return table.iloc[np.argsort(order.to_numpy(), kind="stable")][KEYS + [c for c in table.columns if c not in KEYS]
+                                                                     ].reset_index(drop=True)
+
+
+def delta(features: pd.DataFrame, settings: Study | Mapping | None = None) -> pd.DataFrame:
+    """The delta table of a long-form feature table (patient_id, timepoint, region, reader, the
+    features: `deltarad extract`'s features.csv, or `extract_exam` rows concatenated).
+
+    The change is the study's `delta` (relative: (early - baseline) / baseline) per patient,
+    region and reader. As `deltarad run` does, a patient with a non-finite reader-1 feature is
+    left out, and a feature whose delta is undefined in a region (zero, near-zero or two-signed
+    baselines) is dropped there (NaN column). Returns patient_id, region, reader and one column
+    per feature; `.attrs` carries what `fit` needs: the delta step's info (kept and dropped
+    features per region, with reasons) and the patients left out.
+    """
+    from deltarad.features.delta import check_feature_table, compute_delta
+    from deltarad.workflow import drop_nonfinite
+
+    study = Study.from_settings(settings)
+    usable, left_out = drop_nonfinite(check_feature_table(features))
+    for p, stage, err in left_out.itertuples(index=False):
+        log.warning("left out patient %s (%s): %s", p, stage, err)
+    table, info = compute_delta(usable, kind=study.delta, near_zero=study.delta_near_zero)
+    table.attrs[DELTA_INFO] = info
+    table.attrs[LEFT_OUT] = left_out.to_dict("records")
+    return table
+
+
+def delta_info(table: pd.DataFrame, settings: Study | Mapping | None = None) -> dict:
+    """What `fit` needs of the delta step: the info `delta` left in `table.attrs`; for a delta
+    table read from a file (delta_features.csv) it is re-derived: a feature is kept in a region
+    where reader 1 has a value (the delta step leaves dropped features empty), the kind is the
+    settings' `delta`, and the reasons of the drops are not known (logged)."""
+    study = Study.from_settings(settings)
+    info = table.attrs.get(DELTA_INFO)
+    if info is not None:
+        if info["kind"] != study.delta:
+            raise DeltaradError(f"the delta table holds the {info['kind']} change but the settings say "
+                                f"delta: {study.delta}; make it with delta(features, settings)")
+        return info
+    from deltarad.features.delta import DELTA_KEYS, DELTA_KINDS, feature_columns
+
+    feats = feature_columns(table, DELTA_KEYS)
+    info = {"kind": study.delta, "formula": DELTA_KINDS[study.delta], "near_zero": study.delta_near_zero,
+            "incomplete_patients": [], "regions": {}}
+    for region, part in table[table["reader"] == 1].groupby("region", sort=False):
+        values = part[feats].to_numpy(float)
+        kept = [f for f, any_value in zip(feats, np.isfinite(values).any(axis=0)) if any_value]
+        dropped = {f: "dropped before (no value in the delta table)" for f in feats if f not in kept}
+        info["regions"][region] = {"n_features": len(feats), "n_kept": len(kept), "dropped": dropped,
+                                   "dropped_zero_baseline": [], "reader2_undefined": {}, "kept": kept}
+        log.warning("delta table without its delta info: %s features kept as the %d with reader-1 values "
+                    "(%d empty); the reasons of the drops are unknown", region, len(kept), len(dropped))
+    return info
+
+
+def cohort_table(clinical: pd.DataFrame, settings: Study | Mapping | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The patients of a clinical table (one row per patient: the study's patient_id, outcome,
+    ultrasound and clinical columns), checked as `deltarad run` checks the cohort file.
+
+    Returns (usable patients, failures: patient_id, stage, error of those left out, e.g. an
+    outcome not 0/1 or a value the study's coding does not name)."""
+    cohort = _clinical_cohort(clinical, Study.from_settings(settings))
+    return cohort.cases, cohort.failures
+
+
+def _clinical_cohort(clinical: pd.DataFrame, study: Study):
+    """The clinical table read as the cohort file is (deltarad.cohort.Cohort: the usable patients,
+    every patient id in row order, the failures)."""
+    from deltarad.cohort import read_cohort
+    from deltarad.tablefile import Table
+
+    if not isinstance(clinical, pd.DataFrame):
+        raise DeltaradError(f"clinical must be a pandas DataFrame, got {type(clinical).__name__}")
+    return read_cohort(study, table=Table.of_frame(clinical, "clinical (DataFrame)", text_columns=(study.patient_id,)))
+
+
+def split(clinical: pd.DataFrame, settings: Study | Mapping | None = None) -> pd.DataFrame:
+    """The study's random training/validation split (patient_id, set) over the clinical table's
+    patients in row order: the split `fit` and `deltarad run` use (settings `split`)."""
+    from deltarad.modeling.split import study_split
+
+    study = Study.from_settings(settings)
+    return study_split(_clinical_cohort(clinical, study).file_order, study.split.validation_fraction,
+                       study.split.seed)
+
+
+def fit(delta: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Mapping | None = None
+        ) -> DeltaradModel:
+    """Fit the study's models, as `deltarad run` does: the random split over the clinical
+    table's patients (row order), then on the training set alone ComBat (when a centre column is
+    given), feature selection per region (ICC, z-score, t-test, |r| > corr_max, LASSO), the two
+    radscores, the ultrasound model, the combined model (stepwise AIC) and the Youden cut-offs.
+
+    `delta`: the table `deltarad.delta` returns (or a delta_features.csv: see `delta_info`);
+    `clinical`: one row per patient (patient_id, outcome, ultrasound, the clinical variables);
+    `settings`: a Study, a mapping of study-file keys or None (the study's defaults). Patients the cohort check leaves
+    out are logged. Returns the frozen model (`.to_json(path)`, `.predict_proba(delta, clinical)`).
+    """
+    return DeltaradModel(fit_result(delta, clinical, settings).model)
+
+
+def fit_result(delta: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Mapping | None = None):
+    """`fit` with everything it made (modeling.pipeline.FitResult: split, predictions of every
+    patient, selection steps, selected features, model data)."""
+    from deltarad.modeling.pipeline import fit_study
+
+    study = Study.from_settings(settings)
+    info = delta_info(delta, study)
+    cohort = _clinical_cohort(clinical, study)
+    for p, stage, err in cohort.failures.itertuples(index=False):
+        log.warning("left out patient %s (%s): %s", p, stage, err)
+    return fit_study(study, cohort.cases, delta, info, file_order=cohort.file_order)
+
+
+def evaluate(y, scores, threshold: float | Mapping[str, float] | None = None, *, level: float = 0.95
+             ) -> pd.DataFrame:
+    """Discrimination and classification of one or several scores: a tidy table, one row per model.
+
+    `y`: outcomes 0/1. `scores`: one score per patient (array-like; model name: a Series' name, else "score"), or
+    several (a DataFrame or {model: scores}, e.g. `predict_proba`'s columns). `threshold`: the
+    cut-off (positive: score >= it), one for all or {model: cut-off} (e.g. the training set's,
+    `model.data["thresholds"]`); None = Youden's on these data (optimistic on a training set).
+    A NaN score leaves that patient out of that model's row.
+
+    Columns: model, n, auc with its DeLong `level` CI (auc_ci_low, auc_ci_high), threshold,
+    threshold_rule, accuracy, sensitivity, specificity, ppv, npv, tp, fp, tn, fn, and the Brier
+    score (NaN unless the scores are probabilities).
+    """
+    from deltarad.stats.calibration import brier
+    from deltarad.stats.metrics import confusion_metrics
+    from deltarad.stats.roc import delong_ci, youden_threshold
+
+    if isinstance(scores, pd.DataFrame):
+        named = {str(c): scores[c] for c in scores.columns if c != "patient_id"}
+    elif isinstance(scores, Mapping):
+        named = dict(scores)
+    else:
+        named = {str(getattr(scores, "name", None) or "score"): scores}
+    y = np.asarray(y, dtype=float)
+    rows = []
+    for model, values in named.items():
+        s = np.asarray(values, dtype=float)
+        if s.shape != y.shape:
+            raise DeltaradError(f"{model}: {s.size} scores for {y.size} outcomes")
+        keep = ~np.isnan(s)
+        yk, sk = y[keep], s[keep]
+        given = threshold.get(model) if isinstance(threshold, Mapping) else threshold
+        cut = youden_threshold(yk, sk) if given is None else float(given)
+        a, low, high = delong_ci(yk, sk, level=level)
+        probabilities = bool(((sk >= 0) & (sk <= 1)).all())
+        rows.append({"model": model, "n": int(keep.sum()), "auc": a, "auc_ci_low": low, "auc_ci_high": high,
+                     "threshold": cut, "threshold_rule": "Youden (these data)" if given is None else "given",
+                     **confusion_metrics(yk, sk, cut), "brier": brier(yk, sk) if probabilities else np.nan})
+    return pd.DataFrame(rows)
+
+
+def run_study(study: Study | str | Path, out_dir: str | Path, **kwargs):
+    """Everything `deltarad run` does, into `out_dir`: the study (a Study or a study file's
+    path) from its cohort file to the model, the tables and failures.csv. Returns what
+    deltarad.workflow.run_study returns; `kwargs` go to it (strict, parallel)."""
+    from deltarad.config import load_study
+    from deltarad.workflow import run_study as _run
+
+    if not isinstance(study, Study):
+        study = load_study(study)
+    return _run(study, Path(out_dir), **kwargs)
+
+
+__all__ = ["extract_exam", "delta", "delta_info", "cohort_table", "split", "fit", "fit_result", "evaluate",
+           "run_study"]
