@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from deltarad.cli import app
+from deltarad.formatting import format_p, format_value
 from deltarad.report import build_report
 from deltarad.report.html import DEVELOPMENT_ONLY, SECTIONS
 from deltarad.report.run import MODELS, model_key
-from deltarad.report.tables import format_p, format_value
 
 FIGURES = ["cohort_flow", "selection_funnel", "coefficients", "selection_frequency", "nomogram", "roc",
            "decision_curves", "calibration", "confusion_matrices", "radscore_boxplots", "input_heatmap", "rose_plots"]

@@ -32,14 +32,8 @@ from deltarad.report.run import (
     Unavailable,
     model_key,
 )
-from deltarad.report.tables import (
-    NESTED_MARK,
-    display,
-    format_value,
-    table3_display,
-    validation_display,
-    write_xlsx,
-)
+from deltarad.formatting import format_value, journal_format
+from deltarad.report.tables import NESTED_MARK, table3_display, validation_display, write_xlsx
 from deltarad.stats.calibration import calibration_curve, smoothed_calibration
 from deltarad.stats.dca import decision_curve
 from deltarad.stats.roc import roc_points
@@ -253,19 +247,19 @@ def _cohort(b: _Builder, sec: Section) -> None:
     total = {"Set": "Total", "Patients": shown["Patients"].sum(), OUTCOME_LABELS[1]: shown[OUTCOME_LABELS[1]].sum(),
              OUTCOME_LABELS[0]: shown[OUTCOME_LABELS[0]].sum()}
     shown = pd.concat([shown, pd.DataFrame([total])], ignore_index=True)
-    sec.items.append(b.table(display(shown), "Patients per set and outcome",
+    sec.items.append(b.table(journal_format(shown), "Patients per set and outcome",
                              "Outcome counts in each set" + ("." if run.is_external else " after the split.")))
     if len(per_model):
         shown = pd.DataFrame({"Model": [MODELS.get(str(st).removeprefix("model: "), st) for st in per_model["stage"]],
                               "Patients": per_model["n"], "Detail": per_model["detail"]})
-        sec.items.append(b.table(display(shown), "Patients per model",
+        sec.items.append(b.table(journal_format(shown), "Patients per model",
                                  "Patients each model was fitted and evaluated on (from cohort_flow.csv)."))
     missing = missing_paragraph(run)
     if missing:
         sec.intro = missing
     if failures is not None:
         excluded = failures[["patient_id", "stage", "error"]].set_axis(["Patient", "Stage", "Problem"], axis=1)
-        sec.items.append(b.table(display(excluded), "Excluded patients",
+        sec.items.append(b.table(journal_format(excluded), "Excluded patients",
                                  "Patients a stage of the run could not process (from failures.csv)."))
 
 
@@ -275,7 +269,7 @@ def _table(name: str, caption: str) -> Callable[[_Builder, Section], None]:
         label = name.replace("table", "Table ")
         title = sec.title.removeprefix(f"{label}. ")
         journal = journal_layout(name, df, study_ultrasound(b.run))
-        item = b.table(display(df) if journal is None else journal, title, caption, label=label, source=df, name=name)
+        item = b.table(journal_format(df) if journal is None else journal, title, caption, label=label, source=df, name=name)
         if journal is not None:  # the journal's layout as a sheet too; tables/<name>.xlsx keeps the values
             write_xlsx(b.table_dir / f"{name}_journal.xlsx", journal, title)
             item.files.append(f"tables/{name}_journal.xlsx")
@@ -301,7 +295,7 @@ def _selection(b: _Builder, sec: Section) -> None:
     shown = sel.assign(step=[labels.get(s, s) for s in sel["step"]])
     keep = [c for c in ("region", "step", "n_features", "note") if c in shown.columns]
     shown = shown[keep].rename(columns={"region": "Region", "step": "Step", "n_features": "Features", "note": "Note"})
-    sec.items.append(b.table(display(shown), "Selection steps", "Feature counts per step and region.",
+    sec.items.append(b.table(journal_format(shown), "Selection steps", "Feature counts per step and region.",
                              source=sel, name="selection"))
 
 
@@ -313,7 +307,7 @@ def _selected(b: _Builder, sec: Section) -> None:
                               "Coefficients of the features the LASSO kept, by region; blue positive "
                               "(higher delta, higher predicted probability of pCR), red negative."))
     shown = sel.rename(columns={"region": "Region", "feature": "Feature", "coefficient": "Coefficient"})
-    sec.items.append(b.table(display(shown), "Selected features", "The final features of each radscore.",
+    sec.items.append(b.table(journal_format(shown), "Selected features", "The final features of each radscore.",
                              source=sel, name="selected_features"))
     volume_check(b, sec)
     try:
@@ -386,7 +380,7 @@ def _combined(b: _Builder, sec: Section) -> None:
                        if k not in ("terms", "coefficients", "intercept") and isinstance(v, (int, float, str)))
     sec.intro = ("The combined model was chosen by stepwise logistic regression minimising AIC; it kept "
                  + (", ".join(map(str, terms)) if terms else "no term") + "." + (f" ({extras})" if extras else ""))
-    sec.items.append(b.table(display(pd.DataFrame(rows)), "Combined model",
+    sec.items.append(b.table(journal_format(pd.DataFrame(rows)), "Combined model",
                              "Logistic regression coefficients (log-odds) of the combined model."))
 
 

@@ -16,7 +16,8 @@ from deltarad.report.agreement import icc_by_class, summary
 from deltarad.report.qc import flag_patients, load_qc
 from deltarad.report.record import report_settings
 from deltarad.report.run import RunFolder, Unavailable
-from deltarad.report.tables import display, format_p, format_value, write_xlsx
+from deltarad.formatting import format_p, format_value, journal_format
+from deltarad.report.tables import write_xlsx
 
 TIMEPOINTS = ("baseline", "early")
 VOLUME_FEATURES = ("original_shape_MeshVolume", "original_shape_VoxelVolume")
@@ -181,7 +182,7 @@ def _icc_classes(b, sec) -> None:
     shown = classes.rename(columns={"region": "Region", "feature_class": "Feature class", "patients": "Patients",
                                     "features": "Features", "icc_kept": f"ICC ≥ {icc_min:g}",
                                     "icc_median": "Median ICC"})
-    sec.items.append(b.table(display(shown), "Inter-reader ICC per feature class",
+    sec.items.append(b.table(journal_format(shown), "Inter-reader ICC per feature class",
                              f"ICC(2,1) of each delta feature between the readers on the training patients read twice "
                              f"(delta_features.csv); features reaching {icc_min:g} per class: {counted}.{funnel}",
                              source=classes, name="icc_by_class"))
