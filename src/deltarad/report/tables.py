@@ -17,7 +17,7 @@ def table3_display(t3: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     for r in t3.to_dict("records"):
         row = {
             "Set": str(r["set"]).capitalize(),
-            "Model": labels.get(r["model_key"], str(r["model"])),
+            "Model": labels.get(str(r["model"]), str(r["model"])),
             **({"n": format_value(r["n"])} if "n" in r else {}),  # patients scored: a blank costs the combined model
             "AUC (95% CI)": f"{format_value(r['auc'])} ({format_value(r.get('auc_ci_low'))}–{format_value(r.get('auc_ci_high'))})",
         }
@@ -39,19 +39,19 @@ VALIDATION_METRICS = {"auc": "AUC", "calibration_slope": "Calibration slope", "b
 
 
 def validation_display(validation: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
-    """The internal-validation table (validation.csv, with a `model_key` column) as a journal
+    """The internal-validation table (validation.csv; its `model` column holds prediction columns) as a journal
     prints it: per model (named once) and measure, apparent, optimism and corrected values beside
     the single split's validation value and the cross-validation mean ± SD."""
     rows = []
     order = {m: i for i, m in enumerate(labels)}
     metrics = list(VALIDATION_METRICS)
     ranked = validation.assign(
-        _m=[order.get(k, len(order)) for k in validation["model_key"]],
+        _m=[order.get(str(k), len(order)) for k in validation["model"]],
         _k=[metrics.index(k) if k in metrics else len(metrics) for k in validation["metric"]],
     ).sort_values(["_m", "_k"], kind="stable")
     previous = None
     for r in ranked.to_dict("records"):
-        model = labels.get(r["model_key"], str(r["model"]))
+        model = labels.get(str(r["model"]), str(r["model"]))
         mean, sd = format_value(r.get("cv_mean")), format_value(r.get("cv_sd"))
         rows.append({
             "Model": "" if model == previous else model,
