@@ -16,7 +16,7 @@ from scipy import stats
 from deltarad.atomic import atomic_path, write_csv, write_text
 from deltarad.encoding import label, level_of, levels_in
 from deltarad.errors import DeltaradError
-from deltarad.formatting import format_p, journal_format  # noqa: F401 (format_p: re-exported)
+from deltarad.formatting import journal_format
 from deltarad.stats._validate import is_categorical
 from deltarad.stats.exact import chi_square, fisher_2x2, fisher_exact
 from deltarad.stats.logistic import COLUMNS as LOGISTIC_COLUMNS
