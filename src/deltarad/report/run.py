@@ -100,21 +100,15 @@ class RunFolder:
         """Prediction column -> display label, for the models present in predictions.csv."""
         return {k: v for k, v in self.model_labels.items() if k in self.predictions.columns}
 
-    def model_label(self, column: str, source: str) -> str:
-        """The display label of the model `column` that the file `source` names; a name that is no
-        model of the run is refused in words, never matched by likeness."""
-        try:
-            return self.model_labels[str(column)]
-        except KeyError:
-            raise Unavailable(f"{source} names a model {column!r} that is not one of the run's models "
-                              f"({', '.join(self.model_labels)})") from None
-
     def known_models(self, df: pd.DataFrame, source: str) -> pd.DataFrame:
-        """`df` (its `model` column holds prediction columns) after checking every name is a model
-        of the run."""
-        for name in dict.fromkeys(df["model"].astype(str)):
-            self.model_label(name, source)
-        return df.assign(model=df["model"].astype(str))
+        """`df` of the file `source`, whose `model` column holds prediction columns, once every name
+        in it is a model of the run: another name is refused in words, never matched by likeness."""
+        names = df["model"].astype(str)
+        unknown = [m for m in dict.fromkeys(names) if m not in self.model_labels]
+        if unknown:
+            raise Unavailable(f"{source} names a model {unknown[0]!r} that is not one of the run's models "
+                              f"({', '.join(self.model_labels)})")
+        return df.assign(model=names)
 
     def sets(self) -> list[str]:
         present = list(dict.fromkeys(self.predictions["set"].astype(str)))
