@@ -32,7 +32,7 @@ import pandas as pd
 
 from deltarad import atomic
 from deltarad.errors import FAILURE_COLUMNS
-from deltarad.stats.tables import journal_format
+from deltarad.formatting import journal_format
 
 if TYPE_CHECKING:
     from deltarad.modeling.pipeline import FitResult

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deltarad.report.html import DEVELOPMENT_ONLY, SECTIONS
+from deltarad.report.sections import DEVELOPMENT_ONLY, SECTIONS
 
 pytestmark = pytest.mark.browser
 

@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from deltarad.cli import app
+from deltarad.formatting import format_p, format_value
+from deltarad.modeling.names import MODEL_LABELS
 from deltarad.report import build_report
-from deltarad.report.html import DEVELOPMENT_ONLY, SECTIONS
-from deltarad.report.run import MODELS, model_key
-from deltarad.report.tables import format_p, format_value
+from deltarad.report.sections import DEVELOPMENT_ONLY, SECTIONS
 
 FIGURES = ["cohort_flow", "selection_funnel", "coefficients", "selection_frequency", "nomogram", "roc",
            "decision_curves", "calibration", "confusion_matrices", "radscore_boxplots", "input_heatmap", "rose_plots"]
@@ -151,10 +151,46 @@ def test_format_value_keeps_integers_and_text() -> None:
     assert format_value(-1234567.0) == "-1.23e+06"
 
 
-@pytest.mark.parametrize(("name", "key"), [("combined", "combined"), ("DIR", "radscore_dir"),
-                                           ("Radscore_DPR", "radscore_dpr"), ("ultrasound", "us"), ("US", "us")])
-def test_model_names_map_to_prediction_columns(name, key) -> None:
-    assert model_key(name) == key
+def _copy_run(run_folder: Path, tmp_path: Path) -> Path:
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("predictions.csv", "model.json"):
+        shutil.copy(run_folder / name, run / name)
+    (run / "tables").mkdir()
+    for name in ("table3.csv", "validation.csv"):
+        shutil.copy(run_folder / "tables" / name, run / "tables" / name)
+    return run
+
+
+def test_model_labels_come_from_the_model_file(run_folder: Path, tmp_path: Path) -> None:
+    run = _copy_run(run_folder, tmp_path)
+    model = json.loads((run / "model.json").read_text())
+    assert "models" not in model  # a model file from before the entry: deltarad.modeling.names' labels
+    labels = {"radscore_dpr": "Peritumoral", "combined": "Clinical-radiomic", "radscore_dir": "Intratumoral",
+              "us": "US read"}
+    (run / "model.json").write_text(json.dumps({**model, "models": labels}))
+    html = build_report(run).read_text(encoding="utf-8")
+    table3 = section_html(html, "table3")
+    for label in labels.values():
+        assert f"<td>{label}</td>" in table3
+    assert "<td>DIR</td>" not in table3 and "<td>Combined</td>" not in table3
+    validation = section_html(html, "validation")
+    # in the model file's order: its first model first
+    assert validation.index("<td>Peritumoral</td>") < validation.index("<td>Clinical-radiomic</td>")
+
+
+@pytest.mark.parametrize("name", ["DIR", "Radscore_DIR", "ultrasound"])
+def test_a_model_name_that_is_no_prediction_column_is_refused_not_guessed(run_folder: Path, tmp_path: Path,
+                                                                           name: str) -> None:
+    run = _copy_run(run_folder, tmp_path)
+    t3 = pd.read_csv(run / "tables" / "table3.csv")
+    t3.loc[t3["model"] == "radscore_dir", "model"] = name  # a label or a spelling, not a model column
+    t3.to_csv(run / "tables" / "table3.csv", index=False)
+    html = build_report(run).read_text(encoding="utf-8")
+    said = section_html(html, "table3").replace("&#39;", "'")
+    assert f"Not available:</strong> tables/table3.csv names a model '{name}' that is not one of the run's models" \
+        in said
+    assert "Not available" not in section_html(html, "validation")  # validation.csv names its models exactly
 
 
 def test_missing_inputs_leave_sections_unavailable_with_the_reason(run_folder: Path, tmp_path: Path) -> None:
@@ -233,7 +269,7 @@ def test_external_table3_uses_the_models_training_cutoffs(cli_runs: dict) -> Non
     assert set(t3["set"]) == {"external"}
     thresholds = json.loads((cli_runs["run"] / "model.json").read_text())["thresholds"]
     for r in t3.itertuples():
-        row = (f"<td>External</td><td>{MODELS[r.model]}</td>"
+        row = (f"<td>External</td><td>{MODEL_LABELS[r.model]}</td>"
                f"<td>{r.auc:.3f} ({r.auc_ci_low:.3f}–{r.auc_ci_high:.3f})</td><td>{thresholds[r.model]:.3f}</td>")
         assert row in table
     assert "not re-chosen on this cohort" in table

@@ -6,8 +6,8 @@ import pytest
 from scipy import stats
 
 from deltarad.errors import DeltaradError
+from deltarad.formatting import format_p
 from deltarad.stats.tables import (
-    format_p,
     mann_whitney_z,
     table1,
     table2,

@@ -145,7 +145,7 @@ def test_fast_refits_give_the_reference_refits_validation(strong, monkeypatch):
 def test_failed_refits_are_counted_listed_and_said_in_the_report(strong, monkeypatch, tmp_path):
     import deltarad.modeling.validation as validation
     from deltarad.errors import DeltaradError
-    from deltarad.report.html import _failed_refits
+    from deltarad.report.sections.validation import failed_refits as _failed_refits
     from deltarad.report.run import RunFolder
 
     study, cohort, delta, info, model, train = strong

@@ -223,7 +223,7 @@ def calibration_curves(binned: Mapping[str, Mapping[str, pd.DataFrame]],
 
 
 def confusion_matrices(cells: pd.DataFrame, sets: list[str], models: Mapping[str, str]) -> Figure:
-    """2 x 2 tables per set (rows) and model (columns); `cells` has set, model_key, tp, fp, tn, fn
+    """2 x 2 tables per set (rows) and model (columns); `cells` has set, model, tp, fp, tn, fn
     and threshold, as in Table 3."""
     with _style():
         fig, axes = _subplots(len(sets), len(models), figsize=(2.6 * len(models) + 0.4, 2.5 * len(sets) + 0.3),
@@ -231,7 +231,7 @@ def confusion_matrices(cells: pd.DataFrame, sets: list[str], models: Mapping[str
         for i, set_name in enumerate(sets):
             for j, (model, label) in enumerate(models.items()):
                 ax = axes[i, j]
-                row = cells[(cells["set"] == set_name) & (cells["model_key"] == model)]
+                row = cells[(cells["set"] == set_name) & (cells["model"] == model)]
                 if row.empty:
                     ax.axis("off")
                     ax.text(0.5, 0.5, "not in Table 3", ha="center", va="center", color=REFERENCE_GREY)

@@ -7,10 +7,10 @@ import re
 
 import pandas as pd
 
-from deltarad.report.run import OUTCOME_LABELS, SETS
-from deltarad.report.tables import format_p, format_value
+from deltarad.report.run import OUTCOME_LABELS, RADSCORE_LABELS, SETS
+from deltarad.formatting import format_p, format_value
 
-VARIABLE_LABELS = {"radscore_dir": "Radscore_DIR", "radscore_dpr": "Radscore_DPR", "n": "Patients, n"}
+VARIABLE_LABELS = {**RADSCORE_LABELS, "n": "Patients, n"}
 _GROUP = re.compile(r"^(?P<outcome>.+)=(?P<value>[01])$")
 
 

@@ -4,24 +4,10 @@ predictions.csv, validation.csv) or the PyRadiomics parameter file it names; the
 carry what deltarad does by construction (interpolators, distance maps) and say so."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-import pandas as pd
-
 from deltarad.report.record import STUDY_RECORD, read_study_record
 from deltarad.report.run import RunFolder, Unavailable
 
 PHASES = {0: "the pre-contrast phase"}
-
-
-@dataclass
-class TextItem:
-    label: str
-    anchor: str
-    title: str
-    caption: str
-    paragraphs: list[str] = field(default_factory=list)
-    kind: str = "text"
 
 
 def _g(v) -> str:
@@ -143,19 +129,3 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
         ("METRICS", "Software and model shared", f"deltarad {sw.get('deltarad', '?')}; model.json", src_model),
     ]
     return paragraphs, [dict(zip(("Checklist", "Item", "Answer from this run", "Source"), r)) for r in rows]
-
-
-def methods_items(b, sec) -> None:
-    """Append the methods paragraph and the checklist table to the settings section (or say why not)."""
-    try:
-        paragraphs, checklist = methods_text(b.run)
-    except Unavailable as exc:
-        sec.intro = f"Methods paragraph not written: {exc}."
-        return
-    sec.items.append(TextItem("Methods", "methods-text", "Methods paragraph",
-                              "Ready to paste; every value is this run's own (study.json, model.json, selection.csv).",
-                              paragraphs))
-    sec.items.append(b.table(pd.DataFrame(checklist), "CLEAR and METRICS items answered by the run",
-                             "Items of the CLEAR (Kocak et al., Insights Imaging 2023) and METRICS (Kocak et al., "
-                             "Insights Imaging 2024) checklists this run answers itself, with where each answer comes "
-                             "from; items it cannot answer (clinical context, study design) are left to the authors."))

@@ -18,8 +18,9 @@ from matplotlib.figure import Figure
 from scipy.special import expit, logit
 
 from deltarad.errors import DeltaradError
+from deltarad.modeling.names import MODEL_LABELS, RADSCORES
 
-LABELS = {"radscore_dir": "Radscore DIR", "radscore_dpr": "Radscore DPR"}
+LABELS = {column: f"Radscore {MODEL_LABELS[column]}" for column in RADSCORES}  # axis names: Radscore DIR, ...
 PROBABILITY_TICKS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 

@@ -8,39 +8,15 @@ from pathlib import Path
 
 import pandas as pd
 
-# Prediction columns written by `deltarad run`, in the order the report shows the models.
-MODELS: dict[str, str] = {
-    "combined": "Combined",
-    "radscore_dir": "DIR",
-    "radscore_dpr": "DPR",
-    "us": "Ultrasound",
-}
+from deltarad.modeling.names import MODEL_LABELS, RADSCORES
+
 SETS = ("training", "validation", "external")
 OUTCOME_LABELS = {1: "pCR", 0: "non-pCR"}
+RADSCORE_LABELS = {column: f"Radscore_{MODEL_LABELS[column]}" for column in RADSCORES}  # Radscore_DIR, ...
 
 
 class Unavailable(Exception):
     """A report input is missing or unusable; the message is shown to the reader."""
-
-
-def model_key(name: str) -> str:
-    """Map a model name as any table spells it (`DIR`, `Radscore_DIR`, `ultrasound`...) to its
-    prediction column."""
-    low = str(name).strip().lower()
-    if low in MODELS:
-        return low
-    for key, label in MODELS.items():
-        if low == label.lower():
-            return key
-    if "combined" in low:
-        return "combined"
-    if "dpr" in low:
-        return "radscore_dpr"
-    if "dir" in low:
-        return "radscore_dir"
-    if low.startswith("us") or "ultrasound" in low:
-        return "us"
-    raise Unavailable(f"unknown model name {name!r}")
 
 
 class RunFolder:
@@ -84,7 +60,7 @@ class RunFolder:
             return str(self.model["outcome"])
         except (Unavailable, KeyError):
             pass
-        known = {"patient_id", "set", *MODELS}
+        known = {"patient_id", "set", *self.model_labels}
         cols = [c for c in self.csv("predictions.csv").columns if c not in known]
         if len(cols) != 1:
             raise Unavailable("the outcome column is not named in model.json and cannot be inferred")
@@ -100,14 +76,39 @@ class RunFolder:
         if not values.isin([0, 1]).all():
             raise Unavailable(f"outcome column '{self.outcome}' of predictions.csv is not 0/1")
         df[self.outcome] = values.astype(int)
-        if not any(m in df.columns for m in MODELS):
-            raise Unavailable(f"predictions.csv has none of the model columns {', '.join(MODELS)}")
+        if not any(m in df.columns for m in self.model_labels):
+            raise Unavailable(f"predictions.csv has none of the model columns {', '.join(self.model_labels)}")
         return df
+
+    @cached_property
+    def model_labels(self) -> dict[str, str]:
+        """Prediction column -> display label of the run's models, in the order the report shows
+        them: model.json's `models`; a model file written before it carries none, and then
+        deltarad.modeling.names.MODEL_LABELS (the models every such file holds)."""
+        try:
+            labels = self.model.get("models")
+        except Unavailable:
+            labels = None
+        if labels is None:
+            return dict(MODEL_LABELS)
+        if not isinstance(labels, dict) or not labels or not all(isinstance(v, str) for v in labels.values()):
+            raise Unavailable("model.json's models entry is not a {prediction column: label} object")
+        return {str(k): v for k, v in labels.items()}
 
     @property
     def models(self) -> dict[str, str]:
         """Prediction column -> display label, for the models present in predictions.csv."""
-        return {k: v for k, v in MODELS.items() if k in self.predictions.columns}
+        return {k: v for k, v in self.model_labels.items() if k in self.predictions.columns}
+
+    def known_models(self, df: pd.DataFrame, source: str) -> pd.DataFrame:
+        """`df` of the file `source`, whose `model` column holds prediction columns, once every name
+        in it is a model of the run: another name is refused in words, never matched by likeness."""
+        names = df["model"].astype(str)
+        unknown = [m for m in dict.fromkeys(names) if m not in self.model_labels]
+        if unknown:
+            raise Unavailable(f"{source} names a model {unknown[0]!r} that is not one of the run's models "
+                              f"({', '.join(self.model_labels)})")
+        return df.assign(model=names)
 
     def sets(self) -> list[str]:
         present = list(dict.fromkeys(self.predictions["set"].astype(str)))
@@ -121,6 +122,19 @@ class RunFolder:
             return "training" not in self.sets()
         except Unavailable:
             return False
+
+    def resamples(self) -> tuple[int | None, int | None]:
+        """Bootstrap resamples and cross-validation folds that internal validation completed, from
+        validation.csv (None where it does not say)."""
+        try:
+            v = self.csv("tables/validation.csv")
+        except Unavailable:
+            return None, None
+        count = {}
+        for col in ("bootstrap_n", "cv_n"):
+            n = pd.to_numeric(v.get(col, pd.Series(dtype=float)), errors="coerce").max()
+            count[col] = int(n) if pd.notna(n) else None
+        return count["bootstrap_n"], count["cv_n"]
 
     def coefficients(self) -> pd.DataFrame:
         """The radscores' features and coefficients [region, feature, coefficient]: from
@@ -141,9 +155,7 @@ class RunFolder:
 
     @cached_property
     def table3(self) -> pd.DataFrame:
-        df = self.csv("tables/table3.csv", required=("set", "model", "auc"))
-        df["model_key"] = [model_key(m) for m in df["model"]]
-        return df
+        return self.known_models(self.csv("tables/table3.csv", required=("set", "model", "auc")), "tables/table3.csv")
 
     def thresholds(self) -> dict[str, float]:
         """Per model, the training-set (Youden) cut-off carried to every set: from Table 3, else
@@ -152,10 +164,10 @@ class RunFolder:
             t3 = self.table3
             train = t3[t3["set"].astype(str) == "training"]
             if "threshold" in t3.columns and not train.empty:
-                return dict(zip(train["model_key"], train["threshold"].astype(float)))
+                return dict(zip(train["model"], train["threshold"].astype(float)))
         except Unavailable:
             pass
         try:
-            return {model_key(k): float(v) for k, v in self.model["thresholds"].items()}
+            return {str(k): float(v) for k, v in self.model["thresholds"].items()}
         except (Unavailable, KeyError, AttributeError, TypeError, ValueError):
             raise Unavailable("no training-set cut-offs: neither tables/table3.csv nor model.json has them") from None

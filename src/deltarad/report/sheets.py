@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import math
 import re
 from pathlib import Path
 
@@ -19,9 +18,11 @@ import pandas as pd
 from deltarad import __version__
 from deltarad.atomic import write_text
 from deltarad.errors import DeltaradError
+from deltarad.formatting import format_value
 from deltarad.report.nomogram import LABELS, nomogram_scales
+from deltarad.modeling.names import RADSCORES
 from deltarad.report.qc import qc_paths
-from deltarad.report.run import model_key
+from deltarad.report.run import RADSCORE_LABELS
 
 TIMEPOINTS = ("baseline", "early")
 
@@ -37,10 +38,11 @@ def model_provenance(model_path: Path) -> dict:
     if t3.is_file():
         try:
             table = pd.read_csv(t3)
-            row = table[(table["set"].astype(str) == "validation") & (table["model"].map(model_key) == "combined")]
+            row = table[(table["set"].astype(str) == "validation") & (table["model"].astype(str) == "combined")]
             if len(row):
                 r = row.iloc[0]
-                out["auc"] = f"{r['auc']:.3f} ({r.get('auc_ci_low', math.nan):.3f}–{r.get('auc_ci_high', math.nan):.3f})"
+                out["auc"] = (f"{format_value(r['auc'])} ({format_value(r.get('auc_ci_low'))}–"
+                              f"{format_value(r.get('auc_ci_high'))})")
                 out["auc_source"] = "validation set of the model's run (tables/table3.csv, DeLong 95% CI)"
         except (pd.errors.ParserError, KeyError, ValueError, TypeError):
             out["auc_source"] = "tables/table3.csv beside the model file is unreadable"
@@ -84,6 +86,7 @@ def _png(path: Path) -> str | None:
 def _template() -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.PackageLoader("deltarad.report", "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True)
+    env.filters["value"] = format_value
     return env.get_template("sheet.html.j2")
 
 
@@ -111,7 +114,7 @@ def write_sheets(model_path: Path, model: dict, cohort: pd.DataFrame, prediction
                     "was scored by this model file.") if drift > 0.005 else ""
         exams = [{"timepoint": tp, "png": _png(qc_paths(regions_dir, pid, tp)[0])} for tp in TIMEPOINTS]
         html = template.render(
-            patient_id=pid, exams=exams, radscore_dir=r["radscore_dir"], radscore_dpr=r["radscore_dpr"],
+            patient_id=pid, exams=exams, radscores=[(RADSCORE_LABELS[c], r[c]) for c in RADSCORES],
             us_name=us, us_read=r.get(us), probability=probability, cut=cut,
             above=None if cut is None else probability >= cut, points=points, provenance=provenance,
             model_file=Path(model_path).name, version=__version__, mismatch=mismatch)

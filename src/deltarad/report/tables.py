@@ -1,49 +1,13 @@
-"""Tables for the report: number formatting as a journal prints it, and XLSX copies."""
+"""The report's own layouts of Table 3 and the internal validation, and XLSX copies of its tables
+(numbers formatted by deltarad.formatting)."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
 
 from deltarad.atomic import atomic_path
-
-
-def format_p(p: object) -> str:
-    """P-values as journals print them: "<0.001" below 0.001, else three decimals."""
-    value = _number(p)
-    if value is None:
-        return "" if _blank(p) else str(p)
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def format_value(v: object, digits: int = 3) -> str:
-    """Integers as integers, other numbers to `digits` decimals (in scientific notation from a
-    million up: an estimate that large has diverged), text unchanged, blanks empty."""
-    if _blank(v):
-        return ""
-    value = _number(v)
-    if value is None:
-        return str(v)
-    if float(value).is_integer() and abs(value) < 1e15 and not isinstance(v, float):
-        return str(int(value))
-    if abs(value) >= 1e6:
-        return f"{value:.{digits}g}"
-    return f"{value:.{digits}f}"
-
-
-def is_p_column(name: str) -> bool:
-    low = name.strip().lower()
-    return low in {"p", "p_value", "pvalue", "p value", "p-value"} or low.endswith(("_p", " p")) or low.startswith("p_")
-
-
-def display(df: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as text: p-value columns with `format_p`, the rest with `format_value`."""
-    out = pd.DataFrame(index=df.index)
-    for col in df.columns:
-        fmt = format_p if is_p_column(str(col)) else format_value
-        out[col] = [fmt(v) for v in df[col]]
-    return out
+from deltarad.formatting import format_p, format_value
 
 
 def table3_display(t3: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
@@ -53,7 +17,7 @@ def table3_display(t3: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     for r in t3.to_dict("records"):
         row = {
             "Set": str(r["set"]).capitalize(),
-            "Model": labels.get(r["model_key"], str(r["model"])),
+            "Model": labels.get(str(r["model"]), str(r["model"])),
             **({"n": format_value(r["n"])} if "n" in r else {}),  # patients scored: a blank costs the combined model
             "AUC (95% CI)": f"{format_value(r['auc'])} ({format_value(r.get('auc_ci_low'))}–{format_value(r.get('auc_ci_high'))})",
         }
@@ -63,7 +27,7 @@ def table3_display(t3: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
         mark = NESTED_MARK if str(r.get("nested_optimistic")) == "True" else ""
         row["DeLong p vs US"] = format_p(r.get("delong_p")) + mark
         idi = format_value(r.get("idi"))
-        row["IDI (p)"] = (f"{idi} ({format_p(r.get('idi_p'))})" if idi and not _blank(r.get("idi_p")) else idi) + mark
+        row["IDI (p)"] = (f"{idi} ({format_p(r.get('idi_p'))})" if idi and format_p(r.get("idi_p")) else idi) + mark
         row["NRI"] = format_value(r.get("nri"))
         rows.append(row)
     return pd.DataFrame(rows)
@@ -75,19 +39,19 @@ VALIDATION_METRICS = {"auc": "AUC", "calibration_slope": "Calibration slope", "b
 
 
 def validation_display(validation: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
-    """The internal-validation table (validation.csv, with a `model_key` column) as a journal
+    """The internal-validation table (validation.csv; its `model` column holds prediction columns) as a journal
     prints it: per model (named once) and measure, apparent, optimism and corrected values beside
     the single split's validation value and the cross-validation mean ± SD."""
     rows = []
     order = {m: i for i, m in enumerate(labels)}
     metrics = list(VALIDATION_METRICS)
     ranked = validation.assign(
-        _m=[order.get(k, len(order)) for k in validation["model_key"]],
+        _m=[order.get(str(k), len(order)) for k in validation["model"]],
         _k=[metrics.index(k) if k in metrics else len(metrics) for k in validation["metric"]],
     ).sort_values(["_m", "_k"], kind="stable")
     previous = None
     for r in ranked.to_dict("records"):
-        model = labels.get(r["model_key"], str(r["model"]))
+        model = labels.get(str(r["model"]), str(r["model"]))
         mean, sd = format_value(r.get("cv_mean")), format_value(r.get("cv_sd"))
         rows.append({
             "Model": "" if model == previous else model,
@@ -108,16 +72,3 @@ def write_xlsx(path: Path, df: pd.DataFrame, sheet: str) -> Path:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             df.to_excel(writer, sheet_name=sheet[:31], index=False)
     return path
-
-
-def _blank(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and v.strip() == "")
-
-
-def _number(v: object) -> float | None:
-    if isinstance(v, bool) or _blank(v):
-        return None
-    try:
-        return float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None

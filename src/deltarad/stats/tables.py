@@ -284,34 +284,3 @@ def table3(
         out["nested_optimistic"] = (out["set"] == (fit_set if by is not None else ALL_SETS)) & out["model"].isin(
             list(nested)) & (reference is not None)
     return out
-
-
-# ---------------------------------------------------------------- journal formatting
-
-
-def _is_p_column(name: str) -> bool:
-    return name == "p_value" or name == "p" or name.endswith("_p")
-
-
-def format_p(p: float) -> str:
-    """A p-value as journals print it: "<0.001", else three decimals; blank when missing."""
-    if p is None or not np.isfinite(p):
-        return ""
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def journal_format(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """All cells as display strings: p-values via `format_p`, other reals to `digits` decimals,
-    integers unchanged, missing values blank."""
-    out = pd.DataFrame(index=df.index)
-    for col in df.columns:
-        series = df[col]
-        if _is_p_column(col):
-            out[col] = [format_p(v) for v in pd.to_numeric(series, errors="coerce")]
-        elif pd.api.types.is_integer_dtype(series):
-            out[col] = series.astype(str)
-        elif pd.api.types.is_float_dtype(series):
-            out[col] = ["" if not np.isfinite(v) else f"{v:.{digits}f}" for v in series]
-        else:
-            out[col] = series.fillna("").astype(str)
-    return out

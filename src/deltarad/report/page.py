@@ -1,0 +1,121 @@
+"""The pieces of the report page: a section and its items (figure, table, gallery, text), and the
+builder that numbers figures and tables in order of appearance and writes their files beside the
+report (figures/ as PNG + SVG, tables/ as XLSX, with the run's CSV)."""
+from __future__ import annotations
+
+import base64
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure as MplFigure
+
+from deltarad.report import figures
+from deltarad.report.run import RunFolder
+from deltarad.report.tables import write_xlsx
+
+
+@dataclass
+class FigureItem:
+    label: str
+    anchor: str
+    title: str
+    caption: str
+    png_base64: str
+    width_px: int
+    files: list[str]
+    kind: str = "figure"
+
+
+@dataclass
+class TableItem:
+    label: str
+    anchor: str
+    title: str
+    caption: str
+    columns: list[str]
+    rows: list[list[str]]
+    files: list[str]
+    kind: str = "table"
+
+
+@dataclass
+class GalleryItem:
+    label: str
+    anchor: str
+    title: str
+    caption: str
+    cards: list[dict] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    kind: str = "gallery"
+
+
+@dataclass
+class TextItem:
+    label: str
+    anchor: str
+    title: str
+    caption: str
+    paragraphs: list[str] = field(default_factory=list)
+    kind: str = "text"
+
+
+@dataclass
+class Section:
+    anchor: str
+    title: str
+    intro: str = ""
+    items: list = field(default_factory=list)
+    unavailable: str | None = None
+
+    def add_to_intro(self, text: str) -> None:
+        self.intro = f"{self.intro} {text}" if self.intro else text
+
+
+class Builder:
+    """Numbers figures and tables in order of appearance and writes their files."""
+
+    def __init__(self, run: RunFolder, out: Path):
+        self.run = run
+        self.out = out
+        self.figure_dir = out.parent / "figures"
+        self.table_dir = out.parent / "tables"
+        self.n_figures = 0
+        self.n_supplementary = 0
+        self.n_supplementary_figures = 0
+
+    def figure(self, name: str, fig: MplFigure, title: str, caption: str) -> FigureItem:
+        self.n_figures += 1
+        png, width_px = figures.export(fig, self.figure_dir, name)
+        return FigureItem(f"Figure {self.n_figures}", f"fig-{name}", title, caption,
+                          base64.b64encode(png).decode("ascii"), width_px,
+                          [f"figures/{name}.png", f"figures/{name}.svg"])
+
+    def supplementary_figure_label(self) -> str:
+        self.n_supplementary_figures += 1
+        return f"Figure S{self.n_supplementary_figures}"
+
+    def table(self, shown: pd.DataFrame, title: str, caption: str, *, label: str | None = None,
+              source: pd.DataFrame | None = None, name: str | None = None) -> TableItem:
+        """`shown` is the formatted table; `source` (the raw values) is saved as tables/`name`.xlsx
+        (and .csv when the report is written outside the run folder)."""
+        if label is None:
+            self.n_supplementary += 1
+            label = f"Table S{self.n_supplementary}"
+        files = []
+        if source is not None and name is not None:
+            files.append(self.xlsx(name, source, title))
+            csv = self.run.path / "tables" / f"{name}.csv"
+            if csv.is_file():
+                if csv.resolve() != (self.table_dir / f"{name}.csv").resolve():
+                    shutil.copyfile(csv, self.table_dir / f"{name}.csv")
+                files.insert(0, f"tables/{name}.csv")
+        anchor = "tab-" + label.split()[-1].lower()
+        rows = shown.astype(str).values.tolist()
+        return TableItem(label, anchor, title, caption, [str(c) for c in shown.columns], rows, files)
+
+    def xlsx(self, name: str, df: pd.DataFrame, sheet: str) -> str:
+        """Write tables/`name`.xlsx beside the report; returns its link."""
+        write_xlsx(self.table_dir / f"{name}.xlsx", df, sheet)
+        return f"tables/{name}.xlsx"
