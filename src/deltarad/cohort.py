@@ -9,7 +9,7 @@ import pandas as pd
 
 from deltarad.coding import Coding
 from deltarad.config import Study, TableFile
-from deltarad.errors import StudyFileError
+from deltarad.errors import FAILURE_COLUMNS, StudyFileError
 from deltarad.tablefile import Table, is_given, read_table_file
 
 IMAGE_COLUMNS = (
@@ -125,7 +125,7 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True) -> tuple[pd
     bad = df["patient_id"].isin(problems)
     failures = pd.DataFrame(
         [{"patient_id": p, "stage": "cohort", "error": problems[p]} for p in df.loc[bad, "patient_id"]],
-        columns=["patient_id", "stage", "error"],
+        columns=FAILURE_COLUMNS,
     )
     cohort = df.loc[~bad].reset_index(drop=True)
     cohort.attrs["read_as"] = f"{path.name}: {table.read_as}"

@@ -20,7 +20,7 @@ from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import DeltaradModel
-from deltarad.modeling.models import MODEL_COLUMNS
+from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.parallel import ParallelSettings
 from deltarad.stats.calibration import brier, calibration_slope_intercept
 from deltarad.stats.dca import decision_curve

@@ -39,7 +39,7 @@ from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import DeltaradModel
-from deltarad.modeling.models import MODEL_COLUMNS
+from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_model
 from deltarad.stats.calibration import brier, calibration_slope
 from deltarad.stats.roc import auc
