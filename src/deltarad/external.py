@@ -20,7 +20,7 @@ from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import DeltaradModel
-from deltarad.modeling.names import MODEL_COLUMNS
+from deltarad.modeling.names import MODEL_COLUMNS, MODEL_LABELS, REFERENCE_MODEL
 from deltarad.parallel import ParallelSettings
 from deltarad.stats.calibration import brier, calibration_slope_intercept
 from deltarad.stats.dca import decision_curve
@@ -32,7 +32,7 @@ from deltarad.workflow import score_cohort
 log = logging.getLogger(__name__)
 
 EXTERNAL = "external"
-TABLE3_MODELS = ["combined", "radscore_dir", "radscore_dpr"]
+TABLE3_MODELS = [m for m in MODEL_LABELS if m != REFERENCE_MODEL]  # combined, DIR, DPR: each against ultrasound
 
 
 def external_validation(model_path: Path, study: Study, out_dir: Path,
@@ -48,7 +48,7 @@ def external_validation(model_path: Path, study: Study, out_dir: Path,
         log.warning("the study's outcome '%s' is not the model's '%s'", study.outcome, model.outcome)
 
     y = predictions[study.outcome].to_numpy(int)
-    t3 = table3(predictions, study.outcome, TABLE3_MODELS, by="set", fit_set=EXTERNAL, reference="us")
+    t3 = table3(predictions, study.outcome, TABLE3_MODELS, by="set", fit_set=EXTERNAL, reference=REFERENCE_MODEL)
     cutoffs = model.data.get("thresholds", {})
     for i, row in t3.iterrows():  # the model's training cut-offs, as a frozen model must be judged
         if row["model"] in cutoffs:

@@ -126,12 +126,13 @@ class DeltaradModel:
         (delta features harmonised first when the model stores a ComBat transform). A patient the
         model cannot score is an error naming the patient; `unscorable` lists them all beforehand."""
         self.check_delta(delta)
-        problems = self.unscorable(delta, clinical)
+        matrices = self.delta_matrices(delta)
+        problems = self._unscorable(matrices, clinical)
         if len(problems):
             first = problems.iloc[0]
             raise DeltaradError(first["error"], patient=first["patient_id"])
         patients = list(clinical["patient_id"])
-        matrices = apply_harmonization(self.data.get("harmonization"), clinical, self.delta_matrices(delta))
+        matrices = apply_harmonization(self.data.get("harmonization"), clinical, matrices)
         out = pd.DataFrame({"patient_id": pd.Series(patients, dtype=str)})
         for name in RADSCORES:
             out[name] = self.radscore(name, matrices, patients)
@@ -151,9 +152,11 @@ class DeltaradModel:
         missing or not finite (e.g. a zero baseline value) or a category not seen in training. A
         blank clinical value only costs the combined model (deltarad.modeling.missing). Call
         check_delta first for problems of the whole table."""
+        return self._unscorable(self.delta_matrices(delta), cohort)
+
+    def _unscorable(self, matrices: DeltaMatrices, cohort: pd.DataFrame) -> pd.DataFrame:
         problems: dict[str, str] = {}
         patients = list(cohort["patient_id"])
-        matrices = self.delta_matrices(delta)
         for part in self.data["radscores"].values():
             feats, region = part["features"], part["region"]
             X = matrices[region, 1][feats].reindex(patients)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,8 +13,10 @@ from deltarad.errors import DeltaradError
 from deltarad.modeling.logit import LogitFit
 from deltarad.modeling.missing import refit_on_own_complete_cases, stepwise_rows
 from deltarad.modeling.names import MODEL_COLUMNS, RADSCORES  # noqa: F401 (workflow.py imports MODEL_COLUMNS from here)
-from deltarad.modeling.selection import RegionSelection
 from deltarad.modeling.stepwise import StepResult, main_effects, step_aic
+
+if TYPE_CHECKING:  # scoring a model file needs no selection code
+    from deltarad.modeling.selection import RegionSelection
 
 log = logging.getLogger(__name__)
 
