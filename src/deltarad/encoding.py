@@ -1,4 +1,5 @@
-"""One encoder of categories, used by the combined model's fit, the model file, scoring and Table 2.
+"""One encoder of categories, used by the combined model's fit, the model file, scoring and Table 2:
+`Encoding` codes one variable, `design_columns` builds a design (without intercept) from encodings.
 
 Categories are compared by value, not by their text: a number is the same level however a table
 writes it (1, 1.0, "1", " 1 "), numbers are ordered as numbers (9 before 10) and before text, and
@@ -163,3 +164,10 @@ def encodings_for(df: pd.DataFrame, variables: Iterable[str], categorical: Itera
         else:
             out.append(Encoding(v))
     return out
+
+
+def design_columns(df: pd.DataFrame, encodings: Iterable[Encoding]) -> pd.DataFrame:
+    """The design columns of `encodings` from the raw variables of `df` (index kept), in the
+    encodings' order; no intercept column (the fitter adds it)."""
+    parts = [e.encode(df[e.name]) for e in encodings]
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=df.index)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from deltarad.encoding import label, level_of
 from deltarad.errors import DeltaradError
-from deltarad.features.delta import REGIONS, region_matrix
+from deltarad.features.delta import DeltaMatrices
 
 log = logging.getLogger(__name__)
 
@@ -89,18 +89,22 @@ class ComBat:
         return list(self.gamma_star_)
 
     def transform(self, X: pd.DataFrame, centre: pd.Series) -> pd.DataFrame:
-        """Harmonised copy of X (rows of centres seen in fit); raises for an unseen centre."""
+        """Harmonised copy of X (rows of centres seen in fit; columns: any of the fitted features,
+        each transformed on its own); raises for an unseen centre."""
         centre = np.asarray(centre).astype(str)
         unseen = sorted(set(centre) - set(self.centres))
         if unseen:
             raise DeltaradError(f"centre {unseen[0]!r} was not in the training data (ComBat knows "
                                 f"{', '.join(self.centres)})")
-        x = X[self.features_].to_numpy(float)
-        gamma = np.stack([self.gamma_star_[c] for c in centre]) if len(centre) else np.zeros((0, x.shape[1]))
-        delta = np.stack([self.delta_star_[c] for c in centre]) if len(centre) else np.ones((0, x.shape[1]))
-        s = (x - self.grand_mean_) / np.sqrt(self.var_pooled_)
-        out = (s - gamma) / np.sqrt(delta) * np.sqrt(self.var_pooled_) + self.grand_mean_
-        return pd.DataFrame(out, index=X.index, columns=self.features_)
+        position = {f: j for j, f in enumerate(self.features_)}
+        j = np.array([position[f] for f in X.columns], dtype=int)
+        x = X.to_numpy(float)
+        gamma = np.stack([self.gamma_star_[c][j] for c in centre]) if len(centre) else np.zeros((0, len(j)))
+        delta = np.stack([self.delta_star_[c][j] for c in centre]) if len(centre) else np.ones((0, len(j)))
+        mean, sd = self.grand_mean_[j], np.sqrt(self.var_pooled_[j])
+        s = (x - mean) / sd
+        out = (s - gamma) / np.sqrt(delta) * sd + mean
+        return pd.DataFrame(out, index=X.index, columns=X.columns)
 
     def to_dict(self) -> dict:
         return {
@@ -122,41 +126,38 @@ class ComBat:
         return self
 
 
-def _centres(cohort: pd.DataFrame, column: str, patients: pd.Series) -> pd.Series:
-    """Each delta row's centre (as text, by value: centre 1 and 1.0 are one), looked up by patient."""
+def _centres(cohort: pd.DataFrame, column: str, patients: pd.Index) -> pd.Series:
+    """Each patient's centre (as text, by value: centre 1 and 1.0 are one), indexed like `patients`."""
     by_patient = cohort.set_index("patient_id")[column]
     missing = by_patient.isna()
     if missing.any():
         raise DeltaradError(f"no '{column}' value", patient=str(by_patient.index[missing][0]))
-    return patients.map(by_patient.map(lambda v: label(level_of(v))))
+    return pd.Series(patients, index=patients).map(by_patient.map(lambda v: label(level_of(v))))
 
 
-def fit_harmonization(settings, cohort: pd.DataFrame, delta: pd.DataFrame, kept: dict[str, list[str]],
-                      train_ids: list[str]) -> dict | None:
+def fit_harmonization(settings, cohort: pd.DataFrame, delta: DeltaMatrices, train_ids: list[str]) -> dict | None:
     """The stored harmonisation of one fitted model, or None when it does not apply.
 
-    `settings` is the study's HarmonizeSettings; `kept` maps region -> its delta features.
-    ComBat is fitted when the method is combat, the cohort has the centre column and the training
-    patients come from at least 2 centres.
+    `settings` is the study's HarmonizeSettings; `delta` holds each region's delta features.
+    ComBat is fitted per region on reader 1's values when the method is combat, the cohort has
+    the centre column and the training patients come from at least 2 centres.
     """
     if settings.method == "none" or settings.column not in cohort.columns:
         return None
     train = cohort[cohort["patient_id"].isin(train_ids)]
-    centres = _centres(train, settings.column, train["patient_id"])
+    centres = _centres(train, settings.column, pd.Index(train_ids))
     if centres.nunique() < 2:
         log.info("harmonisation skipped: all training patients come from centre %s", centres.iloc[0])
         return None
-    regions = {}
-    for region, features in kept.items():
-        X = region_matrix(delta, region, 1, features).reindex(train_ids)
-        regions[region] = ComBat().fit(X, centres.set_axis(train["patient_id"]).reindex(train_ids)).to_dict()
+    regions = {region: ComBat().fit(X.reindex(train_ids), centres).to_dict()
+               for (region, reader), X in delta.items() if reader == 1}
     log.info("ComBat fitted on %d training patients from %d centres", len(train_ids), centres.nunique())
     return {"method": "combat", "column": settings.column, "unseen_centre": settings.unseen_centre,
             "regions": regions}
 
 
-def apply_harmonization(params: dict | None, cohort: pd.DataFrame, delta: pd.DataFrame) -> pd.DataFrame:
-    """The delta table (every reader) with the stored ComBat transform applied per region.
+def apply_harmonization(params: dict | None, cohort: pd.DataFrame, delta: DeltaMatrices) -> DeltaMatrices:
+    """The delta matrices (every reader) with the stored ComBat transform applied per region.
 
     Patients of a centre the model has not seen raise a DeltaradError unless the stored
     `unseen_centre` is "none", which leaves their features unharmonised (with a warning).
@@ -166,25 +167,30 @@ def apply_harmonization(params: dict | None, cohort: pd.DataFrame, delta: pd.Dat
     column = params["column"]
     if column not in cohort.columns:
         raise DeltaradError(f"the model harmonises by '{column}' (ComBat), but the cohort has no such column")
-    centres = _centres(cohort, column, delta["patient_id"])
-    out = delta.copy()
-    for region in REGIONS:
+    out, unseen_rows = {}, {}
+    for (region, reader), X in delta.items():
         if region not in params["regions"]:
+            out[region, reader] = X
             continue
         combat = ComBat.from_dict(params["regions"][region])
-        rows = (out["region"] == region) & centres.notna()
-        unseen = rows & ~centres.isin(combat.centres)
+        centres = _centres(cohort, column, X.index)
+        known = centres.notna().to_numpy()
+        unseen = known & ~centres.isin(combat.centres).to_numpy()
         if unseen.any():
-            first = out.loc[unseen].iloc[0]
             if params["unseen_centre"] == "error":
                 raise DeltaradError(
                     f"centre {centres[unseen].iloc[0]!r} was not among the training centres "
                     f"({', '.join(combat.centres)}), so ComBat cannot harmonise it; set "
                     "harmonize: {unseen_centre: none} in the study file to score it unharmonised",
-                    patient=str(first["patient_id"]))
-            log.warning("%d delta row(s) of unseen centre(s) %s left unharmonised", int(unseen.sum()),
-                        ", ".join(sorted(set(centres[unseen]))))
-        rows &= ~unseen
+                    patient=str(X.index[unseen][0]))
+            unseen_rows.setdefault(region, []).append(centres[unseen])
+        rows = known & ~unseen
+        X = X.copy()
         if rows.any():
-            out.loc[rows, combat.features_] = combat.transform(out.loc[rows], centres[rows]).to_numpy()
-    return out
+            X.loc[rows] = combat.transform(X.loc[rows], centres[rows]).to_numpy()
+        out[region, reader] = X
+    for region, centres in unseen_rows.items():
+        centres = pd.concat(centres)
+        log.warning("%d delta row(s) of unseen centre(s) %s left unharmonised", len(centres),
+                    ", ".join(sorted(set(centres))))
+    return DeltaMatrices(out)

@@ -11,7 +11,7 @@ from deltarad.cohort import Cohort
 from deltarad.config import ImagingSettings, Study
 from deltarad.features.extract import extract_cohort
 from deltarad.imaging.phantom import breast_phantom
-from deltarad.modeling.models import MODEL_COLUMNS
+from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.outputs import write_cohort_flow
 from deltarad.parallel import ParallelSettings
 from deltarad.workflow import cohort_flow

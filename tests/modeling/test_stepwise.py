@@ -5,7 +5,8 @@ import pytest
 import statsmodels.api as sm
 
 from deltarad.modeling.logit import fit_logit
-from deltarad.modeling.stepwise import Encoding, Term, all_pairwise, encodings_for, main_effects, step_aic
+from deltarad.encoding import Encoding, encodings_for
+from deltarad.modeling.stepwise import Term, all_pairwise, main_effects, step_aic
 
 VARS = ["age", "lwt", "race", "smoke", "ptd", "ht", "ui", "ftv"]
 

@@ -8,6 +8,7 @@ import pytest
 
 from deltarad.config import HarmonizeSettings
 from deltarad.errors import DeltaradError
+from deltarad.features.delta import DeltaMatrices
 from deltarad.harmonize import ComBat, apply_harmonization, fit_harmonization
 
 neuroCombat = pytest.importorskip("neuroCombat").neuroCombat
@@ -71,24 +72,26 @@ def test_fitted_on_training_patients_only_and_unseen_centre():
     delta = _delta_table(rng, ids, centres, shift=3.0)
     kept = {"intratumoral": ["f0", "f1"]}
     train = ids[:30]
-    params = fit_harmonization(HarmonizeSettings(), cohort, delta, kept, train)
+    params = fit_harmonization(HarmonizeSettings(), cohort, DeltaMatrices.from_table(delta, kept), train)
     changed = delta.copy()
     changed.loc[changed["patient_id"].isin(ids[30:]), ["f0", "f1"]] = 1e6  # validation patients
-    assert fit_harmonization(HarmonizeSettings(), cohort, changed, kept, train) == params
+    assert fit_harmonization(HarmonizeSettings(), cohort, DeltaMatrices.from_table(changed, kept), train) == params
     json.dumps(params, allow_nan=False)
 
-    harmonised = apply_harmonization(params, cohort, delta)
-    r1 = harmonised[harmonised["reader"] == 1].set_index("patient_id")
+    harmonised = apply_harmonization(params, cohort, DeltaMatrices.from_table(delta, kept))
+    r1 = harmonised["intratumoral", 1]
     gap = r1.loc[ids[30:]].groupby(cohort.set_index("patient_id").loc[ids[30:], "centre"])["f0"].mean()
     assert abs(gap["B"] - gap["A"]) < 1.0  # the unharmonised gap is 3
 
     new = pd.DataFrame({"patient_id": ["N1"], "centre": ["C"]})
-    new_delta = _delta_table(rng, ["N1"], ["C"], 0.0)
+    new_delta = DeltaMatrices.from_table(_delta_table(rng, ["N1"], ["C"], 0.0), kept)
     with pytest.raises(DeltaradError, match="centre 'C' was not among the training centres") as err:
         apply_harmonization(params, new, new_delta)
     assert err.value.patient == "N1"
     lenient = {**params, "unseen_centre": "none"}
-    pd.testing.assert_frame_equal(apply_harmonization(lenient, new, new_delta), new_delta)
+    unharmonised = apply_harmonization(lenient, new, new_delta)
+    for key in new_delta:
+        pd.testing.assert_frame_equal(unharmonised[key], new_delta[key])
 
 
 def test_one_centre_or_switched_off_means_no_harmonisation():
@@ -97,8 +100,9 @@ def test_one_centre_or_switched_off_means_no_harmonisation():
     cohort = pd.DataFrame({"patient_id": ids, "centre": ["A"] * 10})
     delta = _delta_table(rng, ids, ["A"] * 10, 0.0)
     kept = {"intratumoral": ["f0", "f1"]}
-    assert fit_harmonization(HarmonizeSettings(), cohort, delta, kept, ids) is None
+    matrices = DeltaMatrices.from_table(delta, kept)
+    assert fit_harmonization(HarmonizeSettings(), cohort, matrices, ids) is None
     two = cohort.assign(centre=["A", "B"] * 5)
-    assert fit_harmonization(HarmonizeSettings(method="none"), two, delta, kept, ids) is None
+    assert fit_harmonization(HarmonizeSettings(method="none"), two, matrices, ids) is None
     with pytest.raises(DeltaradError, match="at least 2 training patients per centre"):
-        fit_harmonization(HarmonizeSettings(), two.assign(centre=["A"] * 9 + ["B"]), delta, kept, ids)
+        fit_harmonization(HarmonizeSettings(), two.assign(centre=["A"] * 9 + ["B"]), matrices, ids)

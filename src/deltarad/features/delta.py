@@ -20,6 +20,8 @@ out of that feature's ICC.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -225,3 +227,29 @@ def region_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[
     """Patients x features of one region and reader, indexed by patient_id."""
     mask = ((delta["region"] == region) & (delta["reader"] == reader)).to_numpy()
     return delta.loc[mask, ["patient_id", *features]].set_index("patient_id")  # only the columns asked for
+
+
+@dataclass(frozen=True)
+class DeltaMatrices:
+    """The delta table as the models use it: per region and reader, a patients x features matrix
+    (indexed by patient_id, the region's features only), cut from the long table once per fit or
+    scoring and passed to harmonisation, selection and the radscores."""
+
+    matrices: Mapping[tuple[str, int], pd.DataFrame]
+
+    @classmethod
+    def from_table(cls, delta: pd.DataFrame, features: Mapping[str, list[str]],
+                   readers: Iterable[int] = (1, 2)) -> "DeltaMatrices":
+        """The matrices of `features` (region -> its features) for each of `readers` (a reader
+        without rows gets an empty matrix)."""
+        return cls({(region, reader): region_matrix(delta, region, reader, list(feats))
+                    for region, feats in features.items() for reader in readers})
+
+    def __getitem__(self, key: tuple[str, int]) -> pd.DataFrame:
+        return self.matrices[key]
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        return iter(self.matrices)
+
+    def items(self):
+        return self.matrices.items()

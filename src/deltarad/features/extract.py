@@ -40,7 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from deltarad.atomic import atomic_path, write_csv
 from deltarad.config import ImagingSettings, Study
-from deltarad.errors import CaseError, CompleteEarlyResponse, DeltaradError, StageError
+from deltarad.errors import FAILURE_COLUMNS, CaseError, CompleteEarlyResponse, DeltaradError, StageError
 from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
 from deltarad.features.engine import Engine, compute_features, compute_shape, feature_classes
 from deltarad.features.engine.mask_box import check_mask
@@ -75,8 +75,6 @@ STUDY_PARAMS = Path(__file__).resolve().parent / "params" / "study.yaml"
 _GLOBAL_FILTERS = {"Square", "SquareRoot", "Logarithm", "Exponential", "LBP3D"}
 #: PyRadiomics settings that redo preprocessing deltarad owns (imaging settings of the study file).
 _REFUSED_SETTINGS = {"normalize": False, "resampledPixelSpacing": None, "preCrop": False}
-
-FailureColumns = ["patient_id", "stage", "error"]
 
 
 # ----------------------------------------------------------------------------- PyRadiomics
@@ -462,7 +460,7 @@ def extract_cohort(
                 notes.append({"patient_id": rec["patient_id"], "timepoint": rec["timepoint"], "reader": rec["reader"], "note": note})
             records.append(rec)
     features = _feature_table(records, list(cohort["patient_id"].astype(str)))
-    failures_df = pd.DataFrame(failures, columns=FailureColumns)
+    failures_df = pd.DataFrame(failures, columns=FAILURE_COLUMNS)
     write_csv(out_dir / "features.csv", features)
     write_csv(out_dir / "extraction_failures.csv", failures_df)
     write_csv(out_dir / "extraction_notes.csv", pd.DataFrame(notes, columns=["patient_id", "timepoint", "reader", "note"]))

@@ -4,7 +4,9 @@ GLM(Binomial).fit(maxiter=100) does it, without its per-fit overhead (a stepwise
 its clipping of probabilities to [eps, 1 - eps] in the link and variance, least-squares steps,
 the stop when the deviance changes by at most 1e-8, and the final pseudo-inverse solve (singular
 values below 1e-15 of the largest dropped) that gives statsmodels' reported coefficients, so
-separated data (coefficients running off) end on the same iteration too.
+separated data (coefficients running off) end on the same iteration too. The covariance of the
+coefficients is statsmodels' too: the inverse information pinv(W^1/2 X) pinv(W^1/2 X)' at
+convergence (the binomial scale is 1), whose diagonal gives the Wald standard errors.
 """
 from __future__ import annotations
 
@@ -36,17 +38,16 @@ def _pinv(x: np.ndarray, rcond: float = 1e-15) -> np.ndarray:
     return vt.T @ (s_inv[:, None] * u.T)
 
 
-def irls_logit(design: np.ndarray, y: np.ndarray, maxiter: int = 100) -> tuple[np.ndarray, float, bool] | None:
-    """(coefficients, deviance, separation) of the logistic regression of 0/1 `y` on `design`
-    (intercept column included), as statsmodels reports them; `separation` as deltarad.modeling.logit
-    reads statsmodels' fit (its perfect-prediction warning, or a fitted probability within 1e-8 of
-    0 or 1). None where statsmodels would raise (non-finite weights or working response)."""
+def irls_logit(design: np.ndarray, y: np.ndarray, maxiter: int = 100,
+               tol: float = TOL) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """(coefficients, deviance, covariance) of the logistic regression of 0/1 `y` on `design`
+    (intercept column included), as statsmodels' GLM(Binomial).fit(maxiter, tol) reports them.
+    None where statsmodels would raise (non-finite weights or working response)."""
     y = np.asarray(y, dtype=float)
     mu = (y + 0.5) / 2
     p = _clip(mu)
     eta = np.log(p / (1.0 - p))
     deviance = _deviance(y, mu)
-    perfect = False
     for _ in range(maxiter):
         p = _clip(mu)
         deriv = 1.0 / (p * (1 - p))
@@ -60,10 +61,8 @@ def irls_logit(design: np.ndarray, y: np.ndarray, maxiter: int = 100) -> tuple[n
         eta = design @ beta
         mu = _fitted(eta)
         previous, deviance = deviance, _deviance(y, mu)
-        perfect = perfect or bool(np.all(np.abs(mu - y) <= 1e-8))
-        if abs(previous - deviance) <= TOL:
+        if abs(previous - deviance) <= tol:
             break
-    beta = _pinv(wexog) @ wz
-    mu = _fitted(design @ beta)
-    separation = perfect or bool(np.any((mu < 1e-8) | (mu > 1 - 1e-8)))
-    return beta, _deviance(y, mu), separation
+    pinv = _pinv(wexog)
+    beta = pinv @ wz
+    return beta, _deviance(y, _fitted(design @ beta)), np.dot(pinv, pinv.T)

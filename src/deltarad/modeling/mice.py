@@ -31,15 +31,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, softmax
+from scipy.special import softmax
 from scipy.stats import norm
 
 from deltarad.config import MissingSettings
-from deltarad.encoding import Encoding, level_of, levels_in
+from deltarad.encoding import Encoding, encodings_for, level_of, levels_in
 from deltarad.errors import DeltaradError
-from deltarad.modeling.logit import LogitFit
+from deltarad.modeling.logit import LogitFit, fit_logit
 from deltarad.modeling.models import CombinedModel
-from deltarad.modeling.stepwise import StepResult, encodings_for, main_effects, step_aic
+from deltarad.modeling.stepwise import StepResult, columns_of, main_effects, step_aic
 
 log = logging.getLogger(__name__)
 
@@ -286,13 +286,8 @@ def _normal(u: np.ndarray) -> np.ndarray:
 def pooled_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
     """The combined model's mean probability over the imputations (data indexed by patient)."""
     part = model["combined"]
-    probabilities = []
-    for j, fit in enumerate(part["imputations"]):
-        design = encode(impute_new(part["imputation"], data, j))
-        lp = np.full(len(design), fit["intercept"], dtype=float)
-        for name, beta in fit["coefficients"].items():
-            lp += beta * design[name].to_numpy(float)
-        probabilities.append(expit(lp))
+    probabilities = [LogitFit.from_dict(fit).predict(encode(impute_new(part["imputation"], data, j)))
+                     for j, fit in enumerate(part["imputations"])]
     return np.mean(probabilities, axis=0)
 
 
@@ -312,14 +307,11 @@ def fit_combined_mice(completed: list[pd.DataFrame], observed: pd.DataFrame, y: 
             chosen[t.name] = chosen.get(t.name, 0) + 1
     m = len(completed)
     keep = [t for t in terms if 2 * chosen.get(t.name, 0) >= m]
-    fits = []
-    for frame in completed:
-        design, _ = main_effects(frame, encodings)
-        fits.append(step_aic(design, y, keep, scope=keep, direction="forward", max_steps=0))
-    names = list(fits[0].fit.coefficients)
-    pooled = LogitFit(float(np.mean([f.fit.intercept for f in fits])),
-                      {c: float(np.mean([f.fit.coefficients[c] for f in fits])) for c in names},
-                      float(np.mean([f.fit.deviance for f in fits])), len(y), any(f.fit.separation for f in fits))
+    fits = [fit_logit(main_effects(frame, encodings)[0][columns_of(keep)], y) for frame in completed]
+    names = list(fits[0].coefficients)
+    pooled = LogitFit(float(np.mean([f.intercept for f in fits])),
+                      {c: float(np.mean([f.coefficients[c] for f in fits])) for c in names},
+                      float(np.mean([f.deviance for f in fits])), len(y), any(f.separation for f in fits))
     path = [{"step": "+" if 2 * n >= m else "-", "term": t, "imputations_chosen": n} for t, n in
             sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))]
     log.info("combined model (%d imputations, majority of stepwise AIC): %s", m,
@@ -328,6 +320,6 @@ def fit_combined_mice(completed: list[pd.DataFrame], observed: pd.DataFrame, y: 
         "missing": (f"stepwise AIC on each of {m} imputed training sets; terms chosen in at least half kept "
                     "(majority method); coefficients = mean over imputations, predictions = mean probability"),
         "selection_frequency": {t.name: chosen.get(t.name, 0) / m for t in terms},
-        "imputations": [{"intercept": f.fit.intercept, "coefficients": f.fit.coefficients} for f in fits],
+        "imputations": [f.to_dict() for f in fits],
     }
     return CombinedModel(encodings, StepResult(keep, pooled, path), note)

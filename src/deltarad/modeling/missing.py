@@ -18,11 +18,11 @@ import logging
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
-from deltarad.errors import DeltaradError
-from deltarad.modeling.logit import fit_logit
-from deltarad.modeling.stepwise import StepResult
+from deltarad.errors import FAILURE_COLUMNS, DeltaradError
+from deltarad.modeling.logit import LogitFit, fit_logit
+from deltarad.modeling.names import RADSCORES
+from deltarad.modeling.stepwise import StepResult, columns_of
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,13 @@ def stepwise_rows(data: pd.DataFrame, candidates: list[str]) -> np.ndarray:
 
 def refit_on_own_complete_cases(step: StepResult, data: pd.DataFrame, design: pd.DataFrame,
                                 y: np.ndarray) -> tuple[StepResult, dict]:
-    """The chosen model refitted on the complete cases of its own variables, and a note of both n."""
+    """The chosen model refitted on the complete cases of its own variables (the search's own
+    patients when none of its variables has more values), tested for separation there, and a
+    note of both n."""
     variables = sorted({f for t in step.terms for f in t.factors})
     rows = complete_cases(data, variables)
     n_search = step.fit.n
-    if rows.sum() != n_search:
-        cols = [c for t in step.terms for c in t.columns]
-        step = StepResult(step.terms, fit_logit(design.loc[rows, cols], np.asarray(y)[rows]), step.path)
+    step = StepResult(step.terms, fit_logit(design.loc[rows, columns_of(step.terms)], np.asarray(y)[rows]), step.path)
     note = {"n_stepwise": n_search, "n_fit": int(rows.sum()),
             "missing": (f"stepwise AIC on the {n_search} complete cases of all candidates; the chosen model "
                         f"refitted on the {int(rows.sum())} complete cases of its own variables")}
@@ -65,7 +65,7 @@ def refit_on_own_complete_cases(step: StepResult, data: pd.DataFrame, design: pd
 
 def combined_variables(model: dict) -> list[str]:
     """The cohort columns the combined model uses (its radscores are computed, never missing)."""
-    return [v for v in model["combined"]["variables"] if v not in ("radscore_dir", "radscore_dpr")]
+    return [v for v in model["combined"]["variables"] if v not in RADSCORES]
 
 
 def missing_rows(model: dict, data: pd.DataFrame) -> pd.DataFrame:
@@ -79,15 +79,14 @@ def missing_rows(model: dict, data: pd.DataFrame) -> pd.DataFrame:
 def missing_failures(model: dict, cohort: pd.DataFrame) -> pd.DataFrame:
     """failures.csv rows (patient_id, stage, error) for the patients the combined model cannot
     score for a blank, under complete_case; none under mice (those values are imputed)."""
-    columns = ["patient_id", "stage", "error"]
     if "imputation" in model["combined"]:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=FAILURE_COLUMNS)
     blanks = missing_rows(model, cohort.set_index("patient_id"))
     if blanks.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=FAILURE_COLUMNS)
     per_patient = blanks.groupby("patient_id", sort=False)["variable"].agg(lambda v: ", ".join(f"'{x}'" for x in v))
     return pd.DataFrame([{"patient_id": p, "stage": STAGE, "error": f"left out of the combined model: no value of {v}"}
-                         for p, v in per_patient.items()], columns=columns)
+                         for p, v in per_patient.items()], columns=FAILURE_COLUMNS)
 
 
 def combined_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
@@ -99,12 +98,9 @@ def combined_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
         from deltarad.modeling.mice import pooled_probability
 
         return pooled_probability(model, data, encode)
-    design = encode(data)
-    lp = np.full(len(design), part["intercept"], dtype=float)
-    for name, beta in part["coefficients"].items():
-        lp += beta * design[name].to_numpy(float)
+    probability = LogitFit.from_dict(part).predict(encode(data))
     blank = ~complete_cases(data, [v for v in combined_variables(model) if v in data.columns])
-    return np.where(blank, np.nan, expit(lp))
+    return np.where(blank, np.nan, probability)
 
 
 def missing_value_table(cohort: pd.DataFrame, split: pd.DataFrame, variables: list[str], policy: str,

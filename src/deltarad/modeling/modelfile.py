@@ -10,13 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
-from deltarad.encoding import Encoding
-from deltarad.errors import DeltaradError
-from deltarad.features.delta import region_matrix
+from deltarad.encoding import Encoding, design_columns
+from deltarad.errors import FAILURE_COLUMNS, DeltaradError
+from deltarad.features.delta import DeltaMatrices
 from deltarad.harmonize import apply_harmonization
+from deltarad.modeling.logit import LogitFit
 from deltarad.modeling.missing import combined_probability
+from deltarad.modeling.models import Radscore
+from deltarad.modeling.names import RADSCORES
 
 SCHEMA = "deltarad.model"
 SCHEMA_VERSION = 2
@@ -28,7 +30,7 @@ PARTS = {
     "outcome": None,
     "ultrasound": None,
     "radscores": {name: {"region": None, "features": None, "mean": None, "sd": None, **_LOGIT}
-                  for name in ("radscore_dir", "radscore_dpr")},
+                  for name in RADSCORES},
     "ultrasound_model": _LOGIT,
     "combined": {"terms": None, "variables": None, **_LOGIT},
 }
@@ -44,13 +46,6 @@ def _lacking(data: object, parts: dict, prefix: str = "") -> list[str]:
         elif inner is not None:
             out += _lacking(data[key], inner, f"{prefix}{key}.")
     return out
-
-
-def _logit_score(part: dict, X: pd.DataFrame) -> np.ndarray:
-    lp = np.full(len(X), part["intercept"], dtype=float)
-    for name, beta in part["coefficients"].items():
-        lp += beta * X[name].to_numpy(float)
-    return expit(lp)
 
 
 @dataclass
@@ -103,22 +98,27 @@ class DeltaradModel:
         delta = self.data.get("delta")
         return delta.get("kind", "relative") if isinstance(delta, dict) else "relative"
 
-    def radscore(self, name: str, delta: pd.DataFrame, patients: list[str]) -> np.ndarray:
+    def delta_matrices(self, delta: pd.DataFrame) -> DeltaMatrices:
+        """Reader 1's matrices of the features the radscores use, from the long delta table."""
+        features: dict[str, list[str]] = {}
+        for part in self.data["radscores"].values():
+            region = features.setdefault(part["region"], [])
+            region += [f for f in part["features"] if f not in region]
+        return DeltaMatrices.from_table(delta, features, readers=(1,))
+
+    def radscore(self, name: str, delta: DeltaMatrices, patients: list[str]) -> np.ndarray:
         """Radscore (probability) of reader-1 delta features for `patients`, in that order
         (checked by `score` through check_delta and unscorable)."""
-        part = self.data["radscores"][name]
-        X = region_matrix(delta, part["region"], 1, part["features"]).reindex(patients)
-        Z = (X - pd.Series(part["mean"])) / pd.Series(part["sd"])
-        return _logit_score(part, Z)
+        radscore = Radscore.from_dict(self.data["radscores"][name])
+        return radscore.predict(delta[radscore.region, 1].reindex(patients))
 
     def encode(self, data: pd.DataFrame) -> pd.DataFrame:
         """The combined model's design columns from raw variables (categoricals as stored dummies)."""
-        parts = []
-        for var, enc in self.data["combined"]["variables"].items():
-            if var not in data.columns:
-                raise DeltaradError(f"the combined model needs column '{var}', which the cohort lacks")
-            parts.append(Encoding.from_dict(var, enc).encode(data[var]))
-        return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=data.index)
+        variables = self.data["combined"]["variables"]
+        lacking = [var for var in variables if var not in data.columns]
+        if lacking:
+            raise DeltaradError(f"the combined model needs column '{lacking[0]}', which the cohort lacks")
+        return design_columns(data, [Encoding.from_dict(var, enc) for var, enc in variables.items()])
 
     def predict_proba(self, delta: pd.DataFrame, clinical: pd.DataFrame) -> pd.DataFrame:
         """patient_id, radscore_dir, radscore_dpr, us, combined (probabilities) for every row of
@@ -126,22 +126,24 @@ class DeltaradModel:
         (delta features harmonised first when the model stores a ComBat transform). A patient the
         model cannot score is an error naming the patient; `unscorable` lists them all beforehand."""
         self.check_delta(delta)
-        problems = self.unscorable(delta, clinical)
+        matrices = self.delta_matrices(delta)
+        problems = self._unscorable(matrices, clinical)
         if len(problems):
             first = problems.iloc[0]
             raise DeltaradError(first["error"], patient=first["patient_id"])
         patients = list(clinical["patient_id"])
-        delta = apply_harmonization(self.data.get("harmonization"), clinical, delta)
+        matrices = apply_harmonization(self.data.get("harmonization"), clinical, matrices)
         out = pd.DataFrame({"patient_id": pd.Series(patients, dtype=str)})
-        out["radscore_dir"] = self.radscore("radscore_dir", delta, patients)
-        out["radscore_dpr"] = self.radscore("radscore_dpr", delta, patients)
+        for name in RADSCORES:
+            out[name] = self.radscore(name, matrices, patients)
         data = clinical.set_index("patient_id").copy()
         us = pd.to_numeric(data[self.ultrasound], errors="coerce")
         if us.isna().any():
             raise DeltaradError(f"missing ultrasound read '{self.ultrasound}'", patient=str(us.index[us.isna()][0]))
-        out["us"] = _logit_score(self.data["ultrasound_model"], pd.DataFrame({self.ultrasound: us.to_numpy()}))
-        data["radscore_dir"] = out["radscore_dir"].to_numpy()
-        data["radscore_dpr"] = out["radscore_dpr"].to_numpy()
+        out["us"] = LogitFit.from_dict(self.data["ultrasound_model"]).predict(
+            pd.DataFrame({self.ultrasound: us.to_numpy()}))
+        for name in RADSCORES:
+            data[name] = out[name].to_numpy()
         out["combined"] = combined_probability(self.data, data, self.encode)
         return out
 
@@ -150,18 +152,21 @@ class DeltaradModel:
         missing or not finite (e.g. a zero baseline value) or a category not seen in training. A
         blank clinical value only costs the combined model (deltarad.modeling.missing). Call
         check_delta first for problems of the whole table."""
+        return self._unscorable(self.delta_matrices(delta), cohort)
+
+    def _unscorable(self, matrices: DeltaMatrices, cohort: pd.DataFrame) -> pd.DataFrame:
         problems: dict[str, str] = {}
         patients = list(cohort["patient_id"])
         for part in self.data["radscores"].values():
             feats, region = part["features"], part["region"]
-            X = region_matrix(delta, region, 1, feats).reindex(patients)
+            X = matrices[region, 1][feats].reindex(patients)
             finite = np.isfinite(X.to_numpy(float))
             for i in np.flatnonzero(~finite.all(axis=1)):
                 j = int(np.flatnonzero(~finite[i])[0])
                 problems.setdefault(patients[i], f"delta feature {feats[j]} ({region}) is missing or not finite")
         data = cohort.set_index("patient_id")
         for var, enc in self.data["combined"]["variables"].items():
-            if var in ("radscore_dir", "radscore_dpr") or var not in data.columns:
+            if var in RADSCORES or var not in data.columns:
                 continue
             values = data[var]  # a blank is not a problem here: see deltarad.modeling.missing
             encoding = Encoding.from_dict(var, enc)
@@ -177,7 +182,7 @@ class DeltaradModel:
                     for p in data.index[encoding.unseen(data[var]).to_numpy() & to_impute]:
                         problems.setdefault(p, encoding.unseen_message(data[var][p]) + ", needed to impute a blank")
         return pd.DataFrame([{"patient_id": p, "stage": "model", "error": e} for p, e in problems.items()],
-                            columns=["patient_id", "stage", "error"])
+                            columns=FAILURE_COLUMNS)
 
     def check_delta(self, delta: pd.DataFrame) -> None:
         """Fail early when the cohort's features do not match the model's."""

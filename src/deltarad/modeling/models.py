@@ -3,21 +3,21 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
+from deltarad.encoding import Encoding, encodings_for
 from deltarad.errors import DeltaradError
 from deltarad.modeling.logit import LogitFit
 from deltarad.modeling.missing import refit_on_own_complete_cases, stepwise_rows
-from deltarad.modeling.selection import RegionSelection
-from deltarad.modeling.stepwise import Encoding, StepResult, encodings_for, main_effects, step_aic
+from deltarad.modeling.stepwise import StepResult, main_effects, step_aic
+
+if TYPE_CHECKING:  # scoring a model file needs no selection code
+    from deltarad.modeling.selection import RegionSelection
 
 log = logging.getLogger(__name__)
-
-RADSCORES = {"radscore_dir": "intratumoral", "radscore_dpr": "peritumoral"}
-MODEL_COLUMNS = ["radscore_dir", "radscore_dpr", "us", "combined"]
 
 
 @dataclass
@@ -40,20 +40,32 @@ class Radscore:
     notes: list[str] = field(default_factory=list)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        Z = (X[self.features] - pd.Series(self.mean)) / pd.Series(self.sd) if self.features else X.iloc[:, :0]
-        return self.fit.predict(Z)
+        """Radscore of each row of X (patients x delta features of the region, unscaled)."""
+        return self.fit.predict(self.standardise(X))
+
+    def standardise(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The selected features z-scored with the training mean and SD."""
+        return (X[self.features] - pd.Series(self.mean)) / pd.Series(self.sd) if self.features else X.iloc[:, :0]
+
+    def to_dict(self) -> dict:
+        """The model file's part for this radscore."""
+        return {"region": self.region, "features": self.features, "mean": self.mean, "sd": self.sd,
+                **self.fit.to_dict(), "notes": self.notes}
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> "Radscore":
+        return cls(stored["region"], list(stored["features"]), dict(stored["mean"]), dict(stored["sd"]),
+                   LogitFit.from_dict(stored), list(stored.get("notes", [])))
 
 
 def fit_radscore(selection: RegionSelection, X: pd.DataFrame, y: np.ndarray) -> Radscore:
     feats = selection.features
-    Z = (X[feats] - selection.mean) / selection.sd
-    coefficients = {f: float(selection.coefficients[f]) for f in feats}
-    lp = selection.intercept + Z.to_numpy(float) @ np.array([coefficients[f] for f in feats])
-    p = np.clip(expit(lp), 1e-15, 1 - 1e-15)
-    deviance = float(-2 * np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
-    fit = LogitFit(float(selection.intercept), coefficients, deviance, len(y))
-    return Radscore(selection.region, feats, selection.mean.to_dict(), selection.sd.to_dict(), fit,
-                    list(selection.notes))
+    fit = LogitFit(float(selection.intercept), {f: float(selection.coefficients[f]) for f in feats}, n=len(y))
+    radscore = Radscore(selection.region, feats, selection.mean.to_dict(), selection.sd.to_dict(), fit,
+                        list(selection.notes))
+    p = np.clip(radscore.predict(X), 1e-15, 1 - 1e-15)
+    fit.deviance = float(-2 * np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return radscore
 
 
 @dataclass
@@ -68,10 +80,6 @@ class CombinedModel:
     def terms(self) -> list[str]:
         return [t.name for t in self.step.terms]
 
-    def predict(self, data: pd.DataFrame) -> np.ndarray:
-        design, _ = main_effects(data, [e for e in self.encodings if e.name in self.terms])
-        return self.step.fit.predict(design)
-
 
 def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categorical: list[str],
                  reference_levels: dict | None = None) -> CombinedModel:
@@ -79,7 +87,8 @@ def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categ
 
     A candidate with blanks stays a candidate: the search runs on the complete cases of all
     candidates (stepAIC needs the same patients in every model), and the chosen model is refitted
-    on the complete cases of its own variables (deltarad.modeling.missing).
+    on the complete cases of its own variables (deltarad.modeling.missing), where its design is
+    tested for separation.
     """
     usable = list(candidates)
     if not usable:

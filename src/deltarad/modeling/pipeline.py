@@ -11,13 +11,14 @@ import pandas as pd
 from deltarad import __version__
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
-from deltarad.features.delta import DELTA_KINDS, drop_summary, region_matrix
+from deltarad.features.delta import DELTA_KINDS, DeltaMatrices, drop_summary
 from deltarad.harmonize import apply_harmonization, fit_harmonization
 from deltarad.modeling.logit import fit_logit
 from deltarad.modeling.mice import fit_combined_mice, fit_imputation
 from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, DeltaradModel
-from deltarad.modeling.models import MODEL_COLUMNS, RADSCORES, fit_combined, fit_radscore
+from deltarad.modeling.models import fit_combined, fit_radscore
+from deltarad.modeling.names import MODEL_COLUMNS, MODEL_LABELS, RADSCORES
 from deltarad.modeling.selection import select_features
 from deltarad.modeling.split import study_split
 from deltarad.stats.roc import youden_threshold
@@ -36,13 +37,13 @@ class FitResult:
     unscored: pd.DataFrame | None = None  # patient_id, stage, error: validation patients the model cannot score
 
 
-def _training_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str], ids: list[str]) -> pd.DataFrame:
-    X = region_matrix(delta, region, reader, features)
+def _training_matrix(delta: DeltaMatrices, region: str, reader: int, ids: list[str]) -> pd.DataFrame:
+    X = delta[region, reader]
     X = X.loc[X.index.isin(ids)]
     bad = ~np.isfinite(X.to_numpy(float))
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise DeltaradError(f"delta feature {features[c]} ({region}, reader {reader}) is not finite",
+        raise DeltaradError(f"delta feature {X.columns[c]} ({region}, reader {reader}) is not finite",
                             patient=str(X.index[r]))
     return X
 
@@ -92,9 +93,9 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     y = train[study.outcome].to_numpy(int)
     if len(np.unique(y)) < 2:
         raise DeltaradError(f"the training set has one outcome class only ({study.outcome} = {y[0]})")
-    kept = {region: info["kept"] for region, info in delta_info["regions"].items()}
-    harmonization = fit_harmonization(study.harmonize, cohort, delta, kept, train_ids)
-    delta = apply_harmonization(harmonization, cohort, delta)
+    matrices = DeltaMatrices.from_table(delta, {region: info["kept"] for region, info in delta_info["regions"].items()})
+    harmonization = fit_harmonization(study.harmonize, cohort, matrices, train_ids)
+    matrices = apply_harmonization(harmonization, cohort, matrices)
 
     radscores, steps = {}, []
     copies_of = None if groups is None else np.array([groups[i] for i in train_ids])
@@ -102,17 +103,16 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         info = delta_info["regions"].get(region)
         if info is None:
             raise DeltaradError(f"the feature table has no {region} rows")
-        X = _training_matrix(delta, region, 1, info["kept"], train_ids)
-        X = X.loc[train_ids]
-        reader2 = region_matrix(delta, region, 2, info["kept"])  # NaN where reader 2's delta is undefined
+        X = _training_matrix(matrices, region, 1, train_ids).loc[train_ids]
+        reader2 = matrices[region, 2]  # NaN where reader 2's delta is undefined
         reader2 = reader2.loc[reader2.index.isin(train_ids)]
         sel = select_features(region, X, y, study.selection, reader2=reader2, n_before_delta=info["n_features"],
                               groups=copies_of, delta_note=_delta_note(info))
         radscores[name] = fit_radscore(sel, X, y)
         steps += sel.steps
-        train[name] = radscores[name].predict(X)
+        train[name] = radscores[name].predict(X)  # the scorer of DeltaradModel.predict_proba (Radscore.predict)
 
-    us_fit = fit_logit(train[[study.ultrasound]].astype(float), y)
+    us_fit = fit_logit(train[[study.ultrasound]].astype(float), y, separation=False)
     candidates = [*study.clinical, study.ultrasound, *RADSCORES]
     if study.missing.policy == "mice":
         imputation = fit_imputation(train, study.clinical, [study.ultrasound, *RADSCORES], study.outcome,
@@ -141,25 +141,14 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
             "missing": study.missing.model_dump(),
         },
         "harmonization": harmonization,
-        "radscores": {
-            name: {
-                "region": rs.region,
-                "features": rs.features,
-                "mean": rs.mean,
-                "sd": rs.sd,
-                "intercept": rs.fit.intercept,
-                "coefficients": rs.fit.coefficients,
-                "notes": rs.notes,
-            }
-            for name, rs in radscores.items()
-        },
-        "ultrasound_model": {"intercept": us_fit.intercept, "coefficients": us_fit.coefficients},
+        "models": dict(MODEL_LABELS),
+        "radscores": {name: rs.to_dict() for name, rs in radscores.items()},
+        "ultrasound_model": us_fit.to_dict(),
         "combined": {
             "terms": combined.terms,
             "variables": {e.name: {**e.to_dict(), **_training_range(train, e)}
                           for e in combined.encodings if e.name in combined.terms},
-            "intercept": combined.step.fit.intercept,
-            "coefficients": combined.step.fit.coefficients,
+            **combined.step.fit.to_dict(),
             "aic": combined.step.fit.aic,
             "separation": combined.step.fit.separation,
             "path": combined.step.path,

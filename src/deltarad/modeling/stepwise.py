@@ -15,7 +15,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from deltarad.encoding import Encoding, encodings_for  # noqa: F401 (re-exported: the one encoder)
+from deltarad.encoding import Encoding, design_columns
 from deltarad.modeling.logit import LogitFit, fit_logit
 
 AIC_TOLERANCE = 1e-7  # stepAIC's: a step must lower the AIC by more than this
@@ -29,8 +29,8 @@ class Term:
 
 
 def main_effects(df: pd.DataFrame, encodings: list[Encoding]) -> tuple[pd.DataFrame, list[Term]]:
-    design = pd.concat([e.encode(df[e.name]) for e in encodings], axis=1)
-    return design, [Term(e.name, frozenset([e.name]), tuple(e.columns)) for e in encodings]
+    """The design columns of `encodings` (deltarad.encoding.design_columns) and one term per variable."""
+    return design_columns(df, encodings), [Term(e.name, frozenset([e.name]), tuple(e.columns)) for e in encodings]
 
 
 def interaction(design: pd.DataFrame, a: Term, b: Term) -> tuple[pd.DataFrame, Term]:
@@ -56,9 +56,13 @@ class StepResult:
     path: list[dict] = field(default_factory=list)
 
 
+def columns_of(terms: list[Term]) -> list[str]:
+    """The design columns of `terms`, in order."""
+    return [c for t in terms for c in t.columns]
+
+
 def _fit(design: pd.DataFrame, y: np.ndarray, terms: list[Term]) -> LogitFit:
-    cols = [c for t in terms for c in t.columns]
-    return fit_logit(design[cols], y)
+    return fit_logit(design[columns_of(terms)], y, separation=False)  # a trial fit: separation is asked of the chosen model
 
 
 def step_aic(
@@ -69,7 +73,8 @@ def step_aic(
     direction: str = "both",
     max_steps: int = 1000,
 ) -> StepResult:
-    """Stepwise search from `start` within `scope` (default: only terms of `start`, so only drops)."""
+    """Stepwise search from `start` within `scope` (default: only terms of `start`, so only drops).
+    The fits are not tested for separation (`separation` None): the caller asks it of the model it keeps."""
     if direction not in ("both", "backward", "forward"):
         raise ValueError("direction must be both, backward or forward")
     scope = list(scope) if scope is not None else list(start)

@@ -2,10 +2,11 @@
 
 Under complete or quasi-complete separation the maximum-likelihood estimate does not exist
 (a coefficient runs off to infinity and its Wald SE with it). That is detected before fitting,
-exactly, by the linear program of Konis (2007, "Linear programming algorithms for detecting
-separated data in binary logistic regression models"): the data are separated iff some
-direction b != 0 has s_i x_i'b >= 0 for every patient (s_i = +1 for events, -1 otherwise).
-A separated model is reported with NaN estimates and a warning instead of an absurd odds ratio.
+exactly, by deltarad's one separation rule (deltarad.modeling.logit.is_separated, the linear
+program of Konis 2007). A separated model is reported with NaN estimates and a warning instead
+of an absurd odds ratio. The fit is deltarad's one logistic fitter (deltarad.modeling.logit:
+statsmodels' IRLS iterations, here to a deviance tolerance of 1e-12), its Wald SEs from the
+covariance at convergence.
 
 A term that is a linear combination of the terms before it (molecular subtype next to ER, PR and
 HER2, say) is aliased: as R's glm does, it is left out of the fit and reported as NaN, instead
@@ -18,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import optimize, stats
+from scipy import stats
 
-from deltarad.encoding import Encoding
+from deltarad.encoding import Encoding, design_columns
 from deltarad.errors import DeltaradError
+from deltarad.modeling.logit import fit_logit, is_separated
 from deltarad.stats._validate import binary_outcome, is_categorical
 
 COLUMNS = ["variable", "level", "beta", "se", "z", "p_value", "or", "or_ci_low", "or_ci_high", "warning"]
@@ -35,21 +36,6 @@ ALIAS_TOLERANCE = 1e-7
 
 class SeparationWarning(UserWarning):
     """The outcome is perfectly (or quasi-perfectly) predicted; estimates are reported as NaN."""
-
-
-def is_separated(X: np.ndarray, y) -> bool:
-    """True when the design `X` (with its intercept column) separates the 0/1 outcome `y`."""
-    y = np.asarray(y)
-    signed = np.where(y == 1, 1.0, -1.0)[:, None] * np.asarray(X, dtype=float)
-    # maximise sum_i s_i x_i'b subject to s_i x_i'b >= 0 and -1 <= b <= 1
-    res = optimize.linprog(
-        c=-signed.sum(axis=0),
-        A_ub=-signed,
-        b_ub=np.zeros(len(signed)),
-        bounds=[(-1, 1)] * signed.shape[1],
-        method="highs",
-    )
-    return bool(res.status == 0 and -res.fun > 1e-7 * max(1.0, np.abs(signed).sum()))
 
 
 def aliased_columns(X: np.ndarray) -> np.ndarray:
@@ -76,18 +62,14 @@ def design(df: pd.DataFrame, variables: list[str], categorical: set[str],
     """Design matrix (intercept first) and its terms; categorical variables get one 0/1 column per
     level other than the reference (deltarad.encoding: the first level in value order unless
     `reference_levels` names another)."""
-    columns, terms = [np.ones(len(df))], []
     reference_levels = reference_levels or {}
-    for var in variables:
-        if var in categorical:
-            enc = Encoding.categorical(var, df[var], reference_levels.get(var))
-            columns.extend(enc.encode(df[var]).to_numpy(dtype=float).T)
-            labels = enc.level_labels
-            terms.extend(Term(var, f"{lvl} vs {labels[0]}") for lvl in labels[1:])
-        else:
-            columns.append(pd.to_numeric(df[var], errors="raise").to_numpy(dtype=float))
-            terms.append(Term(var, ""))
-    return np.column_stack(columns), terms
+    encodings = [Encoding.categorical(var, df[var], reference_levels.get(var)) if var in categorical else Encoding(var)
+                 for var in variables]
+    terms = []
+    for e in encodings:
+        labels = e.level_labels
+        terms += [Term(e.name, f"{lvl} vs {labels[0]}") for lvl in labels[1:]] if e.levels is not None else [Term(e.name, "")]
+    return np.column_stack([np.ones(len(df)), design_columns(df, encodings).to_numpy(dtype=float)]), terms
 
 
 @dataclass(frozen=True)
@@ -128,9 +110,11 @@ def fit_logistic(df: pd.DataFrame, outcome: str, variables: list[str], categoric
         table = base.assign(**{c: np.nan for c in COLUMNS[2:-1]}, warning=SEPARATION_WARNING)
         return LogisticFit(table[COLUMNS], {v: np.nan for v in variables}, True)
 
-    result = sm.GLM(y, X, family=sm.families.Binomial()).fit(tol=1e-12, maxiter=200)
+    columns = [f"x{j}" for j in range(1, X.shape[1])]
+    fit = fit_logit(pd.DataFrame(X[:, 1:], columns=columns), y, separation=False, tol=1e-12, maxiter=200)
+    params, cov = np.array([fit.intercept, *fit.coefficients.values()]), fit.cov
     beta, se = np.full(len(terms), np.nan), np.full(len(terms), np.nan)
-    beta[~aliased[1:]], se[~aliased[1:]] = result.params[1:], result.bse[1:]
+    beta[~aliased[1:]], se[~aliased[1:]] = params[1:], np.sqrt(np.diag(cov))[1:]
     z = beta / se
     half = stats.norm.ppf(0.5 + level / 2) * se
     table = base.assign(
@@ -148,7 +132,7 @@ def fit_logistic(df: pd.DataFrame, outcome: str, variables: list[str], categoric
         if not idx:  # a categorical variable with one level left after dropping missing values, or aliased
             variable_p[var] = np.nan
             continue
-        b, cov = result.params[idx], result.cov_params()[np.ix_(idx, idx)]
-        chi2 = float(b @ np.linalg.solve(cov, b))
+        b = params[idx]
+        chi2 = float(b @ np.linalg.solve(cov[np.ix_(idx, idx)], b))
         variable_p[var] = float(stats.chi2.sf(chi2, len(idx)))
     return LogisticFit(table[COLUMNS], variable_p, False)
