@@ -2,7 +2,6 @@
 from fractions import Fraction as F
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 
