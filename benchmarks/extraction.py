@@ -35,9 +35,10 @@ from threadpoolctl import threadpool_limits
 from deltarad.cohort import load_cohort
 from deltarad.config import load_study
 from deltarad.features.delta import KEYS, TIMEPOINTS
-from deltarad.features.extract import STUDY_PARAMS, extract_cohort, load_extractor, prepare_timepoint
+from deltarad.features.extract import STUDY_PARAMS, load_extractor, prepare_timepoint
 from deltarad.imaging import preprocess
 from deltarad.parallel import ParallelSettings, dask_client
+from deltarad.workflow import extract_features
 
 
 def cohort_of(study_path: Path):
@@ -137,7 +138,7 @@ def _warm_up() -> float:
 
 
 def deltarad_way(study_path: Path, out_dir: Path, workers: int, imaging: dict | None = None) -> dict:
-    """extract_cohort on a warmed-up embedded cluster of `workers` processes, from an empty store,
+    """extract_features (extract_cohort + its tables) on a warmed-up embedded cluster of `workers` processes, from an empty store,
     with the study's imaging settings updated by `imaging` (e.g. {"n4_implementation": "itk"}).
 
     Returns features, wall seconds (cluster start excluded, reported apart), and the peak
@@ -151,7 +152,7 @@ def deltarad_way(study_path: Path, out_dir: Path, workers: int, imaging: dict | 
         idle = client.run(_warm_up)
         startup = time.perf_counter() - t0
         start = time.perf_counter()
-        features, failures = extract_cohort(
+        features, failures = extract_features(
             study, cohort, out_dir, progress=False, parallel=ParallelSettings(scheduler=client.scheduler.address)
         )
         wall = time.perf_counter() - start
@@ -163,11 +164,11 @@ def deltarad_way(study_path: Path, out_dir: Path, workers: int, imaging: dict | 
 
 
 def deltarad_pool_way(study_path: Path, out_dir: Path, workers: int) -> dict:
-    """extract_cohort as `deltarad extract --workers N` runs it (the embedded forked pool), from an
+    """extract_features as `deltarad extract --workers N` runs it (the embedded forked pool), from an
     empty store; the wall includes starting the pool. No per-worker memory figure."""
     study, cohort = cohort_of(study_path)
     start = time.perf_counter()
-    features, failures = extract_cohort(study, cohort, out_dir, progress=False, parallel=ParallelSettings(workers=workers))
+    features, failures = extract_features(study, cohort, out_dir, progress=False, parallel=ParallelSettings(workers=workers))
     wall = time.perf_counter() - start
     if len(failures):
         raise RuntimeError(f"deltarad failed on {len(failures)} exam(s): {failures.to_dict('records')}")

@@ -14,7 +14,8 @@ from deltarad.cohort import load_cohort_cases
 from deltarad.config import load_study
 from deltarad.features.extract import prepare_timepoint
 from deltarad.imaging.preprocess import itk_threads
-from deltarad.report.qc import write_exam_qc
+from deltarad.outputs import write_exam_qc
+from deltarad.report.qc import exam_qc
 from deltarad.synthetic.cohort import generate_cohort
 
 DEMO_EXAMS = 374
@@ -30,8 +31,8 @@ def main(n_patients: int = 4) -> None:
                 for tp in ("baseline", "early"):
                     exam = prepare_timepoint(row, tp, study.imaging)
                     start = time.perf_counter()
-                    write_exam_qc(exam.image, exam.regions, Path(tmp) / "regions", row["patient_id"], tp,
-                                  study.imaging.ring_mm, getattr(exam, "ring_stats", None))
+                    write_exam_qc(Path(tmp) / "regions", exam_qc(exam.image, exam.regions, row["patient_id"], tp,
+                                                                 study.imaging.ring_mm, getattr(exam, "ring_stats", None)))
                     seconds.append(time.perf_counter() - start)
     s = np.array(seconds)
     print(f"region QC: {len(s)} demo exams, {s.mean():.3f} s per exam (median {np.median(s):.3f}, max {s.max():.3f}); "

@@ -14,14 +14,25 @@ The stages compute values (deltarad.workflow); this module only lays them out on
     DIR/tables/validation.csv, selection_frequency.csv, validation_failures.csv   internal validation
     DIR/tables/table1|2|3.csv    with journal-formatted .xlsx and .html copies beside each
 
+Feature extraction (`deltarad extract`, or `run` from images):
+
+    DIR/features.csv             long form: one row per (patient, timepoint, region, reader)
+    DIR/extraction_failures.csv  exams that failed: patient_id, stage, error
+    DIR/extraction_notes.csv     what was inferred or corrected per exam: patient_id, timepoint, reader, note
+    DIR/regions/<patient>/<timepoint>_<region>_reader<k>.nrrd   the regions PyRadiomics saw (3D Slicer)
+    DIR/regions/<patient>/qc_<timepoint>.png|json               the exam's region QC (deltarad.report.qc)
+
+written as each exam finishes (regions) or when all have (the tables); the feature store
+(DIR/store/, deltarad.features.store) is the resumable cache behind them.
+
 `deltarad validate` writes predictions.csv, failures.csv, model.json (a copy) and
 tables/table3|calibration|roc|decision_curve.csv; `deltarad predict` predictions.csv and
-failures.csv. Feature extraction writes its own files (features.csv, extraction notes, regions/,
-store/: deltarad.features.extract).
+failures.csv.
 """
 from __future__ import annotations
 
 import html
+import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +46,11 @@ from deltarad.errors import FAILURE_COLUMNS
 from deltarad.formatting import journal_format
 
 if TYPE_CHECKING:
+    import SimpleITK as sitk
+
+    from deltarad.features.extract import Extraction
     from deltarad.modeling.pipeline import FitResult
+    from deltarad.report.qc import ExamQC
     from deltarad.modeling.validation import ValidationResult
     from deltarad.study_tables import StudyTables
 
@@ -59,6 +74,10 @@ CALIBRATION = f"{TABLES}/calibration.csv"
 ROC = f"{TABLES}/roc.csv"
 DECISION_CURVE = f"{TABLES}/decision_curve.csv"
 INDEX = "index.csv"
+FEATURES = "features.csv"
+EXTRACTION_FAILURES = "extraction_failures.csv"
+EXTRACTION_NOTES = "extraction_notes.csv"
+REGIONS = "regions"
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,47 @@ class JournalTable:
     frame: pd.DataFrame
     title: str
     notes: list[str] = field(default_factory=list)
+
+
+def region_mask_path(regions_dir: Path, patient_id: str, timepoint: str, region: str, reader: int) -> Path:
+    return Path(regions_dir) / str(patient_id) / f"{timepoint}_{region}_reader{reader}.nrrd"
+
+
+def qc_paths(regions_dir: Path, patient_id: str, timepoint: str) -> tuple[Path, Path]:
+    """An exam's QC image and numbers: (qc_<timepoint>.png, qc_<timepoint>.json)."""
+    folder = Path(regions_dir) / str(patient_id)
+    return folder / f"qc_{timepoint}.png", folder / f"qc_{timepoint}.json"
+
+
+def write_region_masks(regions_dir: Path, patient_id: str, timepoint: str,
+                       regions: dict[tuple[str, int], sitk.Image]) -> list[Path]:
+    """Each (region, reader) mask of one exam as compressed NRRD."""
+    import SimpleITK as sitk
+
+    written = []
+    for (region, reader), mask in regions.items():
+        path = region_mask_path(regions_dir, patient_id, timepoint, region, reader)
+        writer = sitk.ImageFileWriter()
+        writer.SetImageIO("NrrdImageIO")
+        writer.UseCompressionOn()
+        with atomic.atomic_path(path) as tmp:
+            writer.SetFileName(str(tmp))
+            writer.Execute(mask)
+        written.append(path)
+    return written
+
+
+def write_exam_qc(regions_dir: Path, qc: ExamQC) -> tuple[Path, Path]:
+    png, meta = qc_paths(regions_dir, qc.patient_id, qc.timepoint)
+    atomic.write_bytes(png, qc.png)
+    atomic.write_text(meta, json.dumps(qc.numbers, indent=1, allow_nan=True))
+    return png, meta
+
+
+def write_extraction(out_dir: Path, extraction: Extraction) -> None:
+    atomic.write_csv(out_dir / FEATURES, extraction.features)
+    atomic.write_csv(out_dir / EXTRACTION_FAILURES, extraction.failures.reindex(columns=FAILURE_COLUMNS))
+    atomic.write_csv(out_dir / EXTRACTION_NOTES, extraction.notes)
 
 
 def write_failures(out_dir: Path, failures: pd.DataFrame) -> Path:

@@ -78,9 +78,19 @@ def load_features(
             "(baseline_image, early_image, baseline_mask, early_mask)",
             file=study.cohort_path,
         )
+    extraction = extract_features(study, cohort, out_dir, parallel=parallel)
+    return extraction.features, extraction.failures
+
+
+def extract_features(study: Study, cohort: pd.DataFrame, out_dir: Path, *, parallel: ParallelSettings | None = None,
+                     prune_store: bool = False, progress: bool = True):
+    """Extract the cohort's exams (deltarad.features.extract.extract_cohort: resumable through
+    out_dir/store/) and write features.csv, extraction_failures.csv and extraction_notes.csv."""
     from deltarad.features.extract import extract_cohort
 
-    return extract_cohort(study, cohort, out_dir, parallel=parallel)  # also writes features.csv
+    extraction = extract_cohort(study, cohort, out_dir, parallel=parallel, prune_store=prune_store, progress=progress)
+    outputs.write_extraction(out_dir, extraction)
+    return extraction
 
 
 def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -248,15 +258,13 @@ def extract_study(study: Study, out_dir: Path, *, parallel: ParallelSettings | N
     """`deltarad extract`: every exam's features (features.csv, extraction notes, regions/, the
     store: deltarad.features.extract) and their delta (delta_features.csv); returns the features
     and the exams that failed."""
-    from deltarad.features.extract import extract_cohort
-
     cohort = load_cohort(study, require_outcome=False)
     if not has_images(cohort):
         raise StudyFileError(
             "cohort has no image columns (baseline_image, early_image, baseline_mask, early_mask)",
             file=study.cohort_path,
         )
-    features, failures = extract_cohort(study, cohort, out_dir, parallel=parallel, prune_store=prune_store)
+    features, failures = extract_features(study, cohort, out_dir, parallel=parallel, prune_store=prune_store)
     if len(features):
         delta, _ = compute_delta(features, kind=study.delta, near_zero=study.delta_near_zero)
         outputs.write_delta_features(out_dir, delta)

@@ -16,13 +16,13 @@ from deltarad.config import ImagingSettings, Study
 from deltarad.features.delta import KEYS
 from deltarad.features.extract import (
     STUDY_PARAMS,
-    extract_cohort,
     extract_timepoint,
     load_extractor,
     prepare_timepoint,
-    region_mask_path,
 )
 from deltarad.imaging.phantom import breast_phantom
+from deltarad.outputs import region_mask_path
+from deltarad.workflow import extract_features
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pyradiomics"
 CLASSES = ["shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm"]
@@ -112,7 +112,7 @@ def test_cohort_run_records_a_bad_case_and_goes_on(exam, tmp_path):
     bad = {**exam, "patient_id": "P002", "baseline_mask_reader2": None, "early_image": str(tmp_path / "missing.nii.gz")}
     cohort = pd.DataFrame([exam, bad])
     study = Study(cohort=tmp_path / "cohort.csv", base_dir=tmp_path)
-    features, failures = extract_cohort(study, cohort, tmp_path / "out", progress=False)
+    features, failures = extract_features(study, cohort, tmp_path / "out", progress=False)
     assert list(failures.columns) == ["patient_id", "stage", "error"]
     assert failures.to_dict("records") == [
         {"patient_id": "P002", "stage": "early/read",

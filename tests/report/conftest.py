@@ -125,7 +125,8 @@ def _real_exam_qc(folder: Path) -> dict[str, dict]:
     from deltarad.config import ImagingSettings
     from deltarad.features.extract import prepare_timepoint
     from deltarad.imaging.phantom import breast_phantom
-    from deltarad.report.qc import qc_paths, write_exam_qc
+    from deltarad.outputs import qc_paths, write_exam_qc
+    from deltarad.report.qc import exam_qc
 
     out = {}
     for name, offset in (("ordinary", 10.0), ("air", -26.0)):
@@ -137,7 +138,9 @@ def _real_exam_qc(folder: Path) -> dict[str, dict]:
                 sitk.WriteImage(im, str(folder / f"{name}_{key}.nrrd"))
                 row[key] = str(folder / f"{name}_{key}.nrrd")
             exam = prepare_timepoint(row, tp, ImagingSettings())
-            numbers = write_exam_qc(exam.image, exam.regions, folder / "regions", name, tp, 3.0)
+            qc = exam_qc(exam.image, exam.regions, name, tp, 3.0)
+            write_exam_qc(folder / "regions", qc)
+            numbers = qc.numbers
             out[name, tp] = {"numbers": numbers, "png": qc_paths(folder / "regions", name, tp)[0].read_bytes()}
     return out
 

@@ -15,7 +15,8 @@ import SimpleITK as sitk
 from deltarad.config import ImagingSettings, ReportSettings
 from deltarad.features.extract import extract_timepoint, prepare_timepoint
 from deltarad.imaging.phantom import breast_phantom
-from deltarad.report.qc import flag_patients, load_qc, qc_paths, robust_z, write_exam_qc
+from deltarad.outputs import qc_paths, write_exam_qc
+from deltarad.report.qc import exam_qc, flag_patients, load_qc, robust_z
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -44,8 +45,8 @@ def qc_cohort(tmp_path_factory) -> tuple[Path, list[dict]]:
         for tp in ("baseline", "early"):
             exam = prepare_timepoint(row, tp, settings)
             start = time.perf_counter()
-            write_exam_qc(exam.image, exam.regions, regions, row["patient_id"], tp, settings.ring_mm,
-                          getattr(exam, "ring_stats", None))
+            write_exam_qc(regions, exam_qc(exam.image, exam.regions, row["patient_id"], tp, settings.ring_mm,
+                                           getattr(exam, "ring_stats", None)))
             seconds.append(time.perf_counter() - start)
     print(f"region QC: {np.mean(seconds):.3f} s per exam (max {max(seconds):.3f}); 374 exams: "
           f"{374 * np.mean(seconds):.0f} s on one core")
@@ -104,7 +105,8 @@ def test_real_two_visit_case_qc(shared_data: Path, tmp_path: Path) -> None:
     settings = ImagingSettings(n4=False)
     for tp in ("baseline", "early"):
         exam = prepare_timepoint(row, tp, settings)
-        write_exam_qc(exam.image, exam.regions, tmp_path, "TV1", tp, settings.ring_mm, getattr(exam, "ring_stats", None))
+        write_exam_qc(tmp_path, exam_qc(exam.image, exam.regions, "TV1", tp, settings.ring_mm,
+                                        getattr(exam, "ring_stats", None)))
     qc = load_qc(tmp_path, ["TV1"]).set_index("timepoint")
     # 2387 and 1250 voxels of 1.3 x 1.3 x 5 mm
     assert qc.loc["baseline", "tumour_ml"] == pytest.approx(2387 * 1.3 * 1.3 * 5 / 1000, rel=0.1)

@@ -5,9 +5,9 @@ import pytest
 
 from deltarad.cohort import load_cohort
 from deltarad.config import load_study
-from deltarad.features.extract import extract_cohort
 from deltarad.parallel import ParallelSettings
 from deltarad.synthetic import generate_cohort
+from deltarad.workflow import extract_features
 
 #: Three tiny patients (one read by reader 2): six exams, 16 feature sets.
 TINY = dict(n_patients=3, seed=3, shape=(40, 40, 12), spacing_mm=(1.2, 1.2, 2.0), n_phases=4)
@@ -30,7 +30,7 @@ def reference_features(scale_cohort, tmp_path_factory) -> bytes:
     """features.csv of the cohort extracted on an embedded cluster of one worker."""
     study = load_study(scale_cohort)
     out = tmp_path_factory.mktemp("reference")
-    _, failures = extract_cohort(study, load_cohort(study, require_outcome=False), out, progress=False,
-                                 parallel=ParallelSettings(workers=1))
+    _, failures = extract_features(study, load_cohort(study, require_outcome=False), out, progress=False,
+                                   parallel=ParallelSettings(workers=1))
     assert failures.empty
     return (out / "features.csv").read_bytes()

@@ -10,16 +10,16 @@ import pytest
 from deltarad.cohort import load_cohort
 from deltarad.config import load_study
 from deltarad.errors import CaseError, DeltaradError
-from deltarad.features.extract import extract_cohort
 from deltarad.parallel import ParallelSettings, UnitFailure, map_units
+from deltarad.workflow import extract_features
 
 BIN = Path(sys.executable).parent
 
 
 def test_one_and_two_workers_give_the_same_bytes(scale_cohort, reference_features, tmp_path):
     study = load_study(scale_cohort)
-    features, failures = extract_cohort(study, load_cohort(study, require_outcome=False), tmp_path, progress=False,
-                                        parallel=ParallelSettings(workers=2))
+    features, failures = extract_features(study, load_cohort(study, require_outcome=False), tmp_path, progress=False,
+                                          parallel=ParallelSettings(workers=2))
     assert failures.empty
     assert len(features) == 16 and features.shape[1] == 4 + 851
     assert (tmp_path / "features.csv").read_bytes() == reference_features

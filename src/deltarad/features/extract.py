@@ -38,7 +38,7 @@ from radiomics import imageoperations
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 from threadpoolctl import threadpool_limits
 
-from deltarad.atomic import atomic_path, write_csv
+from deltarad import outputs
 from deltarad.config import ImagingSettings, Study
 from deltarad.errors import FAILURE_COLUMNS, CaseError, CompleteEarlyResponse, DeltaradError, StageError
 from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
@@ -66,7 +66,7 @@ from deltarad.imaging.preprocess import (
 from deltarad.imaging.regions import peritumoral_ring
 from deltarad.tablefile import is_given
 from deltarad.parallel import ParallelSettings, map_units
-from deltarad.report.qc import write_exam_qc
+from deltarad.report.qc import exam_qc
 
 log = logging.getLogger("deltarad.extract")
 
@@ -194,10 +194,6 @@ def _stage(name: str, patient: str | None, timepoint: str | None) -> Iterator[No
         raise StageError(exc.problem, stage=stage, patient=patient, file=exc.file) from exc
     except Exception as exc:  # PyRadiomics/SimpleITK errors on one case must not stop the cohort
         raise StageError(f"{type(exc).__name__}: {exc}", stage=stage, patient=patient) from exc
-
-
-def region_mask_path(regions_dir: Path, patient_id: str, timepoint: str, region: str, reader: int) -> Path:
-    return Path(regions_dir) / str(patient_id) / f"{timepoint}_{region}_reader{reader}.nrrd"
 
 
 @dataclass
@@ -379,23 +375,31 @@ def extract_timepoint(
     load_extractor(settings.params)  # a bad parameter file fails before the exam is read
     exam = prepare_timepoint(case_row, timepoint, settings, crop=crop)
     if regions_dir is not None:
-        for (region, reader), mask in exam.regions.items():
-            _write_mask(mask, region_mask_path(regions_dir, pid, timepoint, region, reader))
-        write_exam_qc(exam.image, exam.regions, regions_dir, pid, timepoint, settings.ring_mm,
-                      exam.ring_stats)
+        outputs.write_region_masks(regions_dir, pid, timepoint, exam.regions)
+        qc = exam_qc(exam.image, exam.regions, pid, timepoint, settings.ring_mm, exam.ring_stats)
+        if qc is not None:
+            outputs.write_exam_qc(regions_dir, qc)
     return exam_features(exam, settings, patient=pid, timepoint=timepoint)
 
 
-def _write_mask(mask: sitk.Image, path: Path) -> None:
-    writer = sitk.ImageFileWriter()
-    writer.SetImageIO("NrrdImageIO")
-    writer.UseCompressionOn()
-    with atomic_path(path) as tmp:
-        writer.SetFileName(str(tmp))
-        writer.Execute(mask)
-
-
 # ----------------------------------------------------------------------------- cohort
+
+
+NOTE_COLUMNS = ["patient_id", "timepoint", "reader", "note"]
+
+
+@dataclass
+class Extraction:
+    """What extraction made of a cohort: every exam's features (long form: one row per patient,
+    timepoint, region, reader), the exams that failed (FAILURE_COLUMNS) and the notes per exam
+    (NOTE_COLUMNS: what was inferred or corrected). Unpacks as (features, failures)."""
+
+    features: pd.DataFrame
+    failures: pd.DataFrame
+    notes: pd.DataFrame
+
+    def __iter__(self):
+        return iter((self.features, self.failures))
 
 
 def extract_cohort(
@@ -406,16 +410,17 @@ def extract_cohort(
     progress: bool = True,
     parallel: ParallelSettings | None = None,
     prune_store: bool = False,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features of every patient's exams; returns (features_long, failures).
+) -> Extraction:
+    """Features of every patient's exams.
 
-    Exams run as work units on Dask (`parallel`; default: one worker process per core). Each
+    Exams run as work units in worker processes (`parallel`; default: one per core). Each
     finished exam is kept in the feature store `out_dir/store/`, so a run started again on the
-    same `out_dir` extracts only the exams that are missing or whose files or settings changed.
-    Writes under `out_dir`: features.csv (long form), extraction_failures.csv (patient_id, stage,
-    error), extraction_notes.csv (corrections and warnings per exam) and regions/ (the region masks).
-    A failing exam is recorded and skipped; the other exams go on. Store entries this run does
-    not use (other inputs or settings) are kept and counted in the log; `prune_store` deletes them.
+    same `out_dir` extracts only the exams that are missing or whose files or settings changed,
+    and its region masks and QC image go to out_dir/regions/ (deltarad.outputs) as it finishes.
+    The tables (features.csv, extraction_failures.csv, extraction_notes.csv) are the caller's to
+    write (deltarad.workflow.extract_features). A failing exam is recorded and skipped; the other
+    exams go on. Store entries this run does not use (other inputs or settings) are kept and
+    counted in the log; `prune_store` deletes them.
     """
     out_dir = Path(out_dir)
     settings = study.imaging.model_copy(update={"params": study.params_path})
@@ -440,7 +445,7 @@ def extract_cohort(
         done[i] = records
 
     failed = map_units(
-        partial(_extract_unit, settings=settings, regions_dir=out_dir / "regions"),
+        partial(_extract_unit, settings=settings, regions_dir=out_dir / outputs.REGIONS),
         [units[i] for i in todo],
         [f"{units[i][0]['patient_id']} {units[i][1]}" for i in todo],
         keep,
@@ -460,11 +465,7 @@ def extract_cohort(
                 notes.append({"patient_id": rec["patient_id"], "timepoint": rec["timepoint"], "reader": rec["reader"], "note": note})
             records.append(rec)
     features = _feature_table(records, list(cohort["patient_id"].astype(str)))
-    failures_df = pd.DataFrame(failures, columns=FAILURE_COLUMNS)
-    write_csv(out_dir / "features.csv", features)
-    write_csv(out_dir / "extraction_failures.csv", failures_df)
-    write_csv(out_dir / "extraction_notes.csv", pd.DataFrame(notes, columns=["patient_id", "timepoint", "reader", "note"]))
-    return features, failures_df
+    return Extraction(features, pd.DataFrame(failures, columns=FAILURE_COLUMNS), pd.DataFrame(notes, columns=NOTE_COLUMNS))
 
 
 def _report_unused_entries(store: FeatureStore, keep: set[str], prune: bool) -> None:

@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +31,9 @@ import SimpleITK as sitk
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from deltarad.atomic import write_bytes, write_text
 from deltarad.config import ReportSettings
 from deltarad.imaging.regions import ring
+from deltarad.outputs import qc_paths
 from deltarad.report.agreement import dice, hausdorff_mm
 
 OUTLINE_COLOURS = {("intratumoral", 1): (1.0, 0.23, 0.19), ("peritumoral", 1): (0.0, 0.8, 1.0),
@@ -42,11 +43,6 @@ RING_STATS_SHARES = ("air_share", "skin_share", "chest_wall_share")
 DPI = 100
 
 log = logging.getLogger(__name__)
-
-
-def qc_paths(regions_dir: Path, patient_id: str, timepoint: str) -> tuple[Path, Path]:
-    folder = Path(regions_dir) / str(patient_id)
-    return folder / f"qc_{timepoint}.png", folder / f"qc_{timepoint}.json"
 
 
 def exam_numbers(regions: dict[tuple[str, int], sitk.Image], ring_mm: float,
@@ -129,29 +125,37 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return mask & ~inner
 
 
-def write_exam_qc(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], regions_dir: Path,
-                  patient_id: str, timepoint: str, ring_mm: float,
-                  ring_stats: dict[int, dict[str, float]] | None = None) -> dict | None:
-    """Write one exam's QC image and numbers (module docstring); returns the numbers. A QC that
-    cannot be drawn is logged and costs the exam nothing (the report says the image is missing)."""
+@dataclass(frozen=True)
+class ExamQC:
+    """One exam's QC: the PNG (bytes) and its numbers (module docstring), written by
+    deltarad.outputs.write_exam_qc."""
+
+    patient_id: str
+    timepoint: str
+    png: bytes
+    numbers: dict
+
+
+def exam_qc(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], patient_id: str, timepoint: str,
+            ring_mm: float, ring_stats: dict[int, dict[str, float]] | None = None) -> ExamQC | None:
+    """Draw one exam's QC image and compute its numbers. A QC that cannot be drawn is logged and
+    costs the exam nothing (None: the report says the image is missing)."""
     try:
-        return _write_exam_qc(image, regions, regions_dir, patient_id, timepoint, ring_mm, ring_stats)
+        return _exam_qc(image, regions, str(patient_id), timepoint, ring_mm, ring_stats)
     except Exception as exc:  # the features of the exam do not depend on its picture
         log.warning("patient %s %s: region QC not drawn (%s: %s)", patient_id, timepoint, type(exc).__name__, exc)
         return None
 
 
-def _write_exam_qc(image, regions, regions_dir, patient_id, timepoint, ring_mm, ring_stats) -> dict:
+def _exam_qc(image, regions, patient_id, timepoint, ring_mm, ring_stats) -> ExamQC:
     start = time.perf_counter()
-    numbers = {"patient_id": str(patient_id), "timepoint": timepoint, "ring_mm": ring_mm,
+    numbers = {"patient_id": patient_id, "timepoint": timepoint, "ring_mm": ring_mm,
                **exam_numbers(regions, ring_mm, ring_stats)}
     r1 = numbers["readers"]["1"]
     title = f"{timepoint}: tumour {r1['tumour_ml']:.2f} mL, ring lost {r1['ring_lost_share']:.0%}"
-    png, meta = qc_paths(regions_dir, patient_id, timepoint)
-    write_bytes(png, render(image, regions, title))
+    png = render(image, regions, title)
     numbers["qc_seconds"] = time.perf_counter() - start
-    write_text(meta, json.dumps(numbers, indent=1, allow_nan=True))
-    return numbers
+    return ExamQC(patient_id, timepoint, png, numbers)
 
 
 # ----------------------------------------------------------------------------- the cohort's QC
