@@ -4,7 +4,7 @@
 The key is a SHA-256 of everything the unit's features depend on: the unit (patient, timepoint),
 its input files (path, size and modification time of each file; every file of a DICOM folder),
 the imaging settings, the content of the PyRadiomics parameter file, and the versions of
-deltarad, PyRadiomics and SimpleITK. A restarted run finds the units already done by key; a
+deltarad's extraction (EXTRACTION_VERSION), PyRadiomics and SimpleITK. A restarted run finds the units already done by key; a
 changed input file or setting changes the key of exactly the units that read it. Entries are
 written atomically (temporary name + rename), so a run killed at any moment leaves whole
 entries only. Entries no longer reached by any key (other inputs or settings) stay on disk, as
@@ -23,7 +23,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from deltarad import __version__
 from deltarad.atomic import atomic_path
 from deltarad.config import ImagingSettings
 
@@ -32,6 +31,10 @@ log = logging.getLogger("deltarad.store")
 #: Cohort columns an exam reads, per timepoint ("{tp}" is baseline or early).
 EXAM_INPUT_COLUMNS = ("{tp}_image", "{tp}_mask", "{tp}_mask_reader2", "{tp}_chest_wall")
 KEY_METADATA = b"deltarad.key_inputs"
+#: The deltarad release whose extraction made the stored features. Raise it (to the release's
+#: version) with any change that moves a feature value (0.2.0: air from the field-of-view edge);
+#: a release that leaves the features alone keeps it, so upgrading does not redo finished exams.
+EXTRACTION_VERSION = "0.2.0"
 
 
 def file_fingerprint(path: str | Path) -> list[list]:
@@ -58,7 +61,7 @@ def settings_fingerprint(settings: ImagingSettings, params_file: Path) -> dict:
     return {
         "imaging": settings.model_dump(mode="json"),
         "params_sha256": hashlib.sha256(Path(params_file).read_bytes()).hexdigest(),
-        "deltarad": __version__,
+        "deltarad": EXTRACTION_VERSION,
         "pyradiomics": radiomics.__version__,
         "simpleitk": sitk.Version_VersionString(),
     }
