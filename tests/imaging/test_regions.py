@@ -5,7 +5,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from deltarad.imaging.preprocess import body_mask
-from deltarad.imaging.regions import peritumoral, ring
+from deltarad.imaging.regions import peritumoral_ring, ring
 
 SPACING = (0.6, 0.8, 1.5)  # mm, anisotropic as in a DCE acquisition
 
@@ -58,7 +58,7 @@ def test_air_and_skin_are_excluded_next_to_the_body_surface():
         im.SetSpacing(spacing)
     air = sitk.Cast(image < 250, sitk.sitkUInt8)
     region = sitk.GetArrayFromImage(
-        peritumoral(tumour, ring_mm=3, air=air, body=body_mask(image, 250), skin_mm=2, chest_wall=None)
+        peritumoral_ring(tumour, ring_mm=3, air=air, body=body_mask(image, 250), skin_mm=2, chest_wall=None).region
     )
     plain = sitk.GetArrayFromImage(ring(tumour, 3))
     assert plain[~body].any()  # the plain ring does reach the air
@@ -76,5 +76,6 @@ def test_chest_wall_mask_is_excluded():
     wall.CopyInformation(tumour)
     zeros = sitk.Cast(tumour * 0, sitk.sitkUInt8)
     body = zeros + 1
-    region = sitk.GetArrayFromImage(peritumoral(tumour, ring_mm=3, air=zeros, body=body, skin_mm=0, chest_wall=wall))
+    region = sitk.GetArrayFromImage(peritumoral_ring(tumour, ring_mm=3, air=zeros, body=body, skin_mm=0,
+                                                    chest_wall=wall).region)
     assert region.sum() > 0 and not (region & wall_array).any()

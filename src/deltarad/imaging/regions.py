@@ -54,19 +54,6 @@ def skin_layer(body: sitk.Image, skin_mm: float) -> sitk.Image:
     return sitk.Cast((body > 0) & (depth <= skin_mm), sitk.sitkUInt8)
 
 
-def peritumoral(
-    tumour: sitk.Image,
-    *,
-    ring_mm: float,
-    air: sitk.Image,
-    body: sitk.Image,
-    skin_mm: float,
-    chest_wall: sitk.Image | None = None,
-) -> sitk.Image:
-    """The peritumoral region: the ring minus air, skin and chest wall (all masks on one grid)."""
-    return peritumoral_ring(tumour, ring_mm=ring_mm, air=air, body=body, skin_mm=skin_mm, chest_wall=chest_wall).region
-
-
 @dataclass(frozen=True)
 class Ring:
     """A peritumoral region and what built it: `stats` holds ring_voxels_geometric (the shell),
@@ -103,7 +90,8 @@ def peritumoral_ring(
     skin_mm: float,
     chest_wall: sitk.Image | None = None,
 ) -> Ring:
-    """`peritumoral` with the share of the shell each exclusion removed."""
+    """The peritumoral region: the ring_mm shell minus air, skin (skin_mm deep) and chest wall (all
+    masks on one grid), with the share of the shell each exclusion removed (Ring.stats)."""
     shell = sitk.GetArrayFromImage(ring(tumour, ring_mm)).astype(bool)
     in_air = shell & (sitk.GetArrayViewFromImage(air) != 0)
     in_skin = shell & ~in_air & (sitk.GetArrayFromImage(skin_layer(body, skin_mm)) != 0)  # a copy: the layer is a temporary
