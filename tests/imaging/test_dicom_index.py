@@ -18,14 +18,13 @@ from deltarad.cli import app
 from deltarad.config import ImagingSettings
 from deltarad.features.extract import prepare_timepoint
 from deltarad.imaging.io import read_exam
-from deltarad.synthetic import generate_cohort
 
-TINY = {"shape": (40, 40, 12), "spacing_mm": (1.2, 1.2, 2.0), "n_phases": 4}
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Path:
-    return generate_cohort(tmp_path_factory.mktemp("demo") / "cohort", n_patients=3, seed=3, workers=1, **TINY).parent
+def demo(tiny_cohort) -> Path:
+    """The shared tiny generated cohort's folder (tests/conftest.py)."""
+    return tiny_cohort.parent
 
 
 def run(*args: str):

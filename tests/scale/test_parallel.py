@@ -16,8 +16,8 @@ from deltarad.workflow import extract_features
 BIN = Path(sys.executable).parent
 
 
-def test_one_and_two_workers_give_the_same_bytes(scale_cohort, reference_features, tmp_path):
-    study = load_study(scale_cohort)
+def test_one_and_two_workers_give_the_same_bytes(tiny_cohort, reference_features, tmp_path):
+    study = load_study(tiny_cohort)
     features, failures = extract_features(study, load_cohort(study, require_outcome=False), tmp_path, progress=False,
                                           parallel=ParallelSettings(workers=2))
     assert failures.empty
@@ -31,7 +31,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_existing_cluster_of_scheduler_and_worker_processes(scale_cohort, reference_features, tmp_path):
+def test_existing_cluster_of_scheduler_and_worker_processes(tiny_cohort, reference_features, tmp_path):
     """A real `dask scheduler` and `dask worker` on loopback run the cohort through --scheduler."""
     address = f"tcp://127.0.0.1:{_free_port()}"
     logs = tmp_path / "logs"
@@ -50,7 +50,7 @@ def test_existing_cluster_of_scheduler_and_worker_processes(scale_cohort, refere
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(1, timeout=60)
         out = tmp_path / "out"
-        run = subprocess.run([BIN / "deltarad", "extract", scale_cohort, "--out", out, "--scheduler", address],
+        run = subprocess.run([BIN / "deltarad", "extract", tiny_cohort, "--out", out, "--scheduler", address],
                              capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr
         assert f"Dask scheduler {address}: 1 worker(s)" in run.stderr

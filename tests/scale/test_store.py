@@ -31,9 +31,9 @@ def _extracted_count(log: str) -> int:
     return int(re.findall(r"(\d+) of (\d+) exams already extracted, (\d+) to extract", log)[-1][2])
 
 
-def test_run_killed_part_way_recomputes_only_missing_exams(scale_cohort, reference_features, tmp_path):
+def test_run_killed_part_way_recomputes_only_missing_exams(tiny_cohort, reference_features, tmp_path):
     out, store = tmp_path / "out", tmp_path / "out" / "store"
-    run = subprocess.Popen([DELTARAD, "extract", scale_cohort, "--out", out, "--workers", "1"],
+    run = subprocess.Popen([DELTARAD, "extract", tiny_cohort, "--out", out, "--workers", "1"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
     while not _snapshot(store) and run.poll() is None and time.monotonic() < deadline:
@@ -43,7 +43,7 @@ def test_run_killed_part_way_recomputes_only_missing_exams(scale_cohort, referen
     before = _snapshot(store)
     assert 1 <= len(before) < N_EXAMS, "the run was not killed part-way"
 
-    rerun = subprocess.run([DELTARAD, "extract", scale_cohort, "--out", out, "--workers", "1"],
+    rerun = subprocess.run([DELTARAD, "extract", tiny_cohort, "--out", out, "--workers", "1"],
                            capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert _extracted_count(rerun.stderr) == N_EXAMS - len(before)
@@ -94,8 +94,8 @@ def test_changed_mask_file_recomputes_only_that_exam_and_prune_deletes_its_old_e
     assert store.keys() == (keys_before | {new_key}) - {old_key}
 
 
-def test_key_follows_files_settings_and_parameter_file(scale_cohort, tmp_path):
-    study = load_study(scale_cohort)
+def test_key_follows_files_settings_and_parameter_file(tiny_cohort, tmp_path):
+    study = load_study(tiny_cohort)
     row = load_cohort(study, require_outcome=False).iloc[0].to_dict()
     fp = settings_fingerprint(study.imaging, STUDY_PARAMS)
     key = key_of(exam_key_inputs(row, "baseline", fp))
