@@ -220,9 +220,7 @@ def evaluate(y, scores, threshold: float | Mapping[str, float] | None = None, *,
     threshold_rule, accuracy, sensitivity, specificity, ppv, npv, tp, fp, tn, fn, and the Brier
     score (NaN unless the scores are probabilities).
     """
-    from deltarad.stats.calibration import brier
-    from deltarad.stats.metrics import confusion_metrics
-    from deltarad.stats.roc import delong_ci, youden_threshold
+    from deltarad.stats.tables import table3
 
     if isinstance(scores, pd.DataFrame):
         named = {str(c): scores[c] for c in scores.columns if c != "patient_id"}
@@ -231,21 +229,35 @@ def evaluate(y, scores, threshold: float | Mapping[str, float] | None = None, *,
     else:
         named = {str(getattr(scores, "name", None) or "score"): scores}
     y = np.asarray(y, dtype=float)
-    rows = []
+    frame = pd.DataFrame({_OUTCOME: y})
     for model, values in named.items():
-        s = np.asarray(values, dtype=float)
-        if s.shape != y.shape:
-            raise DeltaradError(f"{model}: {s.size} scores for {y.size} outcomes")
-        keep = ~np.isnan(s)
-        yk, sk = y[keep], s[keep]
-        given = threshold.get(model) if isinstance(threshold, Mapping) else threshold
-        cut = youden_threshold(yk, sk) if given is None else float(given)
-        a, low, high = delong_ci(yk, sk, level=level)
-        probabilities = bool(((sk >= 0) & (sk <= 1)).all())
-        rows.append({"model": model, "n": int(keep.sum()), "auc": a, "auc_ci_low": low, "auc_ci_high": high,
-                     "threshold": cut, "threshold_rule": "Youden (these data)" if given is None else "given",
-                     **confusion_metrics(yk, sk, cut), "brier": brier(yk, sk) if probabilities else np.nan})
-    return pd.DataFrame(rows)
+        values = np.asarray(values, dtype=float)
+        if values.shape != y.shape:
+            raise DeltaradError(f"{model}: {values.size} scores for {y.size} outcomes")
+        frame[model] = values
+    if isinstance(threshold, Mapping):
+        given = {m: float(t) for m, t in threshold.items() if t is not None}
+    else:
+        given = {} if threshold is None else dict.fromkeys(named, float(threshold))
+    table = table3(frame, _OUTCOME, list(named), level=level, thresholds=given)  # one set: every patient
+    table = table.drop(columns=["set", "delong_p", "idi", "idi_p", "nri"])
+    table.insert(1, "n", table[["tp", "fp", "tn", "fn"]].sum(axis=1))
+    table.insert(table.columns.get_loc("threshold") + 1, "threshold_rule",
+                 ["given" if m in given else "Youden (these data)" for m in table["model"]])
+    table["brier"] = [_brier(y, frame[m].to_numpy()) for m in table["model"]]
+    return table
+
+
+_OUTCOME = "__outcome__"  # the outcome's column in evaluate's table (no model is called that)
+
+
+def _brier(y: np.ndarray, scores: np.ndarray) -> float:
+    """The Brier score on the scored patients; NaN unless the scores are probabilities."""
+    from deltarad.stats.calibration import brier
+
+    keep = ~np.isnan(scores)
+    probabilities = bool(((scores[keep] >= 0) & (scores[keep] <= 1)).all())
+    return brier(y[keep], scores[keep]) if probabilities else np.nan
 
 
 def run_study(study: Study | str | Path, out_dir: str | Path, **kwargs):

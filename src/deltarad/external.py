@@ -25,7 +25,6 @@ from deltarad.modeling.names import MODEL_COLUMNS, REFERENCE_MODEL
 from deltarad.parallel import ParallelSettings
 from deltarad.stats.calibration import brier, calibration_slope_intercept
 from deltarad.stats.dca import decision_curve
-from deltarad.stats.metrics import confusion_metrics
 from deltarad.stats.roc import roc_points
 from deltarad.stats.tables import table3
 from deltarad.study_tables import TABLE3_MODELS
@@ -80,12 +79,8 @@ def evaluate_external(model: DeltaradModel, predictions: pd.DataFrame, failures:
         log.warning("the study's outcome '%s' is not the model's '%s'", study.outcome, model.outcome)
 
     y = predictions[study.outcome].to_numpy(int)
-    t3 = table3(predictions, study.outcome, TABLE3_MODELS, by="set", fit_set=EXTERNAL, reference=REFERENCE_MODEL)
-    cutoffs = model.data.get("thresholds", {})
-    for i, row in t3.iterrows():  # the model's training cut-offs, as a frozen model must be judged
-        if row["model"] in cutoffs:
-            at_cutoff = confusion_metrics(*finite(y, predictions[row["model"]].to_numpy(float)), cutoffs[row["model"]])
-            t3.loc[i, ["threshold", *at_cutoff]] = [cutoffs[row["model"]], *at_cutoff.values()]
+    t3 = table3(predictions, study.outcome, TABLE3_MODELS, by="set", fit_set=EXTERNAL, reference=REFERENCE_MODEL,
+                thresholds=model.data.get("thresholds", {}))  # the model's training cut-offs, as a frozen model is judged
     calibration = pd.DataFrame([
         {"model": m, **{f"calibration_{k}": v for k, v in calibration_slope_intercept(*finite(y, predictions[m])).items()},
          "brier": brier(*finite(y, predictions[m]))}

@@ -6,7 +6,7 @@ logistic regression. Table 3: discrimination and classification of each model pe
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -228,10 +228,13 @@ def table3(
     reference: str | None = None,
     level: float = 0.95,
     nested: Sequence[str] | None = None,
+    thresholds: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Table 3: per set and model, AUC with DeLong CI; accuracy, sensitivity, specificity, PPV,
     NPV and counts at the Youden cut-off chosen on `fit_set` and carried unchanged to the other
     sets; paired DeLong p, IDI (with p) and continuous NRI against the `reference` model.
+    `thresholds`: cut-offs given per model (a frozen model's training cut-offs), used instead of
+    the Youden cut-off on `fit_set` for the models they name.
 
     Without `by` the whole table is one set ("all") and the cut-off is chosen on it. A model
     without a score for a patient (NaN: a blank it needs) is evaluated on the patients it scores,
@@ -260,7 +263,9 @@ def table3(
         fit_part = data
     y_fit = y_all.loc[fit_part.index]
     scored = {m: fit_part[m].notna() for m in scores}
-    thresholds = {m: youden_threshold(y_fit[scored[m]], fit_part.loc[scored[m], m]) for m in scores}
+    given = dict(thresholds or {})
+    thresholds = {m: float(given[m]) if m in given else youden_threshold(y_fit[scored[m]], fit_part.loc[scored[m], m])
+                  for m in scores}
 
     rows = []
     for set_name, whole in sets:
