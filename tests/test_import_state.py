@@ -80,6 +80,7 @@ from pathlib import Path
 import numpy as np
 import deltarad
 from deltarad.simulate import generate_feature_study
+from deltarad import outputs
 from deltarad.report import figures
 from deltarad.stats.roc import roc_points
 
@@ -93,7 +94,8 @@ model = deltarad.fit(d, clinical, study)
 scores = model.predict_proba(d, clinical)
 table = deltarad.evaluate(clinical["outcome"], scores.drop(columns="patient_id"))
 curves = {"all": {m: roc_points(clinical["outcome"], scores[m]) for m in ("combined", "us")}}
-figures.export(figures.roc_curves(curves, {"all": {"combined": "Combined", "us": "US"}}), folder, "roc")
+rendered = figures.render(figures.roc_curves(curves, {"all": {"combined": "Combined", "us": "US"}}))
+outputs.write_figure(folder, "roc", rendered.png, rendered.svg)
 print(json.dumps({"before": before, "after": state()}))
 '''
 

@@ -239,3 +239,94 @@ def write_table(df: pd.DataFrame, csv_path: str | Path, title: str | None = None
     )
     written.append(atomic.write_text(csv_path.with_suffix(".html"), page))
     return written
+
+
+# ----------------------------------------------------------------------------- the report, patient sheets, `deltarad check`
+# The report (deltarad.report) renders; these lay its files out beside it. Layout of
+# `deltarad report RUN_DIR [--out PAGE]` (PAGE defaults to RUN_DIR/report.html):
+#
+#     report.html                  the self-contained page
+#     figures/<name>.png, .svg     each figure
+#     tables/<name>.xlsx           each table's values; tables/<name>.csv copied from the run when
+#                                  the report lies outside the run folder
+#     qc/<patient>/<image>.png     the run's region QC images, when the report lies outside it
+#
+# `deltarad predict --sheets` writes sheets/<patient>.html; `deltarad check --out DIR` writes
+# DIR/check.csv (per exam), check_patients.csv and check_coding.csv.
+
+REPORT = "report.html"
+FIGURES = "figures"
+REPORT_QC = "qc"
+SHEETS = "sheets"
+CHECK_EXAMS = "check.csv"
+CHECK_PATIENTS = "check_patients.csv"
+CHECK_CODING = "check_coding.csv"
+
+if TYPE_CHECKING:
+    from deltarad.preflight import StudyCheck
+
+
+def report_path(run_dir: Path) -> Path:
+    """Where the report goes when no --out is given."""
+    return Path(run_dir) / REPORT
+
+
+def write_report_page(path: Path, page: str) -> Path:
+    return atomic.write_text(path, page)
+
+
+def write_figure(report_dir: Path, name: str, png: bytes, svg: bytes) -> list[str]:
+    """figures/<name>.png and .svg beside the report; returns their links from the report."""
+    links = [f"{FIGURES}/{name}.png", f"{FIGURES}/{name}.svg"]
+    for link, data in zip(links, (png, svg)):
+        atomic.write_bytes(Path(report_dir) / link, data)
+    return links
+
+
+def write_report_xlsx(report_dir: Path, name: str, xlsx: bytes) -> str:
+    """tables/<name>.xlsx beside the report; returns its link from the report."""
+    link = f"{TABLES}/{name}.xlsx"
+    atomic.write_bytes(Path(report_dir) / link, xlsx)
+    return link
+
+
+def copy_run_table(run_dir: Path, report_dir: Path, name: str) -> str | None:
+    """The run's tables/<name>.csv, linked from the report; copied beside a report that lies
+    outside the run folder. None when the run has no such table."""
+    link = f"{TABLES}/{name}.csv"
+    source, target = Path(run_dir) / link, Path(report_dir) / link
+    if not source.is_file():
+        return None
+    if source.resolve() != target.resolve():
+        with atomic.atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+    return link
+
+
+def link_qc_image(run_dir: Path, report_dir: Path, relative: str) -> str:
+    """URL from the report to a QC image at `relative` (a POSIX path) under the run's regions/
+    folder: in place when the report lies in the run folder, else copied into qc/ beside it."""
+    from urllib.parse import quote  # here, not at the top: this section is merged separately
+
+    run_dir, report_dir = Path(run_dir).resolve(), Path(report_dir).resolve()
+    if report_dir == run_dir:
+        return quote(f"regions/{relative}")
+    link = f"{REPORT_QC}/{relative}"
+    with atomic.atomic_path(report_dir / link) as tmp:
+        shutil.copyfile(run_dir / "regions" / relative, tmp)
+    return quote(link)
+
+
+def write_patient_sheet(out_dir: Path, file_stem: str, page: str) -> Path:
+    """sheets/<file_stem>.html (deltarad.report.sheets.sheet_name makes the stem of a pseudonym)."""
+    return atomic.write_text(Path(out_dir) / SHEETS / f"{file_stem}.html", page)
+
+
+def write_check(out_dir: Path, result: StudyCheck) -> list[Path]:
+    """`deltarad check`: check.csv (per exam), check_patients.csv and check_coding.csv."""
+    out_dir = Path(out_dir)
+    return [
+        atomic.write_csv(out_dir / CHECK_EXAMS, result.exams),
+        atomic.write_csv(out_dir / CHECK_PATIENTS, result.patients),
+        atomic.write_csv(out_dir / CHECK_CODING, result.coding),
+    ]

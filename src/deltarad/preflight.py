@@ -9,7 +9,8 @@ deltarad.imaging (the air threshold and the ring come from the uncorrected image
 N4 changes none of them). Per patient: cohort problems, clinical values missing, the outcome
 and ultrasound values. Each patient's status says whether a run would leave them out, and why.
 
-Nothing here writes files except `write_check`; one bad exam becomes its row, never an exception.
+Nothing here writes files (deltarad.outputs.write_check does); one bad exam becomes its row, never an
+exception.
 """
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from deltarad import atomic
 from deltarad.cohort import load_cohort_cases, read_study_table
 from deltarad.config import ImagingSettings, Study
 from deltarad.errors import CaseError, CompleteEarlyResponse, StudyFileError
@@ -392,16 +392,6 @@ def _listed(lines: list[str]) -> list[str]:
     if len(lines) <= SUMMARY_MAX_LINES:
         return lines
     return lines[:SUMMARY_MAX_LINES] + [f"  ... and {len(lines) - SUMMARY_MAX_LINES} more: see check_patients.csv"]
-
-
-def write_check(result: StudyCheck, out_dir: Path) -> list[Path]:
-    """check.csv (per exam), check_patients.csv and check_coding.csv, each written atomically."""
-    out_dir = Path(out_dir)
-    return [
-        atomic.write_csv(out_dir / "check.csv", result.exams),
-        atomic.write_csv(out_dir / "check_patients.csv", result.patients),
-        atomic.write_csv(out_dir / "check_coding.csv", result.coding),
-    ]
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -24,12 +24,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check every exam and patient in seconds per exam; exit 1 when a run would leave anyone out."""
         from deltarad.config import load_study
+        from deltarad.outputs import write_check
         from deltarad.parallel import ParallelSettings
-        from deltarad.preflight import check_study, summary_lines, write_check
+        from deltarad.preflight import check_study, summary_lines
 
         output_folder(out)
         result = check_study(load_study(study_file), parallel=ParallelSettings(workers, scheduler))
-        written = write_check(result, out)
+        written = write_check(out, result)
         for line in summary_lines(result):
             typer.echo(line)
         typer.echo(f"wrote {', '.join(str(p) for p in written)}")

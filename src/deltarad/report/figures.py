@@ -1,12 +1,12 @@
 """The report's figures. Each function draws from tables already computed (the statistics
 library's curves, Table 3, predictions) and returns a matplotlib Figure; none recomputes a
-statistic. `export` writes a figure as PNG and SVG."""
+statistic. `render` turns a figure into PNG and SVG bytes (deltarad.outputs writes them)."""
 from __future__ import annotations
 
 import io
 import textwrap
 from contextlib import contextmanager
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Iterator, Mapping
 
 import matplotlib
@@ -17,8 +17,6 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch
 from matplotlib.ticker import PercentFormatter
-
-from deltarad.atomic import write_bytes
 
 # Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
 MODEL_COLOURS = {"combined": "#D55E00", "radscore_dir": "#0072B2", "radscore_dpr": "#009E73", "us": "#CC79A7"}
@@ -67,17 +65,24 @@ def _panels(n: int, width: float = 4.6, height: float = 4.2, **kw) -> tuple[Figu
     return fig, list(axes[0])
 
 
-def export(fig: Figure, folder: Path, name: str, dpi: int = 200) -> tuple[bytes, int]:
-    """Write `folder/name.png` and `folder/name.svg`; return the PNG bytes (to embed) and the
-    figure's width in CSS pixels (96 per inch), so the page shows it at its drawn size."""
-    width_px = round(fig.get_size_inches()[0] * 96)
+@dataclass(frozen=True)
+class Rendered:
+    """A figure as files hold it, and its width in CSS pixels (96 per inch), so the page shows
+    it at its drawn size."""
+
+    png: bytes
+    svg: bytes
+    width_px: int
+
+
+def render(fig: Figure, dpi: int = 200) -> Rendered:
+    """The figure as PNG (at `dpi`) and SVG bytes, without dates or software names, so the same
+    figure gives the same bytes."""
     png, svg = io.BytesIO(), io.BytesIO()
     with _style():  # the SVG settings (text as text, fixed ids) are read when saving
         fig.savefig(png, format="png", dpi=dpi, metadata={"Software": None})
         fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-    write_bytes(folder / f"{name}.png", png.getvalue())
-    write_bytes(folder / f"{name}.svg", svg.getvalue())
-    return png.getvalue(), width_px
+    return Rendered(png.getvalue(), svg.getvalue(), round(fig.get_size_inches()[0] * 96))
 
 
 def cohort_flow(stages: pd.DataFrame, groups: pd.DataFrame) -> Figure:

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import jinja2
 
-from deltarad import __version__
-from deltarad.atomic import write_text
+from deltarad import __version__, outputs
 from deltarad.errors import DeltaradError
 from deltarad.formatting import format_value
 from deltarad.report.page import Builder, Section
@@ -30,7 +29,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
     run = RunFolder(Path(run_dir))
     if not run.path.is_dir():
         raise DeltaradError("run folder not found", file=run.path)
-    out = Path(out) if out is not None else run.path / "report.html"
+    out = Path(out) if out is not None else outputs.report_path(run.path)
     builder = Builder(run, out)
     sections = []
     for anchor, title, make in sections_of(run):
@@ -45,7 +44,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
             log.warning("report section '%s' failed", title, exc_info=True)
             section.unavailable = f"could not be drawn ({type(exc).__name__}: {exc})"
         sections.append(section)
-    html = _template().render(
+    page = _template().render(
         title=_title(run),
         external=run.is_external,
         run_name=run.path.resolve().name,
@@ -54,8 +53,7 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
         sections=sections,
         summary=_summary(run),
     )
-    write_text(out, html)
-    return out
+    return outputs.write_report_page(out, page)
 
 
 def _template() -> jinja2.Template:

@@ -4,16 +4,16 @@ report (figures/ as PNG + SVG, tables/ as XLSX, with the run's CSV)."""
 from __future__ import annotations
 
 import base64
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
+from deltarad import outputs
 from deltarad.report import figures
 from deltarad.report.run import RunFolder
-from deltarad.report.tables import write_xlsx
+from deltarad.report.tables import xlsx_bytes
 
 
 @dataclass
@@ -74,23 +74,23 @@ class Section:
 
 
 class Builder:
-    """Numbers figures and tables in order of appearance and writes their files."""
+    """Numbers figures and tables in order of appearance and writes their files (through
+    deltarad.outputs) into the report's folder."""
 
     def __init__(self, run: RunFolder, out: Path):
         self.run = run
         self.out = out
-        self.figure_dir = out.parent / "figures"
-        self.table_dir = out.parent / "tables"
+        self.report_dir = out.parent
         self.n_figures = 0
         self.n_supplementary = 0
         self.n_supplementary_figures = 0
 
     def figure(self, name: str, fig: MplFigure, title: str, caption: str) -> FigureItem:
         self.n_figures += 1
-        png, width_px = figures.export(fig, self.figure_dir, name)
+        rendered = figures.render(fig)
+        files = outputs.write_figure(self.report_dir, name, rendered.png, rendered.svg)
         return FigureItem(f"Figure {self.n_figures}", f"fig-{name}", title, caption,
-                          base64.b64encode(png).decode("ascii"), width_px,
-                          [f"figures/{name}.png", f"figures/{name}.svg"])
+                          base64.b64encode(rendered.png).decode("ascii"), rendered.width_px, files)
 
     def supplementary_figure_label(self) -> str:
         self.n_supplementary_figures += 1
@@ -106,16 +106,13 @@ class Builder:
         files = []
         if source is not None and name is not None:
             files.append(self.xlsx(name, source, title))
-            csv = self.run.path / "tables" / f"{name}.csv"
-            if csv.is_file():
-                if csv.resolve() != (self.table_dir / f"{name}.csv").resolve():
-                    shutil.copyfile(csv, self.table_dir / f"{name}.csv")
-                files.insert(0, f"tables/{name}.csv")
+            csv = outputs.copy_run_table(self.run.path, self.report_dir, name)
+            if csv is not None:
+                files.insert(0, csv)
         anchor = "tab-" + label.split()[-1].lower()
         rows = shown.astype(str).values.tolist()
         return TableItem(label, anchor, title, caption, [str(c) for c in shown.columns], rows, files)
 
     def xlsx(self, name: str, df: pd.DataFrame, sheet: str) -> str:
         """Write tables/`name`.xlsx beside the report; returns its link."""
-        write_xlsx(self.table_dir / f"{name}.xlsx", df, sheet)
-        return f"tables/{name}.xlsx"
+        return outputs.write_report_xlsx(self.report_dir, name, xlsx_bytes(df, sheet))

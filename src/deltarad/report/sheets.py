@@ -15,8 +15,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from deltarad import __version__
-from deltarad.atomic import write_text
+from deltarad import __version__, outputs
 from deltarad.errors import DeltaradError
 from deltarad.formatting import format_value
 from deltarad.report.nomogram import LABELS, nomogram_scales
@@ -118,7 +117,7 @@ def write_sheets(model_path: Path, model: dict, cohort: pd.DataFrame, prediction
             us_name=us, us_read=r.get(us), probability=probability, cut=cut,
             above=None if cut is None else probability >= cut, points=points, provenance=provenance,
             model_file=Path(model_path).name, version=__version__, mismatch=mismatch)
-        written.append(write_text(out_dir / "sheets" / f"{sheet_name(pid)}.html", html))
+        written.append(outputs.write_patient_sheet(out_dir, sheet_name(pid), html))
     return written
 
 

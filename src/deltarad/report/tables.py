@@ -2,11 +2,10 @@
 (numbers formatted by deltarad.formatting)."""
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
 import pandas as pd
 
-from deltarad.atomic import atomic_path
 from deltarad.formatting import format_p, format_value
 
 
@@ -66,9 +65,10 @@ def validation_display(validation: pd.DataFrame, labels: dict[str, str]) -> pd.D
     return pd.DataFrame(rows)
 
 
-def write_xlsx(path: Path, df: pd.DataFrame, sheet: str) -> Path:
-    """One sheet, the table's own values (not the display strings)."""
-    with atomic_path(path) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            df.to_excel(writer, sheet_name=sheet[:31], index=False)
-    return path
+def xlsx_bytes(df: pd.DataFrame, sheet: str) -> bytes:
+    """An XLSX workbook of one sheet (named `sheet`, cut to Excel's 31 characters) holding the
+    table's own values (not the display strings)."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        df.to_excel(writer, sheet_name=sheet[:31], index=False)
+    return buffer.getvalue()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
-from urllib.parse import quote
 
 import pandas as pd
 
+from deltarad import outputs
 from deltarad.report.page import Builder, GalleryItem, Section
 from deltarad.report.qc import flag_patients, load_qc
 from deltarad.report.record import report_settings
@@ -39,14 +38,8 @@ def cohort_qc(run: RunFolder) -> pd.DataFrame:
 def _image_src(b: Builder, png: Path) -> str:
     """Link to the QC image relative to the report: in place when the report lies in the run folder,
     else copied into qc/ beside the report."""
-    run_dir, out_dir = b.run.path.resolve(), b.out.parent.resolve()
-    relative = png.resolve().relative_to(run_dir / "regions")
-    if out_dir != run_dir:
-        target = out_dir / "qc" / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(png, target)
-        return "qc/" + quote(relative.as_posix())
-    return "regions/" + quote(relative.as_posix())
+    relative = png.resolve().relative_to(b.run.path.resolve() / "regions")
+    return outputs.link_qc_image(b.run.path, b.report_dir, relative.as_posix())
 
 
 def _exam_line(e: dict) -> str:
