@@ -148,7 +148,12 @@ def write_fit(out_dir: Path, fit: FitResult) -> None:
     write_predictions(out_dir, fit.predictions)
     atomic.write_csv(out_dir / SELECTION, fit.selection)
     atomic.write_csv(out_dir / SELECTED_FEATURES, fit.selected)
-    atomic.write_json(out_dir / MODEL, fit.model)
+    write_model_file(out_dir / MODEL, fit.model)
+
+
+def write_model_file(path: Path, model: dict) -> Path:
+    """A model file: plain JSON (deltarad.modeling.modelfile), never pickle."""
+    return atomic.write_json(path, model)
 
 
 def write_predictions(out_dir: Path, predictions: pd.DataFrame) -> Path:

@@ -57,9 +57,9 @@ class DeltaradModel:
 
     def to_json(self, path: str | Path) -> Path:
         """Write the model file (plain JSON, written whole or not at all)."""
-        from deltarad import atomic
+        from deltarad.outputs import write_model_file
 
-        return atomic.write_json(Path(path), self.data)
+        return write_model_file(Path(path), self.data)
 
     @classmethod
     def from_json(cls, path: str | Path) -> "DeltaradModel":
