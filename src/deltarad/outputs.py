@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -50,8 +51,9 @@ if TYPE_CHECKING:
 
     from deltarad.features.extract import Extraction
     from deltarad.modeling.pipeline import FitResult
-    from deltarad.report.qc import ExamQC
     from deltarad.modeling.validation import ValidationResult
+    from deltarad.preflight import StudyCheck
+    from deltarad.report.qc import ExamQC
     from deltarad.study_tables import StudyTables
 
 FAILURES = "failures.csv"
@@ -267,10 +269,6 @@ CHECK_EXAMS = "check.csv"
 CHECK_PATIENTS = "check_patients.csv"
 CHECK_CODING = "check_coding.csv"
 
-if TYPE_CHECKING:
-    from deltarad.preflight import StudyCheck
-
-
 def report_path(run_dir: Path) -> Path:
     """Where the report goes when no --out is given."""
     return Path(run_dir) / REPORT
@@ -311,8 +309,6 @@ def copy_run_table(run_dir: Path, report_dir: Path, name: str) -> str | None:
 def link_qc_image(run_dir: Path, report_dir: Path, relative: str) -> str:
     """URL from the report to a QC image at `relative` (a POSIX path) under the run's regions/
     folder: in place when the report lies in the run folder, else copied into qc/ beside it."""
-    from urllib.parse import quote  # here, not at the top: this section is merged separately
-
     run_dir, report_dir = Path(run_dir).resolve(), Path(report_dir).resolve()
     if report_dir == run_dir:
         return quote(f"regions/{relative}")
