@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from deltarad.config import Study
-from deltarad.modeling.names import MODEL_LABELS, RADSCORES, REFERENCE_MODEL
+from deltarad.modeling.names import COMBINED, MODEL_LABELS, RADSCORES, REFERENCE_MODEL
 from deltarad.modeling.pipeline import FitResult
 from deltarad.modeling.validation import ValidationResult
 from deltarad.outputs import JournalTable
@@ -52,7 +52,7 @@ def study_tables(study: Study, cohort: pd.DataFrame, result: FitResult,
         t2 = table2(training, study.outcome, variables=[*variables, *radscores], categorical=categorical,
                     reference_levels=study.reference_levels)
 
-    nested = ["combined"] if study.ultrasound in result.model["combined"]["terms"] else []
+    nested = [COMBINED] if study.ultrasound in result.model[COMBINED]["terms"] else []
     t3 = table3(p, study.outcome, TABLE3_MODELS, by="set", fit_set="training", reference=REFERENCE_MODEL,
                 nested=nested)
     t3.insert(2, "n", t3[["tp", "fp", "tn", "fn"]].sum(axis=1))  # patients the model scored (a blank costs the combined)

@@ -32,6 +32,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from deltarad.config import ReportSettings
+from deltarad.features.delta import TIMEPOINTS
 from deltarad.imaging.regions import ring
 from deltarad.outputs import qc_paths
 from deltarad.report.agreement import dice, hausdorff_mm
@@ -160,7 +161,7 @@ def _exam_qc(image, regions, patient_id, timepoint, ring_mm, ring_stats) -> Exam
 
 # ----------------------------------------------------------------------------- the cohort's QC
 
-def load_qc(regions_dir: Path, patients: list[str], timepoints: tuple[str, ...] = ("baseline", "early")) -> pd.DataFrame:
+def load_qc(regions_dir: Path, patients: list[str], timepoints: tuple[str, ...] = TIMEPOINTS) -> pd.DataFrame:
     """One row per (patient, timepoint) with the exam's QC numbers (reader 1's, and the worst
     ring loss over readers), `png` (the image's path or None) and `missing` (why there are none)."""
     rows = []

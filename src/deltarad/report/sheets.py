@@ -17,13 +17,13 @@ import pandas as pd
 
 from deltarad import __version__, outputs
 from deltarad.errors import DeltaradError
+from deltarad.features.delta import TIMEPOINTS
 from deltarad.formatting import format_value
 from deltarad.report.nomogram import LABELS, nomogram_scales
 from deltarad.modeling.names import RADSCORES
 from deltarad.report.qc import qc_paths
 from deltarad.report.run import RADSCORE_LABELS
 
-TIMEPOINTS = ("baseline", "early")
 
 
 def model_provenance(model_path: Path) -> dict:

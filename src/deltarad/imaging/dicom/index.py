@@ -23,13 +23,13 @@ from pathlib import Path
 import pandas as pd
 
 from deltarad.errors import CaseError, DeltaradError
+from deltarad.features.delta import TIMEPOINTS
 from deltarad.imaging.dicom.finding import dicom_files
 from deltarad.imaging.dicom.grouping import Series, choose_series, dynamics, split_series
 from deltarad.imaging.dicom.headers import Frame, read_frames
 
 COHORT_COLUMNS = ["patient_id", "outcome", "ultrasound", "baseline_image", "baseline_series", "baseline_mask",
                   "early_image", "early_series", "early_mask", "baseline_mask_reader2", "early_mask_reader2"]
-TIMEPOINTS = ("baseline", "early")
 
 
 def pseudonym(patient_id: str) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from deltarad.features.delta import TIMEPOINTS
 from deltarad.formatting import format_value, journal_format
 from deltarad.report.agreement import icc_by_class, summary
 from deltarad.report.page import Builder, Section
 from deltarad.report.run import Unavailable
 from deltarad.report.sections.qc import cohort_qc
 
-TIMEPOINTS = ("baseline", "early")
 
 
 def agreement(b: Builder, sec: Section) -> None:

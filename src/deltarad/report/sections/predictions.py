@@ -2,12 +2,10 @@
 model's inputs, and rose plots of every model's predicted probabilities."""
 from __future__ import annotations
 
-from deltarad.modeling.names import REFERENCE_MODEL
+from deltarad.modeling.names import COMBINED, REFERENCE_MODEL
 from deltarad.report import figures
 from deltarad.report.page import Builder, Section
 from deltarad.report.run import Unavailable
-
-COMBINED = "combined"  # the combined model: its model.json entry and its prediction column
 
 
 def radscore_boxplots(b: Builder, sec: Section) -> None:
