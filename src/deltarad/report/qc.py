@@ -11,7 +11,7 @@ reader) and qc_<timepoint>.json (the numbers the report flags on):
   wall together; and air_share / skin_share / chest_wall_share when the extraction reports them;
 - fov_edge_mm: distance (mm) from the tumour to the analysed image's border; fov_edge is true when
   it is below ring_mm, i.e. the ring is cut by the field of view;
-- dice and hd95_mm between readers 1 and 2 (deltarad.report.agreement) when both read the exam.
+- dice and hd95_mm between readers 1 and 2 (deltarad.stats.agreement) when both read the exam.
 
 Drawn with an explicit Figure and Agg canvas: no pyplot, no global backend.
 """
@@ -35,7 +35,7 @@ from deltarad.config import ReportSettings
 from deltarad.features.delta import TIMEPOINTS
 from deltarad.imaging.regions import ring
 from deltarad.outputs import qc_paths
-from deltarad.report.agreement import dice, hausdorff_mm
+from deltarad.stats.agreement import dice, hausdorff_mm
 
 OUTLINE_COLOURS = {("intratumoral", 1): (1.0, 0.23, 0.19), ("peritumoral", 1): (0.0, 0.8, 1.0),
                    ("intratumoral", 2): (1.0, 0.85, 0.0), ("peritumoral", 2): (0.25, 0.35, 1.0)}

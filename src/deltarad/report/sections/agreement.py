@@ -1,12 +1,12 @@
 """Reader agreement: overlap of the two readers' tumour masks (Dice, HD95) per exam, and the
-inter-reader ICC of the delta features per feature class (deltarad.report.agreement)."""
+inter-reader ICC of the delta features per feature class (deltarad.stats.agreement)."""
 from __future__ import annotations
 
 import pandas as pd
 
 from deltarad.features.delta import TIMEPOINTS
 from deltarad.formatting import format_value, journal_format
-from deltarad.report.agreement import icc_by_class, summary
+from deltarad.stats.agreement import icc_by_class, summary
 from deltarad.report.page import Builder, Section
 from deltarad.report.run import Unavailable
 from deltarad.report.sections.qc import cohort_qc

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from deltarad.report.agreement import dice, feature_class, hausdorff_mm, icc_by_class
+from deltarad.stats.agreement import dice, feature_class, hausdorff_mm, icc_by_class
 
 
 def _mask(array: np.ndarray, spacing=(1.0, 1.0, 1.0)) -> sitk.Image:
@@ -86,7 +86,7 @@ def test_feature_class_of_pyradiomics_names() -> None:
 
 
 def test_surface_is_the_voxels_with_a_face_neighbour_outside() -> None:
-    from deltarad.report.agreement import _surface
+    from deltarad.stats.agreement import _surface
 
     cube = np.zeros((14, 14, 14), bool)
     cube[2:12, 2:12, 2:12] = True
