@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import stats
-from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -35,6 +34,7 @@ except ImportError:  # pragma: no cover
     _fit_liblinear = _liblinear = None
 
 from deltarad.config import SelectionSettings
+from deltarad.modeling.logit import LogitFit
 from deltarad.stats.icc import icc_2_1
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,8 @@ class LassoSelector(ClassifierMixin, _Filter):
     `groups` (fit) keeps the rows of one patient in one inner fold (`inner_folds`).
 
     As a transformer it keeps the selected features; as a classifier (y 0/1, 1 = pCR) it is the
-    region's radscore: `decision_function` is the linear predictor, `predict_proba` its expit.
+    region's radscore: `decision_function` is the linear predictor, `predict_proba` its expit
+    (through `radscore_fit`, the LogitFit the model file scores with).
     """
 
     def __init__(self, folds: int = 10, rule: str = "min", seed: int = 0, n_lambdas: int = 40,
@@ -312,14 +313,18 @@ class LassoSelector(ClassifierMixin, _Filter):
         self.features_ = [f for f in X.columns if coef[X.columns.get_loc(f)] != 0]
         return self
 
+    def radscore_fit(self) -> LogitFit:
+        """The fitted LASSO as the radscore's logistic model on the selected (z-scored) features."""
+        check_is_fitted(self)
+        return LogitFit(float(self.intercept_), {f: float(self.coef_[f]) for f in self.features_})
+
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """The linear predictor (log-odds of pCR) per patient on the selected (z-scored) features."""
-        check_is_fitted(self)
-        return self.intercept_ + X[self.features_].to_numpy(float) @ self.coef_[self.features_].to_numpy(float)
+        return self.radscore_fit().linear_predictor(X)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """(n, 2): P(non-pCR), P(pCR) per patient."""
-        p = expit(self.decision_function(X))
+        """(n, 2): P(non-pCR), P(pCR) per patient: the radscore, as the model file scores it."""
+        p = self.radscore_fit().predict(X)
         return np.column_stack([1 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
