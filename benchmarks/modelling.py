@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from deltarad import outputs
 from deltarad.cohort import load_cohort_cases, read_table
 from deltarad.config import load_study
 from deltarad.modeling.pipeline import fit_study
 from deltarad.simulate import generate_feature_study
-from deltarad.workflow import delta_features, write_tables
+from deltarad.study_tables import study_tables
+from deltarad.workflow import delta_features
 
 N_FEATURES = 850
 
@@ -34,7 +36,7 @@ def time_modelling(study_path: Path, out_dir: Path) -> dict:
     t.append(time.perf_counter())
     result = fit_study(study, cohort, delta, info)
     t.append(time.perf_counter())
-    write_tables(study, cohort, result, out_dir / "tables")
+    outputs.write_study_tables(out_dir, study_tables(study, cohort, result))
     t.append(time.perf_counter())
     read_s, delta_s, fit_s, tables_s = (b - a for a, b in zip(t, t[1:]))
     return {"patients": len(cohort), "delta_features": sum(r["n_kept"] for r in info["regions"].values()),

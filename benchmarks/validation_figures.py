@@ -14,8 +14,8 @@ import pandas as pd
 import yaml
 
 from deltarad.cohort import load_cohort_cases
-from deltarad.commands.validate import external_validation
 from deltarad.config import load_study
+from deltarad.external import external_validation
 from deltarad.modeling.pipeline import fit_model
 from deltarad.modeling.split import study_split
 from deltarad.modeling.validation import validate_procedure
@@ -73,7 +73,8 @@ def external(out: Path, centre_effect: float) -> None:
         result, _ = run_study(load_study(root / "development.yaml"), run_dir)
         run_s = time.perf_counter() - started
         started = time.perf_counter()
-        t3, _ = external_validation(run_dir / "model.json", load_study(root / "external.yaml"), root / f"val_{harmonize['method']}")
+        t3 = external_validation(run_dir / "model.json", load_study(root / "external.yaml"),
+                                 root / f"val_{harmonize['method']}").table3
         val_s = time.perf_counter() - started
         internal_auc = pd.read_csv(run_dir / "tables" / "table3.csv").query("set == 'validation'").set_index("model")["auc"]
         print(f"{label}: run {run_s:.1f} s, validate {val_s:.1f} s")
