@@ -17,11 +17,17 @@ from deltarad.report.tables import xlsx_bytes
 
 
 @dataclass
-class FigureItem:
+class _Item:
+    """What every item of a section has: its label (Figure 2, Table S1), anchor, title and caption."""
+
     label: str
     anchor: str
     title: str
     caption: str
+
+
+@dataclass
+class FigureItem(_Item):
     png_base64: str
     width_px: int
     files: list[str]
@@ -29,11 +35,7 @@ class FigureItem:
 
 
 @dataclass
-class TableItem:
-    label: str
-    anchor: str
-    title: str
-    caption: str
+class TableItem(_Item):
     columns: list[str]
     rows: list[list[str]]
     files: list[str]
@@ -41,22 +43,14 @@ class TableItem:
 
 
 @dataclass
-class GalleryItem:
-    label: str
-    anchor: str
-    title: str
-    caption: str
+class GalleryItem(_Item):
     cards: list[dict] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     kind: str = "gallery"
 
 
 @dataclass
-class TextItem:
-    label: str
-    anchor: str
-    title: str
-    caption: str
+class TextItem(_Item):
     paragraphs: list[str] = field(default_factory=list)
     kind: str = "text"
 
