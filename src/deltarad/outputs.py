@@ -311,10 +311,10 @@ def link_qc_image(run_dir: Path, report_dir: Path, relative: str) -> str:
     folder: in place when the report lies in the run folder, else copied into qc/ beside it."""
     run_dir, report_dir = Path(run_dir).resolve(), Path(report_dir).resolve()
     if report_dir == run_dir:
-        return quote(f"regions/{relative}")
+        return quote(f"{REGIONS}/{relative}")
     link = f"{REPORT_QC}/{relative}"
     with atomic.atomic_path(report_dir / link) as tmp:
-        shutil.copyfile(run_dir / "regions" / relative, tmp)
+        shutil.copyfile(run_dir / REGIONS / relative, tmp)
     return quote(link)
 
 

@@ -4,7 +4,8 @@ predictions.csv, validation.csv) or the PyRadiomics parameter file it names; the
 carry what deltarad does by construction (interpolators, distance maps) and say so."""
 from __future__ import annotations
 
-from deltarad.report.record import STUDY_RECORD, read_study_record
+from deltarad import outputs
+from deltarad.report.record import read_study_record
 from deltarad.report.run import RunFolder, Unavailable
 
 PHASES = {0: "the pre-contrast phase"}
@@ -24,7 +25,7 @@ def _mm(v) -> str:
 
 def _n_features(run: RunFolder) -> dict[str, int]:
     try:
-        sel = run.csv("selection.csv", required=("region", "step", "n_features"))
+        sel = run.csv(outputs.SELECTION, required=("region", "step", "n_features"))
     except Unavailable:
         return {}
     first = sel[sel["step"] == "features"]
@@ -92,9 +93,9 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
            "procedure in each resample. " if val.get("bootstrap") or val.get("cv_repeats") else "")
         + "Software: " + ", ".join(f"{k} {v}" for k, v in sw.items()) + ".",
     ]
-    if not (run.path / "regions").is_dir():
+    if not (run.path / outputs.REGIONS).is_dir():
         paragraphs.append("Features were read from a feature table: this run drew no region QC.")
-    src_study, src_model = f"{STUDY_RECORD} (settings)", "model.json"
+    src_study, src_model = f"{outputs.STUDY_RECORD} (settings)", outputs.MODEL
     readers2 = "two readers (ICC filter)" if sel else "one reader"
     rows = [
         ("CLEAR", "Image pre-processing (bias-field correction, resampling)", f"{n4.split(' (')[0]}; resampled to "
@@ -113,19 +114,19 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
         ("CLEAR", "Modelling method", "logistic radscores; stepwise AIC combined model: "
          + ", ".join(map(str, combined.get("terms", []))), src_model),
         ("CLEAR", "Performance metrics with uncertainty", "AUC (DeLong 95% CI), metrics at training Youden cut-off",
-         "tables/table3.csv"),
+         outputs.TABLE3),
         ("CLEAR", "Internal validation", f"{val.get('bootstrap')} bootstrap resamples, {val.get('cv_repeats')} × "
          f"{val.get('cv_folds')}-fold CV", src_study),
         ("CLEAR", "Model availability", "model.json (plain JSON, every coefficient and cut-off)", src_model),
         ("METRICS", "Segmentation by more than one reader", readers2, src_study),
         ("METRICS", "Feature robustness assessed", f"inter-reader ICC(2,1) ≥ {_g(sel.get('icc_min'))}",
-         "selection.csv"),
+         outputs.SELECTION),
         ("METRICS", "Appropriate feature selection on training data only", "yes: selection fitted on the training set",
-         "selection.csv"),
-        ("METRICS", "Calibration assessed", "calibration curves, slope, Brier score", "tables/validation.csv"),
+         outputs.SELECTION),
+        ("METRICS", "Calibration assessed", "calibration curves, slope, Brier score", outputs.VALIDATION),
         ("METRICS", "Clinical utility (decision curves)", "net benefit across thresholds", "decision curves"),
         ("METRICS", "Comparison with a non-radiomic method", f"ultrasound model ({model.get('ultrasound')}): DeLong, IDI, NRI",
-         "tables/table3.csv"),
+         outputs.TABLE3),
         ("METRICS", "Software and model shared", f"deltarad {sw.get('deltarad', '?')}; model.json", src_model),
     ]
     return paragraphs, [dict(zip(("Checklist", "Item", "Answer from this run", "Source"), r)) for r in rows]

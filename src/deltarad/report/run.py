@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from deltarad import outputs
 from deltarad.modeling.names import MODEL_LABELS, RADSCORES
 
 SETS = ("training", "validation", "external")
@@ -42,7 +43,7 @@ class RunFolder:
 
     @cached_property
     def model(self) -> dict:
-        path = self.path / "model.json"
+        path = self.path / outputs.MODEL
         if not path.is_file():
             raise Unavailable("model.json not found in the run folder")
         try:
@@ -61,7 +62,7 @@ class RunFolder:
         except (Unavailable, KeyError):
             pass
         known = {"patient_id", "set", *self.model_labels}
-        cols = [c for c in self.csv("predictions.csv").columns if c not in known]
+        cols = [c for c in self.csv(outputs.PREDICTIONS).columns if c not in known]
         if len(cols) != 1:
             raise Unavailable("the outcome column is not named in model.json and cannot be inferred")
         return cols[0]
@@ -69,7 +70,7 @@ class RunFolder:
     @cached_property
     def predictions(self) -> pd.DataFrame:
         """predictions.csv with the outcome as 0/1 and only the model columns present."""
-        df = self.csv("predictions.csv", required=("patient_id", "set"))
+        df = self.csv(outputs.PREDICTIONS, required=("patient_id", "set"))
         if self.outcome not in df.columns:
             raise Unavailable(f"predictions.csv lacks the outcome column '{self.outcome}'")
         values = pd.to_numeric(df[self.outcome], errors="coerce")
@@ -127,7 +128,7 @@ class RunFolder:
         """Bootstrap resamples and cross-validation folds that internal validation completed, from
         validation.csv (None where it does not say)."""
         try:
-            v = self.csv("tables/validation.csv")
+            v = self.csv(outputs.VALIDATION)
         except Unavailable:
             return None, None
         count = {}
@@ -141,7 +142,7 @@ class RunFolder:
         selected_features.csv, else from model.json (an external-validation folder has no
         selected_features.csv, but carries the model)."""
         try:
-            return self.csv("selected_features.csv", required=("region", "feature", "coefficient"))
+            return self.csv(outputs.SELECTED_FEATURES, required=("region", "feature", "coefficient"))
         except Unavailable as missing:
             try:
                 radscores = self.model["radscores"]
@@ -155,7 +156,7 @@ class RunFolder:
 
     @cached_property
     def table3(self) -> pd.DataFrame:
-        return self.known_models(self.csv("tables/table3.csv", required=("set", "model", "auc")), "tables/table3.csv")
+        return self.known_models(self.csv(outputs.TABLE3, required=("set", "model", "auc")), outputs.TABLE3)
 
     def thresholds(self) -> dict[str, float]:
         """Per model, the training-set (Youden) cut-off carried to every set: from Table 3, else
@@ -170,4 +171,4 @@ class RunFolder:
         try:
             return {str(k): float(v) for k, v in self.model["thresholds"].items()}
         except (Unavailable, KeyError, AttributeError, TypeError, ValueError):
-            raise Unavailable("no training-set cut-offs: neither tables/table3.csv nor model.json has them") from None
+            raise Unavailable(f"no training-set cut-offs: neither {outputs.TABLE3} nor {outputs.MODEL} has them") from None

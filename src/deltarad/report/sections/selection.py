@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from deltarad import outputs
 from deltarad.formatting import journal_format
 from deltarad.report import figures
 from deltarad.report.page import Builder, Section
@@ -23,7 +24,7 @@ TOP_SELECTED = 15  # features per region in the selection-frequency figure
 
 
 def selection(b: Builder, sec: Section) -> None:
-    sel = b.run.csv("selection.csv", required=("region", "step", "n_features"))
+    sel = b.run.csv(outputs.SELECTION, required=("region", "step", "n_features"))
     settings = {**SELECTION_DEFAULTS}
     try:
         settings.update({k: v for k, v in b.run.model.get("settings", {}).get("selection", {}).items()
@@ -56,7 +57,7 @@ def selected_features(b: Builder, sec: Section) -> None:
                              source=sel, name="selected_features"))
     volume_check(b, sec)
     try:
-        frequency = b.run.csv("tables/selection_frequency.csv",
+        frequency = b.run.csv(outputs.SELECTION_FREQUENCY,
                               required=("region", "feature", "bootstrap_frequency", "cv_frequency", "in_final_model"))
     except Unavailable:
         return
@@ -75,7 +76,7 @@ def _selection_frequency(b: Builder, sec: Section, frequency: pd.DataFrame) -> N
     elif frequency["cv_frequency"].notna().any():
         column, resampling = "cv_frequency", f"{n_cv or 'the'} cross-validation folds"
     else:
-        raise Unavailable("tables/selection_frequency.csv has no frequencies")
+        raise Unavailable(f"{outputs.SELECTION_FREQUENCY} has no frequencies")
     ranked = frequency.sort_values([column, "in_final_model"], ascending=False, kind="stable")
     top = pd.concat([ranked[ranked["region"] == r].head(TOP_SELECTED) for r in dict.fromkeys(frequency["region"])])
     sec.items.append(b.figure(

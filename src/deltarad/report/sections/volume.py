@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from deltarad import outputs
 from deltarad.formatting import format_p, format_value
 from deltarad.modeling.names import RADSCORES
 from deltarad.report.page import Builder, Section
@@ -27,7 +28,7 @@ def volume_check(b: Builder, sec: Section) -> None:
 def _volume_check(b: Builder, sec: Section) -> None:
     run = b.run
     selected = run.coefficients()
-    delta = run.csv("delta_features.csv", required=("patient_id", "region", "reader"))
+    delta = run.csv(outputs.DELTA_FEATURES, required=("patient_id", "region", "reader"))
     reader1 = delta[delta["reader"] == 1]
     tumour = reader1[reader1["region"] == TUMOUR].set_index("patient_id")
     source = next((c for c in VOLUME_FEATURES if c in tumour.columns), None)
