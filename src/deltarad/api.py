@@ -105,14 +105,11 @@ def delta(features: pd.DataFrame, settings: Study | Mapping | None = None) -> pd
     per feature; `.attrs` carries what `fit` needs: the delta step's info (kept and dropped
     features per region, with reasons) and the patients left out.
     """
-    from deltarad.features.delta import check_feature_table, compute_delta
-    from deltarad.workflow import drop_nonfinite
+    from deltarad.workflow import log_left_out, usable_delta
 
     study = Study.from_settings(settings)
-    usable, left_out = drop_nonfinite(check_feature_table(features))
-    for p, stage, err in left_out.itertuples(index=False):
-        log.warning("left out patient %s (%s): %s", p, stage, err)
-    table, info = compute_delta(usable, kind=study.delta, near_zero=study.delta_near_zero)
+    table, info, left_out = usable_delta(features, kind=study.delta, near_zero=study.delta_near_zero)
+    log_left_out(left_out)
     table.attrs[DELTA_INFO] = info
     table.attrs[LEFT_OUT] = left_out.to_dict("records")
     return table
@@ -197,12 +194,12 @@ def fit_result(delta: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Ma
     """`fit` with everything it made (modeling.pipeline.FitResult: split, predictions of every
     patient, selection steps, selected features, model data)."""
     from deltarad.modeling.pipeline import fit_study
+    from deltarad.workflow import log_left_out
 
     study = Study.from_settings(settings)
     info = delta_info(delta, study)
     cohort = _clinical_cohort(clinical, study)
-    for p, stage, err in cohort.failures.itertuples(index=False):
-        log.warning("left out patient %s (%s): %s", p, stage, err)
+    log_left_out(cohort.failures)
     return fit_study(study, cohort.cases, delta, info, file_order=cohort.file_order)
 
 

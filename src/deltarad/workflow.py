@@ -115,12 +115,20 @@ def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return features[keep], failures_df
 
 
+def usable_delta(features: pd.DataFrame, *, drop_undefined: bool = True, kind: str = "relative",
+                 near_zero: float = NEAR_ZERO) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """The delta table of the patients whose reader-1 features are all finite, its info
+    (compute_delta), and the patients left out for a non-finite feature (FAILURE_COLUMNS)."""
+    features, nonfinite = drop_nonfinite(check_feature_table(features))
+    delta, info = compute_delta(features, kind=kind, near_zero=near_zero, drop_undefined=drop_undefined)
+    return delta, info, nonfinite
+
+
 def delta_features(features: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame, *,
                    drop_undefined: bool = True, kind: str = "relative", near_zero: float = NEAR_ZERO):
     """Delta table of usable patients, its info, and failures with the patients that lost a stage."""
-    features, nonfinite = drop_nonfinite(check_feature_table(features))
+    delta, info, nonfinite = usable_delta(features, drop_undefined=drop_undefined, kind=kind, near_zero=near_zero)
     failures = _concat(failures, nonfinite)
-    delta, info = compute_delta(features, kind=kind, near_zero=near_zero, drop_undefined=drop_undefined)
     have = set(delta.loc[delta["reader"] == 1, "patient_id"])
     failed = set(failures["patient_id"])
     extra = [{"patient_id": p, "stage": "delta", "error": "no baseline and early exam features (reader 1)"}
@@ -135,7 +143,8 @@ def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
-def _log_left_out(failures: pd.DataFrame) -> None:
+def log_left_out(failures: pd.DataFrame) -> None:
+    """One warning per patient left out (FAILURE_COLUMNS rows), naming the stage and the reason."""
     for p, stage, err in failures.itertuples(index=False):
         log.warning("left out patient %s (%s): %s", p, stage, err)
 
@@ -165,7 +174,7 @@ def run_study(
     outputs.write_delta_dropped(out_dir, dropped_features(info))
     outputs.write_failures(out_dir, failures)
     _stop_if_strict(strict, failures)
-    _log_left_out(failures)
+    log_left_out(failures)
     outputs.write_delta_features(out_dir, delta)
 
     fit = fit_study(study, cohort.cases, delta, info, file_order=cohort.file_order)
@@ -229,7 +238,7 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     failures = _concat(failures, unscorable)
     scorable = scorable[~scorable["patient_id"].isin(unscorable["patient_id"])]
     failures = _concat(failures, missing_failures(model.data, scorable))
-    _log_left_out(failures)
+    log_left_out(failures)
     scores = model.predict_proba(delta, scorable)
     keep = ["patient_id"] + ([study.outcome] if study.outcome in scorable.columns else [])
     return scorable[keep].merge(scores, on="patient_id"), failures
