@@ -19,6 +19,7 @@ from deltarad.modeling.logit import LogitFit
 from deltarad.modeling.missing import combined_probability
 from deltarad.modeling.models import Radscore
 from deltarad.modeling.names import RADSCORES
+from deltarad.outputs import write_model_file
 
 SCHEMA = "deltarad.model"
 SCHEMA_VERSION = 2
@@ -57,8 +58,6 @@ class DeltaradModel:
 
     def to_json(self, path: str | Path) -> Path:
         """Write the model file (plain JSON, written whole or not at all)."""
-        from deltarad.outputs import write_model_file
-
         return write_model_file(Path(path), self.data)
 
     @classmethod
