@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.3.0"
+from deltarad._version import __version__
 
 #: public name -> the module that defines it
 _API = {

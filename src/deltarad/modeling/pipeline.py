@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from deltarad import __version__
+from deltarad._version import __version__
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import DELTA_KINDS, DeltaMatrices, drop_summary
@@ -64,8 +64,6 @@ def _training_range(train: pd.DataFrame, encoding) -> dict:
 @functools.cache  # read once per process: every refit asked the package metadata again
 def software_versions() -> dict[str, str]:
     import importlib.metadata as md
-
-    from deltarad import __version__
 
     names = ["numpy", "scipy", "pandas", "scikit-learn", "statsmodels", "SimpleITK", "pyradiomics-bhklab"]
     out = {"deltarad": __version__}  # the code that ran, whatever an editable install's metadata says

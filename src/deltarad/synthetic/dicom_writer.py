@@ -28,7 +28,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from deltarad import __version__
+from deltarad._version import __version__
 from deltarad.synthetic.grid import Grid
 
 STUDY_TIME = "090000"
