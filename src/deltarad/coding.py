@@ -67,7 +67,8 @@ class Coding:
     def read(self, values: pd.Series) -> tuple[pd.Series, dict[int, str]]:
         """The levels of `values` (missing stays missing) and, by row position, the problem of each
         present value that the coding does not name."""
-        out, problems = [], {}
+        out: list = []
+        problems: dict[int, str] = {}
         for i, value in enumerate(values):
             key = spelling_key(value)
             if key is None:

@@ -212,7 +212,7 @@ class Design:
             "image": {k: (list(v) if isinstance(v, tuple) else v)
                       for k, v in (("phase", self.image.phase), ("subtract", self.image.subtract),
                                    ("map", self.image.map)) if v is not None},
-            "regions": {r.name: (TUMOUR if r.is_tumour else {"band_mm": list(r.band_mm)}) for r in self.regions},
+            "regions": {r.name: (TUMOUR if r.is_tumour else {"band_mm": list(r.band_mm or ())}) for r in self.regions},
             "radscores": [{"name": r.name, "label": r.label, "regions": list(r.regions), "delta": r.delta}
                           for r in self.radscores],
             "references": [{"name": r.name, "label": r.label, "columns": list(r.columns)} for r in self.references],

@@ -32,7 +32,7 @@ def level_of(value: object) -> Level | None:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, (numbers.Number, np.number)) and not isinstance(value, complex):
-        number = float(value)
+        number = float(value)  # type: ignore[arg-type]  # a real number (complex excluded above)
         if math.isnan(number):
             return None
         return int(number) if number.is_integer() else number
@@ -54,7 +54,7 @@ def levels_in(values: Iterable) -> list[Level]:
     return sorted({lvl for lvl in map(level_of, values) if lvl is not None}, key=sort_key)
 
 
-def label(level: Level) -> str:
+def label(level: Level | None) -> str:
     """A level as it is shown and named in design columns: 1, 1.5, luminal A (a number in its
     shortest exact form, so two levels never share a name)."""
     return str(level)
@@ -99,7 +99,7 @@ class Encoding:
 
     @property
     def _keys(self) -> list[Level | None]:
-        return [level_of(lvl) for lvl in self.levels]
+        return [level_of(lvl) for lvl in self.levels or ()]
 
     def _label(self, stored: object) -> str:
         return stored if isinstance(stored, str) else label(level_of(stored))

@@ -167,7 +167,8 @@ def apply_harmonization(params: dict | None, cohort: pd.DataFrame, delta: DeltaM
     column = params["column"]
     if column not in cohort.columns:
         raise DeltaradError(f"the model harmonises by '{column}' (ComBat), but the cohort has no such column")
-    out, unseen_rows = {}, {}
+    out: dict = {}
+    unseen_rows: dict = {}
     for (region, reader), X in delta.items():
         if region not in params["regions"]:
             out[region, reader] = X

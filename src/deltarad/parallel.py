@@ -132,6 +132,7 @@ def map_units(
             for i, unit in enumerate(units):
                 finish(i, _guarded(func, unit, i, labels[i]))
         elif forked:
+            assert pool is not None
             forkpool.map_guarded(pool, _guarded, func, units, labels, finish, UnitFailure)
         else:
             _map_on_dask(func, units, labels, finish, settings)
@@ -179,7 +180,7 @@ class Progress:
         self.done = self.failed = 0
         self._start = time.perf_counter()
         self._step = max(1, total // 50)
-        self._rich = None
+        self._rich: Any = None  # a rich.progress.Progress while shown on a terminal
 
     def __enter__(self) -> "Progress":
         if self.enabled and sys.stderr.isatty():

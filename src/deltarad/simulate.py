@@ -113,7 +113,7 @@ def generate_feature_study(
 
     atomic.write_csv(out / "cohort.csv", cohort)
     atomic.write_csv(out / "features.csv", feats)
-    study = {
+    study: dict[str, object] = {
         "cohort": "cohort.csv",
         "features": "features.csv",
         "outcome": "outcome",

@@ -95,7 +95,8 @@ def crop_grid(full: Grid, image_grid: Grid, box_lo: np.ndarray, box_hi: np.ndarr
 
 def lesion_box(masks) -> tuple[np.ndarray, np.ndarray]:
     """Inclusive voxel-index box (x, y, z) around all masks (they share the image's grid)."""
-    lo, hi = None, None
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
     for mask in masks:
         stats = sitk.LabelShapeStatisticsImageFilter()
         stats.Execute(mask)
@@ -103,6 +104,8 @@ def lesion_box(masks) -> tuple[np.ndarray, np.ndarray]:
         m_lo, m_hi = box[:3], box[:3] + box[3:] - 1
         lo = m_lo if lo is None else np.minimum(lo, m_lo)
         hi = m_hi if hi is None else np.maximum(hi, m_hi)
+    if lo is None or hi is None:
+        raise ValueError("lesion_box needs at least one mask")
     return lo, hi
 
 

@@ -82,7 +82,7 @@ def read_rtstruct(
         raise CaseError("RTSTRUCT lists no ROI (StructureSetROISequence is empty)", patient=patient, file=file)
     roi = _choose_segment(rois, label, patient, file)
     check_same_frame(roi["frame"], exam_frame or frame_of_reference(reference), patient=patient, file=file)
-    contours = next((c.get("ContourSequence", []) for c in ds.get("ROIContourSequence", [])
+    contours: list = next((c.get("ContourSequence", []) for c in ds.get("ROIContourSequence", [])
                      if int(c.ReferencedROINumber) == roi["value"]), [])
     if not contours:
         raise CaseError(f"ROI {roi['name']!r} has no contours", patient=patient, file=file)

@@ -7,11 +7,12 @@ import io
 import textwrap
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -23,7 +24,7 @@ MODEL_COLOURS = {"combined": "#D55E00", "radscore_dir": "#0072B2", "radscore_dpr
 OUTCOME_COLOURS = {1: "#0072B2", 0: "#E69F00"}
 REFERENCE_GREY = "#7f7f7f"
 
-STYLE = {
+STYLE: dict[str, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.titlesize": 10,
@@ -44,7 +45,7 @@ STYLE = {
 
 @contextmanager
 def _style() -> Iterator[None]:
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]  # rcParams keys as strings
         yield
 
 
@@ -373,7 +374,7 @@ def selection_frequency(frequency: pd.DataFrame, column: str, resampling: str) -
             ax.xaxis.set_major_formatter(PercentFormatter(1.0))
             ax.set_title(f"{region.capitalize()} region ({int(final.sum())} features in the final model)")
             ax.set_xlabel(f"Selected in share of {resampling}")
-        handles = [Patch(color="#0072B2", label="In the final model"),
+        handles: list[Artist] = [Patch(color="#0072B2", label="In the final model"),
                    Patch(color="#BBBBBB", label="Not in the final model")]
         if tick:
             handles.append(Line2D([], [], ls="", marker="|", ms=9, mew=1.4, color="black",

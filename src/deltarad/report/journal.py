@@ -31,7 +31,8 @@ def _label(variable: str, ultrasound: str | None) -> str:
 def table1_journal(long: pd.DataFrame, ultrasound: str | None = None) -> pd.DataFrame:
     """One row per (characteristic, level); per set (training, validation, ...) the pCR and
     non-pCR columns and the P value."""
-    groups = {int(_GROUP.match(str(c))["value"]): c for c in long.columns if _GROUP.match(str(c))}
+    matches = {c: _GROUP.match(str(c)) for c in long.columns}
+    groups = {int(m["value"]): c for c, m in matches.items() if m}
     sets = [s for s in SETS if s in set(long["set"].astype(str))] + \
         [s for s in dict.fromkeys(long["set"].astype(str)) if s not in SETS]
     keys = list(dict.fromkeys(zip(long["variable"].astype(str), long["level"].fillna("").astype(str))))

@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import hashlib
 import re
+from typing import Any
 from pathlib import Path
 
 import jinja2
@@ -54,7 +55,7 @@ def nomogram_points(model: dict, values: dict) -> list[dict]:
     nomo = nomogram_scales(model)
     combined = model["combined"]
     beta = combined["coefficients"]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for term in nomo.terms:
         enc = combined["variables"][term.name]
         value = values.get(term.name)
@@ -64,10 +65,10 @@ def nomogram_points(model: dict, values: dict) -> list[dict]:
                 raise DeltaradError(f"value {value!r} of '{term.name}' is not a level of the model")
             contribution = 0.0 if level == str(term.values[0]) else beta[f"{term.name}[{level}]"]
         else:
-            contribution = beta[term.name] * float(value)
+            contribution = beta[term.name] * float(value)  # type: ignore[arg-type]  # numeric terms are checked present
         points = (contribution - term.contributions.min()) / nomo.lp_per_point
         rows.append({"term": LABELS.get(term.name, term.name), "value": value, "points": float(points)})
-    total = sum(r["points"] for r in rows)
+    total = sum(float(r["points"]) for r in rows)
     rows.append({"term": "Total points", "value": "", "points": total,
                  "probability": float(nomo.probability(total))})
     return rows

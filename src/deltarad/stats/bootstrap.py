@@ -21,14 +21,14 @@ def bootstrap_ci(
     `n_boot` resamples of patients, drawn within each outcome class (stratified) so that every
     resample keeps both classes. Resamples where the statistic is NaN are left out."""
     y = binary_outcome(y)
-    arrays = [np.asarray(a) for a in arrays]
-    estimate = float(statistic(y, *arrays))
+    columns = [np.asarray(a) for a in arrays]
+    estimate = float(statistic(y, *columns))
     rng = np.random.default_rng(seed)
     by_class = [np.flatnonzero(y == k) for k in (0, 1)]
     values = np.empty(n_boot)
     for b in range(n_boot):
         idx = np.concatenate([rng.choice(members, size=members.size, replace=True) for members in by_class])
-        values[b] = statistic(y[idx], *(a[idx] for a in arrays))
+        values[b] = statistic(y[idx], *(a[idx] for a in columns))
     values = values[np.isfinite(values)]
     alpha = (1 - level) / 2
     low, high = np.quantile(values, [alpha, 1 - alpha])

@@ -47,8 +47,8 @@ def _log_factorial(x) -> np.ndarray:
 def _compositions(total: int, caps: tuple[int, ...]) -> np.ndarray:
     """All ways to split `total` into len(caps) parts with 0 <= part_i <= caps_i (one per row)."""
     if len(caps) == 2:
-        first = np.arange(max(0, total - caps[1]), min(total, caps[0]) + 1)
-        return np.column_stack([first, total - first]).astype(np.int64)
+        firsts = np.arange(max(0, total - caps[1]), min(total, caps[0]) + 1)
+        return np.column_stack([firsts, total - firsts]).astype(np.int64)
     rest_cap = sum(caps[1:])
     blocks = []
     for first in range(max(0, total - rest_cap), min(total, caps[0]) + 1):

@@ -113,6 +113,7 @@ def fit_logistic(df: pd.DataFrame, outcome: str, variables: list[str], categoric
     columns = [f"x{j}" for j in range(1, X.shape[1])]
     fit = fit_logit(pd.DataFrame(X[:, 1:], columns=columns), y, separation=False, tol=1e-12, maxiter=200)
     params, cov = np.array([fit.intercept, *fit.coefficients.values()]), fit.cov
+    assert cov is not None  # fit_logit always returns the covariance of a converged fit
     beta, se = np.full(len(terms), np.nan), np.full(len(terms), np.nan)
     beta[~aliased[1:]], se[~aliased[1:]] = params[1:], np.sqrt(np.diag(cov))[1:]
     z = beta / se

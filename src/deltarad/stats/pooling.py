@@ -28,7 +28,7 @@ POOLED_NOTE = ("Pooled over {m} imputed training sets by Rubin's rules (Barnard-
                "entered the multivariate model when its median univariate p was below 0.05 (median-P rule).")
 
 
-def rubin(estimates: Sequence[float], variances: Sequence[float], dfcom: float = np.inf) -> dict[str, float]:
+def rubin(estimates: Sequence[float] | np.ndarray, variances: Sequence[float] | np.ndarray, dfcom: float = np.inf) -> dict[str, float]:
     """Pooled estimate, its total variance and SE, the within/between variances, r, λ, df and fmi."""
     q, u = np.asarray(estimates, float), np.asarray(variances, float)
     m = len(q)

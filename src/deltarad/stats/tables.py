@@ -148,7 +148,7 @@ def table1(
     labels = [0, 1]
     group_cols = [f"{outcome}={g}" for g in labels]
 
-    rows = []
+    rows: list[dict[str, object]] = []
     for set_name, part in _sets(df, by):
         y = y_all.loc[part.index]
         rows.append({"set": set_name, "variable": "n", "level": "", **{c: str(int((y == g).sum())) for c, g in zip(group_cols, labels)}})

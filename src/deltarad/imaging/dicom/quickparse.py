@@ -53,7 +53,8 @@ class _Short(Exception):
 
 
 def _parse(data: bytes, wanted: frozenset[int]) -> Dataset:
-    pos, syntax, elements = 132, None, {}
+    pos, syntax = 132, None
+    elements: dict = {}
     while True:
         group, element = struct.unpack_from("<HH", data, pos)
         tag = group << 16 | element

@@ -34,7 +34,8 @@ def roc(b: Builder, sec: Section) -> None:
         t3 = run.table3
     except Unavailable:
         t3 = None
-    curves, labels = {}, {}
+    curves: dict = {}
+    labels: dict[str, dict[str, str]] = {}
     for s, part in scored_by_set(run):
         y = part[run.outcome].to_numpy()
         curves[s] = {m: roc_points(y, part[m].to_numpy(dtype=float)) for m in run.models}
