@@ -98,7 +98,7 @@ def choose_phases(n_phases: int, times_s: Sequence[float] | None = None, *, reso
         raise refuse(f"kinetics: pre {pre}, early {chosen['early']} and late {chosen['late']} phases must follow "
                      f"one another in time ({'; '.join(how)})")
     after_tuple = tuple(None if k <= pre else float(after[k]) for k in range(n_phases)) if after is not None else None
-    note = f"kinetics: pre-contrast phase {pre}" + ("" if pre else " (phase 0)") + "; " + "; ".join(how)
+    note = f"kinetics: pre-contrast phase {pre}; " + "; ".join(how)
     return PhaseChoice(pre, chosen["early"], chosen["late"], after_tuple, note)
 
 
