@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deltarad.kinetics.maps import _ratio
+from deltarad.kinetics.maps import safe_ratio
 
 UNDEFINED, PERSISTENT, PLATEAU, WASHOUT = 0, 1, 2, 3
 CURVE_TYPES: dict[int, str] = {PERSISTENT: "persistent", PLATEAU: "plateau", WASHOUT: "washout"}
@@ -34,7 +34,7 @@ CURVE_THRESHOLD_PERCENT = 10.0
 def delayed_change_percent(s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
     """100 (S2 - S1) / S1 (%); NaN where S1 = 0."""
     s1 = np.asarray(s1, np.float64)
-    return _ratio(100.0 * (np.asarray(s2, np.float64) - s1), s1)
+    return safe_ratio(100.0 * (np.asarray(s2, np.float64) - s1), s1)
 
 
 def curve_types(s1: np.ndarray, s2: np.ndarray, threshold_percent: float = CURVE_THRESHOLD_PERCENT) -> np.ndarray:
@@ -69,7 +69,7 @@ def lesion_curve(phases: Sequence[np.ndarray], mask: np.ndarray, pre: int) -> Le
     mask = np.asarray(mask, bool)
     if not mask.any():
         return LesionCurve(tuple(float("nan") for _ in phases), float("nan"), None)
-    means = np.array([float(np.asarray(p, np.float64)[mask].mean()) for p in phases])
+    means = np.array([float(np.asarray(p)[mask].mean(dtype=np.float64)) for p in phases])
     if means[pre] == 0:
         return LesionCurve(tuple(means), float("nan"), None)
     pe = 100.0 * (means[pre + 1:] - means[pre]) / means[pre]

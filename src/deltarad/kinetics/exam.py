@@ -12,7 +12,7 @@ import SimpleITK as sitk
 from deltarad.design import DeltaPair
 from deltarad.errors import StageError
 from deltarad.kinetics.curves import curve_shares, curve_types, lesion_curve
-from deltarad.kinetics.ftv import FTVThresholds, functional_tumour_volume
+from deltarad.kinetics.ftv import FTVThresholds, bounding_box, functional_tumour_volume
 from deltarad.kinetics.maps import kinetic_map, percent_enhancement
 from deltarad.kinetics.settings import KineticsSettings
 from deltarad.kinetics.timing import KINETICS_STAGE, PhaseChoice, choose_phases
@@ -79,11 +79,14 @@ def exam_kinetics(phases: Sequence[sitk.Image], mask: sitk.Image, settings: Kine
                            early=settings.early, late=settings.late, early_target_s=settings.early_target_s,
                            late_target_s=settings.late_target_s, patient=patient_id, file=file)
     arrays = [sitk.GetArrayViewFromImage(p) for p in phases]
-    s0, s1, s2 = (np.asarray(arrays[k], np.float64) for k in (choice.pre, choice.early, choice.late))
     tumour = sitk.GetArrayViewFromImage(mask) != 0
     spacing_zyx = tuple(float(v) for v in reversed(phases[0].GetSpacing()))
     thresholds: FTVThresholds = settings.thresholds()
-    ftv = functional_tumour_volume(s0, s1, s2, tumour, spacing_zyx, thresholds, margin_mm=settings.margin_mm)
+    ftv = functional_tumour_volume(*(arrays[k] for k in (choice.pre, choice.early, choice.late)), tumour, spacing_zyx,
+                                   thresholds, margin_mm=settings.margin_mm)
+    box = bounding_box(tumour, (0, 0, 0)) if tumour.any() else (slice(0, 0),) * 3
+    tumour, arrays = tumour[box], [a[box] for a in arrays]  # the lesion's summary looks only at its mask
+    s0, s1, s2 = (arrays[k] for k in (choice.pre, choice.early, choice.late))
     curve = lesion_curve(arrays, tumour, choice.pre)
     with np.errstate(invalid="ignore"):
         enhancing = tumour & (percent_enhancement(s0, s1) >= thresholds.pe_min)

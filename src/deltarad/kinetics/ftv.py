@@ -54,11 +54,21 @@ class FTVResult:
 def analysis_region(mask: np.ndarray, spacing_zyx_mm: tuple[float, float, float], margin_mm: float) -> np.ndarray:
     """The mask dilated by `margin_mm`: voxels whose centre is within margin_mm of a mask voxel's."""
     mask = np.asarray(mask, bool)
-    if margin_mm <= 0:
+    if margin_mm <= 0 or not mask.any():
         return mask.copy()
-    if not mask.any():
-        return mask.copy()
-    return ndimage.distance_transform_edt(~mask, sampling=spacing_zyx_mm) <= margin_mm
+    region = np.zeros(mask.shape, bool)
+    box = bounding_box(mask, [int(np.ceil(margin_mm / s)) + 1 for s in spacing_zyx_mm])
+    region[box] = ndimage.distance_transform_edt(~mask[box], sampling=spacing_zyx_mm) <= margin_mm
+    return region
+
+
+def bounding_box(mask: np.ndarray, pad_voxels) -> tuple[slice, ...]:
+    """The smallest box holding every True voxel of `mask`, grown by `pad_voxels` per axis within the array."""
+    box = []
+    for axis, pad in enumerate(pad_voxels):
+        hits = np.flatnonzero(np.any(mask, axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        box.append(slice(max(int(hits[0]) - pad, 0), min(int(hits[-1]) + pad + 1, mask.shape[axis])))
+    return tuple(box)
 
 
 def functional_tumour_volume(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, mask: np.ndarray,
@@ -66,20 +76,24 @@ def functional_tumour_volume(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, mas
                              thresholds: FTVThresholds = FTVThresholds(), *, margin_mm: float = 0.0) -> FTVResult:
     """FTV of one exam: `s0`, `s1`, `s2` the pre-contrast, early and late signals and `mask` the
     tumour mask, arrays of one shape (z, y, x) on a grid of `spacing_zyx_mm`; the analysis
-    region is the mask dilated by `margin_mm`."""
+    region is the mask dilated by `margin_mm`. Computed within the region's bounding box (the
+    rule looks at nothing outside the region)."""
     region = analysis_region(mask, spacing_zyx_mm, margin_mm)
     voxel_mm3 = float(np.prod(spacing_zyx_mm))
     if not region.any():
         return FTVResult(0.0, region, 0, 0, float("nan"), 0)
-    s0 = np.asarray(s0, np.float64)
-    s0_threshold = thresholds.s0_fraction * float(np.percentile(s0[region], thresholds.s0_percentile))
+    box = bounding_box(region, (1, 1, 1))
+    inside = region[box]
+    s0 = np.asarray(s0[box], np.float64)
+    s0_threshold = thresholds.s0_fraction * float(np.percentile(s0[inside], thresholds.s0_percentile))
     with np.errstate(invalid="ignore"):
-        pe = percent_enhancement(s0, s1)
-        bright_enhancing = region & (s0 >= s0_threshold) & (pe >= thresholds.pe_min)
-        ser = signal_enhancement_ratio(s0, s1, s2)
+        pe = percent_enhancement(s0, s1[box])
+        bright_enhancing = inside & (s0 >= s0_threshold) & (pe >= thresholds.pe_min)
+        ser = signal_enhancement_ratio(s0, s1[box], s2[box])
         ser_ok = ser >= thresholds.ser_min
     neighbours = ndimage.convolve(bright_enhancing.astype(np.uint8), _NEIGHBOURS_26, mode="constant", cval=0)
-    ftv = bright_enhancing & ser_ok & (neighbours >= thresholds.neighbours_min)
+    ftv = np.zeros(region.shape, bool)
+    ftv[box] = bright_enhancing & ser_ok & (neighbours >= thresholds.neighbours_min)
     count = int(ftv.sum())
     return FTVResult(count * voxel_mm3 / 1000.0, ftv, count, int(region.sum()), s0_threshold,
                      int((bright_enhancing & np.isnan(ser)).sum()))

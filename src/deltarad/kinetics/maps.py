@@ -21,7 +21,8 @@ MAP_NAMES: tuple[str, ...] = ("pe", "ser", "wash_in", "wash_out", "subtraction_e
 """The names of the kinetic maps (the study file's `image: {map: <name>}`)."""
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator (float64), NaN where the denominator is 0."""
     numerator, denominator = np.broadcast_arrays(np.asarray(numerator, np.float64), np.asarray(denominator, np.float64))
     out = np.full(numerator.shape, np.nan)
     np.divide(numerator, denominator, out=out, where=denominator != 0)
@@ -31,13 +32,13 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def percent_enhancement(s0: np.ndarray, s1: np.ndarray) -> np.ndarray:
     """PE = 100 (S1 - S0) / S0, in %; NaN where S0 = 0."""
     s0 = np.asarray(s0, np.float64)
-    return _ratio(100.0 * (np.asarray(s1, np.float64) - s0), s0)
+    return safe_ratio(100.0 * (np.asarray(s1, np.float64) - s0), s0)
 
 
 def signal_enhancement_ratio(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
     """SER = (S1 - S0) / (S2 - S0) (Hylton's orientation: washout > 1); NaN where S2 = S0."""
     s0 = np.asarray(s0, np.float64)
-    return _ratio(np.asarray(s1, np.float64) - s0, np.asarray(s2, np.float64) - s0)
+    return safe_ratio(np.asarray(s1, np.float64) - s0, np.asarray(s2, np.float64) - s0)
 
 
 def wash_in(s0: np.ndarray, s1: np.ndarray, early_after_injection_s: float) -> np.ndarray:
@@ -54,7 +55,7 @@ def wash_out(s1: np.ndarray, s2: np.ndarray, early_after_injection_s: float, lat
         raise ValueError(f"wash-out needs the late phase after the early one, got t1 = {early_after_injection_s:g} s, "
                          f"t2 = {late_after_injection_s:g} s")
     s1 = np.asarray(s1, np.float64)
-    return _ratio(100.0 * (s1 - np.asarray(s2, np.float64)), s1) / minutes
+    return safe_ratio(100.0 * (s1 - np.asarray(s2, np.float64)), s1) / minutes
 
 
 def subtraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
