@@ -8,7 +8,14 @@ import SimpleITK as sitk
 
 from deltarad.design import DeltaPair
 from deltarad.errors import StageError
-from deltarad.kinetics import KINETICS_COLUMNS, KineticsSettings, delta_ftv, exam_kinetics, exam_times, kinetic_map_image
+from deltarad.kinetics import (
+    KINETICS_COLUMNS,
+    KineticsSettings,
+    delta_ftv,
+    exam_kinetics,
+    exam_times,
+    kinetic_map_image,
+)
 
 SHAPE = (25, 25, 25)
 TIMES = [0, 90, 180, 270, 360, 450]  # early phase 2, late phase 5 (tests/kinetics/test_kinetics_timing.py)

@@ -6,7 +6,11 @@ import itertools
 import numpy as np
 import pytest
 
-from deltarad.kinetics.ftv import FTVThresholds, analysis_region, functional_tumour_volume
+from deltarad.kinetics.ftv import (
+    FTVThresholds,
+    analysis_region,
+    functional_tumour_volume,
+)
 
 SPACING = (1.0, 1.0, 1.0)
 SHAPE = (31, 31, 31)

@@ -4,9 +4,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deltarad.kinetics.curves import PERSISTENT, PLATEAU, UNDEFINED, WASHOUT, curve_shares, curve_types, lesion_curve
+from deltarad.kinetics.curves import (
+    PERSISTENT,
+    PLATEAU,
+    UNDEFINED,
+    WASHOUT,
+    curve_shares,
+    curve_types,
+    lesion_curve,
+)
 from deltarad.kinetics.maps import (
-    MAP_NAMES, kinetic_map, percent_enhancement, signal_enhancement_ratio, wash_in, wash_out,
+    MAP_NAMES,
+    kinetic_map,
+    percent_enhancement,
+    signal_enhancement_ratio,
+    wash_in,
+    wash_out,
 )
 
 

@@ -12,7 +12,11 @@ import SimpleITK as sitk
 from deltarad.imaging.dicom.exam import read_dicom_phases
 from deltarad.kinetics import KineticsSettings, exam_kinetics
 from deltarad.synthetic import generate_cohort
-from deltarad.synthetic.kinetics import TISSUE_CURVES, kinetic_phase_times, tissue_intensities
+from deltarad.synthetic.kinetics import (
+    TISSUE_CURVES,
+    kinetic_phase_times,
+    tissue_intensities,
+)
 
 
 def test_phase_times_put_injection_at_the_start_of_phase_1_and_count_each_phase_at_its_middle():
@@ -41,7 +45,7 @@ def kinetic_cohort(tmp_path_factory) -> Path:
 
 def test_a_generated_kinetic_exam_read_from_dicom(kinetic_cohort):
     row = pd.read_csv(kinetic_cohort / "cohort.csv").iloc[0]
-    images, times, n, notes = read_dicom_phases(kinetic_cohort / row["baseline_image"], list(range(7)))
+    images, times, n, _ = read_dicom_phases(kinetic_cohort / row["baseline_image"], list(range(7)))
     assert n == 7
     assert times.times_s == pytest.approx([0, 80, 160, 240, 320, 400, 480])
     mask = sitk.ReadImage(str(kinetic_cohort / row["baseline_mask"]))

@@ -7,7 +7,13 @@ as images and ΔFTV between timepoints; settings: the study file's `kinetics:` k
 Imports only the ground floor (design, errors).
 """
 from deltarad.kinetics.exam import (
-    DELTA_FTV_COLUMNS, KINETICS_COLUMNS, ExamKinetics, delta_ftv, exam_kinetics, exam_times, kinetic_map_image,
+    DELTA_FTV_COLUMNS,
+    KINETICS_COLUMNS,
+    ExamKinetics,
+    delta_ftv,
+    exam_kinetics,
+    exam_times,
+    kinetic_map_image,
 )
 from deltarad.kinetics.ftv import FTVResult, FTVThresholds, functional_tumour_volume
 from deltarad.kinetics.maps import MAP_NAMES, kinetic_map

@@ -44,12 +44,10 @@ def exam_times(header_times_s: Sequence[float] | None, settings: KineticsSetting
     kinetics.times_s, whichever is given; both given, they must agree (relative to phase 0,
     within TIME_AGREEMENT_S), else the two readings are refused, naming both."""
     given = settings.times_s
-    if header_times_s is None and given is None:
-        return None, None
+    if header_times_s is None:
+        return (None, None) if given is None else (tuple(float(t) for t in given), "kinetics.times_s")
     if given is None:
         return tuple(float(t) for t in header_times_s), "the DICOM headers"
-    if header_times_s is None:
-        return tuple(float(t) for t in given), "kinetics.times_s"
     ours = np.asarray(header_times_s, float) - header_times_s[0]
     theirs = np.asarray(given, float) - given[0]
     if ours.shape != theirs.shape or np.abs(ours - theirs).max() > TIME_AGREEMENT_S:
@@ -80,9 +78,10 @@ def exam_kinetics(phases: Sequence[sitk.Image], mask: sitk.Image, settings: Kine
                            late_target_s=settings.late_target_s, patient=patient_id, file=file)
     arrays = [sitk.GetArrayViewFromImage(p) for p in phases]
     tumour = sitk.GetArrayViewFromImage(mask) != 0
-    spacing_zyx = tuple(float(v) for v in reversed(phases[0].GetSpacing()))
+    sx, sy, sz = (float(v) for v in phases[0].GetSpacing())
+    spacing_zyx = (sz, sy, sx)
     thresholds: FTVThresholds = settings.thresholds()
-    ftv = functional_tumour_volume(*(arrays[k] for k in (choice.pre, choice.early, choice.late)), tumour, spacing_zyx,
+    ftv = functional_tumour_volume(arrays[choice.pre], arrays[choice.early], arrays[choice.late], tumour, spacing_zyx,
                                    thresholds, margin_mm=settings.margin_mm)
     box = bounding_box(tumour, (0, 0, 0)) if tumour.any() else (slice(0, 0),) * 3
     tumour, arrays = tumour[box], [a[box] for a in arrays]  # the lesion's summary looks only at its mask
@@ -99,10 +98,10 @@ def exam_kinetics(phases: Sequence[sitk.Image], mask: sitk.Image, settings: Kine
         "ftv_ml": ftv.ftv_ml, "pe_peak": curve.pe_peak, "ttp_s": ttp, **shares,
     }
     notes = [choice.note,
-             f"kinetics: FTV {ftv.voxels} voxels ({ftv.ftv_ml:.3f} mL) of {ftv.region_voxels} in the analysis region "
-             f"(tumour mask + {settings.margin_mm:g} mm); S0 threshold {ftv.s0_threshold:.4g} = {thresholds.s0_fraction:g} "
-             f"x P{thresholds.s0_percentile:g} of S0, PE >= {thresholds.pe_min:g} %, SER >= {thresholds.ser_min:g}, "
-             f">= {thresholds.neighbours_min} of 26 neighbours"]
+             (f"kinetics: FTV {ftv.voxels} voxels ({ftv.ftv_ml:.3f} mL) of {ftv.region_voxels} in the analysis region "
+              f"(tumour mask + {settings.margin_mm:g} mm); S0 threshold {ftv.s0_threshold:.4g} = "
+              f"{thresholds.s0_fraction:g} x P{thresholds.s0_percentile:g} of S0, PE >= {thresholds.pe_min:g} %, "
+              f"SER >= {thresholds.ser_min:g}, >= {thresholds.neighbours_min} of 26 neighbours")]
     if ftv.undefined_ser:
         notes.append(f"kinetics: {ftv.undefined_ser} voxel(s) passing the S0 and PE tests have S2 = S0 (undefined SER) "
                      "and are not counted in the FTV")
@@ -113,19 +112,23 @@ def exam_kinetics(phases: Sequence[sitk.Image], mask: sitk.Image, settings: Kine
     return ExamKinetics(row, ftv_image, choice, notes)
 
 
-def kinetic_map_image(name: str, phases: Sequence[sitk.Image], choice: PhaseChoice) -> sitk.Image:
+def kinetic_map_image(name: str, phases: Sequence[sitk.Image], choice: PhaseChoice, *, patient: str | None = None,
+                      file: str | Path | None = None) -> sitk.Image:
     """The kinetic map `name` (deltarad.kinetics.maps) of an exam as a float32 image on its grid;
     undefined voxels are NaN."""
     s0, s1, s2 = (sitk.GetArrayViewFromImage(phases[k]) for k in (choice.pre, choice.early, choice.late))
     after = choice.after_injection_s
-    values = kinetic_map(name, s0, s1, s2, early_after_injection_s=after[choice.early] if after else None,
-                         late_after_injection_s=after[choice.late] if after else None)
+    try:
+        values = kinetic_map(name, s0, s1, s2, early_after_injection_s=after[choice.early] if after else None,
+                             late_after_injection_s=after[choice.late] if after else None)
+    except ValueError as exc:
+        raise StageError(str(exc), stage=KINETICS_STAGE, patient=patient, file=file) from None
     image = sitk.GetImageFromArray(values.astype(np.float32))
     image.CopyInformation(phases[choice.pre])
     return image
 
 
-def delta_ftv(rows: Iterable[Mapping] , pair: DeltaPair, reader: int = 1) -> list[dict]:
+def delta_ftv(rows: Iterable[Mapping], pair: DeltaPair, reader: int = 1) -> list[dict]:
     """ΔFTV = (FTV_after - FTV_before) / FTV_before per patient of `rows` (kinetics.csv rows, or
     a DataFrame of them) that has both timepoints of `pair` read by `reader`; always the
     relative change (I-SPY's), whatever `pair.form`. NaN where FTV_before is 0 (undefined)."""

@@ -69,17 +69,16 @@ def kinetic_map(name: str, s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, *,
     early (and late) phase's time after injection (s)."""
     if name not in MAP_NAMES:
         raise ValueError(f"kinetic map {name!r}: use one of {', '.join(MAP_NAMES)}")
-    if name in ("wash_in", "wash_out") and (early_after_injection_s is None or
-                                            (name == "wash_out" and late_after_injection_s is None)):
-        raise ValueError(f"the {name} map needs the phase times (kinetics.times_s or the DICOM headers)")
     if name == "pe":
         return percent_enhancement(s0, s1)
     if name == "ser":
         return signal_enhancement_ratio(s0, s1, s2)
-    if name == "wash_in":
-        return wash_in(s0, s1, early_after_injection_s)
-    if name == "wash_out":
-        return wash_out(s1, s2, early_after_injection_s, late_after_injection_s)
+    if name in ("wash_in", "wash_out"):
+        if early_after_injection_s is None or (name == "wash_out" and late_after_injection_s is None):
+            raise ValueError(f"the {name} map needs the phase times (kinetics.times_s or the DICOM headers)")
+        if name == "wash_in":
+            return wash_in(s0, s1, early_after_injection_s)
+        return wash_out(s1, s2, early_after_injection_s, late_after_injection_s)  # type: ignore[arg-type]
     if name == "subtraction_early":
         return subtraction(s1, s0)
     return subtraction(s2, s0)

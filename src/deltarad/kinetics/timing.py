@@ -45,7 +45,7 @@ class PhaseChoice:
     pre: int
     early: int
     late: int
-    after_injection_s: tuple[float, ...] | None
+    after_injection_s: tuple[float | None, ...] | None
     """Per phase, its effective time after injection (s; None for pre-contrast phases), where
     the phase times are known; None where the phases were named without times."""
     note: str
@@ -74,11 +74,10 @@ def choose_phases(n_phases: int, times_s: Sequence[float] | None = None, *, reso
     if times_s is not None:
         after, resolution_how = _after_injection(n_phases, times_s, resolution_s, pre, refuse)
         how.append(resolution_how)
-    if early is None or late is None:
-        if after is None:
-            raise refuse("kinetics: the phase times are unknown (no times in the headers and no kinetics.times_s), so "
-                         "the early and late phases cannot be chosen; give kinetics.times_s or name the phases "
-                         "(kinetics: {pre: 0, early: ..., late: ...})")
+    if (early is None or late is None) and after is None:
+        raise refuse("kinetics: the phase times are unknown (no times in the headers and no kinetics.times_s), so "
+                     "the early and late phases cannot be chosen; give kinetics.times_s or name the phases "
+                     "(kinetics: {pre: 0, early: ..., late: ...})")
     post = list(range(pre + 1, n_phases))
     chosen = {}
     for name, given, target in (("early", early, early_target_s), ("late", late, late_target_s)):
@@ -86,6 +85,7 @@ def choose_phases(n_phases: int, times_s: Sequence[float] | None = None, *, reso
             chosen[name] = given
             how.append(f"{name} phase {given} named by the study file")
             continue
+        assert after is not None  # refused above where the times are needed
         distance = np.array([abs(after[k] - target) for k in post])
         nearest = [post[i] for i in np.flatnonzero(distance <= distance.min() + TIE_TOLERANCE_S)]
         if len(nearest) > 1:
