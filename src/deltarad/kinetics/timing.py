@@ -12,8 +12,8 @@ The I-SPY / ACRIN 6657 rule (Hylton et al., Radiology 2012), stated exactly as c
 - The early phase is the post-contrast phase whose `after_k` is nearest 150 s, the late phase
   the one nearest 450 s (targets configurable). Two phases equally near a target (within 1 ms)
   are a tie: refused, naming both, never broken silently. Early and late must differ.
-- `resolution_s`, where not given, is the spacing of successive post-contrast phases, which
-  must agree within 1 s (otherwise refused, naming the spacings).
+- `resolution_s`, where not given, is the median spacing of successive post-contrast phases,
+  which must agree within max(1 s, 5 % of it) (otherwise refused, naming the spacings).
 
 An explicit choice ({pre, early, late}, e.g. from the study file) overrides the rule, wholly or
 for the phases it names. Every choice comes with a note that says what was chosen and why.
@@ -34,7 +34,9 @@ EARLY_TARGET_S = 150.0
 LATE_TARGET_S = 450.0
 """I-SPY's late phase: 7 min 30 s after injection."""
 SPACING_TOLERANCE_S = 1.0
-"""Largest difference between post-contrast phase spacings for one temporal resolution to be inferred."""
+SPACING_TOLERANCE_FRACTION = 0.05
+"""Post-contrast phase spacings give one temporal resolution (their median) where they differ by at
+most max(SPACING_TOLERANCE_S, SPACING_TOLERANCE_FRACTION x the median)."""
 TIE_TOLERANCE_S = 1e-3
 
 
@@ -116,11 +118,12 @@ def _after_injection(n_phases, times_s, resolution_s, pre, refuse) -> tuple[dict
                      f"at {times[k + 1]:g} s")
     if resolution_s is None:
         spacing = steps[pre + 1:]
-        if spacing.max() - spacing.min() > SPACING_TOLERANCE_S:
+        resolution_s = float(np.median(spacing))
+        if spacing.max() - spacing.min() > max(SPACING_TOLERANCE_S, SPACING_TOLERANCE_FRACTION * resolution_s):
             raise refuse(f"kinetics: the post-contrast phases are spaced {', '.join(f'{s:g}' for s in spacing)} s apart, "
                          "so their temporal resolution is not one number; give kinetics.temporal_resolution_s")
-        resolution_s = float(np.median(spacing))
-        how = f"temporal resolution {resolution_s:g} s (the post-contrast phase spacing)"
+        spread = f", {spacing.min():g}-{spacing.max():g} s" if spacing.max() > spacing.min() else ""
+        how = f"temporal resolution {resolution_s:g} s (the median post-contrast phase spacing{spread})"
     else:
         how = f"temporal resolution {resolution_s:g} s (given)"
     how += (f"; each phase timed at its start + {resolution_s / 2:g} s, after injection at the start of "
