@@ -24,6 +24,7 @@ from deltarad.synthetic.clinical import (
 from deltarad.synthetic.dce import Scanner, phase_times_s, render_exam
 from deltarad.synthetic.dicom_writer import ExamInfo, write_dce_series
 from deltarad.synthetic.grid import Grid
+from deltarad.synthetic.kinetics import KINETIC_PHASES, kinetic_phase_times
 from deltarad.synthetic.noise import sigma_in_voxels, smooth_field
 from deltarad.synthetic.readers import READER_1, READER_2, draw_mask, write_label_nrrd
 from deltarad.synthetic.response import draw_response
@@ -56,6 +57,7 @@ class _Settings:
     n_phases: int
     centres: int
     scanners: tuple[Scanner, ...]
+    tissue_kinetics: bool = False
 
 
 def generate_cohort(
@@ -72,6 +74,7 @@ def generate_cohort(
     centres: int = 1,
     centre_effect: float = 0.0,
     workers: int | None = None,
+    tissue_kinetics: bool = False,
 ) -> Path:
     """Write a synthetic longitudinal breast DCE-MRI cohort into `out_dir`; return its study.yaml.
 
@@ -84,15 +87,18 @@ def generate_cohort(
     (0 = identical scanners). Patients are written by `workers` processes (None = one per
     CPU). The same arguments give byte-identical files whatever `workers`; patient i is the
     same whatever `n_patients` (apart from whether reader 2 read it) and whatever `effect`
-    (apart from its early exam).
+    (apart from its early exam). `tissue_kinetics` draws contrast curves by tissue, a tumour with
+    a washout core and a persistent rim, at phases every 80 s (7 unless `n_phases` says;
+    deltarad.synthetic.kinetics), for FTV and kinetic maps; off, the exams are as before.
     """
     workers = min(os.cpu_count() or 1 if workers is None else workers, max(n_patients, 1))
     size = tuple(int(v) for v in (shape or (REALISTIC_SIZE if realistic else DEMO_SIZE)))
     spacing = tuple(float(v) for v in (spacing_mm or (REALISTIC_SPACING_MM if realistic else DEMO_SPACING_MM)))
-    phases = int(n_phases or (REALISTIC_PHASES if realistic else DEMO_PHASES))
+    phases = int(n_phases or (KINETIC_PHASES if tissue_kinetics else REALISTIC_PHASES if realistic else DEMO_PHASES))
     _check(n_patients, size, spacing, phases, reader2_fraction, centres, effect, centre_effect, workers)
 
-    settings = _Settings(seed, effect, size, spacing, phases, centres, _scanners(seed, centres, centre_effect))  # type: ignore[arg-type]
+    settings = _Settings(seed, effect, size, spacing, phases, centres, _scanners(seed, centres, centre_effect),  # type: ignore[arg-type]
+                         tissue_kinetics)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = np.random.default_rng([seed, 2]).permutation(n_patients)[: round(reader2_fraction * n_patients)]
@@ -157,7 +163,9 @@ def write_patient(out_dir: Path, settings: _Settings, index: int, reader2: bool)
     texture = smooth_field(rng_tumour, grid.shape, sigma_in_voxels(TUMOUR_TEXTURE_MM, grid.spacing_zyx))
     early = baseline.after(draw_response(rng_response, row["outcome"], settings.effect))
 
-    times = phase_times_s(settings.n_phases)
+    # acquisition starts (what the headers state) and the times after injection the signal is drawn at
+    starts, times = (kinetic_phase_times(settings.n_phases) if settings.tissue_kinetics
+                     else (phase_times_s(settings.n_phases),) * 2)
     baseline_geometry = baseline.geometry(grid)
     early_geometry = early.geometry(grid)
     exams = {
@@ -168,6 +176,7 @@ def write_patient(out_dir: Path, settings: _Settings, index: int, reader2: bool)
         phases = render_exam(
             grid, anatomy, tumour, geometry, texture, times, rng, settings.scanners[centre],
             tumour_bed=bed, bed_enhancement=TUMOUR_BED_SHARE * tumour.peak_enhancement,
+            tissue_kinetics=settings.tissue_kinetics,
         )
         info = ExamInfo(
             patient_id=patient_id, age_years=row["age"], exam=exam, study_date=EXAM_DATES[exam],
@@ -175,7 +184,7 @@ def write_patient(out_dir: Path, settings: _Settings, index: int, reader2: bool)
             institution=f"Synthetic Centre {centre + 1}",
         )
         row[f"{exam}_image"] = f"patients/{patient_id}/{exam}/DCE"
-        write_dce_series(out_dir / row[f"{exam}_image"], phases, grid, times, info)
+        write_dce_series(out_dir / row[f"{exam}_image"], phases, grid, starts, info)
         for r, (reader, column) in enumerate(((READER_1, f"{exam}_mask"), (READER_2, f"{exam}_mask_reader2"))):
             if reader is READER_2 and not reader2:
                 row[column] = ""

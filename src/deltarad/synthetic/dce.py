@@ -15,6 +15,7 @@ from scipy import ndimage
 
 from deltarad.synthetic.anatomy import Anatomy, Tissue
 from deltarad.synthetic.grid import Grid
+from deltarad.synthetic.kinetics import CORE_RADIUS, TUMOUR_CORE, TUMOUR_RIM
 from deltarad.synthetic.tumour import Tumour
 
 MAX_SIGNAL = 4095
@@ -66,12 +67,15 @@ def render_exam(
     *,
     tumour_bed: np.ndarray | None = None,
     bed_enhancement: float = 0.0,
+    tissue_kinetics: bool = False,
 ) -> np.ndarray:
     """All phases of one exam, uint16 array (phase, z, y, x).
 
     `tumour_geometry` is `tumour.geometry(grid)`; `tumour_texture` (mean 0, SD 1) the lesion's
     own enhancement pattern; `tumour_bed` (bool), for a follow-up exam, where the lesion has
-    retreated, now fibrosis enhancing by `bed_enhancement`.
+    retreated, now fibrosis enhancing by `bed_enhancement`. With `tissue_kinetics` the tumour's
+    core washes out and its rim keeps rising (deltarad.synthetic.kinetics; fat and fibroglandular
+    tissue follow its curves already); `times_s` are then that module's times after injection.
     """
     s0 = np.zeros(grid.shape, np.float32)
     enh = np.zeros(grid.shape, np.float32)
@@ -104,6 +108,10 @@ def render_exam(
     enh[inside] = np.maximum(tumour.peak_enhancement * profile * (1 + tumour.heterogeneity * tumour_texture[inside]), 0.05)
     tau[inside] = tumour.washin_s
     washout[inside] = tumour.washout_per_s
+    if tissue_kinetics:
+        in_core = core < CORE_RADIUS
+        tau[inside] = np.where(in_core, TUMOUR_CORE.washin_s, TUMOUR_RIM.washin_s)
+        washout[inside] = np.where(in_core, TUMOUR_CORE.washout_per_s, TUMOUR_RIM.washout_per_s)
 
     s0, enh = (ndimage.gaussian_filter(a, PSF_SIGMA_VOXELS) for a in (s0, enh))  # partial volume
     bias = _bias_field(grid, rng) * scanner.gain

@@ -54,6 +54,7 @@ def enhanced_frames(ds: pydicom.Dataset, file: Path, base: dict, patient: str | 
         scale = as_float(element_value(private[PHILIPS_SCALE_SLOPE])) if PHILIPS_SCALE_SLOPE in private else base["philips_scale"]
         diffusion = group("MRDiffusionSequence")
         time = content.get("FrameAcquisitionDateTime") or file_time
+        time_field = "FrameAcquisitionDateTime" if content.get("FrameAcquisitionDateTime") else base["time_field"]
         frames.append(Frame(
             frame=index,
             form="enhanced",
@@ -69,6 +70,6 @@ def enhanced_frames(ds: pydicom.Dataset, file: Path, base: dict, patient: str | 
             trigger_time_ms=as_float(group("CardiacSynchronizationSequence").get("NominalCardiacTriggerDelayTime")),
             acquisition_s=seconds(date, time),
             diffusion_b=as_float(diffusion.get("DiffusionBValue")),
-            **{**base, "image_type": image_type, "philips_scale": scale},
+            **{**base, "image_type": image_type, "philips_scale": scale, "time_field": time_field},
         ))
     return frames

@@ -10,6 +10,7 @@ from deltarad.imaging.dicom.finding import dicom_files
 from deltarad.imaging.dicom.grouping import Volume, choose_exam, split_series
 from deltarad.imaging.dicom.headers import read_frames
 from deltarad.imaging.dicom.reading import read_volume
+from deltarad.imaging.dicom.timing import PhaseTimes, phase_times
 
 
 def exam_volumes(path: Path, *, series: str | None = None, series_uid: str | None = None,
@@ -76,3 +77,24 @@ def scale_notes(volumes: list[Volume]) -> list[str]:
 def _pairs(slopes: list[tuple[float, float]]) -> str:
     shown = ", ".join(f"{s:g}/{i:g}" for s, i in slopes[:3])
     return shown + (f" and {len(slopes) - 3} more" if len(slopes) > 3 else "")
+
+
+def read_dicom_phases(path: Path, phases: list[int], *, series: str | None = None, series_uid: str | None = None,
+                      image_kind: str | None = None, patient: str | None = None
+                      ) -> tuple[dict[int, sitk.Image], PhaseTimes | None, int, list[str]]:
+    """The given phases of the DICOM exam at `path` (pixels read only for those), every phase's
+    time from the same header pass (None where the headers do not time them; the notes say why),
+    the number of phases, and the notes."""
+    volumes, notes = exam_volumes(path, series=series, series_uid=series_uid, image_kind=image_kind, patient=patient)
+    where = path if path.is_dir() else path.parent
+    try:
+        times = phase_times(volumes, patient=patient, where=where)
+        notes.append(times.note)
+    except CaseError as exc:
+        times = None
+        notes.append(f"phase times unknown: {exc.problem}")
+    wrong = [k for k in phases if not 0 <= k < len(volumes)]
+    if wrong:
+        raise CaseError(f"phase(s) {wrong} requested but the exam has {len(volumes)} phases (0..{len(volumes) - 1})",
+                        patient=patient, file=where)
+    return {k: read_volume(volumes[k], patient) for k in sorted(set(phases))}, times, len(volumes), notes

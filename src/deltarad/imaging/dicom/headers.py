@@ -84,7 +84,13 @@ class Frame:
     patient_id: str
     study_uid: str
     study_date: str
+    time_field: str | None = None
+    """The header field `acquisition_s` was read from (AcquisitionDateTime, AcquisitionTime,
+    ContentTime or FrameAcquisitionDateTime)."""
 
+
+_CLOCKS = ("AcquisitionDateTime", "AcquisitionTime", "ContentTime")
+"""Where a frame's clock time is read, first given first."""
 
 _BINARY = {"US": "H", "UL": "I", "SS": "h", "SL": "i", "FL": "f", "FD": "d"}
 
@@ -220,7 +226,8 @@ def common(ds: Header, file: Path) -> dict:
         study_uid=str(ds.get("StudyInstanceUID", "") or ""),
         study_date=str(ds.get("StudyDate", "") or date),
         _date=date,
-        _time=ds.get("AcquisitionDateTime") or ds.get("AcquisitionTime") or ds.get("ContentTime"),
+        _time=next((ds.get(k) for k in _CLOCKS if ds.get(k)), None),
+        time_field=next((k for k in _CLOCKS if ds.get(k)), None),
     )
 
 
