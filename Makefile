@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser test demo bench bench-quick clean
+.PHONY: setup browser test demo bench bench-quick references clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,12 @@ bench: setup
 # The extraction table (competent and serial plain ways, deltarad), per-stage profile, 512 x 512 x 200 exam
 bench-quick: setup
 	$(PY) benchmarks/run.py --quick
+
+# Reference values made once by R (Debian: r-base-core r-cran-rms r-cran-hmisc r-cran-mice
+# r-cran-jsonlite) on ../shared/data/stats; the files are committed beside the scripts in
+# tests/references and the tests read them without R. About 10 minutes (mice at m = 1000).
+references:
+	for script in tests/references/*.R; do echo "$$script"; Rscript "$$script" || exit 1; done
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache
