@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from model_by_hand import score_by_hand
 from typer.testing import CliRunner
 
 from deltarad.cli import app
@@ -15,7 +16,6 @@ from deltarad.config import MissingSettings
 from deltarad.modeling.mice import fit_imputation, impute_new
 from deltarad.simulate import CLINICAL, generate_feature_study
 from deltarad.stats.pooling import table2_pooled
-from model_by_hand import score_by_hand
 
 runner = CliRunner()
 REFERENCES = Path(__file__).resolve().parents[1] / "references"

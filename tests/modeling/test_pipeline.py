@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from model_by_hand import score_by_hand
 from typer.testing import CliRunner
 
 from deltarad.cli import app
@@ -11,7 +12,6 @@ from deltarad.config import load_study
 from deltarad.simulate import expected_auc, generate_feature_study
 from deltarad.stats.roc import auc
 from deltarad.workflow import run_study
-from model_by_hand import score_by_hand
 
 runner = CliRunner()
 

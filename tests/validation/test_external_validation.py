@@ -6,16 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
+from model_by_hand import score_by_hand
 from typer.testing import CliRunner
 
 from deltarad.cli import app
-from deltarad.external import external_validation
 from deltarad.config import load_study
 from deltarad.errors import DeltaradError
+from deltarad.external import external_validation
 from deltarad.simulate import generate_feature_study
 from deltarad.workflow import run_study
-from model_by_hand import score_by_hand
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,12 @@ from deltarad.config import load_study
 from deltarad.modeling.logit import fit_logit
 from deltarad.modeling.pipeline import fit_model
 from deltarad.modeling.split import study_split
-from deltarad.modeling.validation import bootstrap_optimism, bootstrap_sample, performance, validate_procedure
+from deltarad.modeling.validation import (
+    bootstrap_optimism,
+    bootstrap_sample,
+    performance,
+    validate_procedure,
+)
 from deltarad.simulate import generate_feature_study
 from deltarad.workflow import delta_features, load_features
 
@@ -141,8 +146,8 @@ def test_fixed_model_optimism_matches_rms_validate(shared_data):
 def test_failed_refits_are_counted_listed_and_said_in_the_report(strong, monkeypatch, tmp_path):
     import deltarad.modeling.validation as validation
     from deltarad.errors import DeltaradError
-    from deltarad.report.sections.validation import failed_refits as _failed_refits
     from deltarad.report.run import RunFolder
+    from deltarad.report.sections.validation import failed_refits as _failed_refits
 
     study, cohort, delta, info, model, train = strong
     real_fit, calls = validation.fit_model, []
