@@ -37,5 +37,11 @@ bench: setup
 bench-quick: setup
 	$(PY) benchmarks/run.py --quick
 
+# Reference values made once by R (Debian: r-base-core r-cran-rms r-cran-hmisc r-cran-mice
+# r-cran-jsonlite) on ../shared/data/stats; the files are committed beside the scripts in
+# tests/references and the tests read them without R. About 10 minutes (mice at m = 1000).
+references:
+	for script in tests/references/*.R; do echo "$$script"; Rscript "$$script" || exit 1; done
+
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

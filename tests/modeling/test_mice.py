@@ -1,19 +1,25 @@
-"""Policy mice: chained-equation imputation fitted on the training set, pooled estimates and
-pooled predictions, and a model file that imputes new patients from plain JSON."""
+"""Policy mice: chained-equation imputation fitted on the training set, pooled estimates (against
+R's mice and mice::pool, tests/references/mice.R) and pooled predictions, and a model file that
+imputes new patients from plain JSON."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from model_by_hand import score_by_hand
 from typer.testing import CliRunner
 
 from deltarad.cli import app
 from deltarad.config import MissingSettings
 from deltarad.modeling.mice import fit_imputation, impute_new
 from deltarad.simulate import CLINICAL, generate_feature_study
+from deltarad.stats.pooling import table2_pooled
 
 runner = CliRunner()
+REFERENCES = Path(__file__).resolve().parents[1] / "references"
+VARIABLES = ["age", "wfns", "s100b", "ndka"]
 
 
 def _planted(n=400, seed=0):
@@ -110,17 +116,63 @@ def test_mice_run_finishes_scores_everybody_and_pools_table2(mice_run):
     model = json.loads((d / "out" / "model.json").read_text())
     assert model["combined"]["imputation"]["training_blanks"] == counts.to_dict()
     assert len(model["combined"]["imputations"]) == 5
-    for c, beta in model["combined"]["coefficients"].items():  # pooled = mean over imputations
-        assert beta == pytest.approx(np.mean([f["coefficients"][c] for f in model["combined"]["imputations"]]))
 
 
-def test_predict_with_the_mice_model_file_reproduces_run(mice_run, tmp_path):
-    d, _, _ = mice_run
+def test_predict_with_the_mice_model_file_gives_what_it_says(mice_run, tmp_path):
+    """A patient without blanks: the mean over the stored imputations' fits, by hand
+    (tests/model_by_hand.py). A patient with a blank is imputed by draws seeded by the patient's
+    id: predict must draw what the run drew."""
+    d, cohort, _ = mice_run
     res = runner.invoke(app, ["predict", str(d / "out" / "model.json"), str(d / "study.yaml"), "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
-    pred = pd.read_csv(tmp_path / "predictions.csv").set_index("patient_id")
-    ran = pd.read_csv(d / "out" / "predictions.csv").set_index("patient_id")
+    model = json.loads((d / "out" / "model.json").read_text())
+    by_hand = score_by_hand(model, pd.read_csv(d / "features.csv", dtype={"patient_id": str}), cohort)
+    pred = pd.read_csv(tmp_path / "predictions.csv", dtype={"patient_id": str}).set_index("patient_id")
+    ran = pd.read_csv(d / "out" / "predictions.csv", dtype={"patient_id": str}).set_index("patient_id")
+    complete = by_hand.index[by_hand["combined"].notna()]
+    assert 0 < len(complete) < len(by_hand)
+    for scores in (pred, ran):
+        np.testing.assert_allclose(scores.loc[complete, "combined"], by_hand.loc[complete, "combined"], rtol=1e-9,
+                                   atol=1e-10)  # the CSV holds 10 significant digits
     np.testing.assert_allclose(pred.loc[ran.index, "combined"], ran["combined"], rtol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def asah_pooled(shared_data):
+    """pROC's aSAH (113 patients) with the blanks of tests/references/mice.R (22 s100b, 25 ndka),
+    imputed by deltarad (m = 100, 10 iterations) and Table 2 pooled by Rubin's rules."""
+    reference = json.loads((REFERENCES / "mice_asah.json").read_text())
+    data = pd.read_csv(shared_data / "stats" / "aSAH.csv")[["age", "wfns", "s100b", "ndka", "poor"]]
+    for variable, rows in reference["blank_rows"].items():
+        data.loc[rows, variable] = np.nan
+    data.index = [f"P{i:03d}" for i in range(len(data))]
+    settings = MissingSettings(policy="mice", imputations=100, iterations=reference["iterations"], seed=0)
+    imputed = fit_imputation(data, ["s100b", "ndka"], ["age", "wfns"], "poor", [], settings)
+    pooled = table2_pooled(imputed.completed, "poor", VARIABLES, entry_p=1.0)  # all four enter the multivariate
+    return pooled, reference, settings.imputations
+
+
+def test_pooled_estimates_match_r_mice_within_monte_carlo_error(asah_pooled):
+    """R's mice with deltarad's method (pmm.boot in tests/references/mice.R: predictive mean
+    matching, 5 donors, parameters from a bootstrap fit) at m = 1000, pooled by mice::pool; every
+    univariate and the multivariate glm. Monte Carlo SE of a pooled estimate's difference:
+    sqrt(B / m_deltarad + B / m_R), B R's between-imputation variance; of the total variance T,
+    each side's sqrt(sd(U)^2 / m + (1 + 1/m)^2 2 B^2 / (m - 1)). Both within 4 SE; a term without
+    blanks (B = 0) is the same glm, to its convergence."""
+    pooled, reference, m = asah_pooled
+    r_m = reference["imputations"]
+    for row in pooled.itertuples():
+        expected = reference["pooled"]["pmm.boot"][row.variable if row.analysis == "univariate" else "multivariate"]
+        r = expected[row.variable]
+        b = r["between"]
+        if b == 0:
+            assert row.beta == pytest.approx(r["estimate"], rel=1e-7) and row.se == pytest.approx(r["se"], rel=1e-6)
+            continue
+        se_estimate = np.sqrt(b / m + b / r_m)
+        assert abs(row.beta - r["estimate"]) < 4 * se_estimate, (row.analysis, row.variable, row.beta, r["estimate"])
+        se_total = np.hypot(*(np.sqrt(r["within_sd"] ** 2 / k + (1 + 1 / k) ** 2 * 2 * b**2 / (k - 1)) for k in (m, r_m)))
+        assert abs(row.se**2 - r["total"]) < 4 * se_total, (row.analysis, row.variable, row.se**2, r["total"])
+        assert abs(row.fmi - r["fmi"]) < 4 * r["fmi"] * np.sqrt(2 / (m - 1)), (row.analysis, row.variable)
 
 
 def test_multinomial_draw_model_without_penalty_equals_statsmodels_mnlogit(monkeypatch):

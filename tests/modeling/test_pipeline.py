@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from model_by_hand import score_by_hand
 from typer.testing import CliRunner
 
 from deltarad.cli import app
@@ -57,14 +58,22 @@ def test_outputs_are_written_with_the_documented_columns(planted):
     assert not list(out.glob(".*.part"))  # nothing left half-written
 
 
-def test_predict_with_the_model_file_reproduces_run(planted):
+def test_run_and_predict_give_what_the_model_file_says(planted):
+    """Both the run's predictions and `deltarad predict`'s equal the model file's numbers applied
+    by hand (tests/model_by_hand.py: delta by its formula, z-scores, logistic sums)."""
     d, _, result = planted
     res = runner.invoke(app, ["predict", str(d / "out" / "model.json"), str(d / "study.yaml"), "--out", str(d / "pred")])
     assert res.exit_code == 0, res.output
-    pred = pd.read_csv(d / "pred" / "predictions.csv").set_index("patient_id")
+    model = json.loads((d / "out" / "model.json").read_text())
+    expected = score_by_hand(model, pd.read_csv(d / "features.csv", dtype={"patient_id": str}),
+                             pd.read_csv(d / "cohort.csv", dtype={"patient_id": str}))
+    pred = pd.read_csv(d / "pred" / "predictions.csv", dtype={"patient_id": str}).set_index("patient_id")
     ran = result.predictions.set_index("patient_id")
+    assert len(ran) == len(expected) and model["radscores"]["radscore_dir"]["features"]
     for m in ("radscore_dir", "radscore_dpr", "us", "combined"):
-        np.testing.assert_allclose(pred.loc[ran.index, m], ran[m], rtol=1e-9)
+        np.testing.assert_allclose(ran[m], expected.loc[ran.index, m], rtol=1e-9, atol=1e-12, err_msg=m)
+        np.testing.assert_allclose(pred.loc[ran.index, m], expected.loc[ran.index, m], rtol=1e-9, atol=1e-10,
+                                   err_msg=m)  # the CSV holds 10 significant digits
 
 
 def test_pure_noise_validation_auc_stays_near_half(tmp_path):

@@ -1,4 +1,8 @@
-"""Calibration: Hosmer-Lemeshow against ResourceSelection::hoslem.test (mtcars) and closed forms."""
+"""Calibration: Hosmer-Lemeshow against ResourceSelection::hoslem.test (mtcars), rms::val.prob and
+R's lowess on real data (tests/references, made by discrimination_calibration.R), closed forms."""
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,10 +11,22 @@ import statsmodels.api as sm
 from deltarad.stats.calibration import (
     brier,
     calibration_curve,
+    calibration_errors,
     calibration_slope_intercept,
     hosmer_lemeshow,
     smoothed_calibration,
 )
+
+REFERENCES = Path(__file__).resolve().parents[1] / "references"
+
+
+@pytest.fixture(scope="module")
+def val_prob():
+    """A glm(cancer ~ age + famhistory + marker) fitted on df_cancer_dx's odd ids, its predictions
+    for the 375 even ids (R's, 15 digits) and rms::val.prob's statistics of them."""
+    expected = json.loads((REFERENCES / "discrimination_calibration.json").read_text())["calibration"]
+    data = pd.read_csv(REFERENCES / "calibration_cancer.csv")
+    return data.y.to_numpy(), data.p.to_numpy(), expected
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +77,32 @@ def test_binned_curve_accounts_for_every_patient(mtcars_fit):
     assert (np.diff(curve.mean_predicted) > 0).all()
 
 
-def test_smoothed_curve_is_sorted_and_bounded(mtcars_fit):
-    y, p = mtcars_fit
+def test_val_prob_brier_slope_and_calibration_in_the_large(val_prob):
+    y, p, expected = val_prob
+    assert brier(y, p) == pytest.approx(expected["brier"], rel=1e-12)
+    cal = calibration_slope_intercept(y, p)
+    # val.prob's Slope is lrm.fit(logit p, y)'s; its Intercept (-0.200) is that joint fit's, not the
+    # calibration-in-the-large deltarad reports, which R gives as glm(y ~ 1, offset = qlogis(p)).
+    assert cal["slope"] == pytest.approx(expected["slope"], rel=1e-7)
+    assert cal["intercept"] == pytest.approx(expected["calibration_in_the_large"], rel=1e-7)
+
+
+def test_val_prob_emax_e90_eavg(val_prob):
+    y, p, expected = val_prob
+    got = calibration_errors(y, p)
+    for key in ("emax", "e90", "eavg"):
+        assert got[key] == pytest.approx(expected[key], rel=1e-8), key
+
+
+def test_smoothed_curve_is_r_lowess(val_prob):
+    """The curve val.prob draws: R's lowess(p, y, iter = 0), with its default delta (1 % of the
+    range); deltarad clips the smoothed rate to [0, 1] (R's reaches 1.0099 at the top)."""
+    y, p, expected = val_prob
     smooth = smoothed_calibration(y, p)
-    assert len(smooth) == y.size and (np.diff(smooth.predicted) >= 0).all()
-    assert smooth.observed.between(0, 1).all()
+    np.testing.assert_allclose(smooth.predicted, expected["smooth_x"], rtol=1e-14)
+    np.testing.assert_allclose(smooth.observed, np.clip(expected["smooth_y"], 0, 1), rtol=1e-8, atol=1e-12)
+    at = np.interp(expected["smooth_points"], smooth.predicted, smooth.observed)
+    np.testing.assert_allclose(at, expected["smooth_at_points"], rtol=1e-8)
 
 
 def test_brier_closed_form():

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -107,6 +108,44 @@ def _draw(y: np.ndarray, seed: int, b: int) -> np.ndarray:
         draw = rng.integers(0, len(y), len(y))
         if len(np.unique(y[draw])) == 2:
             return draw
+
+
+def _differences(apparent: list[dict], test: list[dict], metric: str) -> np.ndarray:
+    """apparent_b - test_b of `metric` over the resamples where both are finite."""
+    diffs = np.array([a[metric] - t[metric] for a, t in zip(apparent, test)], dtype=float)
+    return diffs[np.isfinite(diffs)]
+
+
+def bootstrap_optimism(fit: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]], y,
+                       *, bootstrap: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Harrell's optimism bootstrap of one fitting procedure, with its Monte Carlo error.
+
+    `fit(rows)` fits the procedure on the training rows `rows` (positions into `y`, with repeats)
+    and returns a function giving the predicted probabilities of any rows. The resamples, metrics
+    and arithmetic are `validate_procedure`'s (there `fit` is the whole of `fit_model`): apparent
+    = performance of fit(all rows) on all rows; per resample b, optimism_b = performance on the
+    draw - performance on all rows. One row per metric: apparent, optimism (the mean of
+    optimism_b), corrected, optimism_sd (their SD: the estimate's Monte Carlo SE is
+    optimism_sd / sqrt(bootstrap_n)) and bootstrap_n.
+    """
+    y = np.asarray(y, int)
+    everyone = np.arange(len(y))
+    apparent = performance(y, fit(everyone)(everyone))
+    on_draw, on_all = [], []
+    for b in range(bootstrap):
+        draw = _draw(y, seed, b)
+        predict = fit(draw)
+        on_draw.append(performance(y[draw], predict(draw)))
+        on_all.append(performance(y, predict(everyone)))
+    rows = []
+    for metric in METRICS:
+        diffs = _differences(on_draw, on_all, metric)
+        optimism = float(np.mean(diffs)) if diffs.size else np.nan
+        rows.append({"metric": metric, "apparent": apparent[metric], "optimism": optimism,
+                     "corrected": apparent[metric] - optimism,
+                     "optimism_sd": float(np.std(diffs, ddof=1)) if diffs.size > 1 else np.nan,
+                     "bootstrap_n": diffs.size})
+    return pd.DataFrame(rows)
 
 
 def _bootstrap_one(b: int, seed: int, study: Study, cohort: pd.DataFrame, delta: pd.DataFrame,
@@ -230,13 +269,12 @@ def validate_procedure(
     rows = []
     for m in MODEL_COLUMNS:
         for metric in METRICS:
-            diffs = [r["apparent"][m][metric] - r["test"][m][metric] for r in boot]
-            diffs = [d for d in diffs if np.isfinite(d)]
-            optimism = float(np.mean(diffs)) if diffs else np.nan
+            diffs = _differences([r["apparent"][m] for r in boot], [r["test"][m] for r in boot], metric)
+            optimism = float(np.mean(diffs)) if diffs.size else np.nan
             cv = [r["test"][m][metric] for r in folds if np.isfinite(r["test"][m][metric])]
             rows.append({
                 "model": m, "metric": metric, "apparent": apparent[m][metric], "optimism": optimism,
-                "corrected": apparent[m][metric] - optimism, "bootstrap_n": len(diffs),
+                "corrected": apparent[m][metric] - optimism, "bootstrap_n": diffs.size,
                 "cv_mean": float(np.mean(cv)) if cv else np.nan,
                 "cv_sd": float(np.std(cv, ddof=1)) if len(cv) > 1 else np.nan, "cv_n": len(cv),
                 "split_validation": holdout[m][metric] if holdout else np.nan,

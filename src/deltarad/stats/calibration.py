@@ -31,15 +31,39 @@ def calibration_curve(y, p, n_bins: int = 10) -> pd.DataFrame:
     return out
 
 
+def _lowess(y: np.ndarray, p: np.ndarray, frac: float) -> np.ndarray:
+    """R's lowess(p, y, iter = 0), as rms::val.prob calls it: no robustness iterations, and R's
+    default delta (points closer than 1 % of the range of `p` are interpolated, not fitted).
+    Rows (p sorted, smoothed y), unclipped."""
+    return sm.nonparametric.lowess(y, p, frac=frac, it=0, delta=0.01 * np.ptp(p), return_sorted=True)
+
+
 def smoothed_calibration(y, p, frac: float = 2 / 3) -> pd.DataFrame:
-    """LOWESS of the outcome on the prediction (no robustness iterations, as rms::val.prob).
+    """LOWESS of the outcome on the prediction, as rms::val.prob draws it (R's lowess, iter = 0).
 
     Columns predicted (sorted) and observed (the smoothed event rate, clipped to [0, 1]).
     """
     y = binary_outcome(y)
     p = probabilities_like(p, y)
-    fit = sm.nonparametric.lowess(y, p, frac=frac, it=0, return_sorted=True)
+    fit = _lowess(y, p, frac)
     return pd.DataFrame({"predicted": fit[:, 0], "observed": np.clip(fit[:, 1], 0.0, 1.0)})
+
+
+def calibration_errors(y, p, frac: float = 2 / 3) -> dict:
+    """Absolute differences between each prediction and the smoothed event rate at it, as
+    rms::val.prob's Emax, E90 and Eavg: their maximum, 90th centile (R's type 7) and mean.
+
+    The smoothed rate is the unclipped LOWESS of `smoothed_calibration`, read at each prediction
+    by linear interpolation, tied predictions taking the mean of their fitted values (approx(...,
+    ties = mean)).
+    """
+    y = binary_outcome(y)
+    p = probabilities_like(p, y)
+    fit = _lowess(y, p, frac)
+    knots, where = np.unique(fit[:, 0], return_inverse=True)
+    smoothed = np.bincount(where, weights=fit[:, 1]) / np.bincount(where)
+    error = np.abs(p - np.interp(p, knots, smoothed))
+    return {"emax": float(error.max()), "e90": float(np.quantile(error, 0.9)), "eavg": float(error.mean())}
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
