@@ -58,7 +58,7 @@ def base_dataset(series_uid: str, study_uid: str, **attrs) -> Dataset:
 
 
 def write_slice(path: Path, pixels: np.ndarray, pos, *, series_uid: str, study_uid: str, orientation=AXIAL,
-                preamble: bool = True, **attrs) -> Path:
+                preamble: bool = True, pixel_mm=PIXEL_MM, slice_mm=SLICE_MM, **attrs) -> Path:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -69,8 +69,8 @@ def write_slice(path: Path, pixels: np.ndarray, pos, *, series_uid: str, study_u
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.ImagePositionPatient = list(pos)
     ds.ImageOrientationPatient = list(orientation)
-    ds.PixelSpacing = list(PIXEL_MM)
-    ds.SliceThickness = SLICE_MM
+    ds.PixelSpacing = list(pixel_mm)
+    ds.SliceThickness = slice_mm
     ds.PixelData = pixels.astype(np.int16).tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     if preamble:
@@ -177,3 +177,34 @@ def expected_geometry(image) -> None:
     assert np.allclose(image.GetOrigin(), ORIGIN)
     assert np.allclose(image.GetSpacing(), (PIXEL_MM[1], PIXEL_MM[0], SLICE_MM))
     assert np.allclose(image.GetDirection(), np.eye(3).ravel())
+
+
+def oblique_direction(about_x_deg: float = 7.3, about_y_deg: float = -4.1) -> np.ndarray:
+    """Direction cosines of an oblique axial: the axial axes rotated about x, then about y
+    (columns: row direction, column direction, slice normal; LPS)."""
+    a, b = np.radians(about_x_deg), np.radians(about_y_deg)
+    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    return rx @ ry
+
+
+def write_oblique_series(folder: Path, image, direction: np.ndarray, *, orientation_decimals: int = 6,
+                         position_decimals: int = 4) -> Path:
+    """The voxels of a 3D SimpleITK image (int16) as a classic MR series on an oblique grid: its
+    origin and spacing, `direction`'s columns as row, column and slice directions. Header values
+    rounded as scanners write them (Siemens: 6 decimals of ImageOrientationPatient), so that
+    readers recomputing the grid from them differ in the last digits."""
+    import SimpleITK as sitk
+
+    array = sitk.GetArrayFromImage(image)
+    spacing, origin = image.GetSpacing(), np.array(image.GetOrigin())
+    series, study = generate_uid(), "1.2.826.0.1.3680043.10.11"
+    orientation = [round(float(v), orientation_decimals) for v in (*direction[:, 0], *direction[:, 1])]
+    for k in range(array.shape[0]):
+        position = origin + direction[:, 2] * spacing[2] * k
+        write_slice(folder / f"i{k + 1}.MRDC.{k + 1}", array[k], [round(float(v), position_decimals) for v in position],
+                    series_uid=series, study_uid=study, orientation=orientation, InstanceNumber=k + 1,
+                    Rows=array.shape[1], Columns=array.shape[2], pixel_mm=(spacing[1], spacing[0]),
+                    slice_mm=spacing[2], Manufacturer="GE MEDICAL SYSTEMS", SeriesNumber=3,
+                    SeriesDescription="Ax T1 3D oblique", ProtocolName="Ax T1 3D oblique")
+    return folder

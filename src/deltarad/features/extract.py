@@ -44,6 +44,7 @@ from deltarad.errors import FAILURE_COLUMNS, CaseError, CompleteEarlyResponse, D
 from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
 from deltarad.features.engine import Engine, compute_features, compute_shape, feature_classes
 from deltarad.features.engine.mask_box import check_mask
+from deltarad.features.pyradiomics_errors import region_problem
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.imaging.air import exam_air
 from deltarad.imaging.geometry import checked_mask
@@ -348,12 +349,22 @@ def exam_features(exam: PreparedExam, settings: ImagingSettings, *, patient: str
         filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))
         for reader in sorted({r for _, r in exam.regions}):
             for region in REGIONS:
-                values = mask_features(extractor, exam.image, exam.regions[region, reader], filtered, settings.feature_engine)
+                values = _region_features(extractor, exam.image, exam.regions[region, reader], filtered,
+                                          settings.feature_engine, region, reader)
                 records.append(
                     {"patient_id": patient, "timepoint": timepoint, "region": region, "reader": reader, **values,
                      "notes": "; ".join(exam.notes)}
                 )
     return records
+
+
+def _region_features(extractor: RadiomicsFeatureExtractor, image: sitk.Image, mask: sitk.Image, filtered: list[tuple],
+                     engine: Engine, region: str, reader: int) -> dict[str, float]:
+    """`mask_features`, with PyRadiomics' refusals of the region said in deltarad's words (a CaseError)."""
+    try:
+        return mask_features(extractor, image, mask, filtered, engine)
+    except ValueError as exc:
+        raise CaseError(region_problem(exc, region, reader, image, mask, extractor.settings)) from None
 
 
 def extract_timepoint(
