@@ -208,3 +208,30 @@ def write_oblique_series(folder: Path, image, direction: np.ndarray, *, orientat
                     slice_mm=spacing[2], Manufacturer="GE MEDICAL SYSTEMS", SeriesNumber=3,
                     SeriesDescription="Ax T1 3D oblique", ProtocolName="Ax T1 3D oblique")
     return folder
+
+
+def series_per_dynamic_with_field_maps(root: Path, *, echoes_as_series: bool = True, dynamics: int = 5) -> None:
+    """A Siemens session as exported: one series per dynamic (`dynamics` series of one volume),
+    and a field map on the same grid acquired before them at one time: two magnitude echoes
+    (two series, or one series holding both echoes) and one phase-difference series."""
+    study = "1.2.826.0.1.3680043.10.8"
+    for p in range(dynamics):
+        write_series(root / f"S{10 + p}", 1, study_uid=study, SeriesNumber=10 + p, SeriesDescription="t1_fl3d_dynaVIEWS",
+                     ProtocolName="t1_fl3d_dynaVIEWS", SequenceName="*fl3d1", ScanningSequence="GR",
+                     AcquisitionTime=f"10{20 + p}00", values=lambda _, p=p: volume(p))
+    field_map = dict(study_uid=study, ProtocolName="gre_field_mapping", SequenceName="*fm2d2r", ScanningSequence="GR",
+                     RepetitionTime=488.0, FlipAngle=60, AcquisitionTime="101500")
+    echoes = ((1, 4.92), (2, 7.38))
+    if echoes_as_series:
+        for number, (echo, te) in zip((4, 5), echoes):
+            write_series(root / f"S{number}", 1, SeriesNumber=number, SeriesDescription="gre_field_mapping",
+                         EchoNumbers=echo, EchoTime=te, values=lambda _, e=echo: volume(6 + e), **field_map)
+    else:
+        uid = generate_uid()
+        for echo, te in echoes:
+            write_series(root / "S4", 1, series_uid=uid, SeriesNumber=4, SeriesDescription="gre_field_mapping",
+                         EchoNumbers=echo, EchoTime=te, values=lambda _, e=echo: volume(6 + e),
+                         name=lambda p, k, e=echo: f"E{e}_{k:03d}.dcm",
+                         per_slice=lambda p, k, e=echo: {"InstanceNumber": (e - 1) * SLICES + k + 1}, **field_map)
+    write_series(root / "S6", 1, SeriesNumber=6, SeriesDescription="gre_field_mapping", EchoNumbers=2, EchoTime=7.38,
+                 ImageType=["ORIGINAL", "PRIMARY", "P", "ND"], values=lambda _: volume(9), **field_map)
