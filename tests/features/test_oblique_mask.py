@@ -92,3 +92,24 @@ def test_real_oblique_siemens_series_with_a_mask_on_the_series_readers_grid(shar
     records = extract_timepoint(row, "baseline", ImagingSettings(params=params, n4=False))
     assert NOTE in records[0]["notes"]
     assert records[0]["original_firstorder_Mean"] > 0
+
+
+def test_pyradiomics_refusals_of_a_region_are_said_in_deltarads_words(tmp_path):
+    """A flat lesion under minimumROIDimensions 3: the region and the setting named, none of
+    PyRadiomics' own text (its advice to loosen the check)."""
+    from deltarad.errors import StageError
+
+    image, _ = breast_phantom(size=(48, 48, 12), seed=2)
+    flat = np.zeros(sitk.GetArrayViewFromImage(image).shape, np.uint8)
+    flat[6, 20:26, 20:26] = 1
+    sitk.WriteImage(image, str(tmp_path / "image.nrrd"))
+    sitk.WriteImage(on_grid(flat, image), str(tmp_path / "flat.nrrd"))
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"setting": {"binWidth": 25, "minimumROIDimensions": 3},
+                                                     "imageType": {"Original": {}}, "featureClass": {"firstorder": None}}))
+    row = {"patient_id": "F1", "baseline_image": str(tmp_path / "image.nrrd"), "baseline_mask": str(tmp_path / "flat.nrrd")}
+    with pytest.raises(StageError) as err:
+        extract_timepoint(row, "baseline", ImagingSettings(params=tmp_path / "p.yaml", n4=False, resample_mm=None))
+    assert err.value.stage == "baseline/features"
+    assert str(err.value) == ("patient F1: reader 1's intratumoral region is flat (36 voxels "
+                              "spanning 2 dimension(s) of the 3 the parameter file's minimumROIDimensions requires): "
+                              "no features computed on it")
