@@ -119,4 +119,21 @@ def test_non_finite_voxels_beyond_every_region_are_set_to_the_lowest_value_with_
     assert np.all(values[:, :, :3] == lowest)
     assert np.array_equal(values[:, :, 3:], array[:, :, 3:])
     assert f"{3 * 48 * 12} non-finite voxels (NaN/inf) beyond every region's reach set to the image's lowest finite " \
-           f"value {lowest:.6g}: not used as tissue" in exam.notes
+           f"value {lowest:.6g}, as background" in exam.notes
+
+
+def test_check_applies_the_same_rule_to_non_finite_voxels(tmp_path):
+    from deltarad.preflight import check_exam
+
+    image, mask = breast_phantom(size=(48, 48, 12), spacing_mm=(1.0, 1.0, 2.0), tumour_radius_mm=5.0)
+    sitk.WriteImage(mask, str(tmp_path / "mask.nrrd"))
+    sitk.WriteImage(_with_nan_slab(image, 0, 3), str(tmp_path / "edge.nrrd"))
+    box = sitk.LabelShapeStatisticsImageFilter()
+    box.Execute(mask)
+    x0 = box.GetBoundingBox(1)[0]
+    sitk.WriteImage(_with_nan_slab(image, x0 + 2, x0 + 4), str(tmp_path / "through.nrrd"))
+    row = {"patient_id": "N3", "baseline_mask": str(tmp_path / "mask.nrrd")}
+    edge = check_exam({**row, "baseline_image": str(tmp_path / "edge.nrrd")}, "baseline", ImagingSettings())
+    assert edge["status"] == "warning" and "non-finite voxels (NaN/inf) beyond every region's reach" in edge["warnings"]
+    through = check_exam({**row, "baseline_image": str(tmp_path / "through.nrrd")}, "baseline", ImagingSettings())
+    assert through["status"] == "failed" and "inside reader 1's tumour mask" in through["error"]

@@ -5,9 +5,13 @@ their field: never computed on silently.
   distance from the mask): the exam is refused, naming the counts and the region: its features
   would be computed on undefined values.
 - Elsewhere: set to the lowest finite value of the image, with a note giving their number and
-  that value. They lie beyond every region, so they change no region's voxels; as the image's
-  darkest value they fall outside N4's Otsu mask (they are not fitted as tissue) and never reach
-  PyRadiomics as NaN through B-spline resampling or a filter.
+  that value: they are taken as background. They lie beyond every region, so they change no
+  region's voxels; as the image's darkest value they fall outside N4's Otsu mask (they are not
+  fitted as tissue), and where they reach the field-of-view edge they are among the samples of
+  the air threshold (deltarad.imaging.air), as the scanner's background there would be. They
+  never reach PyRadiomics as NaN through B-spline resampling or a filter.
+
+Extraction and `deltarad check` apply the same rule.
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ def non_finite_checked(image: sitk.Image, masks: dict[int, sitk.Image], reach_mm
     inside = []
     for reader, mask in sorted(masks.items()):
         lesion = sitk.GetArrayViewFromImage(mask) != 0
-        distance = sitk.GetArrayViewFromImage(
+        distance = sitk.GetArrayFromImage(  # a copy: a view would outlive the temporary image
             sitk.SignedMaurerDistanceMap(sitk.Cast(mask != 0, sitk.sitkUInt8), insideIsPositive=False,
                                          squaredDistance=False, useImageSpacing=True))
         in_mask = int(np.count_nonzero(bad & lesion))
@@ -55,4 +59,4 @@ def non_finite_checked(image: sitk.Image, masks: dict[int, sitk.Image], reach_mm
     for key in image.GetMetaDataKeys():
         out.SetMetaData(key, image.GetMetaData(key))
     return out, [f"{total} non-finite voxels (NaN/inf) beyond every region's reach set to the image's lowest finite "
-                 f"value {fill:.6g}: not used as tissue"]
+                 f"value {fill:.6g}, as background"]
