@@ -19,7 +19,7 @@ from deltarad.imaging.io import read_exam
 from deltarad.imaging.phantom import breast_phantom
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "imaging"))
-from dicom_layouts import oblique_direction, write_oblique_series  # noqa: E402
+from dicom_layouts import oblique_direction, write_oblique_series
 
 NOTE = "reader 1: mask grid within ITK's tolerance of the image grid"
 

@@ -2,8 +2,6 @@
 and non-finite voxels (as registration tools write outside their field)."""
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest

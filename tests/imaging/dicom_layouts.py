@@ -219,8 +219,8 @@ def series_per_dynamic_with_field_maps(root: Path, *, echoes_as_series: bool = T
         write_series(root / f"S{10 + p}", 1, study_uid=study, SeriesNumber=10 + p, SeriesDescription="t1_fl3d_dynaVIEWS",
                      ProtocolName="t1_fl3d_dynaVIEWS", SequenceName="*fl3d1", ScanningSequence="GR",
                      AcquisitionTime=f"10{20 + p}00", values=lambda _, p=p: volume(p))
-    field_map = dict(study_uid=study, ProtocolName="gre_field_mapping", SequenceName="*fm2d2r", ScanningSequence="GR",
-                     RepetitionTime=488.0, FlipAngle=60, AcquisitionTime="101500")
+    field_map = {"study_uid": study, "ProtocolName": "gre_field_mapping", "SequenceName": "*fm2d2r",
+                 "ScanningSequence": "GR", "RepetitionTime": 488.0, "FlipAngle": 60, "AcquisitionTime": "101500"}
     echoes = ((1, 4.92), (2, 7.38))
     if echoes_as_series:
         for number, (echo, te) in zip((4, 5), echoes):

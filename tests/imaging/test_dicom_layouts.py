@@ -219,22 +219,22 @@ def test_series_per_dynamic_with_a_field_map_of_two_echoes_and_a_phase_differenc
     assert ("5 series on one grid and protocol ordered by acquisition time: " + ", ".join(
         f"series {10 + p} 't1_fl3d_dynaVIEWS' -> phase {p}" for p in range(5))) in notes
     assert "left out series 6 'gre_field_mapping': ImageType P (phase image)" in notes
-    left = [n for n in notes if n.startswith("left out series 4") or n.startswith("left out series 5")]
+    left = [n for n in notes if n.startswith(("left out series 4", "left out series 5"))]
     if echoes_as_series:
         assert left == [
-            "left out series 4 'gre_field_mapping': field map: acquired at one time with series 5 'gre_field_mapping' "
-            "(differing in EchoTime 4.92/7.38, EchoNumbers '1'/'2'): one acquisition, not dynamics; not the DCE "
-            "series' grid and protocol (ProtocolName 'gre_field_mapping'/'t1_fl3d_dynaVIEWS', SequenceName "
-            "'*fm2d2r'/'*fl3d1', RepetitionTime 488/4.5, EchoTime 4.92/1.8, FlipAngle 60/12 against series 10 "
-            "'t1_fl3d_dynaVIEWS')",
-            "left out series 5 'gre_field_mapping': field map: acquired at one time with series 4 'gre_field_mapping' "
-            "(differing in EchoTime 7.38/4.92, EchoNumbers '2'/'1'): one acquisition, not dynamics; not the DCE "
-            "series' grid and protocol (ProtocolName 'gre_field_mapping'/'t1_fl3d_dynaVIEWS', SequenceName "
-            "'*fm2d2r'/'*fl3d1', RepetitionTime 488/4.5, EchoTime 7.38/1.8, FlipAngle 60/12 against series 10 "
-            "'t1_fl3d_dynaVIEWS')"]
+            ("left out series 4 'gre_field_mapping': field map: acquired at one time with series 5 'gre_field_mapping' "
+             "(differing in EchoTime 4.92/7.38, EchoNumbers '1'/'2'): one acquisition, not dynamics; not the DCE "
+             "series' grid and protocol (ProtocolName 'gre_field_mapping'/'t1_fl3d_dynaVIEWS', SequenceName "
+             "'*fm2d2r'/'*fl3d1', RepetitionTime 488/4.5, EchoTime 4.92/1.8, FlipAngle 60/12 against series 10 "
+             "'t1_fl3d_dynaVIEWS')"),
+            ("left out series 5 'gre_field_mapping': field map: acquired at one time with series 4 'gre_field_mapping' "
+             "(differing in EchoTime 7.38/4.92, EchoNumbers '2'/'1'): one acquisition, not dynamics; not the DCE "
+             "series' grid and protocol (ProtocolName 'gre_field_mapping'/'t1_fl3d_dynaVIEWS', SequenceName "
+             "'*fm2d2r'/'*fl3d1', RepetitionTime 488/4.5, EchoTime 7.38/1.8, FlipAngle 60/12 against series 10 "
+             "'t1_fl3d_dynaVIEWS')")]
     else:
-        assert left == ["left out series 4 'gre_field_mapping': field map: 2 echoes (EchoNumbers 1, 2) at each slice "
-                        "position acquired at one time: one multi-echo acquisition, not a dynamic series"]
+        assert left == [("left out series 4 'gre_field_mapping': field map: 2 echoes (EchoNumbers 1, 2) at each slice "
+                         "position acquired at one time: one multi-echo acquisition, not a dynamic series")]
 
 
 def test_the_index_of_a_series_per_dynamic_folder_with_a_field_map_says_why_each_series_is_left_out(tmp_path):

@@ -126,5 +126,5 @@ def test_mask_beyond_itks_tolerance_on_the_lattice_is_placed_voxel_for_voxel():
     placed, notes = checked_mask(mask, IMAGE, patient="P1")
     assert np.array_equal(sitk.GetArrayFromImage(placed), m)
     assert placed.GetOrigin() == IMAGE.GetOrigin()
-    assert notes == ["mask grid beyond ITK's tolerance of the image grid but on its lattice (origin 0.0001 mm, "
-                     "spacing 0 mm, direction cosines 0 apart): placed on the image grid voxel for voxel"]
+    assert notes == [("mask grid beyond ITK's tolerance of the image grid but on its lattice (origin 0.0001 mm, "
+                      "spacing 0 mm, direction cosines 0 apart): placed on the image grid voxel for voxel")]

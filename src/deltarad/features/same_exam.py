@@ -6,7 +6,7 @@ naming the timepoints and the files. Every pair of timepoints is compared."""
 from __future__ import annotations
 
 import hashlib
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import SimpleITK as sitk

@@ -58,5 +58,6 @@ def non_finite_checked(image: sitk.Image, masks: dict[int, sitk.Image], reach_mm
     out.CopyInformation(image)
     for key in image.GetMetaDataKeys():
         out.SetMetaData(key, image.GetMetaData(key))
-    return out, [f"{total} non-finite voxels (NaN/inf) beyond every region's reach set to the image's lowest finite "
-                 f"value {fill:.6g}, as background"]
+    note = (f"{total} non-finite voxels (NaN/inf) beyond every region's reach set to the image's lowest finite "
+            f"value {fill:.6g}, as background")
+    return out, [note]

@@ -360,7 +360,7 @@ def _not_dynamic(s: Series, candidates: list[Series], dce: Series) -> str:
         parts.append("a single acquisition, not dynamics")
     differing = _differences(s, dce, grid=True)
     parts.append(f"not the DCE series' grid and protocol ({differing} against {dce.name})" if differing
-                 else f"on the DCE series' grid and protocol but not among its dynamics")
+                 else "on the DCE series' grid and protocol but not among its dynamics")
     return ("field map: " if _field_map(s) else "") + "; ".join(parts)
 
 
