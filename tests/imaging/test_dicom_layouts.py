@@ -248,3 +248,24 @@ def test_the_index_of_a_series_per_dynamic_folder_with_a_field_map_says_why_each
     why = dict(zip(index["series_number"], index["why"]))
     assert why[4].startswith("field map: acquired at one time with series 5") and "one acquisition, not dynamics" in why[4]
     assert why[6] == "ImageType P (phase image)"
+
+
+def test_two_reconstructions_per_dynamic_need_an_image_kind(tmp_path):
+    """Each dynamic exported twice, as acquired (ND) and distortion-corrected (DIS2D): one
+    acquisition per time in two reconstructions, not six dynamics; imaging.image_kind picks."""
+    study = "1.2.826.0.1.3680043.10.9"
+    for p in range(3):
+        for offset, recon in ((0, "ND"), (10, "DIS2D")):
+            write_series(tmp_path / f"S{7 + p + offset}", 1, study_uid=study, SeriesNumber=7 + p + offset,
+                         SeriesDescription="t1_fl3d_dyn", ImageType=["ORIGINAL", "PRIMARY", "M", recon],
+                         AcquisitionTime=f"10{20 + p}00", values=lambda _, p=p, o=offset: volume(p + o))
+    with pytest.raises(CaseError) as err:
+        read_exam(tmp_path, phase=1, patient="P13")
+    assert ("series 7 't1_fl3d_dyn' and series 17 't1_fl3d_dyn' hold volumes of the same acquisition time in two image "
+            "types or reconstructions (ImageType 'ORIGINAL\\PRIMARY\\M\\ND'/'ORIGINAL\\PRIMARY\\M\\DIS2D'): one "
+            "acquisition, not two dynamics; set imaging.image_kind to the one to read") in str(err.value)
+    for p in range(3):
+        image, notes = read_exam(tmp_path, phase=p, image_kind="ORIGINAL\\PRIMARY\\M\\DIS2D", patient="P13")
+        assert np.array_equal(pixels(image), volume(p + 10))
+    assert "3 of 6 series hold images of kind 'ORIGINAL\\PRIMARY\\M\\DIS2D' (imaging.image_kind)" in notes
+    assert "left out series 7 't1_fl3d_dyn': no images of kind 'ORIGINAL\\PRIMARY\\M\\DIS2D' (imaging.image_kind)" in notes

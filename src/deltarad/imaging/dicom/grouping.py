@@ -28,6 +28,9 @@ Rules (each inference is returned as a note; where two readings remain, a CaseEr
   the reason (acquired at one time with which series; the grid or protocol values that differ
   from the DCE series'); with several dynamic groups the `series` setting (SeriesDescription or
   SeriesNumber) must pick, and without it the folder is refused naming the candidates.
+- Series of the DCE group holding volumes of one acquisition time are two image types or
+  reconstructions of it (e.g. Siemens' ND and DIS2D exported per dynamic: `image_kind` picks one,
+  the series of other kinds left out) or copies of it (refused: keep one).
 """
 from __future__ import annotations
 
@@ -298,6 +301,8 @@ def choose_series(series_list: list[Series], *, series: str | None, image_kind: 
         notes.append(f"{len(picked)} of {len(series_list)} series chosen by {series!r}")
         left += [(s, f"not matching {series!r}") for s in series_list if s not in picked]
         series_list = picked
+    if image_kind is not None:
+        series_list = _of_kind(series_list, image_kind, left, notes)
     if len(series_list) == 1:
         return [dynamics(series_list[0], image_kind, patient, where)], left, notes
     candidates, refused = [], []
@@ -382,7 +387,7 @@ def _differences(a: Series, b: Series, *, grid: bool) -> str:
 
 
 def _value(value) -> str:
-    return "none" if value in (None, "") else f"{value:g}" if isinstance(value, float) else repr(value)
+    return "none" if value in (None, "") else f"{value:g}" if isinstance(value, float) else f"'{value}'"
 
 
 def _field_map(s: Series) -> bool:
@@ -415,8 +420,33 @@ def _refuse_copies(chosen: list[Series], patient: str | None, where) -> None:
                 continue
             other = seen.setdefault(v.time_s, s)
             if other is not s:
-                raise CaseError(f"{other.name} and {s.name} hold volumes of the same acquisition time: copies of one "
-                                "acquisition, not two dynamics; keep one, or set imaging.series", patient=patient, file=where)
+                raise CaseError(_same_time(other, s), patient=patient, file=where)
+
+
+def _same_time(a: Series, b: Series) -> str:
+    """Why two series of the DCE group with volumes of one acquisition time are refused: two image
+    types or reconstructions of one acquisition (a choice to make), or copies of it."""
+    ka, kb = dict(a.first.kind), dict(b.first.kind)
+    if a.first.form == b.first.form and ka != kb:
+        differing = ", ".join(f"{name} '{ka.get(name, '')}'/'{kb.get(name, '')}'" for name in sorted(set(ka) | set(kb))
+                              if ka.get(name) != kb.get(name))
+        return (f"{a.name} and {b.name} hold volumes of the same acquisition time in two image types or reconstructions "
+                f"({differing}): one acquisition, not two dynamics; set imaging.image_kind to the one to read "
+                "(or imaging.series)")
+    return (f"{a.name} and {b.name} hold volumes of the same acquisition time: copies of one acquisition, not two "
+            "dynamics; keep one, or set imaging.series")
+
+
+def _of_kind(series_list: list[Series], image_kind: str, left: list, notes: list[str]) -> list[Series]:
+    """The series holding images of `image_kind` (imaging.image_kind), where only some do; the
+    others are left out (e.g. one of two reconstructions exported per dynamic)."""
+    wanted = image_kind.strip().lower()
+    of_kind = [s for s in series_list if any(v.strip().lower() == wanted for f in s.frames for _, v in f.kind)]
+    if not of_kind or len(of_kind) == len(series_list):
+        return series_list
+    notes.append(f"{len(of_kind)} of {len(series_list)} series hold images of kind '{image_kind}' (imaging.image_kind)")
+    left += [(s, f"no images of kind '{image_kind}' (imaging.image_kind)") for s in series_list if s not in of_kind]
+    return of_kind
 
 
 def _derived_note(s: Series) -> list[str]:
