@@ -302,9 +302,17 @@ def test_check_gives_every_vendor_layout_a_row_read_or_refused_in_words(shared_d
         mask = sitk.GetImageFromArray(block)
         mask.CopyInformation(ref)
         sitk.WriteImage(mask, str(tmp_path / f"{layout}.nrrd"))
+    # each layout is one patient's baseline and the previous patient's early exam (one folder at
+    # both timepoints of a patient is refused as a copy-paste slip)
+    layouts = list(VENDOR_LAYOUTS)
+    read_at = {}
+    for i, layout in enumerate(layouts):
+        early = layouts[(i + 1) % len(layouts)]
+        read_at[layout, "baseline"], read_at[layout, "early"] = layout, early
         rows.append({"patient_id": layout, "outcome": len(rows) % 2, "ultrasound": 0,
-                     "baseline_image": str(vendors / folder), "early_image": str(vendors / folder),
-                     "baseline_mask": f"{layout}.nrrd", "early_mask": f"{layout}.nrrd"})
+                     "baseline_image": str(vendors / VENDOR_LAYOUTS[layout][0]),
+                     "early_image": str(vendors / VENDOR_LAYOUTS[early][0]),
+                     "baseline_mask": f"{layout}.nrrd", "early_mask": f"{early}.nrrd"})
     pd.DataFrame(rows).to_csv(tmp_path / "cohort.csv", index=False)
     study = tmp_path / "study.yaml"
     study.write_text(yaml.safe_dump({"cohort": "cohort.csv", "imaging": {"phase": 1}}))
@@ -317,5 +325,6 @@ def test_check_gives_every_vendor_layout_a_row_read_or_refused_in_words(shared_d
         if r.status == "failed":
             assert isinstance(r.error, str) and not re.match(r"^\w+(Error|Exception|Iteration)\b", r.error), r.error
         if isinstance(r.size, str):  # read
-            assert np.prod([int(n) for n in r.size.split("x")]) == voxels[r.patient_id], r
-    assert (exams.loc[exams["patient_id"] == "ge-mrdc-names", "status"] == "failed").all()
+            assert np.prod([int(n) for n in r.size.split("x")]) == voxels[read_at[r.patient_id, r.timepoint]], r
+    mrdc = [read_at[r.patient_id, r.timepoint] == "ge-mrdc-names" for r in exams.itertuples()]
+    assert sum(mrdc) == 2 and (exams.loc[mrdc, "status"] == "failed").all()

@@ -136,6 +136,9 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
         if col in df.columns:
             df[col] = [_absolute(v, path.parent) for v in df[col]]
 
+    for patient, problem in same_image_problems(df).items():
+        problems.setdefault(patient, problem)
+
     bad = df["patient_id"].isin(problems)
     failures = pd.DataFrame(
         [{"patient_id": p, "stage": "cohort", "error": problems[p]} for p in df.loc[bad, "patient_id"]],
@@ -154,6 +157,40 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
         raise StudyFileError(f"every usable patient has {study.outcome} = {cohort[study.outcome].iat[0]}: "
                              "a model needs both outcomes", file=path)
     return Cohort(cohort, file_order, failures, read_as=f"{path.name}: {table.read_as}")
+
+
+def same_image_problems(df: pd.DataFrame) -> dict[str, str]:
+    """patient_id -> problem, for a patient two of whose timepoints name the same image (the same
+    file or folder, and the same <timepoint>_series or none): a copy-paste slip, every delta 0.
+    Timepoints are read off the <timepoint>_image columns, every pair compared; paths must be
+    absolute already."""
+    timepoints = [c[: -len("_image")] for c in df.columns if c.endswith("_image")]
+    problems: dict[str, str] = {}
+    for _, row in df.iterrows():
+        seen: dict[tuple[str, str], str] = {}
+        for timepoint in timepoints:
+            path = row.get(f"{timepoint}_image")
+            if not is_given(path):
+                continue
+            series = row.get(f"{timepoint}_series")
+            key = (_same_file_key(str(path)), str(series).strip() if is_given(series) else "")
+            if key in seen:
+                which = f" (series {key[1]})" if key[1] else ""
+                problems.setdefault(str(row["patient_id"]), (
+                    f"the {seen[key]} and {timepoint} exams are the same image {path}{which}: a copy-paste slip? "
+                    f"every delta would be 0; give each timepoint its own exam (a folder holding both: name each "
+                    f"one's series in <timepoint>_series)"))
+            else:
+                seen[key] = timepoint
+    return problems
+
+
+def _same_file_key(path: str) -> str:
+    """One key for every spelling of one file (links, '..'): its resolved path."""
+    try:
+        return str(Path(path).resolve())
+    except OSError:
+        return path
 
 
 def _shown(value: object) -> str:

@@ -32,6 +32,7 @@ from deltarad.errors import CaseError, CompleteEarlyResponse, StudyFileError
 from deltarad.features.delta import TIMEPOINTS
 from deltarad.imaging import io
 from deltarad.imaging.air import exam_air
+from deltarad.imaging.finite import non_finite_checked
 from deltarad.imaging.geometry import checked_mask
 from deltarad.imaging.preprocess import Grid, crop_grid, itk_threads, lesion_box, output_grid, resample_label, resample_mask
 from deltarad.imaging.regions import peritumoral_ring
@@ -120,6 +121,8 @@ def _check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, ro
     row["size"] = "x".join(str(n) for n in image.GetSize())
     row["spacing_mm"] = "x".join(f"{s:.4g}" for s in image.GetSpacing())
     masks = _check_masks(case_row, timepoint, settings, image, row, warnings, base)
+    image, finite_notes = non_finite_checked(image, masks, settings.ring_mm, patient=pid, file=image_path)
+    warnings += finite_notes
     _check_ring(case_row, timepoint, settings, image, masks, row, warnings)
 
 

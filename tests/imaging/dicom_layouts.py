@@ -58,7 +58,7 @@ def base_dataset(series_uid: str, study_uid: str, **attrs) -> Dataset:
 
 
 def write_slice(path: Path, pixels: np.ndarray, pos, *, series_uid: str, study_uid: str, orientation=AXIAL,
-                preamble: bool = True, **attrs) -> Path:
+                preamble: bool = True, pixel_mm=PIXEL_MM, slice_mm=SLICE_MM, **attrs) -> Path:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -69,8 +69,8 @@ def write_slice(path: Path, pixels: np.ndarray, pos, *, series_uid: str, study_u
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.ImagePositionPatient = list(pos)
     ds.ImageOrientationPatient = list(orientation)
-    ds.PixelSpacing = list(PIXEL_MM)
-    ds.SliceThickness = SLICE_MM
+    ds.PixelSpacing = list(pixel_mm)
+    ds.SliceThickness = slice_mm
     ds.PixelData = pixels.astype(np.int16).tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     if preamble:
@@ -177,3 +177,61 @@ def expected_geometry(image) -> None:
     assert np.allclose(image.GetOrigin(), ORIGIN)
     assert np.allclose(image.GetSpacing(), (PIXEL_MM[1], PIXEL_MM[0], SLICE_MM))
     assert np.allclose(image.GetDirection(), np.eye(3).ravel())
+
+
+def oblique_direction(about_x_deg: float = 7.3, about_y_deg: float = -4.1) -> np.ndarray:
+    """Direction cosines of an oblique axial: the axial axes rotated about x, then about y
+    (columns: row direction, column direction, slice normal; LPS)."""
+    a, b = np.radians(about_x_deg), np.radians(about_y_deg)
+    rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
+    return rx @ ry
+
+
+def write_oblique_series(folder: Path, image, direction: np.ndarray, *, orientation_decimals: int = 6,
+                         position_decimals: int = 4) -> Path:
+    """The voxels of a 3D SimpleITK image (int16) as a classic MR series on an oblique grid: its
+    origin and spacing, `direction`'s columns as row, column and slice directions. Header values
+    rounded as scanners write them (Siemens: 6 decimals of ImageOrientationPatient), so that
+    readers recomputing the grid from them differ in the last digits."""
+    import SimpleITK as sitk
+
+    array = sitk.GetArrayFromImage(image)
+    spacing, origin = image.GetSpacing(), np.array(image.GetOrigin())
+    series, study = generate_uid(), "1.2.826.0.1.3680043.10.11"
+    orientation = [round(float(v), orientation_decimals) for v in (*direction[:, 0], *direction[:, 1])]
+    for k in range(array.shape[0]):
+        position = origin + direction[:, 2] * spacing[2] * k
+        write_slice(folder / f"i{k + 1}.MRDC.{k + 1}", array[k], [round(float(v), position_decimals) for v in position],
+                    series_uid=series, study_uid=study, orientation=orientation, InstanceNumber=k + 1,
+                    Rows=array.shape[1], Columns=array.shape[2], pixel_mm=(spacing[1], spacing[0]),
+                    slice_mm=spacing[2], Manufacturer="GE MEDICAL SYSTEMS", SeriesNumber=3,
+                    SeriesDescription="Ax T1 3D oblique", ProtocolName="Ax T1 3D oblique")
+    return folder
+
+
+def series_per_dynamic_with_field_maps(root: Path, *, echoes_as_series: bool = True, dynamics: int = 5) -> None:
+    """A Siemens session as exported: one series per dynamic (`dynamics` series of one volume),
+    and a field map on the same grid acquired before them at one time: two magnitude echoes
+    (two series, or one series holding both echoes) and one phase-difference series."""
+    study = "1.2.826.0.1.3680043.10.8"
+    for p in range(dynamics):
+        write_series(root / f"S{10 + p}", 1, study_uid=study, SeriesNumber=10 + p, SeriesDescription="t1_fl3d_dynaVIEWS",
+                     ProtocolName="t1_fl3d_dynaVIEWS", SequenceName="*fl3d1", ScanningSequence="GR",
+                     AcquisitionTime=f"10{20 + p}00", values=lambda _, p=p: volume(p))
+    field_map = {"study_uid": study, "ProtocolName": "gre_field_mapping", "SequenceName": "*fm2d2r",
+                 "ScanningSequence": "GR", "RepetitionTime": 488.0, "FlipAngle": 60, "AcquisitionTime": "101500"}
+    echoes = ((1, 4.92), (2, 7.38))
+    if echoes_as_series:
+        for number, (echo, te) in zip((4, 5), echoes):
+            write_series(root / f"S{number}", 1, SeriesNumber=number, SeriesDescription="gre_field_mapping",
+                         EchoNumbers=echo, EchoTime=te, values=lambda _, e=echo: volume(6 + e), **field_map)
+    else:
+        uid = generate_uid()
+        for echo, te in echoes:
+            write_series(root / "S4", 1, series_uid=uid, SeriesNumber=4, SeriesDescription="gre_field_mapping",
+                         EchoNumbers=echo, EchoTime=te, values=lambda _, e=echo: volume(6 + e),
+                         name=lambda p, k, e=echo: f"E{e}_{k:03d}.dcm",
+                         per_slice=lambda p, k, e=echo: {"InstanceNumber": (e - 1) * SLICES + k + 1}, **field_map)
+    write_series(root / "S6", 1, SeriesNumber=6, SeriesDescription="gre_field_mapping", EchoNumbers=2, EchoTime=7.38,
+                 ImageType=["ORIGINAL", "PRIMARY", "P", "ND"], values=lambda _: volume(9), **field_map)

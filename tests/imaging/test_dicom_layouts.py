@@ -7,8 +7,8 @@ import pydicom
 import pytest
 import SimpleITK as sitk
 from dicom_layouts import (
-    AXIAL, SLICE_MM, SLICES, expected_geometry, position, series_per_dynamic_folder, volume, write_enhanced,
-    write_series,
+    AXIAL, SLICE_MM, SLICES, expected_geometry, position, series_per_dynamic_folder,
+    series_per_dynamic_with_field_maps, volume, write_enhanced, write_series,
 )
 from pydicom.fileset import FileSet
 from pydicom.uid import generate_uid
@@ -84,7 +84,9 @@ def test_series_per_dynamic_with_subtraction_and_field_map(tmp_path):
     assert ("3 series on one grid and protocol ordered by acquisition time: series 7 't1_dyn_0' -> phase 0, "
             "series 8 't1_dyn_1' -> phase 1, series 9 't1_dyn_2' -> phase 2") in notes
     assert "left out series 20 't1_dyn_SUB': ImageType DERIVED/SUBTRACTION" in notes
-    assert "left out series 3 'gre_field_mapping': not a dynamic series on the DCE series' grid and protocol" in notes
+    assert ("left out series 3 'gre_field_mapping': field map: a single acquisition, not dynamics; not the DCE series' "
+            "grid and protocol (ProtocolName 'gre_field_mapping'/'t1_fl3d_dyn', RepetitionTime 600/4.5, EchoTime 4.9/1.8 "
+            "against series 7 't1_dyn_0')") in notes
 
 
 def test_two_dynamic_candidates_need_a_choice(tmp_path):
@@ -204,3 +206,66 @@ def test_quick_header_parse_gives_the_frames_pydicom_gives(shared_data, tmp_path
     monkeypatch.setattr(headers, "quick_dataset", lambda file, wanted: None)
     slow, _ = headers.read_frames(files, patient=None)
     assert fast == slow
+
+
+@pytest.mark.parametrize("echoes_as_series", [True, False])
+def test_series_per_dynamic_with_a_field_map_of_two_echoes_and_a_phase_difference(tmp_path, echoes_as_series):
+    """The field map's two magnitude echoes were acquired at one time: one acquisition, not two
+    dynamics; its phase difference is a phase image. The five dynamics are the exam."""
+    series_per_dynamic_with_field_maps(tmp_path, echoes_as_series=echoes_as_series)
+    for p in range(5):
+        image, notes = read_exam(tmp_path, phase=p, patient="P8")
+        assert np.array_equal(pixels(image), volume(p))
+    assert ("5 series on one grid and protocol ordered by acquisition time: " + ", ".join(
+        f"series {10 + p} 't1_fl3d_dynaVIEWS' -> phase {p}" for p in range(5))) in notes
+    assert "left out series 6 'gre_field_mapping': ImageType P (phase image)" in notes
+    left = [n for n in notes if n.startswith(("left out series 4", "left out series 5"))]
+    if echoes_as_series:
+        assert left == [
+            ("left out series 4 'gre_field_mapping': field map: acquired at one time with series 5 'gre_field_mapping' "
+             "(differing in EchoTime 4.92/7.38, EchoNumbers '1'/'2'): one acquisition, not dynamics; not the DCE "
+             "series' grid and protocol (ProtocolName 'gre_field_mapping'/'t1_fl3d_dynaVIEWS', SequenceName "
+             "'*fm2d2r'/'*fl3d1', RepetitionTime 488/4.5, EchoTime 4.92/1.8, FlipAngle 60/12 against series 10 "
+             "'t1_fl3d_dynaVIEWS')"),
+            ("left out series 5 'gre_field_mapping': field map: acquired at one time with series 4 'gre_field_mapping' "
+             "(differing in EchoTime 7.38/4.92, EchoNumbers '2'/'1'): one acquisition, not dynamics; not the DCE "
+             "series' grid and protocol (ProtocolName 'gre_field_mapping'/'t1_fl3d_dynaVIEWS', SequenceName "
+             "'*fm2d2r'/'*fl3d1', RepetitionTime 488/4.5, EchoTime 7.38/1.8, FlipAngle 60/12 against series 10 "
+             "'t1_fl3d_dynaVIEWS')")]
+    else:
+        assert left == [("left out series 4 'gre_field_mapping': field map: 2 echoes (EchoNumbers 1, 2) at each slice "
+                         "position acquired at one time: one multi-echo acquisition, not a dynamic series")]
+
+
+def test_the_index_of_a_series_per_dynamic_folder_with_a_field_map_says_why_each_series_is_left_out(tmp_path):
+    from deltarad.imaging.dicom.index import index_tree
+
+    series_per_dynamic_with_field_maps(tmp_path / "tree" / "exam")
+    cohort, index = index_tree(tmp_path / "tree")
+    assert cohort.loc[0, "baseline_image"] == str(tmp_path / "tree" / "exam")
+    roles = dict(zip(index["series_number"], index["role"]))
+    assert roles == {4: "left out", 5: "left out", 6: "left out", **{n: "DCE" for n in range(10, 15)}}
+    why = dict(zip(index["series_number"], index["why"]))
+    assert why[4].startswith("field map: acquired at one time with series 5") and "one acquisition, not dynamics" in why[4]
+    assert why[6] == "ImageType P (phase image)"
+
+
+def test_two_reconstructions_per_dynamic_need_an_image_kind(tmp_path):
+    """Each dynamic exported twice, as acquired (ND) and distortion-corrected (DIS2D): one
+    acquisition per time in two reconstructions, not six dynamics; imaging.image_kind picks."""
+    study = "1.2.826.0.1.3680043.10.9"
+    for p in range(3):
+        for offset, recon in ((0, "ND"), (10, "DIS2D")):
+            write_series(tmp_path / f"S{7 + p + offset}", 1, study_uid=study, SeriesNumber=7 + p + offset,
+                         SeriesDescription="t1_fl3d_dyn", ImageType=["ORIGINAL", "PRIMARY", "M", recon],
+                         AcquisitionTime=f"10{20 + p}00", values=lambda _, p=p, o=offset: volume(p + o))
+    with pytest.raises(CaseError) as err:
+        read_exam(tmp_path, phase=1, patient="P13")
+    assert ("series 7 't1_fl3d_dyn' and series 17 't1_fl3d_dyn' hold volumes of the same acquisition time in two image "
+            "types or reconstructions (ImageType 'ORIGINAL\\PRIMARY\\M\\ND'/'ORIGINAL\\PRIMARY\\M\\DIS2D'): one "
+            "acquisition, not two dynamics; set imaging.image_kind to the one to read") in str(err.value)
+    for p in range(3):
+        image, notes = read_exam(tmp_path, phase=p, image_kind="ORIGINAL\\PRIMARY\\M\\DIS2D", patient="P13")
+        assert np.array_equal(pixels(image), volume(p + 10))
+    assert "3 of 6 series hold images of kind 'ORIGINAL\\PRIMARY\\M\\DIS2D' (imaging.image_kind)" in notes
+    assert "left out series 7 't1_fl3d_dyn': no images of kind 'ORIGINAL\\PRIMARY\\M\\DIS2D' (imaging.image_kind)" in notes

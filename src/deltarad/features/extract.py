@@ -44,8 +44,11 @@ from deltarad.errors import FAILURE_COLUMNS, CaseError, CompleteEarlyResponse, D
 from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
 from deltarad.features.engine import Engine, compute_features, compute_shape, feature_classes
 from deltarad.features.engine.mask_box import check_mask
+from deltarad.features.pyradiomics_errors import region_problem
+from deltarad.features.same_exam import IMAGE_DIGEST, image_digest, same_pixel_problems
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.imaging.air import exam_air
+from deltarad.imaging.finite import non_finite_checked
 from deltarad.imaging.geometry import checked_mask
 from deltarad.imaging.io import labelmap_mask, load_mask, read_analysed_exam, read_chest_wall
 from deltarad.imaging.preprocess import (
@@ -216,6 +219,8 @@ class PreparedExam:
     notes: list[str]
     #: reader -> air_threshold (NaN: no air) and the peritumoral Ring.stats
     ring_stats: dict[int, dict[str, float]]
+    #: the analysed image's fingerprint as read (same_exam.image_digest)
+    image_digest: str = ""
 
 
 def read_exam_images(
@@ -256,8 +261,9 @@ def read_exam_images(
         mask, mask_notes = checked_mask(mask, exam, patient=patient, file=file)
         checked[reader] = mask
         notes += [f"reader {reader}: {n}" for n in read_notes + mask_notes]
+    exam, finite_notes = non_finite_checked(exam, checked, settings.ring_mm, patient=patient, file=image_path)
     wall = read_chest_wall(chest_wall, exam, patient=patient) if chest_wall is not None else None
-    return ExamImages(exam, checked, wall, notes)
+    return ExamImages(exam, checked, wall, notes + finite_notes)
 
 
 def read_cohort_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings) -> ExamImages:
@@ -327,7 +333,7 @@ def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | 
             regions["peritumoral", reader] = ring.region
             ring_stats[reader] = {"air_threshold": math.nan if threshold.value is None else threshold.value, **ring.stats}
             notes.append(f"reader {reader}: {ring.describe(settings.ring_mm)}")
-    return PreparedExam(prepared, regions, notes, ring_stats)
+    return PreparedExam(prepared, regions, notes, ring_stats, image_digest(exam.image))
 
 
 def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True) -> PreparedExam:
@@ -348,12 +354,22 @@ def exam_features(exam: PreparedExam, settings: ImagingSettings, *, patient: str
         filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))
         for reader in sorted({r for _, r in exam.regions}):
             for region in REGIONS:
-                values = mask_features(extractor, exam.image, exam.regions[region, reader], filtered, settings.feature_engine)
+                values = _region_features(extractor, exam.image, exam.regions[region, reader], filtered,
+                                          settings.feature_engine, region, reader)
                 records.append(
                     {"patient_id": patient, "timepoint": timepoint, "region": region, "reader": reader, **values,
                      "notes": "; ".join(exam.notes)}
                 )
     return records
+
+
+def _region_features(extractor: RadiomicsFeatureExtractor, image: sitk.Image, mask: sitk.Image, filtered: list[tuple],
+                     engine: Engine, region: str, reader: int) -> dict[str, float]:
+    """`mask_features`, with PyRadiomics' refusals of the region said in deltarad's words (a CaseError)."""
+    try:
+        return mask_features(extractor, image, mask, filtered, engine)
+    except ValueError as exc:
+        raise CaseError(region_problem(exc, region, reader, image, mask, extractor.settings)) from None
 
 
 def extract_timepoint(
@@ -363,13 +379,15 @@ def extract_timepoint(
     *,
     regions_dir: Path | None = None,
     crop: bool = True,
+    digest: bool = False,
 ) -> list[dict]:
     """Features of one exam of a cohort row: one record per (region, reader), keys patient_id,
     timepoint, region, reader, the features, and `notes` (what was corrected or worth a look; ""
     if nothing).
 
     `settings.params` must be absolute or None. `regions_dir`: where to save the region masks
-    (NRRD, for 3D Slicer) and the exam's QC images.
+    (NRRD, for 3D Slicer) and the exam's QC images. `digest`: each record also carries the
+    image's fingerprint under same_exam.IMAGE_DIGEST (the cohort compares a patient's exams).
     """
     pid = str(case_row["patient_id"])
     load_extractor(settings.params)  # a bad parameter file fails before the exam is read
@@ -379,7 +397,8 @@ def extract_timepoint(
         qc = exam_qc(exam.image, exam.regions, pid, timepoint, settings.ring_mm, exam.ring_stats)
         if qc is not None:
             outputs.write_exam_qc(regions_dir, qc)
-    return exam_features(exam, settings, patient=pid, timepoint=timepoint)
+    records = exam_features(exam, settings, patient=pid, timepoint=timepoint)
+    return [{**r, IMAGE_DIGEST: exam.image_digest} for r in records] if digest else records
 
 
 # ----------------------------------------------------------------------------- cohort
@@ -455,17 +474,30 @@ def extract_cohort(
     )
     failures = [{"patient_id": str(units[todo[f.index]][0]["patient_id"]), "stage": f.stage, "error": f.error}
                 for f in failed]
+    failures += _drop_same_exams(units, done)
     _report_unused_entries(store, set(keys), prune_store)
     records, notes = [], []
     for i in sorted(done):
         for rec in done[i]:
             rec = dict(rec)
+            rec.pop(IMAGE_DIGEST, None)
             note = rec.pop("notes")
             if note and rec["region"] == "intratumoral":
                 notes.append({"patient_id": rec["patient_id"], "timepoint": rec["timepoint"], "reader": rec["reader"], "note": note})
             records.append(rec)
     features = _feature_table(records, list(cohort["patient_id"].astype(str)))
     return Extraction(features, pd.DataFrame(failures, columns=FAILURE_COLUMNS), pd.DataFrame(notes, columns=NOTE_COLUMNS))
+
+
+def _drop_same_exams(units: list[tuple[Mapping, str]], done: dict[int, list[dict]]) -> list[dict]:
+    """Failure rows (stage "extract") for the patients two of whose exams hold the same voxels
+    (features.same_exam); their exams are taken out of `done`."""
+    problems = same_pixel_problems(units, done)
+    for i in [i for i in done if str(units[i][0]["patient_id"]) in problems]:
+        del done[i]
+    for patient, problem in problems.items():
+        log.error("patient %s: %s", patient, problem)
+    return [{"patient_id": p, "stage": "extract", "error": problem} for p, problem in problems.items()]
 
 
 def _report_unused_entries(store: FeatureStore, keep: set[str], prune: bool) -> None:
@@ -486,7 +518,7 @@ def _extract_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, regio
     threads of a busy 2-core machine than on 1)."""
     row, timepoint = unit
     with itk_threads(1), threadpool_limits(1, "blas"):
-        return extract_timepoint(row, timepoint, settings, regions_dir=regions_dir)
+        return extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, digest=True)
 
 
 def _feature_table(records: list[dict], patient_order: list[str]) -> pd.DataFrame:

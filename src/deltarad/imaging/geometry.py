@@ -1,6 +1,12 @@
 """Geometry checks of a mask against its image, before any work is spent on the case.
 
-- Same grid (size, spacing, origin, direction within GRID_TOLERANCE): used as is.
+- Same grid as ITK compares grids (`same_grid`: size equal, origin and spacing within
+  ITK_COORDINATE_TOLERANCE x the image's first spacing, direction cosines within
+  ITK_DIRECTION_TOLERANCE): the mask is taken on the image's grid (the image's geometry copied
+  onto it), with a note where the two differed at all. Two readers of one DICOM series differ
+  at that level (an oblique series' direction cosines and slice spacing, recomputed from
+  rounded header values: SimpleITK's ImageSeriesReader and deltarad's reader differ by ~1e-7),
+  and PyRadiomics refuses a mask not on its image's grid within ITK's tolerance.
 - Masks and images that both carry a DICOM FrameOfReferenceUID must carry the same one.
 - The same lattice shifted (same spacing and direction, origin a whole number of voxels away: a
   mask saved cropped to its extent, as 3D Slicer does): placed voxel for voxel, with a note.
@@ -25,17 +31,47 @@ from deltarad.imaging.rtstruct import check_same_frame, frame_of_reference
 
 log = logging.getLogger(__name__)
 
-#: mm for spacing/origin, unitless for direction cosines.
+#: ITK's defaults for "inputs occupy the same physical space" (itk::ImageToImageFilter's
+#: GlobalDefaultCoordinateTolerance and GlobalDefaultDirectionTolerance, both 1e-6, as
+#: sitk.ProcessObject.GetGlobalDefault*Tolerance report them): origin and spacing may differ by
+#: this x the first image's first spacing (mm), each direction cosine by ITK_DIRECTION_TOLERANCE.
+#: PyRadiomics' checkMask compares image and mask this way (LabelStatisticsImageFilter).
+ITK_COORDINATE_TOLERANCE = 1e-6
+ITK_DIRECTION_TOLERANCE = 1e-6
+#: mm for spacing/origin (voxels for a lattice offset), unitless for direction cosines: how far a
+#: mask's grid may be from the image's and still be placed on it voxel for voxel (beyond ITK's
+#: tolerance, within this: nearest-neighbour placement, with a note).
 GRID_TOLERANCE = 1e-3
 
 
-def same_grid(a: sitk.Image, b: sitk.Image, tol: float = GRID_TOLERANCE) -> bool:
-    return (
-        a.GetSize() == b.GetSize()
-        and np.allclose(a.GetSpacing(), b.GetSpacing(), atol=tol)
-        and np.allclose(a.GetOrigin(), b.GetOrigin(), atol=tol)
-        and np.allclose(a.GetDirection(), b.GetDirection(), atol=tol)
-    )
+def same_grid(image: sitk.Image, other: sitk.Image) -> bool:
+    """Do the two images occupy the same voxels as ITK judges it: same size, origin and spacing
+    within ITK_COORDINATE_TOLERANCE x image's first spacing (mm), direction cosines within
+    ITK_DIRECTION_TOLERANCE (itk::ImageBase::IsSameImageGeometryAs)."""
+    return image.GetDimension() == other.GetDimension() and image.IsSameImageGeometryAs(
+        other, ITK_COORDINATE_TOLERANCE, ITK_DIRECTION_TOLERANCE)
+
+
+def grid_difference(a: sitk.Image, b: sitk.Image) -> tuple[float, float, float]:
+    """Largest differences between two grids: (origin mm, spacing mm, direction cosine)."""
+    def largest(x, y) -> float:
+        return float(np.max(np.abs(np.subtract(x, y))))
+    return (largest(a.GetOrigin(), b.GetOrigin()), largest(a.GetSpacing(), b.GetSpacing()),
+            largest(a.GetDirection(), b.GetDirection()))
+
+
+def on_image_grid(mask: sitk.Image, image: sitk.Image) -> tuple[sitk.Image, str | None]:
+    """A mask on the same grid as `image` by `same_grid` with the image's geometry copied onto it,
+    and a note when the two grids were not identical (None when they were)."""
+    difference = grid_difference(mask, image)
+    if not any(difference):
+        return mask, None
+    placed = sitk.Image(mask)
+    placed.CopyInformation(image)
+    origin, spacing, direction = difference
+    return placed, (f"mask grid within ITK's tolerance of the image grid (origin {origin:.2g} mm, spacing {spacing:.2g} mm, "
+                    f"direction cosines {direction:.2g} apart; tolerance {ITK_COORDINATE_TOLERANCE:g} x spacing, "
+                    f"{ITK_DIRECTION_TOLERANCE:g}): taken on the image grid")
 
 
 def checked_mask(
@@ -46,9 +82,14 @@ def checked_mask(
     if not np.any(sitk.GetArrayViewFromImage(mask)):
         raise CaseError("mask is empty", patient=patient, file=file)
     check_same_frame(frame_of_reference(mask), frame_of_reference(image), patient=patient, file=file)
-    if not same_grid(mask, image):
+    if same_grid(image, mask):
+        mask, note = on_image_grid(mask, image)
+        if note:
+            notes.append(note)
+    else:
         if not _overlaps(mask, image):
-            raise CaseError("mask and image do not overlap in physical space (different exam?)", patient=patient, file=file)
+            raise CaseError(f"mask and image do not overlap in physical space (different exam?): mask grid "
+                            f"{describe_grid(mask)}, image grid {describe_grid(image)}", patient=patient, file=file)
         mask, note = _onto(mask, image)
         log.warning("patient %s: %s (%s)", patient, note, file)
         notes.append(note)
@@ -73,6 +114,11 @@ def _onto(mask: sitk.Image, image: sitk.Image) -> tuple[sitk.Image, str]:
     if lattice:
         placed = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
         lost = _voxels(mask) - _voxels(placed)
+        if mask.GetSize() == image.GetSize() and not np.round(offset).any():
+            origin, spacing, direction = grid_difference(mask, image)
+            return placed, (f"mask grid beyond ITK's tolerance of the image grid but on its lattice (origin {origin:.2g} mm, "
+                            f"spacing {spacing:.2g} mm, direction cosines {direction:.2g} apart): placed on the image "
+                            "grid voxel for voxel")
         return placed, (f"mask resampled onto the image voxel for voxel: it covers {'x'.join(map(str, mask.GetSize()))} "
                         f"voxels of the exam grid from voxel {tuple(int(v) for v in np.round(offset))} (saved cropped)"
                         + (f"; {lost} lesion voxels outside the exam dropped" if lost else ""))
@@ -86,6 +132,14 @@ def _onto(mask: sitk.Image, image: sitk.Image) -> tuple[sitk.Image, str]:
 def _describe(image: sitk.Image) -> str:
     spacing = " x ".join(f"{s:.3g}" for s in image.GetSpacing())
     return f"{'x'.join(map(str, image.GetSize()))} voxels of {spacing} mm"
+
+
+def describe_grid(image: sitk.Image) -> str:
+    """Size, spacing (mm), origin (mm, LPS) and direction cosines of a grid, for a message."""
+    def numbers(values) -> str:
+        return ", ".join(f"{v:.6g}" for v in values)
+    return (f"{_describe(image)}, origin ({numbers(image.GetOrigin())}) mm, "
+            f"direction ({numbers(image.GetDirection())})")
 
 
 def _voxels(mask: sitk.Image) -> int:

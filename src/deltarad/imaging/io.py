@@ -22,7 +22,7 @@ from pydicom.errors import InvalidDicomError
 from deltarad.errors import CaseError
 from deltarad.imaging.dicom import read_dicom_exam
 from deltarad.imaging.dicom.finding import looks_like_dicom
-from deltarad.imaging.geometry import same_grid
+from deltarad.imaging.geometry import on_image_grid, same_grid
 from deltarad.tablefile import is_given
 
 log = logging.getLogger(__name__)
@@ -94,11 +94,12 @@ def read_analysed_exam(path: str | Path, settings, *, series: str | None = None,
 
 
 def read_chest_wall(path: str | Path | sitk.Image, image: sitk.Image, *, patient: str | None = None) -> sitk.Image:
-    """A chest-wall mask (a file, or an image: its non-zero voxels) on `image`'s grid
-    (nearest-neighbour resampling where its grid differs)."""
+    """A chest-wall mask (a file, or an image: its non-zero voxels) on `image`'s grid: taken on it
+    where the grids are the same as ITK compares them (geometry.same_grid), else nearest-neighbour
+    resampling."""
     wall = _binary(path) if isinstance(path, sitk.Image) else read_mask(path, patient=patient, reference=image)
-    if same_grid(wall, image):
-        return wall
+    if same_grid(image, wall):
+        return on_image_grid(wall, image)[0]
     return sitk.Resample(wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
 
 

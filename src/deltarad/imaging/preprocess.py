@@ -64,13 +64,19 @@ class Grid:
         return Grid(tuple(int(s) for s in size), self.spacing, tuple(self.point(lo).tolist()), self.direction)
 
 
+#: A field of view longer than a whole number of output voxels by less than this fraction of a
+#: voxel gets no extra voxel: a DICOM series' slice spacing computed from rounded positions
+#: (1.0000002 mm for 1 mm slices) must not add a slice of nothing but extrapolation.
+FIELD_OF_VIEW_TOLERANCE_VOXELS = 1e-3
+
+
 def output_grid(image: sitk.Image, spacing_mm: tuple[float, float, float] | None) -> Grid:
     """The whole exam's grid after resampling: same field of view (voxel edges aligned), new spacing."""
     grid = Grid.of(image)
     if spacing_mm is None:
         return grid
     old, new = np.array(grid.spacing), np.array(spacing_mm, float)
-    size = np.maximum(np.ceil(np.array(grid.size) * old / new - 1e-6), 1).astype(int)
+    size = np.maximum(np.ceil(np.array(grid.size) * old / new - FIELD_OF_VIEW_TOLERANCE_VOXELS), 1).astype(int)
     origin = np.array(grid.origin) + np.array(grid.direction).reshape(3, 3) @ ((new - old) / 2)
     return Grid(tuple(size.tolist()), tuple(new.tolist()), tuple(origin.tolist()), grid.direction)
 

@@ -17,13 +17,20 @@ Rules (each inference is returned as a note; where two readings remain, a CaseEr
   times vary slice by slice, by geometry: in acquisition order (then InstanceNumber) the slice
   positions repeat, each run of them one dynamic. With no time varying: refused (e.g. a
   diffusion series: its images differ in b-value, not in time).
-- A folder of several series: DERIVED images (subtraction, MIP, MPR, phase, maps) are left
-  out; the others are grouped by grid (orientation, size, spacing, slice positions) and
-  protocol (protocol name, scanning sequence, TR, flip angle). One group: its series are the
-  exam, their volumes ordered by acquisition time (one series per dynamic, the usual Siemens
-  export). Several: the one group with two or more volumes is the DCE exam; otherwise the
-  `series` setting (SeriesDescription or SeriesNumber) must pick, and without it the folder is
-  refused naming the candidates.
+- A folder of several series: DERIVED images (subtraction, MIP, MPR, phase and phase-difference
+  images, field maps and other maps) are left out; the others are grouped by grid (orientation,
+  size, spacing, slice positions) and protocol (ProtocolName, SequenceName, ScanningSequence,
+  TR, TE, flip angle). One group: its series are the exam, their volumes ordered by acquisition
+  time (one series per dynamic, the usual Siemens export). Several: a group is dynamic when its
+  volumes were acquired at two or more times; series of one acquisition time that differ only by
+  echo, image type or reconstruction (a field map's two magnitude echoes) are one acquisition,
+  not dynamics. The one dynamic group is the DCE exam and every other series is left out with
+  the reason (acquired at one time with which series; the grid or protocol values that differ
+  from the DCE series'); with several dynamic groups the `series` setting (SeriesDescription or
+  SeriesNumber) must pick, and without it the folder is refused naming the candidates.
+- Series of the DCE group holding volumes of one acquisition time are two image types or
+  reconstructions of it (e.g. Siemens' ND and DIS2D exported per dynamic: `image_kind` picks one,
+  the series of other kinds left out) or copies of it (refused: keep one).
 """
 from __future__ import annotations
 
@@ -43,6 +50,8 @@ SPACING_TOLERANCE_FRACTION = 0.01
 """Slice steps may differ from their median by max(0.01 mm, 1% of it): recorded in a note."""
 DERIVED_TOKENS = {"DERIVED", "SUBTRACTION", "SUB", "MIP", "MPR", "PROJECTION IMAGE", "PHASE", "P", "FIELD_MAP",
                   "B0", "ADC", "TRACEW", "FA", "MOCO", "CPR", "REFORMATTED", "MAP", "T1 MAP", "PERFUSION_MAP"}
+
+_DERIVED_MEANING = {"P": "phase image", "PHASE": "phase image", "FIELD_MAP": "field map", "B0": "field map"}
 
 
 @dataclass
@@ -80,7 +89,10 @@ class Series:
         """Why the series is not original DCE images (its ImageType), or None."""
         types = {t.upper() for f in self.frames for t in f.image_type}
         hits = sorted(types & DERIVED_TOKENS)
-        return f"ImageType {'/'.join(hits)}" if hits else None
+        if not hits:
+            return None
+        what = sorted({_DERIVED_MEANING[t] for t in hits if t in _DERIVED_MEANING})
+        return f"ImageType {'/'.join(hits)}" + (f" ({', '.join(what)})" if what else "")
 
 
 def split_series(frames: list[Frame]) -> list[Series]:
@@ -289,6 +301,8 @@ def choose_series(series_list: list[Series], *, series: str | None, image_kind: 
         notes.append(f"{len(picked)} of {len(series_list)} series chosen by {series!r}")
         left += [(s, f"not matching {series!r}") for s in series_list if s not in picked]
         series_list = picked
+    if image_kind is not None:
+        series_list = _of_kind(series_list, image_kind, left, notes)
     if len(series_list) == 1:
         return [dynamics(series_list[0], image_kind, patient, where)], left, notes
     candidates, refused = [], []
@@ -300,16 +314,16 @@ def choose_series(series_list: list[Series], *, series: str | None, image_kind: 
                 candidates.append(s)
                 continue
             except CaseError as exc:
-                reason = exc.problem
+                reason = _multi_echo(s) or exc.problem
         refused.append((s, reason))
     clusters: dict[tuple, list[Series]] = defaultdict(list)
     for s in candidates:
         clusters[_signature(s)].append(s)
     groups = list(clusters.values())
     if len(groups) > 1:
-        dynamic = [g for g in groups if sum(len(s.volumes) for s in g) >= 2]
+        dynamic = [g for g in groups if acquisitions(g) >= 2]
         if len(dynamic) == 1:
-            refused += [(s, "not a dynamic series on the DCE series' grid and protocol")
+            refused += [(s, _not_dynamic(s, candidates, dynamic[0][0]))
                         for g in groups if g is not dynamic[0] for s in g]
             groups = dynamic
     if not groups:
@@ -327,6 +341,75 @@ def choose_series(series_list: list[Series], *, series: str | None, image_kind: 
     return chosen, left + refused, notes
 
 
+def acquisitions(group: list[Series]) -> int:
+    """How many acquisitions the volumes of `group` are: volumes of one acquisition time are one
+    (echoes, image types, reconstructions of it); a volume without a time counts alone."""
+    times = [v.time_s for s in group for v in s.volumes]
+    return len({round(t, 3) for t in times if t is not None}) + sum(t is None for t in times)
+
+
+def _times(s: Series) -> set[float]:
+    return {round(v.time_s, 3) for v in s.volumes if v.time_s is not None}
+
+
+def _not_dynamic(s: Series, candidates: list[Series], dce: Series) -> str:
+    """Why a series outside the DCE group is left out: the series acquired at its time (one
+    acquisition, not dynamics) and what differs from the DCE series (grid, protocol)."""
+    parts = []
+    together = [o for o in candidates if o is not s and _times(o) and _times(o) == _times(s)]
+    if together:
+        differing = _differences(s, together[0], grid=False)
+        parts.append(f"acquired at one time with {', '.join(o.name for o in together)}"
+                     + (f" (differing in {differing})" if differing else "") + ": one acquisition, not dynamics")
+    elif acquisitions([s]) < 2:
+        parts.append("a single acquisition, not dynamics")
+    differing = _differences(s, dce, grid=True)
+    parts.append(f"not the DCE series' grid and protocol ({differing} against {dce.name})" if differing
+                 else "on the DCE series' grid and protocol but not among its dynamics")
+    return ("field map: " if _field_map(s) else "") + "; ".join(parts)
+
+
+def _differences(a: Series, b: Series, *, grid: bool) -> str:
+    """The grid and protocol attributes (and image kinds) whose values differ between two series."""
+    fa, fb = a.first, b.first
+    mine, theirs = dict(fa.protocol), dict(fb.protocol)
+    if not grid:
+        mine |= dict(fa.kind)
+        theirs |= dict(fb.kind)
+    shown = [f"{name} {_value(mine.get(name))}/{_value(theirs.get(name))}" for name in mine
+             if mine.get(name) != theirs.get(name)]
+    if grid:
+        sa, sb = _signature(a)[:5], _signature(b)[:5]
+        if sa != sb:
+            names = ("orientation", "rows", "columns", "pixel spacing", "slice positions")
+            shown.insert(0, "grid (" + ", ".join(n for n, x, y in zip(names, sa, sb) if x != y) + ")")
+    return ", ".join(shown)
+
+
+def _value(value) -> str:
+    return "none" if value in (None, "") else f"{value:g}" if isinstance(value, float) else f"'{value}'"
+
+
+def _field_map(s: Series) -> bool:
+    """Does the series say it is a field map (ImageType, protocol or sequence name, description)?"""
+    f = s.first
+    types = {t.upper() for t in f.image_type}
+    names = " ".join([str(dict(f.protocol).get("ProtocolName", "")), str(dict(f.protocol).get("SequenceName", "")),
+                      f.description]).lower()
+    return bool(types & {"FIELD_MAP", "B0"}) or any(k in names for k in ("field_map", "fieldmap", "field map", "fm2d", "b0map"))
+
+
+def _multi_echo(s: Series) -> str | None:
+    """The reason for leaving out a series holding several echoes at each slice position, all
+    acquired at one time (a field map's magnitude images): one acquisition, not dynamics."""
+    echoes = sorted({dict(f.kind).get("EchoNumbers") for f in s.frames} - {None})
+    times = {round(f.acquisition_s, 3) for f in s.frames if f.acquisition_s is not None}
+    if len(echoes) < 2 or len(times) > 1:
+        return None
+    return (("field map: " if _field_map(s) else "") + f"{len(echoes)} echoes (EchoNumbers {', '.join(echoes)}) at "
+            "each slice position acquired at one time: one multi-echo acquisition, not a dynamic series")
+
+
 def _refuse_copies(chosen: list[Series], patient: str | None, where) -> None:
     """Two series whose volumes were acquired at the same times are copies of one acquisition
     (e.g. a converter's classic and enhanced copies under new UIDs), not two dynamics."""
@@ -337,8 +420,33 @@ def _refuse_copies(chosen: list[Series], patient: str | None, where) -> None:
                 continue
             other = seen.setdefault(v.time_s, s)
             if other is not s:
-                raise CaseError(f"{other.name} and {s.name} hold volumes of the same acquisition time: copies of one "
-                                "acquisition, not two dynamics; keep one, or set imaging.series", patient=patient, file=where)
+                raise CaseError(_same_time(other, s), patient=patient, file=where)
+
+
+def _same_time(a: Series, b: Series) -> str:
+    """Why two series of the DCE group with volumes of one acquisition time are refused: two image
+    types or reconstructions of one acquisition (a choice to make), or copies of it."""
+    ka, kb = dict(a.first.kind), dict(b.first.kind)
+    if a.first.form == b.first.form and ka != kb:
+        differing = ", ".join(f"{name} '{ka.get(name, '')}'/'{kb.get(name, '')}'" for name in sorted(set(ka) | set(kb))
+                              if ka.get(name) != kb.get(name))
+        return (f"{a.name} and {b.name} hold volumes of the same acquisition time in two image types or reconstructions "
+                f"({differing}): one acquisition, not two dynamics; set imaging.image_kind to the one to read "
+                "(or imaging.series)")
+    return (f"{a.name} and {b.name} hold volumes of the same acquisition time: copies of one acquisition, not two "
+            "dynamics; keep one, or set imaging.series")
+
+
+def _of_kind(series_list: list[Series], image_kind: str, left: list, notes: list[str]) -> list[Series]:
+    """The series holding images of `image_kind` (imaging.image_kind), where only some do; the
+    others are left out (e.g. one of two reconstructions exported per dynamic)."""
+    wanted = image_kind.strip().lower()
+    of_kind = [s for s in series_list if any(v.strip().lower() == wanted for f in s.frames for _, v in f.kind)]
+    if not of_kind or len(of_kind) == len(series_list):
+        return series_list
+    notes.append(f"{len(of_kind)} of {len(series_list)} series hold images of kind '{image_kind}' (imaging.image_kind)")
+    left += [(s, f"no images of kind '{image_kind}' (imaging.image_kind)") for s in series_list if s not in of_kind]
+    return of_kind
 
 
 def _derived_note(s: Series) -> list[str]:

@@ -36,7 +36,7 @@ _TAGS = [
     "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns", "NumberOfFrames",
     "RescaleSlope", "RescaleIntercept", "TemporalPositionIdentifier", "TriggerTime", "AcquisitionTime",
     "AcquisitionDate", "AcquisitionDateTime", "SeriesDate", "SeriesTime", "ContentTime", "AcquisitionNumber",
-    "InstanceNumber", "ScanningSequence", "RepetitionTime", "EchoTime", "FlipAngle", "EchoNumbers",
+    "InstanceNumber", "ScanningSequence", "SequenceName", "RepetitionTime", "EchoTime", "FlipAngle", "EchoNumbers",
     "DiffusionBValue", "FrameOfReferenceUID", "PerFrameFunctionalGroupsSequence",
     "SharedFunctionalGroupsSequence", PHILIPS_LABEL_TYPE, PHILIPS_SCALE_SLOPE, GE_BVALUE,
 ]
@@ -57,8 +57,9 @@ class Frame:
     series_uid: str
     series_number: int | None
     description: str
-    protocol: tuple
-    """What two series of one acquisition protocol share (protocol name, sequence, TR, TE, flip angle)."""
+    protocol: tuple[tuple[str, object], ...]
+    """What two series of one acquisition protocol share, as (attribute, value) pairs: ProtocolName,
+    SequenceName, ScanningSequence, RepetitionTime, EchoTime, FlipAngle (ms, degrees)."""
     position: tuple[float, float, float]
     """ImagePositionPatient: the first voxel's centre, mm, LPS."""
     orientation: tuple[float, ...]
@@ -212,10 +213,12 @@ def common(ds: Header, file: Path) -> dict:
         series_number=as_int(ds.get("SeriesNumber")),
         description=str(ds.get("SeriesDescription", "") or ""),
         protocol=(
-            str(ds.get("ProtocolName", "") or ""),
-            str(find(ds, "ScanningSequence") or ""),
-            _round(find(ds, "RepetitionTime")),
-            _round(find(ds, "FlipAngle")),
+            ("ProtocolName", str(ds.get("ProtocolName", "") or "")),
+            ("SequenceName", str(find(ds, "SequenceName") or "")),
+            ("ScanningSequence", "\\".join(str(v) for v in as_list(find(ds, "ScanningSequence")))),
+            ("RepetitionTime", _round(find(ds, "RepetitionTime"))),
+            ("EchoTime", _round(find(ds, "EchoTime"))),
+            ("FlipAngle", _round(find(ds, "FlipAngle"))),
         ),
         image_type=tuple(str(v) for v in as_list(ds.get("ImageType"))),
         acquisition_number=as_int(ds.get("AcquisitionNumber")),
