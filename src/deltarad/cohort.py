@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad.coding import Coding
+from deltarad.encoding import label, level_of
 from deltarad.config import Study, TableFile
 from deltarad.errors import FAILURE_COLUMNS, StudyFileError
 from deltarad.tablefile import Table, is_given, read_table_file
@@ -151,9 +152,25 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
     for col in binary:
         cohort[col] = cohort[col].astype(int)
     if require_outcome and len(cohort) and cohort[study.outcome].nunique() < 2:
-        raise StudyFileError(f"every usable patient has {study.outcome} = {cohort[study.outcome].iat[0]}: "
-                             "a model needs both outcomes", file=path)
+        raise StudyFileError(_one_outcome(study, cohort, table.frame[study.outcome], failures), file=path)
     return Cohort(cohort, file_order, failures, read_as=f"{path.name}: {table.read_as}")
+
+
+def _one_outcome(study: Study, cohort: pd.DataFrame, raw: pd.Series, failures: pd.DataFrame) -> str:
+    """Why no model can be fitted when every usable patient has one outcome: the codes the
+    outcome column holds, and the `coding:` entry that declares them when it holds other codes."""
+    only = cohort[study.outcome].iat[0]
+    text = f"every usable patient has {study.outcome} = {only}: a model needs both outcomes"
+    levels = [lvl for lvl in map(level_of, raw) if lvl is not None]
+    counts = pd.Series(levels, dtype=object).value_counts(sort=False)
+    codes = sorted(counts.index, key=lambda lvl: (isinstance(lvl, str), str(lvl) if isinstance(lvl, str) else lvl))
+    found = ", ".join(f"{label(code)} ({counts[code]} patient{'' if counts[code] == 1 else 's'})" for code in codes)
+    if len(counts) < 2:
+        return f"{text}; the column '{study.outcome}' holds only {found or 'blanks'}"
+    left = int(failures["error"].str.contains(f"column '{study.outcome}'", regex=False).sum())
+    return (f"{text}; the column '{study.outcome}' holds the codes {found}, and {left} patient(s) were left out "
+            f"for theirs: if these codes are the two outcomes, declare them in the study file, "
+            f"coding: {{{study.outcome}: {{1: [<the pCR code>], 0: [<the other code>]}}}}")
 
 
 def _shown(value: object) -> str:
