@@ -60,6 +60,7 @@ class _Filter(TransformerMixin, BaseEstimator):
     """
 
     features_: list[str]
+    _needs_y = False  # the outcome-driven steps (t-test, correlation, LASSO) need y
 
     def _fit_frame(self, X, y=None, *, target: bool = False) -> tuple[pd.DataFrame, np.ndarray | None]:
         """(X as a DataFrame, y as an array or None); sets n_features_in_ (and feature_names_in_ for
@@ -96,8 +97,6 @@ class _Filter(TransformerMixin, BaseEstimator):
             tags.target_tags.required = True
             tags.classifier_tags = tags.classifier_tags or ClassifierTags(multi_class=False)
         return tags
-
-    _needs_y = False  # the outcome-driven steps need y
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """The kept features, in input order (named by `input_features` when given)."""
