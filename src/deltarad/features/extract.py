@@ -164,11 +164,11 @@ def mask_features(
 @contextmanager
 def radiomics_quiet() -> Iterator[None]:
     """PyRadiomics' messages below ERROR held back while we extract (it warns once per feature class
-    and mask, e.g. "GLCM is symmetrical"; our log says what matters), unless its logger is open to
-    DEBUG (a --debug run); its logger's level is restored after."""
+    and mask, e.g. "GLCM is symmetrical"; our log says what matters), unless the root logger is
+    open to DEBUG (a --debug run); its logger's level is restored after."""
     logger = logging.getLogger(radiomics.__name__)
     level = logger.level
-    if not logger.isEnabledFor(logging.DEBUG):
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
         logger.setLevel(logging.ERROR)
     try:
         yield
