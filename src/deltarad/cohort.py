@@ -186,5 +186,18 @@ def _absolute(value: object, folder: Path) -> str | None:
     return str(p if p.is_absolute() else (folder / p).resolve())
 
 
+def unmatched_ids(study: Study, cohort_ids: pd.Series, feature_ids: pd.Series, shown: int = 3) -> str:
+    """No cohort patient has a feature row: both files' ids, by example, so the difference shows."""
+    def examples(ids: pd.Series) -> str:
+        distinct = list(dict.fromkeys(map(str, ids)))
+        more = f", ... ({len(distinct)} in all)" if len(distinct) > shown else ""
+        return ", ".join(repr(i) for i in distinct[:shown]) + more
+
+    return (f"no patient id of the cohort matches a row of the feature table: the cohort "
+            f"({study.cohort_path.name}, column '{study.patient_id}') has {examples(cohort_ids)}; the feature table "
+            f"({study.features_path.name}, column patient_id) has {examples(feature_ids)}; the ids must be written "
+            f"alike in both (prefix, leading zeros, spaces)")
+
+
 def has_images(cohort: pd.DataFrame) -> bool:
     return all(c in cohort.columns for c in REQUIRED_IMAGE_COLUMNS)

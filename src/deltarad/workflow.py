@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad import outputs
-from deltarad.cohort import Cohort, has_images, load_cohort, read_cohort, read_study_table
+from deltarad.cohort import Cohort, has_images, load_cohort, read_cohort, read_study_table, unmatched_ids
 from deltarad.config import Study
 from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
@@ -70,7 +70,7 @@ def load_features(
             raise DeltaradError("the feature table has no patient_id column", file=study.features_path)
         unknown = sorted(set(table["patient_id"]) - set(cohort["patient_id"]))
         if len(cohort) and len(table) and len(unknown) == table["patient_id"].nunique():
-            raise DeltaradError(_no_id_matches(study, cohort["patient_id"], table["patient_id"]), file=study.features_path)
+            raise DeltaradError(unmatched_ids(study, cohort["patient_id"], table["patient_id"]), file=study.features_path)
         if unknown:
             log.warning("feature table: %d patient(s) not in the cohort are ignored (e.g. %s)", len(unknown), unknown[0])
         return table[table["patient_id"].isin(cohort["patient_id"])], pd.DataFrame(columns=FAILURE_COLUMNS)
@@ -115,19 +115,6 @@ def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     keep = ~bad_rows & ~features["patient_id"].astype(str).isin(failed).to_numpy()
     failures_df = pd.DataFrame(failures, columns=FAILURE_COLUMNS).drop_duplicates("patient_id")
     return features[keep], failures_df
-
-
-def _no_id_matches(study: Study, cohort_ids: pd.Series, feature_ids: pd.Series, shown: int = 3) -> str:
-    """No cohort patient has a feature row: both files' ids, by example, so the difference shows."""
-    def examples(ids: pd.Series) -> str:
-        distinct = list(dict.fromkeys(map(str, ids)))
-        more = f", ... ({len(distinct)} in all)" if len(distinct) > shown else ""
-        return ", ".join(repr(i) for i in distinct[:shown]) + more
-
-    return (f"no patient id of the cohort matches a row of the feature table: the cohort "
-            f"({study.cohort_path.name}, column '{study.patient_id}') has {examples(cohort_ids)}; the feature table "
-            f"({study.features_path.name}, column patient_id) has {examples(feature_ids)}; the ids must be written "
-            f"alike in both (prefix, leading zeros, spaces)")
 
 
 def usable_delta(features: pd.DataFrame, *, drop_undefined: bool = True, kind: str = "relative",

@@ -197,6 +197,8 @@ def test_cohort_ids_matching_no_feature_row_are_named_from_both_files(study):
     res, _ = _run(study)
     _one_line_error(res, "features.csv", "no patient id of the cohort matches a row of the feature table",
                     "cohort.csv", "'MRN-SYN0001'", "'SYN0001'", "(90 in all)")
+    checked = runner.invoke(app, ["check", str(study), "--out", str(study.parent / "check")])
+    assert checked.exit_code == 1 and "a run stops: no patient id of the cohort matches" in checked.output
 
 
 def test_a_cohort_too_small_for_the_modelling_says_how_many_patients_it_needs(tmp_path):
@@ -205,3 +207,5 @@ def test_a_cohort_too_small_for_the_modelling_says_how_many_patients_it_needs(tm
     # 12 patients split 0.3/0.7 as torch does: 4 validation, 8 training; 15 give 10 training patients
     _one_line_error(res, "too few patients: 12 usable patients give 8 training patients",
                     "stepwise search needs at least 10 training patients", "at least 15 usable patients")
+    checked = runner.invoke(app, ["check", str(small), "--out", str(tmp_path / "check")])
+    assert "the modelling would stop: too few patients: 12 usable patients" in checked.output, checked.output
