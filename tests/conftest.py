@@ -24,3 +24,18 @@ def tiny_cohort(tmp_path_factory) -> Path:
     """study.yaml of the tiny cohort, shared by the session: read it, never change its files
     (tests/scale's `cohort_copy` gives a private copy)."""
     return generate_cohort(tmp_path_factory.mktemp("tiny") / "cohort", workers=1, **TINY_COHORT)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _study_keys_in_a_temporary_config(tmp_path_factory):
+    """`deltarad index` keeps study keys under $XDG_CONFIG_HOME (else ~/.config): the tests' keys
+    go to a temporary folder, never the user's."""
+    import os
+
+    saved = {name: os.environ.pop(name, None) for name in ("XDG_CONFIG_HOME", "DELTARAD_KEY_FILE")}
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    yield
+    for name, value in saved.items():
+        os.environ.pop(name, None)
+        if value is not None:
+            os.environ[name] = value

@@ -9,6 +9,7 @@ global state, then imports deltarad and every module of the package and touches 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -142,6 +143,40 @@ def test_importing_deltarad_and_every_module_changes_no_global_state(third_party
 @pytest.mark.parametrize("what", ["delta, fit, predict_proba, evaluate, a figure"])
 def test_the_api_leaves_global_state_as_it_found_it(what, third_party):
     seen = _run(USE_API, third_party)
+    assert _differences(seen["before"], seen["after"]) == []
+
+
+RADIOMICS_FIRST = r'''
+import importlib, json, logging, sys, warnings
+for name in THIRD_PARTY:  # every other package deltarad loads, but not PyRadiomics
+    if name.split(".")[0] != "radiomics":
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+assert "radiomics" not in sys.modules
+
+def state():
+    logger = logging.getLogger("radiomics")
+    return {"warnings_filters": [repr(f) for f in warnings.filters], "showwarning": repr(warnings.showwarning),
+            "radiomics_logger": [logger.level, logger.propagate, logger.disabled, [repr(h) for h in logger.handlers]],
+            "root_handlers": [repr(h) for h in logging.getLogger().handlers]}
+
+before = state()
+from deltarad.features import extract, store  # noqa: F401  (each loads PyRadiomics)
+from deltarad.features.engine import feature_classes, mask_box  # noqa: F401
+import deltarad.features.engine.glcm  # noqa: F401
+feature_classes("pyradiomics")
+assert "radiomics" in sys.modules
+print(json.dumps({"before": before, "after": state()}))
+'''
+
+
+def test_deltarad_loading_pyradiomics_keeps_its_logger_and_the_warning_filters(third_party):
+    """PyRadiomics' own import sets its logger to INFO with a stderr handler and adds warning
+    filters; where deltarad is the one importing it, all of that is put back as it was."""
+    seen = _python(f"THIRD_PARTY = {third_party!r}\n" + RADIOMICS_FIRST)
+    assert seen["before"]["radiomics_logger"] == [logging.NOTSET, True, False, []]
     assert _differences(seen["before"], seen["after"]) == []
 
 

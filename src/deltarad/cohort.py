@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad.coding import Coding
+from deltarad.encoding import label, level_of
 from deltarad.config import Study, TableFile
 from deltarad.errors import FAILURE_COLUMNS, StudyFileError
 from deltarad.tablefile import Table, is_given, read_table_file
@@ -154,8 +155,7 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
     for col in binary:
         cohort[col] = cohort[col].astype(int)
     if require_outcome and len(cohort) and cohort[study.outcome].nunique() < 2:
-        raise StudyFileError(f"every usable patient has {study.outcome} = {cohort[study.outcome].iat[0]}: "
-                             "a model needs both outcomes", file=path)
+        raise StudyFileError(_one_outcome(study, cohort, table.frame[study.outcome], failures), file=path)
     return Cohort(cohort, file_order, failures, read_as=f"{path.name}: {table.read_as}")
 
 
@@ -193,6 +193,23 @@ def _same_file_key(path: str) -> str:
         return path
 
 
+def _one_outcome(study: Study, cohort: pd.DataFrame, raw: pd.Series, failures: pd.DataFrame) -> str:
+    """Why no model can be fitted when every usable patient has one outcome: the codes the
+    outcome column holds, and the `coding:` entry that declares them when it holds other codes."""
+    only = cohort[study.outcome].iat[0]
+    text = f"every usable patient has {study.outcome} = {only}: a model needs both outcomes"
+    levels = [lvl for lvl in map(level_of, raw) if lvl is not None]
+    counts = pd.Series(levels, dtype=object).value_counts(sort=False)
+    codes = sorted(counts.index, key=lambda lvl: (isinstance(lvl, str), str(lvl) if isinstance(lvl, str) else lvl))
+    found = ", ".join(f"{label(code)} ({counts[code]} patient{'' if counts[code] == 1 else 's'})" for code in codes)
+    if len(counts) < 2:
+        return f"{text}; the column '{study.outcome}' holds only {found or 'blanks'}"
+    left = int(failures["error"].str.contains(f"column '{study.outcome}'", regex=False).sum())
+    return (f"{text}; the column '{study.outcome}' holds the codes {found}, and {left} patient(s) were left out "
+            f"for theirs: if these codes are the two outcomes, declare them in the study file, "
+            f"coding: {{{study.outcome}: {{1: [<the pCR code>], 0: [<the other code>]}}}}")
+
+
 def _shown(value: object) -> str:
     if pd.isna(value):
         return "missing"
@@ -204,6 +221,19 @@ def _absolute(value: object, folder: Path) -> str | None:
         return None
     p = Path(str(value).strip())
     return str(p if p.is_absolute() else (folder / p).resolve())
+
+
+def unmatched_ids(study: Study, cohort_ids: pd.Series, feature_ids: pd.Series, shown: int = 3) -> str:
+    """No cohort patient has a feature row: both files' ids, by example, so the difference shows."""
+    def examples(ids: pd.Series) -> str:
+        distinct = list(dict.fromkeys(map(str, ids)))
+        more = f", ... ({len(distinct)} in all)" if len(distinct) > shown else ""
+        return ", ".join(repr(i) for i in distinct[:shown]) + more
+
+    return (f"no patient id of the cohort matches a row of the feature table: the cohort "
+            f"({study.cohort_path.name}, column '{study.patient_id}') has {examples(cohort_ids)}; the feature table "
+            f"({study.features_path.name}, column patient_id) has {examples(feature_ids)}; the ids must be written "
+            f"alike in both (prefix, leading zeros, spaces)")
 
 
 def has_images(cohort: pd.DataFrame) -> bool:

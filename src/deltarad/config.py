@@ -23,7 +23,8 @@ class SplitSettings(_Strict):
     """Random split as torch.utils.data.random_split(range(n), [validation_fraction, 1 - it])."""
 
     validation_fraction: float = Field(0.3, gt=0, lt=1)
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=-(2**63), lt=2**64,
+                      description="torch.Generator().manual_seed's seed: any int64 or uint64 (torch uses its low 32 bits)")
 
 
 class SelectionSettings(_Strict):

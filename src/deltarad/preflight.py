@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from deltarad.cohort import load_cohort_cases, read_study_table
+from deltarad.cohort import load_cohort_cases, read_study_table, unmatched_ids
 from deltarad.config import ImagingSettings, Study
-from deltarad.errors import CaseError, CompleteEarlyResponse, StudyFileError
+from deltarad.errors import CaseError, CompleteEarlyResponse, DeltaradError, StudyFileError
 from deltarad.features.delta import TIMEPOINTS
 from deltarad.imaging import io
 from deltarad.imaging.air import exam_air
@@ -36,6 +36,8 @@ from deltarad.imaging.finite import non_finite_checked
 from deltarad.imaging.geometry import checked_mask
 from deltarad.imaging.preprocess import Grid, crop_grid, itk_threads, lesion_box, output_grid, resample_label, resample_mask
 from deltarad.imaging.regions import peritumoral_ring
+from deltarad.modeling.pipeline import enough_training_patients
+from deltarad.modeling.split import study_split
 from deltarad.parallel import ParallelSettings, map_units
 from deltarad.tablefile import is_given
 
@@ -263,6 +265,12 @@ def check_study(study: Study, *, parallel: ParallelSettings | None = None, progr
         problems.append(f"a run stops: {exc.problem}")
     if not has_outcome:
         notes.append(f"no outcome column '{study.outcome}': the cohort can be scored (predict) but not modelled")
+    elif not problems:
+        unmatched = _unmatched_feature_rows(study, cohort)
+        if unmatched:
+            problems.append(f"a run stops: {unmatched}")
+        else:  # a note: the exams of a pilot cohort are worth checking before it is large enough to model
+            notes += [f"the modelling would stop: {why}" for why in _too_few_for_modelling(study, raw, cohort)]
 
     settings = study.imaging
     base = study.cohort_path.parent
@@ -277,6 +285,29 @@ def check_study(study: Study, *, parallel: ParallelSettings | None = None, progr
     exam_table = pd.DataFrame(exams, columns=EXAM_COLUMNS)
     patients = _patients(study, raw, cohort, failures, exam_table)
     return StudyCheck(exam_table, patients, _coding(study, raw, cohort), problems, notes)
+
+
+def _unmatched_feature_rows(study: Study, cohort: pd.DataFrame) -> str | None:
+    """The run's error when the study's feature table matches no cohort id, else None."""
+    if study.features_path is None or cohort.empty:
+        return None
+    table = read_study_table(study, study.features, "feature table").frame
+    if "patient_id" in table.columns and len(table) and not table["patient_id"].isin(cohort["patient_id"]).any():
+        return unmatched_ids(study, cohort["patient_id"], table["patient_id"])
+    return None
+
+
+def _too_few_for_modelling(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame) -> list[str]:
+    """The run's error when the split leaves too few training patients for the selection and the
+    combined model (modeling.pipeline.enough_training_patients), counting every usable patient."""
+    split = study_split(list(raw[study.patient_id].astype(str)), study.split.validation_fraction, study.split.seed)
+    split = split[split["patient_id"].isin(cohort["patient_id"])]
+    training = cohort.set_index("patient_id").loc[split.loc[split["set"] == "training", "patient_id"], study.outcome]
+    try:
+        enough_training_patients(study, training, len(split))
+    except DeltaradError as exc:
+        return [exc.problem]
+    return []
 
 
 def check_exams(cohort: pd.DataFrame, settings: ImagingSettings, *, base: Path | None = None,

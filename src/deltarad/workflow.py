@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad import outputs
-from deltarad.cohort import Cohort, has_images, load_cohort, read_cohort, read_study_table
+from deltarad.cohort import Cohort, has_images, load_cohort, read_cohort, read_study_table, unmatched_ids
 from deltarad.config import Study
 from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
@@ -69,6 +69,8 @@ def load_features(
         if "patient_id" not in table.columns:
             raise DeltaradError("the feature table has no patient_id column", file=study.features_path)
         unknown = sorted(set(table["patient_id"]) - set(cohort["patient_id"]))
+        if len(cohort) and len(table) and len(unknown) == table["patient_id"].nunique():
+            raise DeltaradError(unmatched_ids(study, cohort["patient_id"], table["patient_id"]), file=study.features_path)
         if unknown:
             log.warning("feature table: %d patient(s) not in the cohort are ignored (e.g. %s)", len(unknown), unknown[0])
         return table[table["patient_id"].isin(cohort["patient_id"])], pd.DataFrame(columns=FAILURE_COLUMNS)

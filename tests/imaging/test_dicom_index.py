@@ -3,6 +3,7 @@ reader's notes in the extraction path."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import shutil
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_index_of_the_demo_cohort_finds_both_exams_of_every_patient(demo, tmp_pa
     expected = {str((demo / p).resolve()) for p in truth["baseline_image"]}
     assert set(draft["baseline_image"]) == expected
     assert set(draft["early_image"]) == {str((demo / p).resolve()) for p in truth["early_image"]}
-    assert draft["patient_id"].str.fullmatch(r"P[0-9a-f]{8}").all()
+    assert draft["patient_id"].str.fullmatch(r"P[0-9a-f]{12}").all()
     assert (draft["outcome"] == "").all() and (draft["baseline_series"] == "").all()
     index = pd.read_csv(tmp_path / "index.csv")
     assert (index["role"] == "DCE").sum() == 6
@@ -80,9 +81,11 @@ def vendor_tree(vendors: Path, root: Path) -> Path:
 def test_index_of_a_vendor_tree(shared_data, tmp_path):
     vendors = shared_data / "dicom-vendors"
     root = vendor_tree(vendors, tmp_path / "tree")
-    run("index", str(root), "--out", str(tmp_path / "out" / "cohort.csv"))
+    key = bytes(range(32))
+    (tmp_path / "study.key").write_text(key.hex())
+    run("index", str(root), "--out", str(tmp_path / "out" / "cohort.csv"), "--key", str(tmp_path / "study.key"))
     draft = pd.read_csv(tmp_path / "out" / "cohort.csv", dtype=str, keep_default_na=False).set_index("patient_id")
-    siemens, ge = "P" + hashlib.sha256(b"999").hexdigest()[:8], "P" + hashlib.sha256(b"fMRI").hexdigest()[:8]
+    siemens, ge = ("P" + hmac.new(key, patient_id, hashlib.sha256).hexdigest()[:12] for patient_id in (b"999", b"fMRI"))
     assert draft.loc[siemens, "baseline_image"] == str(root / "999" / "b_visit")  # 2023-01-13, before 2023-03-01
     assert draft.loc[siemens, "early_image"] == str(root / "999" / "a_visit")
     assert draft.loc[ge, "baseline_image"] == str(root / "fmri") and draft.loc[ge, "early_image"] == ""

@@ -177,3 +177,35 @@ def test_a_failed_patient_does_not_reshuffle_the_split(study):
     after = pd.read_csv(out / "split.csv")
     assert "SYN0002" not in set(after["patient_id"])
     assert before[before.patient_id != "SYN0002"].reset_index(drop=True).equals(after)
+
+
+def test_an_outcome_coded_1_2_names_the_codes_and_the_coding_to_declare(study):
+    _edit(study.parent / "cohort.csv", lambda d: d.assign(outcome=d["outcome"].replace({0: 2})))
+    n = pd.read_csv(study.parent / "cohort.csv")["outcome"].value_counts()
+    res, _ = _run(study)
+    _one_line_error(res, "cohort.csv", "every usable patient has outcome = 1",
+                    f"holds the codes 1 ({n[1]} patients), 2 ({n[2]} patients)",
+                    f"{n[2]} patient(s) were left out", "coding: {outcome: {1: [<the pCR code>], 0: [<the other code>]}}")
+    study.write_text(study.read_text() + "coding: {outcome: {1: [1], 0: [2]}}\n")  # the advice, taken
+    res, out = _run(study)
+    assert res.exit_code == 0, res.output
+    assert set(pd.read_csv(out / "predictions.csv")["outcome"]) == {0, 1}
+
+
+def test_cohort_ids_matching_no_feature_row_are_named_from_both_files(study):
+    _edit(study.parent / "cohort.csv", lambda d: d.assign(patient_id="MRN-" + d["patient_id"]))
+    res, _ = _run(study)
+    _one_line_error(res, "features.csv", "no patient id of the cohort matches a row of the feature table",
+                    "cohort.csv", "'MRN-SYN0001'", "'SYN0001'", "(90 in all)")
+    checked = runner.invoke(app, ["check", str(study), "--out", str(study.parent / "check")])
+    assert checked.exit_code == 1 and "a run stops: no patient id of the cohort matches" in checked.output
+
+
+def test_a_cohort_too_small_for_the_modelling_says_how_many_patients_it_needs(tmp_path):
+    small = generate_feature_study(tmp_path, n_patients=12, n_features=10, seed=4)
+    res, _ = _run(small)
+    # 12 patients split 0.3/0.7 as torch does: 4 validation, 8 training; 15 give 10 training patients
+    _one_line_error(res, "too few patients: 12 usable patients give 8 training patients",
+                    "stepwise search needs at least 10 training patients", "at least 15 usable patients")
+    checked = runner.invoke(app, ["check", str(small), "--out", str(tmp_path / "check")])
+    assert "the modelling would stop: too few patients: 12 usable patients" in checked.output, checked.output

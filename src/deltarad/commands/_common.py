@@ -39,6 +39,9 @@ def setup_logging(debug: bool = False) -> None:
         force=True,
     )
     logging.captureWarnings(True)
+    # PyRadiomics' logger at INFO, as its own import sets it (deltarad's import leaves it as found):
+    # its DEBUG lines, one per feature computed, stay out of a --debug run.
+    logging.getLogger("radiomics").setLevel(logging.INFO)
     if not debug:
         # PyRadiomics warns once per feature class and mask (e.g. "GLCM is symmetrical"); forked
         # workers inherit this process's handlers, so its records would reach our stderr. A

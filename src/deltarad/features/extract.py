@@ -33,9 +33,6 @@ from typing import Iterator, Mapping
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
-import radiomics
-from radiomics import imageoperations
-from radiomics.featureextractor import RadiomicsFeatureExtractor
 from threadpoolctl import threadpool_limits
 
 from deltarad import outputs
@@ -46,6 +43,7 @@ from deltarad.features.engine import Engine, compute_features, compute_shape, fe
 from deltarad.features.engine.mask_box import check_mask
 from deltarad.features.pyradiomics_errors import region_problem
 from deltarad.features.same_exam import IMAGE_DIGEST, image_digest, same_pixel_problems
+from deltarad.features.pyradiomics import RadiomicsFeatureExtractor, imageoperations, radiomics
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.imaging.air import exam_air
 from deltarad.imaging.finite import non_finite_checked
@@ -168,14 +166,17 @@ def mask_features(
 
 @contextmanager
 def radiomics_quiet() -> Iterator[None]:
-    """PyRadiomics' stderr handler at ERROR while we extract (it warns once per feature class and
-    mask, e.g. "GLCM is symmetrical"; our log says what matters), restored after."""
-    level = radiomics.handler.level
-    radiomics.setVerbosity(logging.ERROR)
+    """PyRadiomics' messages below ERROR held back while we extract (it warns once per feature class
+    and mask, e.g. "GLCM is symmetrical"; our log says what matters), unless the root logger is
+    open to DEBUG (a --debug run); its logger's level is restored after."""
+    logger = logging.getLogger(radiomics.__name__)
+    level = logger.level
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        radiomics.handler.setLevel(level)
+        logger.setLevel(level)
 
 
 def _real(value: object) -> float:

@@ -55,8 +55,9 @@ def file_fingerprint(path: str | Path) -> list[list]:
 
 def settings_fingerprint(settings: ImagingSettings, params_file: Path) -> dict:
     """What an exam's features depend on besides its files: settings, parameter file, versions."""
-    import radiomics
     import SimpleITK as sitk
+
+    from deltarad.features.pyradiomics import radiomics
 
     return {
         "imaging": settings.model_dump(mode="json"),

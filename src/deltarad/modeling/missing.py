@@ -35,16 +35,28 @@ def complete_cases(data: pd.DataFrame, variables: list[str]) -> np.ndarray:
     return data[list(variables)].notna().all(axis=1).to_numpy() if variables else np.ones(len(data), bool)
 
 
+#: The fewest training patients with every candidate's value the combined model's stepwise search
+#: runs on (complete-case policy): below it a logistic model choosing among the clinical variables,
+#: the ultrasound read and two radscores has too few patients to estimate anything.
+MIN_STEPWISE_PATIENTS = 10
+
+
 def stepwise_rows(data: pd.DataFrame, candidates: list[str]) -> np.ndarray:
     """The rows the stepwise search runs on: the complete cases of all candidates (logged)."""
     rows = complete_cases(data, candidates)
     blanks = {c: int(data[c].isna().sum()) for c in candidates if data[c].isna().any()}
+    listed = ", ".join(f"{c} {n}" for c, n in blanks.items())
     if blanks:
         log.info("combined model: stepwise AIC on the %d of %d training patients with every candidate (blanks: %s)",
-                 int(rows.sum()), len(rows), ", ".join(f"{c} {n}" for c, n in blanks.items()))
-    if rows.sum() < 10:
-        raise DeltaradError(f"only {int(rows.sum())} training patients have a value of every combined-model "
-                            f"candidate (blanks: {blanks}); use missing: {{policy: mice}} or fewer clinical variables")
+                 int(rows.sum()), len(rows), listed)
+    if rows.sum() < MIN_STEPWISE_PATIENTS:
+        need = f"the combined model's stepwise search needs at least {MIN_STEPWISE_PATIENTS}"
+        if not blanks:
+            raise DeltaradError(f"too few patients: the training set has only {len(rows)} patients and {need}; "
+                                "a larger cohort is needed")
+        raise DeltaradError(f"only {int(rows.sum())} of {len(rows)} training patients have a value of every "
+                            f"combined-model candidate (blanks: {listed}) and {need}; use missing: {{policy: mice}} "
+                            "or fewer clinical variables")
     return rows
 
 

@@ -15,12 +15,12 @@ from deltarad.features.delta import DELTA_KINDS, DeltaMatrices, drop_summary
 from deltarad.harmonize import apply_harmonization, fit_harmonization
 from deltarad.modeling.logit import fit_logit
 from deltarad.modeling.mice import fit_combined_mice, fit_imputation
-from deltarad.modeling.missing import finite
+from deltarad.modeling.missing import MIN_STEPWISE_PATIENTS, finite
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, DeltaradModel
 from deltarad.modeling.models import fit_combined, fit_radscore
 from deltarad.modeling.names import MODEL_COLUMNS, MODEL_LABELS, RADSCORES
 from deltarad.modeling.selection import select_features
-from deltarad.modeling.split import study_split
+from deltarad.modeling.split import random_split_lengths, study_split
 from deltarad.stats.roc import youden_threshold
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,29 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     return model, steps
 
 
+def enough_training_patients(study: Study, y_train: pd.Series, n_usable: int) -> None:
+    """Refuse, before any fitting, a training set too small for the modelling: the LASSO chooses its
+    penalty by stratified cross-validation (at least 2 training patients of each outcome, one per
+    fold side), and under the complete-case policy the combined model's stepwise search needs
+    MIN_STEPWISE_PATIENTS; the error says how many usable patients the split needs."""
+    counts = {level: int((y_train.to_numpy() == level).sum()) for level in (0, 1)}
+    problems = []
+    if min(counts.values()) < 2:
+        problems.append(f"the LASSO chooses its penalty by {study.selection.lasso_folds}-fold cross-validation, "
+                        f"which needs at least 2 training patients of each outcome (there are "
+                        f"{counts[0]} with {study.outcome} = 0 and {counts[1]} with {study.outcome} = 1)")
+    if study.missing.policy == "complete_case" and len(y_train) < MIN_STEPWISE_PATIENTS:
+        problems.append(f"the combined model's stepwise search needs at least {MIN_STEPWISE_PATIENTS} training patients")
+    if not problems:
+        return
+    fraction = study.split.validation_fraction
+    least = MIN_STEPWISE_PATIENTS if study.missing.policy == "complete_case" else 4  # 4: 2 of each outcome
+    needed = next(n for n in range(2, 10**6) if random_split_lengths(n, (fraction, 1 - fraction))[1] >= least)
+    raise DeltaradError(f"too few patients: {n_usable} usable patients give {len(y_train)} training patients "
+                        f"(split.validation_fraction {fraction:g}); {'; and '.join(problems)}. That takes at least "
+                        f"{needed} usable patients, with both outcomes well represented")
+
+
 def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
               file_order: list[str] | None = None) -> FitResult:
     """Fit every selection step and model on the training set; score every patient.
@@ -172,6 +195,7 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     split = split[split["patient_id"].isin(have)].reset_index(drop=True)
     cohort = cohort[cohort["patient_id"].isin(have)].reset_index(drop=True)
     train_ids = list(split.loc[split["set"] == "training", "patient_id"])
+    enough_training_patients(study, cohort.set_index("patient_id").loc[train_ids, study.outcome], len(split))
     imputed: list[pd.DataFrame] = []
     model, steps = fit_model(study, cohort, delta, delta_info, train_ids, imputed=imputed)
     frozen = DeltaradModel(model)

@@ -1,8 +1,10 @@
 """Feature selection per region, fitted on the training set only (METHOD.md, Feature selection).
 
-Each step is a scikit-learn transformer on a patients x features DataFrame (indexed by patient_id):
-`fit` learns from the X, y (and groups) it is given only, `transform` returns the kept columns, and
-`get_feature_names_out` names them. `selection_pipeline` chains them in a `sklearn.pipeline.Pipeline`
+Each step is a scikit-learn transformer on a patients x features table: a DataFrame indexed by
+patient_id (as the study uses them: the output is a DataFrame of the kept columns) or any array-like
+(the output an array; columns named x0, x1, ... as scikit-learn names them). `fit` learns from the
+X, y (and groups) it is given only, `transform` returns the kept columns, `get_feature_names_out`
+names them, and `set_output(transform="pandas")` gives DataFrames for arrays too. `selection_pipeline` chains them in a `sklearn.pipeline.Pipeline`
 whose last step, the LASSO, is also the radscore classifier, so the pipeline runs under
 `cross_validate`; `select_features` (the study fit and every resample of the internal validation)
 fits that same pipeline and reads the region's selection from its fitted steps.
@@ -25,7 +27,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import ClassifierTags
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 try:  # scikit-learn's private liblinear entry points; the estimator is used where they are gone
     from sklearn.svm import _liblinear
@@ -48,22 +52,65 @@ ICC_SKIPPED = "skipped: fewer than 2 training patients have a second reader"
 
 
 class _Filter(TransformerMixin, BaseEstimator):
-    """A selection step: keeps the columns in `features_` (set by fit, with the input's columns)."""
+    """A selection step: keeps the columns in `features_` (set by fit, with the input's columns).
+
+    The steps compute on a DataFrame: a DataFrame X is used as it is (its index names the patients),
+    an array-like is validated by scikit-learn's `validate_data` and framed with the column names
+    the step was fitted with (x0, x1, ... for arrays); `transform` answers in the input's kind.
+    """
 
     features_: list[str]
+    _needs_y = False  # the outcome-driven steps (t-test, correlation, LASSO) need y
 
-    def _fitted_on(self, X: pd.DataFrame) -> None:
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
+    def _fit_frame(self, X, y=None, *, target: bool = False) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """(X as a DataFrame, y as an array or None); sets n_features_in_ (and feature_names_in_ for
+        a DataFrame with string column names, as every scikit-learn estimator does)."""
+        if target:
+            array, y = validate_data(self, _checkable(X), y, reset=True, ensure_min_features=0)
+        else:
+            array = validate_data(self, _checkable(X), reset=True, ensure_min_features=0)
+        return self._framed(X, array), y
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _frame(self, X) -> pd.DataFrame:
+        """X to transform (or score), checked against the fit's features, as a DataFrame."""
         check_is_fitted(self)
-        return X[self.features_]
+        return self._framed(X, validate_data(self, _checkable(X), reset=False, ensure_min_features=0))
+
+    def _framed(self, X, array: np.ndarray) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_") and X.columns.equals(
+                pd.Index(self.feature_names_in_)):
+            return X  # the study's path: the DataFrame itself, bit for bit as before
+        index = X.index if isinstance(X, pd.DataFrame) else None
+        return pd.DataFrame(array, columns=_check_feature_names_in(self), index=index)
+
+    @staticmethod
+    def _answer(X, out: pd.DataFrame):
+        """`out` in the kind of the input X: a DataFrame for a DataFrame, else an array."""
+        return out if isinstance(X, pd.DataFrame) else out.to_numpy()
+
+    def transform(self, X):
+        return self._answer(X, self._frame(X)[self.features_])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self._needs_y:  # y is the binary outcome (a class label), as a binary classifier's
+            tags.target_tags.required = True
+            tags.classifier_tags = tags.classifier_tags or ClassifierTags(multi_class=False)
+        return tags
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """The kept features, in input order."""
+        """The kept features, in input order (named by `input_features` when given)."""
         check_is_fitted(self)
-        return np.asarray(self.features_, dtype=object)
+        names = _check_feature_names_in(self, input_features)
+        kept = set(self.features_)
+        fitted = _check_feature_names_in(self)
+        return np.asarray([n for n, f in zip(names, fitted) if f in kept], dtype=object)
+
+
+def _checkable(X):
+    """X as validate_data can take it: a DataFrame without columns (a step before kept no feature;
+    the LASSO then gives the intercept-only radscore) as the empty array it is."""
+    return np.empty((len(X), 0)) if isinstance(X, pd.DataFrame) and X.shape[1] == 0 else X
 
 
 class IccFilter(_Filter):
@@ -80,8 +127,11 @@ class IccFilter(_Filter):
         self.reader2 = reader2
         self.icc_min = icc_min
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> "IccFilter":
-        self._fitted_on(X)
+    def fit(self, X, y=None) -> "IccFilter":
+        if self.reader2 is not None and not isinstance(X, pd.DataFrame):
+            raise ValueError("IccFilter pairs X's patients with reader2's by the index: fit it on a DataFrame "
+                             "indexed by patient_id, as reader2 is")
+        X, _ = self._fit_frame(X)
         both = X.index.intersection(self.reader2.index) if self.reader2 is not None else X.index[:0]
         self.n_patients_ = len(both)
         self.skipped_ = len(both) < 2
@@ -104,8 +154,8 @@ class IccFilter(_Filter):
 class ZScore(_Filter):
     """Standardise with the training mean and SD (n - 1, as R's scale()); constant features are dropped."""
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray | None = None) -> "ZScore":
-        self._fitted_on(X)
+    def fit(self, X, y=None) -> "ZScore":
+        X, _ = self._fit_frame(X)
         sd = X.std(axis=0, ddof=1)
         keep = sd > 0
         self.features_ = list(X.columns[keep])
@@ -113,9 +163,9 @@ class ZScore(_Filter):
         self.sd_ = sd[keep]
         return self
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self)
-        return (X[self.features_] - self.mean_) / self.sd_
+    def transform(self, X):
+        frame = self._frame(X)
+        return self._answer(X, (frame[self.features_] - self.mean_) / self.sd_)
 
 
 class TTestFilter(_Filter):
@@ -125,22 +175,29 @@ class TTestFilter(_Filter):
     non-responders, and Welch is R's t.test default; Student's pooled test is an option.
     """
 
+    _needs_y = True
+
     def __init__(self, alpha: float = 0.05, welch: bool = True):
         self.alpha = alpha
         self.welch = welch
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "TTestFilter":
-        self._fitted_on(X)
+    def fit(self, X, y) -> "TTestFilter":
+        X, y = self._fit_frame(X, y, target=True)
         self.p_ = t_test_p(X, y, self.welch)
         self.features_ = list(X.columns[self.p_.to_numpy() < self.alpha])
         return self
 
 
 def t_test_p(X: pd.DataFrame, y: np.ndarray, welch: bool) -> pd.Series:
-    """Two-sided two-sample t-test p per feature, pCR (y == 1) vs non-pCR: Welch's or Student's."""
+    """Two-sided two-sample t-test p per feature, pCR (y == 1) vs non-pCR: Welch's or Student's.
+    y's two classes may be any two labels (the larger is taken as pCR; a two-sided p is the same)."""
     y = np.asarray(y)
+    classes = np.unique(y)
+    if len(classes) != 2:
+        raise ValueError(f"a two-sample t-test needs y of 2 classes (the outcomes); got {len(classes)} "
+                         f"class{'' if len(classes) == 1 else 'es'}")
     x = X.to_numpy(float)
-    _, p = stats.ttest_ind(x[y == 1], x[y == 0], axis=0, equal_var=not welch)
+    _, p = stats.ttest_ind(x[y == classes[1]], x[y == classes[0]], axis=0, equal_var=not welch)
     return pd.Series(p, index=X.columns)
 
 
@@ -152,12 +209,14 @@ class CorrelationFilter(_Filter):
     (`t_test_p`, as TTestFilter's: the same bits on the same columns).
     """
 
+    _needs_y = True
+
     def __init__(self, corr_max: float = 0.9, welch: bool = True):
         self.corr_max = corr_max
         self.welch = welch
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "CorrelationFilter":
-        self._fitted_on(X)
+    def fit(self, X, y) -> "CorrelationFilter":
+        X, y = self._fit_frame(X, y, target=True)
         self.p_ = t_test_p(X, y, self.welch)
         order = sorted(X.columns, key=lambda f: (self.p_[f], f))
         if not order:
@@ -224,6 +283,8 @@ class LassoSelector(ClassifierMixin, _Filter):
     (through `radscore_fit`, the LogitFit the model file scores with).
     """
 
+    _needs_y = True
+
     def __init__(self, folds: int = 10, rule: str = "min", seed: int = 0, n_lambdas: int = 40,
                  lambda_min_ratio: float = 1e-3):
         self.folds = folds
@@ -281,10 +342,14 @@ class LassoSelector(ClassifierMixin, _Filter):
                 fits.append((coef.ravel().copy(), b0))
         return fits
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray | None = None) -> "LassoSelector":
-        self._fitted_on(X)
-        self.classes_ = np.array([0, 1])
-        y = np.asarray(y).astype(int)
+    def fit(self, X, y, groups: np.ndarray | None = None) -> "LassoSelector":
+        X, y = self._fit_frame(X, y, target=True)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise ValueError(f"Only binary classification is supported: the LASSO logistic radscore needs y of 2 classes (pCR and non-pCR); got "
+                             f"{len(self.classes_)} class{'' if len(self.classes_) == 1 else 'es'}")
+        y = (y == self.classes_[1]).astype(int)  # 0/1 as given: the same y
         x = X.to_numpy(float)
         self.features_ = []
         self.coef_ = pd.Series(dtype=float)
@@ -318,17 +383,23 @@ class LassoSelector(ClassifierMixin, _Filter):
         check_is_fitted(self)
         return LogitFit(float(self.intercept_), {f: float(self.coef_[f]) for f in self.features_})
 
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+    def decision_function(self, X) -> np.ndarray:
         """The linear predictor (log-odds of pCR) per patient on the selected (z-scored) features."""
-        return self.radscore_fit().linear_predictor(X)
+        return self.radscore_fit().linear_predictor(self._frame(X))
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X) -> np.ndarray:
         """(n, 2): P(non-pCR), P(pCR) per patient: the radscore, as the model file scores it."""
-        p = self.radscore_fit().predict(X)
+        p = self.radscore_fit().predict(self._frame(X))
         return np.column_stack([1 - p, p])
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+    def predict(self, X) -> np.ndarray:
+        positive = self.decision_function(X) > 0
+        return self.classes_[positive.astype(int)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # a binary outcome: pCR or not
+        return tags
 
 
 @dataclass

@@ -4,6 +4,11 @@ torch.utils.data.random_split(range(n), [validation_fraction, 1 - validation_fra
 generator=torch.Generator().manual_seed(seed)) gives the validation set first. torch's CPU
 randperm is a Fisher-Yates shuffle driven by the raw 32-bit outputs of MT19937 seeded with the
 classic init_genrand(seed), which numpy's RandomState reproduces exactly.
+
+torch takes any seed in [-2^63, 2^64): `Generator.manual_seed` reads it as a uint64 (a negative
+one as its two's complement) and at::mt19937 initialises its state from the low 32 bits
+(`state_[0] = seed & 0xffffffff`, ATen/core/MT19937RNGEngine.h), so seed and seed mod 2^32 give
+the same permutation; here likewise.
 """
 from __future__ import annotations
 
@@ -13,9 +18,16 @@ import numpy as np
 import pandas as pd
 
 
+#: The seeds torch.Generator().manual_seed accepts: int64 or uint64.
+TORCH_SEED_MIN, TORCH_SEED_END = -(2**63), 2**64
+
+
 def torch_randperm(n: int, seed: int) -> np.ndarray:
     """torch.randperm(n, generator=torch.Generator().manual_seed(seed)) on the CPU."""
-    raw = np.random.RandomState(seed)._bit_generator.random_raw(max(n - 1, 0))
+    seed = int(seed)
+    if not TORCH_SEED_MIN <= seed < TORCH_SEED_END:
+        raise ValueError(f"seed {seed} is outside what torch's manual_seed takes: -2^63 <= seed < 2^64")
+    raw = np.random.RandomState(seed % 2**32)._bit_generator.random_raw(max(n - 1, 0))
     perm = np.arange(n, dtype=np.int64)
     for i in range(n - 1):
         j = i + int(raw[i]) % (n - i)

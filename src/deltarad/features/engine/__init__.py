@@ -13,12 +13,10 @@ import functools
 import time
 from typing import Literal, MutableMapping
 
-import radiomics
-from radiomics import imageoperations
-from radiomics.featureextractor import RadiomicsFeatureExtractor
 from threadpoolctl import ThreadpoolController
 
 from deltarad.features.engine.glcm import GLCM
+from deltarad.features.pyradiomics import RadiomicsFeatureExtractor, imageoperations, radiomics
 
 Engine = Literal["deltarad", "pyradiomics"]
 ENGINES: tuple[str, ...] = ("deltarad", "pyradiomics")

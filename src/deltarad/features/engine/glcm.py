@@ -26,7 +26,8 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from radiomics.glcm import RadiomicsGLCM
+
+from deltarad.features.pyradiomics import RadiomicsGLCM
 
 
 class GLCM(RadiomicsGLCM):

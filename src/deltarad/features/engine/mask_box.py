@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 import SimpleITK as sitk
-from radiomics import imageoperations
+
+from deltarad.features.pyradiomics import imageoperations
 
 
 def check_mask(image: sitk.Image, mask: sitk.Image, **settings) -> tuple[np.ndarray, sitk.Image | None]:

@@ -7,14 +7,13 @@ when that folder holds other series that would change the choice, the `<timepoin
 column names the series (SeriesNumber or SeriesDescription); when even that cannot single it out
 (two studies' files mixed in one folder), the exam is left out and index.csv says why.
 
-No DICOM identifier is written unless `with_ids`: patients are pseudonyms "P" + the first 8 hex
-digits of SHA-256(PatientID), stable across runs and trees (salt-free: anyone holding the list
-of PatientIDs can recompute them, so the pseudonym hides the ID from readers of the tables, not
-from the hospital); studies are numbered in date order (S1, S2, ...); no names, UIDs or dates.
+No DICOM identifier is written unless `with_ids`: patients are keyed pseudonyms (HMAC-SHA-256 of
+the PatientID under the study key, deltarad.imaging.dicom.pseudonyms), the same across runs and
+trees under the same key, not recomputable without it; studies are numbered in date order (S1,
+S2, ...); no names, UIDs or dates.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,13 +26,10 @@ from deltarad.features.delta import TIMEPOINTS
 from deltarad.imaging.dicom.finding import dicom_files
 from deltarad.imaging.dicom.grouping import Series, choose_series, dynamics, split_series
 from deltarad.imaging.dicom.headers import Frame, read_frames
+from deltarad.imaging.dicom.pseudonyms import Pseudonyms
 
 COHORT_COLUMNS = ["patient_id", "outcome", "ultrasound", "baseline_image", "baseline_series", "baseline_mask",
                   "early_image", "early_series", "early_mask", "baseline_mask_reader2", "early_mask_reader2"]
-
-
-def pseudonym(patient_id: str) -> str:
-    return "P" + hashlib.sha256(patient_id.encode("utf-8")).hexdigest()[:8]
 
 
 @dataclass
@@ -46,16 +42,20 @@ class Exam:
     problem: str | None = None
 
 
-def index_tree(root: Path, *, with_ids: bool = False, series: str | None = None,
-               image_kind: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(draft cohort, index) of the DICOM tree at `root`; see the module docstring."""
+def index_tree(root: Path, *, with_ids: bool = False, pseudonyms: Pseudonyms | None = None,
+               series: str | None = None, image_kind: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(draft cohort, index) of the DICOM tree at `root`; see the module docstring. Patients are
+    named by `pseudonyms` (under the study key), or by their PatientID with `with_ids`."""
+    if pseudonyms is None and not with_ids:
+        raise DeltaradError("patients are named by keyed pseudonyms: give the study's Pseudonyms (or with_ids)")
+    pseudonym = (lambda p: p) if with_ids else pseudonyms
     frames, rows = _scan(root)
     by_patient: dict[str, list[Frame]] = defaultdict(list)
     for f in frames:  # without a PatientID, a study cannot be matched to others: it stands alone
         by_patient[f.patient_id or f"no PatientID, study {f.study_uid}"].append(f)
     cohort = []
-    for patient_id in sorted(by_patient, key=lambda p: p if with_ids else pseudonym(p)):
-        shown = patient_id if with_ids else pseudonym(patient_id)
+    for patient_id in sorted(by_patient, key=pseudonym):
+        shown = pseudonym(patient_id)
         if not by_patient[patient_id][0].patient_id:
             rows.append({"patient": shown, "role": "note",
                          "why": "no PatientID in the DICOM: this study stands alone in the draft cohort"})
