@@ -120,7 +120,7 @@ def test_real_oblique_ge_slice_is_on_itks_grid_within_tolerance(shared_data):
     here): ImageOrientationPatient's row and column vectors are orthogonal to 8e-8 only; ITK
     orthogonalises them, deltarad takes them as written. Measured: 5.6e-8 apart, within ITK's 1e-6."""
     from deltarad.imaging.dicom.grouping import Volume
-    from deltarad.imaging.dicom.headers import read_frames
+    from deltarad.imaging.dicom.frames import read_frames
     from deltarad.imaging.dicom.reading import read_volume
 
     file = sorted((shared_data / "dicom-vendors" / "ge-mrdc-names").rglob("*MRDC*"))[0]

@@ -193,18 +193,18 @@ def test_a_header_without_rows_is_an_error_in_words(tmp_path):
 def test_quick_header_parse_gives_the_frames_pydicom_gives(shared_data, tmp_path, monkeypatch):
     """The quick parse (explicit VR little endian, defined lengths) against pydicom's own parse,
     on every vendor file and on a generated exam; and it does take the common files."""
-    from deltarad.imaging.dicom import headers
+    from deltarad.imaging.dicom import frames, headers
     from deltarad.imaging.dicom.finding import dicom_files
     from deltarad.imaging.dicom.quickparse import quick_dataset
 
     write_series(tmp_path, 2, per_slice=lambda p, k: {"TemporalPositionIdentifier": p + 1, "RescaleSlope": 1.5,
                                                       "RescaleIntercept": -2})
     files = dicom_files(shared_data / "dicom-vendors") + dicom_files(tmp_path)
-    quick = sum(quick_dataset(f, headers._WANTED) is not None for f in files)
+    quick = sum(quick_dataset(f, headers.WANTED_TAGS) is not None for f in files)
     assert quick > len(files) / 2
-    fast, _ = headers.read_frames(files, patient=None)
-    monkeypatch.setattr(headers, "quick_dataset", lambda file, wanted: None)
-    slow, _ = headers.read_frames(files, patient=None)
+    fast, _ = frames.read_frames(files, patient=None)
+    monkeypatch.setattr(frames, "quick_dataset", lambda file, wanted: None)
+    slow, _ = frames.read_frames(files, patient=None)
     assert fast == slow
 
 
@@ -239,9 +239,10 @@ def test_series_per_dynamic_with_a_field_map_of_two_echoes_and_a_phase_differenc
 
 def test_the_index_of_a_series_per_dynamic_folder_with_a_field_map_says_why_each_series_is_left_out(tmp_path):
     from deltarad.imaging.dicom.index import index_tree
+    from deltarad.imaging.dicom.pseudonyms import Pseudonyms
 
     series_per_dynamic_with_field_maps(tmp_path / "tree" / "exam")
-    cohort, index = index_tree(tmp_path / "tree")
+    cohort, index = index_tree(tmp_path / "tree", pseudonyms=Pseudonyms(b"k" * 32))
     assert cohort.loc[0, "baseline_image"] == str(tmp_path / "tree" / "exam")
     roles = dict(zip(index["series_number"], index["role"]))
     assert roles == {4: "left out", 5: "left out", 6: "left out", **{n: "DCE" for n in range(10, 15)}}

@@ -8,7 +8,7 @@ import SimpleITK as sitk
 from deltarad.errors import CaseError
 from deltarad.imaging.dicom.finding import dicom_files
 from deltarad.imaging.dicom.grouping import Volume, choose_exam, split_series
-from deltarad.imaging.dicom.headers import read_frames
+from deltarad.imaging.dicom.frames import read_frames
 from deltarad.imaging.dicom.reading import read_volume
 from deltarad.imaging.dicom.timing import PhaseTimes, phase_times
 

@@ -1,27 +1,21 @@
-"""One header pass: every image frame of the given files as a `Frame` record, pixels unread.
+"""DICOM headers as `Frame` records: the tags read, a classic file's frame, value parsing.
 
-Classic MR files give one frame each; Enhanced MR (and any file with per-frame functional
-groups) gives one frame per stored frame (see `enhanced`). Files of other SOP classes (DICOMDIR,
-segmentations, structured reports, presentation states, secondary captures) are left out and
-counted in the notes.
+The header pass over a list of files is `frames.read_frames`; Enhanced MR's per-frame functional
+groups are read in `enhanced`.
 """
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import struct
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import pydicom
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
-from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
-from deltarad.errors import CaseError
-from deltarad.imaging.dicom.quickparse import quick_dataset
 
 PHILIPS_LABEL_TYPE = 0x20051429
 """Philips private 'label type' (LABEL / CONTROL of arterial spin labelling, and the like)."""
@@ -30,7 +24,7 @@ PHILIPS_SCALE_SLOPE = 0x2005100E
 GE_BVALUE = 0x00431039
 """GE private slop_int_6..9; its first value is the diffusion b-value."""
 
-_TAGS = [
+HEADER_TAGS = [
     "SOPClassUID", "Modality", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "ProtocolName",
     "StudyInstanceUID", "StudyDate", "PatientID", "Manufacturer", "ImageType",
     "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns", "NumberOfFrames",
@@ -42,7 +36,7 @@ _TAGS = [
 ]
 
 
-_WANTED = frozenset(t if isinstance(t, int) else tag_for_keyword(t) for t in _TAGS)
+WANTED_TAGS = frozenset(t if isinstance(t, int) else tag_for_keyword(t) for t in HEADER_TAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,43 +143,6 @@ def _dictionary_vr(tag: int) -> str:
         return dictionary_VR(tag)
     except KeyError:
         return "UN"
-
-
-def read_frames(files: list[Path], patient: str | None) -> tuple[list[Frame], list[str]]:
-    """Frames of every image file in `files`; notes say which files were left out and why."""
-    from deltarad.imaging.dicom.enhanced import enhanced_frames
-
-    frames: list[Frame] = []
-    left_out: Counter[str] = Counter()
-    for file in files:
-        try:
-            ds = quick_dataset(file, _WANTED) or pydicom.dcmread(file, stop_before_pixels=True, specific_tags=_TAGS,
-                                                                 force=True)
-        except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, struct.error) as exc:
-            if not _has_preamble(file):
-                continue  # began like a bare dataset but is not one
-            raise CaseError(f"unreadable DICOM file: {exc}", patient=patient, file=file) from None
-        header = Header(ds)
-        try:
-            what = image_storage(header)
-            if what is not None:
-                left_out[what] += 1
-            elif "PerFrameFunctionalGroupsSequence" in ds:
-                frames += enhanced_frames(ds, file, common(header, file), patient)
-            elif "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds:
-                frames.append(classic_frame(header, file))
-            else:
-                left_out["image without ImagePositionPatient/ImageOrientationPatient"] += 1
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error) as exc:
-            raise CaseError(f"DICOM header not understood ({type(exc).__name__}: {exc})", patient=patient,
-                            file=file) from None
-    notes = [f"left out {n} DICOM file(s): {what}" for what, n in sorted(left_out.items())]
-    return frames, notes
-
-
-def _has_preamble(file: Path) -> bool:
-    with open(file, "rb") as fh:
-        return fh.read(132)[128:132] == b"DICM"
 
 
 def image_storage(header: Header) -> str | None:

@@ -25,7 +25,8 @@ from deltarad.errors import CaseError, DeltaradError
 from deltarad.features.delta import TIMEPOINTS
 from deltarad.imaging.dicom.finding import dicom_files
 from deltarad.imaging.dicom.grouping import Series, choose_series, dynamics, split_series
-from deltarad.imaging.dicom.headers import Frame, read_frames
+from deltarad.imaging.dicom.frames import read_frames
+from deltarad.imaging.dicom.headers import Frame
 from deltarad.imaging.dicom.pseudonyms import Pseudonyms
 
 COHORT_COLUMNS = ["patient_id", "outcome", "ultrasound", "baseline_image", "baseline_series", "baseline_mask",
