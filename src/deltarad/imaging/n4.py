@@ -269,7 +269,7 @@ def _convergence(change: np.ndarray, threshold: float) -> float:
 
 
 #: Above this multiple of the threshold the exact coefficient of variation stands for ITK's:
-#: ITK's float32 value was within 4 % of it near 1e-4 on the test exams (its sum of squares, a
+#: ITK's float32 value was within 8 % of it in the tests, near 1e-4 (its sum of squares, a
 #: float32 running sum of n terms, can be low by n 2^-24 relative at most; its lagging mean
 #: moves it either way by far less than a factor of 2).
 EXACT_DECIDES_ABOVE = 2.0
