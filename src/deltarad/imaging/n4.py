@@ -257,7 +257,7 @@ def _convergence(change: np.ndarray, threshold: float) -> float:
     ITK accumulates the mean and the sum of squares in one pass in float32 (N4's RealType). The
     running mean stops moving once an update is below half a float32 step (after about
     |change| / 6e-8 voxels: a few thousand when the field changes by 1e-4), so ITK's measure
-    sits a few percent above the exact one near the 1e-4 threshold, and the two stop after
+    sits up to several percent above the exact one near the 1e-4 threshold, and the two stop after
     different iterations (each iteration moves the field's mean: 4e-3 after three more). Far
     above the threshold (EXACT_DECIDES_ABOVE times it) the exact value decides the test alone;
     closer, ITK's float32 arithmetic is replayed.
@@ -268,10 +268,10 @@ def _convergence(change: np.ndarray, threshold: float) -> float:
     return _itk_coefficient_of_variation(change)
 
 
-#: Above this multiple of the threshold the exact coefficient of variation stands for ITK's:
-#: ITK's float32 value was within 8 % of it in the tests, near 1e-4 (its sum of squares, a
-#: float32 running sum of n terms, can be low by n 2^-24 relative at most; its lagging mean
-#: moves it either way by far less than a factor of 2).
+#: Above this multiple of the threshold the exact coefficient of variation stands for ITK's,
+#: which cannot be below the threshold then: ITK's lagging mean adds to its sum of squares (its
+#: value was up to 8 % above the exact one in the tests), and its float32 running sum of n terms
+#: is low by at most n 2^-24 relative.
 EXACT_DECIDES_ABOVE = 2.0
 #: Masks beyond this many voxels always replay ITK (the running sum's bound n 2^-24 nears 1/4).
 _EXACT_COUNT_LIMIT = 2**22
