@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-import deltarad.imaging.preprocess as preprocess
+from deltarad.imaging import preprocess
 from deltarad.imaging.n4 import _itk_coefficient_of_variation
 from deltarad.imaging.preprocess import fit_bias_field
 

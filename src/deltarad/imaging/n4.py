@@ -8,9 +8,10 @@ matrix products per iteration: the same arithmetic in another order. Everything 
 ITK 5.4 step by step (histogram sharpening by Wiener deconvolution, its min/max scan, padding
 and interpolation; the multilevel lattice refinement; the convergence measure, whose float32
 one-pass mean and variance are replayed near the threshold: they decide after which iteration
-each level stops, and every iteration moves the field). So the field agrees with ITK's as closely
-as ITK's own results on 1 and on 2 threads agree with each other, whose float32 sums split
-differently (tests/imaging/test_n4.py and test_n4_grid.py measure both).
+each level stops, and every iteration moves the field). So the field is ITK's to within 5e-5 in
+log units or twice ITK's own 1-vs-2-thread difference, whichever is larger: ITK sums the fit in
+float32, which moves its field by up to 5e-5 between thread counts, and about as far from the
+exact sums made here (tests/imaging/test_n4.py and test_n4_grid.py measure both).
 """
 from __future__ import annotations
 
