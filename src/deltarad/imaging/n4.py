@@ -282,7 +282,10 @@ _FLOAT32 = struct.Struct("f")
 def _to_float32(x: float) -> float:
     """x rounded to float32 (to nearest, ties to even), as a Python float: 3x faster than NumPy's
     scalar for the one-by-one steps."""
-    return _FLOAT32.unpack(_FLOAT32.pack(x))[0]
+    try:
+        return _FLOAT32.unpack(_FLOAT32.pack(x))[0]
+    except OverflowError:  # beyond float32's range: C's conversion gives infinity
+        return math.copysign(math.inf, x)
 
 
 #: How far (in float32 steps) ITK's running mean may move before the voxels that could move it
