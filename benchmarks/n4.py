@@ -27,8 +27,9 @@ def _log_field(image: sitk.Image, body: sitk.Image, settings, implementation: st
         return sitk.GetArrayFromImage(field.log_field), time.perf_counter() - start
 
 
-def compare_n4(study_path: Path, n_exams: int = 2) -> list[dict]:
-    """One row per exam (the first `n_exams` of the cohort, baseline then early)."""
+def compare_n4(study_path: Path, n_exams: int = 2, itk_threads: tuple[int, ...] = ITK_THREADS) -> list[dict]:
+    """One row per exam (the first `n_exams` of the cohort, baseline then early); ITK on each of
+    `itk_threads` (the first is the reference)."""
     study = load_study(study_path)
     cohort = load_cohort(study, require_outcome=False)
     rows = []
@@ -38,15 +39,30 @@ def compare_n4(study_path: Path, n_exams: int = 2) -> list[dict]:
                 return rows
             image = read_image(case[f"{timepoint}_image"], phase=study.imaging.phase, patient=str(case["patient_id"]))
             body = body_mask(image, otsu_threshold(image))
-            itk = {k: _log_field(image, body, study.imaging, "itk", k) for k in ITK_THREADS}
+            itk = {k: _log_field(image, body, study.imaging, "itk", k) for k in itk_threads}
             ours, ours_s = _log_field(image, body, study.imaging, "deltarad")
-            reference = itk[1][0]
+            reference = itk[itk_threads[0]][0]
             rows.append({
                 "exam": f"{case['patient_id']}/{timepoint}",
                 "field_range": float(np.ptp(reference)),
                 **{f"itk_{k}t_s": s for k, (_, s) in itk.items()},
                 "deltarad_s": ours_s,
-                **{f"itk_{k}t_vs_itk_1t": float(np.abs(f - reference).max()) for k, (f, _) in itk.items() if k != 1},
+                **{f"itk_{k}t_vs_itk_{itk_threads[0]}t": float(np.abs(f - reference).max())
+                   for k, (f, _) in itk.items() if k != itk_threads[0]},
                 **{f"deltarad_vs_itk_{k}t": float(np.abs(ours - f).max()) for k, (f, _) in itk.items()},
             })
     return rows
+
+
+if __name__ == "__main__":
+    # python benchmarks/n4.py [N_EXAMS [ITK_THREADS ...]]: the study's setting (256 x 256 x 112
+    # generated exams, shrink 4, 50/40/30 iterations) without the rest of `make bench`.
+    import sys
+
+    from run import realistic_cohort
+
+    n_exams = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    threads = tuple(int(a) for a in sys.argv[2:]) or ITK_THREADS
+    for row in compare_n4(realistic_cohort(1), n_exams, threads):
+        ratio = row[f"itk_{threads[0]}t_s"] / row["deltarad_s"]
+        print({k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in row.items()}, f"speed ratio {ratio:.1f}x")

@@ -17,8 +17,8 @@ Each shortcut gives PyRadiomics' values on the whole preprocessed image (tests/f
   computed exactly and faster) unless `imaging.feature_engine: pyradiomics`.
 
 N4 is fitted on the whole exam (it is global), by deltarad's separable N4 (`imaging.n4`), which
-gives ITK's field to float32 rounding about 50x faster (`imaging.n4_implementation: itk` runs
-SimpleITK's own).
+gives ITK's field to within ITK's own thread-count variation, faster (`imaging.n4_implementation:
+itk` runs SimpleITK's own).
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ volume there:
 
 - N4 is fitted once on the whole exam (it is global by nature) and its smooth log-bias field is
   interpolated onto the cropped grid only (pointwise in physical space: exact). The fit is
-  deltarad's N4 (`deltarad.imaging.n4`: ITK's algorithm, separable, ~50x faster) or SimpleITK's
+  deltarad's N4 (`deltarad.imaging.n4`: ITK's algorithm, separable, faster) or SimpleITK's
   on N4_THREADS ITK threads whatever the machine (its sums depend on the thread count).
 - B-spline resampling of a crop equals resampling the whole image up to the tail of the cubic
   B-spline prefilter, which decays as 0.268^k with k input voxels from the crop edge; the crop
