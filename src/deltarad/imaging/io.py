@@ -23,6 +23,7 @@ from deltarad.errors import CaseError
 from deltarad.imaging.dicom import read_dicom_exam
 from deltarad.imaging.dicom.finding import looks_like_dicom
 from deltarad.imaging.geometry import on_image_grid, same_grid
+from deltarad.imaging.segments import choose_segment
 from deltarad.tablefile import is_given
 
 log = logging.getLogger(__name__)
@@ -173,31 +174,12 @@ def _read_slicer_seg(image: sitk.Image, path: Path, label: int | str | None, pat
         i += 1
     if not segments:
         raise CaseError("no segments described in the .seg.nrrd header", patient=patient, file=path)
-    seg = _choose_segment(segments, label, patient, path)
+    seg = choose_segment(segments, label, patient, path)
     layers = image.GetNumberOfComponentsPerPixel()
     if image.GetDimension() != 3:
         raise CaseError(f"expected a 3D segmentation, got {image.GetDimension()}D", patient=patient, file=path)
     layer = sitk.VectorIndexSelectionCast(image, seg["layer"]) if layers > 1 else image
     return _binary(layer == seg["value"])
-
-
-def _choose_segment(segments: list[dict], label: int | str | None, patient: str | None, path: Path) -> dict:
-    names = ", ".join(f"{s['name']!r} (label {s['value']})" for s in segments)
-    if label is None:
-        if len(segments) > 1:
-            raise CaseError(f"several segments [{names}] and no choice: set imaging.mask_label", patient=patient, file=path)
-        return segments[0]
-    if isinstance(label, str):
-        hits = [s for s in segments if s["name"].strip().lower() == label.strip().lower()]
-    else:
-        hits = [s for s in segments if s["value"] == label]
-    if not hits:
-        raise CaseError(f"no segment {label!r}; segments: [{names}]", patient=patient, file=path)
-    if len(hits) > 1:
-        which = ", ".join(f"{s['name']!r} (layer {s['layer']})" for s in hits)
-        raise CaseError(f"{len(hits)} segments match {label!r}: {which}; choose one by name in imaging.mask_label",
-                        patient=patient, file=path)
-    return hits[0]
 
 
 def _find_mask_file(path: Path, patient: str | None) -> tuple[Path, str]:
@@ -235,7 +217,7 @@ def _read_dicom_seg(file: Path, label: int | str | None, patient: str | None) ->
         {"name": str(seg.get_segment_description(n).segment_label), "value": int(n), "layer": 0}
         for n in seg.segment_numbers
     ]
-    chosen = _choose_segment(segments, label, patient, file)
+    chosen = choose_segment(segments, label, patient, file)
     try:
         volume = seg.get_volume(segment_numbers=[chosen["value"]], combine_segments=True, dtype=np.uint8)
     except (ValueError, RuntimeError) as exc:

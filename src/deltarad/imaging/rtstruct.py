@@ -23,6 +23,7 @@ import SimpleITK as sitk
 from pydicom.errors import InvalidDicomError
 
 from deltarad.errors import CaseError
+from deltarad.imaging.segments import choose_segment
 
 #: Share of the slice spacing a contour's plane may lie off its slice without a note.
 SLICE_TOLERANCE = 0.05
@@ -67,8 +68,6 @@ def read_rtstruct(
 ) -> tuple[sitk.Image, list[str]]:
     """One ROI of an RTSTRUCT as a binary UInt8 mask on `reference`'s grid, and notes.
     `exam_frame`: the exam's FrameOfReferenceUID (default: the one in `reference`'s metadata)."""
-    from deltarad.imaging.io import _choose_segment
-
     try:
         ds = pydicom.dcmread(file)
     except Exception as exc:  # pydicom raises many types for a damaged file
@@ -80,7 +79,7 @@ def read_rtstruct(
     ]
     if not rois:
         raise CaseError("RTSTRUCT lists no ROI (StructureSetROISequence is empty)", patient=patient, file=file)
-    roi = _choose_segment(rois, label, patient, file)
+    roi = choose_segment(rois, label, patient, file)
     check_same_frame(roi["frame"], exam_frame or frame_of_reference(reference), patient=patient, file=file)
     contours: list = next((c.get("ContourSequence", []) for c in ds.get("ROIContourSequence", [])
                      if int(c.ReferencedROINumber) == roi["value"]), [])
