@@ -98,17 +98,18 @@ def delta(features: pd.DataFrame, settings: Study | Mapping | None = None) -> pd
     """The delta table of a long-form feature table (patient_id, timepoint, region, reader, the
     features: `deltarad extract`'s features.csv, or `extract_exam` rows concatenated).
 
-    The change is the study's `delta` (relative: (early - baseline) / baseline) per patient,
-    region and reader. As `deltarad run` does, a patient with a non-finite reader-1 feature is
-    left out, and a feature whose delta is undefined in a region (zero, near-zero or two-signed
-    baselines) is dropped there (NaN column). Returns patient_id, region, reader and one column
+    The change is each delta of the study's design (default the study's `delta`, relative:
+    (early - baseline) / baseline) per patient, region and reader. As `deltarad run` does, a
+    patient with a non-finite reader-1 feature is left out, and a feature whose delta is undefined
+    in a region (zero, near-zero or two-signed baselines) is dropped there (NaN column). Returns
+    patient_id, delta (the pair's name, e.g. early_vs_baseline), region, reader and one column
     per feature; `.attrs` carries what `fit` needs: the delta step's info (kept and dropped
     features per region, with reasons) and the patients left out.
     """
     from deltarad.workflow import log_left_out, usable_delta
 
     study = Study.from_settings(settings)
-    table, info, left_out = usable_delta(features, kind=study.delta, near_zero=study.delta_near_zero)
+    table, info, left_out = usable_delta(features, study.design, near_zero=study.delta_near_zero)
     log_left_out(left_out)
     table.attrs[DELTA_INFO] = info
     table.attrs[LEFT_OUT] = left_out.to_dict("records")
@@ -127,19 +128,28 @@ def delta_info(table: pd.DataFrame, settings: Study | Mapping | None = None) -> 
             raise DeltaradError(f"the delta table holds the {info['kind']} change but the settings say "
                                 f"delta: {study.delta}; make it with delta(features, settings)")
         return info
-    from deltarad.features.delta import DELTA_KEYS, DELTA_KINDS, feature_columns
+    from deltarad.features.delta import DELTA_KEYS, feature_columns
 
+    design = study.design
     feats = feature_columns(table, DELTA_KEYS)
-    info = {"kind": study.delta, "formula": DELTA_KINDS[study.delta], "near_zero": study.delta_near_zero,
-            "incomplete_patients": [], "regions": {}}
-    for region, part in table[table["reader"] == 1].groupby("region", sort=False):
-        values = part[feats].to_numpy(float)
-        kept = [f for f, any_value in zip(feats, np.isfinite(values).any(axis=0)) if any_value]
-        dropped = {f: "dropped before (no value in the delta table)" for f in feats if f not in kept}
-        info["regions"][region] = {"n_features": len(feats), "n_kept": len(kept), "dropped": dropped,
-                                   "dropped_zero_baseline": [], "reader2_undefined": {}, "kept": kept}
-        log.warning("delta table without its delta info: %s features kept as the %d with reader-1 values "
-                    "(%d empty); the reasons of the drops are unknown", region, len(kept), len(dropped))
+    reader1 = table[table["reader"] == 1]
+    deltas = {}
+    for pair in design.deltas:
+        part_of_pair = reader1[reader1["delta"] == pair.name] if "delta" in reader1.columns else reader1
+        regions = {}
+        for region, part in part_of_pair.groupby("region", sort=False):
+            values = part[feats].to_numpy(float)
+            kept = [f for f, any_value in zip(feats, np.isfinite(values).any(axis=0)) if any_value]
+            dropped = {f: "dropped before (no value in the delta table)" for f in feats if f not in kept}
+            regions[region] = {"n_features": len(feats), "n_kept": len(kept), "dropped": dropped,
+                               "dropped_zero_baseline": [], "reader2_undefined": {}, "kept": kept}
+            log.warning("delta table without its delta info: %s %s features kept as the %d with reader-1 values "
+                        "(%d empty); the reasons of the drops are unknown", pair.name, region, len(kept), len(dropped))
+        deltas[pair.name] = {"before": pair.before, "after": pair.after, "kind": pair.form, "formula": pair.formula,
+                             "incomplete_patients": [], "regions": regions}
+    first = deltas[design.deltas[0].name]
+    info = {"near_zero": study.delta_near_zero, "deltas": deltas,
+            **{k: first[k] for k in ("kind", "formula", "incomplete_patients", "regions")}}
     return info
 
 
