@@ -64,14 +64,18 @@ def extract_exam(
 
     Returns one row per (region, reader): patient_id, timepoint, region, reader, the features,
     and `notes` (what was inferred or corrected: air threshold, resampled mask, ...).
-    A `timepoint` of "early" treats an empty reader-1 mask as a complete early response.
+    A `timepoint` after the design's first (e.g. "early") treats an empty reader-1 mask as a
+    complete early response. The regions and the analysed image follow the settings' design
+    (a Study or study-file mapping with a `design:` section; ImagingSettings alone: the study's).
     """
     import SimpleITK as sitk
 
-    from deltarad.features.delta import KEYS, REGIONS
-    from deltarad.features.extract import _stage, exam_features, prepare_exam, read_exam_images
+    from deltarad.design import FEATURE_KEYS
+    from deltarad.features.extract import _stage, exam_design, exam_features, prepare_exam, read_exam_images
 
     imaging = _imaging(settings)
+    design = exam_design(imaging, None if isinstance(settings, ImagingSettings) else Study.from_settings(settings).design)
+    keys = list(FEATURE_KEYS)
     if isinstance(masks, Mapping):
         if not all(reader in (1, 2) for reader in masks):
             raise DeltaradError(f"masks: readers are 1 and 2, got {sorted(masks, key=str)}", patient=patient_id)
@@ -85,12 +89,12 @@ def extract_exam(
         raise DeltaradError(f"no reader-1 mask (readers given: {sorted(masks)})", patient=patient_id)
     with _stage("read", patient_id, timepoint):
         exam = read_exam_images(image, masks, imaging, chest_wall=chest_wall, series=series,
-                                patient=patient_id, timepoint=timepoint)
-    prepared = prepare_exam(exam, imaging, patient=patient_id, timepoint=timepoint)
-    records = exam_features(prepared, imaging, patient=patient_id, timepoint=timepoint)
+                                patient=patient_id, timepoint=timepoint, design=design)
+    prepared = prepare_exam(exam, imaging, patient=patient_id, timepoint=timepoint, design=design)
+    records = exam_features(prepared, imaging, patient=patient_id, timepoint=timepoint, design=design)
     table = pd.DataFrame.from_records(records)
-    order = table["region"].map(REGIONS.index) * 10 + table["reader"]  # extract_cohort's order
-    return table.iloc[np.argsort(order.to_numpy(), kind="stable")][KEYS + [c for c in table.columns if c not in KEYS]
+    order = table["region"].map(design.region_names.index) * 10 + table["reader"]  # extract_cohort's order
+    return table.iloc[np.argsort(order.to_numpy(), kind="stable")][keys + [c for c in table.columns if c not in keys]
                                                                      ].reset_index(drop=True)
 
 
