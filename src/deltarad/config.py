@@ -425,14 +425,24 @@ def _radscores(entries: list[RadscoreEntry], deltas: tuple[d.DeltaPair, ...]) ->
 
 
 def _refuse_conflicts(study: Study) -> None:
-    """A setting of the study's own design given twice, outside and inside `design:`, is refused."""
-    given = study.design_settings.model_fields_set
-    pairs = [("regions", study.imaging, "ring_mm", "imaging.ring_mm", "the peritumoral band"),
-             ("image", study.imaging, "phase", "imaging.phase", "the analysed image"),
-             ("references", study, "ultrasound", "ultrasound", "the reference model")]
-    for key, owner, field, name, what in pairs:
-        if key in given and field in owner.model_fields_set:
-            raise StudyFileError(f"{name} and design.{key} both set {what}: give it once, under design.{key}")
+    """A setting of the study's own design given outside `design:` (imaging.ring_mm, imaging.phase,
+    ultrasound) that `design:` contradicts is refused: the same value twice is accepted."""
+    given = study.design_settings
+    imaging = study.imaging.model_fields_set
+    if given.regions is not None and "ring_mm" in imaging:
+        bands = [tuple(v.band_mm) for v in given.regions.values() if isinstance(v, BandEntry)]
+        if (0, study.imaging.ring_mm) not in bands:
+            raise StudyFileError(f"imaging.ring_mm ({study.imaging.ring_mm:g} mm) and design.regions (bands "
+                                 f"{', '.join(f'[{a:g}, {b:g}]' for a, b in bands) or 'none'}) both set the peritumoral "
+                                 "band: give it once, under design.regions")
+    if given.image is not None and "phase" in imaging and given.image.phase != study.imaging.phase:
+        raise StudyFileError(f"imaging.phase ({study.imaging.phase}) and design.image both set the analysed image: "
+                             "give it once, under design.image")
+    if given.references is not None and "ultrasound" in study.model_fields_set:
+        columns = {c for e in given.references for c in ([e] if isinstance(e, str) else e.columns)}
+        if study.ultrasound not in columns:
+            raise StudyFileError(f"ultrasound names the column {study.ultrasound!r}, which design.references do not "
+                                 "use: give the reference models once, under design.references")
 
 
 def _format_error(err: dict) -> str:
