@@ -63,22 +63,22 @@ def check_feature_table(table: pd.DataFrame, source: str = "feature table", desi
     missing = [k for k in KEYS if k not in table.columns]
     if missing:
         raise DeltaradError(f"missing column(s) {', '.join(missing)}", file=source)
-    table = table.copy()
-    table["patient_id"] = table["patient_id"].astype(str)
-    table["reader"] = pd.to_numeric(table["reader"], errors="coerce")
+    keys = table[KEYS].copy()
+    keys["patient_id"] = keys["patient_id"].astype(str)
+    keys["reader"] = pd.to_numeric(keys["reader"], errors="coerce")
     for col, allowed in (("timepoint", timepoints), ("region", regions), ("reader", READERS)):
         if allowed is None:
             continue
-        bad = ~table[col].isin(allowed)
+        bad = ~keys[col].isin(allowed)
         if bad.any():
-            row = table.loc[bad].iloc[0]
+            row = keys.loc[bad].iloc[0]
             raise DeltaradError(
                 f"{col} must be one of {list(allowed)}, got {row[col]!r}", patient=row["patient_id"], file=source
             )
-    table["reader"] = table["reader"].astype(int)
-    dup = table.duplicated(KEYS)
+    keys["reader"] = keys["reader"].astype(int)
+    dup = keys.duplicated(KEYS)
     if dup.any():
-        row = table.loc[dup].iloc[0]
+        row = keys.loc[dup].iloc[0]
         raise DeltaradError(
             f"more than one row for {row['timepoint']}/{row['region']}/reader {row['reader']}",
             patient=row["patient_id"],
@@ -87,23 +87,44 @@ def check_feature_table(table: pd.DataFrame, source: str = "feature table", desi
     feats = feature_columns(table)
     if not feats:
         raise DeltaradError("no feature columns after patient_id, timepoint, region, reader", file=source)
-    values = table[feats].apply(pd.to_numeric, errors="coerce")
-    nonnum = values.isna() & table[feats].notna()
-    if nonnum.any().any():
-        r, c = np.argwhere(nonnum.to_numpy())[0]
-        raise DeltaradError(
-            f"non-numeric value {table[feats].iat[r, c]!r} in feature {feats[c]}",
-            patient=table["patient_id"].iat[r],
-            file=source,
-        )
-    table[feats] = values.astype(float)
-    present = table[feats].notna().groupby(table["timepoint"]).any()
-    if len(present) >= 2 and not present.all(axis=0).all():
+    values = _numeric_values(table, feats, source)
+    tp_codes, tps = pd.factorize(keys["timepoint"])
+    missing_values = np.isnan(values)
+    present = None
+    if len(tps) >= 2 and missing_values.any():  # features with a value at some timepoints only
+        given = np.zeros((len(tps), len(feats)), dtype=np.int64)
+        np.add.at(given, tp_codes, (~missing_values).astype(np.int64))
+        present = given > 0
+    if present is not None and not present.all():
         everywhere = present.all(axis=0)
-        only = {tp: [f for f in feats if present.loc[tp, f] and not everywhere[f]] for tp in present.index}
+        only = {tp: [f for j, f in enumerate(feats) if present[k, j] and not everywhere[j]] for k, tp in enumerate(tps)}
         detail = "; ".join(f"{len(v)} only at {tp} (e.g. {v[0]})" for tp, v in only.items() if v)
         raise DeltaradError(f"feature columns differ between timepoints: {detail}", file=source)
-    return table
+    out = pd.concat([keys.reset_index(drop=True), pd.DataFrame(values, columns=feats, copy=False)],
+                    axis=1).set_axis(table.index)
+    return out if list(out.columns) == list(table.columns) else out[list(table.columns)]
+
+
+def _numeric_values(table: pd.DataFrame, feats: list[str], source: str) -> np.ndarray:
+    """The features as one float array (rows x features); a value that is not a number is named.
+    Numeric columns are taken as they are; only text columns are parsed."""
+    frame = table[feats]
+    text = [j for j, dtype in enumerate(frame.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
+    if not text:
+        return frame.to_numpy(float)
+    values = np.empty((len(frame), len(feats)))
+    numeric = [j for j in range(len(feats)) if j not in set(text)]
+    if numeric:
+        values[:, numeric] = frame.iloc[:, numeric].to_numpy(float)
+    for j in text:
+        column = frame.iloc[:, j]
+        parsed = pd.to_numeric(column, errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy() & column.notna().to_numpy())
+        if len(bad):
+            raise DeltaradError(f"non-numeric value {column.iat[bad[0]]!r} in feature {feats[j]}",
+                                patient=table["patient_id"].iat[bad[0]], file=source)
+        values[:, j] = parsed.to_numpy(float)
+    return values
 
 
 def _change(b: np.ndarray, e: np.ndarray, kind: str) -> np.ndarray:
@@ -198,9 +219,11 @@ def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPa
         table = check_feature_table(features_long, timepoints=sorted({t for p in pairs for t in (p.before, p.after)}),
                                     regions=None if design is not None else REGIONS)
         region_order = [r for r in REGIONS if r in set(table["region"])] + sorted(set(table["region"]) - set(REGIONS))
-    table = table[table["timepoint"].isin({t for p in pairs for t in (p.before, p.after)})]
     feats = feature_columns(table)
+    used = table["timepoint"].isin({t for p in pairs for t in (p.before, p.after)}).to_numpy()
     values = table[feats].to_numpy(float)
+    if not used.all():
+        table, values = table.loc[used, KEYS], values[used]
 
     # each row's unit (patient, region, reader) as one integer, in the output's sort order
     patients, patient_code = np.unique(table["patient_id"].to_numpy(str), return_inverse=True)
@@ -292,7 +315,7 @@ def _delta_table(parts: list[tuple[np.ndarray, np.ndarray, str, str, np.ndarray]
         "region": np.array([r for _, _, _, r, _ in parts], dtype=object)[block[order]],
         "reader": reader[order],
     })
-    values = pd.DataFrame(np.concatenate([v for *_, v in parts])[order], columns=feats)
+    values = pd.DataFrame(np.concatenate([v for *_, v in parts])[order], columns=feats, copy=False)
     return pd.concat([keys, values], axis=1)
 
 
