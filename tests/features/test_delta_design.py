@@ -105,5 +105,5 @@ def test_the_feature_table_holds_the_designs_names():
 
 def test_a_pair_without_patients_is_named():
     rows = {("P1", "baseline", "intratumoral", 1): (1.0, 2.0), ("P1", "early", "intratumoral", 1): (2.0, 2.0)}
-    with pytest.raises(DeltaradError, match="no patient has both a baseline and a post exam"):
+    with pytest.raises(DeltaradError, match=r"no patient has both exams of the delta post_vs_baseline \(baseline and post\)"):
         compute_delta(long_table(rows), DESIGN)

@@ -216,7 +216,7 @@ def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPa
         table = check_feature_table(features_long, design=design)
         region_order = list(design.region_names)
     else:
-        table = check_feature_table(features_long, timepoints=sorted({t for p in pairs for t in (p.before, p.after)}),
+        table = check_feature_table(features_long, timepoints=None if design is not None else TIMEPOINTS,
                                     regions=None if design is not None else REGIONS)
         region_order = [r for r in REGIONS if r in set(table["region"])] + sorted(set(table["region"]) - set(REGIONS))
     feats = feature_columns(table)
@@ -293,9 +293,7 @@ def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPa
                 log.info("delta %s %s: reader 2 has %d undefined value(s) in %d feature(s), left out of their ICC",
                          pair.name, region, sum(reader2_undefined.values()), len(reader2_undefined))
         if not pair_info["regions"]:
-            raise DeltaradError(f"no patient has both a {pair.before} and an {pair.after} exam"
-                                if pair.after[0] in "aeiou" else
-                                f"no patient has both a {pair.before} and a {pair.after} exam")
+            raise DeltaradError(f"no patient has both exams of the delta {pair.name} ({pair.before} and {pair.after})")
     first = info["deltas"][pairs[0].name]
     info.update({k: first[k] for k in ("kind", "formula", "incomplete_patients", "regions")})
     return _delta_table(parts, patients, feats), info
