@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from deltarad.atomic import write_csv, write_text
+from deltarad.design import BASELINE, EARLY
 from deltarad.errors import DeltaradError
 from deltarad.synthetic.anatomy import make_anatomy
 from deltarad.synthetic.clinical import (
@@ -38,7 +39,7 @@ REALISTIC_SPACING_MM = (1.0, 1.0, 1.0)
 REALISTIC_PHASES = 8
 ANALYSED_PHASE = 3
 """The study analyses the 3rd post-injection phase (phase index 3, TemporalPositionIdentifier 4)."""
-EXAM_DATES = {"baseline": "20000101", "early": "20000212", "post": "20000422"}
+EXAM_DATES = {BASELINE: "20000101", EARLY: "20000212", "post": "20000422"}
 """Fake calendar: the early exam 6 weeks (two 21-day courses) after baseline, the post exam
 (three-timepoint design) 10 weeks after that."""
 STUDY_DESIGN, THREE_TIMEPOINT = "study", "three-timepoint"
@@ -47,8 +48,8 @@ STUDY_DESIGN, THREE_TIMEPOINT = "study", "three-timepoint"
 DESIGNS: dict[str, dict | None] = {
     STUDY_DESIGN: None,
     THREE_TIMEPOINT: {
-        "timepoints": ["baseline", "early", "post"],
-        "deltas": [["baseline", "early"], ["baseline", "post"]],
+        "timepoints": [BASELINE, EARLY, "post"],
+        "deltas": [[BASELINE, EARLY], [BASELINE, "post"]],
         "regions": {"intratumoral": "tumour", "ring_0_3": {"band_mm": [0, 3]}, "ring_3_6": {"band_mm": [3, 6]},
                     "ring_6_9": {"band_mm": [6, 9]}},
         "references": ["ultrasound"],
@@ -69,7 +70,7 @@ class _Settings:
     n_phases: int
     centres: int
     scanners: tuple[Scanner, ...]
-    timepoints: tuple[str, ...] = ("baseline", "early")
+    timepoints: tuple[str, ...] = (BASELINE, EARLY)
 
 
 def generate_cohort(
@@ -106,7 +107,7 @@ def generate_cohort(
     """
     if design not in DESIGNS:
         raise DeltaradError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
-    timepoints = tuple((DESIGNS[design] or {}).get("timepoints", ("baseline", "early")))
+    timepoints = tuple((DESIGNS[design] or {}).get("timepoints", (BASELINE, EARLY)))
     workers = min(os.cpu_count() or 1 if workers is None else workers, max(n_patients, 1))
     size = tuple(int(v) for v in (shape or (REALISTIC_SIZE if realistic else DEMO_SIZE)))
     spacing = tuple(float(v) for v in (spacing_mm or (REALISTIC_SPACING_MM if realistic else DEMO_SPACING_MM)))
@@ -187,8 +188,8 @@ def write_patient(out_dir: Path, settings: _Settings, index: int, reader2: bool)
     baseline_geometry = baseline.geometry(grid)
     early_geometry = early.geometry(grid)
     exams = {
-        "baseline": (baseline, baseline_geometry, rng_baseline, None),
-        "early": (early, early_geometry, rng_early, (baseline_geometry[0] < 0) & (early_geometry[0] >= 0)),
+        BASELINE: (baseline, baseline_geometry, rng_baseline, None),
+        EARLY: (early, early_geometry, rng_early, (baseline_geometry[0] < 0) & (early_geometry[0] >= 0)),
     }
     if len(settings.timepoints) > 2:  # a further course of response after the early exam
         rng_post_response, rng_post = map(np.random.default_rng, np.random.SeedSequence([settings.seed, 5, index]).spawn(2))
