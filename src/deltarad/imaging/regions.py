@@ -135,13 +135,17 @@ def peritumoral_bands(
         in_wall = shell & ~in_air & ~in_skin & wall if wall is not None else np.zeros_like(shell)
         kept = shell & ~in_air & ~in_skin & ~in_wall
         n = int(shell.sum())
-        share = (lambda part: float(part.sum()) / n) if n else (lambda part: 0.0)
         region = sitk.GetImageFromArray(kept.astype(np.uint8))
         region.CopyInformation(tumour)
         stats = {
-            "ring_voxels_geometric": float(n), "ring_voxels_kept": float(kept.sum()), "air_share": share(in_air),
-            "skin_share": share(in_skin), "chest_wall_share": share(in_wall), "kept_share": share(kept),
+            "ring_voxels_geometric": float(n), "ring_voxels_kept": float(kept.sum()), "air_share": _share(in_air, n),
+            "skin_share": _share(in_skin, n), "chest_wall_share": _share(in_wall, n), "kept_share": _share(kept, n),
             "ring_ml": float(kept.sum()) * float(np.prod(tumour.GetSpacing())) / 1000.0,
         }
         out.append(Ring(region, stats, (float(inner), float(outer))))
     return out
+
+
+def _share(part: np.ndarray, n: int) -> float:
+    """Share of a shell of `n` voxels that `part` holds (0 for an empty shell)."""
+    return float(part.sum()) / n if n else 0.0
