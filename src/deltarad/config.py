@@ -357,17 +357,19 @@ def study_design(study: Study) -> d.Design:
         timepoints = tuple(given.timepoints) if given.timepoints is not None else (d.BASELINE, d.EARLY)
         if len(timepoints) < 2:
             raise d.DesignError(f"timepoints: at least 2 are needed, got {list(timepoints)}")
+        deltas: tuple[d.DeltaPair, ...]
         if given.deltas is None:
             deltas = (d.DeltaPair(timepoints[0], timepoints[1], study.delta),)
         else:
             deltas = tuple(d.DeltaPair(e.pair[0], e.pair[1], e.form or study.delta) if isinstance(e, DeltaEntry)
                            else d.DeltaPair(e[0], e[1], study.delta) for e in given.deltas)
         image = d.ImageSpec(phase=study.imaging.phase) if given.image is None else _image(given.image)
+        regions: tuple[d.Region, ...]
         if given.regions is None:
             regions = (d.Region(d.INTRATUMORAL), d.Region(d.PERITUMORAL, (0.0, float(study.imaging.ring_mm))))
         else:
-            regions = tuple(d.Region(name) if v == d.TUMOUR else d.Region(name, tuple(float(x) for x in v.band_mm))
-                            for name, v in given.regions.items())
+            regions = tuple(d.Region(name, (float(v.band_mm[0]), float(v.band_mm[1]))) if isinstance(v, BandEntry)
+                            else d.Region(name) for name, v in given.regions.items())
         references = _references(study) if given.references is not None else (
             d.Reference(d.ULTRASOUND_COLUMN, d.ULTRASOUND_LABEL, (study.ultrasound,)),)
         radscores = _radscores(given.radscores, deltas) if given.radscores is not None else ()
@@ -385,12 +387,13 @@ def _image(entry: ImageEntry) -> d.ImageSpec:
         raise d.DesignError(f"image: kinetic maps ({{map: {entry.map}}}) are not computed yet; "
                             "use {phase: n} or {subtract: [a, b]}")
     if entry.subtract is not None:
-        return d.ImageSpec(subtract=tuple(entry.subtract))
+        return d.ImageSpec(subtract=(entry.subtract[0], entry.subtract[1]))
     return d.ImageSpec(phase=entry.phase)
 
 
 def _references(study: Study) -> tuple[d.Reference, ...]:
     out = []
+    columns: tuple[str, ...]
     for entry in study.design_settings.references or ():
         if isinstance(entry, str):
             if entry == study.ultrasound:

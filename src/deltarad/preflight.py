@@ -96,7 +96,7 @@ def check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, 
     to the design's outermost band (where a band would be emptied, so would the shell's part).
     """
     design = design if design is not None else imaging_design(settings)
-    outermost = max((b.band_mm[1] for b in design.bands), default=settings.ring_mm)
+    outermost = design.outermost_mm if design.bands else settings.ring_mm
     if outermost != settings.ring_mm:
         settings = settings.model_copy(update={"ring_mm": outermost})
     pid = str(case_row["patient_id"])

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -90,13 +91,13 @@ def check_feature_table(table: pd.DataFrame, source: str = "feature table", desi
     values = _numeric_values(table, feats, source)
     tp_codes, tps = pd.factorize(keys["timepoint"])
     missing_values = np.isnan(values)
-    present = None
+    present: np.ndarray | None = None
     if len(tps) >= 2 and missing_values.any():  # features with a value at some timepoints only
         given = np.zeros((len(tps), len(feats)), dtype=np.int64)
         np.add.at(given, tp_codes, (~missing_values).astype(np.int64))
         present = given > 0
     if present is not None and not present.all():
-        everywhere = present.all(axis=0)
+        everywhere = np.asarray(present.all(axis=0))
         only = {tp: [f for j, f in enumerate(feats) if present[k, j] and not everywhere[j]] for k, tp in enumerate(tps)}
         detail = "; ".join(f"{len(v)} only at {tp} (e.g. {v[0]})" for tp, v in only.items() if v)
         raise DeltaradError(f"feature columns differ between timepoints: {detail}", file=source)
@@ -250,7 +251,7 @@ def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPa
         both = np.flatnonzero(has_b & has_a)
         one = np.flatnonzero(has_b ^ has_a)
         incomplete = sorted(set(patients[one // (len(region_order) * len(readers))].tolist()))
-        pair_info = {"before": pair.before, "after": pair.after, "kind": pair.form, "formula": pair.formula,
+        pair_info: dict[str, Any] = {"before": pair.before, "after": pair.after, "kind": pair.form, "formula": pair.formula,
                      "incomplete_patients": incomplete, "regions": {}}
         info["deltas"][pair.name] = pair_info
         unit_region = (both // len(readers)) % len(region_order)

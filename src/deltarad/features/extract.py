@@ -319,7 +319,7 @@ def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | 
     pid = patient
     image, masks, chest_wall, notes = exam.image, exam.masks, exam.chest_wall, list(exam.notes)
     native = exam.native if exam.native is not None else image
-    outermost_mm = max((r.band_mm[1] for r in design.bands), default=0.0)
+    outermost_mm = design.outermost_mm
     with _stage("preprocess", pid, timepoint):
         margin = filter_margin_voxels(load_extractor(settings.params))
         full = output_grid(image, settings.resample_mm)
@@ -353,7 +353,7 @@ def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | 
             if not np.any(sitk.GetArrayViewFromImage(tumour)):
                 raise CaseError(f"reader {reader}: lesion smaller than a voxel after resampling", patient=pid)
             regions[design.tumour.name, reader] = tumour
-            rings = peritumoral_bands(tumour, [b.band_mm for b in design.bands], air=air, body=body,
+            rings = peritumoral_bands(tumour, list(design.band_limits_mm), air=air, body=body,
                                       skin_mm=settings.skin_mm, chest_wall=chest_wall)
             for region, ring in zip(design.bands, rings):
                 named = region.name != PERITUMORAL  # the study's ring keeps the study's words
@@ -417,7 +417,7 @@ def extract_timepoint(
     exam = prepare_timepoint(case_row, timepoint, settings, crop=crop, design=design)
     if regions_dir is not None:
         outputs.write_region_masks(regions_dir, pid, timepoint, exam.regions)
-        ring_mm = design.bands[0].band_mm[1] if design.bands else settings.ring_mm
+        ring_mm = design.band_limits_mm[0][1] if design.bands else settings.ring_mm
         qc = exam_qc(exam.image, exam.regions, pid, timepoint, ring_mm, exam.ring_stats,
                      design=design, band_stats=exam.band_stats)
         if qc is not None:

@@ -36,7 +36,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from deltarad.config import ReportSettings
-from deltarad.design import BASELINE, EARLY, INTRATUMORAL, PERITUMORAL, Design, Region
+from deltarad.design import BASELINE, EARLY, INTRATUMORAL, PERITUMORAL, Design
 from deltarad.imaging.regions import band
 from deltarad.outputs import qc_paths
 from deltarad.stats.agreement import dice, hausdorff_mm
@@ -53,11 +53,12 @@ DPI = 100
 log = logging.getLogger(__name__)
 
 
-def _design_of(ring_mm: float, design: Design | None) -> tuple[str, tuple[Region, ...]]:
-    """(tumour region name, bands) of `design`; None: the study's regions with a ring_mm ring."""
+def _design_of(ring_mm: float, design: Design | None) -> tuple[str, dict[str, tuple[float, float]]]:
+    """(tumour region name, {band: (inner, outer) mm}) of `design`; None: the study's regions with
+    a ring_mm ring."""
     if design is None:
-        return INTRATUMORAL, (Region(PERITUMORAL, (0.0, ring_mm)),)
-    return design.tumour.name, design.bands
+        return INTRATUMORAL, {PERITUMORAL: (0.0, ring_mm)}
+    return design.tumour.name, dict(zip((r.name for r in design.bands), design.band_limits_mm))
 
 
 def _band_numbers(tumour: sitk.Image, kept_mask: sitk.Image, band_mm: tuple[float, float], stats: dict) -> dict:
@@ -87,18 +88,18 @@ def exam_numbers(regions: dict[tuple[str, int], sitk.Image], ring_mm: float,
         t = sitk.GetArrayViewFromImage(tumour) != 0
         numbers: dict = {"tumour_ml": float(t.sum()) * voxel_ml}
         per_band = {}
-        for i, b in enumerate(bands):
-            stats = (band_stats or {}).get((b.name, reader)) or ((ring_stats or {}).get(reader, {}) if i == 0 else {})
-            per_band[b.name] = _band_numbers(tumour, regions[b.name, reader], b.band_mm, stats)
+        for i, (name, limits) in enumerate(bands.items()):
+            stats = (band_stats or {}).get((name, reader)) or ((ring_stats or {}).get(reader, {}) if i == 0 else {})
+            per_band[name] = _band_numbers(tumour, regions[name, reader], limits, stats)
         if bands:
-            numbers.update(per_band[bands[0].name])
+            numbers.update(per_band[next(iter(bands))])
         if len(bands) > 1:
             numbers["bands"] = per_band
         out["readers"][str(reader)] = numbers
     if len(bands) > 1:
-        out["bands_mm"] = {b.name: list(b.band_mm) for b in bands}
+        out["bands_mm"] = {name: list(limits) for name, limits in bands.items()}
     out["fov_edge_mm"] = min(_border_mm(regions[tumour_name, r]) for r in readers)
-    out["fov_edge"] = bool(out["fov_edge_mm"] < max((b.band_mm[1] for b in bands), default=ring_mm))
+    out["fov_edge"] = bool(out["fov_edge_mm"] < max((outer for _, outer in bands.values()), default=ring_mm))
     if 1 in readers and 2 in readers:
         out["dice"] = dice(regions[tumour_name, 1], regions[tumour_name, 2])
         out["hd95_mm"] = hausdorff_mm(regions[tumour_name, 1], regions[tumour_name, 2])
@@ -114,14 +115,14 @@ def _border_mm(mask: sitk.Image) -> float:
     return float((gaps * spacing).min())
 
 
-def _outline_colours(tumour_name: str, bands: tuple[Region, ...]) -> dict[tuple[str, int], tuple]:
+def _outline_colours(tumour_name: str, bands: dict[str, tuple[float, float]]) -> dict[tuple[str, int], tuple]:
     """(region, reader) -> RGB: the tumour and first band in the study's colours, further bands
     in FURTHER_BAND_COLOURS (cycled)."""
     colours = {}
     for reader in (1, 2):
         colours[tumour_name, reader] = OUTLINE_COLOURS[INTRATUMORAL, reader]
-        for i, b in enumerate(bands):
-            colours[b.name, reader] = (OUTLINE_COLOURS[PERITUMORAL, reader] if i == 0 else
+        for i, name in enumerate(bands):
+            colours[name, reader] = (OUTLINE_COLOURS[PERITUMORAL, reader] if i == 0 else
                                        FURTHER_BAND_COLOURS[(i - 1) % len(FURTHER_BAND_COLOURS)][reader - 1])
     return colours
 
