@@ -57,6 +57,15 @@ def check_feature_table(table: pd.DataFrame, source: str = "feature table", desi
     """Validate the long-form layout; return it with typed keys. Timepoints and regions must be
     the design's names (`design`, default the study's: Design()); `timepoints` / `regions` given
     instead restrict only that key."""
+    keys, feats, values = _checked(table, source, design, timepoints, regions)
+    out = pd.concat([keys.reset_index(drop=True), pd.DataFrame(values, columns=feats, copy=False)],
+                    axis=1).set_axis(table.index)
+    return out if list(out.columns) == list(table.columns) else out[list(table.columns)]
+
+
+def _checked(table: pd.DataFrame, source: str, design: Design | None, timepoints: Sequence[str] | None,
+             regions: Sequence[str] | None) -> tuple[pd.DataFrame, list[str], np.ndarray]:
+    """`check_feature_table`'s checks; returns (typed keys, feature names, rows x features array)."""
     if design is None and timepoints is None and regions is None:
         design = Design()
     if design is not None:
@@ -101,9 +110,7 @@ def check_feature_table(table: pd.DataFrame, source: str = "feature table", desi
         only = {tp: [f for j, f in enumerate(feats) if present[k, j] and not everywhere[j]] for k, tp in enumerate(tps)}
         detail = "; ".join(f"{len(v)} only at {tp} (e.g. {v[0]})" for tp, v in only.items() if v)
         raise DeltaradError(f"feature columns differ between timepoints: {detail}", file=source)
-    out = pd.concat([keys.reset_index(drop=True), pd.DataFrame(values, columns=feats, copy=False)],
-                    axis=1).set_axis(table.index)
-    return out if list(out.columns) == list(table.columns) else out[list(table.columns)]
+    return keys, feats, values
 
 
 def _numeric_values(table: pd.DataFrame, feats: list[str], source: str) -> np.ndarray:
@@ -214,17 +221,16 @@ def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPa
     """
     pairs = delta_pairs(design, kind)
     if isinstance(design, Design):
-        table = check_feature_table(features_long, design=design)
+        table, feats, values = _checked(features_long, "feature table", design, None, None)
         region_order = list(design.region_names)
     else:
-        table = check_feature_table(features_long, timepoints=None if design is not None else TIMEPOINTS,
-                                    regions=None if design is not None else REGIONS)
+        table, feats, values = _checked(features_long, "feature table", None,
+                                        None if design is not None else TIMEPOINTS,
+                                        None if design is not None else REGIONS)
         region_order = [r for r in REGIONS if r in set(table["region"])] + sorted(set(table["region"]) - set(REGIONS))
-    feats = feature_columns(table)
     used = table["timepoint"].isin({t for p in pairs for t in (p.before, p.after)}).to_numpy()
-    values = table[feats].to_numpy(float)
     if not used.all():
-        table, values = table.loc[used, KEYS], values[used]
+        table, values = table.loc[used], values[used]
 
     # each row's unit (patient, region, reader) as one integer, in the output's sort order
     patients, patient_code = np.unique(table["patient_id"].to_numpy(str), return_inverse=True)
