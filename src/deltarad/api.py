@@ -64,14 +64,18 @@ def extract_exam(
 
     Returns one row per (region, reader): patient_id, timepoint, region, reader, the features,
     and `notes` (what was inferred or corrected: air threshold, resampled mask, ...).
-    A `timepoint` of "early" treats an empty reader-1 mask as a complete early response.
+    A `timepoint` after the design's first (e.g. "early") treats an empty reader-1 mask as a
+    complete early response. The regions and the analysed image follow the settings' design
+    (a Study or study-file mapping with a `design:` section; ImagingSettings alone: the study's).
     """
     import SimpleITK as sitk
 
-    from deltarad.features.delta import KEYS, REGIONS
-    from deltarad.features.extract import _stage, exam_features, prepare_exam, read_exam_images
+    from deltarad.design import FEATURE_KEYS
+    from deltarad.features.extract import _stage, exam_design, exam_features, prepare_exam, read_exam_images
 
     imaging = _imaging(settings)
+    design = exam_design(imaging, None if isinstance(settings, ImagingSettings) else Study.from_settings(settings).design)
+    keys = list(FEATURE_KEYS)
     if isinstance(masks, Mapping):
         if not all(reader in (1, 2) for reader in masks):
             raise DeltaradError(f"masks: readers are 1 and 2, got {sorted(masks, key=str)}", patient=patient_id)
@@ -85,12 +89,12 @@ def extract_exam(
         raise DeltaradError(f"no reader-1 mask (readers given: {sorted(masks)})", patient=patient_id)
     with _stage("read", patient_id, timepoint):
         exam = read_exam_images(image, masks, imaging, chest_wall=chest_wall, series=series,
-                                patient=patient_id, timepoint=timepoint)
-    prepared = prepare_exam(exam, imaging, patient=patient_id, timepoint=timepoint)
-    records = exam_features(prepared, imaging, patient=patient_id, timepoint=timepoint)
+                                patient=patient_id, timepoint=timepoint, design=design)
+    prepared = prepare_exam(exam, imaging, patient=patient_id, timepoint=timepoint, design=design)
+    records = exam_features(prepared, imaging, patient=patient_id, timepoint=timepoint, design=design)
     table = pd.DataFrame.from_records(records)
-    order = table["region"].map(REGIONS.index) * 10 + table["reader"]  # extract_cohort's order
-    return table.iloc[np.argsort(order.to_numpy(), kind="stable")][KEYS + [c for c in table.columns if c not in KEYS]
+    order = table["region"].map(design.region_names.index) * 10 + table["reader"]  # extract_cohort's order
+    return table.iloc[np.argsort(order.to_numpy(), kind="stable")][keys + [c for c in table.columns if c not in keys]
                                                                      ].reset_index(drop=True)
 
 
@@ -98,17 +102,18 @@ def delta(features: pd.DataFrame, settings: Study | Mapping | None = None) -> pd
     """The delta table of a long-form feature table (patient_id, timepoint, region, reader, the
     features: `deltarad extract`'s features.csv, or `extract_exam` rows concatenated).
 
-    The change is the study's `delta` (relative: (early - baseline) / baseline) per patient,
-    region and reader. As `deltarad run` does, a patient with a non-finite reader-1 feature is
-    left out, and a feature whose delta is undefined in a region (zero, near-zero or two-signed
-    baselines) is dropped there (NaN column). Returns patient_id, region, reader and one column
+    The change is each delta of the study's design (default the study's `delta`, relative:
+    (early - baseline) / baseline) per patient, region and reader. As `deltarad run` does, a
+    patient with a non-finite reader-1 feature is left out, and a feature whose delta is undefined
+    in a region (zero, near-zero or two-signed baselines) is dropped there (NaN column). Returns
+    patient_id, delta (the pair's name, e.g. early_vs_baseline), region, reader and one column
     per feature; `.attrs` carries what `fit` needs: the delta step's info (kept and dropped
     features per region, with reasons) and the patients left out.
     """
     from deltarad.workflow import log_left_out, usable_delta
 
     study = Study.from_settings(settings)
-    table, info, left_out = usable_delta(features, kind=study.delta, near_zero=study.delta_near_zero)
+    table, info, left_out = usable_delta(features, study.design, near_zero=study.delta_near_zero)
     log_left_out(left_out)
     table.attrs[DELTA_INFO] = info
     table.attrs[LEFT_OUT] = left_out.to_dict("records")
@@ -127,19 +132,28 @@ def delta_info(table: pd.DataFrame, settings: Study | Mapping | None = None) -> 
             raise DeltaradError(f"the delta table holds the {info['kind']} change but the settings say "
                                 f"delta: {study.delta}; make it with delta(features, settings)")
         return info
-    from deltarad.features.delta import DELTA_KEYS, DELTA_KINDS, feature_columns
+    from deltarad.features.delta import DELTA_KEYS, feature_columns
 
+    design = study.design
     feats = feature_columns(table, DELTA_KEYS)
-    info = {"kind": study.delta, "formula": DELTA_KINDS[study.delta], "near_zero": study.delta_near_zero,
-            "incomplete_patients": [], "regions": {}}
-    for region, part in table[table["reader"] == 1].groupby("region", sort=False):
-        values = part[feats].to_numpy(float)
-        kept = [f for f, any_value in zip(feats, np.isfinite(values).any(axis=0)) if any_value]
-        dropped = {f: "dropped before (no value in the delta table)" for f in feats if f not in kept}
-        info["regions"][region] = {"n_features": len(feats), "n_kept": len(kept), "dropped": dropped,
-                                   "dropped_zero_baseline": [], "reader2_undefined": {}, "kept": kept}
-        log.warning("delta table without its delta info: %s features kept as the %d with reader-1 values "
-                    "(%d empty); the reasons of the drops are unknown", region, len(kept), len(dropped))
+    reader1 = table[table["reader"] == 1]
+    deltas = {}
+    for pair in design.deltas:
+        part_of_pair = reader1[reader1["delta"] == pair.name] if "delta" in reader1.columns else reader1
+        regions = {}
+        for region, part in part_of_pair.groupby("region", sort=False):
+            values = part[feats].to_numpy(float)
+            kept = [f for f, any_value in zip(feats, np.isfinite(values).any(axis=0)) if any_value]
+            dropped = {f: "dropped before (no value in the delta table)" for f in feats if f not in kept}
+            regions[region] = {"n_features": len(feats), "n_kept": len(kept), "dropped": dropped,
+                               "dropped_zero_baseline": [], "reader2_undefined": {}, "kept": kept}
+            log.warning("delta table without its delta info: %s %s features kept as the %d with reader-1 values "
+                        "(%d empty); the reasons of the drops are unknown", pair.name, region, len(kept), len(dropped))
+        deltas[pair.name] = {"before": pair.before, "after": pair.after, "kind": pair.form, "formula": pair.formula,
+                             "incomplete_patients": [], "regions": regions}
+    first = deltas[design.deltas[0].name]
+    info = {"near_zero": study.delta_near_zero, "deltas": deltas,
+            **{k: first[k] for k in ("kind", "formula", "incomplete_patients", "regions")}}
     return info
 
 

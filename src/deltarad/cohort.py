@@ -11,9 +11,23 @@ import pandas as pd
 from deltarad.coding import Coding
 from deltarad.encoding import label, level_of
 from deltarad.config import Study, TableFile
+from deltarad.design import BASELINE, EARLY
 from deltarad.errors import FAILURE_COLUMNS, StudyFileError
 from deltarad.tablefile import Table, is_given, read_table_file
 
+#: Cohort columns of one exam, per timepoint ("{tp}"): the image and reader 1's mask (required),
+#: reader 2's mask, a chest-wall mask (left out of the peritumoral bands) and the DICOM series (optional).
+REQUIRED_EXAM_COLUMNS = ("{tp}_image", "{tp}_mask")
+PATH_EXAM_COLUMNS = ("{tp}_image", "{tp}_mask", "{tp}_mask_reader2", "{tp}_chest_wall")
+OPTIONAL_EXAM_COLUMNS = ("{tp}_mask_reader2", "{tp}_chest_wall", "{tp}_series")
+
+
+def exam_columns(timepoints: tuple[str, ...], patterns: tuple[str, ...] = PATH_EXAM_COLUMNS) -> tuple[str, ...]:
+    """The cohort columns of `patterns` for each timepoint, timepoint by timepoint."""
+    return tuple(p.format(tp=tp) for tp in timepoints for p in patterns)
+
+
+#: The study's image columns (baseline and early), in the order the demo cohort writes them.
 IMAGE_COLUMNS = (
     "baseline_image",
     "early_image",
@@ -97,8 +111,12 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
         more = df["patient_id"][repeated].nunique() - 1
         raise StudyFileError(f"duplicate patient_id: {first} ({table.where(np.flatnonzero(df['patient_id'] == first))})"
                              + (f" and {more} more" if more else ""), file=path)
-    binary = ([study.outcome] if require_outcome else []) + [study.ultrasound]
-    needed = binary + list(study.clinical)
+    design = study.design
+    reference_columns = list(dict.fromkeys(c for r in design.references for c in r.columns))
+    # the ultrasound read is binary (0/1, as the study's); other reference columns are numbers
+    binary = ([study.outcome] if require_outcome else []) + [c for c in reference_columns if c == study.ultrasound]
+    continuous = [c for c in reference_columns if c not in binary and c not in study.clinical and c != study.outcome]
+    needed = list(dict.fromkeys(binary + continuous + list(study.clinical)))
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise StudyFileError(f"missing column(s) {', '.join(missing)}", file=path)
@@ -119,6 +137,14 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
                 problems.setdefault(df["patient_id"].iat[i], f"column '{col}' is blank")
             problems.setdefault(df["patient_id"].iat[i], f"column '{col}' must be 0 or 1, got {_shown(df[col].iat[i])}")
         df[col] = values
+    for col in continuous:
+        if col in study.coding or pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        numeric = pd.to_numeric(df[col], errors="coerce")
+        for i in np.flatnonzero(df[col].notna() & numeric.isna()):
+            problems.setdefault(df["patient_id"].iat[i], f"non-numeric value {df[col].iat[i]!r} in reference column "
+                                f"'{col}' (a reference model takes numbers; code the levels under coding)")
+        df[col] = numeric
     for col in study.clinical:
         if col in study.categorical or pd.api.types.is_numeric_dtype(df[col]):
             continue
@@ -133,7 +159,7 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
                 "(list the column under categorical if it is a category)",
             )
         df[col] = numeric
-    for col in (*IMAGE_COLUMNS, *CHEST_WALL_COLUMNS):
+    for col in exam_columns(design.timepoints):
         if col in df.columns:
             df[col] = [_absolute(v, path.parent) for v in df[col]]
 
@@ -236,5 +262,6 @@ def unmatched_ids(study: Study, cohort_ids: pd.Series, feature_ids: pd.Series, s
             f"alike in both (prefix, leading zeros, spaces)")
 
 
-def has_images(cohort: pd.DataFrame) -> bool:
-    return all(c in cohort.columns for c in REQUIRED_IMAGE_COLUMNS)
+def has_images(cohort: pd.DataFrame, timepoints: tuple[str, ...] = (BASELINE, EARLY)) -> bool:
+    """Whether the cohort has the image and mask columns of every timepoint."""
+    return all(c in cohort.columns for c in exam_columns(timepoints, REQUIRED_EXAM_COLUMNS))

@@ -8,6 +8,7 @@ from typing import Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from deltarad import design as d
 from deltarad.errors import StudyFileError
 
 
@@ -152,6 +153,64 @@ class MissingSettings(_Strict):
     seed: int = Field(0, ge=0, description="seed of the imputation draws")
 
 
+class DeltaEntry(_Strict):
+    """One delta of `design.deltas` in its long form: `{pair: [before, after], form: log_ratio}`."""
+
+    pair: tuple[str, str]
+    form: Literal["relative", "log_ratio", "difference"] | None = Field(
+        None, description="None = the study file's top-level `delta`")
+
+
+class ImageEntry(_Strict):
+    """`design.image`: one of `{phase: 3}`, `{subtract: [1, 0]}` (phase 1 minus phase 0) or `{map: pe}`."""
+
+    phase: int | None = Field(None, ge=0)
+    subtract: tuple[int, int] | None = None
+    map: str | None = None
+
+
+class BandEntry(_Strict):
+    """A peritumoral band of `design.regions`: `{band_mm: [inner, outer]}` (physical distance, mm)."""
+
+    band_mm: tuple[float, float]
+
+
+class RadscoreEntry(_Strict):
+    """A radscore of `design.radscores`: the delta features of `regions` pooled into one LASSO score."""
+
+    name: str
+    regions: list[str]
+    label: str | None = Field(None, description="display label; None = the name")
+    delta: str | None = Field(None, description="the delta (e.g. early_vs_baseline); None = one radscore per delta")
+
+
+class ReferenceEntry(_Strict):
+    """A reference model of `design.references` on several cohort columns (e.g. a clinical model)."""
+
+    name: str
+    columns: list[str] = Field(min_length=1)
+    label: str | None = Field(None, description="display label; None = the name")
+
+
+class DesignSettings(_Strict):
+    """The study's design (deltarad.design): every key left out keeps the study's own (Zeng et al.):
+    timepoints [baseline, early], the top-level `delta` from baseline to early, `imaging.phase`,
+    the tumour and one [0, imaging.ring_mm] band, one radscore per region and the `ultrasound`
+    read as the reference."""
+
+    timepoints: list[str] | None = Field(None, description="exam names in time order, at least 2")
+    deltas: list[tuple[str, str] | DeltaEntry] | None = Field(
+        None, description="pairs [before, after] (each may be {pair: [before, after], form: log_ratio}); "
+        "default [[first timepoint, second]]")
+    image: ImageEntry | None = None
+    regions: dict[str, Literal["tumour"] | BandEntry] | None = Field(
+        None, description="name: tumour (exactly one) or name: {band_mm: [inner, outer]}")
+    radscores: list[RadscoreEntry] | None = None
+    references: list[str | ReferenceEntry] | None = Field(
+        None, description="cohort columns of the reference models ([] for none); a mapping {name, columns} "
+        "fits one model on several columns")
+
+
 class Study(_Strict):
     """A study file."""
 
@@ -190,6 +249,9 @@ class Study(_Strict):
     name: str | None = Field(None, description="study name for the report's header; None = the study file's name")
     report: ReportSettings = Field(default_factory=ReportSettings)
     missing: MissingSettings = Field(default_factory=MissingSettings)
+    design_settings: DesignSettings = Field(
+        default_factory=DesignSettings, alias="design", exclude=True,
+        description="the study's design (DesignSettings); Study.design is it as a deltarad.design.Design")
 
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the study file")
     file_name: str = Field("", exclude=True, description="name of the study file")
@@ -252,9 +314,11 @@ class Study(_Strict):
                                  f"got {type(settings).__name__}")
         raw = {"cohort": IN_MEMORY, **(settings or {})}
         try:
-            return cls.model_validate({**raw, "base_dir": Path.cwd()})
+            study = cls.model_validate({**raw, "base_dir": Path.cwd()})
         except ValidationError as exc:
             raise StudyFileError("; ".join(_format_error(e) for e in exc.errors())) from None
+        study.design  # a design that cannot be run is refused here, in words  # noqa: B018
+        return study
 
     def resolve(self, path: Path | None) -> Path | None:
         if path is None:
@@ -272,6 +336,119 @@ class Study(_Strict):
     @property
     def params_path(self) -> Path | None:
         return self.resolve(self.imaging.params)
+
+    @property
+    def design(self) -> d.Design:
+        """The design (deltarad.design) this study file declares, its defaults the study's;
+        StudyFileError names the key of a design that cannot be run."""
+        return study_design(self)
+
+
+def imaging_design(imaging: ImagingSettings, *, timepoints: tuple[str, ...] = (d.BASELINE, d.EARLY)) -> d.Design:
+    """The design of imaging settings alone (no `design:` section): the study's, with the phase
+    `imaging.phase` and the peritumoral band [0, imaging.ring_mm]."""
+    return d.Design(timepoints=timepoints, deltas=(d.DeltaPair(timepoints[0], timepoints[1]),),
+                    image=d.ImageSpec(phase=imaging.phase),
+                    regions=(d.Region(d.INTRATUMORAL), d.Region(d.PERITUMORAL, (0.0, float(imaging.ring_mm)))))
+
+
+def study_design(study: Study) -> d.Design:
+    """`Study.design`: the `design:` section over the study's defaults (DesignSettings)."""
+    given = study.design_settings
+    _refuse_conflicts(study)
+    try:
+        timepoints = tuple(given.timepoints) if given.timepoints is not None else (d.BASELINE, d.EARLY)
+        if len(timepoints) < 2:
+            raise d.DesignError(f"timepoints: at least 2 are needed, got {list(timepoints)}")
+        deltas: tuple[d.DeltaPair, ...]
+        if given.deltas is None:
+            deltas = (d.DeltaPair(timepoints[0], timepoints[1], study.delta),)
+        else:
+            deltas = tuple(d.DeltaPair(e.pair[0], e.pair[1], e.form or study.delta) if isinstance(e, DeltaEntry)
+                           else d.DeltaPair(e[0], e[1], study.delta) for e in given.deltas)
+        image = d.ImageSpec(phase=study.imaging.phase) if given.image is None else _image(given.image)
+        regions: tuple[d.Region, ...]
+        if given.regions is None:
+            regions = (d.Region(d.INTRATUMORAL), d.Region(d.PERITUMORAL, (0.0, float(study.imaging.ring_mm))))
+        else:
+            regions = tuple(d.Region(name, (float(v.band_mm[0]), float(v.band_mm[1]))) if isinstance(v, BandEntry)
+                            else d.Region(name) for name, v in given.regions.items())
+        references = _references(study) if given.references is not None else (
+            d.Reference(d.ULTRASOUND_COLUMN, d.ULTRASOUND_LABEL, (study.ultrasound,)),)
+        radscores = _radscores(given.radscores, deltas) if given.radscores is not None else ()
+        return d.Design(timepoints=timepoints, deltas=deltas, image=image, regions=regions, radscores=radscores,
+                        references=references)
+    except d.DesignError as exc:
+        raise StudyFileError(f"design.{exc}") from None
+
+
+def _image(entry: ImageEntry) -> d.ImageSpec:
+    chosen = [k for k in ("phase", "subtract", "map") if getattr(entry, k) is not None]
+    if len(chosen) != 1:
+        raise d.DesignError(f"image: give one of phase, subtract or map, got {', '.join(chosen) or 'none'}")
+    if entry.map is not None:
+        raise d.DesignError(f"image: kinetic maps ({{map: {entry.map}}}) are not computed yet; "
+                            "use {phase: n} or {subtract: [a, b]}")
+    if entry.subtract is not None:
+        return d.ImageSpec(subtract=(entry.subtract[0], entry.subtract[1]))
+    return d.ImageSpec(phase=entry.phase)
+
+
+def _references(study: Study) -> tuple[d.Reference, ...]:
+    out = []
+    columns: tuple[str, ...]
+    for entry in study.design_settings.references or ():
+        if isinstance(entry, str):
+            if entry == study.ultrasound:
+                out.append(d.Reference(d.ULTRASOUND_COLUMN, d.ULTRASOUND_LABEL, (entry,)))
+                continue
+            name, label, columns = entry, entry, (entry,)
+        else:
+            name, label, columns = entry.name, entry.label or entry.name, tuple(entry.columns)
+        d.check_name(name, "references: the reference model")
+        if len(set(columns)) != len(columns):
+            raise d.DesignError(f"references: {name} lists a column twice")
+        out.append(d.Reference(name, label, columns))
+    names = [r.name for r in out]
+    if len(set(names)) != len(names):
+        raise d.DesignError(f"references: a model is named twice in {names}")
+    return tuple(out)
+
+
+def _radscores(entries: list[RadscoreEntry], deltas: tuple[d.DeltaPair, ...]) -> tuple[d.Radscore, ...]:
+    out = []
+    delta_names = [p.name for p in deltas]
+    for e in entries:
+        if e.delta is not None and e.delta not in delta_names:
+            raise d.DesignError(f"radscores: {e.name} names delta {e.delta!r}, not in the design "
+                                f"({', '.join(delta_names)})")
+        chosen = [p for p in deltas if e.delta in (None, p.name)]
+        for p in chosen:
+            suffix = f"_{p.after}" if e.delta is None and len(deltas) > 1 else ""
+            label = (e.label or e.name) + (f" ({p.after})" if suffix else "")
+            out.append(d.Radscore(e.name + suffix, label, tuple(e.regions), p.name))
+    return tuple(out)
+
+
+def _refuse_conflicts(study: Study) -> None:
+    """A setting of the study's own design given outside `design:` (imaging.ring_mm, imaging.phase,
+    ultrasound) that `design:` contradicts is refused: the same value twice is accepted."""
+    given = study.design_settings
+    imaging = study.imaging.model_fields_set
+    if given.regions is not None and "ring_mm" in imaging:
+        bands = [tuple(v.band_mm) for v in given.regions.values() if isinstance(v, BandEntry)]
+        if (0, study.imaging.ring_mm) not in bands:
+            raise StudyFileError(f"imaging.ring_mm ({study.imaging.ring_mm:g} mm) and design.regions (bands "
+                                 f"{', '.join(f'[{a:g}, {b:g}]' for a, b in bands) or 'none'}) both set the peritumoral "
+                                 "band: give it once, under design.regions")
+    if given.image is not None and "phase" in imaging and given.image.phase != study.imaging.phase:
+        raise StudyFileError(f"imaging.phase ({study.imaging.phase}) and design.image both set the analysed image: "
+                             "give it once, under design.image")
+    if given.references is not None and "ultrasound" in study.model_fields_set:
+        columns = {c for e in given.references for c in ([e] if isinstance(e, str) else e.columns)}
+        if study.ultrasound not in columns:
+            raise StudyFileError(f"ultrasound names the column {study.ultrasound!r}, which design.references do not "
+                                 "use: give the reference models once, under design.references")
 
 
 def _format_error(err: dict) -> str:
@@ -299,4 +476,8 @@ def load_study(path: str | Path) -> Study:
     except ValidationError as exc:
         problems = "; ".join(_format_error(e) for e in exc.errors())
         raise StudyFileError(problems, file=path) from None
+    try:
+        study.design  # noqa: B018
+    except StudyFileError as exc:
+        raise StudyFileError(exc.problem, file=path) from None
     return study

@@ -16,10 +16,15 @@ class DemoRun:
 
 
 def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1.0, bootstrap: int = 50,
-             features_only: bool = False) -> DemoRun:
+             features_only: bool = False, design: str = "study") -> DemoRun:
     """Generate `patients` patients in out/cohort (DICOM DCE exams and two readers' NRRD masks, or
     with `features_only` a feature table with planted signal), run the study into out/run with
-    `bootstrap` optimism-bootstrap resamples, and build its report."""
+    `bootstrap` optimism-bootstrap resamples, and build its report. `design`: the study's, or
+    "three-timepoint" (deltarad.synthetic.cohort.DESIGNS: three exams, two deltas, three bands)."""
+    if features_only and design != "study":
+        from deltarad.errors import DeltaradError
+
+        raise DeltaradError(f"the {design} design needs images: leave out --features-only")
     if features_only:
         from deltarad.simulate import generate_feature_study
 
@@ -28,7 +33,7 @@ def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1
     else:
         from deltarad.synthetic.cohort import generate_cohort
 
-        study_file = generate_cohort(out / "cohort", n_patients=patients, seed=seed, effect=effect)
+        study_file = generate_cohort(out / "cohort", n_patients=patients, seed=seed, effect=effect, design=design)
     run_dir = out / "run"
     study = load_study(study_file)
     study.validation.bootstrap = bootstrap

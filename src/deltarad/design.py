@@ -165,6 +165,16 @@ class Design:
     def bands(self) -> tuple[Region, ...]:
         return tuple(r for r in self.regions if not r.is_tumour)
 
+    @property
+    def band_limits_mm(self) -> tuple[tuple[float, float], ...]:
+        """(inner, outer) mm of each band, in the design's order."""
+        return tuple(r.band_mm for r in self.regions if r.band_mm is not None)
+
+    @property
+    def outermost_mm(self) -> float:
+        """The outer distance (mm) of the design's outermost band; 0 without bands."""
+        return max((outer for _, outer in self.band_limits_mm), default=0.0)
+
     def region(self, name: str) -> Region:
         for r in self.regions:
             if r.name == name:

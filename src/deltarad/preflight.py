@@ -29,7 +29,8 @@ import SimpleITK as sitk
 from deltarad.cohort import load_cohort_cases, read_study_table, unmatched_ids
 from deltarad.config import ImagingSettings, Study
 from deltarad.errors import CaseError, CompleteEarlyResponse, DeltaradError, StudyFileError
-from deltarad.features.delta import TIMEPOINTS
+from deltarad.config import imaging_design
+from deltarad.design import Design
 from deltarad.imaging import io
 from deltarad.imaging.air import exam_air
 from deltarad.imaging.finite import non_finite_checked
@@ -89,18 +90,26 @@ class StudyCheck:
 # ----------------------------------------------------------------------------- one exam
 
 
-def check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, base: Path | None = None) -> dict:
+def check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, base: Path | None = None,
+               design: Design | None = None) -> dict:
     """One exam's row (EXAM_COLUMNS); status is ok, warning or failed (then `error` says why).
 
-    `base`: paths under this folder are shown relative to it.
+    `base`: paths under this folder are shown relative to it. `design`: the study's (None: that of
+    the imaging settings alone); the image is the design's, and the ring checked is the shell out
+    to the design's outermost band (where a band would be emptied, so would the shell's part).
     """
+    design = design if design is not None else imaging_design(settings)
+    outermost = design.outermost_mm if design.bands else settings.ring_mm
+    if outermost != settings.ring_mm:
+        settings = settings.model_copy(update={"ring_mm": outermost})
     pid = str(case_row["patient_id"])
     row: dict = dict.fromkeys(EXAM_COLUMNS, None)
-    row.update(patient_id=pid, timepoint=timepoint, phase=settings.phase, reader2="no")
+    row.update(patient_id=pid, timepoint=timepoint, reader2="no",
+               phase=design.image.phase if design.image.phase is not None else design.image.describe())
     warnings: list[str] = []
     start = time.perf_counter()
     try:
-        _check_exam(case_row, timepoint, settings, row, warnings, base)
+        _check_exam(case_row, timepoint, settings, row, warnings, base, design)
     except CaseError as exc:
         row["error"] = exc.problem + (f" ({_shown_path(exc.file, base)})" if exc.file else "")
     except Exception as exc:  # SimpleITK/pydicom errors of one exam must not stop the check
@@ -112,24 +121,24 @@ def check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, 
 
 
 def _check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, row: dict, warnings: list[str],
-                base: Path | None) -> None:
+                base: Path | None, design: Design) -> None:
     pid = row["patient_id"]
     image_path = _required(case_row, f"{timepoint}_image", pid)
     row["image"] = _shown_path(image_path, base)
     row["image_files"] = _file_count(Path(image_path))
-    image, reader_notes = io.read_analysed_exam(image_path, settings, series=case_row.get(f"{timepoint}_series"),
-                                                patient=pid)
+    image, native, reader_notes = io.read_design_image(image_path, settings, design.image, patient=pid,
+                                                       series=case_row.get(f"{timepoint}_series"))
     row["reader_notes"] = "; ".join(reader_notes)
     row["size"] = "x".join(str(n) for n in image.GetSize())
     row["spacing_mm"] = "x".join(f"{s:.4g}" for s in image.GetSpacing())
-    masks = _check_masks(case_row, timepoint, settings, image, row, warnings, base)
-    image, finite_notes = non_finite_checked(image, masks, settings.ring_mm, patient=pid, file=image_path)
+    masks = _check_masks(case_row, timepoint, settings, image, row, warnings, base, later=timepoint != design.timepoints[0])
+    image, finite_notes = non_finite_checked(image, masks, design.outermost_mm, patient=pid, file=image_path)
     warnings += finite_notes
-    _check_ring(case_row, timepoint, settings, image, masks, row, warnings)
+    _check_ring(case_row, timepoint, settings, image if native is None else native, masks, row, warnings)
 
 
 def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, image: sitk.Image, row: dict,
-                 warnings: list[str], base: Path | None) -> dict[int, sitk.Image]:
+                 warnings: list[str], base: Path | None, *, later: bool) -> dict[int, sitk.Image]:
     """Each reader's mask on the image grid (as extraction checks it); volumes, field of view, Dice."""
     pid = row["patient_id"]
     masks: dict[int, sitk.Image] = {}
@@ -139,7 +148,7 @@ def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, i
             continue
         drawn = io.read_mask(path, label=settings.mask_label, patient=pid, reference=image,
                              reference_path=case_row.get(f"{timepoint}_image"))
-        if timepoint == "early" and reader == 1 and not np.any(sitk.GetArrayViewFromImage(drawn)):
+        if later and reader == 1 and not np.any(sitk.GetArrayViewFromImage(drawn)):
             raise CompleteEarlyResponse(patient=pid, file=path)  # as extraction counts it
         inside = share_inside(drawn, image)
         if reader == 1:
@@ -275,9 +284,10 @@ def check_study(study: Study, *, parallel: ParallelSettings | None = None, progr
     settings = study.imaging
     base = study.cohort_path.parent
     exams: list[dict] = []
-    with_images = cohort.columns.intersection([f"{tp}_image" for tp in TIMEPOINTS]).size > 0
+    design = study.design
+    with_images = cohort.columns.intersection([f"{tp}_image" for tp in design.timepoints]).size > 0
     if study.features_path is None and with_images:
-        exams = check_exams(cohort, settings, base=base, parallel=parallel, progress=progress)
+        exams = check_exams(cohort, settings, base=base, parallel=parallel, progress=progress, design=design)
     elif study.features_path is None:
         problems.append("the cohort has no image columns and the study file names no feature table")
     else:
@@ -311,10 +321,12 @@ def _too_few_for_modelling(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame
 
 
 def check_exams(cohort: pd.DataFrame, settings: ImagingSettings, *, base: Path | None = None,
-                parallel: ParallelSettings | None = None, progress: bool = True) -> list[dict]:
-    """check_exam of every (patient, timepoint) of the cohort, in cohort order."""
+                parallel: ParallelSettings | None = None, progress: bool = True,
+                design: Design | None = None) -> list[dict]:
+    """check_exam of every (patient, timepoint of the design) of the cohort, in cohort order."""
     parallel = parallel or ParallelSettings(workers=0)
-    units = [(row, tp) for row in cohort.to_dict("records") for tp in TIMEPOINTS]
+    design = design if design is not None else imaging_design(settings)
+    units = [(row, tp) for row in cohort.to_dict("records") for tp in design.timepoints]
     rows: dict[int, dict] = {}
 
     def keep(i: int, row: dict) -> None:
@@ -322,7 +334,7 @@ def check_exams(cohort: pd.DataFrame, settings: ImagingSettings, *, base: Path |
         if row["status"] != "ok":
             log.info("check: %s %s: %s", row["patient_id"], row["timepoint"], row["error"] or row["warnings"])
 
-    lost = map_units(partial(_check_unit, settings=settings, base=base, one_thread=parallel.workers != 0),
+    lost = map_units(partial(_check_unit, settings=settings, base=base, one_thread=parallel.workers != 0, design=design),
                      units, [f"{row['patient_id']} {tp}" for row, tp in units], keep,
                      settings=parallel, stage="check", progress=progress)
     for failure in lost:  # the worker died: check_exam itself never raises
@@ -332,14 +344,15 @@ def check_exams(cohort: pd.DataFrame, settings: ImagingSettings, *, base: Path |
     return [rows[i] for i in range(len(units))]
 
 
-def _check_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, base: Path | None, one_thread: bool) -> dict:
+def _check_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, base: Path | None, one_thread: bool,
+                design: Design | None = None) -> dict:
     """The work unit: check_exam of one (cohort row, timepoint); on one ITK thread where workers
     share the cores."""
     row, timepoint = unit
     if not one_thread:
-        return check_exam(row, timepoint, settings, base=base)
+        return check_exam(row, timepoint, settings, base=base, design=design)
     with itk_threads(1):
-        return check_exam(row, timepoint, settings, base=base)
+        return check_exam(row, timepoint, settings, base=base, design=design)
 
 
 def _patients(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame,
@@ -371,7 +384,7 @@ def _patients(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame, failures: p
             "clinical_missing": ", ".join(missing) + (" (imputed)" if missing and imputes else ""),
             "outcome": _shown_value(raw[study.outcome].iat[i]) if study.outcome in raw.columns else None,
             "ultrasound": _shown_value(raw[study.ultrasound].iat[i]) if study.ultrasound in raw.columns else None,
-            "reader2": "both" if len(with_r2) == len(TIMEPOINTS) else (with_r2[0] if with_r2 else "none"),
+            "reader2": "both" if len(with_r2) == len(study.design.timepoints) else (with_r2[0] if with_r2 else "none"),
         })
     return pd.DataFrame(rows, columns=PATIENT_COLUMNS)
 

@@ -24,6 +24,7 @@ import yaml
 from scipy.stats import norm
 
 from deltarad import atomic
+from deltarad.design import BASELINE, EARLY, INTRATUMORAL, PERITUMORAL
 
 CLINICAL = ["age", "ca153", "subtype", "ki67"]
 SUBTYPES = ["luminal A", "luminal B", "HER2-positive", "triple negative"]
@@ -57,7 +58,7 @@ def _region_features(rng, y, n_features, n_planted, effect, reader2_rows, centre
     rows = []
     for reader, who in ((1, np.arange(n)), (2, reader2_rows)):
         jitter = 1.0 if reader == 1 else None
-        for tp, values in (("baseline", baseline), ("early", early)):
+        for tp, values in ((BASELINE, baseline), (EARLY, early)):
             v = values[who]
             if reader == 2:
                 jitter = 1.0 + reader_sd * rng.standard_normal((len(who), n_features))
@@ -102,7 +103,7 @@ def generate_feature_study(
     if centres > 1:
         cohort["centre"] = [f"centre{c + 1}" for c in centre]
     parts = []
-    for region in ("intratumoral", "peritumoral"):
+    for region in (INTRATUMORAL, PERITUMORAL):
         part = _region_features(rng, y, n_features, n_planted, effect, reader2_rows, centre_rng, centre, centre_effect)
         parts.append(part.assign(region=region))
     feats = pd.concat(parts, ignore_index=True)

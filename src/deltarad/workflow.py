@@ -13,8 +13,11 @@ import numpy as np
 import pandas as pd
 
 from deltarad import outputs
-from deltarad.cohort import Cohort, has_images, load_cohort, read_cohort, read_study_table, unmatched_ids
+from deltarad.cohort import (
+    REQUIRED_EXAM_COLUMNS, Cohort, exam_columns, has_images, load_cohort, read_cohort, read_study_table, unmatched_ids,
+)
 from deltarad.config import Study
+from deltarad.design import Design
 from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
@@ -74,10 +77,10 @@ def load_features(
         if unknown:
             log.warning("feature table: %d patient(s) not in the cohort are ignored (e.g. %s)", len(unknown), unknown[0])
         return table[table["patient_id"].isin(cohort["patient_id"])], pd.DataFrame(columns=FAILURE_COLUMNS)
-    if not has_images(cohort):
+    if not has_images(cohort, study.design.timepoints):
         raise DeltaradError(
             "the study names no feature table and the cohort has no image columns "
-            "(baseline_image, early_image, baseline_mask, early_mask)",
+            f"({', '.join(exam_columns(study.design.timepoints, REQUIRED_EXAM_COLUMNS))})",
             file=study.cohort_path,
         )
     extraction = extract_features(study, cohort, out_dir, parallel=parallel)
@@ -117,24 +120,27 @@ def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return features[keep], failures_df
 
 
-def usable_delta(features: pd.DataFrame, *, drop_undefined: bool = True, kind: str = "relative",
-                 near_zero: float = NEAR_ZERO) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+def usable_delta(features: pd.DataFrame, design: Design | None = None, *, drop_undefined: bool = True,
+                 kind: str | None = None, near_zero: float = NEAR_ZERO) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """The delta table of the patients whose reader-1 features are all finite, its info
-    (compute_delta), and the patients left out for a non-finite feature (FAILURE_COLUMNS)."""
-    features, nonfinite = drop_nonfinite(check_feature_table(features))
-    delta, info = compute_delta(features, kind=kind, near_zero=near_zero, drop_undefined=drop_undefined)
+    (compute_delta: the pairs of `design`, or the study's baseline-to-early `kind`), and the
+    patients left out for a non-finite feature (FAILURE_COLUMNS)."""
+    features, nonfinite = drop_nonfinite(check_feature_table(features, design=design))
+    delta, info = compute_delta(features, design, kind=kind, near_zero=near_zero, drop_undefined=drop_undefined)
     return delta, info, nonfinite
 
 
-def delta_features(features: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame, *,
-                   drop_undefined: bool = True, kind: str = "relative", near_zero: float = NEAR_ZERO):
+def delta_features(features: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame, design: Design | None = None,
+                   *, drop_undefined: bool = True, kind: str | None = None, near_zero: float = NEAR_ZERO):
     """Delta table of usable patients, its info, and failures with the patients that lost a stage."""
-    delta, info, nonfinite = usable_delta(features, drop_undefined=drop_undefined, kind=kind, near_zero=near_zero)
+    delta, info, nonfinite = usable_delta(features, design, drop_undefined=drop_undefined, kind=kind,
+                                          near_zero=near_zero)
     failures = _concat(failures, nonfinite)
     have = set(delta.loc[delta["reader"] == 1, "patient_id"])
     failed = set(failures["patient_id"])
-    extra = [{"patient_id": p, "stage": "delta", "error": "no baseline and early exam features (reader 1)"}
-             for p in cohort["patient_id"] if p not in have and p not in failed]
+    pair = next(iter(info["deltas"].values()))
+    extra = [{"patient_id": p, "stage": "delta", "error": f"no {pair['before']} and {pair['after']} exam features "
+              "(reader 1)"} for p in cohort["patient_id"] if p not in have and p not in failed]
     if extra:
         failures = _concat(failures, pd.DataFrame(extra))
     return delta, info, failures
@@ -172,7 +178,7 @@ def run_study(
     _stop_if_strict(strict, cohort.failures)
     features, extraction_failures = load_features(study, cohort.cases, out_dir, parallel)
     delta, info, failures = delta_features(features, cohort.cases, _concat(cohort.failures, extraction_failures),
-                                           kind=study.delta, near_zero=study.delta_near_zero)
+                                           study.design, near_zero=study.delta_near_zero)
     outputs.write_delta_dropped(out_dir, dropped_features(info))
     outputs.write_failures(out_dir, failures)
     _stop_if_strict(strict, failures)
@@ -270,13 +276,13 @@ def extract_study(study: Study, out_dir: Path, *, parallel: ParallelSettings | N
     store: deltarad.features.extract) and their delta (delta_features.csv); returns the features
     and the exams that failed."""
     cohort = load_cohort(study, require_outcome=False)
-    if not has_images(cohort):
+    if not has_images(cohort, study.design.timepoints):
         raise StudyFileError(
-            "cohort has no image columns (baseline_image, early_image, baseline_mask, early_mask)",
+            f"cohort has no image columns ({', '.join(exam_columns(study.design.timepoints, REQUIRED_EXAM_COLUMNS))})",
             file=study.cohort_path,
         )
     features, failures = extract_features(study, cohort, out_dir, parallel=parallel, prune_store=prune_store)
     if len(features):
-        delta, _ = compute_delta(features, kind=study.delta, near_zero=study.delta_near_zero)
+        delta, _ = compute_delta(features, study.design, near_zero=study.delta_near_zero)
         outputs.write_delta_features(out_dir, delta)
     return features, failures

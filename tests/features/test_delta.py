@@ -108,7 +108,8 @@ def test_log_ratio_closed_form_and_early_of_the_other_sign():
     assert info["regions"]["intratumoral"]["dropped"] == {"a": "early of the other sign or 0 (2 of 3 patients)"}
     table = dropped_features(info)
     assert table.to_dict("records") == [
-        {"region": "intratumoral", "feature": "a", "reason": "early of the other sign or 0 (2 of 3 patients)"}]
+        {"delta": "early_vs_baseline", "region": "intratumoral", "feature": "a",
+         "reason": "early of the other sign or 0 (2 of 3 patients)"}]
 
 
 def test_unknown_delta_kind_is_refused():

@@ -169,13 +169,13 @@ def test_index_creates_the_study_key_once_outside_the_outputs(identified_tree, t
     tree, mrns = identified_tree
     key_file = Path(os.environ["XDG_CONFIG_HOME"]) / "deltarad" / "keys" / "privacy-test.key"
     assert not key_file.exists()
-    first = _index(tree, tmp_path / "one", "--study", "privacy-test")
+    first = _index(tree, tmp_path / "one", "--study-name", "privacy-test")
     assert first.exit_code == 0, first.output
     assert key_file.is_file() and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert f"created the study key {key_file}" in first.output  # its location in the log
     key = bytes.fromhex(key_file.read_text().strip())
     assert len(key) == 32
-    second = _index(tree, tmp_path / "two", "--study", "privacy-test")
+    second = _index(tree, tmp_path / "two", "--study-name", "privacy-test")
     assert second.exit_code == 0 and "created" not in second.output and str(key_file) in second.output
     assert bytes.fromhex(key_file.read_text().strip()) == key  # used again, not replaced
     one = pd.read_csv(tmp_path / "one" / "cohort.csv", dtype=str)["patient_id"]

@@ -23,6 +23,10 @@ def register(app: typer.Typer) -> None:
         features_only: bool = typer.Option(
             False, "--features-only", help="skip images: model a generated feature table with planted signal"
         ),
+        design: str = typer.Option(
+            "study", "--design", help="study: the study's two exams and one ring; three-timepoint: baseline, early "
+            "and post exams, two deltas, peritumoral bands 0-3, 3-6 and 6-9 mm (the study file's design section)"
+        ),
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Generate a realistic longitudinal DCE-MRI cohort and run images -> report on it."""
@@ -33,8 +37,10 @@ def register(app: typer.Typer) -> None:
         if features_only:
             typer.echo("demo: modelling a generated feature table (no images) with planted signal")
         else:
-            typer.echo(f"demo: generating {patients} patients (DICOM DCE exams, two readers' NRRD masks) in {out / 'cohort'}")
-        done = run_demo(out, patients=patients, seed=seed, effect=effect, bootstrap=bootstrap, features_only=features_only)
+            typer.echo(f"demo: generating {patients} patients (DICOM DCE exams, two readers' NRRD masks) in {out / 'cohort'}"
+                       + ("" if design == "study" else f", {design} design"))
+        done = run_demo(out, patients=patients, seed=seed, effect=effect, bootstrap=bootstrap, features_only=features_only,
+                        design=design)
         typer.echo(f"demo: {len(done.run.fit.predictions)} patients modelled, {len(done.run.failures)} failed, "
                    f"{time.perf_counter() - start:.0f} s")
         typer.echo(f"report: {done.report.resolve()}")

@@ -1,68 +1,94 @@
-"""Delta radiomics: the change of each feature from baseline to the early exam.
+"""Delta radiomics: the change of each feature between two exams of the design, per declared pair.
 
-Three forms (the study file's `delta`): `relative` (early - baseline) / baseline, the study's;
-`log_ratio` log(early / baseline); `difference` early - baseline.
+Three forms (design.DELTA_FORMS; per pair, default the study file's `delta`): `relative`
+(after - before) / before, the study's; `log_ratio` log(after / before); `difference` after - before.
 
-The rule that keeps a delta meaningful, per region, on reader 1's values (the reader the models
-use; reader 2 serves only the ICC, so its readings never drop a feature for everyone):
-- relative and log_ratio divide by the baseline, so a feature is dropped when any patient's
-  baseline is 0 (`zero baseline`), below `near_zero` times the SD of the baseline over the
-  region's patients in absolute value (`near-zero baseline`: the change is then unbounded), or
-  when the baselines take both signs (`baseline of both signs`: a relative change then flips its
-  sign with the baseline's, as with first-order means and wavelet features);
-- log_ratio also needs early / baseline > 0 for every patient (`early of the other sign or 0`);
+The rule that keeps a delta meaningful, per (pair, region), on reader 1's values (the reader the
+models use; reader 2 serves only the ICC, so its readings never drop a feature for everyone):
+- relative and log_ratio divide by the earlier exam ("baseline" below: the pair's `before`), so
+  a feature is dropped when any patient's baseline is 0 (`zero baseline`), below `near_zero`
+  times the SD of the baseline over the region's patients in absolute value (`near-zero
+  baseline`: the change is then unbounded), or when the baselines take both signs (`baseline of
+  both signs`: a relative change then flips its sign with the baseline's, as with first-order
+  means and wavelet features);
+- log_ratio also needs after / baseline > 0 for every patient (`early of the other sign or 0`);
 - difference needs nothing beyond finite values.
 These filters use no outcome, so they run over the whole cohort, as in the study. A reader-2
 value that breaks the rule (a zero, near-zero or other-signed baseline in the second reader's
 segmentation) becomes NaN for that patient and feature alone, is counted in the info and is left
 out of that feature's ICC.
+
+The table is computed with array operations: each exam row is placed by its (patient, region,
+reader) unit, so a pair's two exams meet by index, in time linear in the rows.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from deltarad.design import (BASELINE, DELTA_FORMS, DELTA_KEYS as _DELTA_KEYS, EARLY, FEATURE_KEYS, INTRATUMORAL,
+                             PERITUMORAL, READERS, DeltaPair, Design)
 from deltarad.errors import DeltaradError
 
-KEYS = ["patient_id", "timepoint", "region", "reader"]
-DELTA_KEYS = ["patient_id", "region", "reader"]
-TIMEPOINTS = ("baseline", "early")
-REGIONS = ("intratumoral", "peritumoral")
-DELTA_KINDS = {"relative": "(early - baseline) / baseline", "log_ratio": "log(early / baseline)",
-               "difference": "early - baseline"}
+KEYS = list(FEATURE_KEYS)
+DELTA_KEYS = list(_DELTA_KEYS)
+#: the study's own timepoints and regions (Design()); a study's design names its own
+TIMEPOINTS = (BASELINE, EARLY)
+REGIONS = (INTRATUMORAL, PERITUMORAL)
+DELTA_KINDS = {form: DeltaPair(BASELINE, EARLY, form).formula for form in DELTA_FORMS}
 NEAR_ZERO = 1e-3  # default fraction of the baseline's SD below which |baseline| counts as near zero
-DROPPED_COLUMNS = ["region", "feature", "reason"]
+DROPPED_COLUMNS = ["delta", "region", "feature", "reason"]
 
 log = logging.getLogger(__name__)
 
 
-def feature_columns(table: pd.DataFrame, keys: list[str] = KEYS) -> list[str]:
+def feature_columns(table: pd.DataFrame, keys: Sequence[str] = KEYS) -> list[str]:
     return [c for c in table.columns if c not in keys]
 
 
-def check_feature_table(table: pd.DataFrame, source: str = "feature table") -> pd.DataFrame:
-    """Validate the long-form layout; return it with typed keys."""
+def check_feature_table(table: pd.DataFrame, source: str = "feature table", design: Design | None = None,
+                        *, timepoints: Sequence[str] | None = None, regions: Sequence[str] | None = None
+                        ) -> pd.DataFrame:
+    """Validate the long-form layout; return it with typed keys. Timepoints and regions must be
+    the design's names (`design`, default the study's: Design()); `timepoints` / `regions` given
+    instead restrict only that key."""
+    keys, feats, values = _checked(table, source, design, timepoints, regions)
+    out = pd.concat([keys.reset_index(drop=True), pd.DataFrame(values, columns=feats, copy=False)],
+                    axis=1).set_axis(table.index)
+    return out if list(out.columns) == list(table.columns) else out[list(table.columns)]
+
+
+def _checked(table: pd.DataFrame, source: str, design: Design | None, timepoints: Sequence[str] | None,
+             regions: Sequence[str] | None) -> tuple[pd.DataFrame, list[str], np.ndarray]:
+    """`check_feature_table`'s checks; returns (typed keys, feature names, rows x features array)."""
+    if design is None and timepoints is None and regions is None:
+        design = Design()
+    if design is not None:
+        timepoints, regions = design.timepoints, design.region_names
     missing = [k for k in KEYS if k not in table.columns]
     if missing:
         raise DeltaradError(f"missing column(s) {', '.join(missing)}", file=source)
-    table = table.copy()
-    table["patient_id"] = table["patient_id"].astype(str)
-    table["reader"] = pd.to_numeric(table["reader"], errors="coerce")
-    for col, allowed in (("timepoint", TIMEPOINTS), ("region", REGIONS), ("reader", (1, 2))):
-        bad = ~table[col].isin(allowed)
+    keys = table[KEYS].copy()
+    keys["patient_id"] = keys["patient_id"].astype(str)
+    keys["reader"] = pd.to_numeric(keys["reader"], errors="coerce")
+    for col, allowed in (("timepoint", timepoints), ("region", regions), ("reader", READERS)):
+        if allowed is None:
+            continue
+        bad = ~keys[col].isin(allowed)
         if bad.any():
-            row = table.loc[bad].iloc[0]
+            row = keys.loc[bad].iloc[0]
             raise DeltaradError(
                 f"{col} must be one of {list(allowed)}, got {row[col]!r}", patient=row["patient_id"], file=source
             )
-    table["reader"] = table["reader"].astype(int)
-    dup = table.duplicated(KEYS)
+    keys["reader"] = keys["reader"].astype(int)
+    dup = keys.duplicated(KEYS)
     if dup.any():
-        row = table.loc[dup].iloc[0]
+        row = keys.loc[dup].iloc[0]
         raise DeltaradError(
             f"more than one row for {row['timepoint']}/{row['region']}/reader {row['reader']}",
             patient=row["patient_id"],
@@ -71,25 +97,45 @@ def check_feature_table(table: pd.DataFrame, source: str = "feature table") -> p
     feats = feature_columns(table)
     if not feats:
         raise DeltaradError("no feature columns after patient_id, timepoint, region, reader", file=source)
-    values = table[feats].apply(pd.to_numeric, errors="coerce")
-    nonnum = values.isna() & table[feats].notna()
-    if nonnum.any().any():
-        r, c = np.argwhere(nonnum.to_numpy())[0]
-        raise DeltaradError(
-            f"non-numeric value {table[feats].iat[r, c]!r} in feature {feats[c]}",
-            patient=table["patient_id"].iat[r],
-            file=source,
-        )
-    table[feats] = values.astype(float)
-    present = table[feats].notna().groupby(table["timepoint"]).any()
-    if len(present) == 2 and not present.all(axis=0).all():
-        only = {tp: [f for f in feats if present.loc[tp, f] and not present.drop(tp).iloc[0][f]] for tp in present.index}
+    values = _numeric_values(table, feats, source)
+    tp_codes, tps = pd.factorize(keys["timepoint"])
+    missing_values = np.isnan(values)
+    present: np.ndarray | None = None
+    if len(tps) >= 2 and missing_values.any():  # features with a value at some timepoints only
+        given = np.zeros((len(tps), len(feats)), dtype=np.int64)
+        np.add.at(given, tp_codes, (~missing_values).astype(np.int64))
+        present = given > 0
+    if present is not None and not present.all():
+        everywhere = np.asarray(present.all(axis=0))
+        only = {tp: [f for j, f in enumerate(feats) if present[k, j] and not everywhere[j]] for k, tp in enumerate(tps)}
         detail = "; ".join(f"{len(v)} only at {tp} (e.g. {v[0]})" for tp, v in only.items() if v)
         raise DeltaradError(f"feature columns differ between timepoints: {detail}", file=source)
-    return table
+    return keys, feats, values
 
 
-def _change(b: pd.DataFrame, e: pd.DataFrame, kind: str) -> pd.DataFrame:
+def _numeric_values(table: pd.DataFrame, feats: list[str], source: str) -> np.ndarray:
+    """The features as one float array (rows x features); a value that is not a number is named.
+    Numeric columns are taken as they are; only text columns are parsed."""
+    frame = table[feats]
+    text = [j for j, dtype in enumerate(frame.dtypes) if not pd.api.types.is_numeric_dtype(dtype)]
+    if not text:
+        return frame.to_numpy(float)
+    values = np.empty((len(frame), len(feats)))
+    numeric = [j for j in range(len(feats)) if j not in set(text)]
+    if numeric:
+        values[:, numeric] = frame.iloc[:, numeric].to_numpy(float)
+    for j in text:
+        column = frame.iloc[:, j]
+        parsed = pd.to_numeric(column, errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy() & column.notna().to_numpy())
+        if len(bad):
+            raise DeltaradError(f"non-numeric value {column.iat[bad[0]]!r} in feature {feats[j]}",
+                                patient=table["patient_id"].iat[bad[0]], file=source)
+        values[:, j] = parsed.to_numpy(float)
+    return values
+
+
+def _change(b: np.ndarray, e: np.ndarray, kind: str) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "relative":
             return (e - b) / b
@@ -98,14 +144,13 @@ def _change(b: pd.DataFrame, e: pd.DataFrame, kind: str) -> pd.DataFrame:
         return e - b
 
 
-def _drop_reasons(b: pd.DataFrame, e: pd.DataFrame, kind: str, near_zero: float) -> dict[str, str]:
-    """feature -> why its delta is not meaningful in this region (reader 1's values, patients x
-    features); features not named are kept."""
+def _drop_reasons(x: np.ndarray, y: np.ndarray, feats: Sequence[str], kind: str, near_zero: float) -> dict[str, str]:
+    """feature -> why its delta is not meaningful in this region (reader 1's baseline `x` and
+    later exam `y`, patients x features); features not named are kept."""
     reasons: dict[str, str] = {}
-    x, y = b.to_numpy(float), e.to_numpy(float)
     n = len(x)
     floor = near_zero * (np.std(x, axis=0, ddof=1) if n > 1 else np.zeros(x.shape[1]))
-    for j, f in enumerate(b.columns):
+    for j, f in enumerate(feats):
         col = x[:, j]
         if not np.isfinite(col).all():
             reasons[f] = "baseline not finite"
@@ -123,91 +168,160 @@ def _drop_reasons(b: pd.DataFrame, e: pd.DataFrame, kind: str, near_zero: float)
     return reasons
 
 
-def _undefined_values(b: pd.DataFrame, e: pd.DataFrame, reference: pd.DataFrame, kind: str,
-                      near_zero: float) -> np.ndarray:
+def _undefined_values(x: np.ndarray, y: np.ndarray, ref: np.ndarray, kind: str, near_zero: float) -> np.ndarray:
     """Per value (patients x features): True where reader 1's rule, with reader 1's baseline SD
-    and sign (`reference`), makes this reader's delta undefined."""
+    and sign (`ref`, reader 1's baselines), makes this reader's delta (baseline `x`, later `y`) undefined."""
     if kind == "difference":
-        return np.zeros(b.shape, bool)
-    ref = reference.to_numpy(float)
+        return np.zeros(x.shape, bool)
     floor = near_zero * (np.std(ref, axis=0, ddof=1) if len(ref) > 1 else np.zeros(ref.shape[1]))
-    x = b.to_numpy(float)
     bad = (x == 0) | (np.abs(x) < floor) | (np.sign(x) != np.sign(ref[:1]))
     if kind == "log_ratio":
         with np.errstate(divide="ignore", invalid="ignore"):
-            bad |= ~(e.to_numpy(float) / x > 0)
+            bad |= ~(y / x > 0)
     return bad
 
 
-def compute_delta(features_long: pd.DataFrame, *, kind: str = "relative", near_zero: float = NEAR_ZERO,
-                  drop_undefined: bool = True) -> tuple[pd.DataFrame, dict]:
-    """The `kind` of change (DELTA_KINDS) from baseline to early per patient, region and reader.
+def delta_pairs(design: Design | Sequence[DeltaPair] | None, kind: str | None = None) -> tuple[DeltaPair, ...]:
+    """The pairs of `design` (a Design or its pairs); None = the study's baseline-to-early pair in
+    `kind` (default relative)."""
+    if design is None:
+        kind = kind or "relative"
+        if kind not in DELTA_FORMS:
+            raise DeltaradError(f"delta must be one of {list(DELTA_FORMS)}, got {kind!r}")
+        return (DeltaPair(BASELINE, EARLY, kind),)
+    if kind is not None:
+        raise DeltaradError("give the delta's form in the design's pairs, not as `kind` as well")
+    return tuple(design.deltas if isinstance(design, Design) else design)
 
-    A feature whose reader-1 delta is not meaningful in a region (the rule in the module
+
+def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPair] | None = None, *,
+                  kind: str | None = None, near_zero: float = NEAR_ZERO,
+                  drop_undefined: bool = True) -> tuple[pd.DataFrame, dict]:
+    """The change of every feature for each pair of `design` (a Design, or its DeltaPairs; None =
+    the study's baseline-to-early change in the form `kind`, default relative) per patient, region
+    and reader.
+
+    A feature whose reader-1 delta is not meaningful in a (pair, region) (the rule in the module
     docstring; for `relative` mostly a zero baseline: the study kept 816 of 851 intratumoral and
-    845 peritumoral features) is dropped for that region, with the reason. Reader 2's values
-    never drop a feature: an undefined one is NaN for that patient alone. Patients lacking one of
-    the two timepoints for a (region, reader) are left out and listed.
+    845 peritumoral features) is dropped there, with the reason. Reader 2's values never drop a
+    feature: an undefined one is NaN for that patient alone. Patients lacking one of the pair's
+    two exams for a (region, reader) are left out of that pair and listed.
 
     With drop_undefined=False (scoring new patients with a frozen model) nothing is dropped: an
     undefined delta stays NaN or infinite for that patient alone, who is then left out, so one
     patient cannot remove a feature the model needs from the whole new cohort.
 
-    Returns (delta table: patient_id, region, reader, one column per feature with NaN where the
-    feature was dropped for that region; info: kind, near_zero, per region n_features, n_kept,
-    kept, dropped {feature: reason}, dropped_zero_baseline, reader2_undefined {feature: number of
-    patients}, and incomplete patients).
+    Returns (delta table: DELTA_KEYS (patient_id, delta = the pair's name, region, reader) and one
+    column per feature, NaN where the feature was dropped for that pair and region, rows sorted by
+    patient_id then the design's order of pairs and regions, then reader; info: per pair under
+    `deltas` {name: before, after, kind, formula, incomplete_patients, regions {region: n_features,
+    n_kept, kept, dropped {feature: reason}, dropped_zero_baseline, reader2_undefined {feature:
+    number of patients}}}, with near_zero, and the first pair's kind, formula,
+    incomplete_patients and regions also at the top level, as a one-pair study reads them).
     """
-    if kind not in DELTA_KINDS:
-        raise DeltaradError(f"delta must be one of {list(DELTA_KINDS)}, got {kind!r}")
-    table = check_feature_table(features_long)
-    feats = feature_columns(table)
-    base = table[table["timepoint"] == "baseline"].set_index(DELTA_KEYS)[feats]
-    early = table[table["timepoint"] == "early"].set_index(DELTA_KEYS)[feats]
-    both = base.index.intersection(early.index)
-    incomplete = sorted(set(base.index.symmetric_difference(early.index).get_level_values("patient_id")))
-    base, early = base.loc[both].sort_index(), early.loc[both].sort_index()
+    pairs = delta_pairs(design, kind)
+    if isinstance(design, Design):
+        table, feats, values = _checked(features_long, "feature table", design, None, None)
+        region_order = list(design.region_names)
+    else:
+        table, feats, values = _checked(features_long, "feature table", None,
+                                        None if design is not None else TIMEPOINTS,
+                                        None if design is not None else REGIONS)
+        region_order = [r for r in REGIONS if r in set(table["region"])] + sorted(set(table["region"]) - set(REGIONS))
+    used = table["timepoint"].isin({t for p in pairs for t in (p.before, p.after)}).to_numpy()
+    if not used.all():
+        table, values = table.loc[used], values[used]
 
-    info: dict = {"kind": kind, "formula": DELTA_KINDS[kind], "near_zero": near_zero,
-                  "incomplete_patients": incomplete, "regions": {}}
+    # each row's unit (patient, region, reader) as one integer, in the output's sort order
+    patients, patient_code = np.unique(table["patient_id"].to_numpy(str), return_inverse=True)
+    region_code = table["region"].map({r: i for i, r in enumerate(region_order)}).to_numpy(int)
+    readers = np.array(READERS)
+    reader_code = np.searchsorted(readers, table["reader"].to_numpy(int))
+    n_units = len(patients) * len(region_order) * len(readers)
+    unit = (patient_code * len(region_order) + region_code) * len(readers) + reader_code
+    timepoint = table["timepoint"].to_numpy(object)
+
+    def rows_of(tp: str) -> np.ndarray:
+        """unit -> row of `tp`'s exam (-1: none)."""
+        at = np.full(n_units, -1)
+        rows = np.flatnonzero(timepoint == tp)
+        at[unit[rows]] = rows
+        return at
+
+    at = {tp: rows_of(tp) for tp in {t for p in pairs for t in (p.before, p.after)}}
+    info: dict = {"near_zero": near_zero, "deltas": {}}
     parts = []
-    for region in REGIONS:
-        in_region = base.index.get_level_values("region") == region
-        if not in_region.any():
-            continue
-        b, e = base[in_region], early[in_region]
-        reader = b.index.get_level_values("reader")
-        b1, e1 = b[reader == 1], e[reader == 1]
-        dropped = _drop_reasons(b1, e1, kind, near_zero) if drop_undefined and len(b1) else {}
-        kept = [f for f in feats if f not in dropped]
-        d = _change(b[kept], e[kept], kind)
-        reader2_undefined = {}
-        if drop_undefined and len(b1) and (reader == 2).any():
-            second = reader == 2
-            bad = _undefined_values(b[kept][second], e[kept][second], b1[kept], kind, near_zero)
-            d.loc[second] = d.loc[second].mask(bad)
-            reader2_undefined = {kept[j]: int(bad[:, j].sum()) for j in np.flatnonzero(bad.any(axis=0))}
-        d = d.reindex(columns=feats).copy()
-        parts.append(d)
-        info["regions"][region] = {
-            "n_features": len(feats),
-            "n_kept": len(kept),
-            "dropped": dropped,
-            "dropped_zero_baseline": [f for f in feats if dropped.get(f, "").startswith("zero baseline")],
-            "reader2_undefined": reader2_undefined,
-            "kept": kept,
-        }
-        summary = drop_summary(info["regions"][region])
-        log.info("delta %s (%s): %d of %d features kept%s", region, kind, len(kept), len(feats),
-                 f" (dropped: {summary})" if summary else "")
-        if reader2_undefined:
-            log.info("delta %s: reader 2 has %d undefined value(s) in %d feature(s), left out of their ICC",
-                     region, sum(reader2_undefined.values()), len(reader2_undefined))
-    if not parts:
-        raise DeltaradError("no patient has both a baseline and an early exam")
-    delta = pd.concat(parts).copy().reset_index()
-    delta = delta.sort_values(DELTA_KEYS, kind="stable").reset_index(drop=True)
-    return delta, info
+    for pair in pairs:
+        before, after = at[pair.before], at[pair.after]
+        has_b, has_a = before >= 0, after >= 0
+        both = np.flatnonzero(has_b & has_a)
+        one = np.flatnonzero(has_b ^ has_a)
+        incomplete = sorted(set(patients[one // (len(region_order) * len(readers))].tolist()))
+        pair_info: dict[str, Any] = {"before": pair.before, "after": pair.after, "kind": pair.form, "formula": pair.formula,
+                     "incomplete_patients": incomplete, "regions": {}}
+        info["deltas"][pair.name] = pair_info
+        unit_region = (both // len(readers)) % len(region_order)
+        unit_reader = readers[both % len(readers)]
+        for r, region in enumerate(region_order):
+            in_region = unit_region == r
+            if not in_region.any():
+                continue
+            units = both[in_region]
+            b, e = values[before[units]], values[after[units]]
+            first = unit_reader[in_region] == 1
+            b1, e1 = b[first], e[first]
+            dropped = _drop_reasons(b1, e1, feats, pair.form, near_zero) if drop_undefined and len(b1) else {}
+            kept = np.array([f not in dropped for f in feats])
+            d = np.full(b.shape, np.nan)
+            d[:, kept] = _change(b[:, kept], e[:, kept], pair.form)
+            reader2_undefined = {}
+            second = unit_reader[in_region] == 2
+            if drop_undefined and len(b1) and second.any():
+                kept_j = np.flatnonzero(kept)
+                bad = _undefined_values(b[second][:, kept_j], e[second][:, kept_j], b1[:, kept_j], pair.form, near_zero)
+                block = d[second][:, kept_j]
+                block[bad] = np.nan
+                d[np.ix_(np.flatnonzero(second), kept_j)] = block
+                reader2_undefined = {feats[kept_j[j]]: int(bad[:, j].sum()) for j in np.flatnonzero(bad.any(axis=0))}
+            parts.append((units // (len(region_order) * len(readers)), unit_reader[in_region], pair.name, region, d))
+            kept_names = [f for f, k in zip(feats, kept) if k]
+            pair_info["regions"][region] = {
+                "n_features": len(feats),
+                "n_kept": len(kept_names),
+                "dropped": dropped,
+                "dropped_zero_baseline": [f for f in feats if dropped.get(f, "").startswith("zero baseline")],
+                "reader2_undefined": reader2_undefined,
+                "kept": kept_names,
+            }
+            summary = drop_summary(pair_info["regions"][region])
+            log.info("delta %s %s (%s): %d of %d features kept%s", pair.name, region, pair.form, len(kept_names),
+                     len(feats), f" (dropped: {summary})" if summary else "")
+            if reader2_undefined:
+                log.info("delta %s %s: reader 2 has %d undefined value(s) in %d feature(s), left out of their ICC",
+                         pair.name, region, sum(reader2_undefined.values()), len(reader2_undefined))
+        if not pair_info["regions"]:
+            raise DeltaradError(f"no patient has both exams of the delta {pair.name} ({pair.before} and {pair.after})")
+    first = info["deltas"][pairs[0].name]
+    info.update({k: first[k] for k in ("kind", "formula", "incomplete_patients", "regions")})
+    return _delta_table(parts, patients, feats), info
+
+
+def _delta_table(parts: list[tuple[np.ndarray, np.ndarray, str, str, np.ndarray]], patients: np.ndarray,
+                 feats: list[str]) -> pd.DataFrame:
+    """The long delta table of blocks (patient codes, readers, pair, region, values), sorted by
+    patient, then the blocks' order (pairs, then regions), then reader."""
+    patient = np.concatenate([p for p, *_ in parts])
+    reader = np.concatenate([r for _, r, *_ in parts])
+    block = np.repeat(np.arange(len(parts)), [len(p) for p, *_ in parts])
+    order = np.lexsort((reader, block, patient))
+    keys = pd.DataFrame({
+        "patient_id": patients[patient[order]].astype(object),
+        "delta": np.array([d for _, _, d, _, _ in parts], dtype=object)[block[order]],
+        "region": np.array([r for _, _, _, r, _ in parts], dtype=object)[block[order]],
+        "reader": reader[order],
+    })
+    values = pd.DataFrame(np.concatenate([v for *_, v in parts])[order], columns=feats, copy=False)
+    return pd.concat([keys, values], axis=1)
 
 
 def drop_summary(region_info: dict) -> str:
@@ -217,9 +331,11 @@ def drop_summary(region_info: dict) -> str:
 
 
 def dropped_features(info: dict) -> pd.DataFrame:
-    """The features the delta rule dropped (DROPPED_COLUMNS), region by region."""
-    rows = [{"region": region, "feature": f, "reason": reason}
-            for region, part in info["regions"].items() for f, reason in part.get("dropped", {}).items()]
+    """The features the delta rule dropped (DROPPED_COLUMNS), pair by pair and region by region."""
+    deltas = info.get("deltas") or {DeltaPair(BASELINE, EARLY).name: info}
+    rows = [{"delta": name, "region": region, "feature": f, "reason": reason}
+            for name, pair in deltas.items() for region, part in pair["regions"].items()
+            for f, reason in part.get("dropped", {}).items()]
     return pd.DataFrame(rows, columns=DROPPED_COLUMNS)
 
 

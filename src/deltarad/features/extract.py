@@ -1,12 +1,16 @@
 """PyRadiomics features per (patient, timepoint, region, reader), the study's way, with less work.
 
-The work unit is one exam, (patient, timepoint): `extract_timepoint` reads the image once,
-preprocesses it once (N4, 1 mm resampling) on the lesion's neighbourhood, builds both regions for
-every reader's mask, computes the filtered images (wavelet sub-bands) once and reuses them for all
-masks. It is a pure function of its arguments (all picklable), ready to be mapped by Dask.
+The work unit is one exam, (patient, timepoint): `extract_timepoint` reads the image the design
+names once (a phase, or a subtraction of two: deltarad.imaging.io.read_design_image),
+preprocesses it once (N4, 1 mm resampling) on the lesion's neighbourhood, builds every region of
+the design (the tumour and each peritumoral band) for every reader's mask, computes the filtered
+images (wavelet sub-bands) once and reuses them for all masks. It is a pure function of its
+arguments (all picklable), ready to be mapped by Dask. The design (deltarad.design) is the
+study's; None everywhere below means the design of the imaging settings alone
+(config.imaging_design: imaging.phase and the band [0, imaging.ring_mm]).
 
 Each shortcut gives PyRadiomics' values on the whole preprocessed image (tests/features):
-- crop: the neighbourhood keeps ring_mm + skin_mm + the filter's support in voxels (wavelet:
+- crop: the neighbourhood keeps the outermost band + skin_mm + the filter's support in voxels (wavelet:
   filter length x 2^levels) + 2 voxels; where that reaches the exam border, the whole axis is kept,
   so PyRadiomics' periodic wavelet sees the same data inside the masks; filters rescaled by the
   whole image's maximum (Square, SquareRoot, Logarithm, Exponential) switch cropping off.
@@ -36,9 +40,9 @@ import SimpleITK as sitk
 from threadpoolctl import threadpool_limits
 
 from deltarad import outputs
-from deltarad.config import ImagingSettings, Study
+from deltarad.config import ImagingSettings, Study, imaging_design
+from deltarad.design import FEATURE_KEYS, PERITUMORAL, Design
 from deltarad.errors import FAILURE_COLUMNS, CaseError, CompleteEarlyResponse, DeltaradError, StageError
-from deltarad.features.delta import KEYS, REGIONS, TIMEPOINTS
 from deltarad.features.engine import Engine, compute_features, compute_shape, feature_classes
 from deltarad.features.engine.mask_box import check_mask
 from deltarad.features.pyradiomics_errors import region_problem
@@ -48,7 +52,7 @@ from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, setti
 from deltarad.imaging.air import exam_air
 from deltarad.imaging.finite import non_finite_checked
 from deltarad.imaging.geometry import checked_mask
-from deltarad.imaging.io import labelmap_mask, load_mask, read_analysed_exam, read_chest_wall
+from deltarad.imaging.io import labelmap_mask, load_mask, read_chest_wall, read_design_image
 from deltarad.imaging.preprocess import (
     BSPLINE_MARGIN_VOXELS,
     Grid,
@@ -64,12 +68,14 @@ from deltarad.imaging.preprocess import (
     resample_label,
     resample_mask,
 )
-from deltarad.imaging.regions import peritumoral_ring
+from deltarad.imaging.regions import peritumoral_bands
 from deltarad.tablefile import is_given
 from deltarad.parallel import ParallelSettings, map_units
 from deltarad.report.qc import exam_qc
 
 log = logging.getLogger("deltarad.extract")
+
+KEYS = list(FEATURE_KEYS)
 
 STUDY_PARAMS = Path(__file__).resolve().parent / "params" / "study.yaml"
 #: Filters whose output is rescaled by the whole image's maximum: cropping would change them.
@@ -200,15 +206,23 @@ def _stage(name: str, patient: str | None, timepoint: str | None) -> Iterator[No
         raise StageError(f"{type(exc).__name__}: {exc}", stage=stage, patient=patient) from exc
 
 
+def exam_design(settings: ImagingSettings, design: Design | None) -> Design:
+    """`design`, or (None) the design of the imaging settings alone (module docstring)."""
+    return design if design is not None else imaging_design(settings)
+
+
 @dataclass
 class ExamImages:
-    """One exam as read, before preprocessing: the analysed DCE image, each reader's tumour mask
-    (binary, on the image's grid), the chest-wall mask if any, and the notes of reading."""
+    """One exam as read, before preprocessing: the analysed image (the design's phase or
+    subtraction), each reader's tumour mask (binary, on the image's grid), the chest-wall mask if
+    any, the notes of reading, and `native`: the native phase on the same grid that serves air,
+    body and N4 where the analysed image is a subtraction (None: the image itself)."""
 
     image: sitk.Image
     masks: dict[int, sitk.Image]  # reader -> mask
     chest_wall: sitk.Image | None = None
     notes: list[str] = field(default_factory=list)
+    native: sitk.Image | None = None
 
 
 @dataclass
@@ -218,10 +232,12 @@ class PreparedExam:
     image: sitk.Image
     regions: dict[tuple[str, int], sitk.Image]  # (region, reader) -> mask
     notes: list[str]
-    #: reader -> air_threshold (NaN: no air) and the peritumoral Ring.stats
+    #: reader -> air_threshold (NaN: no air) and the first peritumoral band's Ring.stats
     ring_stats: dict[int, dict[str, float]]
     #: the analysed image's fingerprint as read (same_exam.image_digest)
     image_digest: str = ""
+    #: (band, reader) -> air_threshold and the band's Ring.stats, for every band of the design
+    band_stats: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
 
 
 def read_exam_images(
@@ -233,22 +249,26 @@ def read_exam_images(
     series: str | None = None,
     patient: str | None = None,
     timepoint: str | None = None,
+    design: Design | None = None,
 ) -> ExamImages:
     """Read and check one exam's pieces, each a SimpleITK image or a path.
 
-    An image path is read as `io.read_analysed_exam` does (the study's phase, image kind and
-    `series`, else settings.series); a mask path as `io.load_mask` (settings.mask_label), a mask
-    image as a labelmap (`io.labelmap_mask`). Each mask then goes onto the image's grid as one
-    connected lesion (`geometry.checked_mask`). At the early exam an empty reader-1 mask is a
-    complete early response.
+    An image path is read as `io.read_design_image` does (the design's phase or subtraction, the
+    study's image kind and `series`, else settings.series); an image given is the analysed image
+    as it is. A mask path is read as `io.load_mask` (settings.mask_label), a mask image as a
+    labelmap (`io.labelmap_mask`). Each mask then goes onto the image's grid as one connected
+    lesion (`geometry.checked_mask`). At any exam after the design's first an empty reader-1 mask
+    is a complete response (CompleteEarlyResponse).
     """
+    design = exam_design(settings, design)
     notes: list[str] = []
     image_path = None
+    native = None
     if isinstance(image, sitk.Image):
         exam = image
     else:
         image_path = image
-        exam, notes = read_analysed_exam(image, settings, series=series, patient=patient)
+        exam, native, notes = read_design_image(image, settings, design.image, series=series, patient=patient)
     checked: dict[int, sitk.Image] = {}
     for reader, given in sorted(masks.items()):
         file = None if isinstance(given, sitk.Image) else given
@@ -257,17 +277,18 @@ def read_exam_images(
         else:
             mask, read_notes = load_mask(file, label=settings.mask_label, patient=patient, reference=exam,
                                          reference_path=image_path)
-        if timepoint == "early" and reader == 1 and not np.any(sitk.GetArrayViewFromImage(mask)):
+        if timepoint in design.timepoints[1:] and reader == 1 and not np.any(sitk.GetArrayViewFromImage(mask)):
             raise CompleteEarlyResponse(patient=patient, file=file if file is not None else "(mask image)")
         mask, mask_notes = checked_mask(mask, exam, patient=patient, file=file)
         checked[reader] = mask
         notes += [f"reader {reader}: {n}" for n in read_notes + mask_notes]
-    exam, finite_notes = non_finite_checked(exam, checked, settings.ring_mm, patient=patient, file=image_path)
+    exam, finite_notes = non_finite_checked(exam, checked, design.outermost_mm, patient=patient, file=image_path)
     wall = read_chest_wall(chest_wall, exam, patient=patient) if chest_wall is not None else None
-    return ExamImages(exam, checked, wall, notes + finite_notes)
+    return ExamImages(exam, checked, wall, notes + finite_notes, native)
 
 
-def read_cohort_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings) -> ExamImages:
+def read_cohort_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings,
+                     design: Design | None = None) -> ExamImages:
     """`read_exam_images` of one exam of a cohort row: the paths in its columns <timepoint>_image,
     _mask, _mask_reader2 (optional), _chest_wall (optional) and _series (optional)."""
     pid = str(case_row["patient_id"])
@@ -283,34 +304,44 @@ def read_cohort_exam(case_row: Mapping, timepoint: str, settings: ImagingSetting
             raise CaseError(f"no {column} given", patient=pid)
     chest_path = case_row.get(f"{timepoint}_chest_wall")
     return read_exam_images(image_path, masks, settings, chest_wall=chest_path if is_given(chest_path) else None,
-                            series=case_row.get(f"{timepoint}_series"), patient=pid, timepoint=timepoint)
+                            series=case_row.get(f"{timepoint}_series"), patient=pid, timepoint=timepoint,
+                            design=design)
 
 
 def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | None = None,
-                 timepoint: str | None = None, crop: bool = True) -> PreparedExam:
+                 timepoint: str | None = None, crop: bool = True, design: Design | None = None) -> PreparedExam:
     """Preprocess (N4, resampling to settings.resample_mm) and build the regions of one exam read
-    by `read_exam_images`: per reader the tumour and its ring_mm peritumoral ring (air, skin_mm
-    below the body surface and the chest wall left out).
+    by `read_exam_images`: per reader the tumour and each peritumoral band of the design (air,
+    skin_mm below the body surface and the chest wall left out).
+
+    Air, body and N4's bias field come from the exam's native image (`ExamImages.native`, else the
+    analysed image); the field corrects the analysed image. For a subtraction a - b that is the
+    subtraction divided by the field fitted on phase b, i.e. both phases corrected by one
+    multiplicative field, then subtracted: N4 is not fitted on the subtraction itself, whose
+    background is near zero and whose values take both signs (N4 fits log intensities).
 
     `crop=False` processes the whole exam: the reference the cropped path equals.
     """
+    design = exam_design(settings, design)
     pid = patient
     image, masks, chest_wall, notes = exam.image, exam.masks, exam.chest_wall, list(exam.notes)
+    native = exam.native if exam.native is not None else image
+    outermost_mm = design.outermost_mm
     with _stage("preprocess", pid, timepoint):
         margin = filter_margin_voxels(load_extractor(settings.params))
         full = output_grid(image, settings.resample_mm)
         lo, hi = lesion_box(masks.values())
         if crop and margin is not None:
-            grid = crop_grid(full, Grid.of(image), lo, hi, settings.ring_mm + settings.skin_mm + margin * max(full.spacing))
+            grid = crop_grid(full, Grid.of(image), lo, hi, outermost_mm + settings.skin_mm + margin * max(full.spacing))
         else:
             grid = full
-        threshold, air = exam_air(image, settings.air_threshold)
+        threshold, air = exam_air(native, settings.air_threshold)
         notes.append(threshold.note)
         body = sitk.Cast(air == 0, sitk.sitkUInt8)
         source = input_crop(image, grid, BSPLINE_MARGIN_VOXELS)
         if settings.n4:
-            n4_mask = body_mask(image, settings.air_threshold if settings.air_threshold is not None else otsu_threshold(image))
-            bias = fit_bias_field(image, n4_mask, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
+            n4_mask = body_mask(native, settings.air_threshold if settings.air_threshold is not None else otsu_threshold(native))
+            bias = fit_bias_field(native, n4_mask, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
                                   implementation=settings.n4_implementation)
             source = bias.correct(source)
         prepared = resample_image(source, grid)
@@ -321,40 +352,49 @@ def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | 
 
     regions: dict[tuple[str, int], sitk.Image] = {}
     ring_stats: dict[int, dict[str, float]] = {}
+    band_stats: dict[tuple[str, int], dict[str, float]] = {}
+    air_threshold = math.nan if threshold.value is None else threshold.value
     with _stage("regions", pid, timepoint):
         for reader, mask in masks.items():
             tumour = resample_mask(mask, grid)
             if not np.any(sitk.GetArrayViewFromImage(tumour)):
                 raise CaseError(f"reader {reader}: lesion smaller than a voxel after resampling", patient=pid)
-            regions["intratumoral", reader] = tumour
-            ring = peritumoral_ring(
-                tumour, ring_mm=settings.ring_mm, air=air, body=body, skin_mm=settings.skin_mm, chest_wall=chest_wall
-            )
-            ring.check(settings.ring_mm, patient=pid, reader=reader)
-            regions["peritumoral", reader] = ring.region
-            ring_stats[reader] = {"air_threshold": math.nan if threshold.value is None else threshold.value, **ring.stats}
-            notes.append(f"reader {reader}: {ring.describe(settings.ring_mm)}")
-    return PreparedExam(prepared, regions, notes, ring_stats, image_digest(exam.image))
+            regions[design.tumour.name, reader] = tumour
+            rings = peritumoral_bands(tumour, list(design.band_limits_mm), air=air, body=body,
+                                      skin_mm=settings.skin_mm, chest_wall=chest_wall)
+            for region, ring in zip(design.bands, rings):
+                named = region.name != PERITUMORAL  # the study's ring keeps the study's words
+                ring.check(patient=pid, reader=reader, name=region.name if named else None)
+                regions[region.name, reader] = ring.region
+                band_stats[region.name, reader] = {"air_threshold": air_threshold, **ring.stats}
+                notes.append(f"reader {reader}: " + (f"{region.name}: " if named else "") + ring.describe())
+            if design.bands:
+                ring_stats[reader] = band_stats[design.bands[0].name, reader]
+    return PreparedExam(prepared, regions, notes, ring_stats, band_stats=band_stats,
+                        image_digest=image_digest(exam.image))
 
 
-def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True) -> PreparedExam:
+def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True,
+                      design: Design | None = None) -> PreparedExam:
     """Read, check, preprocess (N4, resampling) and build the regions of one exam of a cohort row."""
     pid = str(case_row["patient_id"])
     with _stage("read", pid, timepoint):
-        exam = read_cohort_exam(case_row, timepoint, settings)
-    return prepare_exam(exam, settings, patient=pid, timepoint=timepoint, crop=crop)
+        exam = read_cohort_exam(case_row, timepoint, settings, design)
+    return prepare_exam(exam, settings, patient=pid, timepoint=timepoint, crop=crop, design=design)
 
 
 def exam_features(exam: PreparedExam, settings: ImagingSettings, *, patient: str | None = None,
-                  timepoint: str | None = None) -> list[dict]:
-    """PyRadiomics features (settings.params) of a prepared exam: one record per (region, reader),
-    keys patient_id, timepoint, region, reader, the features, and `notes` ("" if nothing)."""
+                  timepoint: str | None = None, design: Design | None = None) -> list[dict]:
+    """PyRadiomics features (settings.params) of a prepared exam: one record per (region, reader)
+    in the design's order of regions, keys patient_id, timepoint, region, reader, the features,
+    and `notes` ("" if nothing)."""
+    design = exam_design(settings, design)
     extractor = load_extractor(settings.params)
     records = []
     with _stage("features", patient, timepoint), radiomics_quiet():
         filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))
         for reader in sorted({r for _, r in exam.regions}):
-            for region in REGIONS:
+            for region in design.region_names:
                 values = _region_features(extractor, exam.image, exam.regions[region, reader], filtered,
                                           settings.feature_engine, region, reader)
                 records.append(
@@ -381,6 +421,7 @@ def extract_timepoint(
     regions_dir: Path | None = None,
     crop: bool = True,
     digest: bool = False,
+    design: Design | None = None,
 ) -> list[dict]:
     """Features of one exam of a cohort row: one record per (region, reader), keys patient_id,
     timepoint, region, reader, the features, and `notes` (what was corrected or worth a look; ""
@@ -390,15 +431,18 @@ def extract_timepoint(
     (NRRD, for 3D Slicer) and the exam's QC images. `digest`: each record also carries the
     image's fingerprint under same_exam.IMAGE_DIGEST (the cohort compares a patient's exams).
     """
+    design = exam_design(settings, design)
     pid = str(case_row["patient_id"])
     load_extractor(settings.params)  # a bad parameter file fails before the exam is read
-    exam = prepare_timepoint(case_row, timepoint, settings, crop=crop)
+    exam = prepare_timepoint(case_row, timepoint, settings, crop=crop, design=design)
     if regions_dir is not None:
         outputs.write_region_masks(regions_dir, pid, timepoint, exam.regions)
-        qc = exam_qc(exam.image, exam.regions, pid, timepoint, settings.ring_mm, exam.ring_stats)
+        ring_mm = design.band_limits_mm[0][1] if design.bands else settings.ring_mm
+        qc = exam_qc(exam.image, exam.regions, pid, timepoint, ring_mm, exam.ring_stats,
+                     design=design, band_stats=exam.band_stats)
         if qc is not None:
             outputs.write_exam_qc(regions_dir, qc)
-    records = exam_features(exam, settings, patient=pid, timepoint=timepoint)
+    records = exam_features(exam, settings, patient=pid, timepoint=timepoint, design=design)
     return [{**r, IMAGE_DIGEST: exam.image_digest} for r in records] if digest else records
 
 
@@ -443,11 +487,12 @@ def extract_cohort(
     counted in the log; `prune_store` deletes them.
     """
     out_dir = Path(out_dir)
+    design = study.design
     settings = study.imaging.model_copy(update={"params": study.params_path})
     load_extractor(settings.params)  # a bad parameter file stops the run before any case
-    settings_fp = settings_fingerprint(settings, settings.params or STUDY_PARAMS)
+    settings_fp = settings_fingerprint(settings, settings.params or STUDY_PARAMS, design)
     store = FeatureStore(out_dir / "store")
-    units = [(row, tp) for row in cohort.to_dict("records") for tp in TIMEPOINTS]
+    units = [(row, tp) for row in cohort.to_dict("records") for tp in design.timepoints]
     inputs = [exam_key_inputs(row, tp, settings_fp) for row, tp in units]
     keys = [key_of(i) for i in inputs]
     done: dict[int, list[dict]] = {}
@@ -465,7 +510,7 @@ def extract_cohort(
         done[i] = records
 
     failed = map_units(
-        partial(_extract_unit, settings=settings, regions_dir=out_dir / outputs.REGIONS),
+        partial(_extract_unit, settings=settings, regions_dir=out_dir / outputs.REGIONS, design=design),
         [units[i] for i in todo],
         [f"{units[i][0]['patient_id']} {units[i][1]}" for i in todo],
         keep,
@@ -483,10 +528,10 @@ def extract_cohort(
             rec = dict(rec)
             rec.pop(IMAGE_DIGEST, None)
             note = rec.pop("notes")
-            if note and rec["region"] == "intratumoral":
+            if note and rec["region"] == design.tumour.name:
                 notes.append({"patient_id": rec["patient_id"], "timepoint": rec["timepoint"], "reader": rec["reader"], "note": note})
             records.append(rec)
-    features = _feature_table(records, list(cohort["patient_id"].astype(str)))
+    features = _feature_table(records, list(cohort["patient_id"].astype(str)), design)
     return Extraction(features, pd.DataFrame(failures, columns=FAILURE_COLUMNS), pd.DataFrame(notes, columns=NOTE_COLUMNS))
 
 
@@ -513,17 +558,19 @@ def _report_unused_entries(store: FeatureStore, keep: set[str], prune: bool) -> 
                  "`deltarad extract --prune-store` deletes them", count, size / 1e6)
 
 
-def _extract_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, regions_dir: Path) -> list[dict]:
+def _extract_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, regions_dir: Path,
+                  design: Design | None = None) -> list[dict]:
     """The Dask work unit: extract_timepoint of one (cohort row, timepoint), on one ITK and one BLAS
     thread: the workers share the cores (and N4's small matrix products run 5x slower on 2 BLAS
     threads of a busy 2-core machine than on 1)."""
     row, timepoint = unit
     with itk_threads(1), threadpool_limits(1, "blas"):
-        return extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, digest=True)
+        return extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, design=design, digest=True)
 
 
-def _feature_table(records: list[dict], patient_order: list[str]) -> pd.DataFrame:
-    """Long-form table in a fixed row order: cohort order, timepoint, region, reader."""
+def _feature_table(records: list[dict], patient_order: list[str], design: Design) -> pd.DataFrame:
+    """Long-form table in a fixed row order: cohort order, then the design's timepoints and
+    regions, then reader."""
     if not records:
         return pd.DataFrame(columns=KEYS)
     table = pd.DataFrame.from_records(records)
@@ -531,7 +578,7 @@ def _feature_table(records: list[dict], patient_order: list[str]) -> pd.DataFram
     rank = {p: i for i, p in enumerate(patient_order)}
     order = table.assign(
         _p=table["patient_id"].map(rank),
-        _t=table["timepoint"].map(TIMEPOINTS.index),
-        _r=table["region"].map(REGIONS.index),
+        _t=table["timepoint"].map(design.timepoints.index),
+        _r=table["region"].map(design.region_names.index),
     ).sort_values(["_p", "_t", "_r", "reader"], kind="stable")
     return order[KEYS + names].reset_index(drop=True)

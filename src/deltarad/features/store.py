@@ -3,7 +3,9 @@
 
 The key is a SHA-256 of everything the unit's features depend on: the unit (patient, timepoint),
 its input files (path, size and modification time of each file; every file of a DICOM folder),
-the imaging settings, the content of the PyRadiomics parameter file, and the versions of
+the imaging settings, the design's image and regions where they are not those of the imaging
+settings alone (so the study's keys are unchanged), the content of the PyRadiomics parameter
+file, and the versions of
 deltarad's extraction (EXTRACTION_VERSION), PyRadiomics and SimpleITK. A restarted run finds the units already done by key; a
 changed input file or setting changes the key of exactly the units that read it. Entries are
 written atomically (temporary name + rename), so a run killed at any moment leaves whole
@@ -24,11 +26,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from deltarad.atomic import atomic_path
-from deltarad.config import ImagingSettings
+from deltarad.config import ImagingSettings, imaging_design
+from deltarad.design import Design
 
 log = logging.getLogger("deltarad.store")
 
-#: Cohort columns an exam reads, per timepoint ("{tp}" is baseline or early).
+#: Cohort columns an exam reads, per timepoint ("{tp}": a timepoint of the design).
 EXAM_INPUT_COLUMNS = ("{tp}_image", "{tp}_mask", "{tp}_mask_reader2", "{tp}_chest_wall")
 KEY_METADATA = b"deltarad.key_inputs"
 #: The deltarad release whose extraction made the stored features. Raise it (to the release's
@@ -53,13 +56,22 @@ def file_fingerprint(path: str | Path) -> list[list]:
     return out
 
 
-def settings_fingerprint(settings: ImagingSettings, params_file: Path) -> dict:
-    """What an exam's features depend on besides its files: settings, parameter file, versions."""
+def settings_fingerprint(settings: ImagingSettings, params_file: Path, design: Design | None = None) -> dict:
+    """What an exam's features depend on besides its files: settings, the design's image and
+    regions (only where they differ from the settings' own: imaging.phase and the band [0,
+    imaging.ring_mm], already in the settings), parameter file, versions."""
     import SimpleITK as sitk
 
     from deltarad.features.pyradiomics import radiomics
 
+    extra = {}
+    if design is not None:
+        own = imaging_design(settings).to_dict()
+        mine = design.to_dict()
+        if (mine["image"], mine["regions"]) != (own["image"], own["regions"]):
+            extra["design"] = {"image": mine["image"], "regions": mine["regions"]}
     return {
+        **extra,
         "imaging": settings.model_dump(mode="json"),
         "params_sha256": hashlib.sha256(Path(params_file).read_bytes()).hexdigest(),
         "deltarad": EXTRACTION_VERSION,

@@ -94,6 +94,40 @@ def read_analysed_exam(path: str | Path, settings, *, series: str | None = None,
                      series=str(series) if is_given(series) else settings.series)
 
 
+def read_design_image(path: str | Path, settings, spec, *, series: str | None = None, patient: str | None = None
+                      ) -> tuple[sitk.Image, sitk.Image | None, list[str]]:
+    """The image a design's radiomics are computed on (`spec`, a deltarad.design.ImageSpec) with
+    the study's image kind and series (as `read_analysed_exam`), and, for a subtraction, the
+    native phase that serves air, body and N4 (None for a phase: the image itself).
+
+    A subtraction {subtract: [a, b]} is phase a minus phase b, voxel by voxel in float32, on the
+    exam's grid (both phases must share it); its native phase is b (usually the pre-contrast
+    phase: no enhancement, a dark background that the air estimate needs, positive tissue that N4
+    can fit). An exam holding a single volume cannot give two phases: refused.
+    """
+    read = dict(patient=patient, image_kind=settings.image_kind,
+                series=str(series) if is_given(series) else settings.series)
+    if spec.subtract is None:
+        if spec.phase is None:
+            raise CaseError(f"image: {spec.describe()} cannot be read from an exam file", patient=patient, file=path)
+        image, notes = read_exam(path, phase=spec.phase, **read)
+        return image, None, notes
+    a, b = spec.subtract
+    minuend, notes_a = read_exam(path, phase=a, **read)
+    subtrahend, notes_b = read_exam(path, phase=b, **read)
+    if not same_grid(minuend, subtrahend):
+        raise CaseError(f"phases {a} and {b} are on different grids: a subtraction needs one grid", patient=patient,
+                        file=path)
+    minuend, subtrahend = sitk.Cast(minuend, sitk.sitkFloat32), sitk.Cast(subtrahend, sitk.sitkFloat32)
+    if np.array_equal(sitk.GetArrayViewFromImage(minuend), sitk.GetArrayViewFromImage(subtrahend)):
+        raise CaseError(f"phases {a} and {b} are the same volume: the subtraction {spec.describe()} needs an exam "
+                        "with several phases (does the file hold one phase only?)", patient=patient, file=path)
+    image = sitk.Subtract(minuend, subtrahend)
+    notes = list(dict.fromkeys([*notes_a, *notes_b,
+                                f"image: {spec.describe()}, voxel by voxel; air, body and N4 from phase {b}"]))
+    return image, subtrahend, notes
+
+
 def read_chest_wall(path: str | Path | sitk.Image, image: sitk.Image, *, patient: str | None = None) -> sitk.Image:
     """A chest-wall mask (a file, or an image: its non-zero voxels) on `image`'s grid: taken on it
     where the grids are the same as ITK compares them (geometry.same_grid), else nearest-neighbour

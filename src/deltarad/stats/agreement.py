@@ -70,7 +70,7 @@ def icc_by_class(delta: pd.DataFrame, patients: set[str] | None, icc_min: float)
     """ICC(2,1) of every delta feature between readers 1 and 2 on `patients` (the training set; None
     = all) read twice, summarised per region and feature class: features, how many reach `icc_min`,
     median ICC. `delta` is delta_features.csv (patient_id, region, reader, features)."""
-    keys = ["patient_id", "region", "reader"]
+    keys = ["patient_id", "delta", "region", "reader"]  # design.DELTA_KEYS
     table = delta.assign(patient_id=delta["patient_id"].astype(str))
     if patients is not None:
         table = table[table["patient_id"].isin(patients)]

@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 
 from deltarad.atomic import write_csv, write_text
-from deltarad.cohort import IMAGE_COLUMNS
+from deltarad.design import BASELINE, EARLY
 from deltarad.errors import DeltaradError
 from deltarad.synthetic.anatomy import make_anatomy
 from deltarad.synthetic.clinical import (
@@ -40,8 +40,22 @@ REALISTIC_SPACING_MM = (1.0, 1.0, 1.0)
 REALISTIC_PHASES = 8
 ANALYSED_PHASE = 3
 """The study analyses the 3rd post-injection phase (phase index 3, TemporalPositionIdentifier 4)."""
-EXAM_DATES = {"baseline": "20000101", "early": "20000212"}
-"""Fake calendar: the early exam 6 weeks (two 21-day courses) after baseline."""
+EXAM_DATES = {BASELINE: "20000101", EARLY: "20000212", "post": "20000422"}
+"""Fake calendar: the early exam 6 weeks (two 21-day courses) after baseline, the post exam
+(three-timepoint design) 10 weeks after that."""
+STUDY_DESIGN, THREE_TIMEPOINT = "study", "three-timepoint"
+#: The designs the generator writes: the study's own (no `design:` section), and a three-timepoint,
+#: three-band study (I-SPY-like exams, Braman-like bands): written as the study file's `design:`.
+DESIGNS: dict[str, dict | None] = {
+    STUDY_DESIGN: None,
+    THREE_TIMEPOINT: {
+        "timepoints": [BASELINE, EARLY, "post"],
+        "deltas": [[BASELINE, EARLY], [BASELINE, "post"]],
+        "regions": {"intratumoral": "tumour", "ring_0_3": {"band_mm": [0, 3]}, "ring_3_6": {"band_mm": [3, 6]},
+                    "ring_6_9": {"band_mm": [6, 9]}},
+        "references": ["ultrasound"],
+    },
+}
 TUMOUR_TEXTURE_MM = 1.0
 """Correlation length of the tumour's enhancement pattern (mm)."""
 TUMOUR_BED_SHARE = 0.25
@@ -58,6 +72,7 @@ class _Settings:
     centres: int
     scanners: tuple[Scanner, ...]
     tissue_kinetics: bool = False
+    timepoints: tuple[str, ...] = (BASELINE, EARLY)
 
 
 def generate_cohort(
@@ -75,6 +90,7 @@ def generate_cohort(
     centre_effect: float = 0.0,
     workers: int | None = None,
     tissue_kinetics: bool = False,
+    design: str = STUDY_DESIGN,
 ) -> Path:
     """Write a synthetic longitudinal breast DCE-MRI cohort into `out_dir`; return its study.yaml.
 
@@ -90,7 +106,14 @@ def generate_cohort(
     (apart from its early exam). `tissue_kinetics` draws contrast curves by tissue, a tumour with
     a washout core and a persistent rim, at phases every 80 s (7 unless `n_phases` says;
     deltarad.synthetic.kinetics), for FTV and kinetic maps; off, the exams are as before.
+    `design` (DESIGNS): the study's two exams, or THREE_TIMEPOINT:
+    a third exam (`post`, a second course of response after the early exam) and the study file's
+    `design:` section of three timepoints, two deltas and three peritumoral bands; its baseline and
+    early exams are the study design's.
     """
+    if design not in DESIGNS:
+        raise DeltaradError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
+    timepoints = tuple((DESIGNS[design] or {}).get("timepoints", (BASELINE, EARLY)))
     workers = min(os.cpu_count() or 1 if workers is None else workers, max(n_patients, 1))
     size = tuple(int(v) for v in (shape or (REALISTIC_SIZE if realistic else DEMO_SIZE)))
     spacing = tuple(float(v) for v in (spacing_mm or (REALISTIC_SPACING_MM if realistic else DEMO_SPACING_MM)))
@@ -98,7 +121,7 @@ def generate_cohort(
     _check(n_patients, size, spacing, phases, reader2_fraction, centres, effect, centre_effect, workers)
 
     settings = _Settings(seed, effect, size, spacing, phases, centres, _scanners(seed, centres, centre_effect),  # type: ignore[arg-type]
-                         tissue_kinetics)
+                         tissue_kinetics, timepoints)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = np.random.default_rng([seed, 2]).permutation(n_patients)[: round(reader2_fraction * n_patients)]
@@ -128,7 +151,8 @@ def generate_cohort(
 
     columns = ["patient_id", "outcome", "ultrasound", *(["centre"] if centres > 1 else []), *CLINICAL_COLUMNS]
     cohort = pd.DataFrame([rows[i] for i in range(n_patients)])
-    write_csv(out_dir / "cohort.csv", cohort[[*columns, *IMAGE_COLUMNS]])
+    image_columns = [f"{tp}_{c}" for c in ("image", "mask", "mask_reader2") for tp in timepoints]
+    write_csv(out_dir / "cohort.csv", cohort[[*columns, *image_columns]])
     study = {
         "cohort": "cohort.csv",
         "outcome": "outcome",
@@ -137,6 +161,9 @@ def generate_cohort(
         "categorical": CATEGORICAL_COLUMNS,
         "imaging": {"phase": min(ANALYSED_PHASE, phases - 1)},
     }
+    if DESIGNS[design] is not None:
+        study.pop("imaging")  # the design names the image
+        study["design"] = {**DESIGNS[design], "image": {"phase": min(ANALYSED_PHASE, phases - 1)}}
     header = f"# Synthetic cohort written by deltarad.synthetic (seed {seed}, effect {effect:g}); no real patient.\n"
     study_path = write_text(out_dir / "study.yaml", header + yaml.safe_dump(study, sort_keys=False))
     log.info("synthetic cohort: done in %.1f s, %d pCR of %d", time.perf_counter() - start, int(cohort["outcome"].sum()), n_patients)
@@ -169,9 +196,15 @@ def write_patient(out_dir: Path, settings: _Settings, index: int, reader2: bool)
     baseline_geometry = baseline.geometry(grid)
     early_geometry = early.geometry(grid)
     exams = {
-        "baseline": (baseline, baseline_geometry, rng_baseline, None),
-        "early": (early, early_geometry, rng_early, (baseline_geometry[0] < 0) & (early_geometry[0] >= 0)),
+        BASELINE: (baseline, baseline_geometry, rng_baseline, None),
+        EARLY: (early, early_geometry, rng_early, (baseline_geometry[0] < 0) & (early_geometry[0] >= 0)),
     }
+    if len(settings.timepoints) > 2:  # a further course of response after the early exam
+        rng_post_response, rng_post = map(np.random.default_rng, np.random.SeedSequence([settings.seed, 5, index]).spawn(2))
+        post = early.after(draw_response(rng_post_response, row["outcome"], settings.effect))
+        post_geometry = post.geometry(grid)
+        exams[settings.timepoints[2]] = (post, post_geometry, rng_post,
+                                         (baseline_geometry[0] < 0) & (post_geometry[0] >= 0))
     for e, (exam, (tumour, geometry, rng, bed)) in enumerate(exams.items()):
         phases = render_exam(
             grid, anatomy, tumour, geometry, texture, times, rng, settings.scanners[centre],

@@ -1,5 +1,6 @@
 """Index a DICOM export tree: patients, studies (by date), series, each study's DCE exam, and a
-draft cohort (baseline = the first exam in date order, early = the second).
+draft cohort (the design's timepoints in date order: by default baseline = the first exam,
+early = the second; a design of three timepoints takes the third as well).
 
 A study's DCE exam is what `read_exam` would take from the study's series (the rules of
 deltarad.imaging.dicom.grouping). Its image path is the deepest folder holding all its files;
@@ -22,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from deltarad.errors import CaseError, DeltaradError
-from deltarad.features.delta import TIMEPOINTS
+from deltarad.design import BASELINE, EARLY
 from deltarad.imaging.dicom.finding import dicom_files
 from deltarad.imaging.dicom.grouping import Series, choose_series, dynamics, split_series
 from deltarad.imaging.dicom.frames import read_frames
@@ -31,6 +32,12 @@ from deltarad.imaging.dicom.pseudonyms import Pseudonyms
 
 COHORT_COLUMNS = ["patient_id", "outcome", "ultrasound", "baseline_image", "baseline_series", "baseline_mask",
                   "early_image", "early_series", "early_mask", "baseline_mask_reader2", "early_mask_reader2"]
+
+
+def cohort_columns(timepoints: tuple[str, ...]) -> list[str]:
+    """The draft cohort's columns for `timepoints` (COHORT_COLUMNS for the study's two)."""
+    return ["patient_id", "outcome", "ultrasound", *(f"{tp}_{c}" for tp in timepoints for c in ("image", "series", "mask")),
+            *(f"{tp}_mask_reader2" for tp in timepoints)]
 
 
 @dataclass
@@ -44,12 +51,15 @@ class Exam:
 
 
 def index_tree(root: Path, *, with_ids: bool = False, pseudonyms: Pseudonyms | None = None,
-               series: str | None = None, image_kind: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(draft cohort, index) of the DICOM tree at `root`; see the module docstring. Patients are
-    named by `pseudonyms` (under the study key), or by their PatientID with `with_ids`."""
+               series: str | None = None, image_kind: str | None = None,
+               timepoints: tuple[str, ...] = (BASELINE, EARLY)) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(draft cohort, index) of the DICOM tree at `root`, the exams assigned to `timepoints` in
+    date order; see the module docstring. Patients are named by `pseudonyms` (under the study
+    key), or by their PatientID with `with_ids`."""
     if pseudonyms is None and not with_ids:
         raise DeltaradError("patients are named by keyed pseudonyms: give the study's Pseudonyms (or with_ids)")
     pseudonym = (lambda p: p) if with_ids else pseudonyms
+    columns = cohort_columns(timepoints)
     frames, rows = _scan(root)
     by_patient: dict[str, list[Frame]] = defaultdict(list)
     for f in frames:  # without a PatientID, a study cannot be matched to others: it stands alone
@@ -74,19 +84,21 @@ def index_tree(root: Path, *, with_ids: bool = False, pseudonyms: Pseudonyms | N
             if exam is not None and exam.image is not None:
                 exams.append(exam)
             rows += lines
-        row = {c: "" for c in COHORT_COLUMNS} | {"patient_id": shown}
-        for timepoint, exam in zip(TIMEPOINTS, exams):
+        row = {c: "" for c in columns} | {"patient_id": shown}
+        for timepoint, exam in zip(timepoints, exams):
             row[f"{timepoint}_image"] = str(exam.image)
             row[f"{timepoint}_series"] = exam.series or ""
-        for extra, exam in enumerate(exams[2:], start=3):
+        taken = ", ".join(timepoints[:-1]) + f" and {timepoints[-1]}"
+        count = {2: "two", 3: "three", 4: "four"}.get(len(timepoints), str(len(timepoints)))
+        for extra, exam in enumerate(exams[len(timepoints):], start=len(timepoints) + 1):
             rows.append({"patient": shown, "study": exam.study, "role": "left out",
-                         "why": f"DCE exam {extra} in date order: the cohort takes the first two as baseline and early"})
+                         "why": f"DCE exam {extra} in date order: the cohort takes the first {count} as {taken}"})
         cohort.append(row)
     index = pd.DataFrame(rows)
     order = ["patient", "study", *(["patient_id", "study_uid", "study_date", "series_uid"] if with_ids else []),
              "series_number", "series_description", "form", "images", "what", "role", "why", "folder"]
     index = index.reindex(columns=[c for c in order if c in index.columns] + [c for c in index.columns if c not in order])
-    return pd.DataFrame(cohort, columns=COHORT_COLUMNS), index
+    return pd.DataFrame(cohort, columns=columns), index
 
 
 def _scan(root: Path) -> tuple[list[Frame], list[dict]]:
