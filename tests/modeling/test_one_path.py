@@ -12,7 +12,7 @@ from deltarad.config import load_study
 from deltarad.encoding import design_columns, encodings_for
 from deltarad.features.delta import DeltaMatrices, region_matrix
 from deltarad.harmonize import ComBat
-from deltarad.modeling.logit import LogitFit, fit_logit, separates
+from deltarad.stats.logit import LogitFit, fit_logit, separates
 from deltarad.modeling.modelfile import DeltaradModel
 from deltarad.modeling.models import fit_combined
 from deltarad.modeling.names import MODEL_LABELS

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad.errors import FAILURE_COLUMNS, DeltaradError
-from deltarad.modeling.logit import LogitFit, fit_logit
+from deltarad.stats.logit import LogitFit, fit_logit
 from deltarad.modeling.names import RADSCORES
 from deltarad.modeling.stepwise import StepResult, columns_of
 

@@ -15,7 +15,7 @@ from deltarad.encoding import Encoding, design_columns
 from deltarad.errors import FAILURE_COLUMNS, DeltaradError
 from deltarad.features.delta import DeltaMatrices
 from deltarad.harmonize import apply_harmonization
-from deltarad.modeling.logit import LogitFit
+from deltarad.stats.logit import LogitFit
 from deltarad.modeling.missing import combined_probability
 from deltarad.modeling.models import Radscore
 from deltarad.modeling.names import RADSCORES

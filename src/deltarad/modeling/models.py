@@ -10,7 +10,7 @@ import pandas as pd
 
 from deltarad.encoding import Encoding, encodings_for
 from deltarad.errors import DeltaradError
-from deltarad.modeling.logit import LogitFit
+from deltarad.stats.logit import LogitFit
 from deltarad.modeling.missing import refit_on_own_complete_cases, stepwise_rows
 from deltarad.modeling.stepwise import StepResult, main_effects, step_aic
 

@@ -13,7 +13,7 @@ from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import DELTA_KINDS, DeltaMatrices, drop_summary
 from deltarad.harmonize import apply_harmonization, fit_harmonization
-from deltarad.modeling.logit import fit_logit
+from deltarad.stats.logit import fit_logit
 from deltarad.modeling.mice import fit_combined_mice, fit_imputation
 from deltarad.modeling.missing import MIN_STEPWISE_PATIENTS, finite
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, DeltaradModel
