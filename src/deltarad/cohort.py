@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad.coding import Coding
-from deltarad.config import Study, TableFile
+from deltarad.config import Study, TableFile, study_design
 from deltarad.errors import FAILURE_COLUMNS, StudyFileError
 from deltarad.tablefile import Table, is_given, read_table_file
 
@@ -96,8 +96,10 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
         more = df["patient_id"][repeated].nunique() - 1
         raise StudyFileError(f"duplicate patient_id: {first} ({table.where(np.flatnonzero(df['patient_id'] == first))})"
                              + (f" and {more} more" if more else ""), file=path)
-    binary = ([study.outcome] if require_outcome else []) + [study.ultrasound]
-    needed = binary + list(study.clinical)
+    references = study_design(study).reference_columns  # the study's: the ultrasound read, 0/1
+    binary = ([study.outcome] if require_outcome else []) + [c for c in references if c == study.ultrasound]
+    numeric = [c for c in references if c not in binary]  # other references' columns: numbers, never blank
+    needed = list(dict.fromkeys(binary + numeric + list(study.clinical)))
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise StudyFileError(f"missing column(s) {', '.join(missing)}", file=path)
@@ -117,6 +119,13 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
             if col in study.coding and pd.isna(df[col].iat[i]):
                 problems.setdefault(df["patient_id"].iat[i], f"column '{col}' is blank")
             problems.setdefault(df["patient_id"].iat[i], f"column '{col}' must be 0 or 1, got {_shown(df[col].iat[i])}")
+        df[col] = values
+    for col in numeric:
+        values = pd.to_numeric(df[col], errors="coerce")
+        for i in np.flatnonzero(values.isna().to_numpy()):
+            got = df[col].iat[i]
+            problems.setdefault(df["patient_id"].iat[i], f"column '{col}' is blank" if pd.isna(got) else
+                                f"column '{col}' (a reference model's) must be a number, got {_shown(got)}")
         df[col] = values
     for col in study.clinical:
         if col in study.categorical or pd.api.types.is_numeric_dtype(df[col]):

@@ -8,6 +8,7 @@ from typing import Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from deltarad.design import ULTRASOUND_COLUMN, ULTRASOUND_LABEL, Design, Reference
 from deltarad.errors import StudyFileError
 
 
@@ -297,3 +298,12 @@ def load_study(path: str | Path) -> Study:
         problems = "; ".join(_format_error(e) for e in exc.errors())
         raise StudyFileError(problems, file=path) from None
     return study
+
+
+def study_design(study: Study) -> Design:
+    """The study's design: its `design:` section, else the study's own (Design()) with the
+    ultrasound reference read from the study's `ultrasound` column."""
+    design = getattr(study, "design", None)
+    if design is not None:
+        return design
+    return Design(references=(Reference(ULTRASOUND_COLUMN, ULTRASOUND_LABEL, (study.ultrasound,)),))

@@ -6,6 +6,7 @@ still leaves failures.csv and the files of the stages before."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,13 +15,13 @@ import pandas as pd
 
 from deltarad import outputs
 from deltarad.cohort import Cohort, has_images, load_cohort, read_cohort, read_study_table
-from deltarad.config import Study
+from deltarad.config import Study, study_design
+from deltarad.design import Design
 from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
 from deltarad.modeling.modelfile import DeltaradModel
-from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_study
 from deltarad.modeling.validation import ValidationResult, internal_validation
 from deltarad.parallel import ParallelSettings
@@ -186,7 +187,8 @@ def run_study(
     outputs.write_study_record(out_dir, study_record(study))
     outputs.write_missing_values(out_dir, missing_value_table(cohort.cases, fit.split, study.clinical,
                                                               study.missing.policy, study.missing.imputations))
-    outputs.write_cohort_flow(out_dir, cohort_flow(cohort, fit.predictions, failures, study.outcome))
+    outputs.write_cohort_flow(out_dir, cohort_flow(cohort, fit.predictions, failures, study.outcome,
+                                                          study_design(study).model_columns))
 
     validation = internal_validation(study, cohort.cases, delta, info, fit)
     outputs.write_internal_validation(out_dir, validation)
@@ -195,9 +197,10 @@ def run_study(
     return StudyRun(cohort, features, delta, info, fit, validation, tables, failures)
 
 
-def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFrame, outcome: str) -> pd.DataFrame:
+def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFrame, outcome: str,
+                models: Sequence[str] = Design().model_columns) -> pd.DataFrame:
     """Patients per stage (stage, n, detail): the cohort file, complete early responses, the
-    excluded, then each model's and each set's patients."""
+    excluded, then each of `models`' (prediction columns) and each set's patients."""
     rows = [{"stage": "cohort file", "n": len(cohort.cases), "detail": cohort.read_as}]
     responders = failures["stage"].astype(str) == EARLY_RESPONSE_STAGE
     if responders.any():
@@ -208,7 +211,7 @@ def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFram
         rows.append({"stage": "excluded", "n": excluded["patient_id"].nunique(),
                      "detail": "; ".join(sorted(excluded["stage"].astype(str).unique()))})
     p = predictions
-    for m in MODEL_COLUMNS:  # n each model was fitted and evaluated on (a blank costs the combined model)
+    for m in models:  # n each model was fitted and evaluated on (a blank costs the combined model)
         used = p[p[m].notna()]
         rows.append({"stage": f"model: {m}", "n": len(used),
                      "detail": ", ".join(f"{s} {int((used['set'] == s).sum())}" for s in SETS)
@@ -222,9 +225,10 @@ def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFram
 
 def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_outcome: bool,
                  parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features, delta and the frozen model's four scores for every patient it can score.
+    """Features, delta and the frozen model's scores for every patient it can score.
 
-    Returns (predictions: patient_id, [outcome], radscore_dir, radscore_dpr, us, combined;
+    Returns (predictions: patient_id, [outcome], one column per model of its design: radscores,
+    references, combined;
     failures: the patients left out, with the stage and the reason).
     """
     read = read_cohort(study, require_outcome=require_outcome)

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from deltarad.config import ReportSettings, Study
+from deltarad.config import ReportSettings, Study, study_design
 from deltarad.outputs import STUDY_RECORD
 from deltarad.report.run import RunFolder, Unavailable
 
@@ -21,8 +21,8 @@ def study_name_of(study: Study) -> str:
 
 
 def study_record(study: Study) -> dict:
-    """The content of study.json: name, study file, every setting, the PyRadiomics parameters and
-    the software versions."""
+    """The content of study.json: name, study file, every setting, the design (Design.to_dict),
+    the PyRadiomics parameters and the software versions."""
     from deltarad.features.extract import STUDY_PARAMS
     from deltarad.modeling.pipeline import software_versions
 
@@ -31,6 +31,7 @@ def study_record(study: Study) -> dict:
         "name": study_name_of(study),
         "study_file": study.file_name,
         "settings": study.model_dump(mode="json"),
+        "design": study_design(study).to_dict(),
         "pyradiomics_params": {"file": params.name, "settings": yaml.safe_load(params.read_text(encoding="utf-8"))}
         if params.is_file() else {"file": params.name, "settings": {}},
         "software": {"python": platform.python_version(), **software_versions()},
