@@ -127,19 +127,29 @@ def delta_info(table: pd.DataFrame, settings: Study | Mapping | None = None) -> 
             raise DeltaradError(f"the delta table holds the {info['kind']} change but the settings say "
                                 f"delta: {study.delta}; make it with delta(features, settings)")
         return info
-    from deltarad.features.delta import DELTA_KEYS, DELTA_KINDS, feature_columns
+    from deltarad.design import DELTA_KEYS
+    from deltarad.features.delta import DELTA_KINDS, feature_columns
 
-    feats = feature_columns(table, DELTA_KEYS)
+    feats = feature_columns(table, list(DELTA_KEYS))
     info = {"kind": study.delta, "formula": DELTA_KINDS[study.delta], "near_zero": study.delta_near_zero,
             "incomplete_patients": [], "regions": {}}
-    for region, part in table[table["reader"] == 1].groupby("region", sort=False):
-        values = part[feats].to_numpy(float)
-        kept = [f for f, any_value in zip(feats, np.isfinite(values).any(axis=0)) if any_value]
-        dropped = {f: "dropped before (no value in the delta table)" for f in feats if f not in kept}
-        info["regions"][region] = {"n_features": len(feats), "n_kept": len(kept), "dropped": dropped,
-                                   "dropped_zero_baseline": [], "reader2_undefined": {}, "kept": kept}
-        log.warning("delta table without its delta info: %s features kept as the %d with reader-1 values "
-                    "(%d empty); the reasons of the drops are unknown", region, len(kept), len(dropped))
+    reader1 = table[table["reader"] == 1]
+    pairs = reader1.groupby("delta", sort=False) if "delta" in table.columns else [(None, reader1)]
+    for pair, rows in pairs:
+        regions = {}
+        for region, part in rows.groupby("region", sort=False):
+            values = part[feats].to_numpy(float)
+            kept = [f for f, any_value in zip(feats, np.isfinite(values).any(axis=0)) if any_value]
+            dropped = {f: "dropped before (no value in the delta table)" for f in feats if f not in kept}
+            regions[region] = {"n_features": len(feats), "n_kept": len(kept), "dropped": dropped,
+                               "dropped_zero_baseline": [], "reader2_undefined": {}, "kept": kept}
+            log.warning("delta table without its delta info: %s%s features kept as the %d with reader-1 values "
+                        "(%d empty); the reasons of the drops are unknown", region, f" ({pair})" if pair else "",
+                        len(kept), len(dropped))
+        if pair is None:
+            info["regions"] = regions
+        else:  # several deltas: their parts by name (features.delta.region_info reads either)
+            info.setdefault("deltas", {})[pair] = {"regions": regions}
     return info
 
 

@@ -15,12 +15,14 @@ from deltarad.harmonize import ComBat
 from deltarad.modeling.logit import LogitFit, fit_logit, separates
 from deltarad.modeling.modelfile import DeltaradModel
 from deltarad.modeling.models import fit_combined
-from deltarad.modeling.names import MODEL_LABELS
 from deltarad.modeling.stepwise import main_effects
 from deltarad.simulate import generate_feature_study
 from deltarad.stats.logistic import design
 from deltarad.workflow import run_study
 
+
+#: the study's models (prediction column, label), written out
+MODEL_LABELS = {"combined": "Combined", "radscore_dir": "DIR", "radscore_dpr": "DPR", "us": "Ultrasound"}
 
 def test_stored_fit_scores_the_closed_form_probability():
     fit = LogitFit.from_dict(json.loads(json.dumps(LogitFit(-0.5, {"a": 2.0, "b": -1.25}).to_dict())))

@@ -70,6 +70,11 @@ def _lacking(data: object, parts: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def model_design(data: dict) -> Design:
+    """The design a model file's data was fitted under (a schema-1 or -2 file: the study's)."""
+    return Design.from_dict(with_design(data)["design"])
+
+
 @dataclass
 class DeltaradModel:
     """A fitted deltarad model: the design's radscores, its reference models and the combined

@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from deltarad.config import ReportSettings, Study, study_design
+from deltarad.design import ULTRASOUND_COLUMN
 from deltarad.outputs import STUDY_RECORD
 from deltarad.report.run import RunFolder, Unavailable
 
@@ -59,10 +60,12 @@ def study_name(run: RunFolder) -> str | None:
 
 
 def study_ultrasound(run: RunFolder) -> str | None:
+    """The ultrasound read's column: the one column of the design's ultrasound reference (`us`)."""
     try:
-        return str(run.model.get("ultrasound") or "") or None
+        reference = next((r for r in run.design.references if r.name == ULTRASOUND_COLUMN), None)
     except Unavailable:
         return None
+    return reference.columns[0] if reference is not None and len(reference.columns) == 1 else None
 
 
 def report_settings(run: RunFolder) -> tuple[ReportSettings, str]:
