@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deltarad.config import load_study
+from deltarad.errors import DeltaradError
 from deltarad.workflow import StudyRun, run_study
 
 
@@ -16,15 +17,22 @@ class DemoRun:
 
 
 def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1.0, bootstrap: int = 50,
-             features_only: bool = False) -> DemoRun:
+             features_only: bool = False, design: str = "study") -> DemoRun:
     """Generate `patients` patients in out/cohort (DICOM DCE exams and two readers' NRRD masks, or
-    with `features_only` a feature table with planted signal), run the study into out/run with
-    `bootstrap` optimism-bootstrap resamples, and build its report."""
+    with `features_only` a feature table with planted signal, of the `design` named in
+    deltarad.simulate.DEMO_DESIGNS), run the study into out/run with `bootstrap` optimism-bootstrap
+    resamples, and build its report."""
+    from deltarad.simulate import DEMO_DESIGNS
+
+    if design not in DEMO_DESIGNS:
+        raise DeltaradError(f"demo design must be one of {', '.join(DEMO_DESIGNS)}, got {design!r}")
+    if DEMO_DESIGNS[design] is not None and not features_only:
+        raise DeltaradError(f"the {design} demo is generated as a feature table: add --features-only")
     if features_only:
         from deltarad.simulate import generate_feature_study
 
         study_file = generate_feature_study(out / "cohort", n_patients=patients, effect=effect, seed=seed,
-                                            internal_validation=True)
+                                            internal_validation=True, design=DEMO_DESIGNS[design])
     else:
         from deltarad.synthetic.cohort import generate_cohort
 

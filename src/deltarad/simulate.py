@@ -30,9 +30,19 @@ import yaml
 from scipy.stats import norm
 
 from deltarad import atomic
-from deltarad.design import DELTA_KEYS, FEATURE_KEYS, ULTRASOUND_COLUMN, Design
+from deltarad.design import (BASELINE, DELTA_KEYS, EARLY, FEATURE_KEYS, INTRATUMORAL, ULTRASOUND_COLUMN, DeltaPair,
+                             Design, Region)
 
 CLINICAL = ["age", "ca153", "subtype", "ki67"]
+#: the generated variant of another study: exams at baseline, early and post (two deltas from
+#: baseline), the tumour and two peritumoral bands (0-3 and 3-6 mm), the ultrasound reference
+THREE_TIMEPOINTS = Design(
+    timepoints=(BASELINE, EARLY, "post"),
+    deltas=(DeltaPair(BASELINE, EARLY), DeltaPair(BASELINE, "post")),
+    regions=(Region(INTRATUMORAL), Region("ring_0_3", (0.0, 3.0)), Region("ring_3_6", (3.0, 6.0))),
+)
+#: the designs `deltarad demo --features-only --design` generates (None: the study's own)
+DEMO_DESIGNS: dict[str, Design | None] = {"study": None, "three-timepoints": THREE_TIMEPOINTS}
 SUBTYPES = ["luminal A", "luminal B", "HER2-positive", "triple negative"]
 
 

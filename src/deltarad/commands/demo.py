@@ -23,6 +23,10 @@ def register(app: typer.Typer) -> None:
         features_only: bool = typer.Option(
             False, "--features-only", help="skip images: model a generated feature table with planted signal"
         ),
+        design: str = typer.Option(
+            "study", "--design", help="with --features-only: the study's design, or three-timepoints (baseline, "
+            "early, post; the tumour and 0-3, 3-6 mm bands)"
+        ),
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Generate a realistic longitudinal DCE-MRI cohort and run images -> report on it."""
@@ -34,7 +38,8 @@ def register(app: typer.Typer) -> None:
             typer.echo("demo: modelling a generated feature table (no images) with planted signal")
         else:
             typer.echo(f"demo: generating {patients} patients (DICOM DCE exams, two readers' NRRD masks) in {out / 'cohort'}")
-        done = run_demo(out, patients=patients, seed=seed, effect=effect, bootstrap=bootstrap, features_only=features_only)
+        done = run_demo(out, patients=patients, seed=seed, effect=effect, bootstrap=bootstrap,
+                        features_only=features_only, design=design)
         typer.echo(f"demo: {len(done.run.fit.predictions)} patients modelled, {len(done.run.failures)} failed, "
                    f"{time.perf_counter() - start:.0f} s")
         typer.echo(f"report: {done.report.resolve()}")

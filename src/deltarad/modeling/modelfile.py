@@ -50,9 +50,9 @@ LEGACY_PARTS = {
 def with_design(data: dict) -> dict:
     """A model file's data with its `design` and `references`: a schema-1 or -2 file implies the
     study's design, with its ultrasound model as the reference `us` (the stored column)."""
-    if "design" in data:
+    if "design" in data or "ultrasound_model" not in data:  # a design file, or a part of one (tests, encode)
         return data
-    column = data["ultrasound"]
+    column = data.get("ultrasound") or "ultrasound"
     design = Design(references=(Reference(ULTRASOUND_COLUMN, ULTRASOUND_LABEL, (column,)),))
     return {**data, "design": design.to_dict(),
             "references": {ULTRASOUND_COLUMN: {"label": ULTRASOUND_LABEL, "columns": [column],
@@ -72,7 +72,8 @@ def _lacking(data: object, parts: dict, prefix: str = "") -> list[str]:
 
 def model_design(data: dict) -> Design:
     """The design a model file's data was fitted under (a schema-1 or -2 file: the study's)."""
-    return Design.from_dict(with_design(data)["design"])
+    data = with_design(data)
+    return Design.from_dict(data["design"]) if "design" in data else Design()
 
 
 @dataclass
@@ -108,8 +109,9 @@ class DeltaradModel:
             )
         lacking = _lacking(data, PARTS if data["schema_version"] >= 3 else LEGACY_PARTS)
         if not lacking and data["schema_version"] >= 3:
-            lacking = [f"radscores.{name}.{key}" for name, part in data["radscores"].items()
-                       for key in _lacking(part, _RADSCORE)]
+            parts = data["radscores"] if isinstance(data["radscores"], dict) else {"": None}
+            lacking = [f"radscores.{name}.{key}" for name, part in parts.items() for key in _lacking(part, _RADSCORE)]
+            lacking += [] if isinstance(data["references"], dict) else ["references.<name>"]
         if lacking:
             raise DeltaradError(f"the model file lacks {lacking[0]}: damaged, or not written by deltarad run",
                                 file=path)
@@ -122,7 +124,7 @@ class DeltaradModel:
     @property
     def design(self) -> Design:
         """The design the model was fitted under."""
-        return Design.from_dict(self.data["design"])
+        return model_design(self.data)
 
     @property
     def delta_kind(self) -> str:
