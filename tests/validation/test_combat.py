@@ -106,3 +106,21 @@ def test_one_centre_or_switched_off_means_no_harmonisation():
     assert fit_harmonization(HarmonizeSettings(method="none"), two, matrices, ids) is None
     with pytest.raises(DeltaradError, match="at least 2 training patients per centre"):
         fit_harmonization(HarmonizeSettings(), two.assign(centre=["A"] * 9 + ["B"]), matrices, ids)
+
+
+def test_several_deltas_are_harmonised_each_on_its_own():
+    rng = np.random.default_rng(1)
+    ids = [f"P{i}" for i in range(40)]
+    centres = ["A", "B"] * 20
+    cohort = pd.DataFrame({"patient_id": ids, "centre": centres})
+    early = _delta_table(rng, ids, centres, shift=3.0)
+    post = _delta_table(rng, ids, centres, shift=-2.0).assign(delta="post_vs_baseline")
+    delta = pd.concat([early, post], ignore_index=True)
+    kept = {("early_vs_baseline", "intratumoral"): ["f0", "f1"], ("post_vs_baseline", "intratumoral"): ["f0", "f1"]}
+    params = fit_harmonization(HarmonizeSettings(), cohort, DeltaMatrices.from_table(delta, kept), ids)
+    assert "regions" not in params and set(params["deltas"]) == {"early_vs_baseline", "post_vs_baseline"}
+    harmonised = apply_harmonization(params, cohort, DeltaMatrices.from_table(delta, kept))
+    by_centre = cohort.set_index("patient_id")["centre"]
+    for pair in ("early_vs_baseline", "post_vs_baseline"):
+        gap = harmonised[pair, "intratumoral", 1].groupby(by_centre)["f0"].mean()
+        assert abs(gap["B"] - gap["A"]) < 0.5  # the unharmonised gaps are 3 and -2
