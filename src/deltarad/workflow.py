@@ -55,7 +55,7 @@ class StudyRun:
 class StudyPrediction:
     """What `predict_study` computed and wrote."""
 
-    predictions: pd.DataFrame  # patient_id, [outcome], the four models' scores
+    predictions: pd.DataFrame  # patient_id, [outcome], each model's score (the design's model_columns)
     failures: pd.DataFrame  # FAILURE_COLUMNS: the patients that could not be scored
     sheets: list[Path] = field(default_factory=list)  # one A4 HTML sheet per patient, when asked
 

@@ -196,3 +196,44 @@ def test_three_timepoint_three_band_study_runs_end_to_end_from_the_cli(tmp_path:
     assert "ring_3_6" in (tmp_path / "run" / "report.html").read_text()
     external = pd.read_csv(tmp_path / "ext" / "tables" / "table3.csv")
     assert external.loc[external["model"] == "combined", "auc"].iat[0] > 0.65
+
+
+def _loaded(folder: Path, design: Design) -> Study:
+    """The generated study file read as `deltarad run` reads it, with `design` attached (see _study)."""
+    from deltarad.config import load_study
+
+    raw = yaml.safe_load((folder / "study.yaml").read_text())
+    raw.pop("design")
+    (folder / "plain.yaml").write_text(yaml.safe_dump(raw))
+    return load_study(folder / "plain.yaml").model_copy(update={"design": design})
+
+
+def test_clinical_reference_study_runs_reports_predicts_and_validates(tmp_path: Path) -> None:
+    """Baseline and early exams, the study's regions, a tumour-volume-change reference and no
+    ultrasound column: the whole run, its report, predict --sheets and external validation."""
+    from deltarad.external import external_validation
+    from deltarad.report import build_report
+    from deltarad.workflow import predict_study, run_study
+
+    design = Design(references=(Reference("volume", "Volume change", ("volume_change",)),))
+    generate_feature_study(tmp_path / "train", n_patients=120, n_features=30, n_planted=3, effect=0.8,
+                           design=design, ultrasound=False)
+    generate_feature_study(tmp_path / "new", n_patients=60, n_features=30, n_planted=3, effect=0.8, seed=1,
+                           design=design, ultrasound=False)
+    study, new = _loaded(tmp_path / "train", design), _loaded(tmp_path / "new", design)
+    run = run_study(study, tmp_path / "run")
+    assert "volume" in run.fit.predictions.columns and "us" not in run.fit.predictions.columns
+    t3 = pd.read_csv(tmp_path / "run" / "tables" / "table3.csv")
+    assert t3.loc[t3["model"] != "volume", "delong_p"].notna().all()
+
+    html = build_report(tmp_path / "run").read_text()
+    assert "DeLong p vs Volume change" in html
+    assert "the Volume change model was a logistic regression on volume_change" in html  # the methods
+    assert "ultrasound read" not in html.lower()
+
+    predicted = predict_study(tmp_path / "run" / "model.json", new, tmp_path / "pred", sheets=True)
+    assert {"volume", "combined"} <= set(predicted.predictions.columns) and predicted.sheets
+    assert "Volume change (volume_change)" in predicted.sheets[0].read_text()
+    external = external_validation(tmp_path / "run" / "model.json", new, tmp_path / "ext", report=True)
+    assert set(external.table3["model"]) == {"radscore_dir", "radscore_dpr", "volume", "combined"}
+    assert external.report is not None and external.report.is_file()

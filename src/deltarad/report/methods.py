@@ -41,9 +41,7 @@ def _references(design: Design) -> str:
 
 
 def _comparator(design: Design) -> str:
-    """The model Table 3 compares against, as the methods name it."""
-    if design.comparator is None:
-        return "no model (the design declares no reference model)"
+    """The model Table 3 compares against, as the methods name it (the design has one)."""
     return f"{design.model_labels[design.comparator].lower()} model"
 
 
@@ -134,8 +132,10 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
         f"the combined model was chosen by stepwise logistic regression minimising AIC and kept "
         f"{', '.join(map(str, combined.get('terms', []))) or 'no term'} (AIC {_g(round(float(combined.get('aic', 'nan')), 1))}).",
         "Statistics. AUCs with DeLong 95% confidence intervals; accuracy, sensitivity, specificity, PPV and NPV at the "
-        "Youden cut-off chosen on the training set and carried to validation; DeLong tests, IDI and NRI against the "
-        f"{_comparator(design)}; decision curves and calibration curves. "
+        "Youden cut-off chosen on the training set and carried to validation; "
+        + (f"DeLong tests, IDI and NRI against the {_comparator(design)}" if design.comparator else
+           "no DeLong test, IDI or NRI (the design declares no reference model)")
+        + "; decision curves and calibration curves. "
         + (f"Internal validation: Harrell's optimism bootstrap ({val.get('bootstrap')} resamples) and "
            f"{val.get('cv_repeats')} × {val.get('cv_folds')}-fold stratified cross-validation, refitting the whole "
            "procedure in each resample. " if val.get("bootstrap") or val.get("cv_repeats") else "")
