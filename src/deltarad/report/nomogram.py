@@ -21,14 +21,18 @@ from deltarad.design import Design
 from deltarad.errors import DeltaradError
 
 
+def radscore_terms(model: dict) -> list[str]:
+    """The model file's radscores (probabilities: their axis is [0, 1]); without the entry, the study's."""
+    return list(model["radscores"]) if "radscores" in model else [rs.name for rs in Design().radscores]
+
+
 def term_labels(model: dict) -> dict[str, str]:
     """Axis names of the model file's radscore terms (Radscore DIR, ...), from its model labels
     (a file before them: the study's)."""
     labels = model.get("models") or Design().model_labels
-    return {name: f"Radscore {labels.get(name, name)}" for name in model.get("radscores", {})}
+    return {name: f"Radscore {labels.get(name, name)}" for name in radscore_terms(model)}
 
 
-LABELS = term_labels({"radscores": dict.fromkeys(rs.name for rs in Design().radscores)})  # the study's
 PROBABILITY_TICKS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -75,7 +79,7 @@ def nomogram_scales(model: dict) -> Nomogram:
             values = list(enc["levels"])
             contrib = np.array([0.0] + [beta[f"{var}[{lvl}]"] for lvl in values[1:]])
         else:
-            if var in model.get("radscores", {}):
+            if var in radscore_terms(model):
                 low, high = 0.0, 1.0
             elif "range" in enc:
                 low, high = enc["range"]
