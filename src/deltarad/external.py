@@ -81,7 +81,8 @@ def evaluate_external(model: DeltaradModel, predictions: pd.DataFrame, failures:
     design = model.design
     models = list(design.model_columns)
     y = predictions[study.outcome].to_numpy(int)
-    t3 = table3(predictions, study.outcome, table3_models(design), by="set", fit_set=EXTERNAL, reference=design.comparator,
+    t3 = table3(predictions, study.outcome, table3_models(design), by="set", fit_set=EXTERNAL,
+                reference=design.comparator,
                 thresholds=model.data.get("thresholds", {}))  # the model's training cut-offs, as a frozen model is judged
     calibration = pd.DataFrame([
         {"model": m, **{f"calibration_{k}": v for k, v in calibration_slope_intercept(*finite(y, predictions[m])).items()},

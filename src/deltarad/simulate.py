@@ -30,8 +30,17 @@ import yaml
 from scipy.stats import norm
 
 from deltarad import atomic
-from deltarad.design import (BASELINE, DELTA_KEYS, EARLY, FEATURE_KEYS, INTRATUMORAL, ULTRASOUND_COLUMN, DeltaPair,
-                             Design, Region)
+from deltarad.design import (
+    BASELINE,
+    DELTA_KEYS,
+    EARLY,
+    FEATURE_KEYS,
+    INTRATUMORAL,
+    ULTRASOUND_COLUMN,
+    DeltaPair,
+    Design,
+    Region,
+)
 
 CLINICAL = ["age", "ca153", "subtype", "ki67"]
 #: the generated variant of another study: exams at baseline, early and post (two deltas from

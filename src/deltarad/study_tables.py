@@ -73,20 +73,21 @@ def study_tables(study: Study, cohort: pd.DataFrame, result: FitResult,
                     reference_levels=study.reference_levels)
 
     nested = nested_models(design, result.model[COMBINED]["terms"])
-    t3 = table3(p, study.outcome, table3_models(design), by="set", fit_set="training", reference=design.comparator,
-                nested=nested)
+    t3 = table3(p, study.outcome, table3_models(design), by="set", fit_set="training",
+                reference=design.comparator, nested=nested)
     t3.insert(2, "n", t3[["tp", "fp", "tn", "fn"]].sum(axis=1))  # patients the model scored (a blank costs the combined)
     if internal is not None:
         extra = internal.wide()
         t3 = t3.merge(extra, on="model", how="left")
         t3.loc[t3["set"] != "training", [c for c in extra.columns if c != "model"]] = float("nan")
+    notes = comparison_notes(design)
+    if t3["nested_optimistic"].any():
+        notes.insert(0, f"nested_optimistic: {nested_note(design.model_labels[design.comparator].lower())}")
     return StudyTables(
         JournalTable(t1, "Table 1. Patient characteristics by outcome"),
         JournalTable(t2, "Table 2. Logistic regression in the training set",
                      [POOLED_NOTE.format(m=len(result.imputed))] if result.imputed else []),
-        JournalTable(t3, "Table 3. Performance of the models",
-                     ([f"nested_optimistic: {nested_note(design.model_labels[design.comparator].lower())}"] if t3["nested_optimistic"].any() else [])
-                     + comparison_notes(design)),
+        JournalTable(t3, "Table 3. Performance of the models", notes),
     )
 
 

@@ -40,7 +40,8 @@ def _study(folder: Path, design: Design) -> Study:
     return Study.from_settings(raw).model_copy(update={"design": design})
 
 
-def _generate(folder: Path, design: Design, seed: int = 0, ultrasound: bool = True) -> tuple[Study, pd.DataFrame, pd.DataFrame]:
+def _generate(folder: Path, design: Design, seed: int = 0,
+              ultrasound: bool = True) -> tuple[Study, pd.DataFrame, pd.DataFrame]:
     generate_feature_study(folder, n_patients=140, n_features=30, n_planted=3, effect=0.8, seed=seed,
                            design=design, ultrasound=ultrasound)
     study = _study(folder, design)
@@ -62,7 +63,8 @@ def test_generated_table_holds_the_design(three) -> None:
     assert set(delta["delta"]) == {"early_vs_baseline", "post_vs_baseline"}
     # the relative change, by hand, for one patient, region and feature
     f = "original_synthetic_F000"
-    at = features[(features["patient_id"] == "SYN0001") & (features["region"] == "ring_3_6") & (features["reader"] == 1)]
+    at = features[(features["patient_id"] == "SYN0001") & (features["region"] == "ring_3_6")
+                  & (features["reader"] == 1)]
     value = at.set_index("timepoint")[f]
     row = delta[(delta["patient_id"] == "SYN0001") & (delta["region"] == "ring_3_6") & (delta["reader"] == 1)
                 & (delta["delta"] == "post_vs_baseline")]
@@ -135,7 +137,8 @@ def test_clinical_reference_without_ultrasound_column(tmp_path: Path) -> None:
     result = api.fit_result(delta, clinical, study)
     assert list(result.predictions.columns)[3:] == ["radscore_dir", "radscore_dpr", "volume", "combined"]
     reference = result.model["references"]["volume"]
-    assert reference["columns"] == ["volume_change"] and reference["coefficients"]["volume_change"] < 0  # shrinkage: pCR
+    assert reference["columns"] == ["volume_change"]
+    assert reference["coefficients"]["volume_change"] < 0  # more shrinkage, more pCR
     cohort, _ = api.cohort_table(clinical, study)
     t3 = study_tables(study, cohort, result).table3.frame
     assert t3.loc[t3["model"] == "combined", "delong_p"].notna().all()

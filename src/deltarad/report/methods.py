@@ -101,9 +101,11 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
            else "air (threshold estimated per exam and recorded in the extraction notes)")
     bands = design.bands
     if len(bands) == 1 and bands[0].band_mm[0] == 0:
-        shell = f"The peritumoral region was the {_g(im.get('ring_mm', bands[0].band_mm[1]))} mm shell around the tumour"
+        shell = (f"The peritumoral region was the {_g(im.get('ring_mm', bands[0].band_mm[1]))} mm shell around "
+                 "the tumour")
     else:
-        shell = ("The peritumoral regions were " + _and([f"{b.name}, {b.describe().removeprefix('the ')}" for b in bands])
+        shell = ("The peritumoral regions were "
+                 + _and([f"{b.name}, {b.describe().removeprefix('the ')}" for b in bands])
                  if bands else "No peritumoral region was analysed")
     region_rule = (f"{shell} (physical distance from a Maurer distance map) minus {air}, a {_g(im.get('skin_mm'))} mm "
                    "skin layer and the chest wall where a chest-wall mask was given.")
@@ -174,8 +176,8 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
         ("METRICS", "Calibration assessed", "calibration curves, slope, Brier score", outputs.VALIDATION),
         ("METRICS", "Clinical utility (decision curves)", "net benefit across thresholds", "decision curves"),
         ("METRICS", "Comparison with a non-radiomic method",
-         f"{_comparator(design)} ({', '.join(next(r.columns for r in design.references if r.name == design.comparator))}"
-         "): DeLong, IDI, NRI" if design.comparator else "none: the design declares no reference model",
+         f"{_comparator(design)} ({', '.join(design.references[0].columns)}): DeLong, IDI, NRI"
+         if design.comparator else "none: the design declares no reference model",
          outputs.TABLE3),
         ("METRICS", "Software and model shared", f"deltarad {sw.get('deltarad', '?')}; model.json", src_model),
     ]

@@ -1,9 +1,9 @@
 """Patient sheets for the tumour board (`deltarad predict ... --sheets`): one self-contained HTML
 page per scored patient that prints on one A4 page. It shows the cohort's pseudonym only (the
 patient_id column), the exams' region QC images (when this run extracted them), the radscores
-and the reference models' columns (the study's: the ultrasound read), the combined probability against the model's Youden cut-off with
-the nomogram points behind it, and where the model comes from (its validation AUC when its run
-folder has Table 3, the file's SHA-256 and date)."""
+and the reference models' columns (the study's: the ultrasound read), the combined probability
+against the model's Youden cut-off with the nomogram points behind it, and where the model comes
+from (its validation AUC when its run folder has Table 3, the file's SHA-256 and date)."""
 from __future__ import annotations
 
 import base64
@@ -16,14 +16,13 @@ import jinja2
 import pandas as pd
 
 from deltarad import __version__, outputs
-from deltarad.errors import DeltaradError
 from deltarad.design import ULTRASOUND_COLUMN
+from deltarad.errors import DeltaradError
 from deltarad.formatting import format_value
 from deltarad.modeling.modelfile import model_design
 from deltarad.report.nomogram import nomogram_scales, term_labels
 from deltarad.report.qc import qc_paths
 from deltarad.report.run import radscore_variable_labels
-
 
 
 def model_provenance(model_path: Path) -> dict:

@@ -25,7 +25,8 @@ def table3_display(t3: pd.DataFrame, labels: dict[str, str], comparator: str | N
                           ("specificity", "Specificity"), ("ppv", "PPV"), ("npv", "NPV")]:
             row[head] = format_value(r.get(col))
         mark = NESTED_MARK if str(r.get("nested_optimistic")) == "True" else ""
-        row[f"DeLong p vs {comparator}" if comparator else "DeLong p (no reference model)"] = format_p(r.get("delong_p")) + mark
+        delong = f"DeLong p vs {comparator}" if comparator else "DeLong p (no reference model)"
+        row[delong] = format_p(r.get("delong_p")) + mark
         idi = format_value(r.get("idi"))
         row["IDI (p)"] = (f"{idi} ({format_p(r.get('idi_p'))})" if idi and format_p(r.get("idi_p")) else idi) + mark
         row["NRI"] = format_value(r.get("nri"))
