@@ -247,10 +247,10 @@ def region_info(info: dict, delta: str, region: str) -> dict | None:
 def region_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str],
                   pair: str | None = None) -> pd.DataFrame:
     """Patients x features of one region and reader (and delta `pair`, when given), indexed by patient_id."""
-    mask = (delta["region"] == region) & (delta["reader"] == reader)
+    mask = (delta["region"].to_numpy() == region) & (delta["reader"].to_numpy() == reader)
     if pair is not None:
-        mask &= delta["delta"] == pair
-    return delta.loc[mask.to_numpy(), ["patient_id", *features]].set_index("patient_id")  # only the columns asked for
+        mask &= delta["delta"].to_numpy() == pair
+    return delta.loc[mask, ["patient_id", *features]].set_index("patient_id")  # only the columns asked for
 
 
 def features_by_region(regions: Sequence[str], features: Sequence[str]) -> dict[str, list[str]]:
