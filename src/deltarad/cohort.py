@@ -10,6 +10,7 @@ import pandas as pd
 
 from deltarad.coding import Coding
 from deltarad.config import Study, TableFile, study_design
+from deltarad.design import Design
 from deltarad.errors import FAILURE_COLUMNS, StudyFileError
 from deltarad.tablefile import Table, is_given, read_table_file
 
@@ -67,7 +68,8 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True,
     return cohort.cases, cohort.failures
 
 
-def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | None = None) -> Cohort:
+def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | None = None,
+                design: Design | None = None) -> Cohort:
     """Read the cohort table (once) and split it into usable patients and per-patient failures.
 
     The table comes as it is (CSV with any common delimiter and decimal mark, XLSX, ODS: see
@@ -78,6 +80,8 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
     never sinks a cohort run. Coded columns hold their levels; file order is kept; the patient id
     column is renamed to `patient_id` (text); image paths are made absolute (relative to the
     cohort file's folder). `table`: the cohort already in hand (e.g. tablefile.Table.of_frame).
+    `design`: whose reference models' columns the table needs (default the study's; a frozen
+    model's when it scores the cohort).
     """
     pid = study.patient_id
     table = table if table is not None else read_study_table(study, study.cohort, "cohort file", pid)
@@ -96,7 +100,7 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
         more = df["patient_id"][repeated].nunique() - 1
         raise StudyFileError(f"duplicate patient_id: {first} ({table.where(np.flatnonzero(df['patient_id'] == first))})"
                              + (f" and {more} more" if more else ""), file=path)
-    references = study_design(study).reference_columns  # the study's: the ultrasound read, 0/1
+    references = (design or study_design(study)).reference_columns  # the study's: the ultrasound read, 0/1
     binary = ([study.outcome] if require_outcome else []) + [c for c in references if c == study.ultrasound]
     numeric = [c for c in references if c not in binary]  # other references' columns: numbers, never blank
     needed = list(dict.fromkeys(binary + numeric + list(study.clinical)))

@@ -231,7 +231,7 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     references, combined;
     failures: the patients left out, with the stage and the reason).
     """
-    read = read_cohort(study, require_outcome=require_outcome)
+    read = read_cohort(study, require_outcome=require_outcome, design=model.design)  # the model's references
     cohort, failures = read.cases, read.failures
     features, extraction_failures = load_features(study, cohort, out_dir, parallel)
     delta, _, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
