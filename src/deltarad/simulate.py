@@ -11,7 +11,8 @@ between readers (low ICC).
 
 With a `design` (deltarad.design.Design) the table holds the design's timepoints and regions
 instead of the study's (baseline/early, intratumoral/peritumoral): every later timepoint's relative
-change from the first carries the planted signal, in every region; the cohort then also has
+change from the first carries the planted signal, a response per patient and timepoint (its
+outcome's mean `effect` SDs from the other's, plus N(0, 1)) that every region sees; the cohort then also has
 `volume_change`, a continuous tumour-volume change that is informative (a clinical reference), and
 with `ultrasound=False` no ultrasound column. study.yaml gets the design's `design:` section.
 
@@ -92,9 +93,10 @@ def _region_features(rng, y, n_features, n_planted, effect, reader2_rows, centre
     return pd.concat(rows, ignore_index=True)
 
 
-def _design_region_features(rng, y, n_features, n_planted, effect, reader2_rows, timepoints):
+def _design_region_features(rng, y, n_features, n_planted, response, reader2_rows, timepoints):
     """One region's rows (like _region_features) at every timepoint: each later one's relative
-    change from the first differs between outcomes by `effect` SDs in the planted features."""
+    change from the first follows the patient's `response` at it (timepoint -> one value per
+    patient, shared by every region) in the planted features, plus independent noise."""
     n = len(y)
     baseline = np.exp(rng.normal(3.0, 0.5, (n, n_features)))
     for j in range(min(2, n_features - n_planted)):  # zero baselines for some patients: dropped by the delta rule
@@ -102,7 +104,7 @@ def _design_region_features(rng, y, n_features, n_planted, effect, reader2_rows,
     values = {timepoints[0]: baseline}
     for tp in timepoints[1:]:
         delta_z = rng.standard_normal((n, n_features))
-        delta_z[:, :n_planted] += effect * (y[:, None] - 0.5)
+        delta_z[:, :n_planted] += response[tp][:, None]
         values[tp] = baseline * (1.0 + 0.1 * delta_z)
     names = [f"original_synthetic_F{j:03d}" for j in range(n_features)]
     reader_sd = np.full(n_features, 0.002)
@@ -198,8 +200,10 @@ def generate_feature_study(
             parts.append(part.assign(region=region))
     else:  # its own random stream: the study's table above is unchanged
         design_rng = np.random.default_rng([seed, 2])
+        # the patient's response at each later exam: `effect` SDs apart between outcomes, seen by every region
+        response = {tp: effect * (y - 0.5) + design_rng.standard_normal(n) for tp in design.timepoints[1:]}
         for region in design.region_names:
-            part = _design_region_features(design_rng, y, n_features, n_planted, effect, reader2_rows,
+            part = _design_region_features(design_rng, y, n_features, n_planted, response, reader2_rows,
                                            design.timepoints)
             parts.append(part.assign(region=region))
         # a tumour-volume change that follows the outcome (a continuous clinical reference)

@@ -42,7 +42,7 @@ def _study(folder: Path, design: Design) -> Study:
 
 def _generate(folder: Path, design: Design, seed: int = 0,
               ultrasound: bool = True) -> tuple[Study, pd.DataFrame, pd.DataFrame]:
-    generate_feature_study(folder, n_patients=140, n_features=30, n_planted=3, effect=0.8, seed=seed,
+    generate_feature_study(folder, n_patients=140, n_features=30, n_planted=3, effect=1.5, seed=seed,
                            design=design, ultrasound=ultrasound)
     study = _study(folder, design)
     return study, pd.read_csv(folder / "cohort.csv"), pd.read_csv(folder / "delta_features.csv")
@@ -183,9 +183,9 @@ def test_three_timepoint_three_band_study_runs_end_to_end_from_the_cli(tmp_path:
     from deltarad.simulate import THREE_TIMEPOINTS
 
     runner = CliRunner()
-    study = generate_feature_study(tmp_path / "train", n_patients=140, n_features=30, n_planted=3, effect=1.0,
+    study = generate_feature_study(tmp_path / "train", n_patients=140, n_features=30, n_planted=3, effect=1.5,
                                    design=THREE_TIMEPOINTS)
-    new = generate_feature_study(tmp_path / "new", n_patients=80, n_features=30, n_planted=3, effect=1.0, seed=1,
+    new = generate_feature_study(tmp_path / "new", n_patients=80, n_features=30, n_planted=3, effect=1.5, seed=1,
                                  design=THREE_TIMEPOINTS)
     for args in (["run", str(study), "--out", str(tmp_path / "run")], ["report", str(tmp_path / "run")],
                  ["predict", str(tmp_path / "run" / "model.json"), str(new), "--out", str(tmp_path / "pred")],
@@ -220,9 +220,9 @@ def test_clinical_reference_study_runs_reports_predicts_and_validates(tmp_path: 
     from deltarad.workflow import predict_study, run_study
 
     design = Design(references=(Reference("volume", "Volume change", ("volume_change",)),))
-    generate_feature_study(tmp_path / "train", n_patients=120, n_features=30, n_planted=3, effect=0.8,
+    generate_feature_study(tmp_path / "train", n_patients=120, n_features=30, n_planted=3, effect=1.5,
                            design=design, ultrasound=False)
-    generate_feature_study(tmp_path / "new", n_patients=60, n_features=30, n_planted=3, effect=0.8, seed=1,
+    generate_feature_study(tmp_path / "new", n_patients=60, n_features=30, n_planted=3, effect=1.5, seed=1,
                            design=design, ultrasound=False)
     study = _loaded(tmp_path / "train", design)
     # the new cohort's study file declares no design: the frozen model's applies (no ultrasound column needed)
