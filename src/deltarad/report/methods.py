@@ -45,6 +45,13 @@ def _comparator(design: Design) -> str:
     return f"{design.model_labels[design.comparator].lower()} model"
 
 
+def _per(design: Design) -> str:
+    """What selection runs per: the study's one radscore per region, else per radscore."""
+    if len(design.deltas) == 1 and all(len(rs.regions) == 1 for rs in design.radscores):
+        return "Per region"
+    return "Per radscore (its regions' delta features for its delta, side by side where it pools regions)"
+
+
 def _deltas(design: Design) -> str:
     if len(design.deltas) == 1:
         return ""
@@ -125,7 +132,7 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
         + "; ".join(f"{st}: {n} patients, {k} pCR" for st, (n, k) in counts.items()) + "). "
         + (f"Delta features were harmonised across centres with ComBat (column '{harm.get('column')}') fitted on "
            "the training set. " if model.get("harmonization") else "No harmonisation across centres was applied. ")
-        + f"Per region, on the training set only, features with inter-reader ICC(2,1) ≥ {_g(sel.get('icc_min'))} "
+        + f"{_per(design)}, on the training set only, features with inter-reader ICC(2,1) ≥ {_g(sel.get('icc_min'))} "
         f"were kept, z-scored, tested with the {sel.get('ttest')} t-test (kept at p < {_g(sel.get('ttest_p'))}), "
         f"pruned of pairs with |Pearson r| > {_g(sel.get('corr_max'))} and passed to a LASSO logistic "
         f"regression ({sel.get('lasso_folds')}-fold stratified cross-validation, penalty "
