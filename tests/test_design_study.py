@@ -126,7 +126,6 @@ def test_index_assigns_the_exams_by_date_to_the_declared_timepoints(study_file, 
         assert set(draft[f"{tp}_image"]) == {str((study_file.parent / p).resolve()) for p in truth[f"{tp}_image"]}
 
 
-@pytest.mark.skip(reason="needs design-models branch")
 def test_run_report_predict_and_validate_end_to_end(tmp_path):
     """The modelling side of the design on 40 generated patients: one radscore per (region,
     delta), Table 3 against the ultrasound read, the model file's design applied by predict and

@@ -13,7 +13,6 @@ from deltarad import outputs
 from deltarad.cohort import read_cohort
 from deltarad.config import load_study
 from deltarad.errors import FAILURE_COLUMNS, DeltaradError
-from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.simulate import generate_feature_study
 from deltarad.workflow import StudyRun, run_study
 
@@ -23,6 +22,9 @@ RUN_FILES = [outputs.FAILURES, outputs.DELTA_DROPPED, outputs.DELTA_FEATURES, ou
              *(f"{t[:-4]}{ext}" for t in (outputs.TABLE1, outputs.TABLE2, outputs.TABLE3)
                for ext in (".csv", ".xlsx", ".html"))]
 
+
+#: the study's models (prediction column, label), written out
+MODEL_COLUMNS = ["radscore_dir", "radscore_dpr", "us", "combined"]
 
 def _study_file(root, n_patients=60, **settings):
     study_file = generate_feature_study(root, n_patients=n_patients, n_features=12, n_planted=3, effect=1.5, seed=5)

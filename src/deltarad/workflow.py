@@ -6,6 +6,7 @@ still leaves failures.csv and the files of the stages before."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,14 +17,13 @@ from deltarad import outputs
 from deltarad.cohort import (
     REQUIRED_EXAM_COLUMNS, Cohort, exam_columns, has_images, load_cohort, read_cohort, read_study_table, unmatched_ids,
 )
-from deltarad.config import Study
+from deltarad.config import Study, with_model_design
 from deltarad.design import Design
 from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
 from deltarad.modeling.modelfile import DeltaradModel
-from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_study
 from deltarad.modeling.validation import ValidationResult, internal_validation
 from deltarad.parallel import ParallelSettings
@@ -57,7 +57,7 @@ class StudyRun:
 class StudyPrediction:
     """What `predict_study` computed and wrote."""
 
-    predictions: pd.DataFrame  # patient_id, [outcome], the four models' scores
+    predictions: pd.DataFrame  # patient_id, [outcome], each model's score (the design's model_columns)
     failures: pd.DataFrame  # FAILURE_COLUMNS: the patients that could not be scored
     sheets: list[Path] = field(default_factory=list)  # one A4 HTML sheet per patient, when asked
 
@@ -194,7 +194,8 @@ def run_study(
     outputs.write_study_record(out_dir, study_record(study))
     outputs.write_missing_values(out_dir, missing_value_table(cohort.cases, fit.split, study.clinical,
                                                               study.missing.policy, study.missing.imputations))
-    outputs.write_cohort_flow(out_dir, cohort_flow(cohort, fit.predictions, failures, study.outcome))
+    outputs.write_cohort_flow(out_dir, cohort_flow(cohort, fit.predictions, failures, study.outcome,
+                                                          study.design.model_columns))
 
     validation = internal_validation(study, cohort.cases, delta, info, fit)
     outputs.write_internal_validation(out_dir, validation)
@@ -203,9 +204,10 @@ def run_study(
     return StudyRun(cohort, features, delta, info, fit, validation, tables, failures)
 
 
-def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFrame, outcome: str) -> pd.DataFrame:
+def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFrame, outcome: str,
+                models: Sequence[str] = Design().model_columns) -> pd.DataFrame:
     """Patients per stage (stage, n, detail): the cohort file, complete early responses, the
-    excluded, then each model's and each set's patients."""
+    excluded, then each of `models`' (prediction columns) and each set's patients."""
     rows = [{"stage": "cohort file", "n": len(cohort.cases), "detail": cohort.read_as}]
     responders = failures["stage"].astype(str) == EARLY_RESPONSE_STAGE
     if responders.any():
@@ -216,7 +218,7 @@ def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFram
         rows.append({"stage": "excluded", "n": excluded["patient_id"].nunique(),
                      "detail": "; ".join(sorted(excluded["stage"].astype(str).unique()))})
     p = predictions
-    for m in MODEL_COLUMNS:  # n each model was fitted and evaluated on (a blank costs the combined model)
+    for m in models:  # n each model was fitted and evaluated on (a blank costs the combined model)
         used = p[p[m].notna()]
         rows.append({"stage": f"model: {m}", "n": len(used),
                      "detail": ", ".join(f"{s} {int((used['set'] == s).sum())}" for s in SETS)
@@ -230,16 +232,18 @@ def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFram
 
 def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_outcome: bool,
                  parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features, delta and the frozen model's four scores for every patient it can score.
+    """Features, delta and the frozen model's scores for every patient it can score.
 
-    Returns (predictions: patient_id, [outcome], radscore_dir, radscore_dpr, us, combined;
+    Returns (predictions: patient_id, [outcome], one column per model of its design: radscores,
+    references, combined;
     failures: the patients left out, with the stage and the reason).
     """
-    read = read_cohort(study, require_outcome=require_outcome)
+    study = with_model_design(study, model.design)
+    read = read_cohort(study, require_outcome=require_outcome, design=model.design)  # the model's references
     cohort, failures = read.cases, read.failures
     features, extraction_failures = load_features(study, cohort, out_dir, parallel)
     delta, _, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
-                                        drop_undefined=False, kind=model.delta_kind)
+                                        design=model.design, drop_undefined=False)
     model.check_delta(delta)
     scorable = cohort[cohort["patient_id"].isin(set(delta["patient_id"])) & ~cohort["patient_id"].isin(failures["patient_id"])]
     unscorable = model.unscorable(delta, scorable)

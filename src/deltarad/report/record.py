@@ -12,6 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from deltarad.config import ReportSettings, Study
+from deltarad.design import ULTRASOUND_COLUMN
 from deltarad.outputs import STUDY_RECORD
 from deltarad.report.run import RunFolder, Unavailable
 
@@ -21,8 +22,8 @@ def study_name_of(study: Study) -> str:
 
 
 def study_record(study: Study) -> dict:
-    """The content of study.json: name, study file, every setting, the PyRadiomics parameters and
-    the software versions."""
+    """The content of study.json: name, study file, every setting, the design (Design.to_dict),
+    the PyRadiomics parameters and the software versions."""
     from deltarad.features.extract import STUDY_PARAMS
     from deltarad.modeling.pipeline import software_versions
 
@@ -31,6 +32,7 @@ def study_record(study: Study) -> dict:
         "name": study_name_of(study),
         "study_file": study.file_name,
         "settings": study.model_dump(mode="json"),
+        "design": study.design.to_dict(),
         "pyradiomics_params": {"file": params.name, "settings": yaml.safe_load(params.read_text(encoding="utf-8"))}
         if params.is_file() else {"file": params.name, "settings": {}},
         "software": {"python": platform.python_version(), **software_versions()},
@@ -58,10 +60,12 @@ def study_name(run: RunFolder) -> str | None:
 
 
 def study_ultrasound(run: RunFolder) -> str | None:
+    """The ultrasound read's column: the one column of the design's ultrasound reference (`us`)."""
     try:
-        return str(run.model.get("ultrasound") or "") or None
+        reference = next((r for r in run.design.references if r.name == ULTRASOUND_COLUMN), None)
     except Unavailable:
         return None
+    return reference.columns[0] if reference is not None and len(reference.columns) == 1 else None
 
 
 def report_settings(run: RunFolder) -> tuple[ReportSettings, str]:

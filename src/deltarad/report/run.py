@@ -9,11 +9,19 @@ from pathlib import Path
 import pandas as pd
 
 from deltarad import outputs
-from deltarad.modeling.names import MODEL_LABELS, RADSCORES
+from deltarad.design import ULTRASOUND_COLUMN, ULTRASOUND_LABEL, Design, DesignError, Reference
 
 SETS = ("training", "validation", "external")
 OUTCOME_LABELS = {1: "pCR", 0: "non-pCR"}
-RADSCORE_LABELS = {column: f"Radscore_{MODEL_LABELS[column]}" for column in RADSCORES}  # Radscore_DIR, ...
+
+
+def radscore_variable_labels(design: Design) -> dict[str, str]:
+    """Radscore column -> its name as a table variable (Radscore_DIR, ...)."""
+    labels = design.model_labels
+    return {rs.name: f"Radscore_{labels[rs.name]}" for rs in design.radscores}
+
+
+RADSCORE_LABELS = radscore_variable_labels(Design())  # the study's: Radscore_DIR, Radscore_DPR
 
 
 class Unavailable(Exception):
@@ -84,17 +92,40 @@ class RunFolder:
     @cached_property
     def model_labels(self) -> dict[str, str]:
         """Prediction column -> display label of the run's models, in the order the report shows
-        them: model.json's `models`; a model file written before it carries none, and then
-        deltarad.modeling.names.MODEL_LABELS (the models every such file holds)."""
+        them: model.json's `models`; a model file written before it carries none, and then its
+        design's (the study's: the models every such file holds)."""
         try:
             labels = self.model.get("models")
         except Unavailable:
             labels = None
         if labels is None:
-            return dict(MODEL_LABELS)
+            return self.design.model_labels
         if not isinstance(labels, dict) or not labels or not all(isinstance(v, str) for v in labels.values()):
             raise Unavailable("model.json's models entry is not a {prediction column: label} object")
         return {str(k): v for k, v in labels.items()}
+
+    @cached_property
+    def design(self) -> Design:
+        """The run's design: model.json's; a model file before schema 3 (or none) implies the
+        study's, with the ultrasound reference on its stored column."""
+        try:
+            model = self.model
+        except Unavailable:
+            model = {}
+        raw = model.get("design")
+        if raw is None:
+            if not model.get("ultrasound"):
+                return Design()
+            return Design(references=(Reference(ULTRASOUND_COLUMN, ULTRASOUND_LABEL, (str(model["ultrasound"]),)),))
+        try:
+            return Design.from_dict(raw)
+        except (DesignError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise Unavailable(f"model.json's design cannot be read ({exc})") from None
+
+    @property
+    def radscores(self) -> list[str]:
+        """The radscores' prediction columns, in the design's order."""
+        return [rs.name for rs in self.design.radscores]
 
     @property
     def models(self) -> dict[str, str]:

@@ -76,8 +76,8 @@ def calibration(b: Builder, sec: Section) -> None:
                               "Observed proportion of pCR against predicted probability: points are deciles of "
                               "predicted risk, lines the smoothed calibration curve; the dashed diagonal is "
                               "perfect calibration. Models with fewer than "
-                              f"{MIN_DISTINCT_FOR_SMOOTHING} distinct predictions (the ultrasound model: one per "
-                              "read) are shown by their points only."))
+                              f"{MIN_DISTINCT_FOR_SMOOTHING} distinct predictions (e.g. the ultrasound model: one "
+                              "per read) are shown by their points only."))
     try:  # `deltarad validate` writes these measures; a run reports them in its internal validation
         summary = run.csv(outputs.CALIBRATION, required=("model", "calibration_intercept", "calibration_slope"))
         summary = run.known_models(summary, outputs.CALIBRATION)

@@ -27,7 +27,7 @@ def internal_validation(b: Builder, sec: Section) -> None:
         validation_display(v, b.run.model_labels),
         "Internal validation of the whole modelling procedure",
         f"{boot}: in every resample the whole procedure (ICC, t-test, correlation pruning, LASSO, radscores, "
-        "ultrasound and stepwise combined models) is refitted on the resample; its performance there minus its "
+        "reference and stepwise combined models) is refitted on the resample; its performance there minus its "
         "performance on the original training set, averaged over resamples, is the optimism, and optimism-corrected "
         "= apparent (the final model on its own training set) − optimism. Validation set: the final model on the "
         f"single random split's held-out patients. Cross-validation: {cv}, the procedure refitted on the rest. "
