@@ -1,7 +1,8 @@
-"""External validation of a frozen model on a new cohort (another hospital), from its images or
-its feature table (`deltarad validate`).
+"""Surface: a frozen model applied to a new cohort, from its images or its feature table: scores
+with patient sheets (`deltarad predict`) and external validation (`deltarad validate`, another
+hospital).
 
-Computes, and writes into DIR (deltarad.outputs): predictions.csv (set = "external"), model.json
+External validation computes, and writes into DIR (deltarad.outputs): predictions.csv (set = "external"), model.json
 (a copy, so DIR reads like a run folder), tables/table3.csv (AUC with DeLong CI; accuracy,
 sensitivity, specificity, PPV, NPV at the model's own training-set Youden cut-offs, never
 re-chosen on the new cohort; DeLong p, IDI and NRI against the design's comparator, the study's
@@ -12,12 +13,14 @@ tables/decision_curve.csv, failures.csv, and with `report` report.html.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from deltarad import outputs
+from deltarad.report import build_report
+from deltarad.report.sheets import write_study_sheets
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
@@ -48,6 +51,31 @@ class ExternalValidation:
     report: Path | None = None
 
 
+@dataclass
+class StudyPrediction:
+    """What `predict_study` computed and wrote."""
+
+    predictions: pd.DataFrame  # patient_id, [outcome], each model's score (the design's model_columns)
+    failures: pd.DataFrame  # FAILURE_COLUMNS: the patients that could not be scored
+    sheets: list[Path] = field(default_factory=list)  # one A4 HTML sheet per patient, when asked
+
+
+def predict_study(model_path: Path, study: Study, out_dir: Path, parallel: ParallelSettings | None = None, *,
+                  sheets: bool = False) -> StudyPrediction:
+    """Score a cohort with a frozen model (the outcome column is optional) and write
+    predictions.csv and failures.csv (the patients left out) into out_dir; with `sheets`, also
+    one A4 HTML sheet per patient (out_dir/sheets/)."""
+    predictions, failures = score_cohort(DeltaradModel.from_json(model_path), study, out_dir, require_outcome=False,
+                                         parallel=parallel)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs.write_predictions(out_dir, predictions)
+    outputs.write_failures(out_dir, failures)
+    written = []
+    if sheets:
+        written = write_study_sheets(model_path, study, predictions, out_dir)
+    return StudyPrediction(predictions, failures, written)
+
+
 def external_validation(model_path: Path, study: Study, out_dir: Path, parallel: ParallelSettings | None = None,
                         *, report: bool = False) -> ExternalValidation:
     """Score the study's cohort with the frozen model, evaluate it and write the results into
@@ -61,8 +89,6 @@ def external_validation(model_path: Path, study: Study, out_dir: Path, parallel:
     outputs.copy_model(out_dir, model_path)
     outputs.write_external_tables(out_dir, result.table3, result.calibration, result.roc, result.decision_curve)
     if report:
-        from deltarad.report import build_report
-
         result.report = build_report(out_dir)
     return result
 

@@ -12,7 +12,7 @@ and the cross-validated mean of each.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -20,7 +20,6 @@ from deltarad.config import Study
 from deltarad.design import COMBINED, Design
 from deltarad.modeling.pipeline import FitResult
 from deltarad.modeling.validation import ValidationResult
-from deltarad.outputs import JournalTable
 from deltarad.stats.pooling import POOLED_NOTE, table2_pooled
 from deltarad.stats.tables import nested_note, table1, table2, table3
 
@@ -42,6 +41,15 @@ def nested_models(design: Design, combined_terms: list[str]) -> list[str]:
 
 def comparison_notes(design: Design) -> list[str]:
     return [] if design.comparator else [NO_COMPARATOR_NOTE]
+
+
+@dataclass(frozen=True)
+class JournalTable:
+    """A table as the study reports it: the numbers, its title and footnotes."""
+
+    frame: pd.DataFrame
+    title: str
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

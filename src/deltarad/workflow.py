@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from deltarad.modeling.modelfile import DeltaradModel
 from deltarad.modeling.pipeline import FitResult, fit_study
 from deltarad.modeling.validation import ValidationResult, internal_validation
 from deltarad.parallel import ParallelSettings
-from deltarad.report.record import study_record
+from deltarad.record import study_record
 from deltarad.study_tables import StudyTables, study_tables
 
 log = logging.getLogger(__name__)
@@ -51,15 +51,6 @@ class StudyRun:
     def __iter__(self):
         """Unpacks as `fit, failures`, as run_study's return did before it held every stage."""
         return iter((self.fit, self.failures))
-
-
-@dataclass
-class StudyPrediction:
-    """What `predict_study` computed and wrote."""
-
-    predictions: pd.DataFrame  # patient_id, [outcome], each model's score (the design's model_columns)
-    failures: pd.DataFrame  # FAILURE_COLUMNS: the patients that could not be scored
-    sheets: list[Path] = field(default_factory=list)  # one A4 HTML sheet per patient, when asked
 
 
 def load_features(
@@ -254,24 +245,6 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     scores = model.predict_proba(delta, scorable)
     keep = ["patient_id"] + ([study.outcome] if study.outcome in scorable.columns else [])
     return scorable[keep].merge(scores, on="patient_id"), failures
-
-
-def predict_study(model_path: Path, study: Study, out_dir: Path, parallel: ParallelSettings | None = None, *,
-                  sheets: bool = False) -> StudyPrediction:
-    """Score a cohort with a frozen model (the outcome column is optional) and write
-    predictions.csv and failures.csv (the patients left out) into out_dir; with `sheets`, also
-    one A4 HTML sheet per patient (out_dir/sheets/)."""
-    predictions, failures = score_cohort(DeltaradModel.from_json(model_path), study, out_dir, require_outcome=False,
-                                         parallel=parallel)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    outputs.write_predictions(out_dir, predictions)
-    outputs.write_failures(out_dir, failures)
-    written = []
-    if sheets:
-        from deltarad.report.sheets import write_study_sheets
-
-        written = write_study_sheets(model_path, study, predictions, out_dir)
-    return StudyPrediction(predictions, failures, written)
 
 
 def extract_study(study: Study, out_dir: Path, *, parallel: ParallelSettings | None = None,

@@ -218,7 +218,8 @@ def test_clinical_reference_study_runs_reports_predicts_and_validates(tmp_path: 
     ultrasound column: the whole run, its report, predict --sheets and external validation."""
     from deltarad.external import external_validation
     from deltarad.report import build_report
-    from deltarad.workflow import predict_study, run_study
+    from deltarad.external import predict_study
+    from deltarad.workflow import run_study
 
     design = Design(references=(Reference("volume", "Volume change", ("volume_change",)),))
     generate_feature_study(tmp_path / "train", n_patients=120, n_features=30, n_planted=3, effect=1.5,

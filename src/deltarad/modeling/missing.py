@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad.errors import FAILURE_COLUMNS, DeltaradError
-from deltarad.stats.logit import LogitFit, fit_logit
+from deltarad.stats.logit import fit_logit
 from deltarad.modeling.stepwise import StepResult, columns_of
 
 log = logging.getLogger(__name__)
@@ -98,20 +98,6 @@ def missing_failures(model: dict, cohort: pd.DataFrame) -> pd.DataFrame:
     per_patient = blanks.groupby("patient_id", sort=False)["variable"].agg(lambda v: ", ".join(f"'{x}'" for x in v))
     return pd.DataFrame([{"patient_id": p, "stage": STAGE, "error": f"left out of the combined model: no value of {v}"}
                          for p, v in per_patient.items()], columns=FAILURE_COLUMNS)
-
-
-def combined_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
-    """The combined model's probability for `data` (indexed by patient; `encode` makes its design
-    columns): under mice the mean over the imputations, else NaN for a patient with a blank in
-    one of its variables (complete case)."""
-    part = model["combined"]
-    if "imputation" in part:
-        from deltarad.modeling.mice import pooled_probability
-
-        return pooled_probability(model, data, encode)
-    probability = LogitFit.from_dict(part).predict(encode(data))
-    blank = ~complete_cases(data, [v for v in combined_variables(model) if v in data.columns])
-    return np.where(blank, np.nan, probability)
 
 
 def missing_value_table(cohort: pd.DataFrame, split: pd.DataFrame, variables: list[str], policy: str,

@@ -17,9 +17,10 @@ from deltarad.errors import FAILURE_COLUMNS, DeltaradError
 from deltarad.features.delta import DeltaMatrices, features_by_region, with_delta_column
 from deltarad.harmonize import apply_harmonization
 from deltarad.stats.logit import LogitFit
-from deltarad.modeling.missing import combined_probability
+from deltarad.modeling.mice import pooled_probability
+from deltarad.modeling.missing import combined_variables, complete_cases
 from deltarad.modeling.models import Radscore
-from deltarad.outputs import write_model_file
+from deltarad.runfolder import write_model_file
 
 SCHEMA = "deltarad.model"
 SCHEMA_VERSION = 3
@@ -77,6 +78,19 @@ def model_design(data: dict) -> Design:
     """The design a model file's data was fitted under (a schema-1 or -2 file: the study's)."""
     data = with_design(data)
     return Design.from_dict(data["design"]) if "design" in data else Design()
+
+
+
+def combined_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
+    """The combined model's probability for `data` (indexed by patient; `encode` makes its design
+    columns): under mice the mean over the imputations, else NaN for a patient with a blank in
+    one of its variables (complete case)."""
+    part = model["combined"]
+    if "imputation" in part:
+        return pooled_probability(model, data, encode)
+    probability = LogitFit.from_dict(part).predict(encode(data))
+    blank = ~complete_cases(data, [v for v in combined_variables(model) if v in data.columns])
+    return np.where(blank, np.nan, probability)
 
 
 @dataclass

@@ -4,7 +4,7 @@ predictions.csv, validation.csv) or the PyRadiomics parameter file it names; the
 carry what deltarad does by construction (interpolators, distance maps) and say so."""
 from __future__ import annotations
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.design import ULTRASOUND_COLUMN, Design
 from deltarad.report.record import read_study_record
 from deltarad.report.run import RunFolder, Unavailable
@@ -72,7 +72,7 @@ def _mm(v) -> str:
 
 def _n_features(run: RunFolder) -> dict[str, int]:
     try:
-        sel = run.csv(outputs.SELECTION, required=("region", "step", "n_features"))
+        sel = run.csv(runfolder.SELECTION, required=("region", "step", "n_features"))
     except Unavailable:
         return {}
     first = sel[sel["step"] == "features"]
@@ -150,9 +150,9 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
            "procedure in each resample. " if val.get("bootstrap") or val.get("cv_repeats") else "")
         + "Software: " + ", ".join(f"{k} {v}" for k, v in sw.items()) + ".",
     ]
-    if not (run.path / outputs.REGIONS).is_dir():
+    if not (run.path / runfolder.REGIONS).is_dir():
         paragraphs.append("Features were read from a feature table: this run drew no region QC.")
-    src_study, src_model = f"{outputs.STUDY_RECORD} (settings)", outputs.MODEL
+    src_study, src_model = f"{runfolder.STUDY_RECORD} (settings)", runfolder.MODEL
     readers2 = "two readers (ICC filter)" if sel else "one reader"
     rows = [
         ("CLEAR", "Image pre-processing (bias-field correction, resampling)", f"{n4.split(' (')[0]}; resampled to "
@@ -171,21 +171,21 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
         ("CLEAR", "Modelling method", "logistic radscores; stepwise AIC combined model: "
          + ", ".join(map(str, combined.get("terms", []))), src_model),
         ("CLEAR", "Performance metrics with uncertainty", "AUC (DeLong 95% CI), metrics at training Youden cut-off",
-         outputs.TABLE3),
+         runfolder.TABLE3),
         ("CLEAR", "Internal validation", f"{val.get('bootstrap')} bootstrap resamples, {val.get('cv_repeats')} × "
          f"{val.get('cv_folds')}-fold CV", src_study),
         ("CLEAR", "Model availability", "model.json (plain JSON, every coefficient and cut-off)", src_model),
         ("METRICS", "Segmentation by more than one reader", readers2, src_study),
         ("METRICS", "Feature robustness assessed", f"inter-reader ICC(2,1) ≥ {_g(sel.get('icc_min'))}",
-         outputs.SELECTION),
+         runfolder.SELECTION),
         ("METRICS", "Appropriate feature selection on training data only", "yes: selection fitted on the training set",
-         outputs.SELECTION),
-        ("METRICS", "Calibration assessed", "calibration curves, slope, Brier score", outputs.VALIDATION),
+         runfolder.SELECTION),
+        ("METRICS", "Calibration assessed", "calibration curves, slope, Brier score", runfolder.VALIDATION),
         ("METRICS", "Clinical utility (decision curves)", "net benefit across thresholds", "decision curves"),
         ("METRICS", "Comparison with a non-radiomic method",
          f"{_comparator(design)} ({', '.join(design.references[0].columns)}): DeLong, IDI, NRI"
          if design.comparator else "none: the design declares no reference model",
-         outputs.TABLE3),
+         runfolder.TABLE3),
         ("METRICS", "Software and model shared", f"deltarad {sw.get('deltarad', '?')}; model.json", src_model),
     ]
     return paragraphs, [dict(zip(("Checklist", "Item", "Answer from this run", "Source"), r)) for r in rows]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.design import ULTRASOUND_COLUMN, ULTRASOUND_LABEL, Design, DesignError, Reference
 
 SETS = ("training", "validation", "external")
@@ -51,7 +51,7 @@ class RunFolder:
 
     @cached_property
     def model(self) -> dict:
-        path = self.path / outputs.MODEL
+        path = self.path / runfolder.MODEL
         if not path.is_file():
             raise Unavailable("model.json not found in the run folder")
         try:
@@ -70,7 +70,7 @@ class RunFolder:
         except (Unavailable, KeyError):
             pass
         known = {"patient_id", "set", *self.model_labels}
-        cols = [c for c in self.csv(outputs.PREDICTIONS).columns if c not in known]
+        cols = [c for c in self.csv(runfolder.PREDICTIONS).columns if c not in known]
         if len(cols) != 1:
             raise Unavailable("the outcome column is not named in model.json and cannot be inferred")
         return cols[0]
@@ -78,7 +78,7 @@ class RunFolder:
     @cached_property
     def predictions(self) -> pd.DataFrame:
         """predictions.csv with the outcome as 0/1 and only the model columns present."""
-        df = self.csv(outputs.PREDICTIONS, required=("patient_id", "set"))
+        df = self.csv(runfolder.PREDICTIONS, required=("patient_id", "set"))
         if self.outcome not in df.columns:
             raise Unavailable(f"predictions.csv lacks the outcome column '{self.outcome}'")
         values = pd.to_numeric(df[self.outcome], errors="coerce")
@@ -159,7 +159,7 @@ class RunFolder:
         """Bootstrap resamples and cross-validation folds that internal validation completed, from
         validation.csv (None where it does not say)."""
         try:
-            v = self.csv(outputs.VALIDATION)
+            v = self.csv(runfolder.VALIDATION)
         except Unavailable:
             return None, None
         count = {}
@@ -173,7 +173,7 @@ class RunFolder:
         selected_features.csv, else from model.json (an external-validation folder has no
         selected_features.csv, but carries the model)."""
         try:
-            return self.csv(outputs.SELECTED_FEATURES, required=("region", "feature", "coefficient"))
+            return self.csv(runfolder.SELECTED_FEATURES, required=("region", "feature", "coefficient"))
         except Unavailable as missing:
             try:
                 radscores = self.model["radscores"]
@@ -187,7 +187,7 @@ class RunFolder:
 
     @cached_property
     def table3(self) -> pd.DataFrame:
-        return self.known_models(self.csv(outputs.TABLE3, required=("set", "model", "auc")), outputs.TABLE3)
+        return self.known_models(self.csv(runfolder.TABLE3, required=("set", "model", "auc")), runfolder.TABLE3)
 
     def thresholds(self) -> dict[str, float]:
         """Per model, the training-set (Youden) cut-off carried to every set: from Table 3, else
@@ -202,4 +202,4 @@ class RunFolder:
         try:
             return {str(k): float(v) for k, v in self.model["thresholds"].items()}
         except (Unavailable, KeyError, AttributeError, TypeError, ValueError):
-            raise Unavailable(f"no training-set cut-offs: neither {outputs.TABLE3} nor {outputs.MODEL} has them") from None
+            raise Unavailable(f"no training-set cut-offs: neither {runfolder.TABLE3} nor {runfolder.MODEL} has them") from None

@@ -16,13 +16,13 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from deltarad import __version__, outputs
+from deltarad import __version__, outputs, runfolder
 from deltarad.design import ULTRASOUND_COLUMN
 from deltarad.errors import DeltaradError
 from deltarad.formatting import format_value
 from deltarad.modeling.modelfile import model_design
 from deltarad.report.nomogram import nomogram_scales, term_labels
-from deltarad.report.qc import qc_paths
+from deltarad.runfolder import qc_paths
 from deltarad.report.run import radscore_variable_labels
 
 
@@ -33,7 +33,7 @@ def model_provenance(model_path: Path) -> dict:
     modified = dt.datetime.fromtimestamp(Path(model_path).stat().st_mtime, tz=dt.timezone.utc)
     out = {"sha256": hashlib.sha256(data).hexdigest(), "date": modified.strftime("%Y-%m-%d %H:%M UTC"),
            "auc": None, "auc_source": "not stored with the model file (no tables/table3.csv beside it)"}
-    t3 = Path(model_path).parent / outputs.TABLE3
+    t3 = Path(model_path).parent / runfolder.TABLE3
     if t3.is_file():
         try:
             table = pd.read_csv(t3)
@@ -95,7 +95,7 @@ def write_sheets(model_path: Path, model: dict, cohort: pd.DataFrame, prediction
     """One sheet per row of `predictions` in out_dir/sheets/<patient>.html. `cohort` gives the
     references' columns (the ultrasound read) and the clinical terms; the QC images are read from `regions_dir` (default
     out_dir/regions/, where extraction wrote them)."""
-    regions_dir = Path(regions_dir) if regions_dir is not None else Path(out_dir) / outputs.REGIONS
+    regions_dir = Path(regions_dir) if regions_dir is not None else Path(out_dir) / runfolder.REGIONS
     provenance = model_provenance(model_path)
     cut = (model.get("thresholds") or {}).get("combined")
     design = model_design(model)

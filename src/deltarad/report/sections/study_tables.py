@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.formatting import journal_format
 from deltarad.report.journal import journal_layout
 from deltarad.report.page import Builder, Section
@@ -15,7 +15,7 @@ from deltarad.report.run import Unavailable, radscore_variable_labels
 def study_table(name: str, caption: str) -> Callable[[Builder, Section], None]:
     """The section of tables/`name`.csv (name: table1, table2)."""
     def make(b: Builder, sec: Section) -> None:
-        df = b.run.csv(f"{outputs.TABLES}/{name}.csv")
+        df = b.run.csv(f"{runfolder.TABLES}/{name}.csv")
         label = name.replace("table", "Table ")
         title = sec.title.removeprefix(f"{label}. ")
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.formatting import format_p, format_value
 from deltarad.report.page import Builder, Section
 from deltarad.report.run import Unavailable
@@ -26,7 +26,7 @@ def volume_check(b: Builder, sec: Section) -> None:
 def _volume_check(b: Builder, sec: Section) -> None:
     run = b.run
     selected = run.coefficients()
-    delta = run.csv(outputs.DELTA_FEATURES, required=("patient_id", "region", "reader"))
+    delta = run.csv(runfolder.DELTA_FEATURES, required=("patient_id", "region", "reader"))
     reader1 = delta[delta["reader"] == 1]
     if "delta" in reader1.columns:  # several deltas: the design's first
         reader1 = reader1[reader1["delta"] == run.design.deltas[0].name]
