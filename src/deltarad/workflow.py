@@ -58,7 +58,7 @@ def load_features(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The long-form feature table: the study's `features` file, or extracted from the cohort's
     images (on Dask as `parallel` says; resumable through out_dir/store/)."""
-    if study.features_path is not None:
+    if study.features is not None:  # features_path is given just when features is
         table = read_study_table(study, study.features, "feature table").frame
         if "patient_id" not in table.columns:
             raise DeltaradError("the feature table has no patient_id column", file=study.features_path)
@@ -137,9 +137,9 @@ def delta_features(features: pd.DataFrame, cohort: pd.DataFrame, failures: pd.Da
     return delta, info, failures
 
 
-def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
-    frames = [f.reindex(columns=FAILURE_COLUMNS) for f in frames if f is not None and len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FAILURE_COLUMNS)
+def _concat(*frames: pd.DataFrame | None) -> pd.DataFrame:
+    given = [f.reindex(columns=FAILURE_COLUMNS) for f in frames if f is not None and len(f)]
+    return pd.concat(given, ignore_index=True) if given else pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
 def log_left_out(failures: pd.DataFrame) -> None:
