@@ -234,6 +234,8 @@ def _one_outcome(study: Study, cohort: pd.DataFrame, raw: pd.Series, failures: p
     found = ", ".join(f"{label(code)} ({counts[code]} patient{'' if counts[code] == 1 else 's'})" for code in codes)
     if len(counts) < 2:
         return f"{text}; the column '{study.outcome}' holds only {found or 'blanks'}"
+    if {level_of(code) for code in codes} == {0, 1}:
+        return f"{text}; every patient of the other outcome was left out for another reason (failures.csv)"
     left = int(failures["error"].str.contains(f"column '{study.outcome}'", regex=False).sum())
     return (f"{text}; the column '{study.outcome}' holds the codes {found}, and {left} patient(s) were left out "
             f"for theirs: if these codes are the two outcomes, declare them in the study file, "
