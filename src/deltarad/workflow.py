@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from deltarad import outputs
-from deltarad.cohort import Cohort, has_images, load_cohort, read_cohort, read_study_table
+from deltarad.cohort import Cohort, has_images, read_cohort, read_study_table
 from deltarad.config import Study
-from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
+from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
@@ -24,6 +24,7 @@ from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_study
 from deltarad.modeling.validation import ValidationResult, internal_validation
 from deltarad.parallel import ParallelSettings
+from deltarad.extraction import extract_features, extract_study  # noqa: F401  (`deltarad extract`'s stage, here as before)
 from deltarad.report.record import study_record
 from deltarad.study_tables import StudyTables, study_tables
 
@@ -80,17 +81,6 @@ def load_features(
         )
     extraction = extract_features(study, cohort, out_dir, parallel=parallel)
     return extraction.features, extraction.failures
-
-
-def extract_features(study: Study, cohort: pd.DataFrame, out_dir: Path, *, parallel: ParallelSettings | None = None,
-                     prune_store: bool = False, progress: bool = True):
-    """Extract the cohort's exams (deltarad.features.extract.extract_cohort: resumable through
-    out_dir/store/) and write features.csv, extraction_failures.csv and extraction_notes.csv."""
-    from deltarad.features.extract import extract_cohort
-
-    extraction = extract_cohort(study, cohort, out_dir, parallel=parallel, prune_store=prune_store, progress=progress)
-    outputs.write_extraction(out_dir, extraction)
-    return extraction
 
 
 def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -261,20 +251,3 @@ def predict_study(model_path: Path, study: Study, out_dir: Path, parallel: Paral
         written = write_study_sheets(model_path, study, predictions, out_dir)
     return StudyPrediction(predictions, failures, written)
 
-
-def extract_study(study: Study, out_dir: Path, *, parallel: ParallelSettings | None = None,
-                  prune_store: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`deltarad extract`: every exam's features (features.csv, extraction notes, regions/, the
-    store: deltarad.features.extract) and their delta (delta_features.csv); returns the features
-    and the exams that failed."""
-    cohort = load_cohort(study, require_outcome=False)
-    if not has_images(cohort):
-        raise StudyFileError(
-            "cohort has no image columns (baseline_image, early_image, baseline_mask, early_mask)",
-            file=study.cohort_path,
-        )
-    features, failures = extract_features(study, cohort, out_dir, parallel=parallel, prune_store=prune_store)
-    if len(features):
-        delta, _ = compute_delta(features, kind=study.delta, near_zero=study.delta_near_zero)
-        outputs.write_delta_features(out_dir, delta)
-    return features, failures

@@ -1,25 +1,29 @@
 """GLCM features with PyRadiomics' matrix and names, its hot computations done exactly and faster.
 
-PyRadiomics (radiomics.glcm.RadiomicsGLCM) forms the Maximal Correlation Coefficient's
-Q(i, j) = sum_k p(i, k) p(j, k) / (p_x(i) p_y(k)) by a Python loop over k of N_g x N_g x angles
-broadcasts, then solves a general eigenvalue problem per angle; its sum and difference
-distributions p_{x+y}, p_{x-y} loop over k with a boolean mask of the whole matrix each. Here:
+PyRadiomics (radiomics.glcm.RadiomicsGLCM) computes most coefficients as sums over the N_g x N_g
+x angles matrix with broadcast temporaries of that size, its sum and difference distributions
+p_{x+y}, p_{x-y} by a Python loop over k with a boolean mask of the whole matrix each, and the
+Maximal Correlation Coefficient by a loop of N_g broadcasts and a general eigensolver (N_g^3 per
+angle). Here, over the gray levels present in the region (PyRadiomics' matrix, empty levels
+removed):
 
-- MCC: Q = D_x^-1 P D_y^-1 P^T is similar to the symmetric S = M M^T with
-  M = D_x^-1/2 P D_y^-1/2 (S = D_x^1/2 Q D_x^-1/2), so Q's eigenvalues are those of S, found by
-  numpy.linalg.eigh for all angles at once. A gray level absent along an angle (p_x(i) = 0)
-  gives a zero row of Q and of S alike (eigenvalue 0). PyRadiomics adds eps = 2.2e-16 to the
-  denominator p_x(i) p_y(k); that moves its MCC by up to ~2e-9 from the eps-free value (checked
-  against 40-digit arithmetic), so its shift is added to first order (`maximal_correlation`).
-- p_{x+y}, p_{x-y}: one bincount over the matrix indexed by i + j and |i - j| (the same sums,
-  another order).
-- Cluster Prominence, Shade and Tendency, sum_ij p(i, j) (i + j - mu_x - mu_y)^n, as
-  sum_k p_{x+y}(k) (k - mu_x - mu_y)^n: the same terms grouped by k = i + j first, 2 N_g powers
-  instead of N_g^2 per angle.
+- MCC: only the second largest eigenvalue, of a symmetric matrix similar to PyRadiomics' Q, by
+  Lanczos on the sparse matrix at many gray levels (`deltarad.features.engine.mcc`, which says
+  how PyRadiomics' eps is accounted for).
+- p_{x+y}, p_{x-y}: one bincount over the matrix indexed by i + j and |i - j|.
+- Sums of a function of i alone (or j alone) over p(i, j) as sums over the marginal p_x (p_y):
+  mu_x, mu_y, Sum of Squares, the Correlation's sigma_x, sigma_y.
+- Sums of a function of i + j or |i - j| over the distributions p_{x+y}, p_{x-y}: Cluster
+  Prominence, Shade and Tendency, sum_k p_{x+y}(k) (k - mu_x - mu_y)^n, and Contrast,
+  sum_k k^2 p_{x-y}(k).
+- Sums of a product f(i) g(j) (Autocorrelation, the Correlation's covariance) as one
+  matrix-vector product per angle, sum_i f(i) sum_j p(i, j) g(j), without N_g^2 temporaries.
 - IMC1 and IMC2 share p_x p_y and its log2 (the same arithmetic, computed once).
 
-The matrix (PyRadiomics' C code, empty gray levels and empty angles removed as it does), the
-settings and every other feature stay PyRadiomics'. Voxel-based extraction keeps PyRadiomics' code.
+These are the same terms summed in another order (values within ~1e-14 relative; tests/features/
+test_engine.py). The matrix (PyRadiomics' C code, empty gray levels and empty angles removed as
+it does), the settings and every other feature stay PyRadiomics'. Voxel-based extraction keeps
+PyRadiomics' code.
 """
 from __future__ import annotations
 
@@ -27,6 +31,10 @@ import logging
 
 import numpy as np
 from radiomics.glcm import RadiomicsGLCM
+
+from deltarad.features.engine.mcc import maximal_correlation
+
+__all__ = ["GLCM", "maximal_correlation"]
 
 
 class GLCM(RadiomicsGLCM):
@@ -46,8 +54,8 @@ class GLCM(RadiomicsGLCM):
         i, j = np.meshgrid(levels, levels, indexing="ij", sparse=True)
         px = P.sum(2, keepdims=True)
         py = P.sum(1, keepdims=True)
-        ux = np.sum(i[None, :, :, None] * P, (1, 2), keepdims=True)
-        uy = np.sum(j[None, :, :, None] * P, (1, 2), keepdims=True)
+        ux = np.sum(levels[None, :, None, None] * px, 1, keepdims=True)  # sum_i i p_x(i): (Nv, 1, 1, angles)
+        uy = np.sum(levels[None, None, :, None] * py, 2, keepdims=True)
         self.coefficients.update(
             eps=eps,
             i=i,
@@ -61,7 +69,52 @@ class GLCM(RadiomicsGLCM):
             pxAddy=_distribution_by(P, (i + j).astype(np.intp) - 2, 2 * Ng - 1),
             pxSuby=_distribution_by(P, np.abs(i - j).astype(np.intp), Ng),
             HXY=(-1) * np.sum(P * np.log2(P + eps), (1, 2)),
+            levels=levels,
         )
+
+    def _centred(self) -> tuple[np.ndarray, np.ndarray]:
+        """(i - mu_x, j - mu_y) per gray level and angle, each (Nv, G, angles)."""
+        levels = self.coefficients["levels"][None, :, None]
+        return levels - self.coefficients["ux"][:, 0], levels - self.coefficients["uy"][:, 0]
+
+    def _bilinear(self, f: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """sum_ij f(i) p(i, j) g(j) per angle, for f, g (Nv, G, angles): (Nv, angles)."""
+        rows = np.einsum("vija,vja->via", self.P_glcm, g)  # sum_j p(i, j) g(j), no G x G temporary
+        return np.einsum("via,via->va", f, rows)
+
+    def getAutocorrelationFeatureValue(self):
+        if self.voxelBased:
+            return super().getAutocorrelationFeatureValue()
+        levels = np.broadcast_to(self.coefficients["levels"][None, :, None], self.coefficients["px"].shape[:2] + (self.P_glcm.shape[3],))
+        return np.nanmean(self._bilinear(levels, levels), 1)
+
+    def getCorrelationFeatureValue(self):
+        if self.voxelBased:
+            return super().getCorrelationFeatureValue()
+        eps = self.coefficients["eps"]
+        di, dj = self._centred()
+        sigx = np.sum(self.coefficients["px"][:, :, 0] * di ** 2, 1) ** 0.5
+        sigy = np.sum(self.coefficients["py"][:, 0] * dj ** 2, 1) ** 0.5
+        corr = self._bilinear(di, dj) / (sigx * sigy + eps)
+        corr[sigx * sigy == 0] = 1  # PyRadiomics' value where a marginal is flat
+        return np.nanmean(corr, 1)
+
+    def getContrastFeatureValue(self):
+        if self.voxelBased:
+            return super().getContrastFeatureValue()
+        k = self.coefficients["kValuesDiff"][None, :, None]
+        return np.nanmean(np.sum(self.coefficients["pxSuby"] * k ** 2, 1), 1)
+
+    def getJointEnergyFeatureValue(self):
+        if self.voxelBased:
+            return super().getJointEnergyFeatureValue()
+        return np.nanmean(np.einsum("vija,vija->va", self.P_glcm, self.P_glcm), 1)
+
+    def getSumSquaresFeatureValue(self):
+        if self.voxelBased:
+            return super().getSumSquaresFeatureValue()
+        di, _ = self._centred()
+        return np.nanmean(np.sum(self.coefficients["px"][:, :, 0] * di ** 2, 1), 1)
 
     def _cluster(self, power: int):
         """sum_ij p(i, j) (i + j - mu_x - mu_y)^power = sum_k p_{x+y}(k) (k - mu_x - mu_y)^power."""
@@ -112,36 +165,6 @@ class GLCM(RadiomicsGLCM):
         if P.shape[1] < 2:
             return 1  # flat region: one gray level, one eigenvalue (PyRadiomics' value)
         return np.nanmean(maximal_correlation(P.transpose(0, 3, 1, 2)), 1)
-
-
-def maximal_correlation(P: np.ndarray, eps: float = float(np.spacing(1))) -> np.ndarray:
-    """PyRadiomics' MCC per matrix of a stack P (..., G, G) of normalised co-occurrence matrices,
-    G >= 2: the square root of the second largest eigenvalue of
-    Q_eps(i, j) = sum_k p(i, k) p(j, k) / (p_x(i) p_y(k) + eps).
-
-    Q_0 = D_x^-1 P D_y^-1 P^T has the eigenvalues of the symmetric S = M M^T, M = D_x^-1/2 P D_y^-1/2
-    (S = D_x^1/2 Q_0 D_x^-1/2). PyRadiomics' eps shifts them by up to ~1e-9 where p_x p_y is small;
-    that shift is added to first order, dS = D_x^1/2 (Q_eps - Q_0) D_x^-1/2 projected on the
-    eigenvectors of the top eigenvalues (those within reach of the shift, so that a repeated
-    eigenvalue, e.g. 1 twice for a matrix of two disconnected blocks, splits as it does in Q_eps);
-    the second order, |dS|^2 / gap, is below rounding.
-    """
-    px, py = P.sum(-1), P.sum(-2)
-    rx = np.divide(1.0, np.sqrt(px), out=np.zeros_like(px), where=px > 0)
-    ry = np.divide(1.0, np.sqrt(py), out=np.zeros_like(py), where=py > 0)
-    M = P * rx[..., :, None] * ry[..., None, :]
-    w, V = np.linalg.eigh(M @ np.swapaxes(M, -1, -2))
-    pp = px[..., :, None] * py[..., None, :]
-    shift = np.divide(-eps, pp * (pp + eps), out=np.zeros_like(pp), where=pp > 0)  # 1/(pp + eps) - 1/pp
-    dS = ((P * shift) @ np.swapaxes(P, -1, -2)) * np.sqrt(px)[..., :, None] * rx[..., None, :]
-    reach = 4 * np.maximum(np.abs(dS).sum(-1).max(-1), np.abs(dS).sum(-2).max(-1)) + 1e-15
-    second = np.empty(w.shape[:-1])
-    for m in np.ndindex(second.shape):
-        top = w[m] >= w[m][-2] - reach[m]
-        Vt = V[m][:, top]
-        local = np.diag(w[m][top]) + Vt.T @ dS[m] @ Vt
-        second[m] = np.sort(np.linalg.eigvals(local).real)[-2]
-    return np.sqrt(np.clip(second, 0.0, None))  # rounding can leave a zero eigenvalue at -1e-17
 
 
 def _distribution_by(P: np.ndarray, index: np.ndarray, bins: int) -> np.ndarray:

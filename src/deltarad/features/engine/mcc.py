@@ -1,0 +1,164 @@
+"""The GLCM's Maximal Correlation Coefficient as PyRadiomics defines it, at any number of gray levels.
+
+PyRadiomics (radiomics.glcm.RadiomicsGLCM.getMCCFeatureValue) forms, per angle,
+Q_eps(i, j) = sum_k p(i, k) p(j, k) / (p_x(i) p_y(k) + eps), eps = 2.2e-16, by N_g broadcasts of
+N_g x N_g, and takes the square root of the second largest eigenvalue of a general eigensolver.
+
+Here Q_0 = D_x^-1 P D_y^-1 P^T (Q_eps without eps) is similar to the symmetric S = M M^T,
+M = D_x^-1/2 P D_y^-1/2 (S = D_x^1/2 Q_0 D_x^-1/2). Its largest eigenvalue is 1, with eigenvector
+u = sqrt(p_x) (S u = D_x^-1/2 P D_y^-1 p_y = D_x^-1/2 p_x = u), so only the second is sought:
+
+- up to DENSE_LEVELS gray levels present along an angle, by a dense symmetric eigensolver
+  (`dense_second_eigenvalue`);
+- above, as the largest eigenvalue of S restricted to u's orthogonal complement, by Lanczos with
+  full reorthogonalisation on a sparse M (`lanczos_second_eigenvalue`): a matrix-vector product
+  costs the co-occurrence matrix's non-zero entries, not N_g^2, and tens of steps replace the
+  N_g^3 reduction of a dense eigensolver. It stops when the Ritz value's residual is under
+  LANCZOS_RESIDUAL (the eigenvalue is then within that of S's, and in practice within its square
+  over the gap); an angle that does not converge, or whose second eigenvalue is near 1 or near
+  the next one (a repeated eigenvalue, which eps splits), or tiny (where an absolute error of
+  1e-13 would be a large relative one), goes to the dense solver.
+
+Gray levels absent along an angle (p_x(i) = 0) give zero rows of Q and S alike (eigenvalue 0);
+the Krylov space never reaches them.
+
+PyRadiomics' eps moves its eigenvalues by up to ~2e-9 where p_x p_y is small (checked against
+40-digit arithmetic); that shift is added to first order: d lambda = l^T (Q_eps - Q_0) r with
+r = D_x^-1/2 v and l = D_x^1/2 v the right and left eigenvectors of Q_0 (v: S's eigenvector), the
+same products over the non-zero entries of P. The second order, |dS|^2 / gap, is below rounding
+once the gap exceeds SPLIT_GAP.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.linalg import eigh_tridiagonal
+
+#: Gray levels present along an angle up to which the dense eigensolver is used.
+DENSE_LEVELS = 48
+#: Lanczos stops when every angle's Ritz residual |beta_k y_k| is under this (S's norm is 1).
+LANCZOS_RESIDUAL = 1e-13
+#: Most Lanczos steps before an angle goes to the dense solver.
+LANCZOS_MAX_STEPS = 240
+#: A second eigenvalue within this of 1 or of the third goes to the dense solver (eps splits
+#: repeated eigenvalues, which first-order perturbation of one eigenvector does not follow).
+SPLIT_GAP = 1e-6
+#: A second eigenvalue under this goes to the dense solver (absolute errors of ~1e-13 would
+#: exceed 1e-9 of it).
+SMALLEST_LANCZOS_EIGENVALUE = 1e-4
+EPS = float(np.spacing(1))
+
+
+def maximal_correlation(P: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """PyRadiomics' MCC per matrix of a stack P (..., G, G) of normalised co-occurrence matrices,
+    G >= 2: the square root of the second largest eigenvalue of Q_eps."""
+    stack = P.reshape(-1, *P.shape[-2:])
+    present = np.count_nonzero(stack.sum(-1) > 0, axis=-1)
+    second = np.zeros(len(stack))
+    large = np.flatnonzero(present > DENSE_LEVELS)
+    dense = np.flatnonzero((present > 1) & (present <= DENSE_LEVELS))
+    if large.size:
+        values, converged = lanczos_second_eigenvalue(stack[large], eps)
+        second[large[converged]] = values[converged]
+        dense = np.concatenate([dense, large[~converged]])
+    if dense.size:
+        second[dense] = dense_second_eigenvalue(stack[dense], eps)
+    # a single level along an angle: Q is one 1 and zeros (second eigenvalue 0)
+    return np.sqrt(np.clip(second, 0.0, None)).reshape(P.shape[:-2])  # rounding can leave -1e-17
+
+
+def _marginals(P: np.ndarray):
+    px, py = P.sum(-1), P.sum(-2)
+    rx = np.divide(1.0, np.sqrt(px), out=np.zeros_like(px), where=px > 0)
+    ry = np.divide(1.0, np.sqrt(py), out=np.zeros_like(py), where=py > 0)
+    return px, py, rx, ry
+
+
+def dense_second_eigenvalue(P: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """The second largest eigenvalue of Q_eps per matrix of P (n, G, G), from all eigenpairs of S.
+
+    The eps shift dS = D_x^1/2 (Q_eps - Q_0) D_x^-1/2 is projected on the eigenvectors of the top
+    eigenvalues (those within reach of the shift, so that a repeated eigenvalue, e.g. 1 twice for
+    a matrix of two disconnected blocks, splits as it does in Q_eps)."""
+    px, py, rx, ry = _marginals(P)
+    M = P * rx[..., :, None] * ry[..., None, :]
+    w, V = np.linalg.eigh(M @ np.swapaxes(M, -1, -2))
+    pp = px[..., :, None] * py[..., None, :]
+    shift = np.divide(-eps, pp * (pp + eps), out=np.zeros_like(pp), where=pp > 0)  # 1/(pp + eps) - 1/pp
+    dS = ((P * shift) @ np.swapaxes(P, -1, -2)) * np.sqrt(px)[..., :, None] * rx[..., None, :]
+    reach = 4 * np.maximum(np.abs(dS).sum(-1).max(-1), np.abs(dS).sum(-2).max(-1)) + 1e-15
+    second = np.empty(w.shape[:-1])
+    for m in np.ndindex(second.shape):
+        top = w[m] >= w[m][-2] - reach[m]
+        Vt = V[m][:, top]
+        local = np.diag(w[m][top]) + Vt.T @ dS[m] @ Vt
+        second[m] = np.sort(np.linalg.eigvals(local).real)[-2]
+    return second
+
+
+def lanczos_second_eigenvalue(P: np.ndarray, eps: float = EPS) -> tuple[np.ndarray, np.ndarray]:
+    """(second largest eigenvalue of Q_eps, converged) per matrix of P (n, G, G); where not
+    converged (module docstring) the value is meaningless and the dense solver is to be used."""
+    n, G, _ = P.shape
+    px, py, rx, ry = _marginals(P)
+    m, i, j = np.nonzero(P)
+    p = P[m, i, j]
+    shape = (n * G, n * G)
+    M = sparse.csr_matrix((p * rx[m, i] * ry[m, j], (m * G + i, m * G + j)), shape=shape)
+    Mt = M.T.tocsr()
+    u = np.sqrt(px)
+
+    def S_deflated(x: np.ndarray) -> np.ndarray:
+        y = (M @ (Mt @ x.ravel())).reshape(n, G)
+        return y - u * np.sum(u * x, -1, keepdims=True)
+
+    steps = min(LANCZOS_MAX_STEPS, G)
+    Q = np.zeros((n, steps + 1, G))
+    alpha, beta = np.zeros((n, steps)), np.zeros((n, steps))
+    q = np.random.default_rng(0).standard_normal((n, G)) * (px > 0)  # its own generator: no global state
+    q -= u * np.sum(u * q, -1, keepdims=True)
+    Q[:, 0] = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    for k in range(steps):
+        w = S_deflated(Q[:, k])
+        alpha[:, k] = np.sum(w * Q[:, k], -1)
+        basis = Q[:, : k + 1]
+        for _ in range(2):  # full reorthogonalisation, twice ("twice is enough")
+            w -= (np.matmul(basis, w[:, :, None]).transpose(0, 2, 1) @ basis)[:, 0]
+            w -= u * np.sum(u * w, -1, keepdims=True)
+        b = np.linalg.norm(w, axis=-1)
+        exhausted = b <= 1e-14  # the Krylov space is invariant: its Ritz values are exact
+        beta[:, k] = np.where(exhausted, 0.0, b)
+        Q[:, k + 1] = np.where(exhausted[:, None], 0.0, w / np.where(exhausted, 1.0, b)[:, None])
+        if k + 1 == steps or (k + 1 >= 16 and (k + 1) % 8 == 0):
+            ritz, y_last = _top_ritz(alpha[:, : k + 1], beta[:, :k])
+            residual = np.abs(beta[:, k] * y_last)
+            if np.all(residual <= LANCZOS_RESIDUAL):
+                break
+    size = k + 1
+    theta, third, Y = np.empty(n), np.zeros(n), np.empty((n, size))
+    for a in range(n):
+        values, vectors = eigh_tridiagonal(alpha[a, :size], beta[a, : size - 1], select="i",
+                                           select_range=(max(size - 2, 0), size - 1))
+        theta[a], Y[a] = values[-1], vectors[:, -1]
+        third[a] = values[0] if size > 1 else 0.0
+    v = (Y[:, None, :] @ Q[:, :size])[:, 0]
+    # first-order eps shift: (sqrt(p_x) v)^T (P o shift) (P^T (r_x v)), over the non-zero entries of P
+    pp = px[m, i] * py[m, j]
+    shifted = sparse.csr_matrix((p * (-eps / (pp * (pp + eps))), (m * G + i, m * G + j)), shape=shape)
+    P_t = sparse.csr_matrix((p, (m * G + j, m * G + i)), shape=shape)
+    right = P_t @ (rx * v).ravel()
+    second = theta + np.sum((u * v) * (shifted @ right).reshape(n, G), -1)
+    converged = ((residual <= LANCZOS_RESIDUAL) & (theta < 1 - SPLIT_GAP) & (theta - third > SPLIT_GAP)
+                 & (theta > SMALLEST_LANCZOS_EIGENVALUE))
+    return second, converged
+
+
+def _top_ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(largest eigenvalue, last component of its unit eigenvector) of each tridiagonal matrix
+    with diagonals alpha (n, k) and off-diagonals beta (n, k - 1)."""
+    k = alpha.shape[1]
+    top, last = np.empty(len(alpha)), np.empty(len(alpha))
+    for a in range(len(alpha)):
+        values, vectors = eigh_tridiagonal(alpha[a], beta[a], select="i", select_range=(k - 1, k - 1))
+        top[a], last[a] = values[0], vectors[-1, 0]
+    return top, last
