@@ -20,6 +20,7 @@ from radiomics.glcm import RadiomicsGLCM
 from deltarad.config import ImagingSettings
 from deltarad.features.engine import FASTER, compute_features, feature_classes
 from deltarad.features.engine.glcm import GLCM, maximal_correlation
+from deltarad.features.engine.mcc import dense_second_eigenvalue, maximal_correlation_of_entries
 from deltarad.features.extract import STUDY_PARAMS, filtered_images, load_extractor, mask_features
 from deltarad.features.store import settings_fingerprint
 
@@ -97,6 +98,67 @@ def test_glcm_equals_pyradiomics_with_many_gray_levels(mask_name, bin_width):
     if mask_name == "ball":
         assert len(instance.coefficients["grayLevels"]) > {10: 100, 2: 400}[bin_width]
     assert_same(ours, theirs)
+
+
+def levels_exam(n_levels: int, dtype: str, seed: int = 0) -> tuple[sitk.Image, sitk.Image]:
+    """The textured exam with the ball's voxels spread over exactly `n_levels` bins of width 25
+    (by rank, so the texture's order is kept): int16 values on the bins' middles, or float32
+    values anywhere inside them. The ball holds 4,180 voxels."""
+    image = textured_exam(seed)
+    mask = masks_of(image)["ball"]
+    values = sitk.GetArrayFromImage(image)
+    inside = sitk.GetArrayFromImage(mask).astype(bool)
+    rank = np.argsort(np.argsort(values[inside], kind="stable"), kind="stable")
+    level = np.floor(rank * n_levels / inside.sum())
+    if dtype == "int16":
+        values[inside] = 1000 + 25 * level + 12
+    else:
+        values[inside] = 1000 + 25 * level + np.random.default_rng(seed).uniform(0.5, 24.5, inside.sum())
+    out = sitk.GetImageFromArray(values.astype(dtype))
+    out.CopyInformation(image)
+    return out, mask
+
+
+@pytest.mark.parametrize("n_levels", [30, 100, 300])
+def test_glcm_equals_pyradiomics_at_the_gray_levels_of_real_exams(n_levels):
+    """binWidth 25 over tumours spanning 30, 100 and 300 bins (int16 and float intensities), all
+    13 angles: every feature, MCC by Lanczos above 48 levels per angle."""
+    for dtype in ("int16", "float32"):
+        image, mask = levels_exam(n_levels, dtype)
+        ours, instance = class_values(GLCM, image, mask, **BREAST1)
+        theirs, _ = class_values(RadiomicsGLCM, image, mask, **BREAST1)
+        assert len(instance.coefficients["grayLevels"]) == n_levels
+        assert_same(ours, theirs)
+
+
+def test_glcm_equals_pyradiomics_at_1000_gray_levels():
+    """1,000 levels: PyRadiomics' MCC costs N_g^3 per angle (minutes for 13 angles), so its class
+    runs on the 13 angles' matrices summed into one (weightingNorm: no_weighting); the 13-angle
+    MCC is checked, on two angles, against the dense eigensolver of deltarad.features.engine.mcc,
+    which equals PyRadiomics' in the tests above."""
+    image, mask = levels_exam(1000, "float32")
+    settings = {**BREAST1, "weightingNorm": "no_weighting"}
+    ours, instance = class_values(GLCM, image, mask, **settings)
+    theirs, _ = class_values(RadiomicsGLCM, image, mask, **settings)
+    assert len(instance.coefficients["grayLevels"]) == 1000
+    assert_same(ours, theirs)
+    _, instance = class_values(GLCM, image, mask, **BREAST1)
+    a, i, j, p, n = instance._entries
+    lanczos = maximal_correlation_of_entries(a, i, j, p, n, 1000)
+    stack = instance.P_glcm[0].transpose(2, 0, 1)[[0, 12]]  # two angles: the dense solver is N_g^3
+    dense = np.sqrt(np.clip(dense_second_eigenvalue(stack), 0, None))
+    np.testing.assert_allclose(lanczos[[0, 12]], dense, rtol=RTOL, atol=ATOL)
+
+
+def test_the_matrix_counted_as_entries_is_pyradiomics_matrix():
+    """The co-occurrence matrix from deltarad's counting equals the one of PyRadiomics' C code,
+    bit for bit (counts, and the same integer sums to normalise), not symmetrical too."""
+    image, mask = levels_exam(100, "int16")
+    for extra in ({}, {"symmetricalGLCM": False}, {"distances": [1, 3]}, {"force2D": True}):
+        settings = {**BREAST1, **extra}
+        _, ours = class_values(GLCM, image, mask, **settings)
+        _, theirs = class_values(RadiomicsGLCM, image, mask, **settings)
+        np.testing.assert_array_equal(ours.P_glcm, theirs.P_glcm)
 
 
 @pytest.mark.parametrize("extra", [{"symmetricalGLCM": False}, {"weightingNorm": "euclidean"},

@@ -53,18 +53,37 @@ def maximal_correlation(P: np.ndarray, eps: float = EPS) -> np.ndarray:
     """PyRadiomics' MCC per matrix of a stack P (..., G, G) of normalised co-occurrence matrices,
     G >= 2: the square root of the second largest eigenvalue of Q_eps."""
     stack = P.reshape(-1, *P.shape[-2:])
-    present = np.count_nonzero(stack.sum(-1) > 0, axis=-1)
-    second = np.zeros(len(stack))
+    m, i, j = np.nonzero(stack)
+    return maximal_correlation_of_entries(m, i, j, stack[m, i, j], len(stack), stack.shape[-1], eps).reshape(P.shape[:-2])
+
+
+def maximal_correlation_of_entries(m: np.ndarray, i: np.ndarray, j: np.ndarray, p: np.ndarray, n: int, G: int,
+                                   eps: float = EPS) -> np.ndarray:
+    """`maximal_correlation` of n matrices G x G given by their non-zero entries p at (m, i, j)."""
+    px = np.bincount(m * G + i, weights=p, minlength=n * G).reshape(n, G)
+    present = np.count_nonzero(px > 0, axis=-1)
+    second = np.zeros(n)
     large = np.flatnonzero(present > DENSE_LEVELS)
     dense = np.flatnonzero((present > 1) & (present <= DENSE_LEVELS))
     if large.size:
-        values, converged = lanczos_second_eigenvalue(stack[large], eps)
+        values, converged = lanczos_second_eigenvalue(_select(m, i, j, p, large), len(large), G, eps)
         second[large[converged]] = values[converged]
         dense = np.concatenate([dense, large[~converged]])
     if dense.size:
-        second[dense] = dense_second_eigenvalue(stack[dense], eps)
+        picked, ii, jj, pp = _select(m, i, j, p, dense)
+        stack = np.zeros((len(dense), G, G))
+        stack[picked, ii, jj] = pp
+        second[dense] = dense_second_eigenvalue(stack, eps)
     # a single level along an angle: Q is one 1 and zeros (second eigenvalue 0)
-    return np.sqrt(np.clip(second, 0.0, None)).reshape(P.shape[:-2])  # rounding can leave -1e-17
+    return np.sqrt(np.clip(second, 0.0, None))  # rounding can leave -1e-17
+
+
+def _select(m, i, j, p, chosen: np.ndarray):
+    """The entries of the matrices `chosen`, renumbered 0..len(chosen) - 1."""
+    renumber = np.full(int(m.max()) + 1 if m.size else 1, -1)
+    renumber[chosen] = np.arange(len(chosen))
+    keep = renumber[m] >= 0
+    return renumber[m[keep]], i[keep], j[keep], p[keep]
 
 
 def _marginals(P: np.ndarray):
@@ -96,13 +115,15 @@ def dense_second_eigenvalue(P: np.ndarray, eps: float = EPS) -> np.ndarray:
     return second
 
 
-def lanczos_second_eigenvalue(P: np.ndarray, eps: float = EPS) -> tuple[np.ndarray, np.ndarray]:
-    """(second largest eigenvalue of Q_eps, converged) per matrix of P (n, G, G); where not
-    converged (module docstring) the value is meaningless and the dense solver is to be used."""
-    n, G, _ = P.shape
-    px, py, rx, ry = _marginals(P)
-    m, i, j = np.nonzero(P)
-    p = P[m, i, j]
+def lanczos_second_eigenvalue(entries: tuple, n: int, G: int, eps: float = EPS) -> tuple[np.ndarray, np.ndarray]:
+    """(second largest eigenvalue of Q_eps, converged) per matrix of n G x G ones given by their
+    non-zero entries (m, i, j, p); where not converged (module docstring) the value is
+    meaningless and the dense solver is to be used."""
+    m, i, j, p = entries
+    px = np.bincount(m * G + i, weights=p, minlength=n * G).reshape(n, G)
+    py = np.bincount(m * G + j, weights=p, minlength=n * G).reshape(n, G)
+    rx = np.divide(1.0, np.sqrt(px), out=np.zeros_like(px), where=px > 0)
+    ry = np.divide(1.0, np.sqrt(py), out=np.zeros_like(py), where=py > 0)
     shape = (n * G, n * G)
     M = sparse.csr_matrix((p * rx[m, i] * ry[m, j], (m * G + i, m * G + j)), shape=shape)
     Mt = M.T.tocsr()
