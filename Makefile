@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser test demo bench bench-quick clean
+.PHONY: setup browser test demo bench bench-quick bench-graylevels clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ bench: setup
 # The extraction table (competent and serial plain ways, deltarad), per-stage profile, 512 x 512 x 200 exam
 bench-quick: setup
 	$(PY) benchmarks/run.py --quick
+
+# The gray-level comparison reduced (2 patients per cohort of 30/100/300 bins, 160 x 160 x 72 exams; ~30 minutes on 2 cores)
+bench-graylevels: setup
+	$(PY) benchmarks/graylevels.py --patients 2 --shape 160 160 72
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

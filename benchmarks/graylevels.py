@@ -192,7 +192,7 @@ def summary(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _plain(value):
+def json_default(value):
     """numpy scalars as Python numbers for json."""
     return value.item() if hasattr(value, "item") else str(value)
 
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [compare(b, args.patients, tuple(args.shape), args.workers, not args.skip_profile) for b in args.bins]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     text = summary(results)
-    (RESULTS / f"graylevels-{stamp}.json").write_text(json.dumps(results, indent=2, default=_plain) + "\n")
+    (RESULTS / f"graylevels-{stamp}.json").write_text(json.dumps(results, indent=2, default=json_default) + "\n")
     (RESULTS / f"graylevels-{stamp}.txt").write_text(text + "\n")
     print(text)
     log.info("done in %.0f s; results in %s", time.perf_counter() - start, RESULTS)

@@ -114,7 +114,7 @@ class GLCM(RadiomicsGLCM):
             keys.append((a * G + i) * G + j)
             if self.symmetricalGLCM:
                 keys.append((a * G + j) * G + i)
-        key, count = np.unique(np.concatenate(keys), return_counts=True)
+        key, count = _count(np.concatenate(keys), len(offsets) * G * G)
         a, i, j = key // (G * G), (key // G) % G, key % G
         value = count.astype(np.float64)
         n_angles = len(offsets)
@@ -297,3 +297,16 @@ class GLCM(RadiomicsGLCM):
             return 1  # flat region: one gray level, one eigenvalue (PyRadiomics' value)
         a, i, j, p, A = self._entries
         return np.nanmean(maximal_correlation_of_entries(a, i, j, p, A, G)[None], 1)
+
+
+#: Most cells (angles x G x G) counted by np.bincount; above, by sorting the pairs (np.unique).
+BINCOUNT_CELLS = 1 << 22
+
+
+def _count(keys: np.ndarray, cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct keys in increasing order, how often each occurs), keys in [0, cells)."""
+    if cells <= BINCOUNT_CELLS:
+        counts = np.bincount(keys, minlength=cells)
+        key = np.flatnonzero(counts)
+        return key, counts[key]
+    return np.unique(keys, return_counts=True)

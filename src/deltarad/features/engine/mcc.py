@@ -13,9 +13,9 @@ u = sqrt(p_x) (S u = D_x^-1/2 P D_y^-1 p_y = D_x^-1/2 p_x = u), so only the seco
 - above, as the largest eigenvalue of S restricted to u's orthogonal complement, by Lanczos with
   full reorthogonalisation on a sparse M (`lanczos_second_eigenvalue`): a matrix-vector product
   costs the co-occurrence matrix's non-zero entries, not N_g^2, and tens of steps replace the
-  N_g^3 reduction of a dense eigensolver. It stops when the Ritz value's residual is under
-  LANCZOS_RESIDUAL (the eigenvalue is then within that of S's, and in practice within its square
-  over the gap); an angle that does not converge, or whose second eigenvalue is near 1 or near
+  N_g^3 reduction of a dense eigensolver. It stops when the Ritz value's residual r is under
+  LANCZOS_RESIDUAL (the eigenvalue is then within r of S's) or r^2 / gap under KATO_TEMPLE (the
+  Kato-Temple bound); an angle that does not converge, or whose second eigenvalue is near 1 or near
   the next one (a repeated eigenvalue, which eps splits), or tiny (where an absolute error of
   1e-13 would be a large relative one), goes to the dense solver.
 
@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import eigh_tridiagonal
 
 #: Gray levels present along an angle up to which the dense eigensolver is used.
-DENSE_LEVELS = 48
+DENSE_LEVELS = 64
 #: Lanczos stops when every angle's Ritz residual |beta_k y_k| is under this (S's norm is 1).
 LANCZOS_RESIDUAL = 1e-13
+#: ... or when residual^2 / gap is under this: the Kato-Temple bound on the Ritz value's error,
+#: with the gap to the next Ritz value (which the true gap may undercut: a margin of 10 to 1e-15).
+KATO_TEMPLE = 1e-16
 #: Most Lanczos steps before an angle goes to the dense solver.
 LANCZOS_MAX_STEPS = 240
 #: A second eigenvalue within this of 1 or of the third goes to the dense solver (eps splits
@@ -150,36 +152,34 @@ def lanczos_second_eigenvalue(entries: tuple, n: int, G: int, eps: float = EPS) 
         exhausted = b <= 1e-14  # the Krylov space is invariant: its Ritz values are exact
         beta[:, k] = np.where(exhausted, 0.0, b)
         Q[:, k + 1] = np.where(exhausted[:, None], 0.0, w / np.where(exhausted, 1.0, b)[:, None])
-        if k + 1 == steps or (k + 1 >= 16 and (k + 1) % 8 == 0):
-            ritz, y_last = _top_ritz(alpha[:, : k + 1], beta[:, :k])
-            residual = np.abs(beta[:, k] * y_last)
-            if np.all(residual <= LANCZOS_RESIDUAL):
+        if k + 1 == steps or (k + 1 >= 16 and (k + 1) % 8 == 0) or exhausted.all():
+            ritz, Y = np.linalg.eigh(_tridiagonal(alpha[:, : k + 1], beta[:, :k]))
+            residual = np.abs(beta[:, k] * Y[:, -1, -1])
+            gap = ritz[:, -1] - ritz[:, -2] if k else np.zeros(n)
+            if np.all((residual <= LANCZOS_RESIDUAL) | (residual ** 2 <= KATO_TEMPLE * gap)):
                 break
     size = k + 1
-    theta, third, Y = np.empty(n), np.zeros(n), np.empty((n, size))
-    for a in range(n):
-        values, vectors = eigh_tridiagonal(alpha[a, :size], beta[a, : size - 1], select="i",
-                                           select_range=(max(size - 2, 0), size - 1))
-        theta[a], Y[a] = values[-1], vectors[:, -1]
-        third[a] = values[0] if size > 1 else 0.0
-    v = (Y[:, None, :] @ Q[:, :size])[:, 0]
+    theta = ritz[:, -1]
+    third = ritz[:, -2] if size > 1 else np.zeros(n)
+    v = (Y[:, None, :, -1] @ Q[:, :size])[:, 0]
     # first-order eps shift: (sqrt(p_x) v)^T (P o shift) (P^T (r_x v)), over the non-zero entries of P
     pp = px[m, i] * py[m, j]
     shifted = sparse.csr_matrix((p * (-eps / (pp * (pp + eps))), (m * G + i, m * G + j)), shape=shape)
     P_t = sparse.csr_matrix((p, (m * G + j, m * G + i)), shape=shape)
     right = P_t @ (rx * v).ravel()
     second = theta + np.sum((u * v) * (shifted @ right).reshape(n, G), -1)
-    converged = ((residual <= LANCZOS_RESIDUAL) & (theta < 1 - SPLIT_GAP) & (theta - third > SPLIT_GAP)
+    accurate = (residual <= LANCZOS_RESIDUAL) | (residual ** 2 <= KATO_TEMPLE * (theta - third))
+    converged = (accurate & (theta < 1 - SPLIT_GAP) & (theta - third > SPLIT_GAP)
                  & (theta > SMALLEST_LANCZOS_EIGENVALUE))
     return second, converged
 
 
-def _top_ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(largest eigenvalue, last component of its unit eigenvector) of each tridiagonal matrix
-    with diagonals alpha (n, k) and off-diagonals beta (n, k - 1)."""
-    k = alpha.shape[1]
-    top, last = np.empty(len(alpha)), np.empty(len(alpha))
-    for a in range(len(alpha)):
-        values, vectors = eigh_tridiagonal(alpha[a], beta[a], select="i", select_range=(k - 1, k - 1))
-        top[a], last[a] = values[0], vectors[-1, 0]
-    return top, last
+
+def _tridiagonal(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The symmetric tridiagonal matrices (n, k, k) with diagonals alpha (n, k) and off-diagonals beta (n, k - 1)."""
+    n, k = alpha.shape
+    T = np.zeros((n, k, k))
+    diagonal = np.arange(k)
+    T[:, diagonal, diagonal] = alpha
+    T[:, diagonal[:-1], diagonal[1:]] = T[:, diagonal[1:], diagonal[:-1]] = beta
+    return T
