@@ -40,6 +40,8 @@ LANCZOS_RESIDUAL = 1e-13
 #: ... or when residual^2 / gap is under this: the Kato-Temple bound on the Ritz value's error,
 #: with the gap to the next Ritz value (which the true gap may undercut: a margin of 10 to 1e-15).
 KATO_TEMPLE = 1e-16
+#: Share of noise in the Lanczos start vector.
+START_NOISE = 0.1
 #: Most Lanczos steps before an angle goes to the dense solver.
 LANCZOS_MAX_STEPS = 240
 #: A second eigenvalue within this of 1 or of the third goes to the dense solver (eps splits
@@ -96,23 +98,33 @@ def _marginals(P: np.ndarray):
 
 
 def dense_second_eigenvalue(P: np.ndarray, eps: float = EPS) -> np.ndarray:
-    """The second largest eigenvalue of Q_eps per matrix of P (n, G, G), from all eigenpairs of S.
+    """The second largest eigenvalue of Q_eps per matrix of P (n, G, G), from all eigenpairs of S
+    (of M where every P is symmetric, the default GLCM: S = M^2, eigenvalues mu^2).
 
     The eps shift dS = D_x^1/2 (Q_eps - Q_0) D_x^-1/2 is projected on the eigenvectors of the top
     eigenvalues (those within reach of the shift, so that a repeated eigenvalue, e.g. 1 twice for
-    a matrix of two disconnected blocks, splits as it does in Q_eps)."""
+    a matrix of two disconnected blocks, splits as it does in Q_eps), by matrix-vector products:
+    dS itself is never formed."""
     px, py, rx, ry = _marginals(P)
     M = P * rx[..., :, None] * ry[..., None, :]
-    w, V = np.linalg.eigh(M @ np.swapaxes(M, -1, -2))
+    Pt = np.swapaxes(P, -1, -2)
+    if np.array_equal(P, Pt):
+        mu, V = np.linalg.eigh(M)
+        order = np.argsort(mu * mu, -1)
+        w, V = np.take_along_axis(mu * mu, order, -1), np.take_along_axis(V, order[..., None, :], -1)
+    else:
+        w, V = np.linalg.eigh(M @ np.swapaxes(M, -1, -2))
     pp = px[..., :, None] * py[..., None, :]
-    shift = np.divide(-eps, pp * (pp + eps), out=np.zeros_like(pp), where=pp > 0)  # 1/(pp + eps) - 1/pp
-    dS = ((P * shift) @ np.swapaxes(P, -1, -2)) * np.sqrt(px)[..., :, None] * rx[..., None, :]
-    reach = 4 * np.maximum(np.abs(dS).sum(-1).max(-1), np.abs(dS).sum(-2).max(-1)) + 1e-15
-    second = np.empty(w.shape[:-1])
-    for m in np.ndindex(second.shape):
+    shifted = P * np.divide(-eps, pp * (pp + eps), out=np.zeros_like(pp), where=pp > 0)  # P o (1/(pp + eps) - 1/pp)
+    root = np.sqrt(px)
+    rows = root * (np.abs(shifted) @ (Pt @ rx[..., None]))[..., 0]  # row sums of |dS|
+    columns = rx * (P @ (np.swapaxes(np.abs(shifted), -1, -2) @ root[..., None]))[..., 0]  # column sums
+    reach = 4 * np.maximum(rows.max(-1), columns.max(-1)) + 1e-15
+    second = np.empty(len(P))
+    for m in range(len(P)):
         top = w[m] >= w[m][-2] - reach[m]
         Vt = V[m][:, top]
-        local = np.diag(w[m][top]) + Vt.T @ dS[m] @ Vt
+        local = np.diag(w[m][top]) + (root[m][:, None] * Vt).T @ shifted[m] @ (Pt[m] @ (rx[m][:, None] * Vt))
         second[m] = np.sort(np.linalg.eigvals(local).real)[-2]
     return second
 
@@ -138,7 +150,12 @@ def lanczos_second_eigenvalue(entries: tuple, n: int, G: int, eps: float = EPS) 
     steps = min(LANCZOS_MAX_STEPS, G)
     Q = np.zeros((n, steps + 1, G))
     alpha, beta = np.zeros((n, steps)), np.zeros((n, steps))
-    q = np.random.default_rng(0).standard_normal((n, G)) * (px > 0)  # its own generator: no global state
+    # start: sqrt(p_x) times the centred level index (the second eigenvector's shape in a smooth
+    # texture, where level i co-occurs mostly with its neighbours), with some noise so that no
+    # eigenvector is missed by symmetry; the noise has its own generator (no global state)
+    centred = (np.arange(G) - np.sum(np.arange(G) * px, -1, keepdims=True)) * u
+    noise = np.random.default_rng(0).standard_normal((n, G)) * (px > 0)
+    q = centred / np.linalg.norm(centred, axis=-1, keepdims=True) + START_NOISE * noise / np.sqrt(G)
     q -= u * np.sum(u * q, -1, keepdims=True)
     Q[:, 0] = q / np.linalg.norm(q, axis=-1, keepdims=True)
     for k in range(steps):
