@@ -1,12 +1,16 @@
 """deltarad's feature engine gives PyRadiomics' own classes' values, feature by feature.
 
-Tolerances: 1e-9 relative (atol 1e-15) for every feature. What differs is summation order
-(p_{x+y}, p_{x-y} by bincount, the cluster features from p_{x+y}) and MCC's eigensolver (a
-symmetric one, with PyRadiomics' eps added to first order, instead of a general one on Q). Measured
-on breast1 and the generated exams below: MCC within 3e-15 relative, Cluster Shade within 3e-14
-(its terms cancel; grouped by i + j first), the others within 2e-15. (Without the eps term MCC
-differs from PyRadiomics by up to 2e-9 absolute per angle; 40-digit arithmetic agrees with the
-eps-free value, so PyRadiomics' eps, not rounding, makes that difference.)
+Tolerances: 1e-9 relative (atol 1e-15) for every feature. The co-occurrence matrix itself is
+PyRadiomics' bit for bit. What differs is summation order (sums over the matrix's non-zero entries
+and over its marginals and sum/difference distributions, grouped otherwise than PyRadiomics'
+broadcasts), MCC's eigensolver (a symmetric one, dense or Lanczos, with PyRadiomics' eps added to
+first order, instead of a general one on Q) and IMC2's HXY2 (HX + HY with PyRadiomics' eps
+accounted to first order instead of its N_g^2 sum: the arithmetic differs, by rounding; see
+deltarad.features.engine.glcm). Measured on breast1 and the generated exams below: MCC within
+3e-15 relative, Cluster Shade within 3e-14 (its terms cancel; grouped by i + j first), the others
+within 2e-15. (Without the eps term MCC differs from PyRadiomics by up to 2e-9 absolute per angle;
+40-digit arithmetic agrees with the eps-free value, so PyRadiomics' eps, not rounding, makes that
+difference.)
 """
 from __future__ import annotations
 
@@ -152,9 +156,10 @@ def test_glcm_equals_pyradiomics_at_1000_gray_levels():
 
 def test_the_matrix_counted_as_entries_is_pyradiomics_matrix():
     """The co-occurrence matrix from deltarad's counting equals the one of PyRadiomics' C code,
-    bit for bit (counts, and the same integer sums to normalise), not symmetrical too."""
+    bit for bit (counts, and the same integer sums to normalise), not symmetrical too, and with a
+    distance (40 voxels) longer than the region's box along some axes."""
     image, mask = levels_exam(100, "int16")
-    for extra in ({}, {"symmetricalGLCM": False}, {"distances": [1, 3]}, {"force2D": True}):
+    for extra in ({}, {"symmetricalGLCM": False}, {"distances": [1, 3, 40]}, {"force2D": True}):
         settings = {**BREAST1, **extra}
         _, ours = class_values(GLCM, image, mask, **settings)
         _, theirs = class_values(RadiomicsGLCM, image, mask, **settings)

@@ -9,11 +9,10 @@ Here the matrix is counted as its non-zero entries (a co-occurrence matrix of a 
 has at most 2 N per angle, against N_g^2 cells), and everything is computed from them:
 
 - the matrix: per angle, the pairs (voxel, voxel + offset) inside the region, counted by level
-  index (np.unique), at PyRadiomics' offsets (its C code's, asked for them) and with its
+  index (np.bincount, or np.unique where angles x G^2 is large), at PyRadiomics' offsets (its C code's, asked for them) and with its
   conventions (P(i, j): level i at the voxel, j at the voxel + offset; symmetrical: P + P^T;
   weighting, empty angles removed, normalised per angle by the same integer sums). The dense
-  P_glcm of the gray levels present is filled from the entries for PyRadiomics' methods.
-
+  P_glcm of the gray levels present is filled from the entries when asked for.
 - MCC: only the second largest eigenvalue, of a symmetric matrix similar to PyRadiomics' Q, by
   Lanczos on the sparse matrix at many gray levels (`deltarad.features.engine.mcc`, which says
   how PyRadiomics' eps is accounted for).
@@ -23,20 +22,18 @@ has at most 2 N per angle, against N_g^2 cells), and everything is computed from
 - Sums of a function of i + j or |i - j| over the distributions p_{x+y}, p_{x-y}: Cluster
   Prominence, Shade and Tendency, sum_k p_{x+y}(k) (k - mu_x - mu_y)^n, and Contrast,
   sum_k k^2 p_{x-y}(k).
-- Sums of a product f(i) g(j) (Autocorrelation, the Correlation's covariance) as one
-  matrix-vector product per angle, sum_i f(i) sum_j p(i, j) g(j), without N_g^2 temporaries.
-- Sums over p(i, j) (joint entropy, energy, maximum, IMC1's HXY1) over the non-zero entries only
-  (the zero ones add 0).
+- Sums over p(i, j) (Autocorrelation, the Correlation's covariance, joint entropy, energy and
+  maximum, IMC1's HXY1) over the non-zero entries only (the zero ones add 0).
 - IMC2's HXY2 = -sum_ij p_x(i) p_y(j) log2(p_x(i) p_y(j) + eps), which PyRadiomics sums over all
   N_g^2 cells, as HX + HY - n eps / ln 2, with HX = -sum p_x log2 p_x over the levels present
   along the angle and n the number of (i, j) with p_x(i) p_y(j) > 0 (log2(a + eps) = log2 a +
   eps / (a ln 2) + O(eps^2 / a^2), and sum_j p_y(j) = 1): not the same arithmetic; it differs
   from PyRadiomics' sum by rounding (~1e-15 of HXY2) and by the neglected eps^2 terms (< 1e-20).
 
-These are the same terms summed in another order (values within ~1e-14 relative; tests/features/
-test_engine.py), but for HXY2 as said. The matrix (PyRadiomics' C code, empty gray levels and empty angles removed as
-it does), the settings and every other feature stay PyRadiomics'. Voxel-based extraction keeps
-PyRadiomics' code.
+These are the same terms summed in another order (tests/features/test_engine.py: 1e-9 relative
+asserted), but for HXY2 as said. The settings and every other feature (those of p_{x+y} and
+p_{x-y}, the deprecated ones) stay PyRadiomics' methods. Voxel-based extraction keeps PyRadiomics'
+code.
 """
 from __future__ import annotations
 
@@ -106,8 +103,9 @@ class GLCM(RadiomicsGLCM):
         offsets = self._offsets()
         keys = []
         for a, offset in enumerate(offsets):
-            here = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(offset, index.shape))
-            there = tuple(slice(max(0, o), n - max(0, -o)) for o, n in zip(offset, index.shape))
+            # voxels x and x + offset both in the box (none where the offset exceeds the box)
+            here = tuple(slice(max(0, -o), max(0, n - max(0, o))) for o, n in zip(offset, index.shape))
+            there = tuple(slice(max(0, o), max(0, n - max(0, -o))) for o, n in zip(offset, index.shape))
             i, j = index[here], index[there]
             both = (i >= 0) & (j >= 0)
             i, j = i[both], j[both]
