@@ -16,6 +16,7 @@ from deltarad import outputs
 from deltarad.cohort import Cohort, has_images, read_cohort, read_study_table
 from deltarad.config import Study
 from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError
+from deltarad.extraction import extract_features, extract_study  # noqa: F401  (`deltarad extract`'s stage, here as before)
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
@@ -24,7 +25,6 @@ from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_study
 from deltarad.modeling.validation import ValidationResult, internal_validation
 from deltarad.parallel import ParallelSettings
-from deltarad.extraction import extract_features, extract_study  # noqa: F401  (`deltarad extract`'s stage, here as before)
 from deltarad.report.record import study_record
 from deltarad.study_tables import StudyTables, study_tables
 

@@ -24,8 +24,16 @@ from radiomics.glcm import RadiomicsGLCM
 from deltarad.config import ImagingSettings
 from deltarad.features.engine import FASTER, compute_features, feature_classes
 from deltarad.features.engine.glcm import GLCM, maximal_correlation
-from deltarad.features.engine.mcc import dense_second_eigenvalue, maximal_correlation_of_entries
-from deltarad.features.extract import STUDY_PARAMS, filtered_images, load_extractor, mask_features
+from deltarad.features.engine.mcc import (
+    dense_second_eigenvalue,
+    maximal_correlation_of_entries,
+)
+from deltarad.features.extract import (
+    STUDY_PARAMS,
+    filtered_images,
+    load_extractor,
+    mask_features,
+)
 from deltarad.features.store import settings_fingerprint
 
 RTOL, ATOL = 1e-9, 1e-15

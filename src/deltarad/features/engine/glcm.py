@@ -43,7 +43,10 @@ import numpy as np
 from radiomics import cMatrices
 from radiomics.glcm import RadiomicsGLCM
 
-from deltarad.features.engine.mcc import maximal_correlation, maximal_correlation_of_entries
+from deltarad.features.engine.mcc import (
+    maximal_correlation,
+    maximal_correlation_of_entries,
+)
 
 __all__ = ["GLCM", "maximal_correlation"]
 
@@ -280,9 +283,8 @@ class GLCM(RadiomicsGLCM):
             return super().getImc2FeatureValue()
         HXY, eps = self.coefficients["HXY"], self.coefficients["eps"]
         px, py = self.coefficients["px"][:, :, 0], self.coefficients["py"][:, 0]  # (Nv, G, angles)
-        entropy = lambda q: (-1) * np.sum(q * np.log2(np.where(q > 0, q, 1.0)), 1)  # noqa: E731
         pairs = np.count_nonzero(px > 0, 1) * np.count_nonzero(py > 0, 1)
-        HXY2 = entropy(px) + entropy(py) - pairs * eps / np.log(2)
+        HXY2 = _entropy(px) + _entropy(py) - pairs * eps / np.log(2)
         imc2 = (1 - np.e ** (-2 * (HXY2 - HXY))) ** 0.5
         imc2[HXY2 == HXY] = 0
         return np.nanmean(imc2, 1)
@@ -295,6 +297,11 @@ class GLCM(RadiomicsGLCM):
             return 1  # flat region: one gray level, one eigenvalue (PyRadiomics' value)
         a, i, j, p, A = self._entries
         return np.nanmean(maximal_correlation_of_entries(a, i, j, p, A, G)[None], 1)
+
+
+def _entropy(q: np.ndarray) -> np.ndarray:
+    """-sum q log2 q over axis 1, over the entries q > 0 (Nv, G, angles) -> (Nv, angles)."""
+    return (-1) * np.sum(q * np.log2(np.where(q > 0, q, 1.0)), 1)
 
 
 #: Most cells (angles x G x G) counted by np.bincount; above, by sorting the pairs (np.unique).
