@@ -6,8 +6,8 @@ Real DCE exams are stored with 12-16 bits and vendor scaling, so a tumour spans 
 width 25 than the synthetic exams' (26-36), and the wavelet sub-bands more still (coif1's
 low-pass LLL band has about 2.8 times the original's range). Each cohort here is the realistic
 synthetic cohort (deltarad.synthetic, generated once) with the analysed phase of every exam scaled
-so that the reader-1 tumour spans the wanted number of bins before N4 and resampling, and written
-as a 3D NRRD: int16 (rounded) for even-numbered patients, float32 for odd ones. The masks are the
+so that the reader-1 tumour spans the wanted number of bins in the original image that
+PyRadiomics sees (after N4 and 1 mm resampling), and written as a 3D NRRD: int16 (rounded) for even-numbered patients, float32 for odd ones. The masks are the
 synthetic readers'. Both ways read the same files.
 
     python benchmarks/graylevels.py [--bins 30 100 300] [--patients 2] [--shape 256 256 112] [--workers 2]
@@ -69,31 +69,32 @@ def base_cohort(n_patients: int, shape: tuple[int, int, int]) -> Path:
 
 def graylevel_cohort(bins: int, n_patients: int, shape: tuple[int, int, int] = EXAM_SHAPE) -> Path:
     """The base cohort with every exam's analysed phase scaled so that its reader-1 tumour spans
-    `bins` bins of width 25 (int16 for even-numbered patients, float32 for odd ones); written once."""
+    `bins` bins of width 25 on the prepared image (after N4 and resampling; int16 for
+    even-numbered patients, float32 for odd ones); written once."""
     base = base_cohort(n_patients, shape)
     folder = RESULTS / f"cohort_{bins}bins_{'x'.join(map(str, shape))}_{n_patients}"
     study_path = folder / "study.yaml"
     if study_path.is_file():
         return study_path
     shutil.rmtree(folder, ignore_errors=True)
-    settings = load_study(base).imaging
+    settings = load_study(base).imaging.model_copy(update={"params": None})
     cohort = pd.read_csv(base.parent / "cohort.csv", dtype={"patient_id": str}, keep_default_na=False)
     for index, row in cohort.iterrows():
         for timepoint in TIMEPOINTS:
             image, _ = read_analysed_exam(base.parent / row[f"{timepoint}_image"], settings)
-            mask = sitk.ReadImage(str(base.parent / row[f"{timepoint}_mask"]))
+            mask_path = base.parent / row[f"{timepoint}_mask"]
             values = sitk.GetArrayViewFromImage(image).astype(np.float64)
-            tumour = values[sitk.GetArrayViewFromImage(mask) > 0]
-            scaled = values * (bins * BIN_WIDTH / float(tumour.max() - tumour.min()))
-            if index % 2 == 0:
-                stored = np.clip(np.rint(scaled), -32768, 32767).astype(np.int16)
-            else:
-                stored = scaled.astype(np.float32)
-            out = sitk.GetImageFromArray(stored)
-            out.CopyInformation(image)
+            tumour = values[sitk.GetArrayViewFromImage(sitk.ReadImage(str(mask_path))) > 0]
+            factor = bins * BIN_WIDTH / float(tumour.max() - tumour.min())
             target = folder / "patients" / row["patient_id"] / timepoint / "image.nrrd"
             target.parent.mkdir(parents=True, exist_ok=True)
-            sitk.WriteImage(out, str(target), useCompression=False)
+            # twice: N4 and resampling change the tumour's range, so the factor is corrected once
+            # by the bins the prepared image has
+            for _ in range(2):
+                _write_scaled(values, factor, image, target, integer=index % 2 == 0)
+                prepared = _prepared_bins({"patient_id": row["patient_id"], f"{timepoint}_image": str(target),
+                                           f"{timepoint}_mask": str(mask_path)}, timepoint, settings)
+                factor *= bins / prepared
             cohort.loc[index, f"{timepoint}_image"] = target.relative_to(folder).as_posix()
         for column in MASK_COLUMNS:
             if row.get(column):
@@ -105,6 +106,22 @@ def graylevel_cohort(bins: int, n_patients: int, shape: tuple[int, int, int] = E
     study_path.write_text(f"# {bins} bins of width 25 across each reader-1 tumour (benchmarks/graylevels.py)\n"
                           + yaml.safe_dump(study, sort_keys=False))
     return study_path
+
+
+def _write_scaled(values: np.ndarray, factor: float, like: sitk.Image, target: Path, *, integer: bool) -> None:
+    """values x factor as int16 (rounded) or float32 NRRD on `like`'s grid."""
+    scaled = values * factor
+    stored = np.clip(np.rint(scaled), -32768, 32767).astype(np.int16) if integer else scaled.astype(np.float32)
+    out = sitk.GetImageFromArray(stored)
+    out.CopyInformation(like)
+    sitk.WriteImage(out, str(target), useCompression=False)
+
+
+def _prepared_bins(row: dict, timepoint: str, settings) -> int:
+    """The reader-1 tumour's bins of width 25 on the prepared (N4, resampled) image."""
+    exam = prepare_timepoint(row, timepoint, settings)
+    values = sitk.GetArrayViewFromImage(exam.image)[sitk.GetArrayViewFromImage(exam.regions["intratumoral", 1]) > 0]
+    return len(imageoperations.getBinEdges(values, binWidth=BIN_WIDTH)) - 1
 
 
 def bins_per_image_type(study_path: Path) -> dict[str, dict[str, list[int]]]:
