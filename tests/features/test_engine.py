@@ -27,6 +27,7 @@ from deltarad.features.engine.glcm import GLCM, maximal_correlation
 from deltarad.features.engine.mcc import (
     dense_second_eigenvalue,
     maximal_correlation_of_entries,
+    split_second_eigenvalue,
 )
 from deltarad.features.extract import (
     STUDY_PARAMS,
@@ -160,6 +161,21 @@ def test_glcm_equals_pyradiomics_at_1000_gray_levels():
     stack = instance.P_glcm[0].transpose(2, 0, 1)[[0, 12]]  # two angles: the dense solver is N_g^3
     dense = np.sqrt(np.clip(dense_second_eigenvalue(stack), 0, None))
     np.testing.assert_allclose(lanczos[[0, 12]], dense, rtol=RTOL, atol=ATOL)
+
+
+def test_matrices_of_levels_that_never_co_occur_are_solved_per_group():
+    """At binWidth 1 (789 levels in the ball) a pair of rare levels neighbours only each other
+    along one angle: eigenvalue 1 twice, split by PyRadiomics' eps. The per-group solution equals
+    the dense eigensolver's there (which equals PyRadiomics' in the tests above)."""
+    image = textured_exam(0)
+    _, instance = class_values(GLCM, image, masks_of(image)["ball"], binWidth=1, label=1)
+    a, i, j, p, n = instance._entries
+    G = len(instance.coefficients["grayLevels"])
+    split, second = split_second_eigenvalue((a, i, j, p), n, G)
+    assert G > 700 and split.any()
+    dense = dense_second_eigenvalue(instance.P_glcm[0].transpose(2, 0, 1)[split])
+    np.testing.assert_allclose(second[split], dense, rtol=RTOL, atol=ATOL)
+    assert np.all(second[split] < 1) and np.all(second[split] > 1 - 1e-6)
 
 
 def test_the_matrix_counted_as_entries_is_pyradiomics_matrix():

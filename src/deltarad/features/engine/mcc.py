@@ -19,6 +19,10 @@ u = sqrt(p_x) (S u = D_x^-1/2 P D_y^-1 p_y = D_x^-1/2 p_x = u), so only the seco
   the next one (a repeated eigenvalue, which eps splits), or tiny (where an absolute error of
   1e-13 would be a large relative one), goes to the dense solver.
 
+Matrices whose gray levels fall apart into groups that never co-occur (eigenvalue 1 once per
+group: common at hundreds of levels, where a few rare levels neighbour only each other along an
+angle) are solved per group (`split_second_eigenvalue`) before either solver.
+
 Gray levels absent along an angle (p_x(i) = 0) give zero rows of Q and S alike (eigenvalue 0);
 the Krylov space never reaches them.
 
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 #: Gray levels present along an angle up to which the dense eigensolver is used.
 DENSE_LEVELS = 64
@@ -70,6 +75,10 @@ def maximal_correlation_of_entries(m: np.ndarray, i: np.ndarray, j: np.ndarray, 
     large = np.flatnonzero(present > DENSE_LEVELS)
     dense = np.flatnonzero((present > 1) & (present <= DENSE_LEVELS))
     if large.size:
+        split, values = split_second_eigenvalue(_select(m, i, j, p, large), len(large), G, eps)
+        second[large[split]] = values[split]
+        large = large[~split]
+    if large.size:
         values, converged = lanczos_second_eigenvalue(_select(m, i, j, p, large), len(large), G, eps)
         second[large[converged]] = values[converged]
         dense = np.concatenate([dense, large[~converged]])
@@ -80,6 +89,45 @@ def maximal_correlation_of_entries(m: np.ndarray, i: np.ndarray, j: np.ndarray, 
         second[dense] = dense_second_eigenvalue(stack, eps)
     # a single level along an angle: Q is one 1 and zeros (second eigenvalue 0)
     return np.sqrt(np.clip(second, 0.0, None))  # rounding can leave -1e-17
+
+
+def split_second_eigenvalue(entries: tuple, n: int, G: int, eps: float = EPS) -> tuple[np.ndarray, np.ndarray]:
+    """(split, second largest eigenvalue of Q_eps) per matrix of n G x G ones given by their
+    non-zero entries (m, i, j, p), for the matrices whose gray levels fall apart into c >= 2
+    groups that never co-occur (split; the value is meaningless elsewhere).
+
+    S is then block diagonal, one block per group, each with eigenvalue 1 for the eigenvector
+    v_C = sqrt(p_x) on the group's levels (normalised); eps's shift dS is block diagonal too
+    (P o shift has P's non-zero pattern), so each 1 moves by v_C^T dS v_C on its own, and the
+    second largest eigenvalue of Q_eps is 1 plus the second largest of these shifts (the blocks'
+    other eigenvalues are below 1 by far more than a shift of ~1e-9)."""
+    m, i, j, p = entries
+    px = np.bincount(m * G + i, weights=p, minlength=n * G).reshape(n, G)
+    py = np.bincount(m * G + j, weights=p, minlength=n * G).reshape(n, G)
+    rows, columns = m * G + i, n * G + m * G + j  # bipartite graph: level i along the angle, level k beside it
+    graph = sparse.csr_matrix((np.ones(len(p)), (rows, columns)), shape=(2 * n * G, 2 * n * G))
+    _, label = connected_components(graph, directed=False)
+    present = np.flatnonzero(px.ravel() > 0)
+    groups, group = np.unique(label[present], return_inverse=True)  # group of each present (matrix, level)
+    owner = present // G
+    count = np.bincount(owner[np.unique(group, return_index=True)[1]], minlength=n)
+    split = count >= 2
+    second = np.full(n, np.nan)
+    if not split.any():
+        return split, second
+    # v_C for every group: sqrt(p_x) on its levels / sqrt(sum of p_x over them)
+    mass = np.bincount(group, weights=px.ravel()[present])
+    V = sparse.csr_matrix((np.sqrt(px.ravel()[present] / mass[group]), (present, group)), shape=(n * G, len(groups)))
+    rx = np.divide(1.0, np.sqrt(px), out=np.zeros_like(px), where=px > 0).ravel()
+    pp = px[m, i] * py[m, j]
+    shifted = sparse.csr_matrix((p * (-eps / (pp * (pp + eps))), (m * G + i, m * G + j)), shape=(n * G, n * G))
+    P_t = sparse.csr_matrix((p, (m * G + j, m * G + i)), shape=(n * G, n * G))
+    left = sparse.diags(np.sqrt(px.ravel())) @ V
+    right = P_t @ (sparse.diags(rx) @ V)
+    shift = np.asarray((left.multiply(shifted @ right)).sum(0)).ravel()  # v_C^T dS v_C per group
+    for a in np.flatnonzero(split):
+        second[a] = 1.0 + np.sort(shift[np.unique(group[owner == a])])[-2]
+    return split, second
 
 
 def _select(m, i, j, p, chosen: np.ndarray):
