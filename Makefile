@@ -31,7 +31,7 @@ bench: setup
 bench-quick: setup
 	$(PY) benchmarks/run.py --quick
 
-# The gray-level comparison reduced (2 patients per cohort of 30/100/300 bins, 160 x 160 x 72 exams; ~30 minutes on 2 cores)
+# The gray-level comparison reduced (2 patients per cohort of 30/100/300 bins, 160 x 160 x 72 exams; ~10 minutes on 2 cores)
 bench-graylevels: setup
 	$(PY) benchmarks/graylevels.py --patients 2 --shape 160 160 72
 
