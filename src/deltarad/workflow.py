@@ -15,11 +15,12 @@ import pandas as pd
 
 from deltarad import outputs
 from deltarad.cohort import (
-    REQUIRED_EXAM_COLUMNS, Cohort, exam_columns, has_images, load_cohort, read_cohort, read_study_table, unmatched_ids,
+    REQUIRED_EXAM_COLUMNS, Cohort, exam_columns, has_images, read_cohort, read_study_table, unmatched_ids,
 )
 from deltarad.config import Study, with_model_design
 from deltarad.design import Design
-from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
+from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError
+from deltarad.extraction import extract_features, extract_study  # noqa: F401  (`deltarad extract`'s job, here as before)
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
@@ -76,17 +77,6 @@ def load_features(
         )
     extraction = extract_features(study, cohort, out_dir, parallel=parallel)
     return extraction.features, extraction.failures
-
-
-def extract_features(study: Study, cohort: pd.DataFrame, out_dir: Path, *, parallel: ParallelSettings | None = None,
-                     prune_store: bool = False, progress: bool = True):
-    """Extract the cohort's exams (deltarad.features.extract.extract_cohort: resumable through
-    out_dir/store/) and write features.csv, extraction_failures.csv and extraction_notes.csv."""
-    from deltarad.features.extract import extract_cohort
-
-    extraction = extract_cohort(study, cohort, out_dir, parallel=parallel, prune_store=prune_store, progress=progress)
-    outputs.write_extraction(out_dir, extraction)
-    return extraction
 
 
 def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -247,19 +237,3 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     return scorable[keep].merge(scores, on="patient_id"), failures
 
 
-def extract_study(study: Study, out_dir: Path, *, parallel: ParallelSettings | None = None,
-                  prune_store: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`deltarad extract`: every exam's features (features.csv, extraction notes, regions/, the
-    store: deltarad.features.extract) and their delta (delta_features.csv); returns the features
-    and the exams that failed."""
-    cohort = load_cohort(study, require_outcome=False)
-    if not has_images(cohort, study.design.timepoints):
-        raise StudyFileError(
-            f"cohort has no image columns ({', '.join(exam_columns(study.design.timepoints, REQUIRED_EXAM_COLUMNS))})",
-            file=study.cohort_path,
-        )
-    features, failures = extract_features(study, cohort, out_dir, parallel=parallel, prune_store=prune_store)
-    if len(features):
-        delta, _ = compute_delta(features, study.design, near_zero=study.delta_near_zero)
-        outputs.write_delta_features(out_dir, delta)
-    return features, failures
