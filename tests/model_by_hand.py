@@ -52,7 +52,7 @@ def _column(name: str, cohort: pd.DataFrame, scores: pd.DataFrame) -> np.ndarray
 
 
 def score_by_hand(model: dict, features: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
-    """radscore_dir, radscore_dpr, us and combined for each row of `cohort` (indexed by patient_id),
+    """Each radscore, each reference model (the study's: us) and combined for each row of `cohort` (indexed by patient_id),
     from the model file `model` (parsed JSON) and the long feature table `features`."""
     cohort = cohort.set_index("patient_id")
     scores = pd.DataFrame(index=cohort.index)
@@ -62,8 +62,9 @@ def score_by_hand(model: dict, features: pd.DataFrame, cohort: pd.DataFrame) -> 
                         _delta(model, features, part["region"], names, cohort.index), cohort)
         z = (delta - np.array([part["mean"][f] for f in names])) / np.array([part["sd"][f] for f in names])
         scores[name] = _expit(part["intercept"] + z @ np.array([part["coefficients"][f] for f in names]))
-    us = model["ultrasound_model"]
-    scores["us"] = _expit(us["intercept"] + sum(beta * _column(v, cohort, scores) for v, beta in us["coefficients"].items()))
+    for name, ref in model["references"].items():  # the study's: the ultrasound read, named us
+        scores[name] = _expit(ref["intercept"] + sum(beta * _column(v, cohort, scores)
+                                                     for v, beta in ref["coefficients"].items()))
     combined = model["combined"]
     fits = combined["imputations"] if "imputation" in combined else [combined]
     scores["combined"] = np.mean([_expit(fit["intercept"] + sum(

@@ -33,6 +33,7 @@ failures.csv.
 from __future__ import annotations
 
 import html
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -139,6 +140,15 @@ def write_index(cohort_path: Path, cohort: pd.DataFrame, listing: pd.DataFrame) 
     atomic.write_csv(cohort_path, cohort)
     atomic.write_csv(index_path, listing)
     return cohort_path, index_path
+
+
+def write_link_table(path: Path, links: pd.DataFrame) -> Path:
+    """`deltarad index --link-table`: pseudonym -> PatientID, readable by its owner alone (mode
+    0600 set before a byte of it is written): identifying, kept apart from the outputs."""
+    with atomic.atomic_path(path) as tmp:
+        os.chmod(tmp, 0o600)
+        links.to_csv(tmp, index=False, lineterminator="\n")
+    return path
 
 
 def write_table(df: pd.DataFrame, csv_path: str | Path, title: str | None = None,

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from deltarad import atomic
 
@@ -96,12 +96,21 @@ def write_region_masks(regions_dir: Path, patient_id: str, timepoint: str,
     return written
 
 
-def write_exam_qc(regions_dir: Path, patient_id: str, timepoint: str, png: bytes, numbers: dict) -> tuple[Path, Path]:
-    """An exam's QC image and its numbers (deltarad.features.region_qc.ExamQC's parts)."""
-    png_path, meta = qc_paths(regions_dir, patient_id, timepoint)
-    atomic.write_bytes(png_path, png)
-    atomic.write_text(meta, json.dumps(numbers, indent=1, allow_nan=True))
-    return png_path, meta
+class ExamQCImage(Protocol):
+    """What write_exam_qc needs of an exam's QC (deltarad.features.region_qc.ExamQC)."""
+
+    patient_id: str
+    timepoint: str
+    png: bytes
+    numbers: dict
+
+
+def write_exam_qc(regions_dir: Path, qc: ExamQCImage) -> tuple[Path, Path]:
+    """An exam's QC image and its numbers, beside its region masks."""
+    png, meta = qc_paths(regions_dir, qc.patient_id, qc.timepoint)
+    atomic.write_bytes(png, qc.png)
+    atomic.write_text(meta, json.dumps(qc.numbers, indent=1, allow_nan=True))
+    return png, meta
 
 
 def write_model_file(path: Path, model: dict) -> Path:

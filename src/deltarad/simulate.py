@@ -32,6 +32,7 @@ from scipy.stats import norm
 
 from deltarad import atomic
 from deltarad.design import (
+    default_radscores,
     BASELINE,
     DELTA_KEYS,
     EARLY,
@@ -144,14 +145,20 @@ def design_delta_table(features: pd.DataFrame, design: Design) -> pd.DataFrame:
 
 def design_section(design: Design) -> dict:
     """The study file's `design:` section of a design (the issue's shape: deltas as pairs,
-    regions as tumour or {band_mm: [inner, outer]}, references as cohort columns)."""
+    regions as tumour or {band_mm: [inner, outer]}, a reference as its column or {name, label, columns})."""
     raw = design.to_dict()
+    radscores = {} if design.radscores == default_radscores(design.regions, design.deltas) else {
+        "radscores": [{"name": r.name, "label": r.label, "regions": list(r.regions), "delta": r.delta}
+                      for r in design.radscores]}
     return {
         "timepoints": raw["timepoints"],
         "deltas": [d["pair"] if d["form"] == "relative" else d for d in raw["deltas"]],
         "image": raw["image"],
         "regions": raw["regions"],
-        "references": [c for r in design.references for c in r.columns],
+        "references": [r.columns[0] if (r.name == ULTRASOUND_COLUMN or r.name == r.label == r.columns[0])
+                       and len(r.columns) == 1 else {"name": r.name, "label": r.label, "columns": list(r.columns)}
+                       for r in design.references],
+        **radscores,
     }
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import typer
@@ -49,12 +48,11 @@ def register(app: typer.Typer) -> None:
         design.timepoints otherwise). Writes a draft cohort (image columns filled) and index.csv
         (one line per series: what it is, and why it was taken or left). Patients are named by
         HMAC-SHA-256 pseudonyms under the study key, a file kept outside the outputs."""
-        from deltarad import atomic
         from deltarad.config import load_study
         from deltarad.design import BASELINE, EARLY
         from deltarad.imaging.dicom.index import index_tree
         from deltarad.imaging.dicom.pseudonyms import Pseudonyms, check_outside, default_key_file, study_key
-        from deltarad.outputs import write_index
+        from deltarad.outputs import write_index, write_link_table
         from deltarad.runfolder import INDEX
 
         output_file(out)
@@ -86,7 +84,5 @@ def register(app: typer.Typer) -> None:
                    f" (patients as pseudonyms keyed by {key_file}, no DICOM identifiers)"))
         if link_table is not None:
             assert pseudonyms is not None  # --link-table is refused with --with-ids: pseudonyms name the patients
-            with atomic.atomic_path(link_table) as tmp:
-                os.chmod(tmp, 0o600)  # before a byte of it is written
-                pseudonyms.link_table().to_csv(tmp, index=False, lineterminator="\n")
+            write_link_table(link_table, pseudonyms.link_table())
             typer.echo(f"wrote {link_table}: pseudonym -> PatientID (identifying; keep it apart from the outputs)")

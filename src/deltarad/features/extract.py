@@ -441,7 +441,7 @@ def extract_timepoint(
         qc = exam_qc(exam.image, exam.regions, pid, timepoint, ring_mm, exam.ring_stats,
                      design=design, band_stats=exam.band_stats)
         if qc is not None:
-            runfolder.write_exam_qc(regions_dir, qc.patient_id, qc.timepoint, qc.png, qc.numbers)
+            runfolder.write_exam_qc(regions_dir, qc)
     records = exam_features(exam, settings, patient=pid, timepoint=timepoint, design=design)
     return [{**r, IMAGE_DIGEST: exam.image_digest} for r in records] if digest else records
 
