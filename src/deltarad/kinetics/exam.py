@@ -80,7 +80,7 @@ def exam_kinetics(phases: Sequence[sitk.Image], mask: sitk.Image, settings: Kine
     tumour = sitk.GetArrayViewFromImage(mask) != 0
     sx, sy, sz = (float(v) for v in phases[0].GetSpacing())
     spacing_zyx = (sz, sy, sx)
-    thresholds: FTVThresholds = settings.thresholds()
+    thresholds = ftv_thresholds(settings)
     ftv = functional_tumour_volume(arrays[choice.pre], arrays[choice.early], arrays[choice.late], tumour, spacing_zyx,
                                    thresholds, margin_mm=settings.margin_mm)
     box = bounding_box(tumour, (0, 0, 0)) if tumour.any() else (slice(0, 0),) * 3
@@ -110,6 +110,12 @@ def exam_kinetics(phases: Sequence[sitk.Image], mask: sitk.Image, settings: Kine
     ftv_image = sitk.GetImageFromArray(ftv.mask.astype(np.uint8))
     ftv_image.CopyInformation(phases[0])
     return ExamKinetics(row, ftv_image, choice, notes)
+
+
+def ftv_thresholds(settings: KineticsSettings) -> FTVThresholds:
+    """The FTV thresholds of the study file's `kinetics:` settings."""
+    return FTVThresholds(s0_fraction=settings.s0_fraction, s0_percentile=settings.s0_percentile,
+                         pe_min=settings.pe_min, ser_min=settings.ser_min, neighbours_min=settings.neighbours_min)
 
 
 def kinetic_map_image(name: str, phases: Sequence[sitk.Image], choice: PhaseChoice, *, patient: str | None = None,
