@@ -13,6 +13,7 @@ from deltarad.encoding import label, level_of
 from deltarad.config import Study, TableFile
 from deltarad.design import BASELINE, EARLY
 from deltarad.errors import FAILURE_COLUMNS, StudyFileError
+from deltarad.kinetics import kinetic_variables
 from deltarad.tablefile import Table, is_given, read_table_file
 
 #: Cohort columns of one exam, per timepoint ("{tp}"): the image and reader 1's mask (required),
@@ -117,7 +118,8 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
     binary = ([study.outcome] if require_outcome else []) + [c for c in reference_columns if c == study.ultrasound]
     continuous = [c for c in reference_columns if c not in binary and c not in study.clinical and c != study.outcome]
     needed = list(dict.fromkeys(binary + continuous + list(study.clinical)))
-    missing = [c for c in needed if c not in df.columns]
+    derived = set(kinetic_variables(design.deltas)) if study.kinetics is not None else set()
+    missing = [c for c in needed if c not in df.columns and c not in derived]  # derived: joined after extraction
     if missing:
         raise StudyFileError(f"missing column(s) {', '.join(missing)}", file=path)
 
@@ -138,6 +140,8 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
             problems.setdefault(df["patient_id"].iat[i], f"column '{col}' must be 0 or 1, got {_shown(df[col].iat[i])}")
         df[col] = values
     for col in continuous:
+        if col not in df.columns:
+            continue  # a kinetic variable, derived at extraction
         if col in study.coding or pd.api.types.is_numeric_dtype(df[col]):
             continue
         numeric = pd.to_numeric(df[col], errors="coerce")
@@ -146,6 +150,8 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
                                 f"'{col}' (a reference model takes numbers; code the levels under coding)")
         df[col] = numeric
     for col in study.clinical:
+        if col not in df.columns:
+            continue  # a kinetic variable, derived at extraction
         if col in study.categorical or pd.api.types.is_numeric_dtype(df[col]):
             continue
         numeric = pd.to_numeric(df[col], errors="coerce")

@@ -19,6 +19,10 @@ Feature extraction (`deltarad extract`, or `run` from images):
     DIR/features.csv             long form: one row per (patient, timepoint, region, reader)
     DIR/extraction_failures.csv  exams that failed: patient_id, stage, error
     DIR/extraction_notes.csv     what was inferred or corrected per exam: patient_id, timepoint, reader, note
+    DIR/kinetics.csv             with a study's `kinetics:` key: FTV, peak enhancement, time to peak and
+                                 curve-type shares per exam and reader (deltarad.kinetics.KINETICS_COLUMNS)
+    DIR/kinetics_deltas.csv      ΔFTV and tumour-volume change per patient and delta (reader 1), the
+                                 cohort variables delta_ftv_<after> and volume_change_<after>
     DIR/regions/<patient>/<timepoint>_<region>_reader<k>.nrrd   the regions PyRadiomics saw (3D Slicer)
     DIR/regions/<patient>/qc_<timepoint>.png|json               the exam's region QC (deltarad.report.qc)
 
@@ -79,6 +83,8 @@ INDEX = "index.csv"
 FEATURES = "features.csv"
 EXTRACTION_FAILURES = "extraction_failures.csv"
 EXTRACTION_NOTES = "extraction_notes.csv"
+KINETICS = "kinetics.csv"
+KINETICS_DELTAS = "kinetics_deltas.csv"
 REGIONS = "regions"
 
 
@@ -130,6 +136,13 @@ def write_extraction(out_dir: Path, extraction: Extraction) -> None:
     atomic.write_csv(out_dir / FEATURES, extraction.features)
     atomic.write_csv(out_dir / EXTRACTION_FAILURES, extraction.failures.reindex(columns=FAILURE_COLUMNS))
     atomic.write_csv(out_dir / EXTRACTION_NOTES, extraction.notes)
+    if extraction.kinetics is not None:
+        atomic.write_csv(out_dir / KINETICS, extraction.kinetics)
+
+
+def write_kinetics_deltas(out_dir: Path, deltas: pd.DataFrame) -> Path:
+    atomic.write_csv(out_dir / KINETICS_DELTAS, deltas)
+    return out_dir / KINETICS_DELTAS
 
 
 def write_failures(out_dir: Path, failures: pd.DataFrame) -> Path:

@@ -21,6 +21,7 @@ from pydicom.errors import InvalidDicomError
 
 from deltarad.errors import CaseError
 from deltarad.imaging.dicom import read_dicom_exam
+from deltarad.imaging.dicom.exam import read_dicom_phases
 from deltarad.imaging.dicom.finding import looks_like_dicom
 from deltarad.imaging.geometry import on_image_grid, same_grid
 from deltarad.imaging.segments import choose_segment
@@ -68,6 +69,27 @@ def read_exam(path: str | Path, *, phase: int = 3, series: str | None = None, se
     if image.GetDimension() != 3:
         raise CaseError(f"expected a 3D image, got {image.GetDimension()}D", patient=patient, file=path)
     return image, notes
+
+
+def read_exam_phases(path: str | Path, *, series: str | None = None, image_kind: str | None = None,
+                     patient: str | None = None) -> tuple[list[sitk.Image], tuple[float, ...] | None, list[str]]:
+    """Every phase of a DCE exam in time order (pixels decoded once per phase), each phase's start
+    in seconds after phase 0 as the DICOM headers state it (None where they do not, or for a
+    4-D NIfTI/NRRD, whose phases lie along its 4th axis and carry no times), and the notes. A 3-D
+    file holds one phase: refused, since kinetics need them all."""
+    path = _existing(path, patient)
+    if path.is_dir() or looks_like_dicom(path):
+        images, times, n, notes = read_dicom_phases(path, None, series=series, image_kind=image_kind, patient=patient)
+        return [images[k] for k in range(n)], (None if times is None else times.times_s), notes
+    image = _sitk_read(path, patient)
+    if image.GetDimension() != 4 or image.GetNumberOfComponentsPerPixel() > 1:
+        raise CaseError(f"kinetics need every phase of the exam, but the file holds one {image.GetDimension()}-D "
+                        "volume: give a DICOM exam or a 4-D NIfTI/NRRD (phases along the 4th axis)",
+                        patient=patient, file=path)
+    size = list(image.GetSize())
+    n, size[3] = size[3], 0
+    phases = [sitk.Extract(image, size, [0, 0, 0, k]) for k in range(n)]
+    return phases, None, [f"4-D image: its {n} phases along the 4th axis read"]
 
 
 def _phase_index(phase: int, n: int, patient: str | None, path: Path) -> int:
