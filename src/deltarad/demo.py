@@ -16,15 +16,18 @@ class DemoRun:
 
 
 def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1.0, bootstrap: int = 50,
-             features_only: bool = False, design: str = "study") -> DemoRun:
+             features_only: bool = False, design: str = "study", kinetics: bool = False) -> DemoRun:
     """Generate `patients` patients in out/cohort (DICOM DCE exams and two readers' NRRD masks, or
     with `features_only` a feature table with planted signal), run the study into out/run with
     `bootstrap` optimism-bootstrap resamples, and build its report. `design`: the study's, or
-    "three-timepoint" (deltarad.synthetic.cohort.DESIGNS: three exams, two deltas, three bands)."""
-    if features_only and design != "study":
+    "three-timepoint" (deltarad.synthetic.cohort.DESIGNS: three exams, two deltas, three bands).
+    `kinetics`: exams with contrast curves by tissue (7 phases, 80 s apart), and a study file with
+    `kinetics: {}` whose reference models are the ultrasound read, ΔFTV and the tumour-volume
+    change (add_kinetics); off, the demo is as before, number for number."""
+    if features_only and (design != "study" or kinetics):
         from deltarad.errors import DeltaradError
 
-        raise DeltaradError(f"the {design} design needs images: leave out --features-only")
+        raise DeltaradError(f"the {'kinetics' if kinetics else design} demo needs images: leave out --features-only")
     if features_only:
         from deltarad.simulate import generate_feature_study
 
@@ -33,7 +36,10 @@ def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1
     else:
         from deltarad.synthetic.cohort import generate_cohort
 
-        study_file = generate_cohort(out / "cohort", n_patients=patients, seed=seed, effect=effect, design=design)
+        study_file = generate_cohort(out / "cohort", n_patients=patients, seed=seed, effect=effect, design=design,
+                                     tissue_kinetics=kinetics)
+        if kinetics:
+            add_kinetics(Path(study_file))
     run_dir = out / "run"
     study = load_study(study_file)
     study.validation.bootstrap = bootstrap
@@ -41,3 +47,21 @@ def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1
     from deltarad.report import build_report
 
     return DemoRun(Path(study_file), run, build_report(run_dir))
+
+
+def add_kinetics(study_file: Path) -> None:
+    """Add `kinetics: {}` (I-SPY's defaults; the phase times from the DICOM headers) to a generated
+    study file, and the reference models ultrasound, ΔFTV and volume change of every delta pair."""
+    import yaml
+
+    from deltarad.atomic import write_text
+    from deltarad.kinetics import kinetic_variables
+
+    text = study_file.read_text(encoding="utf-8")
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    study = yaml.safe_load(text)
+    study["kinetics"] = {}
+    pairs = load_study(study_file).design.deltas
+    design = study.setdefault("design", {})
+    design["references"] = [study.get("ultrasound", "ultrasound"), *kinetic_variables(pairs)]
+    write_text(study_file, header + yaml.safe_dump(study, sort_keys=False))

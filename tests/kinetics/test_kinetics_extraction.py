@@ -195,3 +195,17 @@ def test_a_map_undefined_in_the_tumour_is_refused(closed_form, tmp_path):
     with pytest.raises(StageError, match=r"the pe map is undefined in 3\.0% of reader 1's tumour voxels"):
         extract_timepoint(row, "baseline", settings, design=Design(image=ImageSpec(map="pe")),
                           kinetics=Study.from_settings({"kinetics": {"times_s": TIMES}}).kinetics)
+
+
+def test_the_kinetics_demo_study_file(tmp_path):
+    from deltarad.config import load_study
+    from deltarad.demo import add_kinetics
+
+    path = generate_cohort(tmp_path / "cohort", n_patients=2, seed=1, shape=(32, 32, 8), workers=1,
+                           tissue_kinetics=True)
+    add_kinetics(path)
+    study = load_study(path)
+    assert study.kinetics is not None and study.kinetics.times_s is None  # the DICOM headers time the phases
+    assert [r.columns[0] for r in study.design.references] == ["ultrasound", "delta_ftv_early", "volume_change_early"]
+    assert path.read_text().startswith("# Synthetic cohort")
+    assert len(load_cohort(study)) == 2  # the kinetic columns are derived at extraction, not looked for in the file

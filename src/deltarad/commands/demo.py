@@ -27,6 +27,10 @@ def register(app: typer.Typer) -> None:
             "study", "--design", help="study: the study's two exams and one ring; three-timepoint: baseline, early "
             "and post exams, two deltas, peritumoral bands 0-3, 3-6 and 6-9 mm (the study file's design section)"
         ),
+        kinetics: bool = typer.Option(
+            False, "--kinetics", help="exams with contrast curves by tissue and a study file with `kinetics: {}`: "
+            "kinetics.csv, and ΔFTV and tumour-volume change as reference models beside the ultrasound read"
+        ),
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Generate a realistic longitudinal DCE-MRI cohort and run images -> report on it."""
@@ -40,7 +44,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"demo: generating {patients} patients (DICOM DCE exams, two readers' NRRD masks) in {out / 'cohort'}"
                        + ("" if design == "study" else f", {design} design"))
         done = run_demo(out, patients=patients, seed=seed, effect=effect, bootstrap=bootstrap, features_only=features_only,
-                        design=design)
+                        design=design, kinetics=kinetics)
         typer.echo(f"demo: {len(done.run.fit.predictions)} patients modelled, {len(done.run.failures)} failed, "
                    f"{time.perf_counter() - start:.0f} s")
         typer.echo(f"report: {done.report.resolve()}")

@@ -1,0 +1,77 @@
+"""What the kinetics stage costs inside extraction: `deltarad extract` on the perf cohort (issue 15's
+256 x 256 x 112 exams of 0.9 x 0.9 x 1.2 mm, with contrast curves by tissue: 7 phases timed in their
+DICOM headers) without and with the study file's `kinetics: {}`, each from an empty store on the
+embedded pool of `--workers` processes; the issue's target is at most 30 % more with kinetics.
+
+    python benchmarks/kinetics.py [--patients 2] [--workers 2]
+
+Writes benchmarks/results/kinetics.json and prints the summary. The cohort is generated once
+(benchmarks/results/cohort_kinetic_256x256x112_<n>/) and reused.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from deltarad.cohort import load_cohort  # noqa: E402
+from deltarad.config import load_study  # noqa: E402
+from deltarad.kinetics import KineticsSettings  # noqa: E402
+from deltarad.parallel import ParallelSettings, machine_cores  # noqa: E402
+from deltarad.synthetic import generate_cohort  # noqa: E402
+from deltarad.workflow import extract_features  # noqa: E402
+
+RESULTS = HERE / "results"
+EXAM_SHAPE = (256, 256, 112)
+EXAM_SPACING_MM = (0.9, 0.9, 1.2)
+
+
+def kinetic_cohort(n_patients: int) -> Path:
+    folder = RESULTS / f"cohort_kinetic_256x256x112_{n_patients}"
+    study = folder / "study.yaml"
+    if not study.is_file():
+        generate_cohort(folder, n_patients=n_patients, seed=0, shape=EXAM_SHAPE, spacing_mm=EXAM_SPACING_MM,
+                        workers=machine_cores(), tissue_kinetics=True)
+    return study
+
+
+def timed_extraction(study_path: Path, out_dir: Path, workers: int, kinetics: KineticsSettings | None) -> dict:
+    study = load_study(study_path).model_copy(update={"kinetics": kinetics})
+    cohort = load_cohort(study, require_outcome=False)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    start = time.perf_counter()
+    extraction = extract_features(study, cohort, out_dir, progress=False, parallel=ParallelSettings(workers=workers))
+    wall = time.perf_counter() - start
+    if len(extraction.failures):
+        raise RuntimeError(f"failed exams: {extraction.failures.to_dict('records')}")
+    return {"wall_s": wall, "exams": int(extraction.features[["patient_id", "timepoint"]].drop_duplicates().shape[0]),
+            "kinetic_rows": 0 if extraction.kinetics is None else len(extraction.kinetics)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    study = kinetic_cohort(args.patients)
+    without = timed_extraction(study, RESULTS / "kinetics_off", args.workers, None)
+    with_ = timed_extraction(study, RESULTS / "kinetics_on", args.workers, KineticsSettings())
+    overhead = 100.0 * (with_["wall_s"] - without["wall_s"]) / without["wall_s"]
+    result = {"patients": args.patients, "workers": args.workers, "exam_shape": EXAM_SHAPE,
+              "without_kinetics": without, "with_kinetics": with_, "overhead_percent": overhead,
+              "target_percent": 30.0}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "kinetics.json").write_text(json.dumps(result, indent=2))
+    print(f"extraction of {without['exams']} exams ({EXAM_SHAPE[0]}x{EXAM_SHAPE[1]}x{EXAM_SHAPE[2]}) on "
+          f"{args.workers} workers: {without['wall_s']:.1f} s without kinetics, {with_['wall_s']:.1f} s with "
+          f"({with_['kinetic_rows']} kinetics rows): {overhead:+.1f} % (target <= 30 %)")
+
+
+if __name__ == "__main__":
+    main()
