@@ -14,8 +14,8 @@ from deltarad.cohort import load_cohort_cases
 from deltarad.config import load_study
 from deltarad.features.extract import prepare_timepoint
 from deltarad.imaging.preprocess import itk_threads
-from deltarad.outputs import write_exam_qc
-from deltarad.report.qc import exam_qc
+from deltarad.runfolder import write_exam_qc
+from deltarad.features.region_qc import exam_qc
 from deltarad.synthetic.cohort import generate_cohort
 
 DEMO_EXAMS = 374

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-import deltarad.modeling.logit as logit
+import deltarad.stats.logit as logit
 import deltarad.modeling.validation as validation
 from deltarad.cohort import load_cohort_cases
 from deltarad.config import load_study

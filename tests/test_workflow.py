@@ -9,20 +9,22 @@ import pytest
 import yaml
 
 import deltarad.tablefile
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.cohort import read_cohort
 from deltarad.config import load_study
 from deltarad.errors import FAILURE_COLUMNS, DeltaradError
-from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.simulate import generate_feature_study
 from deltarad.workflow import StudyRun, run_study
 
-RUN_FILES = [outputs.FAILURES, outputs.DELTA_DROPPED, outputs.DELTA_FEATURES, outputs.SPLIT, outputs.PREDICTIONS,
-             outputs.SELECTION, outputs.SELECTED_FEATURES, outputs.MODEL, outputs.STUDY_RECORD, outputs.COHORT_FLOW,
-             outputs.MISSING_VALUES, outputs.VALIDATION, outputs.SELECTION_FREQUENCY, outputs.VALIDATION_FAILURES,
-             *(f"{t[:-4]}{ext}" for t in (outputs.TABLE1, outputs.TABLE2, outputs.TABLE3)
+RUN_FILES = [runfolder.FAILURES, runfolder.DELTA_DROPPED, runfolder.DELTA_FEATURES, runfolder.SPLIT, runfolder.PREDICTIONS,
+             runfolder.SELECTION, runfolder.SELECTED_FEATURES, runfolder.MODEL, runfolder.STUDY_RECORD, runfolder.COHORT_FLOW,
+             runfolder.MISSING_VALUES, runfolder.VALIDATION, runfolder.SELECTION_FREQUENCY, runfolder.VALIDATION_FAILURES,
+             *(f"{t[:-4]}{ext}" for t in (runfolder.TABLE1, runfolder.TABLE2, runfolder.TABLE3)
                for ext in (".csv", ".xlsx", ".html"))]
 
+
+#: the study's models (prediction column, label), written out
+MODEL_COLUMNS = ["radscore_dir", "radscore_dpr", "us", "combined"]
 
 def _study_file(root, n_patients=60, **settings):
     study_file = generate_feature_study(root, n_patients=n_patients, n_features=12, n_planted=3, effect=1.5, seed=5)
@@ -60,17 +62,17 @@ def test_every_stage_is_returned_and_is_what_the_run_folder_holds(planted_run):
     def read(name):
         return pd.read_csv(out / name, dtype={"patient_id": str})
 
-    pd.testing.assert_frame_equal(read(outputs.PREDICTIONS), run.fit.predictions.reset_index(drop=True),
+    pd.testing.assert_frame_equal(read(runfolder.PREDICTIONS), run.fit.predictions.reset_index(drop=True),
                                   check_exact=False, rtol=1e-9)
-    pd.testing.assert_frame_equal(read(outputs.SPLIT), run.fit.split.reset_index(drop=True))
-    assert json.loads((out / outputs.MODEL).read_text()) == json.loads(json.dumps(run.fit.model))
-    t3 = read(outputs.TABLE3)
+    pd.testing.assert_frame_equal(read(runfolder.SPLIT), run.fit.split.reset_index(drop=True))
+    assert json.loads((out / runfolder.MODEL).read_text()) == json.loads(json.dumps(run.fit.model))
+    t3 = read(runfolder.TABLE3)
     assert t3["model"].tolist() == run.tables.table3.frame["model"].tolist()
     assert t3["auc"].to_numpy() == pytest.approx(run.tables.table3.frame["auc"].to_numpy(), abs=1e-9)
     assert {"auc_corrected", "brier_cv_mean"} <= set(t3.columns)  # the internal validation's columns
-    assert read(outputs.VALIDATION)["model"].tolist() == run.validation.table["model"].tolist()
+    assert read(runfolder.VALIDATION)["model"].tolist() == run.validation.table["model"].tolist()
     assert set(run.delta["patient_id"]) == set(run.cohort.cases["patient_id"])
-    assert list(read(outputs.FAILURES).columns) == FAILURE_COLUMNS and run.failures.empty
+    assert list(read(runfolder.FAILURES).columns) == FAILURE_COLUMNS and run.failures.empty
 
 
 def test_run_study_still_unpacks_as_fit_and_failures(planted_run):
@@ -125,9 +127,9 @@ def test_failures_are_written_before_a_strict_run_stops(tmp_path):
     gone = cohort["patient_id"].iat[0]
     with pytest.raises(DeltaradError, match=f"patient {gone}: delta: no baseline and early exam features"):
         run_study(_without(tmp_path, study_file, gone), tmp_path / "run", strict=True)
-    failures = pd.read_csv(tmp_path / "run" / outputs.FAILURES, dtype={"patient_id": str})
+    failures = pd.read_csv(tmp_path / "run" / runfolder.FAILURES, dtype={"patient_id": str})
     assert failures["patient_id"].tolist() == [gone]
-    assert not (tmp_path / "run" / outputs.MODEL).exists()  # the run stopped before the fit
+    assert not (tmp_path / "run" / runfolder.MODEL).exists()  # the run stopped before the fit
 
 
 def test_demo_command_runs_the_library_demo(tmp_path):
@@ -142,4 +144,4 @@ def test_demo_command_runs_the_library_demo(tmp_path):
     assert "demo: 40 patients modelled, 0 failed" in res.output
     report = tmp_path / "demo" / "run" / "report.html"
     assert f"report: {report.resolve()}" in res.output and report.is_file()
-    assert pd.read_csv(tmp_path / "demo" / "run" / outputs.VALIDATION)["bootstrap_n"].eq(0).all()
+    assert pd.read_csv(tmp_path / "demo" / "run" / runfolder.VALIDATION)["bootstrap_n"].eq(0).all()

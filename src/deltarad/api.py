@@ -5,7 +5,7 @@ returning values instead of files:
 
     features = pd.concat([extract_exam(image, masks, patient_id=p, timepoint=t) for ...])
     d = delta(features)                       # relative change, baseline -> early
-    model = fit(d, clinical, settings)        # selection, radscores, ultrasound, combined
+    model = fit(d, clinical, settings)        # selection, radscores, reference models, combined
     scores = model.predict_proba(d, clinical)
     evaluate(clinical["outcome"], scores["combined"])
 
@@ -193,11 +193,12 @@ def fit(delta: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Mapping |
         ) -> DeltaradModel:
     """Fit the study's models, as `deltarad run` does: the random split over the clinical
     table's patients (row order), then on the training set alone ComBat (when a centre column is
-    given), feature selection per region (ICC, z-score, t-test, |r| > corr_max, LASSO), the two
-    radscores, the ultrasound model, the combined model (stepwise AIC) and the Youden cut-offs.
+    given), feature selection per radscore of the design (ICC, z-score, t-test, |r| > corr_max,
+    LASSO), the radscores (the study's: DIR and DPR), the reference models (the study's: the
+    ultrasound read), the combined model (stepwise AIC) and the Youden cut-offs.
 
     `delta`: the table `deltarad.delta` returns (or a delta_features.csv: see `delta_info`);
-    `clinical`: one row per patient (patient_id, outcome, ultrasound, the clinical variables);
+    `clinical`: one row per patient (patient_id, outcome, the references' columns, the clinical variables);
     `settings`: a Study, a mapping of study-file keys or None (the study's defaults). Patients the cohort check leaves
     out are logged. Returns the frozen model (`.to_json(path)`, `.predict_proba(delta, clinical)`).
     """

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from deltarad.coding import Coding
-from deltarad.encoding import label, level_of
 from deltarad.config import Study, TableFile
-from deltarad.design import BASELINE, EARLY
+from deltarad.design import BASELINE, EARLY, Design
+from deltarad.encoding import label, level_of
 from deltarad.errors import FAILURE_COLUMNS, StudyFileError
 from deltarad.kinetics import kinetic_variables
 from deltarad.tablefile import Table, is_given, read_table_file
@@ -83,7 +83,8 @@ def load_cohort_cases(study: Study, *, require_outcome: bool = True,
     return cohort.cases, cohort.failures
 
 
-def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | None = None) -> Cohort:
+def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | None = None,
+                design: Design | None = None) -> Cohort:
     """Read the cohort table (once) and split it into usable patients and per-patient failures.
 
     The table comes as it is (CSV with any common delimiter and decimal mark, XLSX, ODS: see
@@ -94,6 +95,8 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
     never sinks a cohort run. Coded columns hold their levels; file order is kept; the patient id
     column is renamed to `patient_id` (text); image paths are made absolute (relative to the
     cohort file's folder). `table`: the cohort already in hand (e.g. tablefile.Table.of_frame).
+    `design`: whose reference models' columns the table needs (default the study's; a frozen
+    model's when it scores the cohort).
     """
     pid = study.patient_id
     table = table if table is not None else read_study_table(study, study.cohort, "cohort file", pid)
@@ -112,14 +115,15 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
         more = df["patient_id"][repeated].nunique() - 1
         raise StudyFileError(f"duplicate patient_id: {first} ({table.where(np.flatnonzero(df['patient_id'] == first))})"
                              + (f" and {more} more" if more else ""), file=path)
-    design = study.design
-    reference_columns = list(dict.fromkeys(c for r in design.references for c in r.columns))
-    # the ultrasound read is binary (0/1, as the study's); other reference columns are numbers
-    binary = ([study.outcome] if require_outcome else []) + [c for c in reference_columns if c == study.ultrasound]
-    continuous = [c for c in reference_columns if c not in binary and c not in study.clinical and c != study.outcome]
-    needed = list(dict.fromkeys(binary + continuous + list(study.clinical)))
+    design = design or study.design
+    references = design.reference_columns  # the study's: the ultrasound read, 0/1
+    binary = ([study.outcome] if require_outcome else []) + [c for c in references if c == study.ultrasound]
+    # kinetic variables (delta_ftv_<after>, volume_change_<after>) are joined after extraction
     derived = set(kinetic_variables(design.deltas)) if study.kinetics is not None else set()
-    missing = [c for c in needed if c not in df.columns and c not in derived]  # derived: joined after extraction
+    # other references' columns: numbers, never blank (a column with a declared coding is read by it)
+    numeric = [c for c in references if c not in binary and c not in study.coding and c not in derived]
+    needed = list(dict.fromkeys(binary + numeric + [c for c in study.clinical if c not in derived]))
+    missing = [c for c in needed if c not in df.columns]
     if missing:
         raise StudyFileError(f"missing column(s) {', '.join(missing)}", file=path)
 
@@ -139,19 +143,16 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
                 problems.setdefault(df["patient_id"].iat[i], f"column '{col}' is blank")
             problems.setdefault(df["patient_id"].iat[i], f"column '{col}' must be 0 or 1, got {_shown(df[col].iat[i])}")
         df[col] = values
-    for col in continuous:
-        if col not in df.columns:
-            continue  # a kinetic variable, derived at extraction
-        if col in study.coding or pd.api.types.is_numeric_dtype(df[col]):
-            continue
-        numeric = pd.to_numeric(df[col], errors="coerce")
-        for i in np.flatnonzero(df[col].notna() & numeric.isna()):
-            problems.setdefault(df["patient_id"].iat[i], f"non-numeric value {df[col].iat[i]!r} in reference column "
-                                f"'{col}' (a reference model takes numbers; code the levels under coding)")
-        df[col] = numeric
+    for col in numeric:
+        values = pd.to_numeric(df[col], errors="coerce")
+        for i in np.flatnonzero(values.isna().to_numpy()):
+            got = df[col].iat[i]
+            problems.setdefault(df["patient_id"].iat[i], f"column '{col}' is blank" if pd.isna(got) else
+                                f"column '{col}' (a reference model's) must be a number, got {_shown(got)}")
+        df[col] = values
     for col in study.clinical:
-        if col not in df.columns:
-            continue  # a kinetic variable, derived at extraction
+        if col in derived:
+            continue
         if col in study.categorical or pd.api.types.is_numeric_dtype(df[col]):
             continue
         numeric = pd.to_numeric(df[col], errors="coerce")

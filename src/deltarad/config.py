@@ -467,6 +467,18 @@ def _format_error(err: dict) -> str:
     return f"'{loc}': {err['msg']} (got {err.get('input')!r})"
 
 
+def with_model_design(study: Study, design: d.Design) -> Study:
+    """`study` (a new cohort's) under a frozen model's `design`, so that its exams are read, its
+    regions built and its deltas taken as the model's were. A study file that declares a design
+    of its own must declare the model's."""
+    if study.design_settings.model_fields_set:
+        if study.design != design:
+            raise StudyFileError("the study file's design: section differs from the model's; leave it out (the "
+                                 "model's applies) or declare the model's design", file=study.file_name or None)
+        return study
+    return study.model_copy(update={"design_settings": DesignSettings.model_validate(design.to_dict())})
+
+
 def load_study(path: str | Path) -> Study:
     """Read and validate a study file; every wrong key or value is named in the error."""
     path = Path(path)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deltarad.config import load_study
+from deltarad.errors import DeltaradError
 from deltarad.workflow import StudyRun, run_study
 
 
@@ -20,19 +21,22 @@ def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1
     """Generate `patients` patients in out/cohort (DICOM DCE exams and two readers' NRRD masks, or
     with `features_only` a feature table with planted signal), run the study into out/run with
     `bootstrap` optimism-bootstrap resamples, and build its report. `design`: the study's, or
-    "three-timepoint" (deltarad.synthetic.cohort.DESIGNS: three exams, two deltas, three bands).
+    "three-timepoint": three exams, two deltas, peritumoral bands (images:
+    deltarad.synthetic.cohort.DESIGNS; a feature table: deltarad.simulate.DEMO_DESIGNS).
     `kinetics`: exams with contrast curves by tissue (7 phases, 80 s apart), and a study file with
     `kinetics: {}` whose reference models are the ultrasound read, ΔFTV and the tumour-volume
     change (add_kinetics); off, the demo is as before, number for number."""
-    if features_only and (design != "study" or kinetics):
-        from deltarad.errors import DeltaradError
+    from deltarad.simulate import DEMO_DESIGNS
 
-        raise DeltaradError(f"the {'kinetics' if kinetics else design} demo needs images: leave out --features-only")
+    if design not in DEMO_DESIGNS:
+        raise DeltaradError(f"demo design must be one of {', '.join(DEMO_DESIGNS)}, got {design!r}")
+    if features_only and kinetics:
+        raise DeltaradError("the kinetics demo needs images: leave out --features-only")
     if features_only:
         from deltarad.simulate import generate_feature_study
 
         study_file = generate_feature_study(out / "cohort", n_patients=patients, effect=effect, seed=seed,
-                                            internal_validation=True)
+                                            internal_validation=True, design=DEMO_DESIGNS[design])
     else:
         from deltarad.synthetic.cohort import generate_cohort
 

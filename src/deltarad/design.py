@@ -32,6 +32,9 @@ INTRATUMORAL, PERITUMORAL = "intratumoral", "peritumoral"
 ULTRASOUND_COLUMN, ULTRASOUND_LABEL = "us", "Ultrasound"
 COMBINED, COMBINED_LABEL = "combined", "Combined"
 
+#: joins a region's name to its feature's in a pooled radscore's feature names (intratumoral:original_...)
+POOLED_SEPARATOR = ":"
+
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # the study's radscore names (Delta IntRatumoral / Delta PeRitumoral radiomics)
 _STUDY_ABBREVIATIONS = {INTRATUMORAL: "DIR", PERITUMORAL: "DPR"}
@@ -202,6 +205,18 @@ class Design:
         }
 
     @property
+    def reference_columns(self) -> tuple[str, ...]:
+        """The cohort columns the reference models read, each once, in declaration order."""
+        return tuple(dict.fromkeys(c for r in self.references for c in r.columns))
+
+    def selection_name(self, radscore: Radscore) -> str:
+        """The radscore's name in the selection tables' `region` column: its region (its regions
+        joined by +), with its delta after @ when the design has several (intratumoral for the
+        study's DIR; ring_0_3@post_vs_baseline)."""
+        regions = "+".join(radscore.regions)
+        return regions if len(self.deltas) == 1 else f"{regions}@{radscore.delta}"
+
+    @property
     def comparator(self) -> str | None:
         """The model every other is compared with (DeLong, IDI, NRI): the first reference."""
         return self.references[0].name if self.references else None
@@ -240,6 +255,11 @@ class Design:
             radscores=tuple(Radscore(r["name"], r["label"], tuple(r["regions"]), r["delta"]) for r in raw["radscores"]),
             references=tuple(Reference(r["name"], r["label"], tuple(r["columns"])) for r in raw["references"]),
         )
+
+
+def pooled_feature(region: str, feature: str) -> str:
+    """A feature's name in a pooled radscore: region-prefixed, so two regions' features stay apart."""
+    return f"{region}{POOLED_SEPARATOR}{feature}"
 
 
 def default_radscores(regions: Sequence[Region], deltas: Sequence[DeltaPair]) -> tuple[Radscore, ...]:

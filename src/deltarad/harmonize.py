@@ -2,7 +2,7 @@
 Biostatistics 2007; the parametric empirical-Bayes location/scale model as neuroCombat 0.2.12
 computes it).
 
-Fitted on the training patients only, per region, on reader 1's delta features, with the centre
+Fitted on the training patients only, per delta and region, on reader 1's delta features, with the centre
 as the only batch variable: the outcome is not protected as a covariate because a new patient's
 outcome is unknown when the stored transform is applied. The fitted parameters are plain numbers
 (`ComBat.to_dict`), stored in model.json and applied to new patients of the same centres.
@@ -149,11 +149,21 @@ def fit_harmonization(settings, cohort: pd.DataFrame, delta: DeltaMatrices, trai
     if centres.nunique() < 2:
         log.info("harmonisation skipped: all training patients come from centre %s", centres.iloc[0])
         return None
-    regions = {region: ComBat().fit(X.reindex(train_ids), centres).to_dict()
-               for (region, reader), X in delta.items() if reader == 1}
+    fitted: dict[str, dict] = {}
+    for (pair, region, reader), X in delta.items():
+        if reader == 1:
+            fitted.setdefault(pair, {})[region] = ComBat().fit(X.reindex(train_ids), centres).to_dict()
     log.info("ComBat fitted on %d training patients from %d centres", len(train_ids), centres.nunique())
-    return {"method": "combat", "column": settings.column, "unseen_centre": settings.unseen_centre,
-            "regions": regions}
+    # one delta: per region, as model files always stored it; several: per delta, then region
+    parts = {"regions": next(iter(fitted.values()), {})} if len(fitted) <= 1 else {"deltas": fitted}
+    return {"method": "combat", "column": settings.column, "unseen_centre": settings.unseen_centre, **parts}
+
+
+def _stored_combat(params: dict, pair: str, region: str) -> dict | None:
+    """The stored ComBat parameters of one delta and region (None: not harmonised)."""
+    if "deltas" in params:
+        return params["deltas"].get(pair, {}).get(region)
+    return params["regions"].get(region)
 
 
 def apply_harmonization(params: dict | None, cohort: pd.DataFrame, delta: DeltaMatrices) -> DeltaMatrices:
@@ -169,11 +179,12 @@ def apply_harmonization(params: dict | None, cohort: pd.DataFrame, delta: DeltaM
         raise DeltaradError(f"the model harmonises by '{column}' (ComBat), but the cohort has no such column")
     out: dict = {}
     unseen_rows: dict = {}
-    for (region, reader), X in delta.items():
-        if region not in params["regions"]:
-            out[region, reader] = X
+    for (pair, region, reader), X in delta.items():
+        stored = _stored_combat(params, pair, region)
+        if stored is None:
+            out[pair, region, reader] = X
             continue
-        combat = ComBat.from_dict(params["regions"][region])
+        combat = ComBat.from_dict(stored)
         centres = _centres(cohort, column, X.index)
         known = centres.notna().to_numpy()
         unseen = known & ~centres.isin(combat.centres).to_numpy()
@@ -189,7 +200,7 @@ def apply_harmonization(params: dict | None, cohort: pd.DataFrame, delta: DeltaM
         X = X.copy()
         if rows.any():
             X.loc[rows] = combat.transform(X.loc[rows], centres[rows]).to_numpy()
-        out[region, reader] = X
+        out[pair, region, reader] = X
     for region, centres in unseen_rows.items():
         centres = pd.concat(centres)
         log.warning("%d delta row(s) of unseen centre(s) %s left unharmonised", len(centres),

@@ -1,5 +1,6 @@
-"""Every file deltarad writes into a run folder, by name, each written atomically (deltarad.atomic):
-a run that stops leaves each file whole or absent, never half written.
+"""Workflow floor: the one writer of a run folder's result files (its layout and names:
+deltarad.runfolder), each written atomically (deltarad.atomic): a run that stops leaves each file
+whole or absent, never half written.
 
 The stages compute values (deltarad.workflow); this module only lays them out on disk. Layout of
 `deltarad run --out DIR`:
@@ -24,7 +25,7 @@ Feature extraction (`deltarad extract`, or `run` from images):
     DIR/kinetics_deltas.csv      ΔFTV and tumour-volume change per patient and delta (reader 1), the
                                  cohort variables delta_ftv_<after> and volume_change_<after>
     DIR/regions/<patient>/<timepoint>_<region>_reader<k>.nrrd   the regions PyRadiomics saw (3D Slicer)
-    DIR/regions/<patient>/qc_<timepoint>.png|json               the exam's region QC (deltarad.report.qc)
+    DIR/regions/<patient>/qc_<timepoint>.png|json               the exam's region QC (deltarad.features.region_qc)
 
 written as each exam finishes (regions) or when all have (the tables); the feature store
 (DIR/store/, deltarad.features.store) is the resumable cache behind them.
@@ -36,10 +37,8 @@ failures.csv.
 from __future__ import annotations
 
 import html
-import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -49,88 +48,17 @@ import pandas as pd
 from deltarad import atomic
 from deltarad.errors import FAILURE_COLUMNS
 from deltarad.formatting import journal_format
+from deltarad.runfolder import (  # the layout, re-exported: outputs writes what runfolder names
+    FAILURES, DELTA_DROPPED, DELTA_FEATURES, SPLIT, PREDICTIONS, SELECTION, SELECTED_FEATURES, MODEL, STUDY_RECORD, COHORT_FLOW, TABLES, MISSING_VALUES, VALIDATION, SELECTION_FREQUENCY, VALIDATION_FAILURES, TABLE1, TABLE2, TABLE3, CALIBRATION, ROC, DECISION_CURVE, INDEX, FEATURES, EXTRACTION_FAILURES, EXTRACTION_NOTES, KINETICS, KINETICS_DELTAS, REGIONS, write_model_file,
+)
 
 if TYPE_CHECKING:
-    import SimpleITK as sitk
 
     from deltarad.features.extract import Extraction
     from deltarad.modeling.pipeline import FitResult
     from deltarad.modeling.validation import ValidationResult
     from deltarad.preflight import StudyCheck
-    from deltarad.report.qc import ExamQC
     from deltarad.study_tables import StudyTables
-
-FAILURES = "failures.csv"
-DELTA_DROPPED = "delta_dropped.csv"
-DELTA_FEATURES = "delta_features.csv"
-SPLIT = "split.csv"
-PREDICTIONS = "predictions.csv"
-SELECTION = "selection.csv"
-SELECTED_FEATURES = "selected_features.csv"
-MODEL = "model.json"
-STUDY_RECORD = "study.json"
-COHORT_FLOW = "cohort_flow.csv"
-TABLES = "tables"
-MISSING_VALUES = f"{TABLES}/missing_values.csv"
-VALIDATION = f"{TABLES}/validation.csv"
-SELECTION_FREQUENCY = f"{TABLES}/selection_frequency.csv"
-VALIDATION_FAILURES = f"{TABLES}/validation_failures.csv"
-TABLE1, TABLE2, TABLE3 = (f"{TABLES}/table{i}.csv" for i in (1, 2, 3))
-CALIBRATION = f"{TABLES}/calibration.csv"
-ROC = f"{TABLES}/roc.csv"
-DECISION_CURVE = f"{TABLES}/decision_curve.csv"
-INDEX = "index.csv"
-FEATURES = "features.csv"
-EXTRACTION_FAILURES = "extraction_failures.csv"
-EXTRACTION_NOTES = "extraction_notes.csv"
-KINETICS = "kinetics.csv"
-KINETICS_DELTAS = "kinetics_deltas.csv"
-REGIONS = "regions"
-
-
-@dataclass(frozen=True)
-class JournalTable:
-    """A table as the study reports it: the numbers, its title and footnotes."""
-
-    frame: pd.DataFrame
-    title: str
-    notes: list[str] = field(default_factory=list)
-
-
-def region_mask_path(regions_dir: Path, patient_id: str, timepoint: str, region: str, reader: int) -> Path:
-    return Path(regions_dir) / str(patient_id) / f"{timepoint}_{region}_reader{reader}.nrrd"
-
-
-def qc_paths(regions_dir: Path, patient_id: str, timepoint: str) -> tuple[Path, Path]:
-    """An exam's QC image and numbers: (qc_<timepoint>.png, qc_<timepoint>.json)."""
-    folder = Path(regions_dir) / str(patient_id)
-    return folder / f"qc_{timepoint}.png", folder / f"qc_{timepoint}.json"
-
-
-def write_region_masks(regions_dir: Path, patient_id: str, timepoint: str,
-                       regions: dict[tuple[str, int], sitk.Image]) -> list[Path]:
-    """Each (region, reader) mask of one exam as compressed NRRD."""
-    import SimpleITK as sitk
-
-    written = []
-    for (region, reader), mask in regions.items():
-        path = region_mask_path(regions_dir, patient_id, timepoint, region, reader)
-        writer = sitk.ImageFileWriter()
-        writer.SetImageIO("NrrdImageIO")
-        writer.UseCompressionOn()
-        with atomic.atomic_path(path) as tmp:
-            writer.SetFileName(str(tmp))
-            writer.Execute(mask)
-        written.append(path)
-    return written
-
-
-def write_exam_qc(regions_dir: Path, qc: ExamQC) -> tuple[Path, Path]:
-    png, meta = qc_paths(regions_dir, qc.patient_id, qc.timepoint)
-    atomic.write_bytes(png, qc.png)
-    atomic.write_text(meta, json.dumps(qc.numbers, indent=1, allow_nan=True))
-    return png, meta
-
 
 def write_extraction(out_dir: Path, extraction: Extraction) -> None:
     atomic.write_csv(out_dir / FEATURES, extraction.features)
@@ -164,11 +92,6 @@ def write_fit(out_dir: Path, fit: FitResult) -> None:
     atomic.write_csv(out_dir / SELECTION, fit.selection)
     atomic.write_csv(out_dir / SELECTED_FEATURES, fit.selected)
     write_model_file(out_dir / MODEL, fit.model)
-
-
-def write_model_file(path: Path, model: dict) -> Path:
-    """A model file: plain JSON (deltarad.modeling.modelfile), never pickle."""
-    return atomic.write_json(path, model)
 
 
 def write_predictions(out_dir: Path, predictions: pd.DataFrame) -> Path:

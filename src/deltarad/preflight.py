@@ -27,10 +27,9 @@ import pandas as pd
 import SimpleITK as sitk
 
 from deltarad.cohort import load_cohort_cases, read_study_table, unmatched_ids
-from deltarad.config import ImagingSettings, Study
+from deltarad.config import ImagingSettings, Study, imaging_design
+from deltarad.design import ULTRASOUND_COLUMN, Design
 from deltarad.errors import CaseError, CompleteEarlyResponse, DeltaradError, StudyFileError
-from deltarad.config import imaging_design
-from deltarad.design import Design
 from deltarad.imaging import io
 from deltarad.imaging.air import exam_air
 from deltarad.imaging.finite import non_finite_checked
@@ -361,6 +360,8 @@ def _patients(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame, failures: p
     imputes = getattr(getattr(study, "missing", None), "policy", None) == "mice"
     usable = cohort.set_index("patient_id")
     cohort_error = dict(zip(failures["patient_id"], failures["error"]))
+    # the ultrasound read's column: the design's ultrasound reference's (none: the column stays empty)
+    read = next((r.columns[0] for r in study.design.references if r.name == ULTRASOUND_COLUMN), None)
     rows = []
     for i, pid in enumerate(ids):
         reasons: list[str] = []
@@ -383,18 +384,22 @@ def _patients(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame, failures: p
             "warnings": "; ".join(warned),
             "clinical_missing": ", ".join(missing) + (" (imputed)" if missing and imputes else ""),
             "outcome": _shown_value(raw[study.outcome].iat[i]) if study.outcome in raw.columns else None,
-            "ultrasound": _shown_value(raw[study.ultrasound].iat[i]) if study.ultrasound in raw.columns else None,
+            "ultrasound": _shown_value(raw[read].iat[i]) if read in raw.columns else None,
             "reader2": "both" if len(with_r2) == len(study.design.timepoints) else (with_r2[0] if with_r2 else "none"),
         })
     return pd.DataFrame(rows, columns=PATIENT_COLUMNS)
 
 
 def _coding(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
-    """Each value seen in the outcome and ultrasound columns, and what the cohort reader made of
-    it (read from its result, so this table follows the reader's rule, whatever it is)."""
+    """Each value seen in the outcome and the reference models' columns (the study's: the
+    ultrasound read), and what the cohort reader made of it (read from its result, so this table
+    follows the reader's rule, whatever it is)."""
     ids = raw[study.patient_id].astype(str).str.strip()
     rows = []
-    for role, column in (("outcome", study.outcome), ("ultrasound", study.ultrasound)):
+    design = study.design
+    references = [("ultrasound" if r.name == ULTRASOUND_COLUMN else "reference", c)
+                  for r in design.references for c in r.columns]
+    for role, column in dict.fromkeys([("outcome", study.outcome), *references]):
         if column not in raw.columns:
             continue
         read = dict(zip(cohort["patient_id"], cohort[column])) if column in cohort.columns else {}
@@ -410,7 +415,8 @@ def _coding(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFra
 def _meaning(role: str, value: object) -> str:
     number = float(value)
     code = int(number) if number.is_integer() else number
-    return f"{code} ({_MEANING[role][code]})" if code in _MEANING[role] else f"{code}"
+    meaning = _MEANING.get(role, {})
+    return f"{code} ({meaning[code]})" if code in meaning else f"{code}"
 
 
 # ----------------------------------------------------------------------------- output

@@ -9,6 +9,13 @@ A few noise features are near-copies of planted ones (|r| > 0.9, for the correla
 have a zero baseline for some patients (dropped by the delta step), and a few are unreliable
 between readers (low ICC).
 
+With a `design` (deltarad.design.Design) the table holds the design's timepoints and regions
+instead of the study's (baseline/early, intratumoral/peritumoral): every later timepoint's relative
+change from the first carries the planted signal, a response per patient and timepoint (its
+outcome's mean `effect` SDs from the other's, plus N(0, 1)) that every region sees; the cohort then also has
+`volume_change`, a continuous tumour-volume change that is informative (a clinical reference), and
+with `ultrasound=False` no ultrasound column. study.yaml gets the design's `design:` section.
+
 With `centres` > 1 each patient gets a `centre` (centre1, centre2, ...) and, with
 `centre_effect` > 0, every centre shifts each feature's delta by N(0, centre_effect) SDs and
 scales its spread by exp(N(0, centre_effect / 2)): a scanner/protocol effect for ComBat to
@@ -24,9 +31,28 @@ import yaml
 from scipy.stats import norm
 
 from deltarad import atomic
-from deltarad.design import BASELINE, EARLY, INTRATUMORAL, PERITUMORAL
+from deltarad.design import (
+    BASELINE,
+    DELTA_KEYS,
+    EARLY,
+    FEATURE_KEYS,
+    INTRATUMORAL,
+    ULTRASOUND_COLUMN,
+    DeltaPair,
+    Design,
+    Region,
+)
 
 CLINICAL = ["age", "ca153", "subtype", "ki67"]
+#: the generated variant of another study: exams at baseline, early and post (two deltas from
+#: baseline), the tumour and two peritumoral bands (0-3 and 3-6 mm), the ultrasound reference
+THREE_TIMEPOINTS = Design(
+    timepoints=(BASELINE, EARLY, "post"),
+    deltas=(DeltaPair(BASELINE, EARLY), DeltaPair(BASELINE, "post")),
+    regions=(Region(INTRATUMORAL), Region("ring_0_3", (0.0, 3.0)), Region("ring_3_6", (3.0, 6.0))),
+)
+#: the designs `deltarad demo --features-only --design` generates (None: the study's own)
+DEMO_DESIGNS: dict[str, Design | None] = {"study": None, "three-timepoint": THREE_TIMEPOINTS}
 SUBTYPES = ["luminal A", "luminal B", "HER2-positive", "triple negative"]
 
 
@@ -67,6 +93,68 @@ def _region_features(rng, y, n_features, n_planted, effect, reader2_rows, centre
     return pd.concat(rows, ignore_index=True)
 
 
+def _design_region_features(rng, y, n_features, n_planted, response, reader2_rows, timepoints):
+    """One region's rows (like _region_features) at every timepoint: each later one's relative
+    change from the first follows the patient's `response` at it (timepoint -> one value per
+    patient, shared by every region) in the planted features, plus independent noise."""
+    n = len(y)
+    baseline = np.exp(rng.normal(3.0, 0.5, (n, n_features)))
+    for j in range(min(2, n_features - n_planted)):  # zero baselines for some patients: dropped by the delta rule
+        baseline[rng.choice(n, 2, replace=False), n_features - 1 - j] = 0.0
+    values = {timepoints[0]: baseline}
+    for tp in timepoints[1:]:
+        delta_z = rng.standard_normal((n, n_features))
+        delta_z[:, :n_planted] += response[tp][:, None]
+        values[tp] = baseline * (1.0 + 0.1 * delta_z)
+    names = [f"original_synthetic_F{j:03d}" for j in range(n_features)]
+    reader_sd = np.full(n_features, 0.002)
+    reader_sd[n_features - 3 - np.arange(min(5, max(n_features - n_planted - 3, 0)))] = 0.2  # unreliable features
+    rows = []
+    for reader, who in ((1, np.arange(n)), (2, reader2_rows)):
+        for tp, v in values.items():
+            v = v[who]
+            if reader == 2:
+                v = v * (1.0 + reader_sd * rng.standard_normal((len(who), n_features)))
+            rows.append(pd.DataFrame(v, columns=names).assign(_i=who, timepoint=tp, reader=reader))
+    return pd.concat(rows, ignore_index=True)
+
+
+def design_delta_table(features: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """The long delta table (DELTA_KEYS, the features) of a generated feature table: each of the
+    design's deltas in its form; a feature whose reader-1 delta is not finite for some patient of a
+    region (a zero baseline) is left empty in that region, as the delta rule drops it."""
+    keys = ["patient_id", "region", "reader"]
+    feats = [c for c in features.columns if c not in FEATURE_KEYS]
+    at = {tp: part.set_index(keys)[feats].sort_index() for tp, part in features.groupby("timepoint")}
+    parts = []
+    for d in design.deltas:
+        before, after = at[d.before], at[d.after].reindex(at[d.before].index)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            change = {"relative": (after - before) / before, "log_ratio": np.log(after / before),
+                      "difference": after - before}[d.form]
+        regions, readers = change.index.get_level_values("region"), change.index.get_level_values("reader")
+        for region in design.region_names:
+            reader1 = (regions == region) & (readers == 1)
+            undefined = ~np.isfinite(change[reader1].to_numpy(float)).all(axis=0)
+            change.loc[regions == region, np.asarray(feats)[undefined]] = np.nan
+        parts.append(change.reset_index().assign(delta=d.name))
+    delta = pd.concat(parts, ignore_index=True)
+    return delta[[*DELTA_KEYS, *feats]].sort_values(list(DELTA_KEYS), kind="stable").reset_index(drop=True)
+
+
+def design_section(design: Design) -> dict:
+    """The study file's `design:` section of a design (the issue's shape: deltas as pairs,
+    regions as tumour or {band_mm: [inner, outer]}, references as cohort columns)."""
+    raw = design.to_dict()
+    return {
+        "timepoints": raw["timepoints"],
+        "deltas": [d["pair"] if d["form"] == "relative" else d for d in raw["deltas"]],
+        "image": raw["image"],
+        "regions": raw["regions"],
+        "references": [c for r in design.references for c in r.columns],
+    }
+
+
 def generate_feature_study(
     out_dir: str | Path,
     n_patients: int = 187,
@@ -78,6 +166,8 @@ def generate_feature_study(
     internal_validation: bool = False,
     centres: int = 1,
     centre_effect: float = 0.0,
+    design: Design | None = None,
+    ultrasound: bool = True,
 ) -> Path:
     """Write cohort.csv, features.csv and study.yaml into out_dir; return the study file."""
     out = Path(out_dir)
@@ -103,9 +193,23 @@ def generate_feature_study(
     if centres > 1:
         cohort["centre"] = [f"centre{c + 1}" for c in centre]
     parts = []
-    for region in (INTRATUMORAL, PERITUMORAL):
-        part = _region_features(rng, y, n_features, n_planted, effect, reader2_rows, centre_rng, centre, centre_effect)
-        parts.append(part.assign(region=region))
+    if design is None:
+        for region in ("intratumoral", "peritumoral"):
+            part = _region_features(rng, y, n_features, n_planted, effect, reader2_rows, centre_rng, centre,
+                                    centre_effect)
+            parts.append(part.assign(region=region))
+    else:  # its own random stream: the study's table above is unchanged
+        design_rng = np.random.default_rng([seed, 2])
+        # the patient's response at each later exam: `effect` SDs apart between outcomes, seen by every region
+        response = {tp: effect * (y - 0.5) + design_rng.standard_normal(n) for tp in design.timepoints[1:]}
+        for region in design.region_names:
+            part = _design_region_features(design_rng, y, n_features, n_planted, response, reader2_rows,
+                                           design.timepoints)
+            parts.append(part.assign(region=region))
+        # a tumour-volume change that follows the outcome (a continuous clinical reference)
+        cohort["volume_change"] = np.round(-0.3 - 0.25 * y + 0.2 * design_rng.standard_normal(n), 3)
+        if not ultrasound:
+            cohort = cohort.drop(columns="ultrasound")
     feats = pd.concat(parts, ignore_index=True)
     feats.insert(0, "patient_id", [ids[i] for i in feats.pop("_i")])
     keys = ["patient_id", "timepoint", "region", "reader"]
@@ -114,6 +218,8 @@ def generate_feature_study(
 
     atomic.write_csv(out / "cohort.csv", cohort)
     atomic.write_csv(out / "features.csv", feats)
+    if design is not None:  # modelling without the delta step: the delta table of the design
+        atomic.write_csv(out / "delta_features.csv", design_delta_table(feats, design))
     study: dict[str, object] = {
         "cohort": "cohort.csv",
         "features": "features.csv",
@@ -122,6 +228,10 @@ def generate_feature_study(
         "clinical": CLINICAL,
         "categorical": ["subtype", "ki67"],
     }
+    if design is not None:
+        study["design"] = design_section(design)
+        if not any(r.name == ULTRASOUND_COLUMN for r in design.references):
+            del study["ultrasound"]
     if not internal_validation:  # fast runs for tests and benchmarks; the study default is 200 resamples
         study["validation"] = {"bootstrap": 0, "cv_repeats": 0}
     return atomic.write_text(out / "study.yaml", yaml.safe_dump(study, sort_keys=False))

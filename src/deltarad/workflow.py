@@ -6,7 +6,8 @@ still leaves failures.csv and the files of the stages before."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from deltarad import outputs
 from deltarad.cohort import (
     REQUIRED_EXAM_COLUMNS, Cohort, exam_columns, has_images, load_cohort, read_cohort, read_study_table, unmatched_ids,
 )
-from deltarad.config import Study
+from deltarad.config import Study, with_model_design
 from deltarad.design import Design
 from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
 from deltarad.kinetics import KINETICS_STAGE
@@ -24,11 +25,10 @@ from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delt
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
 from deltarad.modeling.modelfile import DeltaradModel
-from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_study
 from deltarad.modeling.validation import ValidationResult, internal_validation
 from deltarad.parallel import ParallelSettings
-from deltarad.report.record import study_record
+from deltarad.record import study_record
 from deltarad.study_tables import StudyTables, study_tables
 
 log = logging.getLogger(__name__)
@@ -52,15 +52,6 @@ class StudyRun:
     def __iter__(self):
         """Unpacks as `fit, failures`, as run_study's return did before it held every stage."""
         return iter((self.fit, self.failures))
-
-
-@dataclass
-class StudyPrediction:
-    """What `predict_study` computed and wrote."""
-
-    predictions: pd.DataFrame  # patient_id, [outcome], the four models' scores
-    failures: pd.DataFrame  # FAILURE_COLUMNS: the patients that could not be scored
-    sheets: list[Path] = field(default_factory=list)  # one A4 HTML sheet per patient, when asked
 
 
 def load_features(
@@ -223,7 +214,8 @@ def run_study(
     outputs.write_study_record(out_dir, study_record(study))
     outputs.write_missing_values(out_dir, missing_value_table(cohort.cases, fit.split, study.clinical,
                                                               study.missing.policy, study.missing.imputations))
-    outputs.write_cohort_flow(out_dir, cohort_flow(cohort, fit.predictions, failures, study.outcome))
+    outputs.write_cohort_flow(out_dir, cohort_flow(cohort, fit.predictions, failures, study.outcome,
+                                                          study.design.model_columns))
 
     validation = internal_validation(study, cohort.cases, delta, info, fit)
     outputs.write_internal_validation(out_dir, validation)
@@ -232,9 +224,10 @@ def run_study(
     return StudyRun(cohort, features, delta, info, fit, validation, tables, failures)
 
 
-def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFrame, outcome: str) -> pd.DataFrame:
+def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFrame, outcome: str,
+                models: Sequence[str] = Design().model_columns) -> pd.DataFrame:
     """Patients per stage (stage, n, detail): the cohort file, complete early responses, the
-    excluded, then each model's and each set's patients."""
+    excluded, then each of `models`' (prediction columns) and each set's patients."""
     rows = [{"stage": "cohort file", "n": len(cohort.cases), "detail": cohort.read_as}]
     responders = failures["stage"].astype(str) == EARLY_RESPONSE_STAGE
     if responders.any():
@@ -245,7 +238,7 @@ def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFram
         rows.append({"stage": "excluded", "n": excluded["patient_id"].nunique(),
                      "detail": "; ".join(sorted(excluded["stage"].astype(str).unique()))})
     p = predictions
-    for m in MODEL_COLUMNS:  # n each model was fitted and evaluated on (a blank costs the combined model)
+    for m in models:  # n each model was fitted and evaluated on (a blank costs the combined model)
         used = p[p[m].notna()]
         rows.append({"stage": f"model: {m}", "n": len(used),
                      "detail": ", ".join(f"{s} {int((used['set'] == s).sum())}" for s in SETS)
@@ -259,17 +252,19 @@ def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFram
 
 def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_outcome: bool,
                  parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Features, delta and the frozen model's four scores for every patient it can score.
+    """Features, delta and the frozen model's scores for every patient it can score.
 
-    Returns (predictions: patient_id, [outcome], radscore_dir, radscore_dpr, us, combined;
+    Returns (predictions: patient_id, [outcome], one column per model of its design: radscores,
+    references, combined;
     failures: the patients left out, with the stage and the reason).
     """
-    read = read_cohort(study, require_outcome=require_outcome)
+    study = with_model_design(study, model.design)
+    read = read_cohort(study, require_outcome=require_outcome, design=model.design)  # the model's references
     cohort, failures = read.cases, read.failures
     features, extraction_failures, kinetics = _load_extraction(study, cohort, out_dir, parallel)
     cohort = with_kinetics(study, cohort, features, kinetics, out_dir)
     delta, _, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
-                                        drop_undefined=False, kind=model.delta_kind)
+                                        design=model.design, drop_undefined=False)
     model.check_delta(delta)
     scorable = cohort[cohort["patient_id"].isin(set(delta["patient_id"])) & ~cohort["patient_id"].isin(failures["patient_id"])]
     unscorable = model.unscorable(delta, scorable)
@@ -280,24 +275,6 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     scores = model.predict_proba(delta, scorable)
     keep = ["patient_id"] + ([study.outcome] if study.outcome in scorable.columns else [])
     return scorable[keep].merge(scores, on="patient_id"), failures
-
-
-def predict_study(model_path: Path, study: Study, out_dir: Path, parallel: ParallelSettings | None = None, *,
-                  sheets: bool = False) -> StudyPrediction:
-    """Score a cohort with a frozen model (the outcome column is optional) and write
-    predictions.csv and failures.csv (the patients left out) into out_dir; with `sheets`, also
-    one A4 HTML sheet per patient (out_dir/sheets/)."""
-    predictions, failures = score_cohort(DeltaradModel.from_json(model_path), study, out_dir, require_outcome=False,
-                                         parallel=parallel)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    outputs.write_predictions(out_dir, predictions)
-    outputs.write_failures(out_dir, failures)
-    written = []
-    if sheets:
-        from deltarad.report.sheets import write_study_sheets
-
-        written = write_study_sheets(model_path, study, predictions, out_dir)
-    return StudyPrediction(predictions, failures, written)
 
 
 def extract_study(study: Study, out_dir: Path, *, parallel: ParallelSettings | None = None,

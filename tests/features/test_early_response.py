@@ -11,11 +11,13 @@ from deltarad.cohort import Cohort
 from deltarad.config import ImagingSettings, Study
 from deltarad.features.extract import extract_cohort
 from deltarad.imaging.phantom import breast_phantom
-from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.outputs import write_cohort_flow
 from deltarad.parallel import ParallelSettings
 from deltarad.workflow import cohort_flow
 
+
+#: the study's models (prediction column, label), written out
+MODEL_COLUMNS = ["radscore_dir", "radscore_dpr", "us", "combined"]
 
 def test_empty_early_mask_is_counted_as_complete_early_response(tmp_path):
     image, mask = breast_phantom(size=(48, 48, 12), tumour_radius_mm=5.0)

@@ -21,7 +21,7 @@ from deltarad.features.extract import (
     prepare_timepoint,
 )
 from deltarad.imaging.phantom import breast_phantom
-from deltarad.outputs import region_mask_path
+from deltarad.runfolder import region_mask_path
 from deltarad.workflow import extract_features
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pyradiomics"

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import deltarad.modeling.logit as logit
+import deltarad.stats.logit as logit
 
 
 def _pair(monkeypatch, X, y):

@@ -10,17 +10,21 @@ import statsmodels.api as sm
 from deltarad.cohort import load_cohort_cases
 from deltarad.config import load_study
 from deltarad.encoding import design_columns, encodings_for
-from deltarad.features.delta import DeltaMatrices, region_matrix
+from deltarad.design import DeltaPair, Design
+from deltarad.errors import DeltaradError
+from deltarad.features.delta import DeltaMatrices, region_matrix, with_delta_column
 from deltarad.harmonize import ComBat
-from deltarad.modeling.logit import LogitFit, fit_logit, separates
+from deltarad.stats.logit import LogitFit, fit_logit, separates
 from deltarad.modeling.modelfile import DeltaradModel
 from deltarad.modeling.models import fit_combined
-from deltarad.modeling.names import MODEL_LABELS
 from deltarad.modeling.stepwise import main_effects
 from deltarad.simulate import generate_feature_study
 from deltarad.stats.logistic import design
 from deltarad.workflow import run_study
 
+
+#: the study's models (prediction column, label), written out
+MODEL_LABELS = {"combined": "Combined", "radscore_dir": "DIR", "radscore_dpr": "DPR", "us": "Ultrasound"}
 
 def test_stored_fit_scores_the_closed_form_probability():
     fit = LogitFit.from_dict(json.loads(json.dumps(LogitFit(-0.5, {"a": 2.0, "b": -1.25}).to_dict())))
@@ -82,14 +86,32 @@ def test_the_combined_model_is_tested_for_separation_once_chosen():
     assert overlap.step.fit.separation is False
 
 
-def test_delta_matrices_are_the_long_table_per_region_and_reader():
-    delta = pd.DataFrame({"patient_id": ["P1", "P1", "P2", "P1"], "region": ["intratumoral"] * 3 + ["peritumoral"],
-                          "reader": [1, 2, 1, 1], "f": [0.1, 0.2, 0.3, 0.4], "g": [1.0, 2.0, 3.0, 4.0]})
-    m = DeltaMatrices.from_table(delta, {"intratumoral": ["f", "g"], "peritumoral": ["g"]})
-    assert m["intratumoral", 1].to_dict() == {"f": {"P1": 0.1, "P2": 0.3}, "g": {"P1": 1.0, "P2": 3.0}}
-    assert m["intratumoral", 2].to_dict() == {"f": {"P1": 0.2}, "g": {"P1": 2.0}}
-    assert m["peritumoral", 2].empty and m["peritumoral", 1].columns.tolist() == ["g"]
-    pd.testing.assert_frame_equal(m["peritumoral", 1], region_matrix(delta, "peritumoral", 1, ["g"]))
+def test_delta_matrices_are_the_long_table_per_delta_region_and_reader():
+    delta = pd.DataFrame({"patient_id": ["P1", "P1", "P2", "P1", "P1"], "delta": ["d1"] * 4 + ["d2"],
+                          "region": ["intratumoral"] * 3 + ["peritumoral"] * 2,
+                          "reader": [1, 2, 1, 1, 1], "f": [0.1, 0.2, 0.3, 0.4, 0.5], "g": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    m = DeltaMatrices.from_table(delta, {("d1", "intratumoral"): ["f", "g"], ("d1", "peritumoral"): ["g"],
+                                         ("d2", "peritumoral"): ["f", "g"]})
+    assert m["d1", "intratumoral", 1].to_dict() == {"f": {"P1": 0.1, "P2": 0.3}, "g": {"P1": 1.0, "P2": 3.0}}
+    assert m["d1", "intratumoral", 2].to_dict() == {"f": {"P1": 0.2}, "g": {"P1": 2.0}}
+    assert m["d1", "peritumoral", 2].empty and m["d1", "peritumoral", 1].columns.tolist() == ["g"]
+    assert m["d2", "peritumoral", 1].to_dict() == {"f": {"P1": 0.5}, "g": {"P1": 5.0}}
+    pd.testing.assert_frame_equal(m["d1", "peritumoral", 1], region_matrix(delta, "peritumoral", 1, ["g"], "d1"))
+    # pooled regions: side by side, region-prefixed; a patient lacking a region is NaN there
+    pooled = m.radscore("d1", ("intratumoral", "peritumoral"), 1)
+    assert pooled.columns.tolist() == ["intratumoral:f", "intratumoral:g", "peritumoral:g"]
+    assert pooled.loc["P1"].tolist() == [0.1, 1.0, 4.0] and np.isnan(pooled.loc["P2", "peritumoral:g"])
+
+
+def test_a_delta_table_without_its_delta_column_holds_the_designs_single_pair():
+    delta = pd.DataFrame({"patient_id": ["P1"], "region": ["intratumoral"], "reader": [1], "f": [0.1]})
+    named = with_delta_column(delta, Design())
+    assert named.columns.tolist() == ["patient_id", "delta", "region", "reader", "f"]
+    assert named["delta"].tolist() == ["early_vs_baseline"]
+    three = Design(timepoints=("baseline", "early", "post"),
+                   deltas=(DeltaPair("baseline", "early"), DeltaPair("baseline", "post")))
+    with pytest.raises(DeltaradError, match="no 'delta' column, but the design declares 2 deltas"):
+        with_delta_column(delta, three)
 
 
 def test_combat_on_some_of_its_features_is_its_full_transform_column_for_column():

@@ -53,7 +53,7 @@ def test_outputs_are_written_with_the_documented_columns(planted):
     assert sel.loc[(sel.region == "intratumoral") & (sel.step == "delta"), "n_features"].item() == 198
     assert pd.read_csv(out / "selected_features.csv").columns.tolist() == ["region", "feature", "coefficient"]
     model = json.loads((out / "model.json").read_text())
-    assert model["schema"] == "deltarad.model" and model["schema_version"] == 2
+    assert model["schema"] == "deltarad.model" and model["schema_version"] == 3 and "design" in model
     assert set(model["thresholds"]) == {"radscore_dir", "radscore_dpr", "us", "combined"}
     assert not list(out.glob(".*.part"))  # nothing left half-written
 
@@ -103,7 +103,7 @@ def test_no_leakage_validation_patients_do_not_change_the_model(tmp_path):
     second, _ = run_study(study, d / "out2")
 
     def fitted(m):
-        return {k: m[k] for k in ("radscores", "ultrasound_model", "combined", "thresholds")}
+        return {k: m[k] for k in ("radscores", "references", "combined", "thresholds")}
 
     assert fitted(first.model) == fitted(second.model)
 

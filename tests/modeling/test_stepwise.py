@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from deltarad.modeling.logit import fit_logit
+from deltarad.stats.logit import fit_logit
 from deltarad.encoding import Encoding, encodings_for
 from deltarad.modeling.stepwise import Term, all_pairwise, main_effects, step_aic
 

@@ -125,8 +125,8 @@ def _real_exam_qc(folder: Path) -> dict[str, dict]:
     from deltarad.config import ImagingSettings
     from deltarad.features.extract import prepare_timepoint
     from deltarad.imaging.phantom import breast_phantom
-    from deltarad.outputs import qc_paths, write_exam_qc
-    from deltarad.report.qc import exam_qc
+    from deltarad.runfolder import qc_paths, write_exam_qc
+    from deltarad.features.region_qc import exam_qc
 
     out = {}
     for name, offset in (("ordinary", 10.0), ("air", -26.0)):
@@ -226,7 +226,7 @@ def make_run_folder(path: Path, n: int = 187, seed: int = 0) -> Path:
     _regions_and_delta(path, pred, features, rng)
     from deltarad.config import Study
     from deltarad.outputs import write_study_record
-    from deltarad.report.record import study_record
+    from deltarad.record import study_record
 
     write_study_record(path, study_record(Study(cohort=Path("cohort.csv"), name="Demo-like ALN pCR study",
                                                 file_name="demo.yaml", outcome=OUTCOME, ultrasound="us_post_nat")))

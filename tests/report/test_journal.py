@@ -11,7 +11,7 @@ import SimpleITK as sitk
 
 from deltarad.config import load_study
 from deltarad.report.journal import table1_journal, table2_journal
-from deltarad.report.qc import exam_numbers
+from deltarad.features.region_qc import exam_numbers
 from deltarad.stats.tables import table1, table2
 
 
@@ -55,7 +55,7 @@ def test_report_settings_and_study_name_in_the_study_file(tmp_path: Path) -> Non
     (tmp_path / "breast_aln.yaml").write_text("cohort: cohort.csv\nreport:\n  qc_dice_min: 0.6\n")
     study = load_study(tmp_path / "breast_aln.yaml")
     assert study.report.qc_dice_min == 0.6 and study.report.qc_ring_cut_max == 0.5
-    from deltarad.report.record import study_name_of
+    from deltarad.record import study_name_of
 
     assert study_name_of(study) == "breast_aln"
     (tmp_path / "named.yaml").write_text("cohort: cohort.csv\nname: ALN pCR after NAT\n")
@@ -107,7 +107,7 @@ def test_methods_paragraph_states_the_runs_own_settings(run_folder: Path, tmp_pa
     from deltarad.config import ImagingSettings, Study, ValidationSettings
     from deltarad.report.methods import methods_text
     from deltarad.outputs import write_study_record
-    from deltarad.report.record import study_record
+    from deltarad.record import study_record
     from deltarad.report.run import RunFolder
 
     for name in ("model.json", "predictions.csv", "selection.csv"):

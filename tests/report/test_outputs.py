@@ -88,7 +88,7 @@ def test_write_check_writes_the_three_check_tables(tmp_path):
 PACKAGE = REPORT_PACKAGE.parent
 #: The modules that write files themselves: the outputs module and its atomic primitives, the
 #: feature store (the resumable cache of finished exams) and the demo-data generators.
-OWN_WRITERS = {"outputs.py", "atomic.py", "features/store.py", "simulate.py", "synthetic/cohort.py",
+OWN_WRITERS = {"outputs.py", "runfolder.py", "atomic.py", "features/store.py", "simulate.py", "synthetic/cohort.py",
                "synthetic/dicom_writer.py", "synthetic/readers.py"}
 RENDERING_ONLY = sorted(p for p in PACKAGE.rglob("*.py") if str(p.relative_to(PACKAGE)) not in OWN_WRITERS)
 WRITERS = {"write_text", "write_bytes", "write_csv", "write_json", "atomic_path", "copyfile", "to_csv",

@@ -15,8 +15,9 @@ import SimpleITK as sitk
 from deltarad.config import ImagingSettings, ReportSettings
 from deltarad.features.extract import extract_timepoint, prepare_timepoint
 from deltarad.imaging.phantom import breast_phantom
-from deltarad.outputs import qc_paths, write_exam_qc
-from deltarad.report.qc import exam_qc, flag_patients, load_qc, robust_z
+from deltarad.runfolder import qc_paths, write_exam_qc
+from deltarad.features.region_qc import exam_qc
+from deltarad.report.qc import flag_patients, load_qc, robust_z
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from deltarad.cli import app
 from deltarad.formatting import format_p, format_value
-from deltarad.modeling.names import MODEL_LABELS
 from deltarad.report import build_report
 from deltarad.report.sections import DEVELOPMENT_ONLY, SECTIONS
 
@@ -24,6 +23,9 @@ FIGURES = ["cohort_flow", "selection_funnel", "coefficients", "selection_frequen
 EXTERNAL = re.compile(r"""(?:src|href|action|poster)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""",
                       re.IGNORECASE)
 
+
+#: the study's models (prediction column, label), written out
+MODEL_LABELS = {"combined": "Combined", "radscore_dir": "DIR", "radscore_dpr": "DPR", "us": "Ultrasound"}
 
 def section_html(html: str, anchor: str) -> str:
     start = html.index(f'<section id="{anchor}">')
@@ -165,7 +167,7 @@ def _copy_run(run_folder: Path, tmp_path: Path) -> Path:
 def test_model_labels_come_from_the_model_file(run_folder: Path, tmp_path: Path) -> None:
     run = _copy_run(run_folder, tmp_path)
     model = json.loads((run / "model.json").read_text())
-    assert "models" not in model  # a model file from before the entry: deltarad.modeling.names' labels
+    assert "models" not in model  # a model file from before the entry: the study's labels
     labels = {"radscore_dpr": "Peritumoral", "combined": "Clinical-radiomic", "radscore_dir": "Intratumoral",
               "us": "US read"}
     (run / "model.json").write_text(json.dumps({**model, "models": labels}))

@@ -59,7 +59,7 @@ def _delta_table(rng, ids, centres, shift):
     rows = []
     for pid, c in zip(ids, centres):
         for reader in (1, 2):
-            rows.append({"patient_id": pid, "region": "intratumoral", "reader": reader,
+            rows.append({"patient_id": pid, "delta": "early_vs_baseline", "region": "intratumoral", "reader": reader,
                          "f0": rng.normal() + (shift if c == "B" else 0), "f1": rng.normal()})
     return pd.DataFrame(rows)
 
@@ -70,7 +70,7 @@ def test_fitted_on_training_patients_only_and_unseen_centre():
     centres = ["A", "B"] * 20
     cohort = pd.DataFrame({"patient_id": ids, "centre": centres})
     delta = _delta_table(rng, ids, centres, shift=3.0)
-    kept = {"intratumoral": ["f0", "f1"]}
+    kept = {("early_vs_baseline", "intratumoral"): ["f0", "f1"]}
     train = ids[:30]
     params = fit_harmonization(HarmonizeSettings(), cohort, DeltaMatrices.from_table(delta, kept), train)
     changed = delta.copy()
@@ -79,7 +79,7 @@ def test_fitted_on_training_patients_only_and_unseen_centre():
     json.dumps(params, allow_nan=False)
 
     harmonised = apply_harmonization(params, cohort, DeltaMatrices.from_table(delta, kept))
-    r1 = harmonised["intratumoral", 1]
+    r1 = harmonised["early_vs_baseline", "intratumoral", 1]
     gap = r1.loc[ids[30:]].groupby(cohort.set_index("patient_id").loc[ids[30:], "centre"])["f0"].mean()
     assert abs(gap["B"] - gap["A"]) < 1.0  # the unharmonised gap is 3
 
@@ -99,10 +99,28 @@ def test_one_centre_or_switched_off_means_no_harmonisation():
     ids = [f"P{i}" for i in range(10)]
     cohort = pd.DataFrame({"patient_id": ids, "centre": ["A"] * 10})
     delta = _delta_table(rng, ids, ["A"] * 10, 0.0)
-    kept = {"intratumoral": ["f0", "f1"]}
+    kept = {("early_vs_baseline", "intratumoral"): ["f0", "f1"]}
     matrices = DeltaMatrices.from_table(delta, kept)
     assert fit_harmonization(HarmonizeSettings(), cohort, matrices, ids) is None
     two = cohort.assign(centre=["A", "B"] * 5)
     assert fit_harmonization(HarmonizeSettings(method="none"), two, matrices, ids) is None
     with pytest.raises(DeltaradError, match="at least 2 training patients per centre"):
         fit_harmonization(HarmonizeSettings(), two.assign(centre=["A"] * 9 + ["B"]), matrices, ids)
+
+
+def test_several_deltas_are_harmonised_each_on_its_own():
+    rng = np.random.default_rng(1)
+    ids = [f"P{i}" for i in range(40)]
+    centres = ["A", "B"] * 20
+    cohort = pd.DataFrame({"patient_id": ids, "centre": centres})
+    early = _delta_table(rng, ids, centres, shift=3.0)
+    post = _delta_table(rng, ids, centres, shift=-2.0).assign(delta="post_vs_baseline")
+    delta = pd.concat([early, post], ignore_index=True)
+    kept = {("early_vs_baseline", "intratumoral"): ["f0", "f1"], ("post_vs_baseline", "intratumoral"): ["f0", "f1"]}
+    params = fit_harmonization(HarmonizeSettings(), cohort, DeltaMatrices.from_table(delta, kept), ids)
+    assert "regions" not in params and set(params["deltas"]) == {"early_vs_baseline", "post_vs_baseline"}
+    harmonised = apply_harmonization(params, cohort, DeltaMatrices.from_table(delta, kept))
+    by_centre = cohort.set_index("patient_id")["centre"]
+    for pair in ("early_vs_baseline", "post_vs_baseline"):
+        gap = harmonised[pair, "intratumoral", 1].groupby(by_centre)["f0"].mean()
+        assert abs(gap["B"] - gap["A"]) < 0.5  # the unharmonised gaps are 3 and -2

@@ -9,7 +9,7 @@ import pytest
 
 from deltarad.cohort import load_cohort_cases
 from deltarad.config import load_study
-from deltarad.modeling.logit import fit_logit
+from deltarad.stats.logit import fit_logit
 from deltarad.modeling.pipeline import fit_model
 from deltarad.modeling.split import study_split
 from deltarad.modeling.validation import (

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         ),
         design: str = typer.Option(
             "study", "--design", help="study: the study's two exams and one ring; three-timepoint: baseline, early "
-            "and post exams, two deltas, peritumoral bands 0-3, 3-6 and 6-9 mm (the study file's design section)"
+            "and post exams, two deltas, peritumoral bands (images: 0-3, 3-6, 6-9 mm; --features-only: 0-3, 3-6 mm)"
         ),
         kinetics: bool = typer.Option(
             False, "--kinetics", help="exams with contrast curves by tissue and a study file with `kinetics: {}`: "

@@ -54,7 +54,8 @@ def register(app: typer.Typer) -> None:
         from deltarad.design import BASELINE, EARLY
         from deltarad.imaging.dicom.index import index_tree
         from deltarad.imaging.dicom.pseudonyms import Pseudonyms, check_outside, default_key_file, study_key
-        from deltarad.outputs import INDEX, write_index
+        from deltarad.outputs import write_index
+        from deltarad.runfolder import INDEX
 
         output_file(out)
         pseudonyms, key_file = None, None

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Score a new cohort with a frozen model."""
-        from deltarad.workflow import predict_study
+        from deltarad.external import predict_study
 
         done = predict_study(model_file, load_study(study_file), output_folder(out), sheets=sheets)
         typer.echo(f"wrote {out}/predictions.csv ({len(done.predictions)} patients)")

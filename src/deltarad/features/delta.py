@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad.design import (BASELINE, DELTA_FORMS, DELTA_KEYS as _DELTA_KEYS, EARLY, FEATURE_KEYS, INTRATUMORAL,
-                             PERITUMORAL, READERS, DeltaPair, Design)
+                             PERITUMORAL, POOLED_SEPARATOR, READERS, DeltaPair, Design, pooled_feature)
 from deltarad.errors import DeltaradError
 
 KEYS = list(FEATURE_KEYS)
@@ -339,33 +339,77 @@ def dropped_features(info: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=DROPPED_COLUMNS)
 
 
-def region_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str]) -> pd.DataFrame:
-    """Patients x features of one region and reader, indexed by patient_id."""
-    mask = ((delta["region"] == region) & (delta["reader"] == reader)).to_numpy()
+def with_delta_column(delta: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """The delta table with its `delta` column (DeltaPair.name); a table made before deltas were
+    named holds the design's single pair and gets the column after patient_id."""
+    if "delta" in delta.columns:
+        return delta
+    if len(design.deltas) != 1:
+        raise DeltaradError(f"the delta table has no 'delta' column, but the design declares {len(design.deltas)} "
+                            f"deltas ({', '.join(design.delta_names)})")
+    out = delta.copy()
+    out.insert(1, "delta", design.deltas[0].name)
+    return out
+
+
+def region_info(info: dict, delta: str, region: str) -> dict | None:
+    """compute_delta's account (n_features, kept, dropped, ...) of one delta and region; None when
+    the delta table has no such rows. An info without per-delta parts holds the single pair's."""
+    part = info["deltas"].get(delta, {}) if "deltas" in info else info
+    return part.get("regions", {}).get(region)
+
+
+def region_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str],
+                  pair: str | None = None) -> pd.DataFrame:
+    """Patients x features of one region and reader (and delta `pair`, when given), indexed by patient_id."""
+    mask = (delta["region"].to_numpy() == region) & (delta["reader"].to_numpy() == reader)
+    if pair is not None:
+        mask &= delta["delta"].to_numpy() == pair
     return delta.loc[mask, ["patient_id", *features]].set_index("patient_id")  # only the columns asked for
+
+
+def features_by_region(regions: Sequence[str], features: Sequence[str]) -> dict[str, list[str]]:
+    """A radscore's features per region: all of them for one region; for pooled regions, each
+    region's by its prefix (design.pooled_feature), unprefixed."""
+    if len(regions) == 1:
+        return {regions[0]: list(features)}
+    out: dict[str, list[str]] = {r: [] for r in regions}
+    for f in features:
+        region, _, name = f.partition(POOLED_SEPARATOR)
+        out[region].append(name)
+    return out
 
 
 @dataclass(frozen=True)
 class DeltaMatrices:
-    """The delta table as the models use it: per region and reader, a patients x features matrix
-    (indexed by patient_id, the region's features only), cut from the long table once per fit or
-    scoring and passed to harmonisation, selection and the radscores."""
+    """The delta table as the models use it: per delta, region and reader, a patients x features
+    matrix (indexed by patient_id, the region's features only), cut from the long table once per
+    fit or scoring and passed to harmonisation, selection and the radscores."""
 
-    matrices: Mapping[tuple[str, int], pd.DataFrame]
+    matrices: Mapping[tuple[str, str, int], pd.DataFrame]
 
     @classmethod
-    def from_table(cls, delta: pd.DataFrame, features: Mapping[str, list[str]],
+    def from_table(cls, delta: pd.DataFrame, features: Mapping[tuple[str, str], list[str]],
                    readers: Iterable[int] = (1, 2)) -> "DeltaMatrices":
-        """The matrices of `features` (region -> its features) for each of `readers` (a reader
-        without rows gets an empty matrix)."""
-        return cls({(region, reader): region_matrix(delta, region, reader, list(feats))
-                    for region, feats in features.items() for reader in readers})
+        """The matrices of `features` ((delta, region) -> its features) for each of `readers`
+        (a reader without rows gets an empty matrix); `delta` has its `delta` column
+        (with_delta_column)."""
+        return cls({(pair, region, reader): region_matrix(delta, region, reader, list(feats), pair)
+                    for (pair, region), feats in features.items() for reader in readers})
 
-    def __getitem__(self, key: tuple[str, int]) -> pd.DataFrame:
+    def __getitem__(self, key: tuple[str, str, int]) -> pd.DataFrame:
         return self.matrices[key]
 
-    def __iter__(self) -> Iterator[tuple[str, int]]:
+    def __iter__(self) -> Iterator[tuple[str, str, int]]:
         return iter(self.matrices)
 
     def items(self):
         return self.matrices.items()
+
+    def radscore(self, pair: str, regions: Sequence[str], reader: int) -> pd.DataFrame:
+        """A radscore's patients x features: its region's matrix, or for pooled regions theirs side
+        by side with region-prefixed names (a patient lacking a region is NaN there)."""
+        if len(regions) == 1:
+            return self[pair, regions[0], reader]
+        parts = [self[pair, r, reader].rename(columns=lambda f, r=r: pooled_feature(r, f)) for r in regions]
+        return pd.concat(parts, axis=1, join="outer")

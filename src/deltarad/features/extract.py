@@ -39,7 +39,7 @@ import pandas as pd
 import SimpleITK as sitk
 from threadpoolctl import threadpool_limits
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.config import ImagingSettings, Study, imaging_design
 from deltarad.design import FEATURE_KEYS, PERITUMORAL, Design
 from deltarad.errors import FAILURE_COLUMNS, CaseError, CompleteEarlyResponse, DeltaradError, StageError
@@ -79,7 +79,7 @@ from deltarad.imaging.regions import peritumoral_bands
 from deltarad.kinetics import KINETICS_COLUMNS, KINETICS_STAGE, KineticsSettings
 from deltarad.tablefile import is_given
 from deltarad.parallel import ParallelSettings, map_units
-from deltarad.report.qc import exam_qc
+from deltarad.features.region_qc import exam_qc
 
 log = logging.getLogger("deltarad.extract")
 
@@ -460,12 +460,12 @@ def extract_timepoint(
     load_extractor(settings.params)  # a bad parameter file fails before the exam is read
     exam = prepare_timepoint(case_row, timepoint, settings, crop=crop, design=design, kinetics=kinetics)
     if regions_dir is not None:
-        outputs.write_region_masks(regions_dir, pid, timepoint, exam.regions)
+        runfolder.write_region_masks(regions_dir, pid, timepoint, exam.regions)
         ring_mm = design.band_limits_mm[0][1] if design.bands else settings.ring_mm
         qc = exam_qc(exam.image, exam.regions, pid, timepoint, ring_mm, exam.ring_stats,
                      design=design, band_stats=exam.band_stats)
         if qc is not None:
-            outputs.write_exam_qc(regions_dir, qc)
+            runfolder.write_exam_qc(regions_dir, qc.patient_id, qc.timepoint, qc.png, qc.numbers)
     records = exam_features(exam, settings, patient=pid, timepoint=timepoint, design=design)
     return [{**r, IMAGE_DIGEST: exam.image_digest} for r in records] if digest else records
 
@@ -508,7 +508,7 @@ def extract_cohort(
     Exams run as work units in worker processes (`parallel`; default: one per core). Each
     finished exam is kept in the feature store `out_dir/store/`, so a run started again on the
     same `out_dir` extracts only the exams that are missing or whose files or settings changed,
-    and its region masks and QC image go to out_dir/regions/ (deltarad.outputs) as it finishes.
+    and its region masks and QC image go to out_dir/regions/ (deltarad.runfolder) as it finishes.
     The tables (features.csv, extraction_failures.csv, extraction_notes.csv, kinetics.csv) are
     the caller's to write (deltarad.workflow.extract_features). A failing exam is recorded and
     skipped; the other exams go on. Store entries this run does not use (other inputs or
@@ -555,7 +555,7 @@ def extract_cohort(
             kinetic_done[i] = kinetic
 
     failed = map_units(
-        partial(_extract_unit, settings=settings, regions_dir=out_dir / outputs.REGIONS, design=design,
+        partial(_extract_unit, settings=settings, regions_dir=out_dir / runfolder.REGIONS, design=design,
                 kinetics=kinetics),
         [units[i] for i in todo],
         [f"{units[i][0]['patient_id']} {units[i][1]}" for i in todo],

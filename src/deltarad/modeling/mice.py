@@ -37,7 +37,7 @@ from scipy.stats import norm
 from deltarad.config import MissingSettings
 from deltarad.encoding import Encoding, encodings_for, level_of, levels_in
 from deltarad.errors import DeltaradError
-from deltarad.modeling.logit import LogitFit, fit_logit
+from deltarad.stats.logit import LogitFit, fit_logit
 from deltarad.modeling.models import CombinedModel
 from deltarad.modeling.stepwise import StepResult, columns_of, main_effects, step_aic
 

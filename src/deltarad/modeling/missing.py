@@ -2,15 +2,15 @@
 
 complete_case (default): a patient without a value of a variable a model uses is left out of that
 model's fit and evaluation only, and listed in failures.csv (stage "missing value"); the radscore
-and ultrasound models, which do not use clinical variables, keep the patient.
+and reference models, which do not use clinical variables, keep the patient.
 
 The combined model's stepwise search keeps a variable with blanks as a candidate. Its AIC compares
 models only when they are fitted on the same patients (R's step() stops when the number of rows
 changes), so the search runs on the complete cases of all candidates; the model it ends with is then
 refitted on the complete cases of its own variables, which are at least as many.
 
-mice: see deltarad.modeling.mice. Under either policy the outcome and the ultrasound read are
-never imputed: a blank there is a cohort failure (deltarad.cohort).
+mice: see deltarad.modeling.mice. Under either policy the outcome and the reference models'
+columns (the study's: the ultrasound read) are never imputed: a blank there is a cohort failure (deltarad.cohort).
 """
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad.errors import FAILURE_COLUMNS, DeltaradError
-from deltarad.modeling.logit import LogitFit, fit_logit
-from deltarad.modeling.names import RADSCORES
+from deltarad.stats.logit import fit_logit
 from deltarad.modeling.stepwise import StepResult, columns_of
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def refit_on_own_complete_cases(step: StepResult, data: pd.DataFrame, design: pd
 
 def combined_variables(model: dict) -> list[str]:
     """The cohort columns the combined model uses (its radscores are computed, never missing)."""
-    return [v for v in model["combined"]["variables"] if v not in RADSCORES]
+    return [v for v in model["combined"]["variables"] if v not in model["radscores"]]
 
 
 def missing_rows(model: dict, data: pd.DataFrame) -> pd.DataFrame:
@@ -99,20 +98,6 @@ def missing_failures(model: dict, cohort: pd.DataFrame) -> pd.DataFrame:
     per_patient = blanks.groupby("patient_id", sort=False)["variable"].agg(lambda v: ", ".join(f"'{x}'" for x in v))
     return pd.DataFrame([{"patient_id": p, "stage": STAGE, "error": f"left out of the combined model: no value of {v}"}
                          for p, v in per_patient.items()], columns=FAILURE_COLUMNS)
-
-
-def combined_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
-    """The combined model's probability for `data` (indexed by patient; `encode` makes its design
-    columns): under mice the mean over the imputations, else NaN for a patient with a blank in
-    one of its variables (complete case)."""
-    part = model["combined"]
-    if "imputation" in part:
-        from deltarad.modeling.mice import pooled_probability
-
-        return pooled_probability(model, data, encode)
-    probability = LogitFit.from_dict(part).predict(encode(data))
-    blank = ~complete_cases(data, [v for v in combined_variables(model) if v in data.columns])
-    return np.where(blank, np.nan, probability)
 
 
 def missing_value_table(cohort: pd.DataFrame, split: pd.DataFrame, variables: list[str], policy: str,

@@ -11,31 +11,56 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from deltarad.design import BASELINE, COMBINED, EARLY, ULTRASOUND_COLUMN, ULTRASOUND_LABEL, DeltaPair, Design, Reference
 from deltarad.encoding import Encoding, design_columns
 from deltarad.errors import FAILURE_COLUMNS, DeltaradError
-from deltarad.features.delta import DeltaMatrices
+from deltarad.features.delta import DeltaMatrices, features_by_region, with_delta_column
 from deltarad.harmonize import apply_harmonization
-from deltarad.modeling.logit import LogitFit
-from deltarad.modeling.missing import combined_probability
+from deltarad.stats.logit import LogitFit
+from deltarad.modeling.mice import pooled_probability
+from deltarad.modeling.missing import combined_variables, complete_cases
 from deltarad.modeling.models import Radscore
-from deltarad.modeling.names import RADSCORES
-from deltarad.outputs import write_model_file
+from deltarad.runfolder import write_model_file
 
 SCHEMA = "deltarad.model"
-SCHEMA_VERSION = 2
-#: Versions this deltarad scores: 1 (deltarad 0.1: category levels stored as text, relative delta)
-#: and 2 (levels as JSON values, the delta form, missing-value policy). deltarad 0.1 refuses 2.
-READABLE_SCHEMA_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+#: Versions this deltarad scores: 1 (deltarad 0.1: category levels stored as text, relative delta),
+#: 2 (levels as JSON values, the delta form, missing-value policy) and 3 (the study's design:
+#: any radscores, reference models). deltarad 0.1 refuses 2; 1 and 2 imply the study's design.
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 _LOGIT = {"intercept": None, "coefficients": None}
+_RADSCORE = {"region": None, "features": None, "mean": None, "sd": None, **_LOGIT}
 PARTS = {
     "outcome": None,
-    "ultrasound": None,
-    "radscores": {name: {"region": None, "features": None, "mean": None, "sd": None, **_LOGIT}
-                  for name in RADSCORES},
-    "ultrasound_model": _LOGIT,
-    "combined": {"terms": None, "variables": None, **_LOGIT},
+    "design": None,
+    "radscores": None,
+    "references": None,
+    COMBINED: {"terms": None, "variables": None, **_LOGIT},
 }
 """What scoring reads from a model file (a key: None, or the keys inside it)."""
+#: what schemas 1 and 2 hold instead of the design: the study's two radscores and the ultrasound model
+LEGACY_PARTS = {
+    "outcome": None,
+    "ultrasound": None,
+    "radscores": {name: _RADSCORE for name in ("radscore_dir", "radscore_dpr")},
+    "ultrasound_model": _LOGIT,
+    COMBINED: {"terms": None, "variables": None, **_LOGIT},
+}
+
+
+def with_design(data: dict) -> dict:
+    """A model file's data with its `design` and `references`: a schema-1 or -2 file implies the
+    study's design, with its ultrasound model as the reference `us` (the stored column)."""
+    if "design" in data or "ultrasound_model" not in data:  # a design file, or a part of one (tests, encode)
+        return data
+    column = data.get("ultrasound") or "ultrasound"
+    stored = data.get("delta")
+    form = stored.get("kind", "relative") if isinstance(stored, dict) else "relative"
+    design = Design(deltas=(DeltaPair(BASELINE, EARLY, form),),
+                    references=(Reference(ULTRASOUND_COLUMN, ULTRASOUND_LABEL, (column,)),))
+    return {**data, "design": design.to_dict(),
+            "references": {ULTRASOUND_COLUMN: {"label": ULTRASOUND_LABEL, "columns": [column],
+                                                **data["ultrasound_model"]}}}
 
 
 def _lacking(data: object, parts: dict, prefix: str = "") -> list[str]:
@@ -49,12 +74,35 @@ def _lacking(data: object, parts: dict, prefix: str = "") -> list[str]:
     return out
 
 
+def model_design(data: dict) -> Design:
+    """The design a model file's data was fitted under (a schema-1 or -2 file: the study's)."""
+    data = with_design(data)
+    return Design.from_dict(data["design"]) if "design" in data else Design()
+
+
+
+def combined_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
+    """The combined model's probability for `data` (indexed by patient; `encode` makes its design
+    columns): under mice the mean over the imputations, else NaN for a patient with a blank in
+    one of its variables (complete case)."""
+    part = model["combined"]
+    if "imputation" in part:
+        return pooled_probability(model, data, encode)
+    probability = LogitFit.from_dict(part).predict(encode(data))
+    blank = ~complete_cases(data, [v for v in combined_variables(model) if v in data.columns])
+    return np.where(blank, np.nan, probability)
+
+
 @dataclass
 class DeltaradModel:
-    """A fitted deltarad model: the two radscores, the ultrasound model and the combined model,
-    with the Youden cut-offs of the training set, held as the plain JSON data of its model file."""
+    """A fitted deltarad model: the design's radscores, its reference models and the combined
+    model, with the Youden cut-offs of the training set, held as the plain JSON data of its model
+    file (a schema-1 or -2 file's with the design it implies, `with_design`)."""
 
     data: dict
+
+    def __post_init__(self) -> None:
+        self.data = with_design(self.data)
 
     def to_json(self, path: str | Path) -> Path:
         """Write the model file (plain JSON, written whole or not at all)."""
@@ -76,7 +124,11 @@ class DeltaradModel:
                 f"{', '.join(map(str, READABLE_SCHEMA_VERSIONS))})",
                 file=path,
             )
-        lacking = _lacking(data, PARTS)
+        lacking = _lacking(data, PARTS if data["schema_version"] >= 3 else LEGACY_PARTS)
+        if not lacking and data["schema_version"] >= 3:
+            parts = data["radscores"] if isinstance(data["radscores"], dict) else {"": None}
+            lacking = [f"radscores.{name}.{key}" for name, part in parts.items() for key in _lacking(part, _RADSCORE)]
+            lacking += [] if isinstance(data["references"], dict) else ["references.<name>"]
         if lacking:
             raise DeltaradError(f"the model file lacks {lacking[0]}: damaged, or not written by deltarad run",
                                 file=path)
@@ -87,8 +139,9 @@ class DeltaradModel:
         return self.data["outcome"]
 
     @property
-    def ultrasound(self) -> str:
-        return self.data["ultrasound"]
+    def design(self) -> Design:
+        """The design the model was fitted under."""
+        return model_design(self.data)
 
     @property
     def delta_kind(self) -> str:
@@ -97,19 +150,28 @@ class DeltaradModel:
         delta = self.data.get("delta")
         return delta.get("kind", "relative") if isinstance(delta, dict) else "relative"
 
+    def _delta_of(self, part: dict) -> str:
+        """A radscore's delta pair (a schema-2 radscore's: the design's single pair)."""
+        return part.get("delta") or self.design.deltas[0].name
+
     def delta_matrices(self, delta: pd.DataFrame) -> DeltaMatrices:
         """Reader 1's matrices of the features the radscores use, from the long delta table."""
-        features: dict[str, list[str]] = {}
+        features: dict[tuple[str, str], list[str]] = {}
         for part in self.data["radscores"].values():
-            region = features.setdefault(part["region"], [])
-            region += [f for f in part["features"] if f not in region]
-        return DeltaMatrices.from_table(delta, features, readers=(1,))
+            regions = part.get("regions") or [part["region"]]
+            for region, feats in features_by_region(regions, part["features"]).items():
+                known = features.setdefault((self._delta_of(part), region), [])
+                known += [f for f in feats if f not in known]
+        return DeltaMatrices.from_table(with_delta_column(delta, self.design), features, readers=(1,))
+
+    def _radscore_matrix(self, part: dict, delta: DeltaMatrices) -> pd.DataFrame:
+        return delta.radscore(self._delta_of(part), part.get("regions") or [part["region"]], 1)
 
     def radscore(self, name: str, delta: DeltaMatrices, patients: list[str]) -> np.ndarray:
         """Radscore (probability) of reader-1 delta features for `patients`, in that order
         (checked by `score` through check_delta and unscorable)."""
-        radscore = Radscore.from_dict(self.data["radscores"][name])
-        return radscore.predict(delta[radscore.region, 1].reindex(patients))
+        part = self.data["radscores"][name]
+        return Radscore.from_dict(part).predict(self._radscore_matrix(part, delta).reindex(patients))
 
     def encode(self, data: pd.DataFrame) -> pd.DataFrame:
         """The combined model's design columns from raw variables (categoricals as stored dummies)."""
@@ -120,10 +182,11 @@ class DeltaradModel:
         return design_columns(data, [Encoding.from_dict(var, enc) for var, enc in variables.items()])
 
     def predict_proba(self, delta: pd.DataFrame, clinical: pd.DataFrame) -> pd.DataFrame:
-        """patient_id, radscore_dir, radscore_dpr, us, combined (probabilities) for every row of
-        `clinical` (one per patient: patient_id, the ultrasound read, the clinical variables), in its order
-        (delta features harmonised first when the model stores a ComBat transform). A patient the
-        model cannot score is an error naming the patient; `unscorable` lists them all beforehand."""
+        """patient_id and one probability per model of the design (its model_columns: the
+        radscores, the reference models, combined) for every row of `clinical` (one per patient:
+        patient_id, the references' columns, the clinical variables), in its order (delta features
+        harmonised first when the model stores a ComBat transform). A patient the model cannot
+        score is an error naming the patient; `unscorable` lists them all beforehand."""
         self.check_delta(delta)
         matrices = self.delta_matrices(delta)
         problems = self._unscorable(matrices, clinical)
@@ -133,18 +196,29 @@ class DeltaradModel:
         patients = list(clinical["patient_id"])
         matrices = apply_harmonization(self.data.get("harmonization"), clinical, matrices)
         out = pd.DataFrame({"patient_id": pd.Series(patients, dtype=str)})
-        for name in RADSCORES:
+        for name in self.data["radscores"]:
             out[name] = self.radscore(name, matrices, patients)
         data = clinical.set_index("patient_id").copy()
-        us = pd.to_numeric(data[self.ultrasound], errors="coerce")
-        if us.isna().any():
-            raise DeltaradError(f"missing ultrasound read '{self.ultrasound}'", patient=str(us.index[us.isna()][0]))
-        out["us"] = LogitFit.from_dict(self.data["ultrasound_model"]).predict(
-            pd.DataFrame({self.ultrasound: us.to_numpy()}))
-        for name in RADSCORES:
+        for name, part in self.data["references"].items():
+            out[name] = self.reference(part, data)
+        for name in self.data["radscores"]:
             data[name] = out[name].to_numpy()
-        out["combined"] = combined_probability(self.data, data, self.encode)
+        out[COMBINED] = combined_probability(self.data, data, self.encode)
         return out
+
+    @staticmethod
+    def reference(part: dict, data: pd.DataFrame) -> np.ndarray:
+        """A reference model's probability for `data` (indexed by patient); a blank or non-number
+        in one of its columns is an error naming the patient."""
+        lacking = [c for c in part["columns"] if c not in data.columns]
+        if lacking:
+            raise DeltaradError(f"the {part['label']} model needs column '{lacking[0]}', which the cohort lacks")
+        values = data[part["columns"]].apply(pd.to_numeric, errors="coerce")
+        blank = values.isna().any(axis=1)
+        if blank.any():
+            column = next(c for c in part["columns"] if pd.isna(values.loc[blank.idxmax(), c]))
+            raise DeltaradError(f"missing {part['label']} value '{column}'", patient=str(blank.idxmax()))
+        return LogitFit.from_dict(part).predict(values.reset_index(drop=True))
 
     def unscorable(self, delta: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFrame:
         """Patients the model cannot score (patient_id, stage, error): a selected delta feature
@@ -158,14 +232,14 @@ class DeltaradModel:
         patients = list(cohort["patient_id"])
         for part in self.data["radscores"].values():
             feats, region = part["features"], part["region"]
-            X = matrices[region, 1][feats].reindex(patients)
+            X = self._radscore_matrix(part, matrices)[feats].reindex(patients)
             finite = np.isfinite(X.to_numpy(float))
             for i in np.flatnonzero(~finite.all(axis=1)):
                 j = int(np.flatnonzero(~finite[i])[0])
                 problems.setdefault(patients[i], f"delta feature {feats[j]} ({region}) is missing or not finite")
         data = cohort.set_index("patient_id")
         for var, enc in self.data["combined"]["variables"].items():
-            if var in RADSCORES or var not in data.columns:
+            if var in self.data["radscores"] or var not in data.columns:
                 continue
             values = data[var]  # a blank is not a problem here: see deltarad.modeling.missing
             encoding = Encoding.from_dict(var, enc)
@@ -186,7 +260,9 @@ class DeltaradModel:
     def check_delta(self, delta: pd.DataFrame) -> None:
         """Fail early when the cohort's features do not match the model's."""
         for name, part in self.data["radscores"].items():
-            missing = [f for f in part["features"] if f not in delta.columns]
+            regions = part.get("regions") or [part["region"]]
+            missing = [f for feats in features_by_region(regions, part["features"]).values()
+                       for f in feats if f not in delta.columns]
             if missing:
                 raise DeltaradError(
                     f"{name}: the model uses {len(part['features'])} {part['region']} features; "

@@ -1,4 +1,5 @@
-"""The study's four models: DIR and DPR radscores, the ultrasound model, the combined model."""
+"""The design's models: a LASSO radscore per (regions, delta), the reference models (logistic
+regression on cohort columns; the study's: the ultrasound read) and the stepwise combined model."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,7 @@ import pandas as pd
 
 from deltarad.encoding import Encoding, encodings_for
 from deltarad.errors import DeltaradError
-from deltarad.modeling.logit import LogitFit
+from deltarad.stats.logit import LogitFit
 from deltarad.modeling.missing import refit_on_own_complete_cases, stepwise_rows
 from deltarad.modeling.stepwise import StepResult, main_effects, step_aic
 
@@ -32,15 +33,18 @@ class Radscore:
     prevalence.
     """
 
-    region: str
+    region: str  # its selection's name (Design.selection_name): the region, for the study's radscores
     features: list[str]
     mean: dict[str, float]
     sd: dict[str, float]
     fit: LogitFit
     notes: list[str] = field(default_factory=list)
+    regions: list[str] | None = None  # the regions whose delta features it scores (None: [region])
+    delta: str | None = None  # the delta pair (DeltaPair.name); None: the model's single one
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """Radscore of each row of X (patients x delta features of the region, unscaled)."""
+        """Radscore of each row of X (patients x delta features of the regions, unscaled; pooled
+        regions' features region-prefixed, design.pooled_feature)."""
         return self.fit.predict(self.standardise(X))
 
     def standardise(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -49,20 +53,22 @@ class Radscore:
 
     def to_dict(self) -> dict:
         """The model file's part for this radscore."""
-        return {"region": self.region, "features": self.features, "mean": self.mean, "sd": self.sd,
-                **self.fit.to_dict(), "notes": self.notes}
+        return {"region": self.region, "regions": list(self.regions or [self.region]), "delta": self.delta,
+                "features": self.features, "mean": self.mean, "sd": self.sd, **self.fit.to_dict(), "notes": self.notes}
 
     @classmethod
     def from_dict(cls, stored: dict) -> "Radscore":
         return cls(stored["region"], list(stored["features"]), dict(stored["mean"]), dict(stored["sd"]),
-                   LogitFit.from_dict(stored), list(stored.get("notes", [])))
+                   LogitFit.from_dict(stored), list(stored.get("notes", [])),
+                   list(stored.get("regions") or [stored["region"]]), stored.get("delta"))
 
 
-def fit_radscore(selection: RegionSelection, X: pd.DataFrame, y: np.ndarray) -> Radscore:
+def fit_radscore(selection: RegionSelection, X: pd.DataFrame, y: np.ndarray, regions: list[str] | None = None,
+                 delta: str | None = None) -> Radscore:
     feats = selection.features
     fit = LogitFit(float(selection.intercept), {f: float(selection.coefficients[f]) for f in feats}, n=len(y))
     radscore = Radscore(selection.region, feats, selection.mean.to_dict(), selection.sd.to_dict(), fit,
-                        list(selection.notes))
+                        list(selection.notes), regions, delta)
     p = np.clip(radscore.predict(X), 1e-15, 1 - 1e-15)
     fit.deviance = float(-2 * np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
     return radscore
@@ -70,7 +76,7 @@ def fit_radscore(selection: RegionSelection, X: pd.DataFrame, y: np.ndarray) -> 
 
 @dataclass
 class CombinedModel:
-    """Stepwise-AIC logistic model over clinical variables, the ultrasound read and the radscores."""
+    """Stepwise-AIC logistic model over clinical variables, the references' columns and the radscores."""
 
     encodings: list[Encoding]
     step: StepResult

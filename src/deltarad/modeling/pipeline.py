@@ -1,4 +1,5 @@
-"""From a cohort and its delta features to the fitted study: split, selection, the four models."""
+"""From a cohort and its delta features to the fitted study: split, selection, the design's models
+(a radscore per (regions, delta), the reference models, the combined model)."""
 from __future__ import annotations
 
 import functools
@@ -10,15 +11,15 @@ import pandas as pd
 
 from deltarad._version import __version__
 from deltarad.config import Study
+from deltarad.design import COMBINED, Design
 from deltarad.errors import DeltaradError
-from deltarad.features.delta import DELTA_KINDS, DeltaMatrices, drop_summary
+from deltarad.features.delta import DELTA_KINDS, DeltaMatrices, drop_summary, region_info, with_delta_column
 from deltarad.harmonize import apply_harmonization, fit_harmonization
-from deltarad.modeling.logit import fit_logit
+from deltarad.stats.logit import fit_logit
 from deltarad.modeling.mice import fit_combined_mice, fit_imputation
 from deltarad.modeling.missing import MIN_STEPWISE_PATIENTS, finite
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, DeltaradModel
 from deltarad.modeling.models import fit_combined, fit_radscore
-from deltarad.modeling.names import MODEL_COLUMNS, MODEL_LABELS, RADSCORES
 from deltarad.modeling.selection import select_features
 from deltarad.modeling.split import random_split_lengths, study_split
 from deltarad.stats.roc import youden_threshold
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class FitResult:
     split: pd.DataFrame  # patient_id, set
-    predictions: pd.DataFrame  # patient_id, set, outcome, radscore_dir, radscore_dpr, us, combined
+    predictions: pd.DataFrame  # patient_id, set, outcome, the design's model_columns (radscores, references, combined)
     selection: pd.DataFrame  # region, step, n_features, note
     selected: pd.DataFrame  # region, feature, coefficient
     model: dict
@@ -37,20 +38,47 @@ class FitResult:
     unscored: pd.DataFrame | None = None  # patient_id, stage, error: validation patients the model cannot score
 
 
-def _training_matrix(delta: DeltaMatrices, region: str, reader: int, ids: list[str]) -> pd.DataFrame:
-    X = delta[region, reader]
+def _training_matrix(X: pd.DataFrame, name: str, reader: int, ids: list[str]) -> pd.DataFrame:
     X = X.loc[X.index.isin(ids)]
     bad = ~np.isfinite(X.to_numpy(float))
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise DeltaradError(f"delta feature {X.columns[c]} ({region}, reader {reader}) is not finite",
+        raise DeltaradError(f"delta feature {X.columns[c]} ({name}, reader {reader}) is not finite",
                             patient=str(X.index[r]))
     return X
 
 
-def _delta_note(region_info: dict) -> str:
-    summary = drop_summary(region_info)
+def _delta_note(infos: list[dict]) -> str:
+    summary = ", ".join(s for s in (drop_summary(info) for info in infos) if s)
     return f"{summary} dropped by the delta rule (delta_dropped.csv)" if summary else ""
+
+
+def _region_infos(delta_info: dict, design: Design) -> dict[tuple[str, str], dict]:
+    """(delta, region) -> compute_delta's account of it, for every pair the radscores use."""
+    out = {}
+    for rs in design.radscores:
+        for region in rs.regions:
+            info = region_info(delta_info, rs.delta, region)
+            if info is None:
+                raise DeltaradError(f"the feature table has no {region} rows"
+                                    + (f" for the {rs.delta} delta" if len(design.deltas) > 1 else ""))
+            out[rs.delta, region] = info
+    return out
+
+
+def fit_references(train: pd.DataFrame, y: np.ndarray, design: Design) -> dict[str, dict]:
+    """Each reference model (logistic regression on its cohort columns, as numbers) as the
+    model file stores it: label, columns and the fit."""
+    return {ref.name: {"label": ref.label, "columns": list(ref.columns),
+                       **fit_logit(train[list(ref.columns)].astype(float), y, separation=False).to_dict()}
+            for ref in design.references}
+
+
+def combined_candidates(study: Study, design: Design) -> list[str]:
+    """The combined model's stepwise candidates: the clinical columns, the references' columns
+    (each once) and the radscores."""
+    return [*study.clinical, *(c for c in design.reference_columns if c not in study.clinical),
+            *(rs.name for rs in design.radscores)]
 
 
 def _training_range(train: pd.DataFrame, encoding) -> dict:
@@ -79,7 +107,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
               train_ids: list[str], imputed: list | None = None,
               groups: dict[str, str] | None = None) -> tuple[dict, list[dict]]:
     """The whole modelling procedure on the training patients `train_ids` alone: ComBat (when the
-    cohort names centres), selection per region, radscores, ultrasound and combined models.
+    cohort names centres), selection per radscore, the radscores, the reference and combined models.
 
     Returns the model file's content (without cut-offs) and the selection steps. The optimism
     bootstrap and cross-validation call this on each resample, so everything fitted is in here.
@@ -87,33 +115,36 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     `groups` maps each training id to its original patient (bootstrap copies): inner folds keep
     a patient's copies together.
     """
+    design = study.design
     train = cohort.set_index("patient_id").loc[train_ids]
     y = train[study.outcome].to_numpy(int)
     if len(np.unique(y)) < 2:
         raise DeltaradError(f"the training set has one outcome class only ({study.outcome} = {y[0]})")
-    matrices = DeltaMatrices.from_table(delta, {region: info["kept"] for region, info in delta_info["regions"].items()})
+    infos = _region_infos(delta_info, design)
+    matrices = DeltaMatrices.from_table(with_delta_column(delta, design),
+                                        {key: info["kept"] for key, info in infos.items()})
     harmonization = fit_harmonization(study.harmonize, cohort, matrices, train_ids)
     matrices = apply_harmonization(harmonization, cohort, matrices)
 
     radscores, steps = {}, []
     copies_of = None if groups is None else np.array([groups[i] for i in train_ids])
-    for name, region in RADSCORES.items():
-        info = delta_info["regions"].get(region)
-        if info is None:
-            raise DeltaradError(f"the feature table has no {region} rows")
-        X = _training_matrix(matrices, region, 1, train_ids).loc[train_ids]
-        reader2 = matrices[region, 2]  # NaN where reader 2's delta is undefined
+    for rs in design.radscores:
+        name = design.selection_name(rs)
+        parts = [infos[rs.delta, region] for region in rs.regions]
+        X = _training_matrix(matrices.radscore(rs.delta, rs.regions, 1), name, 1, train_ids).loc[train_ids]
+        reader2 = matrices.radscore(rs.delta, rs.regions, 2)  # NaN where reader 2's delta is undefined
         reader2 = reader2.loc[reader2.index.isin(train_ids)]
-        sel = select_features(region, X, y, study.selection, reader2=reader2, n_before_delta=info["n_features"],
-                              groups=copies_of, delta_note=_delta_note(info))
-        radscores[name] = fit_radscore(sel, X, y)
+        sel = select_features(name, X, y, study.selection, reader2=reader2,
+                              n_before_delta=sum(info["n_features"] for info in parts),
+                              groups=copies_of, delta_note=_delta_note(parts))
+        radscores[rs.name] = fit_radscore(sel, X, y, list(rs.regions), rs.delta)
         steps += sel.steps
-        train[name] = radscores[name].predict(X)  # the scorer of DeltaradModel.predict_proba (Radscore.predict)
+        train[rs.name] = radscores[rs.name].predict(X)  # the scorer of DeltaradModel.predict_proba (Radscore.predict)
 
-    us_fit = fit_logit(train[[study.ultrasound]].astype(float), y, separation=False)
-    candidates = [*study.clinical, study.ultrasound, *RADSCORES]
+    references = fit_references(train, y, design)
+    candidates = combined_candidates(study, design)
     if study.missing.policy == "mice":
-        imputation = fit_imputation(train, study.clinical, [study.ultrasound, *RADSCORES], study.outcome,
+        imputation = fit_imputation(train, study.clinical, [*candidates[len(study.clinical):]], study.outcome,
                                     study.categorical, study.missing)
         combined = fit_combined_mice(imputation.completed, train, y, candidates, study.categorical,
                                      study.reference_levels)
@@ -128,7 +159,7 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         "schema_version": SCHEMA_VERSION,
         "created_by": f"deltarad {__version__}",
         "outcome": study.outcome,
-        "ultrasound": study.ultrasound,
+        "design": design.to_dict(),
         "delta": {"kind": delta_info.get("kind", "relative"), "reader": 1, "near_zero": delta_info.get("near_zero"),
                   "formula": DELTA_KINDS[delta_info.get("kind", "relative")]},
         "settings": {
@@ -139,10 +170,10 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
             "missing": study.missing.model_dump(),
         },
         "harmonization": harmonization,
-        "models": dict(MODEL_LABELS),
+        "models": design.model_labels,
         "radscores": {name: rs.to_dict() for name, rs in radscores.items()},
-        "ultrasound_model": us_fit.to_dict(),
-        "combined": {
+        "references": references,
+        COMBINED: {
             "terms": combined.terms,
             "variables": {e.name: {**e.to_dict(), **_training_range(train, e)}
                           for e in combined.encodings if e.name in combined.terms},
@@ -209,7 +240,7 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     model["thresholds"] = {
         m: youden_threshold(*finite(predictions.loc[fit_rows, study.outcome].to_numpy(),
                                     predictions.loc[fit_rows, m].to_numpy()))
-        for m in MODEL_COLUMNS
+        for m in frozen.design.model_columns
     }
     selected = pd.DataFrame(
         [

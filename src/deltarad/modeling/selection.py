@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover
     _fit_liblinear = _liblinear = None
 
 from deltarad.config import SelectionSettings
-from deltarad.modeling.logit import LogitFit
+from deltarad.stats.logit import LogitFit
 from deltarad.stats.icc import icc_2_1
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from deltarad.encoding import Encoding, design_columns
-from deltarad.modeling.logit import LogitFit, fit_logit
+from deltarad.stats.logit import LogitFit, fit_logit
 
 AIC_TOLERANCE = 1e-7  # stepAIC's: a step must lower the AIC by more than this
 

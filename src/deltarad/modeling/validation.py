@@ -2,7 +2,7 @@
 bootstrap and repeated stratified k-fold cross-validation, with selection frequencies.
 
 "Whole procedure" means everything `fit_model` fits (ComBat, ICC, z-score, t-test, correlation
-pruning, LASSO, radscores, ultrasound model, stepwise-AIC combined model) is refitted in every
+pruning, LASSO, radscores, reference models, stepwise-AIC combined model) is refitted in every
 resample, so the optimism of feature selection is counted too (Harrell, Lee & Mark, Stat Med
 1996;15:361; Steyerberg, Clinical Prediction Models, 2nd ed., ch. 17).
 
@@ -38,7 +38,6 @@ from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import DeltaradModel
-from deltarad.modeling.names import MODEL_COLUMNS
 from deltarad.modeling.pipeline import FitResult, fit_model
 from deltarad.stats.calibration import brier, calibration_slope
 from deltarad.stats.roc import auc
@@ -65,9 +64,11 @@ def performance(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def _model_performance(model: dict, cohort: pd.DataFrame, delta: pd.DataFrame, outcome: str) -> dict:
-    scores = DeltaradModel(model).predict_proba(delta, cohort)
+    frozen = DeltaradModel(model)
+    scores = frozen.predict_proba(delta, cohort)
     y = cohort[outcome].to_numpy(int)
-    return {m: performance(*finite(y, scores[m].to_numpy())) for m in MODEL_COLUMNS}  # NaN: a blank (complete case)
+    return {m: performance(*finite(y, scores[m].to_numpy()))  # NaN: a blank (complete case)
+            for m in frozen.design.model_columns}
 
 
 def _selected(model: dict) -> dict[str, list[str]]:
@@ -267,7 +268,7 @@ def validate_procedure(
     n_failed = {kind: sum(f["resampling"] == kind for f in failures) for kind in ("bootstrap", "cv fold")}
 
     rows = []
-    for m in MODEL_COLUMNS:
+    for m in DeltaradModel(model).design.model_columns:
         for metric in METRICS:
             diffs = _differences([r["apparent"][m] for r in boot], [r["test"][m] for r in boot], metric)
             optimism = float(np.mean(diffs)) if diffs.size else np.nan

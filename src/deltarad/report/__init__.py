@@ -1,7 +1,6 @@
 """The report a person opens: one self-contained HTML page with the figures and tables of a run.
 
-`build_report` is imported on first use, so that extraction can import deltarad.report.qc (the
-region QC it draws per exam) without the report's figure module."""
+`build_report` is imported on first use: importing deltarad.report loads no figure code."""
 
 __all__ = ["build_report"]
 

@@ -22,15 +22,17 @@ def is_long_table2(df: pd.DataFrame) -> bool:
     return {"analysis", "variable", "beta", "p_value"} <= set(df.columns)
 
 
-def _label(variable: str, ultrasound: str | None) -> str:
+def _label(variable: str, ultrasound: str | None, labels: dict[str, str] | None = None) -> str:
     if ultrasound and variable == ultrasound:
         return f"Ultrasound read ({variable})"
-    return VARIABLE_LABELS.get(variable, variable)
+    return (labels or VARIABLE_LABELS).get(variable, variable)
 
 
-def table1_journal(long: pd.DataFrame, ultrasound: str | None = None) -> pd.DataFrame:
+def table1_journal(long: pd.DataFrame, ultrasound: str | None = None, labels: dict[str, str] | None = None
+                   ) -> pd.DataFrame:
     """One row per (characteristic, level); per set (training, validation, ...) the pCR and
-    non-pCR columns and the P value."""
+    non-pCR columns and the P value. `labels`: variable -> display name (default the study's
+    radscores'); `ultrasound`: the ultrasound read's column."""
     matches = {c: _GROUP.match(str(c)) for c in long.columns}
     groups = {int(m["value"]): c for c, m in matches.items() if m}
     sets = [s for s in SETS if s in set(long["set"].astype(str))] + \
@@ -38,7 +40,7 @@ def table1_journal(long: pd.DataFrame, ultrasound: str | None = None) -> pd.Data
     keys = list(dict.fromkeys(zip(long["variable"].astype(str), long["level"].fillna("").astype(str))))
     rows = []
     for variable, level in keys:
-        row = {"Characteristic": _label(variable, ultrasound), "Level": level}
+        row = {"Characteristic": _label(variable, ultrasound, labels), "Level": level}
         for s in sets:
             match = long[(long["set"].astype(str) == s) & (long["variable"].astype(str) == variable)
                          & (long["level"].fillna("").astype(str) == level)]
@@ -54,13 +56,14 @@ def table1_journal(long: pd.DataFrame, ultrasound: str | None = None) -> pd.Data
     return out
 
 
-def table2_journal(long: pd.DataFrame, ultrasound: str | None = None) -> pd.DataFrame:
+def table2_journal(long: pd.DataFrame, ultrasound: str | None = None, labels: dict[str, str] | None = None
+                   ) -> pd.DataFrame:
     """One row per (variable, level): univariate beta, SE, Z, P, OR (95% CI), then the same for
     the multivariate model (blank where the variable did not enter it)."""
     keys = list(dict.fromkeys(zip(long["variable"].astype(str), long["level"].fillna("").astype(str))))
     rows = []
     for variable, level in keys:
-        row = {"Variable": _label(variable, ultrasound), "Level": level}
+        row = {"Variable": _label(variable, ultrasound, labels), "Level": level}
         for analysis, head in (("univariate", "Univariate"), ("multivariate", "Multivariate")):
             match = long[(long["analysis"] == analysis) & (long["variable"].astype(str) == variable)
                          & (long["level"].fillna("").astype(str) == level)]
@@ -76,10 +79,11 @@ def table2_journal(long: pd.DataFrame, ultrasound: str | None = None) -> pd.Data
     return out
 
 
-def journal_layout(name: str, df: pd.DataFrame, ultrasound: str | None = None) -> pd.DataFrame | None:
+def journal_layout(name: str, df: pd.DataFrame, ultrasound: str | None = None,
+                   labels: dict[str, str] | None = None) -> pd.DataFrame | None:
     """The journal layout of tables/`name`.csv when it is the long table of `deltarad run`, else None."""
     if name == "table1" and is_long_table1(df):
-        return table1_journal(df, ultrasound)
+        return table1_journal(df, ultrasound, labels)
     if name == "table2" and is_long_table2(df):
-        return table2_journal(df, ultrasound)
+        return table2_journal(df, ultrasound, labels)
     return None

@@ -1,14 +1,14 @@
 """The report's paragraph on missing clinical values: which policy ran and what it did."""
 from __future__ import annotations
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.report.run import RunFolder, Unavailable
 
 
 def missing_paragraph(run: RunFolder) -> str:
     """One paragraph from tables/missing_values.csv (empty when the run wrote none)."""
     try:
-        table = run.csv(outputs.MISSING_VALUES, required=("variable", "set", "n_missing", "policy"))
+        table = run.csv(runfolder.MISSING_VALUES, required=("variable", "set", "n_missing", "policy"))
     except Unavailable:
         return ""
     blanks = table.groupby("variable", sort=False)["n_missing"].sum()

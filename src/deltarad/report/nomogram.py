@@ -17,10 +17,22 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.special import expit, logit
 
+from deltarad.design import Design
 from deltarad.errors import DeltaradError
-from deltarad.modeling.names import MODEL_LABELS, RADSCORES
 
-LABELS = {column: f"Radscore {MODEL_LABELS[column]}" for column in RADSCORES}  # axis names: Radscore DIR, ...
+
+def radscore_terms(model: dict) -> list[str]:
+    """The model file's radscores (probabilities: their axis is [0, 1]); without the entry, the study's."""
+    return list(model["radscores"]) if "radscores" in model else [rs.name for rs in Design().radscores]
+
+
+def term_labels(model: dict) -> dict[str, str]:
+    """Axis names of the model file's radscore terms (Radscore DIR, ...), from its model labels
+    (a file before them: the study's)."""
+    labels = model.get("models") or Design().model_labels
+    return {name: f"Radscore {labels.get(name, name)}" for name in radscore_terms(model)}
+
+
 PROBABILITY_TICKS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
@@ -67,7 +79,7 @@ def nomogram_scales(model: dict) -> Nomogram:
             values = list(enc["levels"])
             contrib = np.array([0.0] + [beta[f"{var}[{lvl}]"] for lvl in values[1:]])
         else:
-            if var in LABELS:
+            if var in radscore_terms(model):
                 low, high = 0.0, 1.0
             elif "range" in enc:
                 low, high = enc["range"]
@@ -102,11 +114,12 @@ def nomogram_figure(model: dict, outcome_label: str = "pCR") -> Figure:
     fig = Figure(figsize=(8.0, 0.62 * rows + 0.6))
     ax = fig.add_axes((0.2, 0.04, 0.76, 0.92))
     y = rows - 1
+    names = term_labels(model)
     _axis(ax, y, np.arange(0, 101, 10), [str(v) for v in range(0, 101, 10)], "Points")
     for term in nomo.terms:
         y -= 1
         labels = [v if isinstance(v, str) else f"{v:g}" for v in term.values]
-        _axis(ax, y, term.points, labels, LABELS.get(term.name, term.name))
+        _axis(ax, y, term.points, labels, names.get(term.name, term.name))
     y -= 1
     total_ticks = np.arange(0, np.ceil(nomo.max_total / 20) * 20 + 1, 20)
     total_x = total_ticks / max(total_ticks.max(), 1) * 100  # the total-points axis is drawn on 0-100

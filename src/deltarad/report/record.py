@@ -5,36 +5,13 @@ builds it, deltarad.outputs.write_study_record writes it."""
 from __future__ import annotations
 
 import json
-import platform
-from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
-from deltarad.config import ReportSettings, Study
-from deltarad.outputs import STUDY_RECORD
+from deltarad.config import ReportSettings
+from deltarad.design import ULTRASOUND_COLUMN
+from deltarad.runfolder import STUDY_RECORD
 from deltarad.report.run import RunFolder, Unavailable
-
-
-def study_name_of(study: Study) -> str:
-    return study.name or (Path(study.file_name).stem if study.file_name else "")
-
-
-def study_record(study: Study) -> dict:
-    """The content of study.json: name, study file, every setting, the PyRadiomics parameters and
-    the software versions."""
-    from deltarad.features.extract import STUDY_PARAMS
-    from deltarad.modeling.pipeline import software_versions
-
-    params = study.params_path or STUDY_PARAMS
-    return {
-        "name": study_name_of(study),
-        "study_file": study.file_name,
-        "settings": study.model_dump(mode="json"),
-        "pyradiomics_params": {"file": params.name, "settings": yaml.safe_load(params.read_text(encoding="utf-8"))}
-        if params.is_file() else {"file": params.name, "settings": {}},
-        "software": {"python": platform.python_version(), **software_versions()},
-    }
 
 
 def read_study_record(run: RunFolder) -> dict:
@@ -58,10 +35,12 @@ def study_name(run: RunFolder) -> str | None:
 
 
 def study_ultrasound(run: RunFolder) -> str | None:
+    """The ultrasound read's column: the one column of the design's ultrasound reference (`us`)."""
     try:
-        return str(run.model.get("ultrasound") or "") or None
+        reference = next((r for r in run.design.references if r.name == ULTRASOUND_COLUMN), None)
     except Unavailable:
         return None
+    return reference.columns[0] if reference is not None and len(reference.columns) == 1 else None
 
 
 def report_settings(run: RunFolder) -> tuple[ReportSettings, str]:

@@ -8,12 +8,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from deltarad import outputs
-from deltarad.modeling.names import MODEL_LABELS, RADSCORES
+from deltarad import runfolder
+from deltarad.design import ULTRASOUND_COLUMN, ULTRASOUND_LABEL, Design, DesignError, Reference
 
 SETS = ("training", "validation", "external")
 OUTCOME_LABELS = {1: "pCR", 0: "non-pCR"}
-RADSCORE_LABELS = {column: f"Radscore_{MODEL_LABELS[column]}" for column in RADSCORES}  # Radscore_DIR, ...
+
+
+def radscore_variable_labels(design: Design) -> dict[str, str]:
+    """Radscore column -> its name as a table variable (Radscore_DIR, ...)."""
+    labels = design.model_labels
+    return {rs.name: f"Radscore_{labels[rs.name]}" for rs in design.radscores}
+
+
+RADSCORE_LABELS = radscore_variable_labels(Design())  # the study's: Radscore_DIR, Radscore_DPR
 
 
 class Unavailable(Exception):
@@ -43,7 +51,7 @@ class RunFolder:
 
     @cached_property
     def model(self) -> dict:
-        path = self.path / outputs.MODEL
+        path = self.path / runfolder.MODEL
         if not path.is_file():
             raise Unavailable("model.json not found in the run folder")
         try:
@@ -62,7 +70,7 @@ class RunFolder:
         except (Unavailable, KeyError):
             pass
         known = {"patient_id", "set", *self.model_labels}
-        cols = [c for c in self.csv(outputs.PREDICTIONS).columns if c not in known]
+        cols = [c for c in self.csv(runfolder.PREDICTIONS).columns if c not in known]
         if len(cols) != 1:
             raise Unavailable("the outcome column is not named in model.json and cannot be inferred")
         return cols[0]
@@ -70,7 +78,7 @@ class RunFolder:
     @cached_property
     def predictions(self) -> pd.DataFrame:
         """predictions.csv with the outcome as 0/1 and only the model columns present."""
-        df = self.csv(outputs.PREDICTIONS, required=("patient_id", "set"))
+        df = self.csv(runfolder.PREDICTIONS, required=("patient_id", "set"))
         if self.outcome not in df.columns:
             raise Unavailable(f"predictions.csv lacks the outcome column '{self.outcome}'")
         values = pd.to_numeric(df[self.outcome], errors="coerce")
@@ -84,17 +92,40 @@ class RunFolder:
     @cached_property
     def model_labels(self) -> dict[str, str]:
         """Prediction column -> display label of the run's models, in the order the report shows
-        them: model.json's `models`; a model file written before it carries none, and then
-        deltarad.modeling.names.MODEL_LABELS (the models every such file holds)."""
+        them: model.json's `models`; a model file written before it carries none, and then its
+        design's (the study's: the models every such file holds)."""
         try:
             labels = self.model.get("models")
         except Unavailable:
             labels = None
         if labels is None:
-            return dict(MODEL_LABELS)
+            return self.design.model_labels
         if not isinstance(labels, dict) or not labels or not all(isinstance(v, str) for v in labels.values()):
             raise Unavailable("model.json's models entry is not a {prediction column: label} object")
         return {str(k): v for k, v in labels.items()}
+
+    @cached_property
+    def design(self) -> Design:
+        """The run's design: model.json's; a model file before schema 3 (or none) implies the
+        study's, with the ultrasound reference on its stored column."""
+        try:
+            model = self.model
+        except Unavailable:
+            model = {}
+        raw = model.get("design")
+        if raw is None:
+            if not model.get("ultrasound"):
+                return Design()
+            return Design(references=(Reference(ULTRASOUND_COLUMN, ULTRASOUND_LABEL, (str(model["ultrasound"]),)),))
+        try:
+            return Design.from_dict(raw)
+        except (DesignError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise Unavailable(f"model.json's design cannot be read ({exc})") from None
+
+    @property
+    def radscores(self) -> list[str]:
+        """The radscores' prediction columns, in the design's order."""
+        return [rs.name for rs in self.design.radscores]
 
     @property
     def models(self) -> dict[str, str]:
@@ -128,7 +159,7 @@ class RunFolder:
         """Bootstrap resamples and cross-validation folds that internal validation completed, from
         validation.csv (None where it does not say)."""
         try:
-            v = self.csv(outputs.VALIDATION)
+            v = self.csv(runfolder.VALIDATION)
         except Unavailable:
             return None, None
         count = {}
@@ -142,7 +173,7 @@ class RunFolder:
         selected_features.csv, else from model.json (an external-validation folder has no
         selected_features.csv, but carries the model)."""
         try:
-            return self.csv(outputs.SELECTED_FEATURES, required=("region", "feature", "coefficient"))
+            return self.csv(runfolder.SELECTED_FEATURES, required=("region", "feature", "coefficient"))
         except Unavailable as missing:
             try:
                 radscores = self.model["radscores"]
@@ -156,7 +187,7 @@ class RunFolder:
 
     @cached_property
     def table3(self) -> pd.DataFrame:
-        return self.known_models(self.csv(outputs.TABLE3, required=("set", "model", "auc")), outputs.TABLE3)
+        return self.known_models(self.csv(runfolder.TABLE3, required=("set", "model", "auc")), runfolder.TABLE3)
 
     def thresholds(self) -> dict[str, float]:
         """Per model, the training-set (Youden) cut-off carried to every set: from Table 3, else
@@ -171,4 +202,4 @@ class RunFolder:
         try:
             return {str(k): float(v) for k, v in self.model["thresholds"].items()}
         except (Unavailable, KeyError, AttributeError, TypeError, ValueError):
-            raise Unavailable(f"no training-set cut-offs: neither {outputs.TABLE3} nor {outputs.MODEL} has them") from None
+            raise Unavailable(f"no training-set cut-offs: neither {runfolder.TABLE3} nor {runfolder.MODEL} has them") from None

@@ -1,9 +1,9 @@
 """Patient sheets for the tumour board (`deltarad predict ... --sheets`): one self-contained HTML
 page per scored patient that prints on one A4 page. It shows the cohort's pseudonym only (the
-patient_id column), the two exams' region QC images (when this run extracted them), both
-radscores, the ultrasound read, the combined probability against the model's Youden cut-off with
-the nomogram points behind it, and where the model comes from (its validation AUC when its run
-folder has Table 3, the file's SHA-256 and date)."""
+patient_id column), the exams' region QC images (when this run extracted them), the radscores
+and the reference models' columns (the study's: the ultrasound read), the combined probability
+against the model's Youden cut-off with the nomogram points behind it, and where the model comes
+from (its validation AUC when its run folder has Table 3, the file's SHA-256 and date)."""
 from __future__ import annotations
 
 import base64
@@ -16,15 +16,14 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from deltarad import __version__, outputs
+from deltarad import __version__, outputs, runfolder
+from deltarad.design import ULTRASOUND_COLUMN
 from deltarad.errors import DeltaradError
-from deltarad.features.delta import TIMEPOINTS
 from deltarad.formatting import format_value
-from deltarad.report.nomogram import LABELS, nomogram_scales
-from deltarad.modeling.names import RADSCORES
-from deltarad.report.qc import qc_paths
-from deltarad.report.run import RADSCORE_LABELS
-
+from deltarad.modeling.modelfile import model_design
+from deltarad.report.nomogram import nomogram_scales, term_labels
+from deltarad.runfolder import qc_paths
+from deltarad.report.run import radscore_variable_labels
 
 
 def model_provenance(model_path: Path) -> dict:
@@ -34,7 +33,7 @@ def model_provenance(model_path: Path) -> dict:
     modified = dt.datetime.fromtimestamp(Path(model_path).stat().st_mtime, tz=dt.timezone.utc)
     out = {"sha256": hashlib.sha256(data).hexdigest(), "date": modified.strftime("%Y-%m-%d %H:%M UTC"),
            "auc": None, "auc_source": "not stored with the model file (no tables/table3.csv beside it)"}
-    t3 = Path(model_path).parent / outputs.TABLE3
+    t3 = Path(model_path).parent / runfolder.TABLE3
     if t3.is_file():
         try:
             table = pd.read_csv(t3)
@@ -56,6 +55,7 @@ def nomogram_points(model: dict, values: dict) -> list[dict]:
     combined = model["combined"]
     beta = combined["coefficients"]
     rows: list[dict[str, Any]] = []
+    names = term_labels(model)
     for term in nomo.terms:
         enc = combined["variables"][term.name]
         value = values.get(term.name)
@@ -67,7 +67,7 @@ def nomogram_points(model: dict, values: dict) -> list[dict]:
         else:
             contribution = beta[term.name] * float(value)  # type: ignore[arg-type]  # numeric terms are checked present
         points = (contribution - term.contributions.min()) / nomo.lp_per_point
-        rows.append({"term": LABELS.get(term.name, term.name), "value": value, "points": float(points)})
+        rows.append({"term": names.get(term.name, term.name), "value": value, "points": float(points)})
     total = sum(float(r["points"]) for r in rows)
     rows.append({"term": "Total points", "value": "", "points": total,
                  "probability": float(nomo.probability(total))})
@@ -93,29 +93,31 @@ def _template() -> jinja2.Template:
 def write_sheets(model_path: Path, model: dict, cohort: pd.DataFrame, predictions: pd.DataFrame,
                  out_dir: Path, regions_dir: Path | None = None) -> list[Path]:
     """One sheet per row of `predictions` in out_dir/sheets/<patient>.html. `cohort` gives the
-    ultrasound read and the clinical terms; the QC images are read from `regions_dir` (default
+    references' columns (the ultrasound read) and the clinical terms; the QC images are read from `regions_dir` (default
     out_dir/regions/, where extraction wrote them)."""
-    regions_dir = Path(regions_dir) if regions_dir is not None else Path(out_dir) / outputs.REGIONS
+    regions_dir = Path(regions_dir) if regions_dir is not None else Path(out_dir) / runfolder.REGIONS
     provenance = model_provenance(model_path)
     cut = (model.get("thresholds") or {}).get("combined")
-    us = model.get("ultrasound")
+    design = model_design(model)
+    radscores = radscore_variable_labels(design)
+    references = [(f"Ultrasound read ({c})" if ref.name == ULTRASOUND_COLUMN else f"{ref.label} ({c})", c)
+                  for ref in design.references for c in ref.columns]
     rows = predictions.merge(cohort.drop(columns=[c for c in predictions.columns if c != "patient_id"],
                                          errors="ignore"), on="patient_id", how="left")
     template = _template()
     written = []
     for r in rows.to_dict("records"):
         pid = str(r["patient_id"])
-        values = {**r, us: r.get(us)} if us else r
-        points = nomogram_points(model, values)
+        points = nomogram_points(model, r)
         probability = float(r["combined"])
         drift = abs(points[-1]["probability"] - probability)
         mismatch = (f"The nomogram's points give {points[-1]['probability']:.3f}, the model's prediction is "
                     f"{probability:.3f}: the prediction and the model file disagree; check that predictions.csv "
                     "was scored by this model file.") if drift > 0.005 else ""
-        exams = [{"timepoint": tp, "png": _png(qc_paths(regions_dir, pid, tp)[0])} for tp in TIMEPOINTS]
+        exams = [{"timepoint": tp, "png": _png(qc_paths(regions_dir, pid, tp)[0])} for tp in design.timepoints]
         html = template.render(
-            patient_id=pid, exams=exams, radscores=[(RADSCORE_LABELS[c], r[c]) for c in RADSCORES],
-            us_name=us, us_read=r.get(us), probability=probability, cut=cut,
+            patient_id=pid, exams=exams, radscores=[(label, r[c]) for c, label in radscores.items()],
+            references=[(name, r.get(c)) for name, c in references], probability=probability, cut=cut,
             above=None if cut is None else probability >= cut, points=points, provenance=provenance,
             model_file=Path(model_path).name, version=__version__, mismatch=mismatch)
         written.append(outputs.write_patient_sheet(out_dir, sheet_name(pid), html))

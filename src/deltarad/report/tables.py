@@ -9,9 +9,10 @@ import pandas as pd
 from deltarad.formatting import format_p, format_value
 
 
-def table3_display(t3: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+def table3_display(t3: pd.DataFrame, labels: dict[str, str], comparator: str | None = "US") -> pd.DataFrame:
     """Table 3 in the study's layout: AUC (95% CI), metrics at the training cut-off, and the
-    comparisons against the ultrasound model."""
+    comparisons against the `comparator` model (its short name; the study's: US; None: the design
+    declares no reference model and the comparison columns are empty)."""
     rows = []
     for r in t3.to_dict("records"):
         row = {
@@ -24,7 +25,8 @@ def table3_display(t3: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
                           ("specificity", "Specificity"), ("ppv", "PPV"), ("npv", "NPV")]:
             row[head] = format_value(r.get(col))
         mark = NESTED_MARK if str(r.get("nested_optimistic")) == "True" else ""
-        row["DeLong p vs US"] = format_p(r.get("delong_p")) + mark
+        delong = f"DeLong p vs {comparator}" if comparator else "DeLong p (no reference model)"
+        row[delong] = format_p(r.get("delong_p")) + mark
         idi = format_value(r.get("idi"))
         row["IDI (p)"] = (f"{idi} ({format_p(r.get('idi_p'))})" if idi and format_p(r.get("idi_p")) else idi) + mark
         row["NRI"] = format_value(r.get("nri"))

@@ -9,7 +9,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from deltarad.modeling.irls import irls_logit
+from deltarad.stats.irls import irls_logit
 from deltarad.stats._validate import binary_outcome, probabilities_like
 
 
@@ -92,7 +92,7 @@ def calibration_slope_intercept(y, p) -> dict:
 
 def calibration_slope(y, p) -> float:
     """The slope of calibration_slope_intercept alone (refits need no intercept), by the numpy
-    IRLS with statsmodels' iterations where it applies (deltarad.modeling.irls), else statsmodels."""
+    IRLS with statsmodels' iterations where it applies (deltarad.stats.irls), else statsmodels."""
     y = binary_outcome(y)
     lp = _logit(probabilities_like(p, y))
     if not np.ptp(lp) > 0:

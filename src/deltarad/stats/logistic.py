@@ -2,9 +2,9 @@
 
 Under complete or quasi-complete separation the maximum-likelihood estimate does not exist
 (a coefficient runs off to infinity and its Wald SE with it). That is detected before fitting,
-exactly, by deltarad's one separation rule (deltarad.modeling.logit.is_separated, the linear
+exactly, by deltarad's one separation rule (deltarad.stats.logit.is_separated, the linear
 program of Konis 2007). A separated model is reported with NaN estimates and a warning instead
-of an absurd odds ratio. The fit is deltarad's one logistic fitter (deltarad.modeling.logit:
+of an absurd odds ratio. The fit is deltarad's one logistic fitter (deltarad.stats.logit:
 statsmodels' IRLS iterations, here to a deviance tolerance of 1e-12), its Wald SEs from the
 covariance at convergence.
 
@@ -23,7 +23,7 @@ from scipy import stats
 
 from deltarad.encoding import Encoding, design_columns
 from deltarad.errors import DeltaradError
-from deltarad.modeling.logit import fit_logit, is_separated
+from deltarad.stats.logit import fit_logit, is_separated
 from deltarad.stats._validate import binary_outcome, is_categorical
 
 COLUMNS = ["variable", "level", "beta", "se", "z", "p_value", "or", "or_ci_low", "or_ci_high", "warning"]

@@ -24,14 +24,22 @@ from deltarad.stats.roc import delong_ci, delong_test, youden_threshold
 
 ALL_SETS = "all"
 NORMALITY_ALPHA = 0.05
-NESTED_NOTE = (
-    "Optimistic: the training-set DeLong test and IDI compare a model with the ultrasound model it contains "
+_NESTED_NOTE = (
+    "Optimistic: the training-set DeLong test and IDI compare a model with the {reference} model it contains "
     "(nested), both fitted on these patients. Under the null hypothesis that the added terms carry no "
     "information the AUC difference is not normally distributed and its DeLong variance degenerates, so the "
     "DeLong test is far from its nominal size (Demler, Pencina & D'Agostino, Stat Med 2012;31:2577-87), and the "
     "IDI's test likewise (Pepe, Kerr, Longton & Wang, Stat Med 2013;32:1467-82); the likelihood-ratio test of "
     "the added terms is the valid test of nested models. The validation-set comparisons are not affected."
 )
+
+
+def nested_note(reference: str = "ultrasound") -> str:
+    """Why a nested comparison on the training set is optimistic, naming the `reference` model."""
+    return _NESTED_NOTE.format(reference=reference)
+
+
+NESTED_NOTE = nested_note()
 TABLE3_COLUMNS = [
     "set", "model", "auc", "auc_ci_low", "auc_ci_high", "threshold", "accuracy", "sensitivity",
     "specificity", "ppv", "npv", "tp", "fp", "tn", "fn", "delong_p", "idi", "idi_p", "nri",
@@ -240,8 +248,8 @@ def table3(
     without a score for a patient (NaN: a blank it needs) is evaluated on the patients it scores,
     and compared with the reference on the patients both score.
 
-    `nested`: the models that contain the reference model (the combined model with the ultrasound
-    term); with it, a column `nested_optimistic` flags their comparisons on `fit_set` (NESTED_NOTE).
+    `nested`: the models that contain the reference model (e.g. the combined model with the
+    ultrasound term); with it, a column `nested_optimistic` flags their comparisons on `fit_set` (NESTED_NOTE).
     """
     scores = list(scores)
     _require_columns(df, [outcome, *scores, *([reference] if reference else [])])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.report.page import Builder, Section
 from deltarad.report.run import RunFolder
 from deltarad.report.sections import (
@@ -56,4 +56,4 @@ SECTIONS = [s for s in REPORT if s[0] not in REGIONS_ONLY]
 
 def sections_of(run: RunFolder) -> list[tuple[str, str, Make]]:
     """The sections the report of `run` shows, in order."""
-    return REPORT if (run.path / outputs.REGIONS).is_dir() else SECTIONS
+    return REPORT if (run.path / runfolder.REGIONS).is_dir() else SECTIONS

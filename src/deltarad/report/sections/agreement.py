@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.features.delta import TIMEPOINTS
 from deltarad.formatting import format_value, journal_format
 from deltarad.stats.agreement import icc_by_class, summary
@@ -42,7 +42,7 @@ def agreement(b: Builder, sec: Section) -> None:
 def _icc_classes(b: Builder, sec: Section) -> None:
     run = b.run
     try:
-        delta = run.csv(outputs.DELTA_FEATURES, required=("patient_id", "region", "reader"))
+        delta = run.csv(runfolder.DELTA_FEATURES, required=("patient_id", "region", "reader"))
     except Unavailable as exc:
         sec.intro += f" ICC per feature class not shown: {exc}."
         return
@@ -58,7 +58,7 @@ def _icc_classes(b: Builder, sec: Section) -> None:
         return
     funnel = ""
     try:
-        sel = run.csv(outputs.SELECTION, required=("region", "step", "n_features"))
+        sel = run.csv(runfolder.SELECTION, required=("region", "step", "n_features"))
         kept = {r: int(p.loc[p["step"] == "icc", "n_features"].iloc[0]) for r, p in sel.groupby("region")
                 if (p["step"] == "icc").any()}
         funnel = " The ICC filter of the selection kept " + "; ".join(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.formatting import journal_format
 from deltarad.report import figures
 from deltarad.report.missing import missing_paragraph
@@ -18,7 +18,7 @@ def cohort(b: Builder, sec: Section) -> None:
     run = b.run
     groups = _outcomes_per_set(run)
     try:
-        failures = run.csv(outputs.FAILURES, required=("patient_id", "stage", "error"))
+        failures = run.csv(runfolder.FAILURES, required=("patient_id", "stage", "error"))
     except Unavailable:
         failures = None
     stages, per_model = _stages(run, groups, failures)
@@ -64,7 +64,7 @@ def _stages(run: RunFolder, groups: pd.DataFrame, failures: pd.DataFrame | None)
     """(the chain of stages [stage, n, detail], the per-model rows of cohort_flow.csv): from
     cohort_flow.csv, else from the predictions and failures.csv."""
     try:
-        stages = run.csv(outputs.COHORT_FLOW, required=("stage", "n"))
+        stages = run.csv(runfolder.COHORT_FLOW, required=("stage", "n"))
     except Unavailable:
         n_analysed = len(run.predictions)
         n_failed = 0 if failures is None else failures["patient_id"].nunique()

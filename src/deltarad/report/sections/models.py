@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from deltarad.design import ULTRASOUND_COLUMN, Design
 from deltarad.errors import DeltaradError
 from deltarad.formatting import format_value, journal_format
 from deltarad.report.nomogram import nomogram_figure
 from deltarad.report.page import Builder, Section
 from deltarad.report.run import OUTCOME_LABELS, Unavailable
 from deltarad.report.tables import NESTED_MARK, table3_display
-from deltarad.stats.tables import NESTED_NOTE
+from deltarad.stats.tables import nested_note
 
 COMBINED_FIT = ("terms", "coefficients", "intercept")  # model.json's combined entries that are not fit statistics
 
@@ -50,15 +51,27 @@ def nomogram(b: Builder, sec: Section) -> None:
         "logistic regression drawn, not a new model: it inherits its optimism (see the internal validation)."))
 
 
+def comparator_short(design: Design) -> str | None:
+    """The comparator's name in Table 3's column head: US for the study's ultrasound model."""
+    if design.comparator is None:
+        return None
+    return "US" if design.comparator == ULTRASOUND_COLUMN else design.model_labels[design.comparator]
+
+
 def table3(b: Builder, sec: Section) -> None:
     t3 = b.run.table3
-    shown = table3_display(t3, b.run.models)
+    design = b.run.design
+    shown = table3_display(t3, b.run.models, comparator_short(design))
+    against = (f"DeLong test and IDI against the {design.model_labels[design.comparator].lower()} model, and NRI"
+               if design.comparator else "no DeLong test, IDI or NRI: the design declares no reference model to "
+               "compare against")
     cutoff = ("the frozen model's own cut-off, chosen on its training set (Youden index) and not re-chosen on this "
               "cohort" if b.run.is_external else
               "cut-off chosen on the training set (Youden index) and carried to validation")
     nested = t3.get("nested_optimistic", pd.Series(dtype=bool)).astype(str).eq("True").any()
     sec.items.append(b.table(shown, "Performance of the models",
                              f"AUC with DeLong 95% CI; accuracy, sensitivity, specificity, PPV and NPV at the "
-                             f"{cutoff}; DeLong test and IDI against the ultrasound model, and NRI."
-                             + (f" {NESTED_MARK} {NESTED_NOTE}" if nested else ""),
+                             f"{cutoff}; {against}."
+                             + (f" {NESTED_MARK} {nested_note(design.model_labels[design.comparator].lower())}"
+                                if nested and design.comparator else ""),
                              label="Table 3", source=t3, name="table3"))

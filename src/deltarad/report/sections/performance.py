@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.formatting import format_value
 from deltarad.report import figures
 from deltarad.report.page import Builder, Section
@@ -76,11 +76,11 @@ def calibration(b: Builder, sec: Section) -> None:
                               "Observed proportion of pCR against predicted probability: points are deciles of "
                               "predicted risk, lines the smoothed calibration curve; the dashed diagonal is "
                               "perfect calibration. Models with fewer than "
-                              f"{MIN_DISTINCT_FOR_SMOOTHING} distinct predictions (the ultrasound model: one per "
-                              "read) are shown by their points only."))
+                              f"{MIN_DISTINCT_FOR_SMOOTHING} distinct predictions (e.g. the ultrasound model: one "
+                              "per read) are shown by their points only."))
     try:  # `deltarad validate` writes these measures; a run reports them in its internal validation
-        summary = run.csv(outputs.CALIBRATION, required=("model", "calibration_intercept", "calibration_slope"))
-        summary = run.known_models(summary, outputs.CALIBRATION)
+        summary = run.csv(runfolder.CALIBRATION, required=("model", "calibration_intercept", "calibration_slope"))
+        summary = run.known_models(summary, runfolder.CALIBRATION)
     except Unavailable:
         return
     order = list(run.model_labels)
@@ -104,7 +104,7 @@ def confusion(b: Builder, sec: Section) -> None:
     t3 = run.table3
     missing = [c for c in ("tp", "fp", "tn", "fn") if c not in t3.columns]
     if missing:
-        raise Unavailable(f"{outputs.TABLE3} lacks column(s) {', '.join(missing)}")
+        raise Unavailable(f"{runfolder.TABLE3} lacks column(s) {', '.join(missing)}")
     cells = t3.assign(threshold=[run.thresholds().get(m, float("nan")) for m in t3["model"]],
                       set=t3["set"].astype(str))
     sets = [s for s in run.sets() if s in set(cells["set"])]

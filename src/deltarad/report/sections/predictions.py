@@ -2,7 +2,7 @@
 model's inputs, and rose plots of every model's predicted probabilities."""
 from __future__ import annotations
 
-from deltarad.modeling.names import COMBINED, REFERENCE_MODEL
+from deltarad.design import COMBINED
 from deltarad.report import figures
 from deltarad.report.page import Builder, Section
 from deltarad.report.run import Unavailable
@@ -10,24 +10,26 @@ from deltarad.report.run import Unavailable
 
 def radscore_boxplots(b: Builder, sec: Section) -> None:
     run = b.run
-    # the ultrasound model gives one probability per read: no box to draw
-    scores = {m: label for m, label in run.models.items() if m != REFERENCE_MODEL}
+    # the radscores and the combined model (the ultrasound reference gives one probability per read: no box)
+    references = {r.name for r in run.design.references}
+    scores = {m: label for m, label in run.models.items() if m not in references}
+    shown = [f"Radscore_{label}" for m, label in scores.items() if m != COMBINED]
     sec.items.append(b.figure("radscore_boxplots",
                               figures.radscore_boxplots(run.predictions, run.outcome, scores, run.sets()),
                               "Radscores by outcome",
-                              "Radscore_DIR, Radscore_DPR and the combined model's probability by outcome in each "
+                              f"{', '.join(shown)} and the combined model's probability by outcome in each "
                               "set; boxes show the median and quartiles, points the patients."))
 
 
 def input_heatmap(b: Builder, sec: Section) -> None:
     run = b.run
     terms = run.model.get(COMBINED, {}).get("terms", [])
-    # The combined model's ultrasound term is the cohort's read; its row is the ultrasound model's
-    # probability of that read (the prediction column of the reference model).
-    read = str(run.model.get("ultrasound", ""))
+    # A term that is a one-column reference's column (the ultrasound read) is shown as that reference
+    # model's probability of it (its prediction column).
+    read = {r.columns[0]: r.name for r in run.design.references if len(r.columns) == 1}
     inputs, absent = {}, []
     for term in map(str, terms):
-        col = REFERENCE_MODEL if term == read and term not in run.predictions.columns else term
+        col = read[term] if term in read and term not in run.predictions.columns else term
         if col in run.predictions.columns and col != COMBINED:
             inputs[col] = run.models.get(col, term)
         else:
@@ -40,8 +42,9 @@ def input_heatmap(b: Builder, sec: Section) -> None:
                               figures.input_heatmap(run.predictions, run.outcome, inputs, run.sets()),
                               "Heatmap of the combined model's inputs",
                               "Each column is a patient, sorted by outcome and then by the combined model's "
-                              "probability; each row an input of the combined model (the ultrasound row is the "
-                              "ultrasound model's probability, i.e. the read), z-scored over all patients." + note))
+                              "probability; each row an input of the combined model (a reference's row, e.g. "
+                              "the ultrasound row, is its model's probability, i.e. the read), z-scored over all "
+                              "patients." + note))
 
 
 def rose_plots(b: Builder, sec: Section) -> None:

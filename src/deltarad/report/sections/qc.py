@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deltarad import outputs
+from deltarad import outputs, runfolder
 from deltarad.report.page import Builder, GalleryItem, Section
 from deltarad.report.qc import flag_patients, load_qc
 from deltarad.report.record import report_settings
@@ -18,14 +18,14 @@ def run_patients(run: RunFolder) -> list[str]:
     """Analysed patients (predictions) then those left out (failures.csv), in file order."""
     patients = list(run.predictions["patient_id"].astype(str))
     try:
-        patients += list(run.csv(outputs.FAILURES, required=("patient_id",))["patient_id"].astype(str))
+        patients += list(run.csv(runfolder.FAILURES, required=("patient_id",))["patient_id"].astype(str))
     except Unavailable:
         pass
     return list(dict.fromkeys(patients))
 
 
 def cohort_qc(run: RunFolder) -> pd.DataFrame:
-    regions = run.path / outputs.REGIONS
+    regions = run.path / runfolder.REGIONS
     if not regions.is_dir():
         raise Unavailable("the run has no regions/ folder: its features came from a feature table, not from images")
     qc = load_qc(regions, run_patients(run))
@@ -38,7 +38,7 @@ def cohort_qc(run: RunFolder) -> pd.DataFrame:
 def _image_src(b: Builder, png: Path) -> str:
     """Link to the QC image relative to the report: in place when the report lies in the run folder,
     else copied into qc/ beside the report."""
-    relative = png.resolve().relative_to(b.run.path.resolve() / outputs.REGIONS)
+    relative = png.resolve().relative_to(b.run.path.resolve() / runfolder.REGIONS)
     return outputs.link_qc_image(b.run.path, b.report_dir, relative.as_posix())
 
 

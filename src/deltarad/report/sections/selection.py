@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.formatting import journal_format
 from deltarad.report import figures
 from deltarad.report.page import Builder, Section
@@ -24,7 +24,7 @@ TOP_SELECTED = 15  # features per region in the selection-frequency figure
 
 
 def selection(b: Builder, sec: Section) -> None:
-    sel = b.run.csv(outputs.SELECTION, required=("region", "step", "n_features"))
+    sel = b.run.csv(runfolder.SELECTION, required=("region", "step", "n_features"))
     settings = {**SELECTION_DEFAULTS}
     try:
         settings.update({k: v for k, v in b.run.model.get("settings", {}).get("selection", {}).items()
@@ -57,7 +57,7 @@ def selected_features(b: Builder, sec: Section) -> None:
                              source=sel, name="selected_features"))
     volume_check(b, sec)
     try:
-        frequency = b.run.csv(outputs.SELECTION_FREQUENCY,
+        frequency = b.run.csv(runfolder.SELECTION_FREQUENCY,
                               required=("region", "feature", "bootstrap_frequency", "cv_frequency", "in_final_model"))
     except Unavailable:
         return
@@ -76,7 +76,7 @@ def _selection_frequency(b: Builder, sec: Section, frequency: pd.DataFrame) -> N
     elif frequency["cv_frequency"].notna().any():
         column, resampling = "cv_frequency", f"{n_cv or 'the'} cross-validation folds"
     else:
-        raise Unavailable(f"{outputs.SELECTION_FREQUENCY} has no frequencies")
+        raise Unavailable(f"{runfolder.SELECTION_FREQUENCY} has no frequencies")
     ranked = frequency.sort_values([column, "in_final_model"], ascending=False, kind="stable")
     top = pd.concat([ranked[ranked["region"] == r].head(TOP_SELECTED) for r in dict.fromkeys(frequency["region"])])
     sec.items.append(b.figure(

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from typing import Callable
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.formatting import journal_format
 from deltarad.report.journal import journal_layout
 from deltarad.report.page import Builder, Section
 from deltarad.report.record import study_ultrasound
+from deltarad.report.run import Unavailable, radscore_variable_labels
 
 
 def study_table(name: str, caption: str) -> Callable[[Builder, Section], None]:
     """The section of tables/`name`.csv (name: table1, table2)."""
     def make(b: Builder, sec: Section) -> None:
-        df = b.run.csv(f"{outputs.TABLES}/{name}.csv")
+        df = b.run.csv(f"{runfolder.TABLES}/{name}.csv")
         label = name.replace("table", "Table ")
         title = sec.title.removeprefix(f"{label}. ")
-        journal = journal_layout(name, df, study_ultrasound(b.run))
+        try:
+            labels = {**radscore_variable_labels(b.run.design), "n": "Patients, n"}
+        except Unavailable:
+            labels = None
+        journal = journal_layout(name, df, study_ultrasound(b.run), labels)
         item = b.table(journal_format(df) if journal is None else journal, title, caption, label=label, source=df,
                        name=name)
         if journal is not None:  # the journal's layout as a sheet too; tables/<name>.xlsx keeps the values

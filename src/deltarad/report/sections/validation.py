@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.report.page import Builder, Section
 from deltarad.report.run import RunFolder, Unavailable
 from deltarad.report.tables import validation_display
 
 
 def internal_validation(b: Builder, sec: Section) -> None:
-    if not (b.run.path / outputs.VALIDATION).is_file():
+    if not (b.run.path / runfolder.VALIDATION).is_file():
         raise Unavailable("internal validation not run (set validation.bootstrap in the study file)")
-    v = b.run.csv(outputs.VALIDATION, required=("model", "metric", "apparent", "optimism", "corrected"))
-    v = b.run.known_models(v, outputs.VALIDATION)
+    v = b.run.csv(runfolder.VALIDATION, required=("model", "metric", "apparent", "optimism", "corrected"))
+    v = b.run.known_models(v, runfolder.VALIDATION)
     n_boot, n_cv = b.run.resamples()
     boot = (f"Harrell's optimism bootstrap with {n_boot} resamples of the training set" if n_boot
             else "The optimism bootstrap was not run")
@@ -27,7 +27,7 @@ def internal_validation(b: Builder, sec: Section) -> None:
         validation_display(v, b.run.model_labels),
         "Internal validation of the whole modelling procedure",
         f"{boot}: in every resample the whole procedure (ICC, t-test, correlation pruning, LASSO, radscores, "
-        "ultrasound and stepwise combined models) is refitted on the resample; its performance there minus its "
+        "reference and stepwise combined models) is refitted on the resample; its performance there minus its "
         "performance on the original training set, averaged over resamples, is the optimism, and optimism-corrected "
         "= apparent (the final model on its own training set) − optimism. Validation set: the final model on the "
         f"single random split's held-out patients. Cross-validation: {cv}, the procedure refitted on the rest. "
@@ -46,7 +46,7 @@ def failed_refits(run: RunFolder, v: pd.DataFrame) -> str:
     if not parts:
         return ""
     try:
-        first = run.csv(outputs.VALIDATION_FAILURES, required=("resampling", "number", "error")).iloc[0]
+        first = run.csv(runfolder.VALIDATION_FAILURES, required=("resampling", "number", "error")).iloc[0]
         reason = f" (first: {first['resampling']} {first['number']}, {first['error']})"
     except (Unavailable, IndexError):
         reason = ""

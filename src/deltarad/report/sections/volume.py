@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from deltarad import outputs
+from deltarad import runfolder
 from deltarad.formatting import format_p, format_value
-from deltarad.modeling.names import RADSCORES
 from deltarad.report.page import Builder, Section
 from deltarad.report.run import Unavailable
 from deltarad.report.sections.qc import cohort_qc
@@ -14,7 +13,6 @@ from deltarad.stats.volume import volume_correlations
 
 VOLUME_FEATURES = ("original_shape_MeshVolume", "original_shape_VoxelVolume")
 SHRINKAGE_RHO = 0.5  # |Spearman rho| from which a feature's change is called mostly the tumour's volume change
-TUMOUR = RADSCORES["radscore_dir"]  # the intratumoral region
 
 
 def volume_check(b: Builder, sec: Section) -> None:
@@ -28,12 +26,15 @@ def volume_check(b: Builder, sec: Section) -> None:
 def _volume_check(b: Builder, sec: Section) -> None:
     run = b.run
     selected = run.coefficients()
-    delta = run.csv(outputs.DELTA_FEATURES, required=("patient_id", "region", "reader"))
+    delta = run.csv(runfolder.DELTA_FEATURES, required=("patient_id", "region", "reader"))
     reader1 = delta[delta["reader"] == 1]
-    tumour = reader1[reader1["region"] == TUMOUR].set_index("patient_id")
+    if "delta" in reader1.columns:  # several deltas: the design's first
+        reader1 = reader1[reader1["delta"] == run.design.deltas[0].name]
+    region = run.design.tumour.name
+    tumour = reader1[reader1["region"] == region].set_index("patient_id")
     source = next((c for c in VOLUME_FEATURES if c in tumour.columns), None)
     if source is not None:
-        volume, what = tumour[source], f"the delta of {TUMOUR} {source} (reader 1)"
+        volume, what = tumour[source], f"the delta of {region} {source} (reader 1)"
     else:
         qc = cohort_qc(run).pivot(index="patient_id", columns="timepoint", values="tumour_ml")
         volume, what = qc["early"] / qc["baseline"] - 1, "the region QC's tumour volumes (reader 1)"

@@ -1,7 +1,7 @@
 """The one logistic fitter and the one logistic scorer of deltarad.
 
 `fit_logit` is maximum-likelihood logistic regression on a design matrix: the numpy IRLS of
-deltarad.modeling.irls, which replicates statsmodels' GLM(Binomial) iterations (statsmodels itself
+deltarad.stats.irls, which replicates statsmodels' GLM(Binomial) iterations (statsmodels itself
 is its reference, and the fallback where the IRLS would hit non-finite weights). It serves the
 stepwise search (about 150 fits per refit, default tolerance) and Table 2 (tolerance 1e-12, Wald
 standard errors from the covariance at convergence).
@@ -28,9 +28,9 @@ import statsmodels.api as sm
 from scipy import optimize
 from scipy.special import expit
 
-from deltarad.modeling.irls import TOL, irls_logit
+from deltarad.stats.irls import TOL, irls_logit
 
-#: True: the numpy IRLS of deltarad.modeling.irls (statsmodels' iterations); False: statsmodels for
+#: True: the numpy IRLS of deltarad.stats.irls (statsmodels' iterations); False: statsmodels for
 #: every fit, the reference it is tested against.
 FAST_IRLS = True
 

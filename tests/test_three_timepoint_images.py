@@ -126,7 +126,6 @@ def test_index_assigns_the_exams_by_date_to_the_declared_timepoints(study_file, 
         assert set(draft[f"{tp}_image"]) == {str((study_file.parent / p).resolve()) for p in truth[f"{tp}_image"]}
 
 
-@pytest.mark.skip(reason="needs design-models branch")
 def test_run_report_predict_and_validate_end_to_end(tmp_path):
     """The modelling side of the design on 40 generated patients: one radscore per (region,
     delta), Table 3 against the ultrasound read, the model file's design applied by predict and
@@ -139,11 +138,15 @@ def test_run_report_predict_and_validate_end_to_end(tmp_path):
     study.update(imaging={"params": "params.yaml"}, validation={"bootstrap": 0, "cv_repeats": 0},
                  selection={"lasso_folds": 3})
     path.write_text(yaml.safe_dump(study, sort_keys=False))
+    # predict and validate read the run's features (the images were extracted once, by run)
+    scored_study = path.parent / "scored.yaml"
+    scored_study.write_text(yaml.safe_dump({**study, "features": str(tmp_path / "run" / "features.csv")},
+                                           sort_keys=False))
     runner = CliRunner()
     for args in (["run", str(path), "--out", str(tmp_path / "run")],
                  ["report", str(tmp_path / "run")],
-                 ["predict", str(tmp_path / "run" / "model.json"), str(path), "--out", str(tmp_path / "pred")],
-                 ["validate", str(tmp_path / "run" / "model.json"), str(path), "--out", str(tmp_path / "val")]):
+                 ["predict", str(tmp_path / "run" / "model.json"), str(scored_study), "--out", str(tmp_path / "pred")],
+                 ["validate", str(tmp_path / "run" / "model.json"), str(scored_study), "--out", str(tmp_path / "val")]):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (args, result.output)
     design = load_study(path).design
