@@ -12,7 +12,11 @@ import SimpleITK as sitk
 import yaml
 from typer.testing import CliRunner
 
+from sklearn.metrics import roc_auc_score
+
 from deltarad.cli import app
+from deltarad.report.sections.kinetics import delong_against, kinetic_references
+from deltarad.study_tables import table3_models
 from deltarad.cohort import load_cohort
 from deltarad.config import ImagingSettings, Study
 from deltarad.design import Design, ImageSpec
@@ -107,6 +111,12 @@ def test_extract_writes_kinetics_notes_and_the_kinetic_variables(closed_form, tm
     assert deltas.loc["P2", "delta_ftv"] == pytest.approx((n5 - n8) / n8)
     # the masks are the spheres and the grid stays 1 mm: the voxel volume changes as the FTV does
     assert deltas.loc["P1", "volume_change"] == pytest.approx((n6 - n8) / n8)
+    # the QC image shades reader 1's FTV voxels magenta (half over the grey image)
+    from matplotlib.image import imread
+
+    rgb = imread(tmp_path / "out" / "regions" / "P1" / "qc_baseline.png")[..., :3]
+    shaded = (rgb[..., 0] - rgb[..., 1] > 0.3) & (rgb[..., 2] - rgb[..., 1] > 0.3)
+    assert shaded.sum() > 100
     study = Study.from_settings({"kinetics": {"times_s": TIMES}})
     cohort = with_kinetics(study, pd.read_csv(closed_form / "cohort.csv"),
                            pd.read_csv(tmp_path / "out" / "features.csv", dtype={"patient_id": str}),
@@ -120,6 +130,21 @@ def test_kinetic_variables_can_be_references(closed_form):
                                                                            "volume_change_early"]}})
     assert [r.columns for r in study.design.references] == [("ultrasound",), ("delta_ftv_early",),
                                                             ("volume_change_early",)]
+    # Table 3 evaluates them beside the radscores; the report's "Beyond ΔFTV and shrinkage" finds them
+    assert {"delta_ftv_early", "volume_change_early"} <= set(table3_models(study.design))
+    assert kinetic_references(study.design) == ["delta_ftv_early", "volume_change_early"]
+
+
+def test_delong_of_each_radscore_against_the_kinetic_references():
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 20)
+    predictions = pd.DataFrame({"patient_id": [f"P{i}" for i in range(40)], "set": "validation", "outcome": y,
+                                "radscore": y + rng.normal(0, 0.8, 40), "delta_ftv_early": y + rng.normal(0, 2, 40)})
+    predictions["copy"] = predictions["radscore"]
+    table = delong_against(predictions, "outcome", ["radscore"], ["delta_ftv_early", "copy"])
+    assert table["radscore_auc"].iloc[0] == pytest.approx(roc_auc_score(y, predictions["radscore"]))
+    assert table["reference_auc"].iloc[0] == pytest.approx(roc_auc_score(y, predictions["delta_ftv_early"]))
+    assert table["delong_p"].iloc[1] == 1.0 and table["n"].tolist() == [40, 40]
 
 
 def test_unknown_phase_times_cost_the_kinetics_not_the_features(closed_form, tmp_path):
@@ -148,6 +173,9 @@ def test_header_times_and_study_file_times_that_disagree_are_refused_in_words(tm
     assert "7 phases timed [0, 80, 160, 240, 320, 400, 480] s, from the DICOM headers" in note
     assert "early phase 2" in note and "late phase 6" in note
     assert set(extraction.kinetics["timepoint"]) == {"baseline", "early"}
+    # the features of an exam whose phases were read once for kinetics and radiomics are the same
+    plain = extract_features(Study.model_validate(base), cohort, tmp_path / "plain", progress=False).features
+    pd.testing.assert_frame_equal(extraction.features, plain)
     disagree = Study.model_validate({**base, "kinetics": {"times_s": [0, 90, 180, 270, 360, 450, 540]}})
     failures = extract_features(disagree, cohort, tmp_path / "disagree", progress=False).failures
     assert set(failures["stage"]) == {"kinetics"}

@@ -47,6 +47,7 @@ from deltarad.features.engine import Engine, compute_features, compute_shape, fe
 from deltarad.features.engine.mask_box import check_mask
 from deltarad.features.kinetic_exam import (
     RATIO_MAPS,
+    ExamPhases,
     KineticExam,
     exam_kinetic_rows,
     read_map_image,
@@ -108,10 +109,19 @@ def load_extractor(params: Path | None = None) -> RadiomicsFeatureExtractor:
 @lru_cache(maxsize=8)
 def _extractor(path: Path, mtime_ns: int, size: int) -> RadiomicsFeatureExtractor:
     """`load_extractor`'s cache, keyed on the file's version (mtime_ns, size) as well as its path."""
+    logger = logging.getLogger(radiomics.__name__)
+    # PyRadiomics hands its logger's first handler to pykwalify while it checks a parameter file; the
+    # handler its import adds is taken away (features.pyradiomics), so one is lent for the check
+    lent = logging.NullHandler() if not logger.handlers else None
+    if lent is not None:
+        logger.addHandler(lent)
     try:
         extractor = RadiomicsFeatureExtractor(str(path))
     except Exception as exc:  # pykwalify's schema errors
         raise DeltaradError(f"invalid PyRadiomics parameter file: {exc}", file=path) from None
+    finally:
+        if lent is not None:
+            logger.removeHandler(lent)
     for key, off in _REFUSED_SETTINGS.items():
         if extractor.settings.get(key, off) not in (off, None, False):
             raise DeltaradError(
@@ -261,6 +271,7 @@ def read_exam_images(
     timepoint: str | None = None,
     design: Design | None = None,
     kinetics: KineticsSettings | None = None,
+    phases: ExamPhases | None = None,
 ) -> ExamImages:
     """Read and check one exam's pieces, each a SimpleITK image or a path.
 
@@ -271,7 +282,9 @@ def read_exam_images(
     lesion (`geometry.checked_mask`). At any exam after the design's first an empty reader-1 mask
     is a complete response (CompleteEarlyResponse). A kinetic map ({map: pe}) is computed from
     every phase on the exam's native grid (features.kinetic_exam, phases chosen by `kinetics`),
-    its undefined voxels set to a stated value (kinetic_exam.undefined_map_voxels).
+    its undefined voxels set to a stated value (kinetic_exam.undefined_map_voxels). `phases`: the
+    exam's phases already read from `image` (by the work unit's kinetics): the analysed phase or
+    map is taken from them, not read again.
     """
     design = exam_design(settings, design)
     notes: list[str] = []
@@ -283,7 +296,10 @@ def read_exam_images(
         image_path = image
         if design.image.map is not None:
             exam, native, notes = read_map_image(image, settings, design.image, kinetics or KineticsSettings(),
-                                                 series=series, patient=patient)
+                                                 series=series, patient=patient, read=phases)
+        elif phases is not None and design.image.phase is not None and 0 <= design.image.phase < len(phases.images):
+            exam, native = phases.images[design.image.phase], None
+            notes = [*phases.read_notes, f"phase {design.image.phase} of {len(phases.images)} read"]
         else:
             exam, native, notes = read_design_image(image, settings, design.image, series=series, patient=patient)
     checked: dict[int, sitk.Image] = {}
@@ -308,7 +324,8 @@ def read_exam_images(
 
 
 def read_cohort_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings,
-                     design: Design | None = None, kinetics: KineticsSettings | None = None) -> ExamImages:
+                     design: Design | None = None, kinetics: KineticsSettings | None = None,
+                     phases: ExamPhases | None = None) -> ExamImages:
     """`read_exam_images` of one exam of a cohort row: the paths in its columns <timepoint>_image,
     _mask, _mask_reader2 (optional), _chest_wall (optional) and _series (optional)."""
     pid = str(case_row["patient_id"])
@@ -325,7 +342,7 @@ def read_cohort_exam(case_row: Mapping, timepoint: str, settings: ImagingSetting
     chest_path = case_row.get(f"{timepoint}_chest_wall")
     return read_exam_images(image_path, masks, settings, chest_wall=chest_path if is_given(chest_path) else None,
                             series=case_row.get(f"{timepoint}_series"), patient=pid, timepoint=timepoint,
-                            design=design, kinetics=kinetics)
+                            design=design, kinetics=kinetics, phases=phases)
 
 
 def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | None = None,
@@ -397,11 +414,12 @@ def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | 
 
 
 def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True,
-                      design: Design | None = None, kinetics: KineticsSettings | None = None) -> PreparedExam:
+                      design: Design | None = None, kinetics: KineticsSettings | None = None,
+                      phases: ExamPhases | None = None) -> PreparedExam:
     """Read, check, preprocess (N4, resampling) and build the regions of one exam of a cohort row."""
     pid = str(case_row["patient_id"])
     with _stage("read", pid, timepoint):
-        exam = read_cohort_exam(case_row, timepoint, settings, design, kinetics)
+        exam = read_cohort_exam(case_row, timepoint, settings, design, kinetics, phases)
     return prepare_exam(exam, settings, patient=pid, timepoint=timepoint, crop=crop, design=design)
 
 
@@ -445,6 +463,8 @@ def extract_timepoint(
     digest: bool = False,
     design: Design | None = None,
     kinetics: KineticsSettings | None = None,
+    ftv: sitk.Image | None = None,
+    phases: ExamPhases | None = None,
 ) -> list[dict]:
     """Features of one exam of a cohort row: one record per (region, reader), keys patient_id,
     timepoint, region, reader, the features, and `notes` (what was corrected or worth a look; ""
@@ -453,17 +473,20 @@ def extract_timepoint(
     `settings.params` must be absolute or None. `regions_dir`: where to save the region masks
     (NRRD, for 3D Slicer) and the exam's QC images. `digest`: each record also carries the
     image's fingerprint under same_exam.IMAGE_DIGEST (the cohort compares a patient's exams).
-    `kinetics`: how a kinetic map's phases are chosen (design.image {map: ...}).
+    `kinetics`: how a kinetic map's phases are chosen (design.image {map: ...}); `ftv`: reader
+    1's FTV voxels (native grid), shaded in the QC image; `phases`: the exam's phases already read
+    (read_exam_images).
     """
     design = exam_design(settings, design)
     pid = str(case_row["patient_id"])
     load_extractor(settings.params)  # a bad parameter file fails before the exam is read
-    exam = prepare_timepoint(case_row, timepoint, settings, crop=crop, design=design, kinetics=kinetics)
+    exam = prepare_timepoint(case_row, timepoint, settings, crop=crop, design=design, kinetics=kinetics,
+                             phases=phases)
     if regions_dir is not None:
         runfolder.write_region_masks(regions_dir, pid, timepoint, exam.regions)
         ring_mm = design.band_limits_mm[0][1] if design.bands else settings.ring_mm
         qc = exam_qc(exam.image, exam.regions, pid, timepoint, ring_mm, exam.ring_stats,
-                     design=design, band_stats=exam.band_stats)
+                     design=design, band_stats=exam.band_stats, ftv=ftv)
         if qc is not None:
             runfolder.write_exam_qc(regions_dir, qc.patient_id, qc.timepoint, qc.png, qc.numbers)
     records = exam_features(exam, settings, patient=pid, timepoint=timepoint, design=design)
@@ -653,9 +676,13 @@ def _extract_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, regio
     run 5x slower on 2 BLAS threads of a busy 2-core machine than on 1)."""
     row, timepoint = unit
     with itk_threads(1), threadpool_limits(1, "blas"):
+        if kinetics is None:
+            return extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, design=design,
+                                     digest=True), None
+        kinetic = exam_kinetic_rows(row, timepoint, settings, kinetics)  # every phase read once, kept for the features
         records = extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, design=design, digest=True,
-                                    kinetics=kinetics)
-        return records, (exam_kinetic_rows(row, timepoint, settings, kinetics) if kinetics is not None else None)
+                                    kinetics=kinetics, ftv=kinetic.ftv_masks.get(1), phases=kinetic.phases)
+        return records, kinetic.sent_back()
 
 
 def _feature_table(records: list[dict], patient_order: list[str], design: Design) -> pd.DataFrame:

@@ -61,7 +61,14 @@ class KineticExam:
     rows: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    #: reader -> FTV voxels (native grid), for the QC image; not sent back from the worker
     ftv_masks: dict[int, sitk.Image] = field(default_factory=dict)
+    #: the exam's phases as read, for the features of the same work unit (read once); not sent back
+    phases: ExamPhases | None = None
+
+    def sent_back(self) -> KineticExam:
+        """What a worker returns: the rows, notes and problem, without the images."""
+        return KineticExam(self.rows, self.notes, self.error)
 
 
 @dataclass
@@ -69,6 +76,8 @@ class ExamPhases:
     images: list[sitk.Image]
     times_s: tuple[float, ...] | None
     notes: list[str]
+    read_notes: list[str] = field(default_factory=list)
+    """The notes of reading alone (series, value scale), for the features' record."""
 
 
 def read_phases(path: str | Path, settings: ImagingSettings, kinetics: KineticsSettings, *,
@@ -76,14 +85,23 @@ def read_phases(path: str | Path, settings: ImagingSettings, kinetics: KineticsS
     """Every phase of the exam at `path` and the phase times to use (kinetics.exam.exam_times),
     with notes saying where they came from."""
     series = str(series) if is_given(series) else settings.series
-    images, header_times, notes = read_exam_phases(path, series=series, image_kind=settings.image_kind,
-                                                   patient=patient)
-    times, source = exam_times(header_times, kinetics, patient=patient, file=path)
+    images, header_times, read_notes = read_exam_phases(path, series=series, image_kind=settings.image_kind,
+                                                        patient=patient)
+    return timed_phases(ExamPhases(images, header_times, list(read_notes), list(read_notes)), kinetics,
+                        patient=patient, file=path)
+
+
+def timed_phases(read: ExamPhases, kinetics: KineticsSettings, *, patient: str | None = None,
+                 file: str | Path | None = None) -> ExamPhases:
+    """`read` (times_s: the headers' or None) with the phase times to use (kinetics.exam.exam_times)
+    and the note saying where they come from."""
+    images = read.images
+    times, source = exam_times(read.times_s, kinetics, patient=patient, file=file)
     if times is not None:
-        notes.append(f"kinetics: {len(images)} phases timed [{', '.join(f'{t:g}' for t in times)}] s, from {source}")
+        note = f"kinetics: {len(images)} phases timed [{', '.join(f'{t:g}' for t in times)}] s, from {source}"
     else:
-        notes.append(f"kinetics: {len(images)} phases, no phase times (neither the files nor kinetics.times_s)")
-    return ExamPhases(images, times, notes)
+        note = f"kinetics: {len(images)} phases, no phase times (neither the files nor kinetics.times_s)"
+    return ExamPhases(images, times, [*read.read_notes, note], read.read_notes)
 
 
 def exam_kinetic_rows(case_row: Mapping, timepoint: str, settings: ImagingSettings,
@@ -92,9 +110,15 @@ def exam_kinetic_rows(case_row: Mapping, timepoint: str, settings: ImagingSettin
     _mask_reader2 on the exam's native grid); a failure is returned as `error`, never raised."""
     pid = str(case_row["patient_id"])
     path = case_row.get(f"{timepoint}_image")
+    out = KineticExam()
     try:
-        phases = read_phases(path, settings, kinetics, series=case_row.get(f"{timepoint}_series"), patient=pid)
-        out = KineticExam(notes=list(phases.notes))
+        series = case_row.get(f"{timepoint}_series")
+        images, header_times, read_notes = read_exam_phases(
+            path, series=str(series) if is_given(series) else settings.series, image_kind=settings.image_kind,
+            patient=pid)
+        out.phases = ExamPhases(images, header_times, list(read_notes), list(read_notes))
+        phases = timed_phases(out.phases, kinetics, patient=pid, file=path)
+        out.notes = list(phases.notes)
         for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
             mask_path = case_row.get(column)
             if not is_given(mask_path):
@@ -113,18 +137,19 @@ def exam_kinetic_rows(case_row: Mapping, timepoint: str, settings: ImagingSettin
             out.notes += [f"reader {reader}: {n}" for n in result.notes[1:]]
         return out
     except (StageError, CaseError) as exc:
-        return KineticExam(error=exc.problem)
+        return KineticExam(error=exc.problem, phases=out.phases)
     except Exception as exc:  # SimpleITK's errors on one exam must not cost its features
-        return KineticExam(error=f"kinetics: {type(exc).__name__}: {exc}")
+        return KineticExam(error=f"kinetics: {type(exc).__name__}: {exc}", phases=out.phases)
 
 
 def read_map_image(path: str | Path, settings: ImagingSettings, spec: ImageSpec, kinetics: KineticsSettings, *,
-                   series: str | None = None, patient: str | None = None
+                   series: str | None = None, patient: str | None = None, read: ExamPhases | None = None
                    ) -> tuple[sitk.Image, sitk.Image, list[str]]:
     """The kinetic map `spec.map` of the exam at `path` (kinetics.exam.kinetic_map_image, float32,
     NaN where undefined), its native phase (the pre-contrast phase: air, body and N4 come from it),
-    and the notes."""
-    phases = read_phases(path, settings, kinetics, series=series, patient=patient)
+    and the notes; `read`: the exam's phases already read (the work unit's kinetics read them)."""
+    phases = (timed_phases(read, kinetics, patient=patient, file=path) if read is not None
+              else read_phases(path, settings, kinetics, series=series, patient=patient))
     choice = choose_phases(len(phases.images), phases.times_s, resolution_s=kinetics.temporal_resolution_s,
                            pre=kinetics.pre, early=kinetics.early, late=kinetics.late,
                            early_target_s=kinetics.early_target_s, late_target_s=kinetics.late_target_s,
