@@ -679,7 +679,8 @@ def _extract_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, regio
         if kinetics is None:
             return extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, design=design,
                                      digest=True), None
-        kinetic = exam_kinetic_rows(row, timepoint, settings, kinetics)  # every phase read once, kept for the features
+        whole = design.image.phase if design is not None else settings.phase
+        kinetic = exam_kinetic_rows(row, timepoint, settings, kinetics, whole)  # phases read once, kept for the features
         records = extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, design=design, digest=True,
                                     kinetics=kinetics, ftv=kinetic.ftv_masks.get(1), phases=kinetic.phases)
         return records, kinetic.sent_back()

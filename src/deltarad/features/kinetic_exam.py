@@ -26,7 +26,7 @@ from deltarad.config import ImagingSettings
 from deltarad.design import Design, ImageSpec
 from deltarad.errors import CaseError, StageError
 from deltarad.imaging.geometry import checked_mask
-from deltarad.imaging.io import load_mask, read_exam_phases
+from deltarad.imaging.io import ExamPhaseReader, load_mask
 from deltarad.kinetics import (
     DELTA_FTV_PREFIX,
     KINETICS_STAGE,
@@ -73,21 +73,22 @@ class KineticExam:
 
 @dataclass
 class ExamPhases:
-    images: list[sitk.Image]
+    """An exam's phases (imaging.io.ExamPhaseReader: decoded when asked), the phase times to use,
+    the notes (reading and timing) and the notes of reading alone (for the features' record)."""
+
+    images: ExamPhaseReader
     times_s: tuple[float, ...] | None
     notes: list[str]
     read_notes: list[str] = field(default_factory=list)
-    """The notes of reading alone (series, value scale), for the features' record."""
 
 
 def read_phases(path: str | Path, settings: ImagingSettings, kinetics: KineticsSettings, *,
                 series: str | None = None, patient: str | None = None) -> ExamPhases:
     """Every phase of the exam at `path` and the phase times to use (kinetics.exam.exam_times),
     with notes saying where they came from."""
-    series = str(series) if is_given(series) else settings.series
-    images, header_times, read_notes = read_exam_phases(path, series=series, image_kind=settings.image_kind,
-                                                        patient=patient)
-    return timed_phases(ExamPhases(images, header_times, list(read_notes), list(read_notes)), kinetics,
+    reader = ExamPhaseReader(path, series=str(series) if is_given(series) else settings.series,
+                             image_kind=settings.image_kind, patient=patient)
+    return timed_phases(ExamPhases(reader, reader.header_times_s, list(reader.notes), list(reader.notes)), kinetics,
                         patient=patient, file=path)
 
 
@@ -96,7 +97,7 @@ def timed_phases(read: ExamPhases, kinetics: KineticsSettings, *, patient: str |
     """`read` (times_s: the headers' or None) with the phase times to use (kinetics.exam.exam_times)
     and the note saying where they come from."""
     images = read.images
-    times, source = exam_times(read.times_s, kinetics, patient=patient, file=file)
+    times, source = exam_times(read.images.header_times_s, kinetics, patient=patient, file=file)
     if times is not None:
         note = f"kinetics: {len(images)} phases timed [{', '.join(f'{t:g}' for t in times)}] s, from {source}"
     else:
@@ -104,42 +105,65 @@ def timed_phases(read: ExamPhases, kinetics: KineticsSettings, *, patient: str |
     return ExamPhases(images, times, [*read.read_notes, note], read.read_notes)
 
 
-def exam_kinetic_rows(case_row: Mapping, timepoint: str, settings: ImagingSettings,
-                      kinetics: KineticsSettings) -> KineticExam:
+def exam_kinetic_rows(case_row: Mapping, timepoint: str, settings: ImagingSettings, kinetics: KineticsSettings,
+                      whole_phase: int | None = None) -> KineticExam:
     """The kinetics of one exam of a cohort row, per reader (the masks of <timepoint>_mask and
-    _mask_reader2 on the exam's native grid); a failure is returned as `error`, never raised."""
+    _mask_reader2 on the exam's native grid); a failure is returned as `error`, never raised.
+
+    Phase `whole_phase` (the analysed phase; else the pre-contrast phase) is decoded whole and
+    carries the masks; of the other phases only the slices the masks reach (+ the analysis
+    margin and one slice for the neighbour rule) are decoded: FTV, the lesion's curve and the
+    curve types look nowhere else, so the values are those of the whole exam."""
     pid = str(case_row["patient_id"])
     path = case_row.get(f"{timepoint}_image")
     out = KineticExam()
     try:
         series = case_row.get(f"{timepoint}_series")
-        images, header_times, read_notes = read_exam_phases(
-            path, series=str(series) if is_given(series) else settings.series, image_kind=settings.image_kind,
-            patient=pid)
-        out.phases = ExamPhases(images, header_times, list(read_notes), list(read_notes))
+        reader = ExamPhaseReader(path, series=str(series) if is_given(series) else settings.series,
+                                 image_kind=settings.image_kind, patient=pid)
+        out.phases = ExamPhases(reader, reader.header_times_s, list(reader.notes), list(reader.notes))
         phases = timed_phases(out.phases, kinetics, patient=pid, file=path)
         out.notes = list(phases.notes)
-        for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
+        whole = whole_phase if whole_phase is not None and 0 <= whole_phase < len(reader) else min(kinetics.pre,
+                                                                                                  len(reader) - 1)
+        reference = reader[whole]
+        masks = {}
+        for number, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
             mask_path = case_row.get(column)
             if not is_given(mask_path):
                 continue
-            mask, _ = load_mask(mask_path, label=settings.mask_label, patient=pid, reference=phases.images[0],
+            mask, _ = load_mask(mask_path, label=settings.mask_label, patient=pid, reference=reference,
                                 reference_path=path)
             if not np.any(sitk.GetArrayViewFromImage(mask)):
-                raise CaseError(f"reader {reader}: the tumour mask is empty", patient=pid, file=mask_path)
-            mask, _ = checked_mask(mask, phases.images[0], patient=pid, file=mask_path)
-            result = exam_kinetics(phases.images, mask, kinetics, times_s=phases.times_s, patient_id=pid,
-                                   timepoint=timepoint, reader=reader, file=path)
+                raise CaseError(f"reader {number}: the tumour mask is empty", patient=pid, file=mask_path)
+            masks[number], _ = checked_mask(mask, reference, patient=pid, file=mask_path)
+        z0, z1 = _slab(masks.values(), reference, kinetics.margin_mm)
+        slabs = [reader.slab(k, z0, z1) for k in range(len(reader))]
+        for slab in slabs[1:]:
+            slab.CopyInformation(slabs[0])  # the same frames: one grid, whichever way each was cut
+        for number, mask in masks.items():
+            mask = mask[:, :, z0:z1]
+            mask.CopyInformation(slabs[0])
+            result = exam_kinetics(slabs, mask, kinetics, times_s=phases.times_s, patient_id=pid,
+                                   timepoint=timepoint, reader=number, file=path)
             out.rows.append(result.row)
-            out.ftv_masks[reader] = result.ftv_mask
+            out.ftv_masks[number] = result.ftv_mask
             if result.notes[0] not in out.notes:  # the phase choice, the same for every reader
                 out.notes.append(result.notes[0])
-            out.notes += [f"reader {reader}: {n}" for n in result.notes[1:]]
+            out.notes += [f"reader {number}: {n}" for n in result.notes[1:]]
         return out
     except (StageError, CaseError) as exc:
         return KineticExam(error=exc.problem, phases=out.phases)
     except Exception as exc:  # SimpleITK's errors on one exam must not cost its features
         return KineticExam(error=f"kinetics: {type(exc).__name__}: {exc}", phases=out.phases)
+
+
+def _slab(masks, reference: sitk.Image, margin_mm: float) -> tuple[int, int]:
+    """Slices [z0, z1) that hold every mask dilated by `margin_mm`, and one more each side."""
+    depth = reference.GetSize()[2]
+    reach = int(np.ceil(margin_mm / reference.GetSpacing()[2])) + 1
+    z = np.flatnonzero(np.any([sitk.GetArrayViewFromImage(m).any(axis=(1, 2)) for m in masks], axis=0))
+    return max(0, int(z[0]) - reach), min(depth, int(z[-1]) + 1 + reach)
 
 
 def read_map_image(path: str | Path, settings: ImagingSettings, spec: ImageSpec, kinetics: KineticsSettings, *,
