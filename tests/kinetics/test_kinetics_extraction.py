@@ -237,3 +237,11 @@ def test_the_kinetics_demo_study_file(tmp_path):
     assert [r.columns[0] for r in study.design.references] == ["ultrasound", "delta_ftv_early", "volume_change_early"]
     assert path.read_text().startswith("# Synthetic cohort")
     assert len(load_cohort(study)) == 2  # the kinetic columns are derived at extraction, not looked for in the file
+
+
+def test_the_demo_closing_note_gives_validation_aucs():
+    from deltarad.commands.demo import validation_aucs
+
+    table3 = pd.DataFrame({"set": ["training", "validation", "validation"], "model": ["radscore_dir"] + [
+        "radscore_dir", "delta_ftv_early"], "auc": [0.9, 0.812, 0.634]})
+    assert validation_aucs(table3) == "radscore_dir 0.81, delta_ftv_early 0.63"

@@ -47,4 +47,12 @@ def register(app: typer.Typer) -> None:
                         design=design, kinetics=kinetics)
         typer.echo(f"demo: {len(done.run.fit.predictions)} patients modelled, {len(done.run.failures)} failed, "
                    f"{time.perf_counter() - start:.0f} s")
+        if kinetics:
+            typer.echo(f"demo: validation AUC {validation_aucs(done.run.tables.table3.frame)}")
         typer.echo(f"report: {done.report.resolve()}")
+
+
+def validation_aucs(table3) -> str:
+    """Each model's validation AUC from Table 3's numbers (radscores beside ΔFTV and volume change)."""
+    rows = table3[table3["set"] == "validation"]
+    return ", ".join(f"{m} {a:.2f}" for m, a in zip(rows["model"], rows["auc"]))
