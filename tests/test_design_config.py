@@ -122,12 +122,14 @@ def test_the_store_keys_of_the_study_design_are_unchanged():
 
 def test_a_clinical_reference_needs_no_ultrasound_column():
     study = Study.from_settings({"design": {"references": [{"name": "clinical", "columns": ["ki67", "age"]}]}})
-    frame = pd.DataFrame({"patient_id": ["A", "B", "C"], "outcome": [1, 1, 0], "ki67": [30, "high", 12.5],
-                          "age": [50, 61, None]})
+    frame = pd.DataFrame({"patient_id": ["A", "B", "C", "D"], "outcome": [1, 1, 0, 0],
+                          "ki67": [30, "high", 12.5, 8], "age": [50, 61, None, 70]})
     cohort = read_cohort(study, table=Table.of_frame(frame, "cohort"))
-    assert list(cohort.cases["patient_id"]) == ["A", "C"]  # B's reference value is not a number
-    assert "non-numeric value 'high' in reference column 'ki67'" in cohort.failures["error"].iloc[0]
-    assert cohort.cases["age"].isna().tolist() == [False, True]  # a blank is the models' to handle
+    # a reference model scores every patient it is compared on: B's value is not a number, C's is blank
+    assert list(cohort.cases["patient_id"]) == ["A", "D"]
+    errors = dict(zip(cohort.failures["patient_id"], cohort.failures["error"]))
+    assert "column 'ki67' (a reference model's) must be a number, got 'high'" in errors["B"]
+    assert "column 'age' is blank" in errors["C"]
 
 
 def test_a_kinetic_map_image_and_the_kinetics_key():

@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 
 def read_study_table(study: Study, source: TableFile, what: str, id_column: str = "patient_id") -> Table:
     """A table the study file names (`cohort`, `features`), read as it comes (deltarad.tablefile)."""
-    return read_table_file(study.resolve(source.path), what, sheet=source.sheet, delimiter=source.delimiter,
+    path = study.resolve(source.path)
+    assert path is not None  # resolve gives a path for a path (None only for None)
+    return read_table_file(path, what, sheet=source.sheet, delimiter=source.delimiter,
                            decimal=source.decimal, text_columns=(id_column,))
 
 
@@ -115,7 +117,7 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
         more = df["patient_id"][repeated].nunique() - 1
         raise StudyFileError(f"duplicate patient_id: {first} ({table.where(np.flatnonzero(df['patient_id'] == first))})"
                              + (f" and {more} more" if more else ""), file=path)
-    design = design or study.design
+    design = design if design is not None else study.design
     references = design.reference_columns  # the study's: the ultrasound read, 0/1
     binary = ([study.outcome] if require_outcome else []) + [c for c in references if c == study.ultrasound]
     # kinetic variables (delta_ftv_<after>, volume_change_<after>) are joined after extraction
@@ -134,8 +136,8 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
                 log.warning("%s: the study file codes column '%s', which the table lacks", path.name, col)
             continue
         df[col], unknown = Coding(col, levels).read(df[col])
-        for i, problem in unknown.items():
-            problems.setdefault(df["patient_id"].iat[i], problem)
+        for at, problem in unknown.items():
+            problems.setdefault(df["patient_id"].iat[at], problem)
     for col in binary:
         values = pd.to_numeric(df[col], errors="coerce")
         for i in np.flatnonzero(~values.isin([0, 1])):
@@ -237,13 +239,15 @@ def _one_outcome(study: Study, cohort: pd.DataFrame, raw: pd.Series, failures: p
     found = ", ".join(f"{label(code)} ({counts[code]} patient{'' if counts[code] == 1 else 's'})" for code in codes)
     if len(counts) < 2:
         return f"{text}; the column '{study.outcome}' holds only {found or 'blanks'}"
+    if {level_of(code) for code in codes} == {0, 1}:
+        return f"{text}; every patient of the other outcome was left out for another reason (failures.csv)"
     left = int(failures["error"].str.contains(f"column '{study.outcome}'", regex=False).sum())
     return (f"{text}; the column '{study.outcome}' holds the codes {found}, and {left} patient(s) were left out "
             f"for theirs: if these codes are the two outcomes, declare them in the study file, "
             f"coding: {{{study.outcome}: {{1: [<the pCR code>], 0: [<the other code>]}}}}")
 
 
-def _shown(value: object) -> str:
+def _shown(value: str | float) -> str:
     if pd.isna(value):
         return "missing"
     return repr(value) if isinstance(value, str) else f"{float(value):g}"
@@ -258,6 +262,9 @@ def _absolute(value: object, folder: Path) -> str | None:
 
 def unmatched_ids(study: Study, cohort_ids: pd.Series, feature_ids: pd.Series, shown: int = 3) -> str:
     """No cohort patient has a feature row: both files' ids, by example, so the difference shows."""
+    features_path = study.features_path
+    assert features_path is not None  # asked only of a study that names a feature table
+
     def examples(ids: pd.Series) -> str:
         distinct = list(dict.fromkeys(map(str, ids)))
         more = f", ... ({len(distinct)} in all)" if len(distinct) > shown else ""
@@ -265,7 +272,7 @@ def unmatched_ids(study: Study, cohort_ids: pd.Series, feature_ids: pd.Series, s
 
     return (f"no patient id of the cohort matches a row of the feature table: the cohort "
             f"({study.cohort_path.name}, column '{study.patient_id}') has {examples(cohort_ids)}; the feature table "
-            f"({study.features_path.name}, column patient_id) has {examples(feature_ids)}; the ids must be written "
+            f"({features_path.name}, column patient_id) has {examples(feature_ids)}; the ids must be written "
             f"alike in both (prefix, leading zeros, spaces)")
 
 

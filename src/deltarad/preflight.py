@@ -143,7 +143,7 @@ def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, i
     masks: dict[int, sitk.Image] = {}
     for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
         path = case_row.get(column) if reader == 2 else _required(case_row, column, pid)
-        if not is_given(path):
+        if path is None or not is_given(path):
             continue
         drawn = io.read_mask(path, label=settings.mask_label, patient=pid, reference=image,
                              reference_path=case_row.get(f"{timepoint}_image"))
@@ -172,7 +172,8 @@ def _check_ring(case_row: Mapping, timepoint: str, settings: ImagingSettings, im
     """The air threshold and each reader's ring after exclusions; an empty ring fails the exam."""
     pid = row["patient_id"]
     chest_path = case_row.get(f"{timepoint}_chest_wall")
-    chest_wall = io.read_chest_wall(chest_path, image, patient=pid) if is_given(chest_path) else None
+    chest_wall = (io.read_chest_wall(chest_path, image, patient=pid)
+                  if chest_path is not None and is_given(chest_path) else None)
     threshold, air = exam_air(image, settings.air_threshold)
     row["air_threshold"] = None if threshold.value is None else round(threshold.value, 4)
     row["air_threshold_from"] = threshold.source
@@ -298,7 +299,7 @@ def check_study(study: Study, *, parallel: ParallelSettings | None = None, progr
 
 def _unmatched_feature_rows(study: Study, cohort: pd.DataFrame) -> str | None:
     """The run's error when the study's feature table matches no cohort id, else None."""
-    if study.features_path is None or cohort.empty:
+    if study.features is None or cohort.empty:  # features_path is None just when features is
         return None
     table = read_study_table(study, study.features, "feature table").frame
     if "patient_id" in table.columns and len(table) and not table["patient_id"].isin(cohort["patient_id"]).any():
@@ -413,9 +414,11 @@ def _coding(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(rows, columns=CODING_COLUMNS)
 
 
-def _meaning(role: str, value: object) -> str:
+def _meaning(role: str, value: float) -> str:
     number = float(value)
-    code = int(number) if number.is_integer() else number
+    if not number.is_integer():
+        return f"{number}"  # no code's meaning: the codes are whole
+    code = int(number)
     meaning = _MEANING.get(role, {})
     return f"{code} ({meaning[code]})" if code in meaning else f"{code}"
 

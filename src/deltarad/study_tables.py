@@ -90,6 +90,7 @@ def study_tables(study: Study, cohort: pd.DataFrame, result: FitResult,
         t3.loc[t3["set"] != "training", [c for c in extra.columns if c != "model"]] = float("nan")
     notes = comparison_notes(design)
     if t3["nested_optimistic"].any():
+        assert design.comparator is not None  # table3 flags only comparisons with a reference model
         notes.insert(0, f"nested_optimistic: {nested_note(design.model_labels[design.comparator].lower())}")
     return StudyTables(
         JournalTable(t1, "Table 1. Patient characteristics by outcome"),

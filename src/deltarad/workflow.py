@@ -68,7 +68,7 @@ def _load_extraction(study: Study, cohort: pd.DataFrame, out_dir: Path, parallel
     """load_features, and the kinetics table where the study has a `kinetics:` key. An exam whose
     kinetics alone failed stays in (its failure is in extraction_failures.csv); a patient whose
     kinetic variable is then missing is handled as any missing value where a model uses it."""
-    if study.features_path is not None:
+    if study.features is not None:  # features_path is given just when features is
         if study.kinetics is not None:
             raise StudyFileError("kinetics are computed from the images at extraction, but the study reads its "
                                  "features from a file: remove `kinetics:` or `features:`", file=study.features_path)
@@ -93,17 +93,28 @@ def _load_extraction(study: Study, cohort: pd.DataFrame, out_dir: Path, parallel
 
 
 def with_kinetics(study: Study, cohort: pd.DataFrame, features: pd.DataFrame, kinetics: pd.DataFrame | None,
-                  out_dir: Path) -> pd.DataFrame:
+                  out_dir: Path, design: Design | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cohort with the kinetic variables delta_ftv_<after> and volume_change_<after> of every
     delta pair joined (features.kinetic_exam), and kinetics_deltas.csv written; the cohort as it
-    is where the study has no `kinetics:` key."""
+    is where the study has no `kinetics:` key. A reference model (of `design`, default the
+    study's) needs every patient's value, as of any cohort column: a patient without one (its
+    kinetics failed, or FTV was 0 at the first exam) is left out, with a failure row (stage
+    "kinetics") saying which."""
     if study.kinetics is None or kinetics is None:
-        return cohort
+        return cohort, pd.DataFrame(columns=FAILURE_COLUMNS)
     from deltarad.features.kinetic_exam import kinetic_deltas, with_kinetic_variables
+    from deltarad.kinetics import KINETICS_STAGE, kinetic_variables
 
     deltas = kinetic_deltas(kinetics, features, study.design)
     outputs.write_kinetics_deltas(out_dir, deltas)
-    return with_kinetic_variables(cohort, deltas, study.design)
+    joined = with_kinetic_variables(cohort, deltas, study.design)
+    used = [c for c in (design or study.design).reference_columns if c in kinetic_variables(study.design.deltas)]
+    blank = joined[used].isna().any(axis=1) if used else pd.Series(False, index=joined.index)
+    failures = pd.DataFrame([{"patient_id": row["patient_id"], "stage": KINETICS_STAGE,
+                              "error": "no value of " + ", ".join(c for c in used if pd.isna(row[c]))
+                              + " (a reference model's; see kinetics.csv and extraction_failures.csv)"}
+                             for _, row in joined[blank].iterrows()], columns=FAILURE_COLUMNS)
+    return joined[~blank].reset_index(drop=True), failures
 
 
 def extract_features(study: Study, cohort: pd.DataFrame, out_dir: Path, *, parallel: ParallelSettings | None = None,
@@ -165,9 +176,9 @@ def delta_features(features: pd.DataFrame, cohort: pd.DataFrame, failures: pd.Da
     return delta, info, failures
 
 
-def _concat(*frames: pd.DataFrame) -> pd.DataFrame:
-    frames = [f.reindex(columns=FAILURE_COLUMNS) for f in frames if f is not None and len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=FAILURE_COLUMNS)
+def _concat(*frames: pd.DataFrame | None) -> pd.DataFrame:
+    given = [f.reindex(columns=FAILURE_COLUMNS) for f in frames if f is not None and len(f)]
+    return pd.concat(given, ignore_index=True) if given else pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
 def log_left_out(failures: pd.DataFrame) -> None:
@@ -196,7 +207,8 @@ def run_study(
     cohort = read_cohort(study)
     _stop_if_strict(strict, cohort.failures)
     features, extraction_failures, kinetics = _load_extraction(study, cohort.cases, out_dir, parallel)
-    cohort.cases = with_kinetics(study, cohort.cases, features, kinetics, out_dir)
+    cohort.cases, kinetic_failures = with_kinetics(study, cohort.cases, features, kinetics, out_dir)
+    extraction_failures = _concat(extraction_failures, kinetic_failures)
     delta, info, failures = delta_features(features, cohort.cases, _concat(cohort.failures, extraction_failures),
                                            study.design, near_zero=study.delta_near_zero)
     outputs.write_delta_dropped(out_dir, dropped_features(info))
@@ -262,7 +274,8 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     read = read_cohort(study, require_outcome=require_outcome, design=model.design)  # the model's references
     cohort, failures = read.cases, read.failures
     features, extraction_failures, kinetics = _load_extraction(study, cohort, out_dir, parallel)
-    cohort = with_kinetics(study, cohort, features, kinetics, out_dir)
+    cohort, kinetic_failures = with_kinetics(study, cohort, features, kinetics, out_dir, model.design)
+    extraction_failures = _concat(extraction_failures, kinetic_failures)
     delta, _, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
                                         design=model.design, drop_undefined=False)
     model.check_delta(delta)

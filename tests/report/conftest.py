@@ -139,7 +139,7 @@ def _real_exam_qc(folder: Path) -> dict[str, dict]:
                 row[key] = str(folder / f"{name}_{key}.nrrd")
             exam = prepare_timepoint(row, tp, ImagingSettings())
             qc = exam_qc(exam.image, exam.regions, name, tp, 3.0)
-            write_exam_qc(folder / "regions", qc)
+            write_exam_qc(folder / "regions", qc.patient_id, qc.timepoint, qc.png, qc.numbers)
             numbers = qc.numbers
             out[name, tp] = {"numbers": numbers, "png": qc_paths(folder / "regions", name, tp)[0].read_bytes()}
     return out

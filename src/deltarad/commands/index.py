@@ -85,6 +85,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"wrote {out} and {index_path}" + ("" if with_ids else
                    f" (patients as pseudonyms keyed by {key_file}, no DICOM identifiers)"))
         if link_table is not None:
+            assert pseudonyms is not None  # --link-table is refused with --with-ids: pseudonyms name the patients
             with atomic.atomic_path(link_table) as tmp:
                 os.chmod(tmp, 0o600)  # before a byte of it is written
                 pseudonyms.link_table().to_csv(tmp, index=False, lineterminator="\n")

@@ -19,7 +19,7 @@ def image_digest(image: sitk.Image) -> str:
     """SHA-256 of the voxel array (with its type and shape): equal only for the same voxels."""
     array = np.ascontiguousarray(sitk.GetArrayViewFromImage(image))
     digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
-    digest.update(memoryview(array).cast("B"))
+    digest.update(array.data.cast("B"))
     return digest.hexdigest()
 
 
@@ -35,7 +35,7 @@ def same_pixel_problems(units: Sequence[tuple[Mapping, str]], records: Mapping[i
             continue
         row, timepoint = units[i]
         patient, file = str(row["patient_id"]), str(row.get(f"{timepoint}_image"))
-        key = (patient, digests.pop())
+        key = (patient, str(digests.pop()))  # a hex string, as image_digest wrote it
         if key in seen:
             other, other_file = seen[key]
             files = f"{other_file} and {file}" if other_file != file else file

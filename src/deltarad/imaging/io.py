@@ -251,13 +251,14 @@ def labelmap_mask(image: sitk.Image, *, label: int | str | None = None, patient:
     if isinstance(label, str):
         raise CaseError(f"segment name {label!r} given but a plain labelmap has no names (labels {labels})", patient=patient, file=file)
     notes = []
-    if label is None:
+    lesion: float | None = label  # the lesion's voxel value (a labelmap's values need not be whole)
+    if lesion is None:
         if len(labels) > 1:
             raise CaseError(f"mask has several labels {labels} and no choice: set imaging.mask_label", patient=patient, file=file)
-        label = labels[0] if labels else 1
-        if label != 1:
-            notes.append(f"labelmap's only non-zero value is {label}: taken as the lesion")
-    return _binary(image == label), notes
+        lesion = labels[0] if labels else 1
+        if lesion != 1:
+            notes.append(f"labelmap's only non-zero value is {lesion}: taken as the lesion")
+    return _binary(image == lesion), notes
 
 
 def _read_slicer_seg(image: sitk.Image, path: Path, label: int | str | None, patient: str | None) -> sitk.Image:

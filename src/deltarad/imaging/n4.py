@@ -83,6 +83,9 @@ def n4_log_bias_field(
             field = new_field
             uncorrected = (log_input - field).astype(np.float32)
         if level < len(iterations) - 1:
+            if lattice is None:  # a level of 0 iterations fits no lattice to refine
+                raise ValueError(f"N4: fitting level {level + 1} of {len(iterations)} has 0 iterations, "
+                                 "so no field is fitted to refine for the next level")
             lattice = _refine(lattice, axes)
             n_control = [2 * n - SPLINE_ORDER for n in n_control]
     return field
@@ -220,7 +223,7 @@ def _sharpen(values: np.ndarray, shape: tuple[int, ...], at: np.ndarray, bins: i
     centres = (low + (n.astype(f32) - f32(shift)) * slope).astype(f32).astype(np.float64)
     numerator = np.fft.ifft(np.fft.fft(centres * u) * gf).real
     denominator = np.fft.ifft(np.fft.fft(u) * gf).real
-    expected = np.zeros(padded)
+    expected: np.ndarray = np.zeros(padded)
     np.divide(numerator, denominator, out=expected, where=denominator != 0.0)
     expected = expected.astype(f32)[shift:shift + bins]
 

@@ -139,6 +139,7 @@ class IccFilter(_Filter):
             self.icc_ = pd.Series(np.nan, index=X.columns)
             self.features_ = list(X.columns)
             return self
+        assert self.reader2 is not None  # two patients in both tables: there is a second reader's
         ratings = np.stack([X.loc[both].to_numpy(float), self.reader2.loc[both, X.columns].to_numpy(float)], axis=1)
         finite = np.isfinite(ratings).all(axis=1)
         icc = np.full(X.shape[1], np.nan)
@@ -256,6 +257,7 @@ _last_folds: dict = {}  # the latest inner_folds answer: (train, test) arrays, r
 def _inner_folds(y: np.ndarray, folds: int, seed: int,
                  groups: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
     repeated = groups is not None and len(pd.unique(np.asarray(groups))) < len(y)
+    per_class: list[int] | np.ndarray  # patients per outcome (0, 1)
     if repeated:
         per_class = [len(pd.unique(np.asarray(groups)[y == c])) for c in (0, 1)]
     else:

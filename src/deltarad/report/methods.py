@@ -42,7 +42,9 @@ def _references(design: Design) -> str:
 
 def _comparator(design: Design) -> str:
     """The model Table 3 compares against, as the methods name it (the design has one)."""
-    return f"{design.model_labels[design.comparator].lower()} model"
+    comparator = design.comparator
+    assert comparator is not None  # asked only of a design with a reference model
+    return f"{design.model_labels[comparator].lower()} model"
 
 
 def _per(design: Design) -> str:
@@ -106,9 +108,9 @@ def methods_text(run: RunFolder) -> tuple[list[str], list[dict]]:
           "fitted on the whole exam" if im.get("n4") else "No bias-field correction was applied")
     air = (f"air (intensity below {_g(im['air_threshold'])})" if im.get("air_threshold") is not None
            else "air (threshold estimated per exam and recorded in the extraction notes)")
-    bands = design.bands
-    if len(bands) == 1 and bands[0].band_mm[0] == 0:
-        shell = (f"The peritumoral region was the {_g(im.get('ring_mm', bands[0].band_mm[1]))} mm shell around "
+    bands, limits_mm = design.bands, design.band_limits_mm  # the bands and their (inner, outer) mm
+    if len(bands) == 1 and limits_mm[0][0] == 0:
+        shell = (f"The peritumoral region was the {_g(im.get('ring_mm', limits_mm[0][1]))} mm shell around "
                  "the tumour")
     else:
         shell = ("The peritumoral regions were "

@@ -17,7 +17,7 @@ from pydicom.errors import InvalidDicomError
 
 from deltarad.errors import CaseError
 from deltarad.imaging.dicom.enhanced import enhanced_frames
-from deltarad.imaging.dicom.headers import HEADER_TAGS, WANTED_TAGS, Frame, Header, classic_frame, common, image_storage
+from deltarad.imaging.dicom.headers import WANTED_TAGS, Frame, Header, classic_frame, common, image_storage
 from deltarad.imaging.dicom.quickparse import quick_dataset
 
 
@@ -27,8 +27,8 @@ def read_frames(files: list[Path], patient: str | None) -> tuple[list[Frame], li
     left_out: Counter[str] = Counter()
     for file in files:
         try:
-            ds = quick_dataset(file, WANTED_TAGS) or pydicom.dcmread(file, stop_before_pixels=True, specific_tags=HEADER_TAGS,
-                                                                 force=True)
+            ds = quick_dataset(file, WANTED_TAGS) or pydicom.dcmread(file, stop_before_pixels=True,
+                                                                 specific_tags=sorted(WANTED_TAGS), force=True)
         except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, struct.error) as exc:
             if not _has_preamble(file):
                 continue  # began like a bare dataset but is not one

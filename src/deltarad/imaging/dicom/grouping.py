@@ -119,9 +119,9 @@ def check_stack(frames: list[Frame], what: str, patient: str | None, where) -> t
     first = frames[0]
     o = np.array([f.orientation for f in frames], dtype=float)
     if np.abs(o - o[0]).max() > ORIENTATION_TOLERANCE:
-        n = len({tuple(np.round(row, 3)) for row in o})
-        raise CaseError(f"{what}: slices of {n} different orientations (ImageOrientationPatient) in one volume",
-                        patient=patient, file=where)
+        n_orientations = len({tuple(np.round(row, 3)) for row in o})
+        raise CaseError(f"{what}: slices of {n_orientations} different orientations (ImageOrientationPatient) "
+                        "in one volume", patient=patient, file=where)
     grids = {(f.rows, f.columns, tuple(round(s, 4) for s in f.pixel_spacing)) for f in frames}
     if len(grids) > 1:
         raise CaseError(f"{what}: slices of different sizes or pixel spacings {sorted(grids)}", patient=patient, file=where)
@@ -234,8 +234,9 @@ def _split_in_time(frames: list[Frame], name: str, patient, where) -> tuple[list
         for f, v in zip(frames, values):
             groups[v].append(f)
         if len(groups) == m and all(len({position_key(f) for f in g}) == len(per_position) == len(g) for g in groups.values()):
-            ordered = sorted(groups.items(), key=lambda kv: _group_order(kv[1], kv[0]))
-            return [(f"{rule} {k}" if not rule.startswith("file") else f"file {g[0].file.name}", g) for k, g in ordered], rule
+            ordered_groups = sorted(groups.items(), key=lambda kv: _group_order(kv[1], kv[0]))
+            return [(f"{rule} {k}" if not rule.startswith("file") else f"file {g[0].file.name}", g)
+                    for k, g in ordered_groups], rule
     times = [(f.acquisition_s, f.trigger_time_ms) for f in frames]
     if len({t for t in times}) > 1 and all(t[0] is not None or t[1] is not None for t in times):
         ordered = sorted(frames, key=lambda f: (f.acquisition_s or 0.0, f.trigger_time_ms or 0.0, f.instance))
@@ -402,7 +403,7 @@ def _field_map(s: Series) -> bool:
 def _multi_echo(s: Series) -> str | None:
     """The reason for leaving out a series holding several echoes at each slice position, all
     acquired at one time (a field map's magnitude images): one acquisition, not dynamics."""
-    echoes = sorted({dict(f.kind).get("EchoNumbers") for f in s.frames} - {None})
+    echoes = sorted({e for f in s.frames if (e := dict(f.kind).get("EchoNumbers")) is not None})
     times = {round(f.acquisition_s, 3) for f in s.frames if f.acquisition_s is not None}
     if len(echoes) < 2 or len(times) > 1:
         return None

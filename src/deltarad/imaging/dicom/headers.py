@@ -10,10 +10,11 @@ import functools
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pydicom
 from pydicom.datadict import dictionary_VR, tag_for_keyword
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.uid import UID
 
 
@@ -24,7 +25,7 @@ PHILIPS_SCALE_SLOPE = 0x2005100E
 GE_BVALUE = 0x00431039
 """GE private slop_int_6..9; its first value is the diffusion b-value."""
 
-HEADER_TAGS = [
+HEADER_TAGS: list[str | int] = [
     "SOPClassUID", "Modality", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "ProtocolName",
     "StudyInstanceUID", "StudyDate", "PatientID", "Manufacturer", "ImageType",
     "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns", "NumberOfFrames",
@@ -36,7 +37,16 @@ HEADER_TAGS = [
 ]
 
 
-WANTED_TAGS = frozenset(t if isinstance(t, int) else tag_for_keyword(t) for t in HEADER_TAGS)
+def _dictionary_tag(tag: str | int) -> int:
+    """The tag of a keyword of pydicom's data dictionary (a private tag is given as its number)."""
+    if isinstance(tag, int):
+        return tag
+    number = tag_for_keyword(tag)
+    assert number is not None, f"{tag} is not a keyword of pydicom's data dictionary"  # HEADER_TAGS: standard ones
+    return number
+
+
+WANTED_TAGS = frozenset(_dictionary_tag(t) for t in HEADER_TAGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +64,8 @@ class Frame:
     protocol: tuple[tuple[str, object], ...]
     """What two series of one acquisition protocol share, as (attribute, value) pairs: ProtocolName,
     SequenceName, ScanningSequence, RepetitionTime, EchoTime, FlipAngle (ms, degrees)."""
-    position: tuple[float, float, float]
-    """ImagePositionPatient: the first voxel's centre, mm, LPS."""
+    position: tuple[float, ...]
+    """ImagePositionPatient: the first voxel's centre (x, y, z), mm, LPS."""
     orientation: tuple[float, ...]
     """ImageOrientationPatient: row then column direction cosines."""
     rows: int
@@ -100,10 +110,14 @@ class Header:
     def __init__(self, ds: pydicom.Dataset):
         self.ds = ds
         self._little = ds.original_encoding[1] is not False
-        self._elements = ds._dict  # pydicom's own tag -> element dict: one lookup per get, no Tag()
+        # pydicom's own tag -> element dict: one lookup per get, no Tag(). Its stubs key it by BaseTag,
+        # an int subclass hashing and comparing as its value, so a plain int finds the element.
+        self._elements = cast("dict[int, DataElement | RawDataElement]", ds._dict)
 
     def get(self, key: str | int, default=None):
         tag = key if isinstance(key, int) else keyword_tag(key)
+        if tag is None:  # not a keyword of the data dictionary: no element has it
+            return default
         raw = self._elements.get(tag)
         if raw is None:
             return default

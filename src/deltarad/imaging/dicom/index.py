@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,9 +57,13 @@ def index_tree(root: Path, *, with_ids: bool = False, pseudonyms: Pseudonyms | N
     """(draft cohort, index) of the DICOM tree at `root`, the exams assigned to `timepoints` in
     date order; see the module docstring. Patients are named by `pseudonyms` (under the study
     key), or by their PatientID with `with_ids`."""
-    if pseudonyms is None and not with_ids:
+    pseudonym: Callable[[str], str]
+    if with_ids:
+        pseudonym = str  # the PatientID as it is
+    elif pseudonyms is not None:
+        pseudonym = pseudonyms
+    else:
         raise DeltaradError("patients are named by keyed pseudonyms: give the study's Pseudonyms (or with_ids)")
-    pseudonym = (lambda p: p) if with_ids else pseudonyms
     columns = cohort_columns(timepoints)
     frames, rows = _scan(root)
     by_patient: dict[str, list[Frame]] = defaultdict(list)

@@ -54,6 +54,7 @@ def read_volume(volume: Volume, patient: str | None) -> sitk.Image:
 def _planes(file: Path, indices: list[int | None], patient: str | None) -> dict[int | None, np.ndarray]:
     """The 2-D planes of `file` at `indices` (None: a single-frame file); of a multi-frame file
     only those frames are decoded."""
+    decoded: dict[int | None, np.ndarray]
     try:
         if indices == [None]:
             ds = pydicom.dcmread(file, force=True)
@@ -63,7 +64,7 @@ def _planes(file: Path, indices: list[int | None], patient: str | None) -> dict[
                                                   ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
             decoded = {None: ds.pixel_array}
         else:
-            wanted = sorted(set(indices))
+            wanted = sorted({i for i in indices if i is not None})  # a multi-frame file's frames: all numbered
             decoded = dict(zip(wanted, iter_pixels(file, indices=wanted)))
     except Exception as exc:  # pydicom and its decoders raise many types for a damaged file
         raise CaseError(f"cannot read DICOM pixel data (truncated file or unsupported compression?): "

@@ -69,7 +69,7 @@ def _stages(run: RunFolder, groups: pd.DataFrame, failures: pd.DataFrame | None)
         n_analysed = len(run.predictions)
         n_failed = 0 if failures is None else failures["patient_id"].nunique()
         rows = [("Patients in the cohort", n_analysed + n_failed, "")]
-        if n_failed:
+        if failures is not None and n_failed:
             reasons = failures.groupby("stage")["patient_id"].nunique()
             rows.append(("Excluded", n_failed, "; ".join(f"{k}: {v}" for k, v in reasons.items())))
         rows.append(("Analysed", n_analysed, ""))
