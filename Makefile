@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser lint test demo bench bench-quick references clean
+.PHONY: setup browser lint test demo bench bench-quick bench-graylevels references clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,9 @@ bench-quick: setup
 # tests/references and the tests read them without R. About 10 minutes (mice at m = 1000).
 references:
 	for script in tests/references/*.R; do echo "$$script"; Rscript "$$script" || exit 1; done
+# The gray-level comparison reduced (2 patients per cohort of 30/100/300 bins, 160 x 160 x 72 exams; ~10 minutes on 2 cores)
+bench-graylevels: setup
+	$(PY) benchmarks/graylevels.py --patients 2 --shape 160 160 72
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -28,8 +28,8 @@ from deltarad.imaging.preprocess import BiasField, itk_threads
 #: stage -> the (owner, function name) pairs prepare_timepoint may call for it (those it does not
 #: have are left out: the names moved between deltarad versions)
 STAGES = {
-    "read": [(extract, "read_image"), (extract, "read_exam"), (extract, "load_mask"), (extract, "read_mask"),
-             (extract, "checked_mask")],
+    "read": [(extract, "read_image"), (extract, "read_exam"), (extract, "read_analysed_exam"), (extract, "load_mask"),
+             (extract, "read_mask"), (extract, "checked_mask")],
     "body": [(extract, "otsu_threshold"), (extract, "body_mask"), (extract, "exam_air")],
     "N4": [(extract, "fit_bias_field"), (BiasField, "correct")],
     "resample": [(extract, "resample_image"), (extract, "resample_label"), (extract, "resample_mask")],

@@ -4,8 +4,13 @@
 
 Writes benchmarks/results/ (generated cohorts are kept there and reused) and prints a summary.
 
-    python benchmarks/run.py [--patients 4] [--quick] [--skip-extraction] [--skip-n4] [--skip-big-exam]
-                             [--skip-modelling] [--skip-profile]
+    python benchmarks/run.py [--patients 4] [--quick] [--skip-extraction] [--skip-graylevels] [--skip-n4]
+                             [--skip-big-exam] [--skip-modelling] [--skip-profile]
+
+The gray-level comparison (benchmarks/graylevels.py: cohorts whose tumours span 30, 100 and 300
+bins of width 25, the competent way against `deltarad extract`, with the bin counts per image
+type) runs on --patients patients per cohort (it takes tens of minutes at 300 bins, where
+PyRadiomics' GLCM alone takes about a minute per mask and wavelet band).
 
 --quick: the extraction table (competent, serial, deltarad on 2 workers, its PyRadiomics-classes
 run), the per-stage profile and the 512 x 512 x 200 exam; no 1-worker or ITK-N4 runs, no N4
@@ -26,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import extraction  # noqa: E402
+import graylevels  # noqa: E402
 import modelling  # noqa: E402
 import n4  # noqa: E402
 import profile_exam  # noqa: E402
@@ -225,6 +231,8 @@ def summary(results: dict) -> str:
     e = results.get("extraction")
     if e:
         lines += extraction_summary(e)
+    if results.get("graylevels"):
+        lines.append(graylevels.summary(results["graylevels"]))
     rows = results.get("n4")
     if rows:
         threads = n4.ITK_THREADS
@@ -258,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the extraction table, profile and big exam only")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--skip-extraction", action="store_true")
+    parser.add_argument("--skip-graylevels", action="store_true")
     parser.add_argument("--skip-n4", action="store_true")
     parser.add_argument("--skip-big-exam", action="store_true")
     parser.add_argument("--skip-modelling", action="store_true")
@@ -271,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     if not args.skip_extraction:
         results["extraction"] = bench_extraction(args.patients, quick=args.quick, profile=not args.skip_profile)
+    if not (args.skip_graylevels or args.quick):
+        results["graylevels"] = [graylevels.compare(bins, args.patients, graylevels.EXAM_SHAPE, machine_cores(),
+                                                    profile=not args.skip_profile) for bins in graylevels.BIN_LEVELS]
     if not (args.skip_n4 or args.quick):
         results["n4"] = bench_n4(args.patients)
     if not args.skip_big_exam:
@@ -278,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.skip_modelling or args.quick):
         results["modelling"] = bench_modelling()
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(results, indent=2, default=graylevels.json_default) + "\n")
     text = summary(results)
     (RESULTS / f"bench-{stamp}.txt").write_text(text + "\n")
     print(text)

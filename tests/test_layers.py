@@ -21,7 +21,7 @@ FLOORS: dict[str, int] = {
     "imaging": 1, "kinetics": 1, "features": 1, "stats": 1, "modeling": 1, "harmonize": 1, "cohort": 1,
     "simulate": 1, "synthetic": 1,
     # workflow: composes the stages; the one writer of result files
-    "workflow": 2, "outputs": 2, "study_tables": 2, "preflight": 2, "record": 2, "tables_from_file": 2,
+    "workflow": 2, "extraction": 2, "outputs": 2, "study_tables": 2, "preflight": 2, "record": 2, "tables_from_file": 2,
     # surface: the public API, the command line, the report (reads a run folder), and the jobs that
     # end in a report or sheets (the demo; predict and external validation)
     "": 3, "api": 3, "cli": 3, "commands": 3, "report": 3, "demo": 3, "external": 3,

@@ -15,11 +15,12 @@ import pandas as pd
 
 from deltarad import outputs
 from deltarad.cohort import (
-    REQUIRED_EXAM_COLUMNS, Cohort, exam_columns, has_images, load_cohort, read_cohort, read_study_table, unmatched_ids,
+    REQUIRED_EXAM_COLUMNS, Cohort, exam_columns, has_images, read_cohort, read_study_table, unmatched_ids,
 )
 from deltarad.config import Study, with_model_design
 from deltarad.design import Design
 from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
+from deltarad.extraction import extract_features, extract_study, with_kinetics  # noqa: F401  (`deltarad extract`'s job, here as before)
 from deltarad.kinetics import KINETICS_STAGE
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
@@ -90,42 +91,6 @@ def _load_extraction(study: Study, cohort: pd.DataFrame, out_dir: Path, parallel
     extraction = extract_features(study, cohort, out_dir, parallel=parallel)
     failures = extraction.failures[extraction.failures["stage"] != KINETICS_STAGE]
     return extraction.features, failures, extraction.kinetics
-
-
-def with_kinetics(study: Study, cohort: pd.DataFrame, features: pd.DataFrame, kinetics: pd.DataFrame | None,
-                  out_dir: Path, design: Design | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The cohort with the kinetic variables delta_ftv_<after> and volume_change_<after> of every
-    delta pair joined (features.kinetic_exam), and kinetics_deltas.csv written; the cohort as it
-    is where the study has no `kinetics:` key. A reference model (of `design`, default the
-    study's) needs every patient's value, as of any cohort column: a patient without one (its
-    kinetics failed, or FTV was 0 at the first exam) is left out, with a failure row (stage
-    "kinetics") saying which."""
-    if study.kinetics is None or kinetics is None:
-        return cohort, pd.DataFrame(columns=FAILURE_COLUMNS)
-    from deltarad.features.kinetic_exam import kinetic_deltas, with_kinetic_variables
-    from deltarad.kinetics import KINETICS_STAGE, kinetic_variables
-
-    deltas = kinetic_deltas(kinetics, features, study.design)
-    outputs.write_kinetics_deltas(out_dir, deltas)
-    joined = with_kinetic_variables(cohort, deltas, study.design)
-    used = [c for c in (design or study.design).reference_columns if c in kinetic_variables(study.design.deltas)]
-    blank = joined[used].isna().any(axis=1) if used else pd.Series(False, index=joined.index)
-    failures = pd.DataFrame([{"patient_id": row["patient_id"], "stage": KINETICS_STAGE,
-                              "error": "no value of " + ", ".join(c for c in used if pd.isna(row[c]))
-                              + " (a reference model's; see kinetics.csv and extraction_failures.csv)"}
-                             for _, row in joined[blank].iterrows()], columns=FAILURE_COLUMNS)
-    return joined[~blank].reset_index(drop=True), failures
-
-
-def extract_features(study: Study, cohort: pd.DataFrame, out_dir: Path, *, parallel: ParallelSettings | None = None,
-                     prune_store: bool = False, progress: bool = True):
-    """Extract the cohort's exams (deltarad.features.extract.extract_cohort: resumable through
-    out_dir/store/) and write features.csv, extraction_failures.csv and extraction_notes.csv."""
-    from deltarad.features.extract import extract_cohort
-
-    extraction = extract_cohort(study, cohort, out_dir, parallel=parallel, prune_store=prune_store, progress=progress)
-    outputs.write_extraction(out_dir, extraction)
-    return extraction
 
 
 def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -290,21 +255,3 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     return scorable[keep].merge(scores, on="patient_id"), failures
 
 
-def extract_study(study: Study, out_dir: Path, *, parallel: ParallelSettings | None = None,
-                  prune_store: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`deltarad extract`: every exam's features (features.csv, extraction notes, regions/, the
-    store: deltarad.features.extract) and their delta (delta_features.csv); returns the features
-    and the exams that failed."""
-    cohort = load_cohort(study, require_outcome=False)
-    if not has_images(cohort, study.design.timepoints):
-        raise StudyFileError(
-            f"cohort has no image columns ({', '.join(exam_columns(study.design.timepoints, REQUIRED_EXAM_COLUMNS))})",
-            file=study.cohort_path,
-        )
-    extraction = extract_features(study, cohort, out_dir, parallel=parallel, prune_store=prune_store)
-    features, failures = extraction
-    with_kinetics(study, cohort, features, extraction.kinetics, out_dir)
-    if len(features):
-        delta, _ = compute_delta(features, study.design, near_zero=study.delta_near_zero)
-        outputs.write_delta_features(out_dir, delta)
-    return features, failures

@@ -1,12 +1,16 @@
 """deltarad's feature engine gives PyRadiomics' own classes' values, feature by feature.
 
-Tolerances: 1e-9 relative (atol 1e-15) for every feature. What differs is summation order
-(p_{x+y}, p_{x-y} by bincount, the cluster features from p_{x+y}) and MCC's eigensolver (a
-symmetric one, with PyRadiomics' eps added to first order, instead of a general one on Q). Measured
-on breast1 and the generated exams below: MCC within 3e-15 relative, Cluster Shade within 3e-14
-(its terms cancel; grouped by i + j first), the others within 2e-15. (Without the eps term MCC
-differs from PyRadiomics by up to 2e-9 absolute per angle; 40-digit arithmetic agrees with the
-eps-free value, so PyRadiomics' eps, not rounding, makes that difference.)
+Tolerances: 1e-9 relative (atol 1e-15) for every feature. The co-occurrence matrix itself is
+PyRadiomics' bit for bit. What differs is summation order (sums over the matrix's non-zero entries
+and over its marginals and sum/difference distributions, grouped otherwise than PyRadiomics'
+broadcasts), MCC's eigensolver (a symmetric one, dense or Lanczos, with PyRadiomics' eps added to
+first order, instead of a general one on Q) and IMC2's HXY2 (HX + HY with PyRadiomics' eps
+accounted to first order instead of its N_g^2 sum: the arithmetic differs, by rounding; see
+deltarad.features.engine.glcm). Measured at 30, 100 and 300 levels (int16 and float): MCC within
+9e-16 relative, Cluster Shade within 1.4e-11 (its terms cancel; grouped by i + j first), IMC2
+within 1e-14, the others within 5e-15. (Without
+the eps term MCC differs from PyRadiomics by up to 2e-9 absolute per angle; 40-digit arithmetic
+agrees with the eps-free value, so PyRadiomics' eps, not rounding, makes that difference.)
 """
 from __future__ import annotations
 
@@ -20,7 +24,17 @@ from radiomics.glcm import RadiomicsGLCM
 from deltarad.config import ImagingSettings
 from deltarad.features.engine import FASTER, compute_features, feature_classes
 from deltarad.features.engine.glcm import GLCM, maximal_correlation
-from deltarad.features.extract import STUDY_PARAMS, filtered_images, load_extractor, mask_features
+from deltarad.features.engine.mcc import (
+    dense_second_eigenvalue,
+    maximal_correlation_of_entries,
+    split_second_eigenvalue,
+)
+from deltarad.features.extract import (
+    STUDY_PARAMS,
+    filtered_images,
+    load_extractor,
+    mask_features,
+)
 from deltarad.features.store import settings_fingerprint
 
 RTOL, ATOL = 1e-9, 1e-15
@@ -97,6 +111,83 @@ def test_glcm_equals_pyradiomics_with_many_gray_levels(mask_name, bin_width):
     if mask_name == "ball":
         assert len(instance.coefficients["grayLevels"]) > {10: 100, 2: 400}[bin_width]
     assert_same(ours, theirs)
+
+
+def levels_exam(n_levels: int, dtype: str, seed: int = 0) -> tuple[sitk.Image, sitk.Image]:
+    """The textured exam with the ball's voxels spread over exactly `n_levels` bins of width 25
+    (by rank, so the texture's order is kept): int16 values on the bins' middles, or float32
+    values anywhere inside them. The ball holds 4,180 voxels."""
+    image = textured_exam(seed)
+    mask = masks_of(image)["ball"]
+    values = sitk.GetArrayFromImage(image)
+    inside = sitk.GetArrayFromImage(mask).astype(bool)
+    rank = np.argsort(np.argsort(values[inside], kind="stable"), kind="stable")
+    level = np.floor(rank * n_levels / inside.sum())
+    if dtype == "int16":
+        values[inside] = 1000 + 25 * level + 12
+    else:
+        values[inside] = 1000 + 25 * level + np.random.default_rng(seed).uniform(0.5, 24.5, inside.sum())
+    out = sitk.GetImageFromArray(values.astype(dtype))
+    out.CopyInformation(image)
+    return out, mask
+
+
+@pytest.mark.parametrize("n_levels", [30, 100, 300])
+def test_glcm_equals_pyradiomics_at_the_gray_levels_of_real_exams(n_levels):
+    """binWidth 25 over tumours spanning 30, 100 and 300 bins (int16 and float intensities), all
+    13 angles: every feature, MCC by Lanczos above 48 levels per angle."""
+    for dtype in ("int16", "float32"):
+        image, mask = levels_exam(n_levels, dtype)
+        ours, instance = class_values(GLCM, image, mask, **BREAST1)
+        theirs, _ = class_values(RadiomicsGLCM, image, mask, **BREAST1)
+        assert len(instance.coefficients["grayLevels"]) == n_levels
+        assert_same(ours, theirs)
+
+
+def test_glcm_equals_pyradiomics_at_1000_gray_levels():
+    """1,000 levels: PyRadiomics' MCC costs N_g^3 per angle (minutes for 13 angles), so its class
+    runs on the 13 angles' matrices summed into one (weightingNorm: no_weighting); the 13-angle
+    MCC is checked, on two angles, against the dense eigensolver of deltarad.features.engine.mcc,
+    which equals PyRadiomics' in the tests above."""
+    image, mask = levels_exam(1000, "float32")
+    settings = {**BREAST1, "weightingNorm": "no_weighting"}
+    ours, instance = class_values(GLCM, image, mask, **settings)
+    theirs, _ = class_values(RadiomicsGLCM, image, mask, **settings)
+    assert len(instance.coefficients["grayLevels"]) == 1000
+    assert_same(ours, theirs)
+    _, instance = class_values(GLCM, image, mask, **BREAST1)
+    a, i, j, p, n = instance._entries
+    lanczos = maximal_correlation_of_entries(a, i, j, p, n, 1000)
+    stack = instance.P_glcm[0].transpose(2, 0, 1)[[0, 12]]  # two angles: the dense solver is N_g^3
+    dense = np.sqrt(np.clip(dense_second_eigenvalue(stack), 0, None))
+    np.testing.assert_allclose(lanczos[[0, 12]], dense, rtol=RTOL, atol=ATOL)
+
+
+def test_matrices_of_levels_that_never_co_occur_are_solved_per_group():
+    """At binWidth 1 (789 levels in the ball) a pair of rare levels neighbours only each other
+    along one angle: eigenvalue 1 twice, split by PyRadiomics' eps. The per-group solution equals
+    the dense eigensolver's there (which equals PyRadiomics' in the tests above)."""
+    image = textured_exam(0)
+    _, instance = class_values(GLCM, image, masks_of(image)["ball"], binWidth=1, label=1)
+    a, i, j, p, n = instance._entries
+    G = len(instance.coefficients["grayLevels"])
+    split, second = split_second_eigenvalue((a, i, j, p), n, G)
+    assert G > 700 and split.any()
+    dense = dense_second_eigenvalue(instance.P_glcm[0].transpose(2, 0, 1)[split])
+    np.testing.assert_allclose(second[split], dense, rtol=RTOL, atol=ATOL)
+    assert np.all(second[split] < 1) and np.all(second[split] > 1 - 1e-6)
+
+
+def test_the_matrix_counted_as_entries_is_pyradiomics_matrix():
+    """The co-occurrence matrix from deltarad's counting equals the one of PyRadiomics' C code,
+    bit for bit (counts, and the same integer sums to normalise), not symmetrical too, and with a
+    distance (40 voxels) longer than the region's box along some axes."""
+    image, mask = levels_exam(100, "int16")
+    for extra in ({}, {"symmetricalGLCM": False}, {"distances": [1, 3, 40]}, {"force2D": True}):
+        settings = {**BREAST1, **extra}
+        _, ours = class_values(GLCM, image, mask, **settings)
+        _, theirs = class_values(RadiomicsGLCM, image, mask, **settings)
+        np.testing.assert_array_equal(ours.P_glcm, theirs.P_glcm)
 
 
 @pytest.mark.parametrize("extra", [{"symmetricalGLCM": False}, {"weightingNorm": "euclidean"},

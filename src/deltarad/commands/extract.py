@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         """Extract the 851 features per region and reader of every exam, and their delta."""
         from deltarad.config import load_study
         from deltarad.parallel import ParallelSettings
-        from deltarad.workflow import extract_study
+        from deltarad.extraction import extract_study
 
         output_folder(out)
         features, failures = extract_study(load_study(study_file), out, parallel=ParallelSettings(workers, scheduler),

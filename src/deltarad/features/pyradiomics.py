@@ -30,8 +30,8 @@ def pyradiomics_import_kept() -> Iterator[None]:
 
 with pyradiomics_import_kept():
     import radiomics
-    from radiomics import imageoperations
+    from radiomics import cMatrices, imageoperations
     from radiomics.featureextractor import RadiomicsFeatureExtractor
     from radiomics.glcm import RadiomicsGLCM
 
-__all__ = ["RadiomicsFeatureExtractor", "RadiomicsGLCM", "imageoperations", "pyradiomics_import_kept", "radiomics"]
+__all__ = ["RadiomicsFeatureExtractor", "RadiomicsGLCM", "cMatrices", "imageoperations", "pyradiomics_import_kept", "radiomics"]

@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -116,7 +115,7 @@ class FeatureStore:
 
     def save(self, key: str, records: list[dict], inputs: dict | None = None) -> Path:
         """Write one unit's records (one per region and reader) atomically."""
-        table = pa.Table.from_pandas(pd.DataFrame.from_records(records), preserve_index=False)
+        table = pa.Table.from_pylist(records)  # not via pandas: 10x faster for ~850 columns
         if inputs is not None:
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), KEY_METADATA: json.dumps(inputs).encode()})
         with atomic_path(self.path(key)) as tmp:
