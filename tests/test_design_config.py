@@ -78,7 +78,8 @@ def test_radscores_pool_regions_per_delta():
     ({"design": {"regions": {"t": "tumour", "a": {"band_mm": [3, 3]}}}}, "0 <= inner < outer"),
     ({"design": {"image": {"subtract": [1, 1]}}}, "design.image: subtract takes two different phases"),
     ({"design": {"image": {"phase": 3, "subtract": [1, 0]}}}, "design.image: give one of phase, subtract or map"),
-    ({"design": {"image": {"map": "pe"}}}, "kinetic maps ({map: pe}) are not computed yet"),
+    ({"design": {"image": {"map": "pe"}}}, "design.image: {map: pe} needs the study file's `kinetics:` key"),
+    ({"kinetics": {}, "design": {"image": {"map": "adc"}}}, "design.image: {map: adc} is not a kinetic map; use one of pe, ser"),
     ({"design": {"references": [{"name": "us", "columns": ["a"]}, "us"]}}, "design.references: a model is named twice"),
     ({"design": {"references": ["HR status"]}}, "design.references: the reference model 'HR status': use letters"),
     ({"design": {"radscores": [{"name": "r", "regions": ["ring_9"]}]}}, "radscores: r names region 'ring_9'"),
@@ -129,3 +130,10 @@ def test_a_clinical_reference_needs_no_ultrasound_column():
     errors = dict(zip(cohort.failures["patient_id"], cohort.failures["error"]))
     assert "column 'ki67' (a reference model's) must be a number, got 'high'" in errors["B"]
     assert "column 'age' is blank" in errors["C"]
+
+
+def test_a_kinetic_map_image_and_the_kinetics_key():
+    study = Study.from_settings({"kinetics": {}, "design": {"image": {"map": "pe"}}})
+    assert study.design.image.map == "pe" and study.design.image.phase is None
+    assert study.kinetics is not None and study.kinetics.pe_min == 70
+    assert Study.from_settings(None).kinetics is None

@@ -16,6 +16,7 @@ FLOORS: dict[str, int] = {
     # ground: names, errors, settings and plumbing; imports nothing above
     "design": 0, "errors": 0, "atomic": 0, "runfolder": 0, "formatting": 0, "coding": 0, "encoding": 0,
     "tablefile": 0, "config": 0, "forkpool": 0, "parallel": 0, "_version": 0,
+    "kinetics.settings": 0,  # the study file's `kinetics:` key (config holds it); imports nothing of deltarad
     # stages: values in, values out
     "imaging": 1, "kinetics": 1, "features": 1, "stats": 1, "modeling": 1, "harmonize": 1, "cohort": 1,
     "simulate": 1, "synthetic": 1,

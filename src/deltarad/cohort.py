@@ -13,6 +13,7 @@ from deltarad.config import Study, TableFile
 from deltarad.design import BASELINE, EARLY, Design
 from deltarad.encoding import label, level_of
 from deltarad.errors import FAILURE_COLUMNS, StudyFileError
+from deltarad.kinetics import kinetic_variables
 from deltarad.tablefile import Table, is_given, read_table_file
 
 #: Cohort columns of one exam, per timepoint ("{tp}"): the image and reader 1's mask (required),
@@ -119,9 +120,11 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
     design = design if design is not None else study.design
     references = design.reference_columns  # the study's: the ultrasound read, 0/1
     binary = ([study.outcome] if require_outcome else []) + [c for c in references if c == study.ultrasound]
+    # kinetic variables (delta_ftv_<after>, volume_change_<after>) are joined after extraction
+    derived = set(kinetic_variables(design.deltas)) if study.kinetics is not None else set()
     # other references' columns: numbers, never blank (a column with a declared coding is read by it)
-    numeric = [c for c in references if c not in binary and c not in study.coding]
-    needed = list(dict.fromkeys(binary + numeric + list(study.clinical)))
+    numeric = [c for c in references if c not in binary and c not in study.coding and c not in derived]
+    needed = list(dict.fromkeys(binary + numeric + [c for c in study.clinical if c not in derived]))
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise StudyFileError(f"missing column(s) {', '.join(missing)}", file=path)
@@ -150,6 +153,8 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
                                 f"column '{col}' (a reference model's) must be a number, got {_shown(got)}")
         df[col] = values
     for col in study.clinical:
+        if col in derived:
+            continue
         if col in study.categorical or pd.api.types.is_numeric_dtype(df[col]):
             continue
         numeric = pd.to_numeric(df[col], errors="coerce")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from deltarad import design as d
 from deltarad.errors import StudyFileError
+from deltarad.kinetics.settings import MAP_NAMES, KineticsSettings
 
 
 #: The cohort of a Study made in Python (Study.from_settings): the table given in memory.
@@ -249,6 +250,10 @@ class Study(_Strict):
     name: str | None = Field(None, description="study name for the report's header; None = the study file's name")
     report: ReportSettings = Field(default_factory=ReportSettings)
     missing: MissingSettings = Field(default_factory=MissingSettings)
+    kinetics: KineticsSettings | None = Field(
+        None, description="DCE kinetics (FTV, kinetic maps, curve types: deltarad.kinetics): run when the key is "
+        "given, `kinetics: {}` for I-SPY's defaults; extraction then writes kinetics.csv and the cohort gains "
+        "delta_ftv_<after> and volume_change_<after> for design.references and clinical")
     design_settings: DesignSettings = Field(
         default_factory=DesignSettings, alias="design", exclude=True,
         description="the study's design (DesignSettings); Study.design is it as a deltarad.design.Design")
@@ -367,6 +372,9 @@ def study_design(study: Study) -> d.Design:
             deltas = tuple(d.DeltaPair(e.pair[0], e.pair[1], e.form or study.delta) if isinstance(e, DeltaEntry)
                            else d.DeltaPair(e[0], e[1], study.delta) for e in given.deltas)
         image = d.ImageSpec(phase=study.imaging.phase) if given.image is None else _image(given.image)
+        if image.map is not None and study.kinetics is None:
+            raise d.DesignError(f"image: {{map: {image.map}}} needs the study file's `kinetics:` key, which says how "
+                                "the phases are timed and chosen (`kinetics: {}` for I-SPY's defaults)")
         regions: tuple[d.Region, ...]
         if given.regions is None:
             regions = (d.Region(d.INTRATUMORAL), d.Region(d.PERITUMORAL, (0.0, float(study.imaging.ring_mm))))
@@ -387,8 +395,9 @@ def _image(entry: ImageEntry) -> d.ImageSpec:
     if len(chosen) != 1:
         raise d.DesignError(f"image: give one of phase, subtract or map, got {', '.join(chosen) or 'none'}")
     if entry.map is not None:
-        raise d.DesignError(f"image: kinetic maps ({{map: {entry.map}}}) are not computed yet; "
-                            "use {phase: n} or {subtract: [a, b]}")
+        if entry.map not in MAP_NAMES:
+            raise d.DesignError(f"image: {{map: {entry.map}}} is not a kinetic map; use one of {', '.join(MAP_NAMES)}")
+        return d.ImageSpec(map=entry.map)
     if entry.subtract is not None:
         return d.ImageSpec(subtract=(entry.subtract[0], entry.subtract[1]))
     return d.ImageSpec(phase=entry.phase)

@@ -17,16 +17,21 @@ class DemoRun:
 
 
 def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1.0, bootstrap: int = 50,
-             features_only: bool = False, design: str = "study") -> DemoRun:
+             features_only: bool = False, design: str = "study", kinetics: bool = False) -> DemoRun:
     """Generate `patients` patients in out/cohort (DICOM DCE exams and two readers' NRRD masks, or
     with `features_only` a feature table with planted signal), run the study into out/run with
     `bootstrap` optimism-bootstrap resamples, and build its report. `design`: the study's, or
     "three-timepoint": three exams, two deltas, peritumoral bands (images:
-    deltarad.synthetic.cohort.DESIGNS; a feature table: deltarad.simulate.DEMO_DESIGNS)."""
+    deltarad.synthetic.cohort.DESIGNS; a feature table: deltarad.simulate.DEMO_DESIGNS).
+    `kinetics`: exams with contrast curves by tissue (7 phases, 80 s apart), and a study file with
+    `kinetics: {}` whose reference models are the ultrasound read, ΔFTV and the tumour-volume
+    change (add_kinetics); off, the demo is as before, number for number."""
     from deltarad.simulate import DEMO_DESIGNS
 
     if design not in DEMO_DESIGNS:
         raise DeltaradError(f"demo design must be one of {', '.join(DEMO_DESIGNS)}, got {design!r}")
+    if features_only and kinetics:
+        raise DeltaradError("the kinetics demo needs images: leave out --features-only")
     if features_only:
         from deltarad.simulate import generate_feature_study
 
@@ -35,7 +40,10 @@ def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1
     else:
         from deltarad.synthetic.cohort import generate_cohort
 
-        study_file = generate_cohort(out / "cohort", n_patients=patients, seed=seed, effect=effect, design=design)
+        study_file = generate_cohort(out / "cohort", n_patients=patients, seed=seed, effect=effect, design=design,
+                                     tissue_kinetics=kinetics)
+        if kinetics:
+            add_kinetics(Path(study_file))
     run_dir = out / "run"
     study = load_study(study_file)
     study.validation.bootstrap = bootstrap
@@ -43,3 +51,21 @@ def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1
     from deltarad.report import build_report
 
     return DemoRun(Path(study_file), run, build_report(run_dir))
+
+
+def add_kinetics(study_file: Path) -> None:
+    """Add `kinetics: {}` (I-SPY's defaults; the phase times from the DICOM headers) to a generated
+    study file, and the reference models ultrasound, ΔFTV and volume change of every delta pair."""
+    import yaml
+
+    from deltarad.atomic import write_text
+    from deltarad.kinetics import kinetic_variables
+
+    text = study_file.read_text(encoding="utf-8")
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    study = yaml.safe_load(text)
+    study["kinetics"] = {}
+    pairs = load_study(study_file).design.deltas
+    design = study.setdefault("design", {})
+    design["references"] = [study.get("ultrasound", "ultrasound"), *kinetic_variables(pairs)]
+    write_text(study_file, header + yaml.safe_dump(study, sort_keys=False))

@@ -20,6 +20,10 @@ Feature extraction (`deltarad extract`, or `run` from images):
     DIR/features.csv             long form: one row per (patient, timepoint, region, reader)
     DIR/extraction_failures.csv  exams that failed: patient_id, stage, error
     DIR/extraction_notes.csv     what was inferred or corrected per exam: patient_id, timepoint, reader, note
+    DIR/kinetics.csv             with a study's `kinetics:` key: FTV, peak enhancement, time to peak and
+                                 curve-type shares per exam and reader (deltarad.kinetics.KINETICS_COLUMNS)
+    DIR/kinetics_deltas.csv      ΔFTV and tumour-volume change per patient and delta (reader 1), the
+                                 cohort variables delta_ftv_<after> and volume_change_<after>
     DIR/regions/<patient>/<timepoint>_<region>_reader<k>.nrrd   the regions PyRadiomics saw (3D Slicer)
     DIR/regions/<patient>/qc_<timepoint>.png|json               the exam's region QC (deltarad.features.region_qc)
 
@@ -46,7 +50,7 @@ from deltarad import atomic
 from deltarad.errors import FAILURE_COLUMNS
 from deltarad.formatting import journal_format
 from deltarad.runfolder import (  # the layout, re-exported: outputs writes what runfolder names
-    FAILURES, DELTA_DROPPED, DELTA_FEATURES, SPLIT, PREDICTIONS, SELECTION, SELECTED_FEATURES, MODEL, STUDY_RECORD, COHORT_FLOW, TABLES, MISSING_VALUES, VALIDATION, SELECTION_FREQUENCY, VALIDATION_FAILURES, TABLE1, TABLE2, TABLE3, CALIBRATION, ROC, DECISION_CURVE, INDEX, FEATURES, EXTRACTION_FAILURES, EXTRACTION_NOTES, REGIONS, write_model_file,
+    FAILURES, DELTA_DROPPED, DELTA_FEATURES, SPLIT, PREDICTIONS, SELECTION, SELECTED_FEATURES, MODEL, STUDY_RECORD, COHORT_FLOW, TABLES, MISSING_VALUES, VALIDATION, SELECTION_FREQUENCY, VALIDATION_FAILURES, TABLE1, TABLE2, TABLE3, CALIBRATION, ROC, DECISION_CURVE, INDEX, FEATURES, EXTRACTION_FAILURES, EXTRACTION_NOTES, KINETICS, KINETICS_DELTAS, REGIONS, write_model_file,
 )
 
 if TYPE_CHECKING:
@@ -61,6 +65,13 @@ def write_extraction(out_dir: Path, extraction: Extraction) -> None:
     atomic.write_csv(out_dir / FEATURES, extraction.features)
     atomic.write_csv(out_dir / EXTRACTION_FAILURES, extraction.failures.reindex(columns=FAILURE_COLUMNS))
     atomic.write_csv(out_dir / EXTRACTION_NOTES, extraction.notes)
+    if extraction.kinetics is not None:
+        atomic.write_csv(out_dir / KINETICS, extraction.kinetics)
+
+
+def write_kinetics_deltas(out_dir: Path, deltas: pd.DataFrame) -> Path:
+    atomic.write_csv(out_dir / KINETICS_DELTAS, deltas)
+    return out_dir / KINETICS_DELTAS
 
 
 def write_failures(out_dir: Path, failures: pd.DataFrame) -> Path:

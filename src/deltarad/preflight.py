@@ -370,7 +370,8 @@ def _patients(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame, failures: p
         if pid in cohort_error:
             reasons.append(f"cohort: {cohort_error[pid]} (exams not checked)")
         else:
-            missing = [c for c in study.clinical if pd.isna(usable.at[pid, c])]
+            # a kinetic variable (delta_ftv_<after>) is derived at extraction: not in the cohort file
+            missing = [c for c in study.clinical if c in usable.columns and pd.isna(usable.at[pid, c])]
             if missing and not imputes:
                 reasons.append(f"no value of {', '.join(repr(c) for c in missing)} "
                                "(left out of the models that use it)")

@@ -65,6 +65,8 @@ INDEX = "index.csv"
 FEATURES = "features.csv"
 EXTRACTION_FAILURES = "extraction_failures.csv"
 EXTRACTION_NOTES = "extraction_notes.csv"
+KINETICS = "kinetics.csv"
+KINETICS_DELTAS = "kinetics_deltas.csv"
 REGIONS = "regions"
 
 

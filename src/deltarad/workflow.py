@@ -19,8 +19,9 @@ from deltarad.cohort import (
 )
 from deltarad.config import Study, with_model_design
 from deltarad.design import Design
-from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError
-from deltarad.extraction import extract_features, extract_study  # noqa: F401  (`deltarad extract`'s job, here as before)
+from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
+from deltarad.extraction import extract_features, extract_study, with_kinetics  # noqa: F401  (`deltarad extract`'s job, here as before)
+from deltarad.kinetics import KINETICS_STAGE
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
@@ -59,7 +60,19 @@ def load_features(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The long-form feature table: the study's `features` file, or extracted from the cohort's
     images (on Dask as `parallel` says; resumable through out_dir/store/)."""
+    features, failures, _ = _load_extraction(study, cohort, out_dir, parallel)
+    return features, failures
+
+
+def _load_extraction(study: Study, cohort: pd.DataFrame, out_dir: Path, parallel: ParallelSettings | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """load_features, and the kinetics table where the study has a `kinetics:` key. An exam whose
+    kinetics alone failed stays in (its failure is in extraction_failures.csv); a patient whose
+    kinetic variable is then missing is handled as any missing value where a model uses it."""
     if study.features is not None:  # features_path is given just when features is
+        if study.kinetics is not None:
+            raise StudyFileError("kinetics are computed from the images at extraction, but the study reads its "
+                                 "features from a file: remove `kinetics:` or `features:`", file=study.features_path)
         table = read_study_table(study, study.features, "feature table").frame
         if "patient_id" not in table.columns:
             raise DeltaradError("the feature table has no patient_id column", file=study.features_path)
@@ -68,7 +81,7 @@ def load_features(
             raise DeltaradError(unmatched_ids(study, cohort["patient_id"], table["patient_id"]), file=study.features_path)
         if unknown:
             log.warning("feature table: %d patient(s) not in the cohort are ignored (e.g. %s)", len(unknown), unknown[0])
-        return table[table["patient_id"].isin(cohort["patient_id"])], pd.DataFrame(columns=FAILURE_COLUMNS)
+        return table[table["patient_id"].isin(cohort["patient_id"])], pd.DataFrame(columns=FAILURE_COLUMNS), None
     if not has_images(cohort, study.design.timepoints):
         raise DeltaradError(
             "the study names no feature table and the cohort has no image columns "
@@ -76,7 +89,8 @@ def load_features(
             file=study.cohort_path,
         )
     extraction = extract_features(study, cohort, out_dir, parallel=parallel)
-    return extraction.features, extraction.failures
+    failures = extraction.failures[extraction.failures["stage"] != KINETICS_STAGE]
+    return extraction.features, failures, extraction.kinetics
 
 
 def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -157,7 +171,9 @@ def run_study(
     out_dir.mkdir(parents=True, exist_ok=True)
     cohort = read_cohort(study)
     _stop_if_strict(strict, cohort.failures)
-    features, extraction_failures = load_features(study, cohort.cases, out_dir, parallel)
+    features, extraction_failures, kinetics = _load_extraction(study, cohort.cases, out_dir, parallel)
+    cohort.cases, kinetic_failures = with_kinetics(study, cohort.cases, features, kinetics, out_dir)
+    extraction_failures = _concat(extraction_failures, kinetic_failures)
     delta, info, failures = delta_features(features, cohort.cases, _concat(cohort.failures, extraction_failures),
                                            study.design, near_zero=study.delta_near_zero)
     outputs.write_delta_dropped(out_dir, dropped_features(info))
@@ -222,7 +238,9 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     study = with_model_design(study, model.design)
     read = read_cohort(study, require_outcome=require_outcome, design=model.design)  # the model's references
     cohort, failures = read.cases, read.failures
-    features, extraction_failures = load_features(study, cohort, out_dir, parallel)
+    features, extraction_failures, kinetics = _load_extraction(study, cohort, out_dir, parallel)
+    cohort, kinetic_failures = with_kinetics(study, cohort, features, kinetics, out_dir, model.design)
+    extraction_failures = _concat(extraction_failures, kinetic_failures)
     delta, _, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
                                         design=model.design, drop_undefined=False)
     model.check_delta(delta)

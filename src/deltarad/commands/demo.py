@@ -27,6 +27,10 @@ def register(app: typer.Typer) -> None:
             "study", "--design", help="study: the study's two exams and one ring; three-timepoint: baseline, early "
             "and post exams, two deltas, peritumoral bands (images: 0-3, 3-6, 6-9 mm; --features-only: 0-3, 3-6 mm)"
         ),
+        kinetics: bool = typer.Option(
+            False, "--kinetics", help="exams with contrast curves by tissue and a study file with `kinetics: {}`: "
+            "kinetics.csv, and ΔFTV and tumour-volume change as reference models beside the ultrasound read"
+        ),
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Generate a realistic longitudinal DCE-MRI cohort and run images -> report on it."""
@@ -40,7 +44,15 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"demo: generating {patients} patients (DICOM DCE exams, two readers' NRRD masks) in {out / 'cohort'}"
                        + ("" if design == "study" else f", {design} design"))
         done = run_demo(out, patients=patients, seed=seed, effect=effect, bootstrap=bootstrap, features_only=features_only,
-                        design=design)
+                        design=design, kinetics=kinetics)
         typer.echo(f"demo: {len(done.run.fit.predictions)} patients modelled, {len(done.run.failures)} failed, "
                    f"{time.perf_counter() - start:.0f} s")
+        if kinetics:
+            typer.echo(f"demo: validation AUC {validation_aucs(done.run.tables.table3.frame)}")
         typer.echo(f"report: {done.report.resolve()}")
+
+
+def validation_aucs(table3) -> str:
+    """Each model's validation AUC from Table 3's numbers (radscores beside ΔFTV and volume change)."""
+    rows = table3[table3["set"] == "validation"]
+    return ", ".join(f"{m} {a:.2f}" for m, a in zip(rows["model"], rows["auc"]))

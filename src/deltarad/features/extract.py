@@ -45,6 +45,14 @@ from deltarad.design import FEATURE_KEYS, PERITUMORAL, Design
 from deltarad.errors import FAILURE_COLUMNS, CaseError, CompleteEarlyResponse, DeltaradError, StageError
 from deltarad.features.engine import Engine, compute_features, compute_shape, feature_classes
 from deltarad.features.engine.mask_box import check_mask
+from deltarad.features.kinetic_exam import (
+    RATIO_MAPS,
+    ExamPhases,
+    KineticExam,
+    exam_kinetic_rows,
+    read_map_image,
+    undefined_map_voxels,
+)
 from deltarad.features.pyradiomics_errors import region_problem
 from deltarad.features.same_exam import IMAGE_DIGEST, image_digest, same_pixel_problems
 from deltarad.features.pyradiomics import RadiomicsFeatureExtractor, imageoperations, radiomics
@@ -69,6 +77,7 @@ from deltarad.imaging.preprocess import (
     resample_mask,
 )
 from deltarad.imaging.regions import peritumoral_bands
+from deltarad.kinetics import KINETICS_COLUMNS, KINETICS_STAGE, KineticsSettings
 from deltarad.tablefile import is_given
 from deltarad.parallel import ParallelSettings, map_units
 from deltarad.features.region_qc import exam_qc
@@ -100,10 +109,19 @@ def load_extractor(params: Path | None = None) -> RadiomicsFeatureExtractor:
 @lru_cache(maxsize=8)
 def _extractor(path: Path, mtime_ns: int, size: int) -> RadiomicsFeatureExtractor:
     """`load_extractor`'s cache, keyed on the file's version (mtime_ns, size) as well as its path."""
+    logger = logging.getLogger(radiomics.__name__)
+    # PyRadiomics hands its logger's first handler to pykwalify while it checks a parameter file; the
+    # handler its import adds is taken away (features.pyradiomics), so one is lent for the check
+    lent = logging.NullHandler() if not logger.handlers else None
+    if lent is not None:
+        logger.addHandler(lent)
     try:
         extractor = RadiomicsFeatureExtractor(str(path))
     except Exception as exc:  # pykwalify's schema errors
         raise DeltaradError(f"invalid PyRadiomics parameter file: {exc}", file=path) from None
+    finally:
+        if lent is not None:
+            logger.removeHandler(lent)
     for key, off in _REFUSED_SETTINGS.items():
         if extractor.settings.get(key, off) not in (off, None, False):
             raise DeltaradError(
@@ -223,6 +241,8 @@ class ExamImages:
     chest_wall: sitk.Image | None = None
     notes: list[str] = field(default_factory=list)
     native: sitk.Image | None = None
+    #: a ratio of phases (a kinetic map such as PE): a multiplicative bias field cancels, N4 is not applied
+    bias_free: bool = False
 
 
 @dataclass
@@ -250,6 +270,8 @@ def read_exam_images(
     patient: str | None = None,
     timepoint: str | None = None,
     design: Design | None = None,
+    kinetics: KineticsSettings | None = None,
+    phases: ExamPhases | None = None,
 ) -> ExamImages:
     """Read and check one exam's pieces, each a SimpleITK image or a path.
 
@@ -258,7 +280,11 @@ def read_exam_images(
     as it is. A mask path is read as `io.load_mask` (settings.mask_label), a mask image as a
     labelmap (`io.labelmap_mask`). Each mask then goes onto the image's grid as one connected
     lesion (`geometry.checked_mask`). At any exam after the design's first an empty reader-1 mask
-    is a complete response (CompleteEarlyResponse).
+    is a complete response (CompleteEarlyResponse). A kinetic map ({map: pe}) is computed from
+    every phase on the exam's native grid (features.kinetic_exam, phases chosen by `kinetics`),
+    its undefined voxels set to a stated value (kinetic_exam.undefined_map_voxels). `phases`: the
+    exam's phases already read from `image` (by the work unit's kinetics): the analysed phase or
+    map is taken from them, not read again.
     """
     design = exam_design(settings, design)
     notes: list[str] = []
@@ -268,7 +294,14 @@ def read_exam_images(
         exam = image
     else:
         image_path = image
-        exam, native, notes = read_design_image(image, settings, design.image, series=series, patient=patient)
+        if design.image.map is not None:
+            exam, native, notes = read_map_image(image, settings, design.image, kinetics or KineticsSettings(),
+                                                 series=series, patient=patient, read=phases)
+        elif phases is not None and design.image.phase is not None and 0 <= design.image.phase < len(phases.images):
+            exam, native = phases.images[design.image.phase], None
+            notes = [*phases.read_notes, f"phase {design.image.phase} of {len(phases.images)} read"]
+        else:
+            exam, native, notes = read_design_image(image, settings, design.image, series=series, patient=patient)
     checked: dict[int, sitk.Image] = {}
     for reader, given in sorted(masks.items()):
         file = None if isinstance(given, sitk.Image) else given
@@ -282,13 +315,17 @@ def read_exam_images(
         mask, mask_notes = checked_mask(mask, exam, patient=patient, file=file)
         checked[reader] = mask
         notes += [f"reader {reader}: {n}" for n in read_notes + mask_notes]
+    if design.image.map is not None:
+        exam, map_notes = undefined_map_voxels(exam, checked, design.image, patient=patient, file=image_path)
+        notes += map_notes
     exam, finite_notes = non_finite_checked(exam, checked, design.outermost_mm, patient=patient, file=image_path)
     wall = read_chest_wall(chest_wall, exam, patient=patient) if chest_wall is not None else None
-    return ExamImages(exam, checked, wall, notes + finite_notes, native)
+    return ExamImages(exam, checked, wall, notes + finite_notes, native, bias_free=design.image.map in RATIO_MAPS)
 
 
 def read_cohort_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings,
-                     design: Design | None = None) -> ExamImages:
+                     design: Design | None = None, kinetics: KineticsSettings | None = None,
+                     phases: ExamPhases | None = None) -> ExamImages:
     """`read_exam_images` of one exam of a cohort row: the paths in its columns <timepoint>_image,
     _mask, _mask_reader2 (optional), _chest_wall (optional) and _series (optional)."""
     pid = str(case_row["patient_id"])
@@ -305,7 +342,7 @@ def read_cohort_exam(case_row: Mapping, timepoint: str, settings: ImagingSetting
     chest_path = case_row.get(f"{timepoint}_chest_wall")
     return read_exam_images(image_path, masks, settings, chest_wall=chest_path if is_given(chest_path) else None,
                             series=case_row.get(f"{timepoint}_series"), patient=pid, timepoint=timepoint,
-                            design=design)
+                            design=design, kinetics=kinetics, phases=phases)
 
 
 def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | None = None,
@@ -339,7 +376,9 @@ def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | 
         notes.append(threshold.note)
         body = sitk.Cast(air == 0, sitk.sitkUInt8)
         source = input_crop(image, grid, BSPLINE_MARGIN_VOXELS)
-        if settings.n4:
+        if settings.n4 and exam.bias_free:
+            notes.append("N4 not applied: the image is a ratio of phases, in which a multiplicative bias field cancels")
+        elif settings.n4:
             n4_mask = body_mask(native, settings.air_threshold if settings.air_threshold is not None else otsu_threshold(native))
             bias = fit_bias_field(native, n4_mask, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
                                   implementation=settings.n4_implementation)
@@ -375,11 +414,12 @@ def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | 
 
 
 def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True,
-                      design: Design | None = None) -> PreparedExam:
+                      design: Design | None = None, kinetics: KineticsSettings | None = None,
+                      phases: ExamPhases | None = None) -> PreparedExam:
     """Read, check, preprocess (N4, resampling) and build the regions of one exam of a cohort row."""
     pid = str(case_row["patient_id"])
     with _stage("read", pid, timepoint):
-        exam = read_cohort_exam(case_row, timepoint, settings, design)
+        exam = read_cohort_exam(case_row, timepoint, settings, design, kinetics, phases)
     return prepare_exam(exam, settings, patient=pid, timepoint=timepoint, crop=crop, design=design)
 
 
@@ -422,6 +462,9 @@ def extract_timepoint(
     crop: bool = True,
     digest: bool = False,
     design: Design | None = None,
+    kinetics: KineticsSettings | None = None,
+    ftv: sitk.Image | None = None,
+    phases: ExamPhases | None = None,
 ) -> list[dict]:
     """Features of one exam of a cohort row: one record per (region, reader), keys patient_id,
     timepoint, region, reader, the features, and `notes` (what was corrected or worth a look; ""
@@ -430,16 +473,20 @@ def extract_timepoint(
     `settings.params` must be absolute or None. `regions_dir`: where to save the region masks
     (NRRD, for 3D Slicer) and the exam's QC images. `digest`: each record also carries the
     image's fingerprint under same_exam.IMAGE_DIGEST (the cohort compares a patient's exams).
+    `kinetics`: how a kinetic map's phases are chosen (design.image {map: ...}); `ftv`: reader
+    1's FTV voxels (native grid), shaded in the QC image; `phases`: the exam's phases already read
+    (read_exam_images).
     """
     design = exam_design(settings, design)
     pid = str(case_row["patient_id"])
     load_extractor(settings.params)  # a bad parameter file fails before the exam is read
-    exam = prepare_timepoint(case_row, timepoint, settings, crop=crop, design=design)
+    exam = prepare_timepoint(case_row, timepoint, settings, crop=crop, design=design, kinetics=kinetics,
+                             phases=phases)
     if regions_dir is not None:
         runfolder.write_region_masks(regions_dir, pid, timepoint, exam.regions)
         ring_mm = design.band_limits_mm[0][1] if design.bands else settings.ring_mm
         qc = exam_qc(exam.image, exam.regions, pid, timepoint, ring_mm, exam.ring_stats,
-                     design=design, band_stats=exam.band_stats)
+                     design=design, band_stats=exam.band_stats, ftv=ftv)
         if qc is not None:
             runfolder.write_exam_qc(regions_dir, qc)
     records = exam_features(exam, settings, patient=pid, timepoint=timepoint, design=design)
@@ -455,12 +502,16 @@ NOTE_COLUMNS = ["patient_id", "timepoint", "reader", "note"]
 @dataclass
 class Extraction:
     """What extraction made of a cohort: every exam's features (long form: one row per patient,
-    timepoint, region, reader), the exams that failed (FAILURE_COLUMNS) and the notes per exam
-    (NOTE_COLUMNS: what was inferred or corrected). Unpacks as (features, failures)."""
+    timepoint, region, reader), the exams that failed (FAILURE_COLUMNS; an exam whose kinetics
+    alone failed has a row of stage "kinetics" and keeps its features), the notes per exam
+    (NOTE_COLUMNS: what was inferred or corrected) and, where the study has a `kinetics:` key,
+    the kinetics (KINETICS_COLUMNS: one row per exam and reader; else None). Unpacks as
+    (features, failures)."""
 
     features: pd.DataFrame
     failures: pd.DataFrame
     notes: pd.DataFrame
+    kinetics: pd.DataFrame | None = None
 
     def __iter__(self):
         return iter((self.features, self.failures))
@@ -481,36 +532,54 @@ def extract_cohort(
     finished exam is kept in the feature store `out_dir/store/`, so a run started again on the
     same `out_dir` extracts only the exams that are missing or whose files or settings changed,
     and its region masks and QC image go to out_dir/regions/ (deltarad.runfolder) as it finishes.
-    The tables (features.csv, extraction_failures.csv, extraction_notes.csv) are the caller's to
-    write (deltarad.workflow.extract_features). A failing exam is recorded and skipped; the other
-    exams go on. Store entries this run does not use (other inputs or settings) are kept and
-    counted in the log; `prune_store` deletes them.
+    The tables (features.csv, extraction_failures.csv, extraction_notes.csv, kinetics.csv) are
+    the caller's to write (deltarad.workflow.extract_features). A failing exam is recorded and
+    skipped; the other exams go on. Store entries this run does not use (other inputs or
+    settings) are kept and counted in the log; `prune_store` deletes them.
+
+    With `study.kinetics` each unit also computes the exam's kinetics (features.kinetic_exam, on
+    the native grid before resampling); they are stored beside its features, as an entry of
+    their own whose key adds the kinetics settings; an exam lacking either entry is redone whole.
     """
     out_dir = Path(out_dir)
     design = study.design
+    kinetics = study.kinetics
     settings = study.imaging.model_copy(update={"params": study.params_path})
     load_extractor(settings.params)  # a bad parameter file stops the run before any case
     settings_fp = settings_fingerprint(settings, settings.params or STUDY_PARAMS, design)
+    if design.image.map is not None and kinetics is not None:  # the map's phases depend on them
+        settings_fp["kinetics"] = kinetics.model_dump(mode="json")
     store = FeatureStore(out_dir / "store")
     units = [(row, tp) for row in cohort.to_dict("records") for tp in design.timepoints]
     inputs = [exam_key_inputs(row, tp, settings_fp) for row, tp in units]
     keys = [key_of(i) for i in inputs]
+    kinetic_keys = ([key_of({**i, "kinetics": kinetics.model_dump(mode="json")}) for i in inputs]
+                    if kinetics is not None else [])
     done: dict[int, list[dict]] = {}
+    kinetic_done: dict[int, KineticExam] = {}
     for i, key in enumerate(keys):
         stored = store.load(key)
-        if stored is not None:
+        stored_kinetics = _from_store(store.load(kinetic_keys[i])) if kinetics is not None else None
+        if stored is not None and (kinetics is None or stored_kinetics is not None):
             done[i] = stored
+            if stored_kinetics is not None:
+                kinetic_done[i] = stored_kinetics
     todo = [i for i in range(len(units)) if i not in done]
     log.info("feature store %s: %d of %d exams already extracted, %d to extract",
              store.root, len(done), len(units), len(todo))
 
-    def keep(j: int, records: list[dict]) -> None:
+    def keep(j: int, result: tuple[list[dict], KineticExam | None]) -> None:
         i = todo[j]
+        records, kinetic = result
         store.save(keys[i], records, inputs[i])
         done[i] = records
+        if kinetic is not None:
+            store.save(kinetic_keys[i], _to_store(kinetic, *units[i]))
+            kinetic_done[i] = kinetic
 
     failed = map_units(
-        partial(_extract_unit, settings=settings, regions_dir=out_dir / runfolder.REGIONS, design=design),
+        partial(_extract_unit, settings=settings, regions_dir=out_dir / runfolder.REGIONS, design=design,
+                kinetics=kinetics),
         [units[i] for i in todo],
         [f"{units[i][0]['patient_id']} {units[i][1]}" for i in todo],
         keep,
@@ -521,7 +590,7 @@ def extract_cohort(
     failures = [{"patient_id": str(units[todo[f.index]][0]["patient_id"]), "stage": f.stage, "error": f.error}
                 for f in failed]
     failures += _drop_same_exams(units, done)
-    _report_unused_entries(store, set(keys), prune_store)
+    _report_unused_entries(store, set(keys) | set(kinetic_keys), prune_store)
     records, notes = [], []
     for i in sorted(done):
         for rec in done[i]:
@@ -532,7 +601,47 @@ def extract_cohort(
                 notes.append({"patient_id": rec["patient_id"], "timepoint": rec["timepoint"], "reader": rec["reader"], "note": note})
             records.append(rec)
     features = _feature_table(records, list(cohort["patient_id"].astype(str)), design)
-    return Extraction(features, pd.DataFrame(failures, columns=FAILURE_COLUMNS), pd.DataFrame(notes, columns=NOTE_COLUMNS))
+    kinetic_table = None
+    if kinetics is not None:
+        kinetic_rows = []
+        for i in sorted(kinetic_done):
+            if i not in done:
+                continue  # left out with its exam (the same voxels as another exam)
+            pid, timepoint = str(units[i][0]["patient_id"]), units[i][1]
+            k = kinetic_done[i]
+            kinetic_rows += k.rows
+            if k.notes:
+                notes.append({"patient_id": pid, "timepoint": timepoint, "reader": 1, "note": "; ".join(k.notes)})
+            if k.error is not None:
+                failures.append({"patient_id": pid, "stage": KINETICS_STAGE, "error": f"{timepoint}: {k.error}"})
+        kinetic_table = pd.DataFrame(kinetic_rows, columns=list(KINETICS_COLUMNS))
+    return Extraction(features, pd.DataFrame(failures, columns=FAILURE_COLUMNS), pd.DataFrame(notes, columns=NOTE_COLUMNS),
+                      kinetic_table)
+
+
+#: a kinetics store entry: the kinetics rows, each with the exam's notes and problem ("" if none)
+_KINETIC_STORE_COLUMNS = [*KINETICS_COLUMNS, "notes", "error"]
+
+
+def _to_store(kinetic: KineticExam, row: Mapping, timepoint: str) -> list[dict]:
+    extra = {"notes": "\x1f".join(kinetic.notes), "error": kinetic.error or ""}
+    if kinetic.rows:
+        return [{**r, **extra} for r in kinetic.rows]
+    empty = dict.fromkeys(KINETICS_COLUMNS, float("nan"))
+    return [{**empty, "patient_id": str(row["patient_id"]), "timepoint": timepoint, "reader": 0, **extra}]
+
+
+def _from_store(records: list[dict] | None) -> KineticExam | None:
+    if not records:
+        return None
+    first = records[0]
+    notes = [n for n in str(first.get("notes") or "").split("\x1f") if n]
+    error = str(first.get("error") or "") or None
+    rows = [] if error else [{c: r[c] for c in KINETICS_COLUMNS} for r in records]
+    for r in rows:
+        for c in ("reader", "pre_phase", "early_phase", "late_phase"):
+            r[c] = int(r[c])
+    return KineticExam(rows, notes, error)
 
 
 def _drop_same_exams(units: list[tuple[Mapping, str]], done: dict[int, list[dict]]) -> list[dict]:
@@ -559,13 +668,22 @@ def _report_unused_entries(store: FeatureStore, keep: set[str], prune: bool) -> 
 
 
 def _extract_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, regions_dir: Path,
-                  design: Design | None = None) -> list[dict]:
-    """The Dask work unit: extract_timepoint of one (cohort row, timepoint), on one ITK and one BLAS
-    thread: the workers share the cores (and N4's small matrix products run 5x slower on 2 BLAS
-    threads of a busy 2-core machine than on 1)."""
+                  design: Design | None = None, kinetics: KineticsSettings | None = None
+                  ) -> tuple[list[dict], KineticExam | None]:
+    """The Dask work unit: extract_timepoint of one (cohort row, timepoint), and with `kinetics`
+    the exam's kinetics rows beside its feature records (their failure is returned, not raised),
+    on one ITK and one BLAS thread: the workers share the cores (and N4's small matrix products
+    run 5x slower on 2 BLAS threads of a busy 2-core machine than on 1)."""
     row, timepoint = unit
     with itk_threads(1), threadpool_limits(1, "blas"):
-        return extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, design=design, digest=True)
+        if kinetics is None:
+            return extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, design=design,
+                                     digest=True), None
+        whole = design.image.phase if design is not None else settings.phase
+        kinetic = exam_kinetic_rows(row, timepoint, settings, kinetics, whole)  # phases read once, kept for the features
+        records = extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, design=design, digest=True,
+                                    kinetics=kinetics, ftv=kinetic.ftv_masks.get(1), phases=kinetic.phases)
+        return records, kinetic.sent_back()
 
 
 def _feature_table(records: list[dict], patient_order: list[str], design: Design) -> pd.DataFrame:

@@ -124,11 +124,12 @@ def _outline_colours(tumour_name: str, bands: dict[str, tuple[float, float]]) ->
 
 
 def render(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], title: str,
-           design: Design | None = None) -> bytes:
+           design: Design | None = None, ftv: sitk.Image | None = None) -> bytes:
     """PNG: axial slice through the reader-1 tumour's largest cross-section and the coronal plane
     through its largest row, with each reader's tumour and ring outlines drawn into the pixels
     (reader 1 red / cyan, reader 2 yellow / blue; the report's caption says so: a legend costs as
-    much as the rest of the drawing): no contour tracing."""
+    much as the rest of the drawing): no contour tracing. `ftv`: reader 1's FTV voxels on the
+    image's grid (deltarad.kinetics), shaded magenta under the outlines."""
     tumour_name, bands = _design_of(0.0, design)
     colours = _outline_colours(tumour_name, bands)
     img = sitk.GetArrayViewFromImage(image)  # z, y, x
@@ -145,6 +146,9 @@ def render(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], title:
         grey = np.clip((cut(img).astype(float) - low) / max(high - low, 1e-9), 0, 1)
         scale = max(1, int(PANEL_PX / max(grey.shape)))
         rgb = np.repeat(_upscale(grey, scale)[..., None], 3, axis=2)
+        if ftv is not None:
+            shaded = _upscale(cut(sitk.GetArrayViewFromImage(ftv)) != 0, scale)
+            rgb[shaded] = 0.5 * rgb[shaded] + 0.5 * np.array(FTV_COLOUR)
         for (region, reader), mask in sorted(regions.items(), key=lambda kv: kv[0][0] == tumour_name):
             outline = _outline(_upscale(cut(sitk.GetArrayViewFromImage(mask)) != 0, scale))
             rgb[outline] = colours[region, min(reader, 2)]
@@ -155,6 +159,10 @@ def render(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], title:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
     return buf.getvalue()
+
+
+FTV_COLOUR = (1.0, 0.0, 1.0)
+"""The FTV voxels' shade (magenta, half over the image)."""
 
 
 def _upscale(a: np.ndarray, factor: int) -> np.ndarray:
@@ -184,23 +192,27 @@ class ExamQC:
 
 def exam_qc(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], patient_id: str, timepoint: str,
             ring_mm: float, ring_stats: dict[int, dict[str, float]] | None = None, *, design: Design | None = None,
-            band_stats: dict[tuple[str, int], dict[str, float]] | None = None) -> ExamQC | None:
+            band_stats: dict[tuple[str, int], dict[str, float]] | None = None,
+            ftv: sitk.Image | None = None) -> ExamQC | None:
     """Draw one exam's QC image and compute its numbers (`exam_numbers`). A QC that cannot be
     drawn is logged and costs the exam nothing (None: the report says the image is missing)."""
     try:
-        return _exam_qc(image, regions, str(patient_id), timepoint, ring_mm, ring_stats, design, band_stats)
+        return _exam_qc(image, regions, str(patient_id), timepoint, ring_mm, ring_stats, design, band_stats, ftv)
     except Exception as exc:  # the features of the exam do not depend on its picture
         log.warning("patient %s %s: region QC not drawn (%s: %s)", patient_id, timepoint, type(exc).__name__, exc)
         return None
 
 
-def _exam_qc(image, regions, patient_id, timepoint, ring_mm, ring_stats, design, band_stats) -> ExamQC:
+def _exam_qc(image, regions, patient_id, timepoint, ring_mm, ring_stats, design, band_stats, ftv=None) -> ExamQC:
     start = time.perf_counter()
     numbers = {"patient_id": patient_id, "timepoint": timepoint, "ring_mm": ring_mm,
                **exam_numbers(regions, ring_mm, ring_stats, design=design, band_stats=band_stats)}
     r1 = numbers["readers"]["1"]
     title = f"{timepoint}: tumour {r1['tumour_ml']:.2f} mL" + (
         f", ring lost {r1['ring_lost_share']:.0%}" if "ring_lost_share" in r1 else "")
-    png = render(image, regions, title, design)
+    if ftv is not None:
+        ftv = sitk.Resample(ftv, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        title += ", FTV shaded"
+    png = render(image, regions, title, design, ftv)
     numbers["qc_seconds"] = time.perf_counter() - start
     return ExamQC(patient_id, timepoint, png, numbers)

@@ -21,6 +21,10 @@ from pydicom.errors import InvalidDicomError
 
 from deltarad.errors import CaseError
 from deltarad.imaging.dicom import read_dicom_exam
+from deltarad.imaging.dicom.exam import exam_volumes
+from deltarad.imaging.dicom.grouping import Volume
+from deltarad.imaging.dicom.reading import read_volume
+from deltarad.imaging.dicom.timing import phase_times
 from deltarad.imaging.dicom.finding import looks_like_dicom
 from deltarad.imaging.geometry import on_image_grid, same_grid
 from deltarad.imaging.segments import choose_segment
@@ -68,6 +72,70 @@ def read_exam(path: str | Path, *, phase: int = 3, series: str | None = None, se
     if image.GetDimension() != 3:
         raise CaseError(f"expected a 3D image, got {image.GetDimension()}D", patient=patient, file=path)
     return image, notes
+
+
+class ExamPhaseReader:
+    """Every phase of a DCE exam in time order, decoded when asked and once: `reader[k]` is phase k
+    whole, `reader.slab(k, z0, z1)` its slices z0..z1-1 only (a DICOM exam decodes only those
+    files). `header_times_s`: each phase's start in seconds after phase 0 as the DICOM headers
+    state it (None where they do not, and for a 4-D NIfTI/NRRD, whose phases lie along its 4th
+    axis and carry no times); `notes`: what reading inferred. A 3-D file holds one phase: refused,
+    since kinetics need them all."""
+
+    def __init__(self, path: str | Path, *, series: str | None = None, image_kind: str | None = None,
+                 patient: str | None = None):
+        path = _existing(path, patient)
+        self.patient = patient
+        self._volumes = None
+        self._image4d = None
+        self._whole: dict[int, sitk.Image] = {}
+        if path.is_dir() or looks_like_dicom(path):
+            self._volumes, self.notes = exam_volumes(path, series=series, image_kind=image_kind, patient=patient)
+            where = path if path.is_dir() else path.parent
+            try:
+                times = phase_times(self._volumes, patient=patient, where=where)
+                self.notes.append(times.note)
+                self.header_times_s = times.times_s
+            except CaseError as exc:
+                self.header_times_s = None
+                self.notes.append(f"phase times unknown: {exc.problem}")
+            self.n = len(self._volumes)
+            return
+        image = _sitk_read(path, patient)
+        if image.GetDimension() != 4 or image.GetNumberOfComponentsPerPixel() > 1:
+            raise CaseError(f"kinetics need every phase of the exam, but the file holds one {image.GetDimension()}-D "
+                            "volume: give a DICOM exam or a 4-D NIfTI/NRRD (phases along the 4th axis)",
+                            patient=patient, file=path)
+        self._image4d, self.n, self.header_times_s = image, image.GetSize()[3], None
+        self.notes = [f"4-D image: its {self.n} phases along the 4th axis"]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, k: int) -> sitk.Image:
+        if not 0 <= k < self.n:
+            raise IndexError(k)
+        if k not in self._whole:
+            self._whole[k] = self._read(k, 0, None)
+        return self._whole[k]
+
+    def slab(self, k: int, z0: int, z1: int) -> sitk.Image:
+        """Slices z0..z1-1 of phase k (the whole phase's geometry, origin at slice z0)."""
+        if k in self._whole:
+            return self._whole[k][:, :, z0:z1]
+        return self._read(k, z0, z1)
+
+    def _read(self, k: int, z0: int, z1: int | None) -> sitk.Image:
+        if self._volumes is not None:
+            volume = self._volumes[k]
+            if z0 == 0 and z1 is None:
+                return read_volume(volume, self.patient)
+            return read_volume(Volume(volume.frames[z0:z1], volume.label, volume.time_s, volume.slice_spacing_mm),
+                               self.patient)
+        size = list(self._image4d.GetSize())
+        depth = size[2] if z1 is None else z1 - z0
+        size[2], size[3] = depth, 0
+        return sitk.Extract(self._image4d, size, [0, 0, z0, k])
 
 
 def _phase_index(phase: int, n: int, patient: str | None, path: Path) -> int:

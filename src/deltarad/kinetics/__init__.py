@@ -8,12 +8,15 @@ Imports only the ground floor (design, errors).
 """
 from deltarad.kinetics.exam import (
     DELTA_FTV_COLUMNS,
+    DELTA_FTV_PREFIX,
+    VOLUME_CHANGE_PREFIX,
     KINETICS_COLUMNS,
     ExamKinetics,
     delta_ftv,
     exam_kinetics,
     exam_times,
     kinetic_map_image,
+    kinetic_variables,
 )
 from deltarad.kinetics.ftv import FTVResult, FTVThresholds, functional_tumour_volume
 from deltarad.kinetics.maps import MAP_NAMES, kinetic_map
@@ -21,7 +24,7 @@ from deltarad.kinetics.settings import KineticsSettings
 from deltarad.kinetics.timing import KINETICS_STAGE, PhaseChoice, choose_phases
 
 __all__ = [
-    "DELTA_FTV_COLUMNS", "KINETICS_COLUMNS", "KINETICS_STAGE", "MAP_NAMES", "ExamKinetics", "FTVResult",
+    "DELTA_FTV_COLUMNS", "DELTA_FTV_PREFIX", "KINETICS_COLUMNS", "VOLUME_CHANGE_PREFIX", "kinetic_variables", "KINETICS_STAGE", "MAP_NAMES", "ExamKinetics", "FTVResult",
     "FTVThresholds", "KineticsSettings", "PhaseChoice", "choose_phases", "delta_ftv", "exam_kinetics", "exam_times",
     "functional_tumour_volume", "kinetic_map", "kinetic_map_image",
 ]

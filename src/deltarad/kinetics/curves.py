@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from deltarad.kinetics.maps import safe_ratio
+from deltarad.kinetics.settings import CURVE_THRESHOLD_PERCENT
 
 UNDEFINED, PERSISTENT, PLATEAU, WASHOUT = 0, 1, 2, 3
 CURVE_TYPES: dict[int, str] = {PERSISTENT: "persistent", PLATEAU: "plateau", WASHOUT: "washout"}
-CURVE_THRESHOLD_PERCENT = 10.0
 
 
 def delayed_change_percent(s1: np.ndarray, s2: np.ndarray) -> np.ndarray:

@@ -24,6 +24,8 @@ KINETICS_COLUMNS: tuple[str, ...] = (
 )
 #: the ΔFTV table: one row per patient, delta and reader
 DELTA_FTV_COLUMNS: tuple[str, ...] = ("patient_id", "delta", "reader", "ftv_before_ml", "ftv_after_ml", "delta_ftv")
+DELTA_FTV_PREFIX = "delta_ftv_"
+VOLUME_CHANGE_PREFIX = "volume_change_"
 TIME_AGREEMENT_S = 1.0
 """Header times and the study file's kinetics.times_s are one reading where they differ by at most this."""
 
@@ -80,7 +82,7 @@ def exam_kinetics(phases: Sequence[sitk.Image], mask: sitk.Image, settings: Kine
     tumour = sitk.GetArrayViewFromImage(mask) != 0
     sx, sy, sz = (float(v) for v in phases[0].GetSpacing())
     spacing_zyx = (sz, sy, sx)
-    thresholds: FTVThresholds = settings.thresholds()
+    thresholds = ftv_thresholds(settings)
     ftv = functional_tumour_volume(arrays[choice.pre], arrays[choice.early], arrays[choice.late], tumour, spacing_zyx,
                                    thresholds, margin_mm=settings.margin_mm)
     box = bounding_box(tumour, (0, 0, 0)) if tumour.any() else (slice(0, 0),) * 3
@@ -110,6 +112,12 @@ def exam_kinetics(phases: Sequence[sitk.Image], mask: sitk.Image, settings: Kine
     ftv_image = sitk.GetImageFromArray(ftv.mask.astype(np.uint8))
     ftv_image.CopyInformation(phases[0])
     return ExamKinetics(row, ftv_image, choice, notes)
+
+
+def ftv_thresholds(settings: KineticsSettings) -> FTVThresholds:
+    """The FTV thresholds of the study file's `kinetics:` settings."""
+    return FTVThresholds(s0_fraction=settings.s0_fraction, s0_percentile=settings.s0_percentile,
+                         pe_min=settings.pe_min, ser_min=settings.ser_min, neighbours_min=settings.neighbours_min)
 
 
 def kinetic_map_image(name: str, phases: Sequence[sitk.Image], choice: PhaseChoice, *, patient: str | None = None,
@@ -150,6 +158,13 @@ def delta_ftv(rows: Iterable[Mapping], pair: DeltaPair, reader: int = 1) -> list
         change = (after - before) / before if before != 0 else float("nan")
         out.append(dict(zip(DELTA_FTV_COLUMNS, (patient, pair.name, reader, before, after, change))))
     return out
+
+
+def kinetic_variables(pairs: Iterable[DeltaPair]) -> tuple[str, ...]:
+    """The cohort variables a study with a `kinetics:` key gains per delta pair: delta_ftv_<after>
+    (ΔFTV, reader 1) and volume_change_<after> (the relative change of reader 1's tumour volume,
+    deltarad.features.kinetic_exam), usable in design.references and as clinical candidates."""
+    return tuple(name for p in pairs for name in (f"{DELTA_FTV_PREFIX}{p.after}", f"{VOLUME_CHANGE_PREFIX}{p.after}"))
 
 
 def _same_grid(a: sitk.Image, b: sitk.Image) -> bool:

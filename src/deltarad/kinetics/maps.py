@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-MAP_NAMES: tuple[str, ...] = ("pe", "ser", "wash_in", "wash_out", "subtraction_early", "subtraction_late")
-"""The names of the kinetic maps (the study file's `image: {map: <name>}`)."""
+from deltarad.kinetics.settings import MAP_NAMES  # the names of the maps below
 
 
 def safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

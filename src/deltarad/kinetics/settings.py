@@ -1,14 +1,21 @@
 """The study file's `kinetics:` key: phase times, the choice of phases and FTV's thresholds.
 
 Kinetics run when the study file has the key (`kinetics: {}` for the defaults, I-SPY's).
+The published defaults live here, so that the study file (deltarad.config, the ground floor)
+can hold these settings: this module imports nothing of deltarad.
 """
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from deltarad.kinetics.curves import CURVE_THRESHOLD_PERCENT
-from deltarad.kinetics.ftv import FTVThresholds
-from deltarad.kinetics.timing import EARLY_TARGET_S, LATE_TARGET_S
+EARLY_TARGET_S = 150.0
+"""I-SPY's early phase: 2 min 30 s after injection."""
+LATE_TARGET_S = 450.0
+"""I-SPY's late phase: 7 min 30 s after injection."""
+MAP_NAMES: tuple[str, ...] = ("pe", "ser", "wash_in", "wash_out", "subtraction_early", "subtraction_late")
+"""The names of the kinetic maps (deltarad.kinetics.maps; the study file's `design.image: {map: <name>}`)."""
+CURVE_THRESHOLD_PERCENT = 10.0
+"""BI-RADS curve types: a delayed change beyond +- this (%) is persistent / washout."""
 
 
 class KineticsSettings(BaseModel):
@@ -50,7 +57,3 @@ class KineticsSettings(BaseModel):
         if self.early_target_s >= self.late_target_s:
             raise ValueError("early_target_s must be before late_target_s")
         return self
-
-    def thresholds(self) -> FTVThresholds:
-        return FTVThresholds(s0_fraction=self.s0_fraction, s0_percentile=self.s0_percentile, pe_min=self.pe_min,
-                             ser_min=self.ser_min, neighbours_min=self.neighbours_min)

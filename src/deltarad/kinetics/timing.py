@@ -27,12 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from deltarad.errors import StageError
+from deltarad.kinetics.settings import EARLY_TARGET_S, LATE_TARGET_S
 
 KINETICS_STAGE = "kinetics"
-EARLY_TARGET_S = 150.0
-"""I-SPY's early phase: 2 min 30 s after injection."""
-LATE_TARGET_S = 450.0
-"""I-SPY's late phase: 7 min 30 s after injection."""
 SPACING_TOLERANCE_S = 1.0
 SPACING_TOLERANCE_FRACTION = 0.05
 """Post-contrast phase spacings give one temporal resolution (their median) where they differ by at

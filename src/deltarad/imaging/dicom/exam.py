@@ -79,10 +79,10 @@ def _pairs(slopes: list[tuple[float, float]]) -> str:
     return shown + (f" and {len(slopes) - 3} more" if len(slopes) > 3 else "")
 
 
-def read_dicom_phases(path: Path, phases: list[int], *, series: str | None = None, series_uid: str | None = None,
+def read_dicom_phases(path: Path, phases: list[int] | None, *, series: str | None = None, series_uid: str | None = None,
                       image_kind: str | None = None, patient: str | None = None
                       ) -> tuple[dict[int, sitk.Image], PhaseTimes | None, int, list[str]]:
-    """The given phases of the DICOM exam at `path` (pixels read only for those), every phase's
+    """The given phases (None: every phase) of the DICOM exam at `path` (pixels read only for those), every phase's
     time from the same header pass (None where the headers do not time them; the notes say why),
     the number of phases, and the notes."""
     volumes, notes = exam_volumes(path, series=series, series_uid=series_uid, image_kind=image_kind, patient=patient)
@@ -93,6 +93,8 @@ def read_dicom_phases(path: Path, phases: list[int], *, series: str | None = Non
     except CaseError as exc:
         times = None
         notes.append(f"phase times unknown: {exc.problem}")
+    if phases is None:
+        phases = list(range(len(volumes)))
     wrong = [k for k in phases if not 0 <= k < len(volumes)]
     if wrong:
         raise CaseError(f"phase(s) {wrong} requested but the exam has {len(volumes)} phases (0..{len(volumes) - 1})",
