@@ -6,6 +6,7 @@ linear in patients. Measured on the shared 2-core machine: 0.12 s (500), 0.21 s 
 
     python benchmarks/delta_speed.py [--patients 500 1000 2000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,10 @@ def main() -> None:
         for n in args.patients:
             table = feature_table(n, Path(tmp) / str(n))
             seconds = best_of(table)
-            print(f"{n:5d} patients, {len(table):6d} rows x 851 features: {seconds:.3f} s "
-                  f"({1e6 * seconds / len(table):.0f} us per row)")
+            print(
+                f"{n:5d} patients, {len(table):6d} rows x 851 features: {seconds:.3f} s "
+                f"({1e6 * seconds / len(table):.0f} us per row)"
+            )
 
 
 if __name__ == "__main__":

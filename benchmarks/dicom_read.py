@@ -8,6 +8,7 @@ shared 2-core machine (load average ~8): header pass 0.4-0.7 s + one phase 0.3-0
 
     python benchmarks/dicom_read.py [--cache DIR] [--repeat N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,13 +56,18 @@ def main() -> None:
         t1 = time.perf_counter()
         image = read_volume(volumes[3], "BENCH01")
         t2 = time.perf_counter()
-        print(f"run {run + 1}: header pass {t1 - t0:.2f} s + phase 3 pixels {t2 - t1:.2f} s = {t2 - t0:.2f} s "
-              f"({len(volumes)} phases, {image.GetSize()})")
+        print(
+            f"run {run + 1}: header pass {t1 - t0:.2f} s + phase 3 pixels {t2 - t1:.2f} s = {t2 - t0:.2f} s "
+            f"({len(volumes)} phases, {image.GetSize()})"
+        )
     t0 = time.perf_counter()
     image, _ = read_exam(folder, phase=3, patient="BENCH01")
     print(f"read_exam(phase=3): {time.perf_counter() - t0:.2f} s (target < 3 s)")
-    expected = ((np.arange(SIZE[0])[None, None, :] * 3 + np.arange(SIZE[1])[None, :, None] * 5
-                 + np.arange(SIZE[2])[:, None, None] * 7) % 1000 + 300)
+    expected = (
+        np.arange(SIZE[0])[None, None, :] * 3
+        + np.arange(SIZE[1])[None, :, None] * 5
+        + np.arange(SIZE[2])[:, None, None] * 7
+    ) % 1000 + 300
     from SimpleITK import GetArrayViewFromImage
 
     assert np.array_equal(GetArrayViewFromImage(image), expected), "phase 3 read back wrong"

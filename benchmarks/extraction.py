@@ -15,17 +15,18 @@ exam shrunk as 3D Slicer does it (shrink 4, 50/40/30 iterations); 1 mm resamplin
 with `preCrop: true` (the filters run on the mask's box padded by 5 voxels, which covers coif1's
 support at level 1: measured, the same values as on the whole exam).
 """
+
 from __future__ import annotations
 
 import multiprocessing
 import os
 import resource
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -73,8 +74,13 @@ def plain_pyradiomics(study_path: Path) -> tuple[pd.DataFrame, float]:
 
 
 def _feature_row(case: dict, timepoint: str, region: str, reader: int, values: dict) -> dict:
-    return {"patient_id": str(case["patient_id"]), "timepoint": timepoint, "region": region, "reader": reader,
-            **{k: float(np.real(v)) for k, v in values.items() if not k.startswith("diagnostics_")}}
+    return {
+        "patient_id": str(case["patient_id"]),
+        "timepoint": timepoint,
+        "region": region,
+        "reader": reader,
+        **{k: float(np.real(v)) for k, v in values.items() if not k.startswith("diagnostics_")},
+    }
 
 
 @lru_cache(maxsize=2)
@@ -92,8 +98,10 @@ def _competent_exam(unit: tuple) -> tuple[list[dict], float, float]:
     with preprocess.itk_threads(1), threadpool_limits(1):
         exam = prepare_timepoint(case, timepoint, settings, crop=False)
         extractor = _precrop_extractor(settings.params)
-        rows = [_feature_row(case, timepoint, region, reader, extractor.execute(exam.image, mask))
-                for (region, reader), mask in sorted(exam.regions.items())]
+        rows = [
+            _feature_row(case, timepoint, region, reader, extractor.execute(exam.image, mask))
+            for (region, reader), mask in sorted(exam.regions.items())
+        ]
     return rows, time.perf_counter() - start, _peak_rss_mib()
 
 
@@ -109,8 +117,12 @@ def competent_pyradiomics(study_path: Path, workers: int) -> dict:
         start = time.perf_counter()
         results = list(pool.map(_competent_exam, units))
         wall = time.perf_counter() - start
-    return {"features": pd.DataFrame([row for rows, _, _ in results for row in rows]), "wall_s": wall,
-            "exam_s": [seconds for _, seconds, _ in results], "peak_rss_mib": max(peak for _, _, peak in results)}
+    return {
+        "features": pd.DataFrame([row for rows, _, _ in results for row in rows]),
+        "wall_s": wall,
+        "exam_s": [seconds for _, seconds, _ in results],
+        "peak_rss_mib": max(peak for _, _, peak in results),
+    }
 
 
 def _peak_rss_mib_after(seconds: float) -> float:
@@ -159,8 +171,13 @@ def deltarad_way(study_path: Path, out_dir: Path, workers: int, imaging: dict | 
         peaks = client.run(_peak_rss_mib)
     if len(failures):
         raise RuntimeError(f"deltarad failed on {len(failures)} exam(s): {failures.to_dict('records')}")
-    return {"features": features, "wall_s": wall, "startup_s": startup,
-            "idle_rss_mib": max(idle.values()), "peak_rss_mib": max(peaks.values())}
+    return {
+        "features": features,
+        "wall_s": wall,
+        "startup_s": startup,
+        "idle_rss_mib": max(idle.values()),
+        "peak_rss_mib": max(peaks.values()),
+    }
 
 
 def deltarad_pool_way(study_path: Path, out_dir: Path, workers: int) -> dict:
@@ -168,7 +185,9 @@ def deltarad_pool_way(study_path: Path, out_dir: Path, workers: int) -> dict:
     empty store; the wall includes starting the pool. No per-worker memory figure."""
     study, cohort = cohort_of(study_path)
     start = time.perf_counter()
-    features, failures = extract_features(study, cohort, out_dir, progress=False, parallel=ParallelSettings(workers=workers))
+    features, failures = extract_features(
+        study, cohort, out_dir, progress=False, parallel=ParallelSettings(workers=workers)
+    )
     wall = time.perf_counter() - start
     if len(failures):
         raise RuntimeError(f"deltarad failed on {len(failures)} exam(s): {failures.to_dict('records')}")
@@ -210,7 +229,11 @@ def differences_by_class(reference: pd.DataFrame, other: pd.DataFrame) -> dict[s
         values = values[np.isfinite(values)]
         sds = in_sd.loc[:, classes == name].to_numpy().ravel()
         sds = sds[np.isfinite(sds)]
-        out[name] = {"median": float(np.median(values)), "p99": float(np.percentile(values, 99)),
-                     "max": float(values.max()), "sd_p99": float(np.percentile(sds, 99)) if len(sds) else 0.0,
-                     "sd_max": float(sds.max()) if len(sds) else 0.0}
+        out[name] = {
+            "median": float(np.median(values)),
+            "p99": float(np.percentile(values, 99)),
+            "max": float(values.max()),
+            "sd_p99": float(np.percentile(sds, 99)) if len(sds) else 0.0,
+            "sd_max": float(sds.max()) if len(sds) else 0.0,
+        }
     return out

@@ -16,6 +16,7 @@ Bins per image type: for every exam, the prepared image (N4, 1 mm) and its filte
 reader-1 tumour's bins of width 25 as PyRadiomics counts them (N_g: edges from the region's
 minimum to its maximum) and the gray levels present; printed as median (min-max) over exams.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,6 @@ sys.path.insert(0, str(HERE))
 
 import extraction  # noqa: E402
 import profile_exam  # noqa: E402
-
 from deltarad.cohort import load_cohort  # noqa: E402
 from deltarad.config import load_study  # noqa: E402
 from deltarad.features.delta import TIMEPOINTS  # noqa: E402
@@ -62,8 +62,9 @@ def base_cohort(n_patients: int, shape: tuple[int, int, int]) -> Path:
     folder = RESULTS / f"cohort_{'x'.join(map(str, shape))}_{n_patients}"
     study = folder / "study.yaml"
     if not study.is_file():
-        generate_cohort(folder, n_patients=n_patients, seed=0, realistic=True, shape=shape,
-                        spacing_mm=EXAM_SPACING_MM, workers=2)
+        generate_cohort(
+            folder, n_patients=n_patients, seed=0, realistic=True, shape=shape, spacing_mm=EXAM_SPACING_MM, workers=2
+        )
     return study
 
 
@@ -92,8 +93,15 @@ def graylevel_cohort(bins: int, n_patients: int, shape: tuple[int, int, int] = E
             # by the bins the prepared image has
             for _ in range(2):
                 _write_scaled(values, factor, image, target, integer=index % 2 == 0)
-                prepared = _prepared_bins({"patient_id": row["patient_id"], f"{timepoint}_image": str(target),
-                                           f"{timepoint}_mask": str(mask_path)}, timepoint, settings)
+                prepared = _prepared_bins(
+                    {
+                        "patient_id": row["patient_id"],
+                        f"{timepoint}_image": str(target),
+                        f"{timepoint}_mask": str(mask_path),
+                    },
+                    timepoint,
+                    settings,
+                )
                 factor *= bins / prepared
             cohort.loc[index, f"{timepoint}_image"] = target.relative_to(folder).as_posix()
         for column in MASK_COLUMNS:
@@ -103,8 +111,10 @@ def graylevel_cohort(bins: int, n_patients: int, shape: tuple[int, int, int] = E
                 shutil.copyfile(base.parent / row[column], target)
     cohort.to_csv(folder / "cohort.csv", index=False)
     study = yaml.safe_load(base.read_text())
-    study_path.write_text(f"# {bins} bins of width 25 across each reader-1 tumour (benchmarks/graylevels.py)\n"
-                          + yaml.safe_dump(study, sort_keys=False))
+    study_path.write_text(
+        f"# {bins} bins of width 25 across each reader-1 tumour (benchmarks/graylevels.py)\n"
+        + yaml.safe_dump(study, sort_keys=False)
+    )
     return study_path
 
 
@@ -159,11 +169,19 @@ def compare(bins: int, n_patients: int, shape: tuple[int, int, int], workers: in
     ours = extraction.deltarad_pool_way(study, out, workers)
     rel, where = extraction.max_relative_difference(competent["features"], ours["features"])
     result = {
-        "bins": bins, "patients": n_patients, "exams": n_patients * len(TIMEPOINTS), "shape": list(shape),
-        "workers": workers, "competent_s": competent["wall_s"], "competent_exam_s": competent["exam_s"],
-        "deltarad_s": ours["wall_s"], "speedup": competent["wall_s"] / ours["wall_s"],
-        "feature_sets": len(ours["features"]), "features": ours["features"].shape[1] - 4,
-        "max_relative_difference": rel, "max_relative_difference_at": where,
+        "bins": bins,
+        "patients": n_patients,
+        "exams": n_patients * len(TIMEPOINTS),
+        "shape": list(shape),
+        "workers": workers,
+        "competent_s": competent["wall_s"],
+        "competent_exam_s": competent["exam_s"],
+        "deltarad_s": ours["wall_s"],
+        "speedup": competent["wall_s"] / ours["wall_s"],
+        "feature_sets": len(ours["features"]),
+        "features": ours["features"].shape[1] - 4,
+        "max_relative_difference": rel,
+        "max_relative_difference_at": where,
         "differences_by_class": extraction.differences_by_class(competent["features"], ours["features"]),
         "bins_per_image_type": counts,
     }
@@ -176,20 +194,33 @@ def compare(bins: int, n_patients: int, shape: tuple[int, int, int], workers: in
 
 
 def summary(results: list[dict]) -> str:
-    lines = ["", "Extraction at the gray levels of real exams (competent plain PyRadiomics way vs deltarad extract, "
-                 "same machine, same run):",
-             f"  {'cohort':<12}{'exams':>6}{'competent s':>13}{'deltarad s':>12}{'speedup':>9}  {'GLCM share':>10}"
-             f"  {'features':>9}  max rel. difference (vs the competent way: N4 differs)"]
+    lines = [
+        "",
+        "Extraction at the gray levels of real exams (competent plain PyRadiomics way vs deltarad extract, "
+        "same machine, same run):",
+        f"  {'cohort':<12}{'exams':>6}{'competent s':>13}{'deltarad s':>12}{'speedup':>9}  {'GLCM share':>10}"
+        f"  {'features':>9}  max rel. difference (vs the competent way: N4 differs)",
+    ]
     for r in results:
         p = r.get("profile")
         share = f"{p['glcm'] / p['total']:.0%}" if p else "-"
-        lines.append(f"  {str(r['bins']) + ' bins':<12}{r['exams']:>6}{r['competent_s']:>13.1f}{r['deltarad_s']:>12.1f}"
-                     f"{r['speedup']:>8.1f}x  {share:>10}  {r['features']:>9}  {r['max_relative_difference']:.1e}")
-    lines.append("  (exams of " + " x ".join(map(str, results[0]["shape"])) + " voxels of "
-                 + " x ".join(map(str, EXAM_SPACING_MM)) + f" mm, {results[0]['workers']} processes / workers; "
-                 "GLCM share: of one exam on one thread, benchmarks/profile_exam.py)")
-    lines += ["", "  Bins of width 25 across the reader-1 tumour, per image type, median (min-max) over exams; "
-                  "gray levels present in brackets:"]
+        lines.append(
+            f"  {str(r['bins']) + ' bins':<12}{r['exams']:>6}{r['competent_s']:>13.1f}{r['deltarad_s']:>12.1f}"
+            f"{r['speedup']:>8.1f}x  {share:>10}  {r['features']:>9}  {r['max_relative_difference']:.1e}"
+        )
+    lines.append(
+        "  (exams of "
+        + " x ".join(map(str, results[0]["shape"]))
+        + " voxels of "
+        + " x ".join(map(str, EXAM_SPACING_MM))
+        + f" mm, {results[0]['workers']} processes / workers; "
+        "GLCM share: of one exam on one thread, benchmarks/profile_exam.py)"
+    )
+    lines += [
+        "",
+        "  Bins of width 25 across the reader-1 tumour, per image type, median (min-max) over exams; "
+        "gray levels present in brackets:",
+    ]
     names = list(results[0]["bins_per_image_type"])
     lines.append(f"  {'image type':<18}" + "".join(f"{str(r['bins']) + ' bins':>26}" for r in results))
     for name in names:
@@ -202,10 +233,15 @@ def summary(results: list[dict]) -> str:
     profiles = [(r["bins"], r["profile"]) for r in results if r.get("profile")]
     if profiles:
         stages = [k for k in profiles[0][1] if k not in ("masks", "total")]
-        lines += ["", "  deltarad per exam on one thread (seconds):",
-                  f"  {'cohort':<12}" + "".join(f"{s:>10}" for s in stages) + f"{'total':>9}"]
+        lines += [
+            "",
+            "  deltarad per exam on one thread (seconds):",
+            f"  {'cohort':<12}" + "".join(f"{s:>10}" for s in stages) + f"{'total':>9}",
+        ]
         for bins, p in profiles:
-            lines.append(f"  {str(bins) + ' bins':<12}" + "".join(f"{p[s]:>10.2f}" for s in stages) + f"{p['total']:>9.2f}")
+            lines.append(
+                f"  {str(bins) + ' bins':<12}" + "".join(f"{p[s]:>10.2f}" for s in stages) + f"{p['total']:>9.2f}"
+            )
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ every exam once, in this process, one thread), without and with kinetics, altern
 Writes benchmarks/results/kinetics.json and prints the summary. The cohort is generated once
 (benchmarks/results/cohort_kinetic_256x256x112_<n>/) and reused.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,15 @@ def kinetic_cohort(n_patients: int) -> Path:
     folder = RESULTS / f"cohort_kinetic_256x256x112_{n_patients}"
     study = folder / "study.yaml"
     if not study.is_file():
-        generate_cohort(folder, n_patients=n_patients, seed=0, shape=EXAM_SHAPE, spacing_mm=EXAM_SPACING_MM,
-                        workers=machine_cores(), tissue_kinetics=True)
+        generate_cohort(
+            folder,
+            n_patients=n_patients,
+            seed=0,
+            shape=EXAM_SHAPE,
+            spacing_mm=EXAM_SPACING_MM,
+            workers=machine_cores(),
+            tissue_kinetics=True,
+        )
     return study
 
 
@@ -54,8 +62,11 @@ def timed_extraction(study_path: Path, out_dir: Path, workers: int, kinetics: Ki
     wall = time.perf_counter() - start
     if len(extraction.failures):
         raise RuntimeError(f"failed exams: {extraction.failures.to_dict('records')}")
-    return {"wall_s": wall, "exams": int(extraction.features[["patient_id", "timepoint"]].drop_duplicates().shape[0]),
-            "kinetic_rows": 0 if extraction.kinetics is None else len(extraction.kinetics)}
+    return {
+        "wall_s": wall,
+        "exams": int(extraction.features[["patient_id", "timepoint"]].drop_duplicates().shape[0]),
+        "kinetic_rows": 0 if extraction.kinetics is None else len(extraction.kinetics),
+    }
 
 
 def timed_units(study_path: Path, kinetics: KineticsSettings | None, out_dir: Path) -> float:
@@ -64,8 +75,11 @@ def timed_units(study_path: Path, kinetics: KineticsSettings | None, out_dir: Pa
 
     study = load_study(study_path)
     settings = study.imaging.model_copy(update={"params": study.params_path})
-    units = [(row, tp) for row in load_cohort(study, require_outcome=False).to_dict("records")
-             for tp in study.design.timepoints]
+    units = [
+        (row, tp)
+        for row in load_cohort(study, require_outcome=False).to_dict("records")
+        for tp in study.design.timepoints
+    ]
     start = time.perf_counter()
     for unit in units:
         _extract_unit(unit, settings=settings, regions_dir=out_dir, design=study.design, kinetics=kinetics)
@@ -91,16 +105,25 @@ def main() -> None:
         unit_runs["off"].append(timed_units(study, None, RESULTS / "kinetics_units"))
         unit_runs["on"].append(timed_units(study, KineticsSettings(), RESULTS / "kinetics_units"))
     unit_overhead = 100.0 * (min(unit_runs["on"]) - min(unit_runs["off"])) / min(unit_runs["off"])
-    result = {"patients": args.patients, "workers": args.workers, "exam_shape": EXAM_SHAPE,
-              "without_kinetics": without, "with_kinetics": with_, "overhead_percent": overhead,
-              "units_s": unit_runs, "units_overhead_percent": unit_overhead,
-              "target_percent": 30.0}
+    result = {
+        "patients": args.patients,
+        "workers": args.workers,
+        "exam_shape": EXAM_SHAPE,
+        "without_kinetics": without,
+        "with_kinetics": with_,
+        "overhead_percent": overhead,
+        "units_s": unit_runs,
+        "units_overhead_percent": unit_overhead,
+        "target_percent": 30.0,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "kinetics.json").write_text(json.dumps(result, indent=2))
-    print(f"extraction of {without['exams']} exams ({EXAM_SHAPE[0]}x{EXAM_SHAPE[1]}x{EXAM_SHAPE[2]}) on "
-          f"{args.workers} workers: {without['wall_s']:.1f} s without kinetics, {with_['wall_s']:.1f} s with "
-          f"({with_['kinetic_rows']} kinetics rows): {overhead:+.1f} % (target <= 30 %); the work units alone, in "
-          f"one process: {min(unit_runs['off']):.1f} s without, {min(unit_runs['on']):.1f} s with: {unit_overhead:+.1f} %")
+    print(
+        f"extraction of {without['exams']} exams ({EXAM_SHAPE[0]}x{EXAM_SHAPE[1]}x{EXAM_SHAPE[2]}) on "
+        f"{args.workers} workers: {without['wall_s']:.1f} s without kinetics, {with_['wall_s']:.1f} s with "
+        f"({with_['kinetic_rows']} kinetics rows): {overhead:+.1f} % (target <= 30 %); the work units alone, in "
+        f"one process: {min(unit_runs['off']):.1f} s without, {min(unit_runs['on']):.1f} s with: {unit_overhead:+.1f} %"
+    )
 
 
 if __name__ == "__main__":

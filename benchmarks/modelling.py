@@ -1,5 +1,6 @@
 """The modelling stage (delta, selection, models, statistics and tables; no report) on
 simulated feature tables of ~850 features per region (1,700 delta features)."""
+
 from __future__ import annotations
 
 import time
@@ -39,6 +40,12 @@ def time_modelling(study_path: Path, out_dir: Path) -> dict:
     outputs.write_study_tables(out_dir, study_tables(study, cohort, result))
     t.append(time.perf_counter())
     read_s, delta_s, fit_s, tables_s = (b - a for a, b in zip(t, t[1:]))
-    return {"patients": len(cohort), "delta_features": sum(r["n_kept"] for r in info["regions"].values()),
-            "read_csv_s": read_s, "delta_s": delta_s, "fit_s": fit_s, "tables_s": tables_s,
-            "modelling_s": delta_s + fit_s + tables_s}
+    return {
+        "patients": len(cohort),
+        "delta_features": sum(r["n_kept"] for r in info["regions"].values()),
+        "read_csv_s": read_s,
+        "delta_s": delta_s,
+        "fit_s": fit_s,
+        "tables_s": tables_s,
+        "modelling_s": delta_s + fit_s + tables_s,
+    }

@@ -8,14 +8,15 @@ overhead. 'other' is the rest of the exam's time (checks, crops, PyRadiomics' ma
 
     python benchmarks/profile_exam.py STUDY.yaml [--patient ID] [--timepoint baseline] [--engine deltarad]
 """
+
 from __future__ import annotations
 
 import argparse
 import functools
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from threadpoolctl import threadpool_limits
 
@@ -28,8 +29,14 @@ from deltarad.imaging.preprocess import BiasField, itk_threads
 #: stage -> the (owner, function name) pairs prepare_timepoint may call for it (those it does not
 #: have are left out: the names moved between deltarad versions)
 STAGES = {
-    "read": [(extract, "read_image"), (extract, "read_exam"), (extract, "read_analysed_exam"), (extract, "load_mask"),
-             (extract, "read_mask"), (extract, "checked_mask")],
+    "read": [
+        (extract, "read_image"),
+        (extract, "read_exam"),
+        (extract, "read_analysed_exam"),
+        (extract, "load_mask"),
+        (extract, "read_mask"),
+        (extract, "checked_mask"),
+    ],
     "body": [(extract, "otsu_threshold"), (extract, "body_mask"), (extract, "exam_air")],
     "N4": [(extract, "fit_bias_field"), (BiasField, "correct")],
     "resample": [(extract, "resample_image"), (extract, "resample_label"), (extract, "resample_mask")],
@@ -40,8 +47,9 @@ STAGES = {
 @contextmanager
 def timed_stages(totals: dict[str, float]) -> Iterator[None]:
     """Inside the block, the functions of STAGES add their seconds to totals[stage]."""
-    present = {stage: [(owner, name) for owner, name in targets if hasattr(owner, name)]
-               for stage, targets in STAGES.items()}
+    present = {
+        stage: [(owner, name) for owner, name in targets if hasattr(owner, name)] for stage, targets in STAGES.items()
+    }
     originals = [(owner, name, getattr(owner, name)) for targets in present.values() for owner, name in targets]
     for stage, targets in present.items():
         totals[stage] = 0.0
@@ -66,8 +74,9 @@ def _timed(function, stage: str, totals: dict[str, float]):
     return timed
 
 
-def profile_exam(study_path: Path, patient: str | None = None, timepoint: str = "baseline",
-                 engine: str | None = None) -> dict[str, float]:
+def profile_exam(
+    study_path: Path, patient: str | None = None, timepoint: str = "baseline", engine: str | None = None
+) -> dict[str, float]:
     """Seconds per stage and feature class for one exam; keys as in STAGES, then 'filters', the
     class names, 'other', 'masks' (how many masks) and 'total'."""
     study = load_study(study_path)

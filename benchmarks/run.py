@@ -16,6 +16,7 @@ PyRadiomics' GLCM alone takes about a minute per mask and wavelet band).
 run), the per-stage profile and the 512 x 512 x 200 exam; no 1-worker or ITK-N4 runs, no N4
 comparison, no modelling (about 10 minutes on 2 cores).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,6 @@ import graylevels  # noqa: E402
 import modelling  # noqa: E402
 import n4  # noqa: E402
 import profile_exam  # noqa: E402
-
 from deltarad import __version__  # noqa: E402
 from deltarad.features.delta import TIMEPOINTS  # noqa: E402
 from deltarad.parallel import machine_cores  # noqa: E402
@@ -57,8 +57,15 @@ def realistic_cohort(n_patients: int) -> Path:
     folder = RESULTS / f"cohort_256x256x112_{n_patients}"
     study = folder / "study.yaml"
     if not study.is_file():
-        generate_cohort(folder, n_patients=n_patients, seed=0, realistic=True, shape=EXAM_SHAPE,
-                        spacing_mm=EXAM_SPACING_MM, workers=machine_cores())
+        generate_cohort(
+            folder,
+            n_patients=n_patients,
+            seed=0,
+            realistic=True,
+            shape=EXAM_SHAPE,
+            spacing_mm=EXAM_SPACING_MM,
+            workers=machine_cores(),
+        )
     return study
 
 
@@ -67,8 +74,9 @@ def big_exam_cohort() -> Path:
     folder = RESULTS / "cohort_512x512x200"
     study = folder / "study.yaml"
     if not study.is_file():
-        generate_cohort(folder, n_patients=1, seed=0, shape=BIG_EXAM_SHAPE, spacing_mm=BIG_EXAM_SPACING_MM,
-                        n_phases=4, workers=1)
+        generate_cohort(
+            folder, n_patients=1, seed=0, shape=BIG_EXAM_SHAPE, spacing_mm=BIG_EXAM_SPACING_MM, n_phases=4, workers=1
+        )
     return study
 
 
@@ -85,11 +93,19 @@ DELTARAD_RUNS = {
 #: runs on the embedded forked pool, as `deltarad extract --workers N` (start included), not on a warmed Dask cluster
 POOL_RUNS = {"deltarad-pool_2w"}
 QUICK_RUNS = ("deltarad_2w", "pyradiomics-classes_2w", "deltarad-pool_2w")
-RUN_LABELS = {"deltarad": "deltarad", "pyradiomics-classes": "deltarad, PyRadiomics' classes",
-              "itk-n4": "deltarad with ITK's N4", "deltarad-pool": "deltarad extract, forked pool"}
+RUN_LABELS = {
+    "deltarad": "deltarad",
+    "pyradiomics-classes": "deltarad, PyRadiomics' classes",
+    "itk-n4": "deltarad with ITK's N4",
+    "deltarad-pool": "deltarad extract, forked pool",
+}
 #: (reference, other) feature comparisons reported per feature class.
-COMPARISONS = [("pyradiomics-classes_2w", "deltarad_2w"), ("plain", "deltarad_2w"), ("competent", "deltarad_2w"),
-               ("plain", "itk-n4_2w")]
+COMPARISONS = [
+    ("pyradiomics-classes_2w", "deltarad_2w"),
+    ("plain", "deltarad_2w"),
+    ("competent", "deltarad_2w"),
+    ("plain", "itk-n4_2w"),
+]
 
 
 def bench_extraction(n_patients: int, quick: bool = False, profile: bool = True) -> dict:
@@ -106,8 +122,11 @@ def bench_extraction(n_patients: int, quick: bool = False, profile: bool = True)
         out = RESULTS / f"extract_{name}"
         shutil.rmtree(out, ignore_errors=True)
         log.info("deltarad %s ...", name)
-        runs[name] = (extraction.deltarad_pool_way(study, out, workers) if name in POOL_RUNS
-                      else extraction.deltarad_way(study, out, workers, imaging))
+        runs[name] = (
+            extraction.deltarad_pool_way(study, out, workers)
+            if name in POOL_RUNS
+            else extraction.deltarad_way(study, out, workers, imaging)
+        )
     features = {"plain": plain, "competent": competent["features"], **{name: r["features"] for name, r in runs.items()}}
     rel, where = extraction.max_relative_difference(features["pyradiomics-classes_2w"], runs["deltarad_2w"]["features"])
     exams = n_patients * len(TIMEPOINTS)
@@ -117,21 +136,38 @@ def bench_extraction(n_patients: int, quick: bool = False, profile: bool = True)
         "feature_sets": len(plain),
         "cores": cores,
         "serial_s": plain_s,
-        "competent": {"workers": cores, "wall_s": competent["wall_s"], "worker_peak_rss_mib": competent["peak_rss_mib"],
-                      "exam_s": competent["exam_s"]},
-        "runs": {name: {"workers": DELTARAD_RUNS[name][0], "imaging": DELTARAD_RUNS[name][1], "wall_s": r["wall_s"],
-                        "vs_competent": competent["wall_s"] / r["wall_s"], "vs_serial": plain_s / r["wall_s"],
-                        "cluster_start_s": r["startup_s"], "worker_idle_rss_mib": r["idle_rss_mib"],
-                        "worker_peak_rss_mib": r["peak_rss_mib"]} for name, r in runs.items()},
+        "competent": {
+            "workers": cores,
+            "wall_s": competent["wall_s"],
+            "worker_peak_rss_mib": competent["peak_rss_mib"],
+            "exam_s": competent["exam_s"],
+        },
+        "runs": {
+            name: {
+                "workers": DELTARAD_RUNS[name][0],
+                "imaging": DELTARAD_RUNS[name][1],
+                "wall_s": r["wall_s"],
+                "vs_competent": competent["wall_s"] / r["wall_s"],
+                "vs_serial": plain_s / r["wall_s"],
+                "cluster_start_s": r["startup_s"],
+                "worker_idle_rss_mib": r["idle_rss_mib"],
+                "worker_peak_rss_mib": r["peak_rss_mib"],
+            }
+            for name, r in runs.items()
+        },
         "max_relative_difference_engines": rel,
         "max_relative_difference_engines_at": where,
-        "differences_by_class": {f"{ref} -> {other}": extraction.differences_by_class(features[ref], features[other])
-                                 for ref, other in COMPARISONS if ref in features and other in features},
+        "differences_by_class": {
+            f"{ref} -> {other}": extraction.differences_by_class(features[ref], features[other])
+            for ref, other in COMPARISONS
+            if ref in features and other in features
+        },
     }
     if "deltarad_1w" in runs:
         result["scaling_1w_to_2w"] = runs["deltarad_1w"]["wall_s"] / runs["deltarad_2w"]["wall_s"]
-        result["features_csv_same_bytes_1w_2w"] = ((RESULTS / "extract_deltarad_1w" / "features.csv").read_bytes()
-                                                   == (RESULTS / "extract_deltarad_2w" / "features.csv").read_bytes())
+        result["features_csv_same_bytes_1w_2w"] = (RESULTS / "extract_deltarad_1w" / "features.csv").read_bytes() == (
+            RESULTS / "extract_deltarad_2w" / "features.csv"
+        ).read_bytes()
     if profile:
         log.info("per-stage profile of every exam (1 thread) ...")
         result["profile"] = profile_cohort(study)
@@ -144,8 +180,11 @@ def profile_cohort(study: Path) -> list[dict]:
     from deltarad.config import load_study
 
     cohort = load_cohort(load_study(study), require_outcome=False)
-    return [{"exam": f"{pid} {timepoint}", **profile_exam.profile_exam(study, pid, timepoint)}
-            for pid in cohort["patient_id"].astype(str) for timepoint in TIMEPOINTS]
+    return [
+        {"exam": f"{pid} {timepoint}", **profile_exam.profile_exam(study, pid, timepoint)}
+        for pid in cohort["patient_id"].astype(str)
+        for timepoint in TIMEPOINTS
+    ]
 
 
 def bench_n4(n_patients: int) -> list[dict]:
@@ -159,9 +198,13 @@ def bench_big_exam() -> dict:
     shutil.rmtree(out, ignore_errors=True)
     log.info("deltarad on a 512 x 512 x 200 exam (1 worker) ...")
     run = extraction.deltarad_way(study, out, 1)
-    return {"shape": "x".join(map(str, BIG_EXAM_SHAPE)), "spacing_mm": "x".join(map(str, BIG_EXAM_SPACING_MM)),
-            "s_per_exam": run["wall_s"] / 2, "worker_idle_rss_mib": run["idle_rss_mib"],
-            "worker_peak_rss_mib": run["peak_rss_mib"]}
+    return {
+        "shape": "x".join(map(str, BIG_EXAM_SHAPE)),
+        "spacing_mm": "x".join(map(str, BIG_EXAM_SPACING_MM)),
+        "s_per_exam": run["wall_s"] / 2,
+        "worker_idle_rss_mib": run["idle_rss_mib"],
+        "worker_peak_rss_mib": run["peak_rss_mib"],
+    }
 
 
 def bench_modelling() -> list[dict]:
@@ -182,14 +225,18 @@ def extraction_summary(e: dict) -> list[str]:
         f"  {'way':<44}{'wall s':>8}{'s / exam':>10}{'vs competent':>14}{'vs serial':>11}{'peak MiB/worker':>17}",
     ]
     c = e["competent"]
-    rows = [("plain PyRadiomics, serial", e["serial_s"], None),
-            (f"competent plain PyRadiomics, {c['workers']} processes", c["wall_s"], c["worker_peak_rss_mib"])]
+    rows = [
+        ("plain PyRadiomics, serial", e["serial_s"], None),
+        (f"competent plain PyRadiomics, {c['workers']} processes", c["wall_s"], c["worker_peak_rss_mib"]),
+    ]
     for name, r in e["runs"].items():
         label = f"{RUN_LABELS[name.rsplit('_', 1)[0]]}, {r['workers']} worker{'s' if r['workers'] > 1 else ''}"
         rows.append((label, r["wall_s"], r["worker_peak_rss_mib"]))
     for label, wall, peak in rows:
-        lines.append(f"  {label:<44}{wall:>8.1f}{wall / exams:>10.2f}{c['wall_s'] / wall:>13.1f}x{e['serial_s'] / wall:>10.1f}x"
-                     + (f"{peak:>17.0f}" if peak is not None else ""))
+        lines.append(
+            f"  {label:<44}{wall:>8.1f}{wall / exams:>10.2f}{c['wall_s'] / wall:>13.1f}x{e['serial_s'] / wall:>10.1f}x"
+            + (f"{peak:>17.0f}" if peak is not None else "")
+        )
     lines += [
         "  (competent = a process per core on 1 ITK + 1 BLAS thread each, SimpleITK's N4 on the exam shrunk 4x, "
         "50/40/30 iterations, 1 mm resampling and regions on the whole exam, execute per mask with preCrop;",
@@ -198,8 +245,10 @@ def extraction_summary(e: dict) -> list[str]:
         f"  competent way per exam (one process): {min(c['exam_s']):.1f} - {max(c['exam_s']):.1f} s",
     ]
     if "scaling_1w_to_2w" in e:
-        lines += [f"  scaling 1 -> 2 workers: {e['scaling_1w_to_2w']:.2f}x",
-                  f"  features.csv identical bytes with 1 and 2 workers: {e['features_csv_same_bytes_1w_2w']}"]
+        lines += [
+            f"  scaling 1 -> 2 workers: {e['scaling_1w_to_2w']:.2f}x",
+            f"  features.csv identical bytes with 1 and 2 workers: {e['features_csv_same_bytes_1w_2w']}",
+        ]
     lines += [
         f"  features: deltarad's engine vs PyRadiomics' classes, max relative difference "
         f"{e['max_relative_difference_engines']:.1e} at {e['max_relative_difference_engines_at']} (stated tolerance 1e-9)",
@@ -210,7 +259,9 @@ def extraction_summary(e: dict) -> list[str]:
     lines.append(f"  {'class':<12}" + "".join(f"{c:>36}" for c in comparisons))
     for cls in classes:
         cells = [e["differences_by_class"][c][cls] for c in comparisons]
-        lines.append(f"  {cls:<12}" + "".join(f"{d['median']:.0e} / {d['p99']:.0e} / {d['max']:.0e}".rjust(36) for d in cells))
+        lines.append(
+            f"  {cls:<12}" + "".join(f"{d['median']:.0e} / {d['p99']:.0e} / {d['max']:.0e}".rjust(36) for d in cells)
+        )
     lines.append("  |difference| / the feature's SD across exams of its region, 99th percentile / max:")
     for cls in classes:
         cells = [e["differences_by_class"][c][cls] for c in comparisons]
@@ -218,16 +269,26 @@ def extraction_summary(e: dict) -> list[str]:
     profile = e.get("profile")
     if profile:
         stages = [k for k in profile[0] if k not in ("exam", "masks", "total")]
-        lines += ["", "deltarad per exam on one thread (seconds, by timers; body = air threshold, air and body masks):",
-                  f"  {'exam':<16}{'masks':>6}" + "".join(f"{s:>10}" for s in stages) + f"{'total':>9}"]
-        for row in profile + [{"exam": "mean", **{k: sum(r[k] for r in profile) / len(profile) for k in profile[0] if k != "exam"}}]:
-            lines.append(f"  {row['exam']:<16}{row['masks']:>6.0f}" + "".join(f"{row[s]:>10.2f}" for s in stages)
-                         + f"{row['total']:>9.2f}")
+        lines += [
+            "",
+            "deltarad per exam on one thread (seconds, by timers; body = air threshold, air and body masks):",
+            f"  {'exam':<16}{'masks':>6}" + "".join(f"{s:>10}" for s in stages) + f"{'total':>9}",
+        ]
+        for row in profile + [
+            {"exam": "mean", **{k: sum(r[k] for r in profile) / len(profile) for k in profile[0] if k != "exam"}}
+        ]:
+            lines.append(
+                f"  {row['exam']:<16}{row['masks']:>6.0f}"
+                + "".join(f"{row[s]:>10.2f}" for s in stages)
+                + f"{row['total']:>9.2f}"
+            )
     return lines
 
 
 def summary(results: dict) -> str:
-    lines = [f"deltarad {__version__} benchmarks on {platform.node()}: {machine_cores()} cores, Python {platform.python_version()}"]
+    lines = [
+        f"deltarad {__version__} benchmarks on {platform.node()}: {machine_cores()} cores, Python {platform.python_version()}"
+    ]
     e = results.get("extraction")
     if e:
         lines += extraction_summary(e)
@@ -236,26 +297,44 @@ def summary(results: dict) -> str:
     rows = results.get("n4")
     if rows:
         threads = n4.ITK_THREADS
-        lines += ["", "N4 alone per exam (shrink 4, 50/40/30 iterations): seconds, and max |log field difference|",
-                  "  exam               ITK " + "/".join(f"{k}t" for k in threads) + " s     deltarad s   "
-                  + "   ".join(f"ITK {k}t vs 1t" for k in threads[1:]) + "   " + "   ".join(f"deltarad vs ITK {k}t" for k in threads)]
+        lines += [
+            "",
+            "N4 alone per exam (shrink 4, 50/40/30 iterations): seconds, and max |log field difference|",
+            "  exam               ITK "
+            + "/".join(f"{k}t" for k in threads)
+            + " s     deltarad s   "
+            + "   ".join(f"ITK {k}t vs 1t" for k in threads[1:])
+            + "   "
+            + "   ".join(f"deltarad vs ITK {k}t" for k in threads),
+        ]
         for r in rows:
-            lines.append(f"  {r['exam']:<18} " + "/".join(f"{r[f'itk_{k}t_s']:.1f}" for k in threads).ljust(16)
-                         + f"{r['deltarad_s']:>8.2f}     "
-                         + "".join(f"{r[f'itk_{k}t_vs_itk_1t']:.1e}".ljust(16) for k in threads[1:])
-                         + "".join(f"{r[f'deltarad_vs_itk_{k}t']:.1e}".ljust(21) for k in threads)
-                         + f"(field range {r['field_range']:.2f})")
+            lines.append(
+                f"  {r['exam']:<18} "
+                + "/".join(f"{r[f'itk_{k}t_s']:.1f}" for k in threads).ljust(16)
+                + f"{r['deltarad_s']:>8.2f}     "
+                + "".join(f"{r[f'itk_{k}t_vs_itk_1t']:.1e}".ljust(16) for k in threads[1:])
+                + "".join(f"{r[f'deltarad_vs_itk_{k}t']:.1e}".ljust(21) for k in threads)
+                + f"(field range {r['field_range']:.2f})"
+            )
     b = results.get("big_exam")
     if b:
-        lines += ["", f"{b['shape']} exam ({b['spacing_mm']} mm): {b['s_per_exam']:.1f} s per exam, peak memory per worker "
-                      f"{b['worker_peak_rss_mib']:.0f} MiB (imports alone {b['worker_idle_rss_mib']:.0f} MiB; target < 2048)"]
+        lines += [
+            "",
+            f"{b['shape']} exam ({b['spacing_mm']} mm): {b['s_per_exam']:.1f} s per exam, peak memory per worker "
+            f"{b['worker_peak_rss_mib']:.0f} MiB (imports alone {b['worker_idle_rss_mib']:.0f} MiB; target < 2048)",
+        ]
     m = results.get("modelling")
     if m:
-        lines += ["", "Modelling (delta, selection, models, statistics, tables; no report):",
-                  f"  {'patients':>8}{'delta feats':>12}{'read CSV s':>11}{'delta s':>9}{'fit s':>8}{'tables s':>9}{'total s':>9}"]
+        lines += [
+            "",
+            "Modelling (delta, selection, models, statistics, tables; no report):",
+            f"  {'patients':>8}{'delta feats':>12}{'read CSV s':>11}{'delta s':>9}{'fit s':>8}{'tables s':>9}{'total s':>9}",
+        ]
         for r in m:
-            lines.append(f"  {r['patients']:>8}{r['delta_features']:>12}{r['read_csv_s']:>11.1f}{r['delta_s']:>9.1f}"
-                         f"{r['fit_s']:>8.1f}{r['tables_s']:>9.1f}{r['modelling_s']:>9.1f}")
+            lines.append(
+                f"  {r['patients']:>8}{r['delta_features']:>12}{r['read_csv_s']:>11.1f}{r['delta_s']:>9.1f}"
+                f"{r['fit_s']:>8.1f}{r['tables_s']:>9.1f}{r['modelling_s']:>9.1f}"
+            )
         lines.append("  (total = delta + fit + tables, the CSV read apart; target < 60 s at 5,000 patients)")
     return "\n".join(lines)
 
@@ -281,8 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_extraction:
         results["extraction"] = bench_extraction(args.patients, quick=args.quick, profile=not args.skip_profile)
     if not (args.skip_graylevels or args.quick):
-        results["graylevels"] = [graylevels.compare(bins, args.patients, graylevels.EXAM_SHAPE, machine_cores(),
-                                                    profile=not args.skip_profile) for bins in graylevels.BIN_LEVELS]
+        results["graylevels"] = [
+            graylevels.compare(
+                bins, args.patients, graylevels.EXAM_SHAPE, machine_cores(), profile=not args.skip_profile
+            )
+            for bins in graylevels.BIN_LEVELS
+        ]
     if not (args.skip_n4 or args.quick):
         results["n4"] = bench_n4(args.patients)
     if not args.skip_big_exam:

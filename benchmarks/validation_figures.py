@@ -4,6 +4,7 @@ second centre of a two-centre cohort with a centre effect, with and without ComB
 
     .venv/bin/python benchmarks/validation_figures.py OUT_DIR [BOOTSTRAP] [CV_REPEATS]
 """
+
 from __future__ import annotations
 
 import sys
@@ -39,11 +40,14 @@ def internal(out: Path, name: str, bootstrap: int, cv_repeats: int, **kw) -> Non
     started = time.perf_counter()
     model, _ = fit_model(study, cohort, delta, info, train)
     fit_s = time.perf_counter() - started
-    v = validate_procedure(study, cohort, delta, info, model, train, held, bootstrap=bootstrap,
-                           cv_repeats=cv_repeats, cv_folds=5)
+    v = validate_procedure(
+        study, cohort, delta, info, model, train, held, bootstrap=bootstrap, cv_repeats=cv_repeats, cv_folds=5
+    )
     t = v.table[v.table["metric"] == "auc"]
-    print(f"\n## {name}: one fit {fit_s:.1f} s; bootstrap {v.seconds['bootstrap']:.1f} s; "
-          f"cross-validation {v.seconds['cross_validation']:.1f} s; failed refits {len(v.failures)}")
+    print(
+        f"\n## {name}: one fit {fit_s:.1f} s; bootstrap {v.seconds['bootstrap']:.1f} s; "
+        f"cross-validation {v.seconds['cross_validation']:.1f} s; failed refits {len(v.failures)}"
+    )
     print(t.drop(columns="metric").round(3).to_string(index=False))
     print(v.table[v.table["model"] == "combined"].round(3).to_string(index=False))
     print(v.frequency.head(6).round(2).to_string(index=False))
@@ -51,8 +55,9 @@ def internal(out: Path, name: str, bootstrap: int, cv_repeats: int, **kw) -> Non
 
 def external(out: Path, centre_effect: float) -> None:
     root = out / "two_centres"
-    study_file = generate_feature_study(root, n_patients=400, n_features=100, effect=0.6, centres=2,
-                                        centre_effect=centre_effect)
+    study_file = generate_feature_study(
+        root, n_patients=400, n_features=100, effect=0.6, centres=2, centre_effect=centre_effect
+    )
     cohort = pd.read_csv(root / "cohort.csv")
     base = pd.read_csv(root / "features.csv").query("timepoint == 'baseline'")
     zero = set(base.loc[(base.iloc[:, 4:] == 0).any(axis=1), "patient_id"])  # undefined delta
@@ -63,20 +68,26 @@ def external(out: Path, centre_effect: float) -> None:
     dev.to_csv(root / "development.csv", index=False)
     ext.to_csv(root / "external.csv", index=False)
     (root / "external.yaml").write_text(yaml.safe_dump({**settings, "cohort": "external.csv"}))
-    print(f"\n## two centres (centre effect {centre_effect} SD): development {len(dev)} patients "
-          f"({dev['centre'].value_counts().to_dict()}), external {len(ext)} of centre2")
+    print(
+        f"\n## two centres (centre effect {centre_effect} SD): development {len(dev)} patients "
+        f"({dev['centre'].value_counts().to_dict()}), external {len(ext)} of centre2"
+    )
     for label, harmonize in (("ComBat", {"method": "combat"}), ("no harmonisation", {"method": "none"})):
         (root / "development.yaml").write_text(
-            yaml.safe_dump({**settings, "cohort": "development.csv", "harmonize": harmonize}))
+            yaml.safe_dump({**settings, "cohort": "development.csv", "harmonize": harmonize})
+        )
         run_dir = root / f"run_{harmonize['method']}"
         started = time.perf_counter()
         result, _ = run_study(load_study(root / "development.yaml"), run_dir)
         run_s = time.perf_counter() - started
         started = time.perf_counter()
-        t3 = external_validation(run_dir / "model.json", load_study(root / "external.yaml"),
-                                 root / f"val_{harmonize['method']}").table3
+        t3 = external_validation(
+            run_dir / "model.json", load_study(root / "external.yaml"), root / f"val_{harmonize['method']}"
+        ).table3
         val_s = time.perf_counter() - started
-        internal_auc = pd.read_csv(run_dir / "tables" / "table3.csv").query("set == 'validation'").set_index("model")["auc"]
+        internal_auc = (
+            pd.read_csv(run_dir / "tables" / "table3.csv").query("set == 'validation'").set_index("model")["auc"]
+        )
         print(f"{label}: run {run_s:.1f} s, validate {val_s:.1f} s")
         shown = t3[["model", "auc", "auc_ci_low", "auc_ci_high", "sensitivity", "specificity"]].copy()
         shown.insert(1, "split_validation_auc", shown["model"].map(internal_auc))

@@ -12,6 +12,7 @@ projected 2-core wall time is (200 bootstrap + 10 CV refits) x CPU seconds / 2.
 
     python benchmarks/validation_speed.py [--refits 4] [--folder benchmarks/results/validation_speed]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-import deltarad.stats.logit as logit
 import deltarad.modeling.validation as validation
+import deltarad.stats.logit as logit
 from deltarad.cohort import load_cohort_cases
 from deltarad.config import load_study
 from deltarad.modeling.selection import LassoSelector
@@ -85,16 +86,23 @@ def main() -> None:
                 wall[path].append(time.perf_counter() - w)
     same = all(r["selected"] == f["selected"] for r, f in zip(results["reference"], results["fast"]))
     same = same and all("error" not in r for r in results["fast"])
-    gap = max(abs(r[k][m][s] - f[k][m][s]) for r, f in zip(results["reference"], results["fast"])
-              for k in ("apparent", "test") for m in r[k] for s in r[k][m]
-              if np.isfinite(r[k][m][s]) or np.isfinite(f[k][m][s]))
+    gap = max(
+        abs(r[k][m][s] - f[k][m][s])
+        for r, f in zip(results["reference"], results["fast"])
+        for k in ("apparent", "test")
+        for m in r[k]
+        for s in r[k][m]
+        if np.isfinite(r[k][m][s]) or np.isfinite(f[k][m][s])
+    )
     print(f"{'path':<10} {'cpu s/refit':>12} {'wall s/refit':>13} {'projected 2-core wall s':>24}")
     for path in PATHS:
         per = float(np.mean(cpu[path]))
         print(f"{path:<10} {per:>12.3f} {np.mean(wall[path]):>13.3f} {DEFAULT_REFITS * per / 2:>24.1f}")
-    print(f"speed-up (cpu): {np.mean(cpu['reference']) / np.mean(cpu['fast']):.2f}x over the reference, "
-          f"{np.mean(cpu['before']) / np.mean(cpu['fast']):.2f}x over the path before; "
-          f"same selections: {same}; largest metric difference: {gap:.1e}")
+    print(
+        f"speed-up (cpu): {np.mean(cpu['reference']) / np.mean(cpu['fast']):.2f}x over the reference, "
+        f"{np.mean(cpu['before']) / np.mean(cpu['fast']):.2f}x over the path before; "
+        f"same selections: {same}; largest metric difference: {gap:.1e}"
+    )
 
 
 @contextmanager

@@ -7,14 +7,17 @@ Biostatistics 2007;8:118: x* = ((x - mean) / sd - gamma*) / sqrt(delta*) x sd + 
 with the stored training mean and SD, and each logistic model's expit(intercept + sum beta x).
 Under mice the combined model's probability is the mean over the stored imputations' fits; a
 patient with a blank to impute (a random draw) gets NaN here."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-DELTA = {"relative": lambda base, early: (early - base) / base,
-         "log_ratio": lambda base, early: np.log(early / base),
-         "difference": lambda base, early: early - base}
+DELTA = {
+    "relative": lambda base, early: (early - base) / base,
+    "log_ratio": lambda base, early: np.log(early / base),
+    "difference": lambda base, early: early - base,
+}
 
 
 def _expit(z):
@@ -24,8 +27,10 @@ def _expit(z):
 
 def _delta(model: dict, features: pd.DataFrame, region: str, names: list[str], patients: pd.Index) -> np.ndarray:
     rows = features[(features["reader"] == 1) & (features["region"] == region)]
-    at = {t: rows[rows["timepoint"] == t].set_index("patient_id")[names].reindex(patients).to_numpy(float)
-          for t in ("baseline", "early")}
+    at = {
+        t: rows[rows["timepoint"] == t].set_index("patient_id")[names].reindex(patients).to_numpy(float)
+        for t in ("baseline", "early")
+    }
     return DELTA[model["delta"]["kind"]](at["baseline"], at["early"])
 
 
@@ -58,15 +63,26 @@ def score_by_hand(model: dict, features: pd.DataFrame, cohort: pd.DataFrame) -> 
     scores = pd.DataFrame(index=cohort.index)
     for name, part in model["radscores"].items():
         names = list(part["features"])
-        delta = _combat(model.get("harmonization"), part["region"], names,
-                        _delta(model, features, part["region"], names, cohort.index), cohort)
+        delta = _combat(
+            model.get("harmonization"),
+            part["region"],
+            names,
+            _delta(model, features, part["region"], names, cohort.index),
+            cohort,
+        )
         z = (delta - np.array([part["mean"][f] for f in names])) / np.array([part["sd"][f] for f in names])
         scores[name] = _expit(part["intercept"] + z @ np.array([part["coefficients"][f] for f in names]))
     for name, ref in model["references"].items():  # the study's: the ultrasound read, named us
-        scores[name] = _expit(ref["intercept"] + sum(beta * _column(v, cohort, scores)
-                                                     for v, beta in ref["coefficients"].items()))
+        scores[name] = _expit(
+            ref["intercept"] + sum(beta * _column(v, cohort, scores) for v, beta in ref["coefficients"].items())
+        )
     combined = model["combined"]
     fits = combined["imputations"] if "imputation" in combined else [combined]
-    scores["combined"] = np.mean([_expit(fit["intercept"] + sum(
-        beta * _column(c, cohort, scores) for c, beta in fit["coefficients"].items())) for fit in fits], axis=0)
+    scores["combined"] = np.mean(
+        [
+            _expit(fit["intercept"] + sum(beta * _column(c, cohort, scores) for c, beta in fit["coefficients"].items()))
+            for fit in fits
+        ],
+        axis=0,
+    )
     return scores

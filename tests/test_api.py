@@ -5,6 +5,7 @@
 - fit(delta(features), clinical) gives the model `deltarad run` writes, with no cohort file;
 - evaluate's numbers are the statistics' closed forms (a perfect score, a given cut-off).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,9 @@ def extracted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("api_cohort")
     study = load_study(generate_cohort(folder / "cohort", n_patients=2, seed=3, reader2_fraction=0.5, **TINY))
     cohort = load_cohort(study, require_outcome=False)
-    features, failures = extract_cohort(study, cohort, folder / "out", progress=False,
-                                        parallel=ParallelSettings(workers=0))
+    features, failures = extract_cohort(
+        study, cohort, folder / "out", progress=False, parallel=ParallelSettings(workers=0)
+    )
     assert failures.empty
     return study, cohort, features
 
@@ -46,8 +48,13 @@ def _exam_rows(features: pd.DataFrame, patient: str, timepoint: str) -> pd.DataF
 def test_extract_exam_from_paths_equals_the_cohort_extraction(extracted):
     study, cohort, features = extracted
     row = cohort[cohort["baseline_mask_reader2"].notna()].iloc[0]
-    table = deltarad.extract_exam(row["baseline_image"], {1: row["baseline_mask"], 2: row["baseline_mask_reader2"]},
-                                  study, patient_id=row["patient_id"], timepoint="baseline")
+    table = deltarad.extract_exam(
+        row["baseline_image"],
+        {1: row["baseline_mask"], 2: row["baseline_mask_reader2"]},
+        study,
+        patient_id=row["patient_id"],
+        timepoint="baseline",
+    )
     expected = _exam_rows(features, row["patient_id"], "baseline")
     assert list(table.columns[:4]) == ["patient_id", "timepoint", "region", "reader"]
     assert table["notes"].str.contains("air").all()  # the inferred air threshold is recorded
@@ -112,8 +119,9 @@ def test_fit_reads_a_delta_table_without_its_info_the_same_way(feature_study):
         assert part["dropped"], "the generated table has features the delta rule drops"
     ours, theirs = (deltarad.fit(t, clinical, study).data["radscores"] for t in (bare, d))
     for name in ours:  # the same model; only the selection note lacks the reasons of the drops
-        assert {k: v for k, v in ours[name].items() if k != "notes"} == \
-            {k: v for k, v in theirs[name].items() if k != "notes"}
+        assert {k: v for k, v in ours[name].items() if k != "notes"} == {
+            k: v for k, v in theirs[name].items() if k != "notes"
+        }
 
 
 def test_fit_refuses_a_delta_of_another_kind_than_the_settings(feature_study):
@@ -176,8 +184,11 @@ def test_evaluate_closed_forms():
 
 def test_evaluate_several_models_with_their_cut_offs_and_nan_left_out():
     y = np.array([0, 1, 0, 1])
-    table = deltarad.evaluate(y, pd.DataFrame({"patient_id": list("abcd"), "a": [0.1, 0.9, 0.2, 0.8],
-                                               "b": [5.0, 1.0, np.nan, 2.0]}), threshold={"a": 0.5})
+    table = deltarad.evaluate(
+        y,
+        pd.DataFrame({"patient_id": list("abcd"), "a": [0.1, 0.9, 0.2, 0.8], "b": [5.0, 1.0, np.nan, 2.0]}),
+        threshold={"a": 0.5},
+    )
     assert list(table["model"]) == ["a", "b"]
     assert table.loc[1, "n"] == 3 and table.loc[1, "auc"] == 0.0
     assert np.isnan(table.loc[1, "brier"])  # not probabilities
@@ -189,8 +200,18 @@ def evaluate_one(y, scores, threshold=None) -> dict:
 
 
 def test_dir_and_all_list_the_api():
-    assert {"extract_exam", "delta", "fit", "evaluate", "DeltaradModel", "load_study", "run_study",
-            "Study", "SelectionSettings", "ImagingSettings"} <= set(deltarad.__all__)
+    assert {
+        "extract_exam",
+        "delta",
+        "fit",
+        "evaluate",
+        "DeltaradModel",
+        "load_study",
+        "run_study",
+        "Study",
+        "SelectionSettings",
+        "ImagingSettings",
+    } <= set(deltarad.__all__)
     assert set(deltarad.__all__) <= set(dir(deltarad))
     for name in deltarad.__all__:
         assert getattr(deltarad, name) is not None

@@ -2,6 +2,7 @@
 each other: each must import, every function one benchmark calls on another must exist, and the
 driver must parse its options, so a renamed or moved function breaks here rather than at
 `make bench`."""
+
 from __future__ import annotations
 
 import ast
@@ -18,8 +19,11 @@ def _calls_on_siblings(path: Path) -> set[tuple[str, str]]:
     """(module, attribute) for every `module.attribute` in `path` where module is a benchmark
     (`import extraction` then `extraction.deltarad_way(...)`: the import alone does not check it)."""
     tree = ast.parse(path.read_text())
-    return {(node.value.id, node.attr) for node in ast.walk(tree)
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in MODULES}
+    return {
+        (node.value.id, node.attr)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in MODULES
+    }
 
 
 @pytest.fixture
@@ -39,8 +43,11 @@ def test_benchmark_module_imports_with_what_the_others_call(module, benchmarks_o
 
 
 def test_the_driver_calls_every_stage_and_parses_its_options(benchmarks_on_path, capsys):
-    assert {("extraction", "deltarad_way"), ("n4", "compare_n4"), ("modelling", "time_modelling")} <= \
-        _calls_on_siblings(BENCHMARKS / "run.py")
+    assert {
+        ("extraction", "deltarad_way"),
+        ("n4", "compare_n4"),
+        ("modelling", "time_modelling"),
+    } <= _calls_on_siblings(BENCHMARKS / "run.py")
     run = importlib.import_module("run")
     with pytest.raises(SystemExit) as done:
         run.main(["--help"])

@@ -1,5 +1,6 @@
 """`deltarad check`: the pre-flight, through the real CLI on generated DICOM cohorts and on real
 Siemens DICOM (one series per dynamic) from ../shared/data/dicom-vendors."""
+
 import re
 import shutil
 from pathlib import Path
@@ -113,8 +114,11 @@ def test_missing_mask_and_blank_clinical_value_exit_1_naming_them(cohort_copy, t
     assert "tumour_reader1.nrrd" in exams.at[("DR0002", "baseline"), "error"]
     assert exams.at[("DR0002", "early"), "status"] != "failed"  # one bad exam stops nothing else
     patients = pd.read_csv(out / "check_patients.csv", dtype={"patient_id": str}).set_index("patient_id")
-    assert patients["status"].to_dict() == {"DR0001": patients.at["DR0001", "status"], "DR0002": "left out",
-                                            "DR0003": "left out"}
+    assert patients["status"].to_dict() == {
+        "DR0001": patients.at["DR0001", "status"],
+        "DR0002": "left out",
+        "DR0003": "left out",
+    }
     assert patients.at["DR0001", "status"] in {"ok", "warning"}
     assert patients.at["DR0003", "clinical_missing"] == "cea"
 
@@ -130,7 +134,8 @@ def test_outcome_values_the_cohort_refuses_are_listed_with_the_patient(cohort_co
     assert "DR0001: cohort: column 'outcome' must be 0 or 1, got 'yes'" in result.output
     coding = pd.read_csv(out / "check_coding.csv", dtype=str)
     assert coding[(coding["column"] == "outcome") & (coding["value"] == "yes")]["maps_to"].tolist() == [
-        "refused (patients left out)"]
+        "refused (patients left out)"
+    ]
     exams = pd.read_csv(out / "check.csv", dtype={"patient_id": str})
     assert "DR0001" not in set(exams["patient_id"])  # a run leaves it out before reading its images
 
@@ -166,17 +171,28 @@ def test_check_on_siemens_one_series_per_dynamic(shared_data, tmp_path):
     grid = reader.Execute()
     centre = np.array(grid.TransformContinuousIndexToPhysicalPoint([(n - 1) / 2 for n in grid.GetSize()]))
     zyx = np.indices(grid.GetSize()[::-1]).reshape(3, -1).T
-    points = np.array(grid.GetOrigin()) + zyx[:, ::-1] @ (
-        np.array(grid.GetDirection()).reshape(3, 3) * np.array(grid.GetSpacing())).T
+    points = (
+        np.array(grid.GetOrigin())
+        + zyx[:, ::-1] @ (np.array(grid.GetDirection()).reshape(3, 3) * np.array(grid.GetSpacing())).T
+    )
     sphere = (np.linalg.norm(points - centre, axis=1) <= 12.0).reshape(grid.GetSize()[::-1]).astype(np.uint8)
     mask = sitk.GetImageFromArray(sphere)
     mask.CopyInformation(grid)
     sitk.WriteImage(mask, str(tmp_path / "P1" / "tumour.nrrd"))
-    pd.DataFrame([
-        {"patient_id": pid, "outcome": outcome, "ultrasound": 0, "baseline_image": "P1/baseline",
-         "early_image": "P1/early", "baseline_mask": "P1/tumour.nrrd", "early_mask": "P1/tumour.nrrd"}
-        for pid, outcome in (("S1", 1), ("S2", 0))
-    ]).to_csv(tmp_path / "cohort.csv", index=False)
+    pd.DataFrame(
+        [
+            {
+                "patient_id": pid,
+                "outcome": outcome,
+                "ultrasound": 0,
+                "baseline_image": "P1/baseline",
+                "early_image": "P1/early",
+                "baseline_mask": "P1/tumour.nrrd",
+                "early_mask": "P1/tumour.nrrd",
+            }
+            for pid, outcome in (("S1", 1), ("S2", 0))
+        ]
+    ).to_csv(tmp_path / "cohort.csv", index=False)
     study = tmp_path / "study.yaml"
     study.write_text(yaml.safe_dump({"cohort": "cohort.csv", "imaging": {"phase": 3}}))
 
@@ -190,8 +206,13 @@ def test_check_on_siemens_one_series_per_dynamic(shared_data, tmp_path):
     assert (exams["mask_in_fov"] == 1).all() and (exams["reader2"] == "no").all()
     assert (exams["ring_ml"] > 0).all()
     header = pydicom.dcmread(next((source / "7004_func-bold_task-fa_run-1").glob("*.dcm")), stop_before_pixels=True)
-    identifiers = ["1.3.12.2.1107.5.2.43", str(header.PatientName), str(header.InstitutionName), header.StudyDate,
-                   header.PatientBirthDate]  # the UID root of every UID (and of the file names)
+    identifiers = [
+        "1.3.12.2.1107.5.2.43",
+        str(header.PatientName),
+        str(header.InstitutionName),
+        header.StudyDate,
+        header.PatientBirthDate,
+    ]  # the UID root of every UID (and of the file names)
     written = result.output + "".join(p.read_text() for p in out.iterdir())
     assert [i for i in identifiers if i in written] == []
 
@@ -240,8 +261,11 @@ def test_an_empty_ring_fails_the_exam_in_words(cohort_copy, tmp_path):
     assert result.exit_code == 1, result.output
     exams = pd.read_csv(out / "check.csv", dtype={"patient_id": str})
     assert (exams["status"] == "failed").all() and (exams["air_threshold_from"] == "study file").all()
-    assert exams["error"].str.contains("reader 1: the peritumoral ring is empty once air, skin and chest wall "
-                                       "are removed").all()
+    assert (
+        exams["error"]
+        .str.contains("reader 1: the peritumoral ring is empty once air, skin and chest wall are removed")
+        .all()
+    )
     assert "patients: 3, 3 would be left out" in result.output
 
 
@@ -278,8 +302,10 @@ VENDOR_LAYOUTS = {
     "ge-multiphase": ("ge-multiphase", "ge-multiphase/ref/fMRI_Multiphase_Des_2.nii"),
     "ge-mrdc-names": ("ge-mrdc-names", "ge-mrdc-names/ref/Ax_DWI_TENSOR_R2_1.nii"),
     "siemens-xa10-enhanced": ("siemens-xa10-enhanced", "siemens-xa10-enhanced/ref/Siemens_REST1_w_SMS_PF7-8_6.nii"),
-    "siemens-xa30-series-per-phase": ("siemens-xa30-series-per-phase",
-                                      "siemens-xa30-series-per-phase/ref/7001_func-bold_task-fa_run-1.nii"),
+    "siemens-xa30-series-per-phase": (
+        "siemens-xa30-series-per-phase",
+        "siemens-xa30-series-per-phase/ref/7001_func-bold_task-fa_run-1.nii",
+    ),
     "philips-classic": ("philips-dynamics/classic", "philips-dynamics/ref/1903_WIP_SOURCE_-_3DpCASL_cl.nii.gz"),
     "philips-enhanced": ("philips-dynamics/enhanced", "philips-dynamics/ref/1903_WIP_SOURCE_-_3DpCASL_enh.nii.gz"),
 }
@@ -291,14 +317,14 @@ def test_check_gives_every_vendor_layout_a_row_read_or_refused_in_words(shared_d
     (several volumes per position, no temporal tag) is not a dynamic series: refused."""
     vendors = shared_data / "dicom-vendors"
     rows, voxels = [], {}
-    for layout, (folder, reference) in VENDOR_LAYOUTS.items():
+    for layout, (_folder, reference) in VENDOR_LAYOUTS.items():
         ref = sitk.ReadImage(str(vendors / reference))
         voxels[layout] = int(np.prod(ref.GetSize()[:3]))
         if ref.GetDimension() == 4:
             ref = sitk.Extract(ref, [*ref.GetSize()[:3], 0], [0, 0, 0, 0])
         block = np.zeros(ref.GetSize()[::-1], np.uint8)
         z, y, x = (n // 2 for n in block.shape)
-        block[z - 1:z + 2, y - 3:y + 3, x - 3:x + 3] = 1
+        block[z - 1 : z + 2, y - 3 : y + 3, x - 3 : x + 3] = 1
         mask = sitk.GetImageFromArray(block)
         mask.CopyInformation(ref)
         sitk.WriteImage(mask, str(tmp_path / f"{layout}.nrrd"))
@@ -309,10 +335,17 @@ def test_check_gives_every_vendor_layout_a_row_read_or_refused_in_words(shared_d
     for i, layout in enumerate(layouts):
         early = layouts[(i + 1) % len(layouts)]
         read_at[layout, "baseline"], read_at[layout, "early"] = layout, early
-        rows.append({"patient_id": layout, "outcome": len(rows) % 2, "ultrasound": 0,
-                     "baseline_image": str(vendors / VENDOR_LAYOUTS[layout][0]),
-                     "early_image": str(vendors / VENDOR_LAYOUTS[early][0]),
-                     "baseline_mask": f"{layout}.nrrd", "early_mask": f"{early}.nrrd"})
+        rows.append(
+            {
+                "patient_id": layout,
+                "outcome": len(rows) % 2,
+                "ultrasound": 0,
+                "baseline_image": str(vendors / VENDOR_LAYOUTS[layout][0]),
+                "early_image": str(vendors / VENDOR_LAYOUTS[early][0]),
+                "baseline_mask": f"{layout}.nrrd",
+                "early_mask": f"{early}.nrrd",
+            }
+        )
     pd.DataFrame(rows).to_csv(tmp_path / "cohort.csv", index=False)
     study = tmp_path / "study.yaml"
     study.write_text(yaml.safe_dump({"cohort": "cohort.csv", "imaging": {"phase": 1}}))

@@ -6,6 +6,7 @@ import sets up its logger, scipy and ruamel.yaml, which add warning filters, ...
 global state, then imports deltarad and every module of the package and touches every public name
 (which runs the lazy imports), and records the state again: any difference is deltarad's doing.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-THIRD_PARTY = r'''
+THIRD_PARTY = r"""
 import importlib, json, pkgutil, sys
 known = set(sys.modules)
 import deltarad
@@ -26,9 +27,9 @@ for module in pkgutil.walk_packages(deltarad.__path__, "deltarad."):
     importlib.import_module(module.name)
 print(json.dumps([n for n in sys.modules if n not in known and n.split(".")[0] not in sys.stdlib_module_names
                   and not n.startswith(("deltarad", "_")) and "._" not in n]))
-'''
+"""
 
-STATE = r'''
+STATE = r"""
 import importlib, json, logging, sys, warnings
 for name in THIRD_PARTY:  # their own import-time settings are theirs, not deltarad's
     try:
@@ -60,9 +61,9 @@ def state():
         "numpy_print": repr(np.get_printoptions()),
         "itk_threads": sitk.ProcessObject.GetGlobalDefaultNumberOfThreads(),
     }
-'''
+"""
 
-IMPORT_ALL = r'''
+IMPORT_ALL = r"""
 before = state()
 import importlib, pkgutil
 import deltarad
@@ -73,9 +74,9 @@ for module in pkgutil.walk_packages(deltarad.__path__, "deltarad."):
 from deltarad.features import extract  # noqa: F401
 from deltarad.report import figures  # noqa: F401
 print(json.dumps({"before": before, "after": state()}))
-'''
+"""
 
-USE_API = r'''
+USE_API = r"""
 import tempfile
 from pathlib import Path
 import numpy as np
@@ -98,7 +99,7 @@ curves = {"all": {m: roc_points(clinical["outcome"], scores[m]) for m in ("combi
 rendered = figures.render(figures.roc_curves(curves, {"all": {"combined": "Combined", "us": "US"}}))
 outputs.write_figure(folder, "roc", rendered.png, rendered.svg)
 print(json.dumps({"before": before, "after": state()}))
-'''
+"""
 
 
 ENV = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}
@@ -146,7 +147,7 @@ def test_the_api_leaves_global_state_as_it_found_it(what, third_party):
     assert _differences(seen["before"], seen["after"]) == []
 
 
-RADIOMICS_FIRST = r'''
+RADIOMICS_FIRST = r"""
 import importlib, json, logging, sys, warnings
 for name in THIRD_PARTY:  # every other package deltarad loads, but not PyRadiomics
     if name.split(".")[0] != "radiomics":
@@ -169,7 +170,7 @@ import deltarad.features.engine.glcm  # noqa: F401
 feature_classes("pyradiomics")
 assert "radiomics" in sys.modules
 print(json.dumps({"before": before, "after": state()}))
-'''
+"""
 
 
 def test_deltarad_loading_pyradiomics_keeps_its_logger_and_the_warning_filters(third_party):
@@ -182,12 +183,15 @@ def test_deltarad_loading_pyradiomics_keeps_its_logger_and_the_warning_filters(t
 
 def test_the_state_record_would_see_a_change(third_party):
     """The check itself: a module that sets the backend or a warning filter is caught."""
-    seen = _run(r'''
+    seen = _run(
+        r"""
 before = state()
 import warnings
 warnings.filterwarnings("ignore", category=RuntimeWarning)
 matplotlib.use("Agg")
 print(json.dumps({"before": before, "after": state()}))
-''', third_party)
+""",
+        third_party,
+    )
     changed = " ".join(_differences(seen["before"], seen["after"]))
     assert "warnings_filters" in changed and "backend" in changed

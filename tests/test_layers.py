@@ -14,21 +14,49 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "deltarad"
 #: floor of each module, by the longest matching dotted prefix (relative to deltarad)
 FLOORS: dict[str, int] = {
     # ground: names, errors, settings and plumbing; imports nothing above
-    "design": 0, "errors": 0, "atomic": 0, "runfolder": 0, "formatting": 0, "coding": 0, "encoding": 0,
-    "tablefile": 0, "config": 0, "forkpool": 0, "parallel": 0, "_version": 0,
+    "design": 0,
+    "errors": 0,
+    "atomic": 0,
+    "runfolder": 0,
+    "formatting": 0,
+    "coding": 0,
+    "encoding": 0,
+    "tablefile": 0,
+    "config": 0,
+    "forkpool": 0,
+    "parallel": 0,
+    "_version": 0,
     "kinetics.settings": 0,  # the study file's `kinetics:` key (config holds it); imports nothing of deltarad
     # stages: values in, values out
-    "imaging": 1, "kinetics": 1, "features": 1, "stats": 1, "modeling": 1, "harmonize": 1, "cohort": 1,
-    "simulate": 1, "synthetic": 1,
+    "imaging": 1,
+    "kinetics": 1,
+    "features": 1,
+    "stats": 1,
+    "modeling": 1,
+    "harmonize": 1,
+    "cohort": 1,
+    "simulate": 1,
+    "synthetic": 1,
     # workflow: composes the stages; the one writer of result files
-    "workflow": 2, "extraction": 2, "outputs": 2, "study_tables": 2, "preflight": 2, "record": 2, "tables_from_file": 2,
+    "workflow": 2,
+    "extraction": 2,
+    "outputs": 2,
+    "study_tables": 2,
+    "preflight": 2,
+    "record": 2,
+    "tables_from_file": 2,
     # surface: the public API, the command line, the report (reads a run folder), and the jobs that
     # end in a report or sheets (the demo; predict and external validation)
-    "": 3, "api": 3, "cli": 3, "commands": 3, "report": 3, "demo": 3, "external": 3,
+    "": 3,
+    "api": 3,
+    "cli": 3,
+    "commands": 3,
+    "report": 3,
+    "demo": 3,
+    "external": 3,
 }
 #: inside the stages, the direction an import may go (modeling uses stats, never the reverse)
-STAGE_ORDER: dict[str, int] = {"imaging": 0, "kinetics": 1, "stats": 1, "features": 2, "harmonize": 3,
-                               "modeling": 4}
+STAGE_ORDER: dict[str, int] = {"imaging": 0, "kinetics": 1, "stats": 1, "features": 2, "harmonize": 3, "modeling": 4}
 
 
 def _modules() -> dict[str, Path]:
@@ -73,8 +101,10 @@ def _imports(module: str) -> set[str]:
             else:
                 stem = node.module or ""
             # `from deltarad.x import y`: y is a module or a name defined in deltarad.x
-            names = [f"{stem}.{a.name}" if _resolve(_relative(f"{stem}.{a.name}")) not in (None, "") or stem == ""
-                     else stem for a in node.names]
+            names = [
+                f"{stem}.{a.name}" if _resolve(_relative(f"{stem}.{a.name}")) not in (None, "") or stem == "" else stem
+                for a in node.names
+            ]
         else:
             continue
         for name in names:

@@ -2,6 +2,7 @@
 comma, cp1252, CRLF), CSV UTF-8 with a BOM, Unicode text (UTF-16, tab), XLSX and ODS with several
 sheets; outcome and ultrasound as text with a declared coding. Each reads to the same cohort as
 the plain CSV, says what it sniffed, and every problem is one line naming file, line or patient."""
+
 import logging
 
 import numpy as np
@@ -37,8 +38,9 @@ def plain(tmp_path_factory):
 
 def _study(d, settings, cohort, **extra):
     plain_settings = {k: v for k, v in settings.items() if k != "features_file"}
-    (d / "study.yaml").write_text(yaml.safe_dump({**plain_settings, "cohort": cohort,
-                                                  "features": str(settings["features_file"]), **extra}))
+    (d / "study.yaml").write_text(
+        yaml.safe_dump({**plain_settings, "cohort": cohort, "features": str(settings["features_file"]), **extra})
+    )
     return load_study(d / "study.yaml")
 
 
@@ -51,8 +53,10 @@ def where(plain, tmp_path):
 
 def _as_text(raw: pd.DataFrame) -> pd.DataFrame:
     """Outcome and ultrasound spelled out, as clinical sheets often have them."""
-    return raw.assign(outcome=np.where(raw["outcome"] == 1, "pCR", "non-pCR"),
-                      ultrasound=np.where(raw["ultrasound"] == 1, "positive", "negative"))
+    return raw.assign(
+        outcome=np.where(raw["outcome"] == 1, "pCR", "non-pCR"),
+        ultrasound=np.where(raw["ultrasound"] == 1, "positive", "negative"),
+    )
 
 
 def _european_csv(raw: pd.DataFrame, encoding: str = "cp1252") -> bytes:
@@ -67,8 +71,9 @@ def _european_csv(raw: pd.DataFrame, encoding: str = "cp1252") -> bytes:
 
 
 def _same_cohort(cohort: pd.DataFrame, expected: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(cohort[MODELLED].reset_index(drop=True), expected[MODELLED].reset_index(drop=True),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        cohort[MODELLED].reset_index(drop=True), expected[MODELLED].reset_index(drop=True), check_dtype=False
+    )
 
 
 def test_european_excel_csv_export_reads_as_the_plain_csv(plain, where, caplog):
@@ -150,16 +155,22 @@ def test_xlsx_with_two_sheets_needs_the_sheet_named(plain, where, caplog):
     tmp, settings = where
     _, _, raw, expected = plain
     _workbook(_as_text(raw), tmp / "cohort.xlsx")
-    with pytest.raises(StudyFileError, match=r"cohort\.xlsx: the cohort file has 2 sheets with data \('Patients', "
-                                             r"'Codebook'\): name one with `sheet:`"):
+    with pytest.raises(
+        StudyFileError,
+        match=r"cohort\.xlsx: the cohort file has 2 sheets with data \('Patients', "
+        r"'Codebook'\): name one with `sheet:`",
+    ):
         load_cohort_cases(_study(tmp, settings, "cohort.xlsx", coding=CODING))
     with caplog.at_level(logging.INFO, logger="deltarad.tablefile"):
-        cohort, failures = load_cohort_cases(_study(tmp, settings, {"path": "cohort.xlsx", "sheet": "Patients"},
-                                                    coding=CODING))
+        cohort, failures = load_cohort_cases(
+            _study(tmp, settings, {"path": "cohort.xlsx", "sheet": "Patients"}, coding=CODING)
+        )
     assert failures.empty
     _same_cohort(cohort, expected)
     assert any("XLSX, sheet 'Patients'" in r.getMessage() for r in caplog.records)
-    with pytest.raises(StudyFileError, match=r"no sheet 'Patient' in the cohort file \(sheets: 'Patients', 'Codebook'\)"):
+    with pytest.raises(
+        StudyFileError, match=r"no sheet 'Patient' in the cohort file \(sheets: 'Patients', 'Codebook'\)"
+    ):
         load_cohort_cases(_study(tmp, settings, {"path": "cohort.xlsx", "sheet": "Patient"}, coding=CODING))
 
 
@@ -201,8 +212,11 @@ def test_coded_values_case_insensitive_and_unknown_values_name_patient_column_an
     ids = raw["patient_id"]
     assert cohort.set_index("patient_id").loc[[ids[0], ids[1]], "outcome"].tolist() == [1, 1]
     assert failures.to_dict("records") == [
-        {"patient_id": ids[2], "stage": "cohort",
-         "error": "column 'outcome': 'partial' is none of its coded values (non-pCR, no = 0; pCR, yes = 1)"},  # as the (sorted) study file lists them
+        {
+            "patient_id": ids[2],
+            "stage": "cohort",
+            "error": "column 'outcome': 'partial' is none of its coded values (non-pCR, no = 0; pCR, yes = 1)",
+        },  # as the (sorted) study file lists them
         {"patient_id": ids[3], "stage": "cohort", "error": "column 'ultrasound' is blank"},
     ]
     assert len(cohort) == len(expected) - 2
@@ -215,28 +229,40 @@ def test_a_text_value_in_a_decimal_comma_column_is_that_patients_problem(plain, 
     text.loc[5, "ca153"] = "n.d."
     (tmp / "nd.csv").write_bytes(_european_csv(text))
     cohort, failures = load_cohort_cases(_study(tmp, settings, "nd.csv"))
-    assert failures.to_dict("records") == [{
-        "patient_id": raw["patient_id"][5], "stage": "cohort",
-        "error": "non-numeric value 'n.d.' in clinical column 'ca153' (list the column under categorical if it is a category)"}]
+    assert failures.to_dict("records") == [
+        {
+            "patient_id": raw["patient_id"][5],
+            "stage": "cohort",
+            "error": "non-numeric value 'n.d.' in clinical column 'ca153' (list the column under categorical if it is a category)",
+        }
+    ]
     np.testing.assert_allclose(cohort["ca153"], raw["ca153"].drop(5), rtol=1e-12)
 
 
 def test_two_possible_delimiters_are_refused_and_can_be_named(tmp_path):
     (tmp_path / "t.csv").write_text("a;b,c\n1;2,3\n4;5,6\n")
-    with pytest.raises(StudyFileError, match=r"t\.csv: the table reads as a table with either delimiter \(',' and ';'\)"):
+    with pytest.raises(
+        StudyFileError, match=r"t\.csv: the table reads as a table with either delimiter \(',' and ';'\)"
+    ):
         read_table_file(tmp_path / "t.csv", "table")
     table = read_table_file(tmp_path / "t.csv", "table", delimiter=";")
     assert table.frame.columns.tolist() == ["a", "b,c"] and table.frame["b,c"].tolist() == [2.3, 5.6]
-    assert read_table_file(tmp_path / "t.csv", "table", delimiter=";", decimal=".").frame["b,c"].tolist() == ["2,3", "5,6"]
+    assert read_table_file(tmp_path / "t.csv", "table", delimiter=";", decimal=".").frame["b,c"].tolist() == [
+        "2,3",
+        "5,6",
+    ]
 
 
-@pytest.mark.parametrize("content,problem", [
-    (b"id;age;age\r\n1;2;3\r\n", r"column\(s\) 'age' appear more than once in the header \(line 1\)"),
-    (b"id;;x\r\n1;5;2\r\n", "column 2 has values but no name in the header"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", r"the table is an old Excel \.xls workbook: save it as \.xlsx or CSV"),
-    (b"PK\x03\x04broken", "cannot read the table"),
-    (b"\r\n\r\n", "the table is empty"),
-])
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        (b"id;age;age\r\n1;2;3\r\n", r"column\(s\) 'age' appear more than once in the header \(line 1\)"),
+        (b"id;;x\r\n1;5;2\r\n", "column 2 has values but no name in the header"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", r"the table is an old Excel \.xls workbook: save it as \.xlsx or CSV"),
+        (b"PK\x03\x04broken", "cannot read the table"),
+        (b"\r\n\r\n", "the table is empty"),
+    ],
+)
 def test_files_that_cannot_be_read_are_one_line_naming_the_file(tmp_path, content, problem):
     (tmp_path / "t.csv").write_bytes(content)
     with pytest.raises(StudyFileError, match=rf"t\.csv: {problem}"):
@@ -265,13 +291,22 @@ def _write(d, text):
     return d / "study.yaml"
 
 
-@pytest.mark.parametrize("text,problem", [
-    ("coding: {outcome: {1: [pCR, yes], 0: [no]}}", r"quote them"),
-    ("coding: {outcome: {1: pCR, 2: non-pCR}}", r"outcome: the outcome and the ultrasound read are coded with levels 0 and 1"),
-    ("coding: {er: {positive: [P], negative: [p]}}", r"er: 'p' spells both positive and negative"),
-    ("clinical: [stage]\nreference_levels: {grade: 2}", r"'reference_levels': .*grade: not among the clinical variables"),
-    ("cohort: {path: c.xlsx, tab: 1}", r"unknown key 'cohort.tab'"),
-])
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        ("coding: {outcome: {1: [pCR, yes], 0: [no]}}", r"quote them"),
+        (
+            "coding: {outcome: {1: pCR, 2: non-pCR}}",
+            r"outcome: the outcome and the ultrasound read are coded with levels 0 and 1",
+        ),
+        ("coding: {er: {positive: [P], negative: [p]}}", r"er: 'p' spells both positive and negative"),
+        (
+            "clinical: [stage]\nreference_levels: {grade: 2}",
+            r"'reference_levels': .*grade: not among the clinical variables",
+        ),
+        ("cohort: {path: c.xlsx, tab: 1}", r"unknown key 'cohort.tab'"),
+    ],
+)
 def test_study_file_codings_and_references_are_checked(tmp_path, text, problem):
     body = text if text.startswith("cohort") else "cohort: c.csv\n" + text
     with pytest.raises(StudyFileError, match=problem):

@@ -1,6 +1,7 @@
 """docs/tutorial.md runs: every ```python block, in order, in one namespace, in a temporary folder
 (its own asserts check what it shows: the planted signal found, lambda.min keeping at least as
 many features as lambda.1se, the PNG written, the JSON round trip scoring the same)."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """run_study as stages that return values, one outputs module writing the run folder, the cohort
 file read once (on a generated feature table with planted signal)."""
+
 from __future__ import annotations
 
 import json
@@ -16,15 +17,32 @@ from deltarad.errors import FAILURE_COLUMNS, DeltaradError
 from deltarad.simulate import generate_feature_study
 from deltarad.workflow import StudyRun, run_study
 
-RUN_FILES = [runfolder.FAILURES, runfolder.DELTA_DROPPED, runfolder.DELTA_FEATURES, runfolder.SPLIT, runfolder.PREDICTIONS,
-             runfolder.SELECTION, runfolder.SELECTED_FEATURES, runfolder.MODEL, runfolder.STUDY_RECORD, runfolder.COHORT_FLOW,
-             runfolder.MISSING_VALUES, runfolder.VALIDATION, runfolder.SELECTION_FREQUENCY, runfolder.VALIDATION_FAILURES,
-             *(f"{t[:-4]}{ext}" for t in (runfolder.TABLE1, runfolder.TABLE2, runfolder.TABLE3)
-               for ext in (".csv", ".xlsx", ".html"))]
+RUN_FILES = [
+    runfolder.FAILURES,
+    runfolder.DELTA_DROPPED,
+    runfolder.DELTA_FEATURES,
+    runfolder.SPLIT,
+    runfolder.PREDICTIONS,
+    runfolder.SELECTION,
+    runfolder.SELECTED_FEATURES,
+    runfolder.MODEL,
+    runfolder.STUDY_RECORD,
+    runfolder.COHORT_FLOW,
+    runfolder.MISSING_VALUES,
+    runfolder.VALIDATION,
+    runfolder.SELECTION_FREQUENCY,
+    runfolder.VALIDATION_FAILURES,
+    *(
+        f"{t[:-4]}{ext}"
+        for t in (runfolder.TABLE1, runfolder.TABLE2, runfolder.TABLE3)
+        for ext in (".csv", ".xlsx", ".html")
+    ),
+]
 
 
 #: the study's models (prediction column, label), written out
 MODEL_COLUMNS = ["radscore_dir", "radscore_dpr", "us", "combined"]
+
 
 def _study_file(root, n_patients=60, **settings):
     study_file = generate_feature_study(root, n_patients=n_patients, n_features=12, n_planted=3, effect=1.5, seed=5)
@@ -62,8 +80,9 @@ def test_every_stage_is_returned_and_is_what_the_run_folder_holds(planted_run):
     def read(name):
         return pd.read_csv(out / name, dtype={"patient_id": str})
 
-    pd.testing.assert_frame_equal(read(runfolder.PREDICTIONS), run.fit.predictions.reset_index(drop=True),
-                                  check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        read(runfolder.PREDICTIONS), run.fit.predictions.reset_index(drop=True), check_exact=False, rtol=1e-9
+    )
     pd.testing.assert_frame_equal(read(runfolder.SPLIT), run.fit.split.reset_index(drop=True))
     assert json.loads((out / runfolder.MODEL).read_text()) == json.loads(json.dumps(run.fit.model))
     t3 = read(runfolder.TABLE3)
@@ -106,7 +125,8 @@ def test_the_cohort_keeps_failed_patients_in_the_file_order(tmp_path):
     assert read.file_order == cohort["patient_id"].tolist()  # the split runs over the whole file
     assert bad not in set(read.cases["patient_id"]) and len(read.cases) == len(cohort) - 1
     assert read.failures.to_dict("records") == [
-        {"patient_id": bad, "stage": "cohort", "error": "column 'outcome' must be 0 or 1, got 7"}]
+        {"patient_id": bad, "stage": "cohort", "error": "column 'outcome' must be 0 or 1, got 7"}
+    ]
     assert read.read_as.startswith("cohort.csv: ")
 
 
@@ -118,7 +138,8 @@ def test_a_failed_patient_does_not_reshuffle_the_split(tmp_path):
     kept = whole.fit.split[whole.fit.split["patient_id"] != gone].reset_index(drop=True)
     pd.testing.assert_frame_equal(less.fit.split, kept)
     assert less.failures.to_dict("records") == [
-        {"patient_id": gone, "stage": "delta", "error": "no baseline and early exam features (reader 1)"}]
+        {"patient_id": gone, "stage": "delta", "error": "no baseline and early exam features (reader 1)"}
+    ]
 
 
 def test_failures_are_written_before_a_strict_run_stops(tmp_path):
@@ -137,8 +158,9 @@ def test_demo_command_runs_the_library_demo(tmp_path):
 
     from deltarad.cli import app
 
-    res = CliRunner().invoke(app, ["demo", "--features-only", "--patients", "40", "--bootstrap", "0",
-                                   "--out", str(tmp_path / "demo")])
+    res = CliRunner().invoke(
+        app, ["demo", "--features-only", "--patients", "40", "--bootstrap", "0", "--out", str(tmp_path / "demo")]
+    )
     assert res.exit_code == 0, res.output
     assert "demo: modelling a generated feature table" in res.output
     assert "demo: 40 patients modelled, 0 failed" in res.output

@@ -20,6 +20,7 @@ The public names (`__all__`), by stage:
 Importing deltarad is cheap and changes no global state: each name loads its module (and
 PyRadiomics, SimpleITK, matplotlib behind it) on first use (PEP 562).
 """
+
 from __future__ import annotations
 
 import importlib

@@ -12,6 +12,7 @@ returning values instead of files:
 Settings are a `Study` (from `load_study`), a mapping of study-file keys
 (`{"selection": {"corr_max": 0.8}}`), or None for the study's defaults (Zeng et al. 2025).
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 #: Where `delta` leaves what `fit` needs of the delta step (DataFrame.attrs keys).
 DELTA_INFO = "deltarad.delta_info"
 LEFT_OUT = "deltarad.left_out"
+
 
 def _imaging(settings: ImagingSettings | Study | Mapping | None) -> ImagingSettings:
     """ImagingSettings with an absolute PyRadiomics parameter file (or None: the study's)."""
@@ -74,7 +76,9 @@ def extract_exam(
     from deltarad.features.extract import _stage, exam_design, exam_features, prepare_exam, read_exam_images
 
     imaging = _imaging(settings)
-    design = exam_design(imaging, None if isinstance(settings, ImagingSettings) else Study.from_settings(settings).design)
+    design = exam_design(
+        imaging, None if isinstance(settings, ImagingSettings) else Study.from_settings(settings).design
+    )
     keys = list(FEATURE_KEYS)
     if isinstance(masks, Mapping):
         if not all(reader in (1, 2) for reader in masks):
@@ -83,19 +87,30 @@ def extract_exam(
     elif isinstance(masks, (sitk.Image, str, Path)):
         masks = {1: masks}
     else:
-        raise DeltaradError(f"masks must be a mask (SimpleITK image or path) or {{reader: mask}}, "
-                            f"got {type(masks).__name__}", patient=patient_id)
+        raise DeltaradError(
+            f"masks must be a mask (SimpleITK image or path) or {{reader: mask}}, got {type(masks).__name__}",
+            patient=patient_id,
+        )
     if 1 not in masks:
         raise DeltaradError(f"no reader-1 mask (readers given: {sorted(masks)})", patient=patient_id)
     with _stage("read", patient_id, timepoint):
-        exam = read_exam_images(image, masks, imaging, chest_wall=chest_wall, series=series,
-                                patient=patient_id, timepoint=timepoint, design=design)
+        exam = read_exam_images(
+            image,
+            masks,
+            imaging,
+            chest_wall=chest_wall,
+            series=series,
+            patient=patient_id,
+            timepoint=timepoint,
+            design=design,
+        )
     prepared = prepare_exam(exam, imaging, patient=patient_id, timepoint=timepoint, design=design)
     records = exam_features(prepared, imaging, patient=patient_id, timepoint=timepoint, design=design)
     table = pd.DataFrame.from_records(records)
     order = table["region"].map(design.region_names.index) * 10 + table["reader"]  # extract_cohort's order
-    return table.iloc[np.argsort(order.to_numpy(), kind="stable")][keys + [c for c in table.columns if c not in keys]
-                                                                     ].reset_index(drop=True)
+    return table.iloc[np.argsort(order.to_numpy(), kind="stable")][
+        keys + [c for c in table.columns if c not in keys]
+    ].reset_index(drop=True)
 
 
 def delta(features: pd.DataFrame, settings: Study | Mapping | None = None) -> pd.DataFrame:
@@ -129,8 +144,10 @@ def delta_info(table: pd.DataFrame, settings: Study | Mapping | None = None) -> 
     info = table.attrs.get(DELTA_INFO)
     if info is not None:
         if info["kind"] != study.delta:
-            raise DeltaradError(f"the delta table holds the {info['kind']} change but the settings say "
-                                f"delta: {study.delta}; make it with delta(features, settings)")
+            raise DeltaradError(
+                f"the delta table holds the {info['kind']} change but the settings say "
+                f"delta: {study.delta}; make it with delta(features, settings)"
+            )
         return info
     from deltarad.features.delta import DELTA_KEYS, feature_columns
 
@@ -145,20 +162,40 @@ def delta_info(table: pd.DataFrame, settings: Study | Mapping | None = None) -> 
             values = part[feats].to_numpy(float)
             kept = [f for f, any_value in zip(feats, np.isfinite(values).any(axis=0)) if any_value]
             dropped = {f: "dropped before (no value in the delta table)" for f in feats if f not in kept}
-            regions[region] = {"n_features": len(feats), "n_kept": len(kept), "dropped": dropped,
-                               "dropped_zero_baseline": [], "reader2_undefined": {}, "kept": kept}
-            log.warning("delta table without its delta info: %s %s features kept as the %d with reader-1 values "
-                        "(%d empty); the reasons of the drops are unknown", pair.name, region, len(kept), len(dropped))
-        deltas[pair.name] = {"before": pair.before, "after": pair.after, "kind": pair.form, "formula": pair.formula,
-                             "incomplete_patients": [], "regions": regions}
+            regions[region] = {
+                "n_features": len(feats),
+                "n_kept": len(kept),
+                "dropped": dropped,
+                "dropped_zero_baseline": [],
+                "reader2_undefined": {},
+                "kept": kept,
+            }
+            log.warning(
+                "delta table without its delta info: %s %s features kept as the %d with reader-1 values "
+                "(%d empty); the reasons of the drops are unknown",
+                pair.name,
+                region,
+                len(kept),
+                len(dropped),
+            )
+        deltas[pair.name] = {
+            "before": pair.before,
+            "after": pair.after,
+            "kind": pair.form,
+            "formula": pair.formula,
+            "incomplete_patients": [],
+            "regions": regions,
+        }
     first = deltas[design.deltas[0].name]
-    info = {"near_zero": study.delta_near_zero, "deltas": deltas,
-            **{k: first[k] for k in ("kind", "formula", "incomplete_patients", "regions")}}
+    info = {
+        "near_zero": study.delta_near_zero,
+        "deltas": deltas,
+        **{k: first[k] for k in ("kind", "formula", "incomplete_patients", "regions")},
+    }
     return info
 
 
-def cohort_table(clinical: pd.DataFrame, settings: Study | Mapping | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cohort_table(clinical: pd.DataFrame, settings: Study | Mapping | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The patients of a clinical table (one row per patient: the study's patient_id, outcome,
     ultrasound and clinical columns), checked as `deltarad run` checks the cohort file.
 
@@ -185,12 +222,10 @@ def split(clinical: pd.DataFrame, settings: Study | Mapping | None = None) -> pd
     from deltarad.modeling.split import study_split
 
     study = Study.from_settings(settings)
-    return study_split(_clinical_cohort(clinical, study).file_order, study.split.validation_fraction,
-                       study.split.seed)
+    return study_split(_clinical_cohort(clinical, study).file_order, study.split.validation_fraction, study.split.seed)
 
 
-def fit(delta: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Mapping | None = None
-        ) -> DeltaradModel:
+def fit(delta: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Mapping | None = None) -> DeltaradModel:
     """Fit the study's models, as `deltarad run` does: the random split over the clinical
     table's patients (row order), then on the training set alone ComBat (when a centre column is
     given), feature selection per radscore of the design (ICC, z-score, t-test, |r| > corr_max,
@@ -218,8 +253,7 @@ def fit_result(delta: pd.DataFrame, clinical: pd.DataFrame, settings: Study | Ma
     return fit_study(study, cohort.cases, delta, info, file_order=cohort.file_order)
 
 
-def evaluate(y, scores, threshold: float | Mapping[str, float] | None = None, *, level: float = 0.95
-             ) -> pd.DataFrame:
+def evaluate(y, scores, threshold: float | Mapping[str, float] | None = None, *, level: float = 0.95) -> pd.DataFrame:
     """Discrimination and classification of one or several scores: a tidy table, one row per model.
 
     `y`: outcomes 0/1. `scores`: one score per patient (array-like; model name: a Series' name, else "score"), or
@@ -254,8 +288,11 @@ def evaluate(y, scores, threshold: float | Mapping[str, float] | None = None, *,
     table = table3(frame, _OUTCOME, list(named), level=level, thresholds=given)  # one set: every patient
     table = table.drop(columns=["set", "delong_p", "idi", "idi_p", "nri"])
     table.insert(1, "n", table[["tp", "fp", "tn", "fn"]].sum(axis=1))
-    table.insert(table.columns.get_loc("threshold") + 1, "threshold_rule",
-                 ["given" if m in given else "Youden (these data)" for m in table["model"]])
+    table.insert(
+        table.columns.get_loc("threshold") + 1,
+        "threshold_rule",
+        ["given" if m in given else "Youden (these data)" for m in table["model"]],
+    )
     table["brier"] = [_brier(y, frame[m].to_numpy()) for m in table["model"]]
     return table
 
@@ -284,5 +321,4 @@ def run_study(study: Study | str | Path, out_dir: str | Path, **kwargs):
     return _run(study, Path(out_dir), **kwargs)
 
 
-__all__ = ["extract_exam", "delta", "delta_info", "cohort_table", "split", "fit", "fit_result", "evaluate",
-           "run_study"]
+__all__ = ["extract_exam", "delta", "delta_info", "cohort_table", "split", "fit", "fit_result", "evaluate", "run_study"]

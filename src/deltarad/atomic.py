@@ -1,13 +1,15 @@
 """Atomic output: every file is written to a temporary name beside it and renamed into place,
 so an interrupted run leaves either the old file or the new one, never half of one."""
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 

@@ -1,4 +1,5 @@
 """The `deltarad` command line: a thin Typer app; each area registers its commands."""
+
 from __future__ import annotations
 
 import importlib

@@ -9,6 +9,7 @@ A cell matches a spelling after stripping whitespace and case-folding ("  PCR " 
 match by value (1, 1.0, "1"); a level always matches itself. A present value that matches no
 spelling is reported (the caller leaves that patient out, naming the value), never guessed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -29,8 +30,7 @@ def check_not_boolean(column: str, levels: Mapping) -> None:
     table spells them: a ValueError asking for quotes (run on the study file as read)."""
     for value in [*levels, *(s for spellings in levels.values() for s in spellings)]:
         if isinstance(value, bool):
-            raise ValueError(f"{column}: YAML reads unquoted yes/no/true/false/on/off as booleans; "
-                             "quote them (\"yes\")")
+            raise ValueError(f'{column}: YAML reads unquoted yes/no/true/false/on/off as booleans; quote them ("yes")')
 
 
 def check_coding(column: str, levels: Mapping, *, binary: bool) -> None:
@@ -40,8 +40,10 @@ def check_coding(column: str, levels: Mapping, *, binary: bool) -> None:
     if None in keys:
         raise ValueError(f"{column}: a level is blank")
     if binary and keys != {0, 1}:
-        raise ValueError(f"{column}: the outcome and the ultrasound read are coded with levels 0 and 1, "
-                         f"got {', '.join(map(label, sorted(keys, key=str)))}")
+        raise ValueError(
+            f"{column}: the outcome and the ultrasound read are coded with levels 0 and 1, "
+            f"got {', '.join(map(label, sorted(keys, key=str)))}"
+        )
     seen: dict = {}
     for lvl, spellings in levels.items():
         for s in [lvl, *spellings]:
@@ -61,8 +63,12 @@ class Coding:
         self._lookup = {spelling_key(s): lvl for lvl, spellings in self.levels.items() for s in spellings}
 
     def describe(self) -> str:
-        return "; ".join(f"{', '.join(dict.fromkeys(label(level_of(s)) for s in spellings[1:]))} = {label(lvl)}"
-                         if len(spellings) > 1 else label(lvl) for lvl, spellings in self.levels.items())
+        return "; ".join(
+            f"{', '.join(dict.fromkeys(label(level_of(s)) for s in spellings[1:]))} = {label(lvl)}"
+            if len(spellings) > 1
+            else label(lvl)
+            for lvl, spellings in self.levels.items()
+        )
 
     def read(self, values: pd.Series) -> tuple[pd.Series, dict[int, str]]:
         """The levels of `values` (missing stays missing) and, by row position, the problem of each

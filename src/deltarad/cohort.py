@@ -1,4 +1,5 @@
 """The cohort table: one row per patient, validated before any work starts."""
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,9 @@ def read_study_table(study: Study, source: TableFile, what: str, id_column: str 
     """A table the study file names (`cohort`, `features`), read as it comes (deltarad.tablefile)."""
     path = study.resolve(source.path)
     assert path is not None  # resolve gives a path for a path (None only for None)
-    return read_table_file(path, what, sheet=source.sheet, delimiter=source.delimiter,
-                           decimal=source.decimal, text_columns=(id_column,))
+    return read_table_file(
+        path, what, sheet=source.sheet, delimiter=source.delimiter, decimal=source.decimal, text_columns=(id_column,)
+    )
 
 
 def read_table(path: Path, what: str, *, id_column: str = "patient_id") -> pd.DataFrame:
@@ -78,15 +80,17 @@ def load_cohort(study: Study, *, require_outcome: bool = True) -> pd.DataFrame:
     return cohort
 
 
-def load_cohort_cases(study: Study, *, require_outcome: bool = True,
-                      table: Table | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_cohort_cases(
+    study: Study, *, require_outcome: bool = True, table: Table | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The usable patients and the per-patient failures of the cohort file (see `read_cohort`)."""
     cohort = read_cohort(study, require_outcome=require_outcome, table=table)
     return cohort.cases, cohort.failures
 
 
-def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | None = None,
-                design: Design | None = None) -> Cohort:
+def read_cohort(
+    study: Study, *, require_outcome: bool = True, table: Table | None = None, design: Design | None = None
+) -> Cohort:
     """Read the cohort table (once) and split it into usable patients and per-patient failures.
 
     The table comes as it is (CSV with any common delimiter and decimal mark, XLSX, ODS: see
@@ -115,8 +119,11 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
     if repeated.any():
         first = df["patient_id"][repeated].iloc[0]
         more = df["patient_id"][repeated].nunique() - 1
-        raise StudyFileError(f"duplicate patient_id: {first} ({table.where(np.flatnonzero(df['patient_id'] == first))})"
-                             + (f" and {more} more" if more else ""), file=path)
+        raise StudyFileError(
+            f"duplicate patient_id: {first} ({table.where(np.flatnonzero(df['patient_id'] == first))})"
+            + (f" and {more} more" if more else ""),
+            file=path,
+        )
     design = design if design is not None else study.design
     references = design.reference_columns  # the study's: the ultrasound read, 0/1
     binary = ([study.outcome] if require_outcome else []) + [c for c in references if c == study.ultrasound]
@@ -149,8 +156,12 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
         values = pd.to_numeric(df[col], errors="coerce")
         for i in np.flatnonzero(values.isna().to_numpy()):
             got = df[col].iat[i]
-            problems.setdefault(df["patient_id"].iat[i], f"column '{col}' is blank" if pd.isna(got) else
-                                f"column '{col}' (a reference model's) must be a number, got {_shown(got)}")
+            problems.setdefault(
+                df["patient_id"].iat[i],
+                f"column '{col}' is blank"
+                if pd.isna(got)
+                else f"column '{col}' (a reference model's) must be a number, got {_shown(got)}",
+            )
         df[col] = values
     for col in study.clinical:
         if col in derived:
@@ -185,8 +196,10 @@ def read_cohort(study: Study, *, require_outcome: bool = True, table: Table | No
         raise StudyFileError("the table has no patient rows", file=path)
     if cohort.empty:
         first = failures.iloc[0]
-        raise StudyFileError(f"no usable patient: all {len(failures)} left out (the first, {first['patient_id']}: "
-                             f"{first['error']})", file=path)
+        raise StudyFileError(
+            f"no usable patient: all {len(failures)} left out (the first, {first['patient_id']}: {first['error']})",
+            file=path,
+        )
     for col in binary:
         cohort[col] = cohort[col].astype(int)
     if require_outcome and len(cohort) and cohort[study.outcome].nunique() < 2:
@@ -211,10 +224,14 @@ def same_image_problems(df: pd.DataFrame) -> dict[str, str]:
             key = (_same_file_key(str(path)), str(series).strip() if is_given(series) else "")
             if key in seen:
                 which = f" (series {key[1]})" if key[1] else ""
-                problems.setdefault(str(row["patient_id"]), (
-                    f"the {seen[key]} and {timepoint} exams are the same image {path}{which}: a copy-paste slip? "
-                    f"every delta would be 0; give each timepoint its own exam (a folder holding both: name each "
-                    f"one's series in <timepoint>_series)"))
+                problems.setdefault(
+                    str(row["patient_id"]),
+                    (
+                        f"the {seen[key]} and {timepoint} exams are the same image {path}{which}: a copy-paste slip? "
+                        f"every delta would be 0; give each timepoint its own exam (a folder holding both: name each "
+                        f"one's series in <timepoint>_series)"
+                    ),
+                )
             else:
                 seen[key] = timepoint
     return problems
@@ -242,9 +259,11 @@ def _one_outcome(study: Study, cohort: pd.DataFrame, raw: pd.Series, failures: p
     if {level_of(code) for code in codes} == {0, 1}:
         return f"{text}; every patient of the other outcome was left out for another reason (failures.csv)"
     left = int(failures["error"].str.contains(f"column '{study.outcome}'", regex=False).sum())
-    return (f"{text}; the column '{study.outcome}' holds the codes {found}, and {left} patient(s) were left out "
-            f"for theirs: if these codes are the two outcomes, declare them in the study file, "
-            f"coding: {{{study.outcome}: {{1: [<the pCR code>], 0: [<the other code>]}}}}")
+    return (
+        f"{text}; the column '{study.outcome}' holds the codes {found}, and {left} patient(s) were left out "
+        f"for theirs: if these codes are the two outcomes, declare them in the study file, "
+        f"coding: {{{study.outcome}: {{1: [<the pCR code>], 0: [<the other code>]}}}}"
+    )
 
 
 def _shown(value: str | float) -> str:
@@ -270,10 +289,12 @@ def unmatched_ids(study: Study, cohort_ids: pd.Series, feature_ids: pd.Series, s
         more = f", ... ({len(distinct)} in all)" if len(distinct) > shown else ""
         return ", ".join(repr(i) for i in distinct[:shown]) + more
 
-    return (f"no patient id of the cohort matches a row of the feature table: the cohort "
-            f"({study.cohort_path.name}, column '{study.patient_id}') has {examples(cohort_ids)}; the feature table "
-            f"({features_path.name}, column patient_id) has {examples(feature_ids)}; the ids must be written "
-            f"alike in both (prefix, leading zeros, spaces)")
+    return (
+        f"no patient id of the cohort matches a row of the feature table: the cohort "
+        f"({study.cohort_path.name}, column '{study.patient_id}') has {examples(cohort_ids)}; the feature table "
+        f"({features_path.name}, column patient_id) has {examples(feature_ids)}; the ids must be written "
+        f"alike in both (prefix, leading zeros, spaces)"
+    )
 
 
 def has_images(cohort: pd.DataFrame, timepoints: tuple[str, ...] = (BASELINE, EARLY)) -> bool:

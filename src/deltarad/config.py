@@ -1,9 +1,11 @@
 """The study file: one YAML document, validated with pydantic. Defaults are the study's values
 (Zeng et al., BMC Cancer 2025); relative paths resolve against the study file's folder."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -11,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from deltarad import design as d
 from deltarad.errors import StudyFileError
 from deltarad.kinetics.settings import MAP_NAMES, KineticsSettings
-
 
 #: The cohort of a Study made in Python (Study.from_settings): the table given in memory.
 IN_MEMORY = Path("(in memory)")
@@ -25,8 +26,12 @@ class SplitSettings(_Strict):
     """Random split as torch.utils.data.random_split(range(n), [validation_fraction, 1 - it])."""
 
     validation_fraction: float = Field(0.3, gt=0, lt=1)
-    seed: int = Field(0, ge=-(2**63), lt=2**64,
-                      description="torch.Generator().manual_seed's seed: any int64 or uint64 (torch uses its low 32 bits)")
+    seed: int = Field(
+        0,
+        ge=-(2**63),
+        lt=2**64,
+        description="torch.Generator().manual_seed's seed: any int64 or uint64 (torch uses its low 32 bits)",
+    )
 
 
 class SelectionSettings(_Strict):
@@ -40,7 +45,8 @@ class SelectionSettings(_Strict):
     corr_max: float = Field(0.9, gt=0, le=1, description="prune pairs with |Pearson r| > this")
     lasso_folds: int = Field(10, ge=2, description="cross-validation folds for the LASSO penalty")
     lasso_rule: Literal["min", "1se"] = Field(
-        "1se", description="the sparsest penalty within one SE of the CV minimum (lambda.1se) or the minimum (lambda.min)"
+        "1se",
+        description="the sparsest penalty within one SE of the CV minimum (lambda.1se) or the minimum (lambda.min)",
     )
     lasso_seed: int = Field(0, ge=0, description="seed of the stratified CV folds")
 
@@ -73,16 +79,19 @@ class ImagingSettings(_Strict):
     ring_mm: float = Field(3.0, gt=0, description="peritumoral shell thickness (mm, physical distance)")
     skin_mm: float = Field(2.0, ge=0, description="depth below the body surface excluded from the ring (mm)")
     air_threshold: float | None = Field(
-        None, description="intensity below which a voxel reached from the field-of-view edge is air; None = estimate it from the edge (deltarad.imaging.air)"
+        None,
+        description="intensity below which a voxel reached from the field-of-view edge is air; None = estimate it from the edge (deltarad.imaging.air)",
     )
     params: Path | None = Field(None, description="PyRadiomics parameter file; None = the study's (851 features)")
     series: str | None = Field(
-        None, description="DICOM series of the DCE exam where a folder holds several candidates: SeriesNumber or "
-        "SeriesDescription (a glob, case-insensitive); a cohort column <timepoint>_series overrides it per exam"
+        None,
+        description="DICOM series of the DCE exam where a folder holds several candidates: SeriesNumber or "
+        "SeriesDescription (a glob, case-insensitive); a cohort column <timepoint>_series overrides it per exam",
     )
     image_kind: str | None = Field(
-        None, description="where several kinds of image share each DICOM slice position (e.g. Philips LABEL/CONTROL, "
-        "magnitude/phase): the ImageType, FrameType or Philips (2005,1429) value to read"
+        None,
+        description="where several kinds of image share each DICOM slice position (e.g. Philips LABEL/CONTROL, "
+        "magnitude/phase): the ImageType, FrameType or Philips (2005,1429) value to read",
     )
 
 
@@ -117,11 +126,18 @@ class ValidationSettings(_Strict):
 class ReportSettings(_Strict):
     """What the report flags in its region QC gallery (deltarad.report.qc)."""
 
-    qc_ring_cut_max: float = Field(0.5, ge=0, le=1, description="flag an exam whose ring lost more than this share "
-                                   "of its geometric shell (air, skin, chest wall)")
+    qc_ring_cut_max: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="flag an exam whose ring lost more than this share of its geometric shell (air, skin, chest wall)",
+    )
     qc_dice_min: float = Field(0.7, ge=0, le=1, description="flag an exam whose readers' tumour Dice is below this")
-    qc_volume_z: float = Field(3.0, gt=0, description="flag a tumour volume change with |robust z| above this "
-                               "(median and 1.4826 MAD of the cohort)")
+    qc_volume_z: float = Field(
+        3.0,
+        gt=0,
+        description="flag a tumour volume change with |robust z| above this (median and 1.4826 MAD of the cohort)",
+    )
 
 
 class TableFile(_Strict):
@@ -159,7 +175,8 @@ class DeltaEntry(_Strict):
 
     pair: tuple[str, str]
     form: Literal["relative", "log_ratio", "difference"] | None = Field(
-        None, description="None = the study file's top-level `delta`")
+        None, description="None = the study file's top-level `delta`"
+    )
 
 
 class ImageEntry(_Strict):
@@ -201,34 +218,44 @@ class DesignSettings(_Strict):
 
     timepoints: list[str] | None = Field(None, description="exam names in time order, at least 2")
     deltas: list[tuple[str, str] | DeltaEntry] | None = Field(
-        None, description="pairs [before, after] (each may be {pair: [before, after], form: log_ratio}); "
-        "default [[first timepoint, second]]")
+        None,
+        description="pairs [before, after] (each may be {pair: [before, after], form: log_ratio}); "
+        "default [[first timepoint, second]]",
+    )
     image: ImageEntry | None = None
     regions: dict[str, Literal["tumour"] | BandEntry] | None = Field(
-        None, description="name: tumour (exactly one) or name: {band_mm: [inner, outer]}")
+        None, description="name: tumour (exactly one) or name: {band_mm: [inner, outer]}"
+    )
     radscores: list[RadscoreEntry] | None = None
     references: list[str | ReferenceEntry] | None = Field(
-        None, description="cohort columns of the reference models ([] for none); a mapping {name, columns} "
-        "fits one model on several columns")
+        None,
+        description="cohort columns of the reference models ([] for none); a mapping {name, columns} "
+        "fits one model on several columns",
+    )
 
 
 class Study(_Strict):
     """A study file."""
 
     cohort: TableFile = Field(description="CSV, XLSX or ODS, one row per patient")
-    features: TableFile | None = Field(None, description="long-form feature table (features.csv); else extract from images")
+    features: TableFile | None = Field(
+        None, description="long-form feature table (features.csv); else extract from images"
+    )
     patient_id: str = "patient_id"
     outcome: str = "outcome"
     ultrasound: str = "ultrasound"
     clinical: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list, description="clinical columns to treat as categorical")
     delta: Literal["relative", "log_ratio", "difference"] = Field(
-        "relative", description="change from baseline to early: (early - baseline) / baseline (the study's), "
-        "log(early / baseline) or early - baseline"
+        "relative",
+        description="change from baseline to early: (early - baseline) / baseline (the study's), "
+        "log(early / baseline) or early - baseline",
     )
     delta_near_zero: float = Field(
-        1e-3, ge=0, description="relative and log_ratio drop a feature when any patient's |baseline| (reader 1) is "
-        "below this fraction of the baseline's SD over patients"
+        1e-3,
+        ge=0,
+        description="relative and log_ratio drop a feature when any patient's |baseline| (reader 1) is "
+        "below this fraction of the baseline's SD over patients",
     )
     coding: dict[str, dict[CodedValue, list[CodedValue]]] = Field(
         default_factory=dict,
@@ -251,12 +278,17 @@ class Study(_Strict):
     report: ReportSettings = Field(default_factory=ReportSettings)
     missing: MissingSettings = Field(default_factory=MissingSettings)
     kinetics: KineticsSettings | None = Field(
-        None, description="DCE kinetics (FTV, kinetic maps, curve types: deltarad.kinetics): run when the key is "
+        None,
+        description="DCE kinetics (FTV, kinetic maps, curve types: deltarad.kinetics): run when the key is "
         "given, `kinetics: {}` for I-SPY's defaults; extraction then writes kinetics.csv and the cohort gains "
-        "delta_ftv_<after> and volume_change_<after> for design.references and clinical")
+        "delta_ftv_<after> and volume_change_<after> for design.references and clinical",
+    )
     design_settings: DesignSettings = Field(
-        default_factory=DesignSettings, alias="design", exclude=True,
-        description="the study's design (DesignSettings); Study.design is it as a deltarad.design.Design")
+        default_factory=DesignSettings,
+        alias="design",
+        exclude=True,
+        description="the study's design (DesignSettings); Study.design is it as a deltarad.design.Design",
+    )
 
     base_dir: Path = Field(Path("."), exclude=True, description="folder of the study file")
     file_name: str = Field("", exclude=True, description="name of the study file")
@@ -308,15 +340,16 @@ class Study(_Strict):
         return v
 
     @classmethod
-    def from_settings(cls, settings: "Study | Mapping | None" = None) -> "Study":
+    def from_settings(cls, settings: Study | Mapping | None = None) -> Study:
         """The study's settings without a study file (the Python API): a Study as it is, a
         mapping of study-file keys (validated, every wrong key or value named), or None for the
         study's defaults. Without a `cohort` key the cohort is the table given in memory."""
         if isinstance(settings, Study):
             return settings
         if settings is not None and not isinstance(settings, Mapping):
-            raise StudyFileError(f"settings must be a Study, a mapping of study-file keys or None, "
-                                 f"got {type(settings).__name__}")
+            raise StudyFileError(
+                f"settings must be a Study, a mapping of study-file keys or None, got {type(settings).__name__}"
+            )
         raw = {"cohort": IN_MEMORY, **(settings or {})}
         try:
             study = cls.model_validate({**raw, "base_dir": Path.cwd()})
@@ -352,9 +385,12 @@ class Study(_Strict):
 def imaging_design(imaging: ImagingSettings, *, timepoints: tuple[str, ...] = (d.BASELINE, d.EARLY)) -> d.Design:
     """The design of imaging settings alone (no `design:` section): the study's, with the phase
     `imaging.phase` and the peritumoral band [0, imaging.ring_mm]."""
-    return d.Design(timepoints=timepoints, deltas=(d.DeltaPair(timepoints[0], timepoints[1]),),
-                    image=d.ImageSpec(phase=imaging.phase),
-                    regions=(d.Region(d.INTRATUMORAL), d.Region(d.PERITUMORAL, (0.0, float(imaging.ring_mm)))))
+    return d.Design(
+        timepoints=timepoints,
+        deltas=(d.DeltaPair(timepoints[0], timepoints[1]),),
+        image=d.ImageSpec(phase=imaging.phase),
+        regions=(d.Region(d.INTRATUMORAL), d.Region(d.PERITUMORAL, (0.0, float(imaging.ring_mm)))),
+    )
 
 
 def study_design(study: Study) -> d.Design:
@@ -369,23 +405,42 @@ def study_design(study: Study) -> d.Design:
         if given.deltas is None:
             deltas = (d.DeltaPair(timepoints[0], timepoints[1], study.delta),)
         else:
-            deltas = tuple(d.DeltaPair(e.pair[0], e.pair[1], e.form or study.delta) if isinstance(e, DeltaEntry)
-                           else d.DeltaPair(e[0], e[1], study.delta) for e in given.deltas)
+            deltas = tuple(
+                d.DeltaPair(e.pair[0], e.pair[1], e.form or study.delta)
+                if isinstance(e, DeltaEntry)
+                else d.DeltaPair(e[0], e[1], study.delta)
+                for e in given.deltas
+            )
         image = d.ImageSpec(phase=study.imaging.phase) if given.image is None else _image(given.image)
         if image.map is not None and study.kinetics is None:
-            raise d.DesignError(f"image: {{map: {image.map}}} needs the study file's `kinetics:` key, which says how "
-                                "the phases are timed and chosen (`kinetics: {}` for I-SPY's defaults)")
+            raise d.DesignError(
+                f"image: {{map: {image.map}}} needs the study file's `kinetics:` key, which says how "
+                "the phases are timed and chosen (`kinetics: {}` for I-SPY's defaults)"
+            )
         regions: tuple[d.Region, ...]
         if given.regions is None:
             regions = (d.Region(d.INTRATUMORAL), d.Region(d.PERITUMORAL, (0.0, float(study.imaging.ring_mm))))
         else:
-            regions = tuple(d.Region(name, (float(v.band_mm[0]), float(v.band_mm[1]))) if isinstance(v, BandEntry)
-                            else d.Region(name) for name, v in given.regions.items())
-        references = _references(study) if given.references is not None else (
-            d.Reference(d.ULTRASOUND_COLUMN, d.ULTRASOUND_LABEL, (study.ultrasound,)),)
+            regions = tuple(
+                d.Region(name, (float(v.band_mm[0]), float(v.band_mm[1])))
+                if isinstance(v, BandEntry)
+                else d.Region(name)
+                for name, v in given.regions.items()
+            )
+        references = (
+            _references(study)
+            if given.references is not None
+            else (d.Reference(d.ULTRASOUND_COLUMN, d.ULTRASOUND_LABEL, (study.ultrasound,)),)
+        )
         radscores = _radscores(given.radscores, deltas) if given.radscores is not None else ()
-        return d.Design(timepoints=timepoints, deltas=deltas, image=image, regions=regions, radscores=radscores,
-                        references=references)
+        return d.Design(
+            timepoints=timepoints,
+            deltas=deltas,
+            image=image,
+            regions=regions,
+            radscores=radscores,
+            references=references,
+        )
     except d.DesignError as exc:
         raise StudyFileError(f"design.{exc}") from None
 
@@ -429,8 +484,9 @@ def _radscores(entries: list[RadscoreEntry], deltas: tuple[d.DeltaPair, ...]) ->
     delta_names = [p.name for p in deltas]
     for e in entries:
         if e.delta is not None and e.delta not in delta_names:
-            raise d.DesignError(f"radscores: {e.name} names delta {e.delta!r}, not in the design "
-                                f"({', '.join(delta_names)})")
+            raise d.DesignError(
+                f"radscores: {e.name} names delta {e.delta!r}, not in the design ({', '.join(delta_names)})"
+            )
         chosen = [p for p in deltas if e.delta in (None, p.name)]
         for p in chosen:
             suffix = f"_{p.after}" if e.delta is None and len(deltas) > 1 else ""
@@ -447,20 +503,26 @@ def _refuse_conflicts(study: Study) -> None:
     if given.regions is not None and "ring_mm" in imaging:
         bands = [tuple(v.band_mm) for v in given.regions.values() if isinstance(v, BandEntry)]
         if (0, study.imaging.ring_mm) not in bands:
-            raise StudyFileError(f"imaging.ring_mm ({study.imaging.ring_mm:g} mm) and design.regions (bands "
-                                 f"{', '.join(f'[{a:g}, {b:g}]' for a, b in bands) or 'none'}) both set the peritumoral "
-                                 "band: give it once, under design.regions")
+            raise StudyFileError(
+                f"imaging.ring_mm ({study.imaging.ring_mm:g} mm) and design.regions (bands "
+                f"{', '.join(f'[{a:g}, {b:g}]' for a, b in bands) or 'none'}) both set the peritumoral "
+                "band: give it once, under design.regions"
+            )
     if given.image is not None and "phase" in imaging and given.image.phase != study.imaging.phase:
-        raise StudyFileError(f"imaging.phase ({study.imaging.phase}) and design.image both set the analysed image: "
-                             "give it once, under design.image")
+        raise StudyFileError(
+            f"imaging.phase ({study.imaging.phase}) and design.image both set the analysed image: "
+            "give it once, under design.image"
+        )
     if given.references is not None and "ultrasound" in study.model_fields_set:
         columns = {c for e in given.references for c in ([e] if isinstance(e, str) else e.columns)}
         if study.ultrasound not in columns:
-            raise StudyFileError(f"ultrasound names the column {study.ultrasound!r}, which design.references do not "
-                                 "use: give the reference models once, under design.references")
+            raise StudyFileError(
+                f"ultrasound names the column {study.ultrasound!r}, which design.references do not "
+                "use: give the reference models once, under design.references"
+            )
 
 
-def _format_error(err: dict) -> str:
+def _format_error(err: Mapping) -> str:
     loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
     if err["type"] == "extra_forbidden":
         return f"unknown key '{loc}'"
@@ -473,8 +535,11 @@ def with_model_design(study: Study, design: d.Design) -> Study:
     of its own must declare the model's."""
     if study.design_settings.model_fields_set:
         if study.design != design:
-            raise StudyFileError("the study file's design: section differs from the model's; leave it out (the "
-                                 "model's applies) or declare the model's design", file=study.file_name or None)
+            raise StudyFileError(
+                "the study file's design: section differs from the model's; leave it out (the "
+                "model's applies) or declare the model's design",
+                file=study.file_name or None,
+            )
         return study
     return study.model_copy(update={"design_settings": DesignSettings.model_validate(design.to_dict())})
 

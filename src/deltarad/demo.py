@@ -1,4 +1,5 @@
 """`deltarad demo`: a generated cohort run through the whole method, and its report."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,8 +17,17 @@ class DemoRun:
     report: Path
 
 
-def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1.0, bootstrap: int = 50,
-             features_only: bool = False, design: str = "study", kinetics: bool = False) -> DemoRun:
+def run_demo(
+    out: Path,
+    *,
+    patients: int = 187,
+    seed: int = 0,
+    effect: float = 1.0,
+    bootstrap: int = 50,
+    features_only: bool = False,
+    design: str = "study",
+    kinetics: bool = False,
+) -> DemoRun:
     """Generate `patients` patients in out/cohort (DICOM DCE exams and two readers' NRRD masks, or
     with `features_only` a feature table with planted signal), run the study into out/run with
     `bootstrap` optimism-bootstrap resamples, and build its report. `design`: the study's, or
@@ -35,13 +45,20 @@ def run_demo(out: Path, *, patients: int = 187, seed: int = 0, effect: float = 1
     if features_only:
         from deltarad.simulate import generate_feature_study
 
-        study_file = generate_feature_study(out / "cohort", n_patients=patients, effect=effect, seed=seed,
-                                            internal_validation=True, design=DEMO_DESIGNS[design])
+        study_file = generate_feature_study(
+            out / "cohort",
+            n_patients=patients,
+            effect=effect,
+            seed=seed,
+            internal_validation=True,
+            design=DEMO_DESIGNS[design],
+        )
     else:
         from deltarad.synthetic.cohort import generate_cohort
 
-        study_file = generate_cohort(out / "cohort", n_patients=patients, seed=seed, effect=effect, design=design,
-                                     tissue_kinetics=kinetics)
+        study_file = generate_cohort(
+            out / "cohort", n_patients=patients, seed=seed, effect=effect, design=design, tissue_kinetics=kinetics
+        )
         if kinetics:
             add_kinetics(Path(study_file))
     run_dir = out / "run"

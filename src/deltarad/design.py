@@ -234,12 +234,15 @@ class Design:
         return {
             "timepoints": list(self.timepoints),
             "deltas": [{"pair": [d.before, d.after], "form": d.form} for d in self.deltas],
-            "image": {k: (list(v) if isinstance(v, tuple) else v)
-                      for k, v in (("phase", self.image.phase), ("subtract", self.image.subtract),
-                                   ("map", self.image.map)) if v is not None},
+            "image": {
+                k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in (("phase", self.image.phase), ("subtract", self.image.subtract), ("map", self.image.map))
+                if v is not None
+            },
             "regions": {r.name: (TUMOUR if r.is_tumour else {"band_mm": list(r.band_mm or ())}) for r in self.regions},
-            "radscores": [{"name": r.name, "label": r.label, "regions": list(r.regions), "delta": r.delta}
-                          for r in self.radscores],
+            "radscores": [
+                {"name": r.name, "label": r.label, "regions": list(r.regions), "delta": r.delta} for r in self.radscores
+            ],
             "references": [{"name": r.name, "label": r.label, "columns": list(r.columns)} for r in self.references],
         }
 
@@ -249,8 +252,11 @@ class Design:
         return cls(
             timepoints=tuple(raw["timepoints"]),
             deltas=tuple(DeltaPair(d["pair"][0], d["pair"][1], d.get("form", "relative")) for d in raw["deltas"]),
-            image=ImageSpec(phase=image.get("phase"), subtract=tuple(image["subtract"]) if image.get("subtract") else None,
-                            map=image.get("map")),
+            image=ImageSpec(
+                phase=image.get("phase"),
+                subtract=tuple(image["subtract"]) if image.get("subtract") else None,
+                map=image.get("map"),
+            ),
             regions=tuple(Region(n, None if v == TUMOUR else tuple(v["band_mm"])) for n, v in raw["regions"].items()),
             radscores=tuple(Radscore(r["name"], r["label"], tuple(r["regions"]), r["delta"]) for r in raw["radscores"]),
             references=tuple(Reference(r["name"], r["label"], tuple(r["columns"])) for r in raw["references"]),
@@ -310,7 +316,9 @@ def check_design(design: Design) -> None:
     bands = sorted((r.band_mm, r.name) for r in design.regions if r.band_mm is not None)
     for (a, b), name in bands:
         if not (0 <= a < b):
-            raise DesignError(f"regions: {name}'s band_mm must be [inner, outer] with 0 <= inner < outer, got [{a}, {b}]")
+            raise DesignError(
+                f"regions: {name}'s band_mm must be [inner, outer] with 0 <= inner < outer, got [{a}, {b}]"
+            )
     for ((a1, b1), n1), ((a2, b2), n2) in zip(bands, bands[1:]):
         if a2 < b1:
             raise DesignError(f"regions: bands {n1} [{a1:g}, {b1:g}] and {n2} [{a2:g}, {b2:g}] mm overlap")
@@ -324,10 +332,13 @@ def check_design(design: Design) -> None:
         check_name(r.name, "radscore")
         for region in r.regions:
             if region not in names:
-                raise DesignError(f"radscores: {r.name} names region {region!r}, not in the design ({', '.join(names)})")
+                raise DesignError(
+                    f"radscores: {r.name} names region {region!r}, not in the design ({', '.join(names)})"
+                )
         if r.delta not in design.delta_names:
-            raise DesignError(f"radscores: {r.name} names delta {r.delta!r}, not in the design "
-                              f"({', '.join(design.delta_names)})")
+            raise DesignError(
+                f"radscores: {r.name} names delta {r.delta!r}, not in the design ({', '.join(design.delta_names)})"
+            )
     columns = [*(r.name for r in design.radscores), *(r.name for r in design.references)]
     if len(set(columns)) != len(columns) or COMBINED in columns:
         raise DesignError(f"radscore and reference names must be distinct and not {COMBINED!r}: {columns}")

@@ -8,6 +8,7 @@ coding, applied when the cohort is read). The reference level is the first in va
 sorted factor levels make it, unless the study names another. Levels keep their JSON type in the
 model file: numbers as numbers, text as text, the reference first.
 """
+
 from __future__ import annotations
 
 import math
@@ -81,19 +82,21 @@ class Encoding:
     levels: tuple | list | None = None
 
     @classmethod
-    def categorical(cls, name: str, values: Iterable, reference: object = None) -> "Encoding":
+    def categorical(cls, name: str, values: Iterable, reference: object = None) -> Encoding:
         """Levels of `values` in value order, with `reference` (default the first) moved first."""
         levels = levels_in(values)
         if reference is not None:
             ref = level_of(reference)
             if ref not in levels:
-                raise DeltaradError(f"reference level {label(ref) if ref is not None else 'missing'!r} of "
-                                    f"'{name}' is not among its levels ({', '.join(map(label, levels))})")
+                raise DeltaradError(
+                    f"reference level {label(ref) if ref is not None else 'missing'!r} of "
+                    f"'{name}' is not among its levels ({', '.join(map(label, levels))})"
+                )
             levels = [ref, *(lvl for lvl in levels if lvl != ref)]
         return cls(name, tuple(levels))
 
     @classmethod
-    def from_dict(cls, name: str, stored: Mapping) -> "Encoding":
+    def from_dict(cls, name: str, stored: Mapping) -> Encoding:
         """The encoding a model file stores: {"type": "numeric"} or {"type": "categorical", "levels": [...]}."""
         return cls(name, None if stored["type"] == "numeric" else tuple(stored["levels"]))
 
@@ -119,8 +122,10 @@ class Encoding:
         """True where a present value cannot be encoded: a level not among `levels`, or for a
         numeric variable a value that is not a number."""
         if self.levels is None:
-            return pd.Series([not (lvl is None or isinstance(lvl, (int, float))) for lvl in map(level_of, values)],
-                             index=values.index)
+            return pd.Series(
+                [not (lvl is None or isinstance(lvl, (int, float))) for lvl in map(level_of, values)],
+                index=values.index,
+            )
         keys = set(self._keys)
         return pd.Series([(lvl is not None and lvl not in keys) for lvl in map(level_of, values)], index=values.index)
 
@@ -134,15 +139,16 @@ class Encoding:
         codes = [level_of(v) for v in values]
         if self.levels is None:
             return pd.DataFrame({self.name: [np.nan if c is None else float(c) for c in codes]}, index=values.index)
-        columns = {col: [np.nan if c is None else float(c == key) for c in codes]
-                   for col, key in zip(self.columns, self._keys[1:])}
+        columns = {
+            col: [np.nan if c is None else float(c == key) for c in codes]
+            for col, key in zip(self.columns, self._keys[1:])
+        }
         return pd.DataFrame(columns, index=values.index, dtype=float)
 
     def unseen_message(self, value: object) -> str:
         if self.levels is None:
             return f"'{self.name}' = {shown(value)} is not a number"
-        return (f"'{self.name}' = {shown(value)} was not seen in training "
-                f"(levels: {', '.join(self.level_labels)})")
+        return f"'{self.name}' = {shown(value)} was not seen in training (levels: {', '.join(self.level_labels)})"
 
     def to_dict(self) -> dict:
         if self.levels is None:
@@ -150,8 +156,12 @@ class Encoding:
         return {"type": "categorical", "levels": [level_of(lvl) for lvl in self.levels]}
 
 
-def encodings_for(df: pd.DataFrame, variables: Iterable[str], categorical: Iterable[str] = (),
-                  reference_levels: Mapping[str, object] | None = None) -> list[Encoding]:
+def encodings_for(
+    df: pd.DataFrame,
+    variables: Iterable[str],
+    categorical: Iterable[str] = (),
+    reference_levels: Mapping[str, object] | None = None,
+) -> list[Encoding]:
     """Numeric columns stay numeric; text columns and those named `categorical` get their levels
     in value order, the reference first (`reference_levels[variable]`, else the first level)."""
     categorical, reference_levels = set(categorical), dict(reference_levels or {})

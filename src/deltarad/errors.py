@@ -1,4 +1,5 @@
 """Errors a user can act on: each names the patient, the file and the problem."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,6 +50,10 @@ class CompleteEarlyResponse(StageError):
     patient is counted as a complete early response and left out of the radiomics models."""
 
     def __init__(self, *, patient: str, file: str | Path):
-        super().__init__("complete early response: the early tumour mask (reader 1) is empty; delta features "
-                         "are undefined, so the patient is left out of the radiomics models",
-                         stage=EARLY_RESPONSE_STAGE, patient=patient, file=file)
+        super().__init__(
+            "complete early response: the early tumour mask (reader 1) is empty; delta features "
+            "are undefined, so the patient is left out of the radiomics models",
+            stage=EARLY_RESPONSE_STAGE,
+            patient=patient,
+            file=file,
+        )

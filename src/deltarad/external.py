@@ -10,6 +10,7 @@ ultrasound model),
 tables/calibration.csv (calibration-in-the-large, slope, Brier per model), tables/roc.csv,
 tables/decision_curve.csv, failures.csv, and with `report` report.html.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,13 +20,13 @@ from pathlib import Path
 import pandas as pd
 
 from deltarad import outputs
-from deltarad.report import build_report
-from deltarad.report.sheets import write_study_sheets
 from deltarad.config import Study
 from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import DeltaradModel
 from deltarad.parallel import ParallelSettings
+from deltarad.report import build_report
+from deltarad.report.sheets import write_study_sheets
 from deltarad.stats.calibration import brier, calibration_slope_intercept
 from deltarad.stats.dca import decision_curve
 from deltarad.stats.roc import roc_points
@@ -60,13 +61,15 @@ class StudyPrediction:
     sheets: list[Path] = field(default_factory=list)  # one A4 HTML sheet per patient, when asked
 
 
-def predict_study(model_path: Path, study: Study, out_dir: Path, parallel: ParallelSettings | None = None, *,
-                  sheets: bool = False) -> StudyPrediction:
+def predict_study(
+    model_path: Path, study: Study, out_dir: Path, parallel: ParallelSettings | None = None, *, sheets: bool = False
+) -> StudyPrediction:
     """Score a cohort with a frozen model (the outcome column is optional) and write
     predictions.csv and failures.csv (the patients left out) into out_dir; with `sheets`, also
     one A4 HTML sheet per patient (out_dir/sheets/)."""
-    predictions, failures = score_cohort(DeltaradModel.from_json(model_path), study, out_dir, require_outcome=False,
-                                         parallel=parallel)
+    predictions, failures = score_cohort(
+        DeltaradModel.from_json(model_path), study, out_dir, require_outcome=False, parallel=parallel
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs.write_predictions(out_dir, predictions)
     outputs.write_failures(out_dir, failures)
@@ -76,8 +79,9 @@ def predict_study(model_path: Path, study: Study, out_dir: Path, parallel: Paral
     return StudyPrediction(predictions, failures, written)
 
 
-def external_validation(model_path: Path, study: Study, out_dir: Path, parallel: ParallelSettings | None = None,
-                        *, report: bool = False) -> ExternalValidation:
+def external_validation(
+    model_path: Path, study: Study, out_dir: Path, parallel: ParallelSettings | None = None, *, report: bool = False
+) -> ExternalValidation:
     """Score the study's cohort with the frozen model, evaluate it and write the results into
     out_dir (with `report`, report.html too)."""
     model = DeltaradModel.from_json(model_path)
@@ -93,8 +97,9 @@ def external_validation(model_path: Path, study: Study, out_dir: Path, parallel:
     return result
 
 
-def evaluate_external(model: DeltaradModel, predictions: pd.DataFrame, failures: pd.DataFrame,
-                      study: Study) -> ExternalValidation:
+def evaluate_external(
+    model: DeltaradModel, predictions: pd.DataFrame, failures: pd.DataFrame, study: Study
+) -> ExternalValidation:
     """Table 3 at the model's training cut-offs, calibration, ROC and decision curve of the
     frozen model's `predictions` on the external cohort."""
     if predictions[study.outcome].nunique() < 2:
@@ -107,9 +112,15 @@ def evaluate_external(model: DeltaradModel, predictions: pd.DataFrame, failures:
     design = model.design
     models = list(design.model_columns)
     y = predictions[study.outcome].to_numpy(int)
-    t3 = table3(predictions, study.outcome, table3_models(design), by="set", fit_set=EXTERNAL,
-                reference=design.comparator,
-                thresholds=model.data.get("thresholds", {}))  # the model's training cut-offs, as a frozen model is judged
+    t3 = table3(
+        predictions,
+        study.outcome,
+        table3_models(design),
+        by="set",
+        fit_set=EXTERNAL,
+        reference=design.comparator,
+        thresholds=model.data.get("thresholds", {}),
+    )  # the model's training cut-offs, as a frozen model is judged
     calibration = pd.DataFrame([
         {"model": m, **{f"calibration_{k}": v for k, v in calibration_slope_intercept(*finite(y, predictions[m])).items()},
          "brier": brier(*finite(y, predictions[m]))}

@@ -5,6 +5,7 @@ Apart from deltarad.workflow (which re-exports it for `run` and `predict`) so th
 imports what extraction needs and nothing of the modelling stack (statsmodels, scikit-learn):
 tests/test_extract_imports.py checks it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,8 +21,15 @@ from deltarad.features.delta import compute_delta
 from deltarad.parallel import ParallelSettings
 
 
-def extract_features(study: Study, cohort: pd.DataFrame, out_dir: Path, *, parallel: ParallelSettings | None = None,
-                     prune_store: bool = False, progress: bool = True):
+def extract_features(
+    study: Study,
+    cohort: pd.DataFrame,
+    out_dir: Path,
+    *,
+    parallel: ParallelSettings | None = None,
+    prune_store: bool = False,
+    progress: bool = True,
+):
     """Extract the cohort's exams (deltarad.features.extract.extract_cohort: resumable through
     out_dir/store/) and write features.csv, extraction_failures.csv, extraction_notes.csv and, with a
     `kinetics:` key, kinetics.csv."""
@@ -32,8 +40,9 @@ def extract_features(study: Study, cohort: pd.DataFrame, out_dir: Path, *, paral
     return extraction
 
 
-def extract_study(study: Study, out_dir: Path, *, parallel: ParallelSettings | None = None,
-                  prune_store: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def extract_study(
+    study: Study, out_dir: Path, *, parallel: ParallelSettings | None = None, prune_store: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`deltarad extract`: every exam's features (features.csv, extraction notes, regions/, the
     store: deltarad.features.extract) and their delta (delta_features.csv); returns the features
     and the exams that failed."""
@@ -52,8 +61,14 @@ def extract_study(study: Study, out_dir: Path, *, parallel: ParallelSettings | N
     return features, failures
 
 
-def with_kinetics(study: Study, cohort: pd.DataFrame, features: pd.DataFrame, kinetics: pd.DataFrame | None,
-                  out_dir: Path, design: Design | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def with_kinetics(
+    study: Study,
+    cohort: pd.DataFrame,
+    features: pd.DataFrame,
+    kinetics: pd.DataFrame | None,
+    out_dir: Path,
+    design: Design | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The cohort with the kinetic variables delta_ftv_<after> and volume_change_<after> of every
     delta pair joined (features.kinetic_exam), and kinetics_deltas.csv written; the cohort as it
     is where the study has no `kinetics:` key. A reference model (of `design`, default the
@@ -70,8 +85,17 @@ def with_kinetics(study: Study, cohort: pd.DataFrame, features: pd.DataFrame, ki
     joined = with_kinetic_variables(cohort, deltas, study.design)
     used = [c for c in (design or study.design).reference_columns if c in kinetic_variables(study.design.deltas)]
     blank = joined[used].isna().any(axis=1) if used else pd.Series(False, index=joined.index)
-    failures = pd.DataFrame([{"patient_id": row["patient_id"], "stage": KINETICS_STAGE,
-                              "error": "no value of " + ", ".join(c for c in used if pd.isna(row[c]))
-                              + " (a reference model's; see kinetics.csv and extraction_failures.csv)"}
-                             for _, row in joined[blank].iterrows()], columns=FAILURE_COLUMNS)
+    failures = pd.DataFrame(
+        [
+            {
+                "patient_id": row["patient_id"],
+                "stage": KINETICS_STAGE,
+                "error": "no value of "
+                + ", ".join(c for c in used if pd.isna(row[c]))
+                + " (a reference model's; see kinetics.csv and extraction_failures.csv)",
+            }
+            for _, row in joined[blank].iterrows()
+        ],
+        columns=FAILURE_COLUMNS,
+    )
     return joined[~blank].reset_index(drop=True), failures

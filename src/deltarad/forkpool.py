@@ -6,13 +6,15 @@ unit in flight with it. Those units are then run again one at a time, each in a 
 one-process pool: the innocent ones give their results, the one that kills its worker on its own
 is a failure of stage "worker", as a KilledWorker is on Dask.
 """
+
 from __future__ import annotations
 
 import multiprocessing
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 
 def available() -> bool:
@@ -32,8 +34,15 @@ def started(workers: int) -> Iterator[ProcessPoolExecutor]:
         pool.shutdown(cancel_futures=True)
 
 
-def map_guarded(pool: ProcessPoolExecutor, guarded: Callable, func: Callable, units: Sequence[Any],
-                labels: Sequence[str], finish: Callable[[int, Any], None], failure: type) -> None:
+def map_guarded(
+    pool: ProcessPoolExecutor,
+    guarded: Callable,
+    func: Callable,
+    units: Sequence[Any],
+    labels: Sequence[str],
+    finish: Callable[[int, Any], None],
+    failure: type,
+) -> None:
     """finish(i, guarded(func, units[i], i, labels[i])) for every unit, as each completes, on
     `pool`; a unit whose worker died gives failure(i, label, "worker", why)."""
     lost = _run(pool, guarded, func, units, labels, finish, range(len(units)))
@@ -41,8 +50,15 @@ def map_guarded(pool: ProcessPoolExecutor, guarded: Callable, func: Callable, un
         with started(1) as alone:
             died = _run(alone, guarded, func, units, labels, finish, [i])
         if died:
-            finish(i, failure(i, labels[i], "worker", "the worker process running this unit died "
-                                                      "(killed for memory, or a crash in compiled code)"))
+            finish(
+                i,
+                failure(
+                    i,
+                    labels[i],
+                    "worker",
+                    "the worker process running this unit died (killed for memory, or a crash in compiled code)",
+                ),
+            )
 
 
 def _run(pool, guarded, func, units, labels, finish, indices) -> set[int]:

@@ -9,6 +9,7 @@ files keep every number; only these copies round.
 
 A leaf module: it imports nothing of deltarad.
 """
+
 from __future__ import annotations
 
 import math

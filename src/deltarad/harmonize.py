@@ -11,6 +11,7 @@ neuroHarmonize 2.5.2 (fit-on-train, apply-to-new) pins numpy < 2 and cannot be u
 neuroCombat returns numpy estimates and converts a DataFrame to float32, so this module
 reimplements the same estimator and is tested against neuroCombat's output.
 """
+
 from __future__ import annotations
 
 import logging
@@ -50,13 +51,15 @@ def _empirical_bayes(s: np.ndarray, gamma_hat, delta_hat, gamma_bar, t2, a, b) -
 class ComBat:
     """Parametric empirical-Bayes ComBat on a patients x features matrix, batch = centre."""
 
-    def fit(self, X: pd.DataFrame, centre: pd.Series) -> "ComBat":
+    def fit(self, X: pd.DataFrame, centre: pd.Series) -> ComBat:
         x = X.to_numpy(float)
         centre = np.asarray(centre).astype(str)
         levels, counts = np.unique(centre, return_counts=True)
         if (counts < 2).any():
-            raise DeltaradError(f"ComBat needs at least 2 training patients per centre; centre "
-                                f"{levels[counts < 2][0]!r} has {counts[counts < 2][0]}")
+            raise DeltaradError(
+                f"ComBat needs at least 2 training patients per centre; centre "
+                f"{levels[counts < 2][0]!r} has {counts[counts < 2][0]}"
+            )
         if not np.isfinite(x).all():
             raise DeltaradError("ComBat: the training delta features contain missing or infinite values")
         self.features_ = list(X.columns)
@@ -78,8 +81,9 @@ class ComBat:
                 g, d = gamma_hat[k], delta_hat[k]
             else:
                 a, b = _inverse_gamma_prior(delta_hat[k])
-                g, d = _empirical_bayes(s[centre == c], gamma_hat[k], delta_hat[k], gamma_hat[k].mean(),
-                                        gamma_hat[k].var(ddof=1), a, b)
+                g, d = _empirical_bayes(
+                    s[centre == c], gamma_hat[k], delta_hat[k], gamma_hat[k].mean(), gamma_hat[k].var(ddof=1), a, b
+                )
             g, d = np.where(constant, 0.0, g), np.where(constant, 1.0, d)
             self.gamma_star_[str(c)], self.delta_star_[str(c)] = g, d
         return self
@@ -94,8 +98,9 @@ class ComBat:
         centre = np.asarray(centre).astype(str)
         unseen = sorted(set(centre) - set(self.centres))
         if unseen:
-            raise DeltaradError(f"centre {unseen[0]!r} was not in the training data (ComBat knows "
-                                f"{', '.join(self.centres)})")
+            raise DeltaradError(
+                f"centre {unseen[0]!r} was not in the training data (ComBat knows {', '.join(self.centres)})"
+            )
         position = {f: j for j, f in enumerate(self.features_)}
         j = np.array([position[f] for f in X.columns], dtype=int)
         x = X.to_numpy(float)
@@ -116,7 +121,7 @@ class ComBat:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ComBat":
+    def from_dict(cls, d: dict) -> ComBat:
         self = cls()
         self.features_ = list(d["features"])
         self.grand_mean_ = np.asarray(d["grand_mean"], float)
@@ -194,15 +199,17 @@ def apply_harmonization(params: dict | None, cohort: pd.DataFrame, delta: DeltaM
                     f"centre {centres[unseen].iloc[0]!r} was not among the training centres "
                     f"({', '.join(combat.centres)}), so ComBat cannot harmonise it; set "
                     "harmonize: {unseen_centre: none} in the study file to score it unharmonised",
-                    patient=str(X.index[unseen][0]))
+                    patient=str(X.index[unseen][0]),
+                )
             unseen_rows.setdefault(region, []).append(centres[unseen])
         rows = known & ~unseen
         X = X.copy()
         if rows.any():
             X.loc[rows] = combat.transform(X.loc[rows], centres[rows]).to_numpy()
         out[pair, region, reader] = X
-    for region, centres in unseen_rows.items():
+    for centres in unseen_rows.values():
         centres = pd.concat(centres)
-        log.warning("%d delta row(s) of unseen centre(s) %s left unharmonised", len(centres),
-                    ", ".join(sorted(set(centres))))
+        log.warning(
+            "%d delta row(s) of unseen centre(s) %s left unharmonised", len(centres), ", ".join(sorted(set(centres)))
+        )
     return DeltaMatrices(out)

@@ -34,6 +34,7 @@ written as each exam finishes (regions) or when all have (the tables); the featu
 tables/table3|calibration|roc|decision_curve.csv; `deltarad predict` predictions.csv and
 failures.csv.
 """
+
 from __future__ import annotations
 
 import html
@@ -50,16 +51,44 @@ from deltarad import atomic
 from deltarad.errors import FAILURE_COLUMNS
 from deltarad.formatting import journal_format
 from deltarad.runfolder import (  # the layout, re-exported: outputs writes what runfolder names
-    FAILURES, DELTA_DROPPED, DELTA_FEATURES, SPLIT, PREDICTIONS, SELECTION, SELECTED_FEATURES, MODEL, STUDY_RECORD, COHORT_FLOW, TABLES, MISSING_VALUES, VALIDATION, SELECTION_FREQUENCY, VALIDATION_FAILURES, TABLE1, TABLE2, TABLE3, CALIBRATION, ROC, DECISION_CURVE, INDEX, FEATURES, EXTRACTION_FAILURES, EXTRACTION_NOTES, KINETICS, KINETICS_DELTAS, REGIONS, write_model_file,
+    CALIBRATION,
+    COHORT_FLOW,
+    DECISION_CURVE,
+    DELTA_DROPPED,
+    DELTA_FEATURES,
+    EXTRACTION_FAILURES,
+    EXTRACTION_NOTES,
+    FAILURES,
+    FEATURES,
+    INDEX,
+    KINETICS,
+    KINETICS_DELTAS,
+    MISSING_VALUES,
+    MODEL,
+    PREDICTIONS,
+    REGIONS,
+    ROC,
+    SELECTED_FEATURES,
+    SELECTION,
+    SELECTION_FREQUENCY,
+    SPLIT,
+    STUDY_RECORD,
+    TABLE1,
+    TABLE2,
+    TABLE3,
+    TABLES,
+    VALIDATION,
+    VALIDATION_FAILURES,
+    write_model_file,
 )
 
 if TYPE_CHECKING:
-
     from deltarad.features.extract import Extraction
     from deltarad.modeling.pipeline import FitResult
     from deltarad.modeling.validation import ValidationResult
     from deltarad.preflight import StudyCheck
     from deltarad.study_tables import StudyTables
+
 
 def write_extraction(out_dir: Path, extraction: Extraction) -> None:
     atomic.write_csv(out_dir / FEATURES, extraction.features)
@@ -135,8 +164,9 @@ def write_study_tables(out_dir: Path, tables: StudyTables) -> None:
         write_table(table.frame, out_dir / name, table.title, notes=table.notes)
 
 
-def write_external_tables(out_dir: Path, table3: pd.DataFrame, calibration: pd.DataFrame, roc: pd.DataFrame,
-                          decision_curve: pd.DataFrame) -> None:
+def write_external_tables(
+    out_dir: Path, table3: pd.DataFrame, calibration: pd.DataFrame, roc: pd.DataFrame, decision_curve: pd.DataFrame
+) -> None:
     """An external validation's tables: Table 3 at the model's own cut-offs, calibration, ROC
     points and the decision curve (numbers only: the report formats them)."""
     atomic.write_csv(out_dir / TABLE3, table3)
@@ -162,8 +192,9 @@ def write_link_table(path: Path, links: pd.DataFrame) -> Path:
     return path
 
 
-def write_table(df: pd.DataFrame, csv_path: str | Path, title: str | None = None,
-                notes: Sequence[str] = ()) -> list[Path]:
+def write_table(
+    df: pd.DataFrame, csv_path: str | Path, title: str | None = None, notes: Sequence[str] = ()
+) -> list[Path]:
     """Write `df` as numeric CSV, and beside it a journal-formatted .xlsx and .html (same stem),
     with `notes` (footnotes) below the table in both.
 
@@ -184,11 +215,12 @@ def write_table(df: pd.DataFrame, csv_path: str | Path, title: str | None = None
     written.append(xlsx_path)
     heading = f"<h1>{html.escape(title)}</h1>\n" if title else ""
     page = (
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>'
         f"{html.escape(title or csv_path.stem)}</title>\n<style>table{{border-collapse:collapse;font-family:sans-serif}}"
         "th,td{padding:2px 8px;border-bottom:1px solid #ccc;text-align:left}</style></head><body>\n"
         f"{heading}{pretty.to_html(index=False, escape=True, border=0)}\n"
-        + "".join(f"<p>{html.escape(note)}</p>\n" for note in notes) + "</body></html>\n"
+        + "".join(f"<p>{html.escape(note)}</p>\n" for note in notes)
+        + "</body></html>\n"
     )
     written.append(atomic.write_text(csv_path.with_suffix(".html"), page))
     return written
@@ -214,6 +246,7 @@ SHEETS = "sheets"
 CHECK_EXAMS = "check.csv"
 CHECK_PATIENTS = "check_patients.csv"
 CHECK_CODING = "check_coding.csv"
+
 
 def report_path(run_dir: Path) -> Path:
     """Where the report goes when no --out is given."""

@@ -14,15 +14,17 @@ function of its inputs, and the caller orders the results by unit, not by comple
 On an existing cluster the workers must see the same file paths (shared storage) and run the
 same deltarad version.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from deltarad import forkpool
 from deltarad.errors import DeltaradError
@@ -143,10 +145,7 @@ def _map_on_dask(func, units, labels, finish, settings: ParallelSettings) -> Non
     from distributed import as_completed
 
     with dask_client(settings) as client:
-        futures = {
-            client.submit(_guarded, func, unit, i, labels[i], pure=False): i
-            for i, unit in enumerate(units)
-        }
+        futures = {client.submit(_guarded, func, unit, i, labels[i], pure=False): i for i, unit in enumerate(units)}
         for future in as_completed(futures):
             index = futures.pop(future)
             try:
@@ -168,7 +167,9 @@ def _guarded(func: Callable[[Any], Any], unit: Any, index: int, label: str) -> A
 
 def _format_seconds(seconds: float) -> str:
     seconds = int(round(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
 
 
 class Progress:
@@ -182,15 +183,20 @@ class Progress:
         self._step = max(1, total // 50)
         self._rich: Any = None  # a rich.progress.Progress while shown on a terminal
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.enabled and sys.stderr.isatty():
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
             from rich.progress import Progress as RichProgress
 
             self._rich = RichProgress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"),
-                TimeRemainingColumn(), transient=False,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                transient=False,
             )
             self._rich.start()
             self._task = self._rich.add_task(self.stage, total=self.total, failed=0)
@@ -214,6 +220,11 @@ class Progress:
         elif failed or self.done % self._step == 0 or self.done == self.total:
             log.info(
                 "%s: %d/%d done (%s), %d failed, elapsed %s, ETA %s",
-                self.stage, self.done, self.total, label, self.failed,
-                _format_seconds(time.perf_counter() - self._start), _format_seconds(self.eta_s()),
+                self.stage,
+                self.done,
+                self.total,
+                label,
+                self.failed,
+                _format_seconds(time.perf_counter() - self._start),
+                _format_seconds(self.eta_s()),
             )

@@ -12,15 +12,16 @@ and ultrasound values. Each patient's status says whether a run would leave them
 Nothing here writes files (deltarad.outputs.write_check does); one bad exam becomes its row, never an
 exception.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,15 @@ from deltarad.imaging import io
 from deltarad.imaging.air import exam_air
 from deltarad.imaging.finite import non_finite_checked
 from deltarad.imaging.geometry import checked_mask
-from deltarad.imaging.preprocess import Grid, crop_grid, itk_threads, lesion_box, output_grid, resample_label, resample_mask
+from deltarad.imaging.preprocess import (
+    Grid,
+    crop_grid,
+    itk_threads,
+    lesion_box,
+    output_grid,
+    resample_label,
+    resample_mask,
+)
 from deltarad.imaging.regions import peritumoral_ring
 from deltarad.modeling.pipeline import enough_training_patients
 from deltarad.modeling.split import study_split
@@ -44,13 +53,41 @@ from deltarad.tablefile import is_given
 log = logging.getLogger("deltarad.check")
 
 EXAM_COLUMNS = [
-    "patient_id", "timepoint", "status", "image", "image_files", "phase", "reader_notes", "size", "spacing_mm",
-    "mask", "mask_ml", "mask_in_fov", "reader2", "reader2_ml", "reader2_dice", "air_threshold",
-    "air_threshold_from", "ring_geometric_ml", "ring_ml", "ring_removed_share", "reader2_ring_ml", "warnings",
-    "error", "seconds",
+    "patient_id",
+    "timepoint",
+    "status",
+    "image",
+    "image_files",
+    "phase",
+    "reader_notes",
+    "size",
+    "spacing_mm",
+    "mask",
+    "mask_ml",
+    "mask_in_fov",
+    "reader2",
+    "reader2_ml",
+    "reader2_dice",
+    "air_threshold",
+    "air_threshold_from",
+    "ring_geometric_ml",
+    "ring_ml",
+    "ring_removed_share",
+    "reader2_ring_ml",
+    "warnings",
+    "error",
+    "seconds",
 ]
-PATIENT_COLUMNS = ["patient_id", "status", "left_out_because", "warnings", "clinical_missing", "outcome",
-                   "ultrasound", "reader2"]
+PATIENT_COLUMNS = [
+    "patient_id",
+    "status",
+    "left_out_because",
+    "warnings",
+    "clinical_missing",
+    "outcome",
+    "ultrasound",
+    "reader2",
+]
 CODING_COLUMNS = ["column", "value", "patients", "maps_to"]
 
 #: A ring that loses more than this share of its geometric shell to air, skin and chest wall is
@@ -89,8 +126,14 @@ class StudyCheck:
 # ----------------------------------------------------------------------------- one exam
 
 
-def check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, base: Path | None = None,
-               design: Design | None = None) -> dict:
+def check_exam(
+    case_row: Mapping,
+    timepoint: str,
+    settings: ImagingSettings,
+    *,
+    base: Path | None = None,
+    design: Design | None = None,
+) -> dict:
     """One exam's row (EXAM_COLUMNS); status is ok, warning or failed (then `error` says why).
 
     `base`: paths under this folder are shown relative to it. `design`: the study's (None: that of
@@ -103,8 +146,12 @@ def check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, 
         settings = settings.model_copy(update={"ring_mm": outermost})
     pid = str(case_row["patient_id"])
     row: dict = dict.fromkeys(EXAM_COLUMNS, None)
-    row.update(patient_id=pid, timepoint=timepoint, reader2="no",
-               phase=design.image.phase if design.image.phase is not None else design.image.describe())
+    row.update(
+        patient_id=pid,
+        timepoint=timepoint,
+        reader2="no",
+        phase=design.image.phase if design.image.phase is not None else design.image.describe(),
+    )
     warnings: list[str] = []
     start = time.perf_counter()
     try:
@@ -119,25 +166,44 @@ def check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, 
     return row
 
 
-def _check_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings, row: dict, warnings: list[str],
-                base: Path | None, design: Design) -> None:
+def _check_exam(
+    case_row: Mapping,
+    timepoint: str,
+    settings: ImagingSettings,
+    row: dict,
+    warnings: list[str],
+    base: Path | None,
+    design: Design,
+) -> None:
     pid = row["patient_id"]
     image_path = _required(case_row, f"{timepoint}_image", pid)
     row["image"] = _shown_path(image_path, base)
     row["image_files"] = _file_count(Path(image_path))
-    image, native, reader_notes = io.read_design_image(image_path, settings, design.image, patient=pid,
-                                                       series=case_row.get(f"{timepoint}_series"))
+    image, native, reader_notes = io.read_design_image(
+        image_path, settings, design.image, patient=pid, series=case_row.get(f"{timepoint}_series")
+    )
     row["reader_notes"] = "; ".join(reader_notes)
     row["size"] = "x".join(str(n) for n in image.GetSize())
     row["spacing_mm"] = "x".join(f"{s:.4g}" for s in image.GetSpacing())
-    masks = _check_masks(case_row, timepoint, settings, image, row, warnings, base, later=timepoint != design.timepoints[0])
+    masks = _check_masks(
+        case_row, timepoint, settings, image, row, warnings, base, later=timepoint != design.timepoints[0]
+    )
     image, finite_notes = non_finite_checked(image, masks, design.outermost_mm, patient=pid, file=image_path)
     warnings += finite_notes
     _check_ring(case_row, timepoint, settings, image if native is None else native, masks, row, warnings)
 
 
-def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, image: sitk.Image, row: dict,
-                 warnings: list[str], base: Path | None, *, later: bool) -> dict[int, sitk.Image]:
+def _check_masks(
+    case_row: Mapping,
+    timepoint: str,
+    settings: ImagingSettings,
+    image: sitk.Image,
+    row: dict,
+    warnings: list[str],
+    base: Path | None,
+    *,
+    later: bool,
+) -> dict[int, sitk.Image]:
     """Each reader's mask on the image grid (as extraction checks it); volumes, field of view, Dice."""
     pid = row["patient_id"]
     masks: dict[int, sitk.Image] = {}
@@ -145,8 +211,13 @@ def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, i
         path = case_row.get(column) if reader == 2 else _required(case_row, column, pid)
         if path is None or not is_given(path):
             continue
-        drawn = io.read_mask(path, label=settings.mask_label, patient=pid, reference=image,
-                             reference_path=case_row.get(f"{timepoint}_image"))
+        drawn = io.read_mask(
+            path,
+            label=settings.mask_label,
+            patient=pid,
+            reference=image,
+            reference_path=case_row.get(f"{timepoint}_image"),
+        )
         if later and reader == 1 and not np.any(sitk.GetArrayViewFromImage(drawn)):
             raise CompleteEarlyResponse(patient=pid, file=path)  # as extraction counts it
         inside = share_inside(drawn, image)
@@ -167,13 +238,21 @@ def _check_masks(case_row: Mapping, timepoint: str, settings: ImagingSettings, i
     return masks
 
 
-def _check_ring(case_row: Mapping, timepoint: str, settings: ImagingSettings, image: sitk.Image,
-                masks: dict[int, sitk.Image], row: dict, warnings: list[str]) -> None:
+def _check_ring(
+    case_row: Mapping,
+    timepoint: str,
+    settings: ImagingSettings,
+    image: sitk.Image,
+    masks: dict[int, sitk.Image],
+    row: dict,
+    warnings: list[str],
+) -> None:
     """The air threshold and each reader's ring after exclusions; an empty ring fails the exam."""
     pid = row["patient_id"]
     chest_path = case_row.get(f"{timepoint}_chest_wall")
-    chest_wall = (io.read_chest_wall(chest_path, image, patient=pid)
-                  if chest_path is not None and is_given(chest_path) else None)
+    chest_wall = (
+        io.read_chest_wall(chest_path, image, patient=pid) if chest_path is not None and is_given(chest_path) else None
+    )
     threshold, air = exam_air(image, settings.air_threshold)
     row["air_threshold"] = None if threshold.value is None else round(threshold.value, 4)
     row["air_threshold_from"] = threshold.source
@@ -184,14 +263,22 @@ def _check_ring(case_row: Mapping, timepoint: str, settings: ImagingSettings, im
     row["ring_geometric_ml"], row["ring_ml"] = round(geometric_ml, 3), round(ring_ml, 3)
     row["ring_removed_share"] = round(1 - ring_ml / geometric_ml, 4)
     if row["ring_removed_share"] > RING_REMOVED_WARNING:
-        warnings.append(f"{100 * row['ring_removed_share']:.0f}% of the {settings.ring_mm:g} mm ring removed as air, "
-                        "skin or chest wall")
+        warnings.append(
+            f"{100 * row['ring_removed_share']:.0f}% of the {settings.ring_mm:g} mm ring removed as air, "
+            "skin or chest wall"
+        )
     if 2 in rings:
         row["reader2_ring_ml"] = round(rings[2][1], 3)
 
 
-def ring_volumes(image: sitk.Image, masks: Mapping[int, sitk.Image], air: sitk.Image, settings: ImagingSettings,
-                 *, chest_wall: sitk.Image | None = None) -> dict[int, tuple[float, float]]:
+def ring_volumes(
+    image: sitk.Image,
+    masks: Mapping[int, sitk.Image],
+    air: sitk.Image,
+    settings: ImagingSettings,
+    *,
+    chest_wall: sitk.Image | None = None,
+) -> dict[int, tuple[float, float]]:
     """Per reader: (geometric ring, ring after air, skin and chest wall) in mL, on extraction's
     grid (settings.resample_mm) cropped around the lesions; masks and `air` (exam_air) on the
     image's grid. An empty or nearly empty ring is a CaseError, as in extraction."""
@@ -208,8 +295,9 @@ def ring_volumes(image: sitk.Image, masks: Mapping[int, sitk.Image], air: sitk.I
         tumour = resample_mask(mask, grid)
         if not np.any(sitk.GetArrayViewFromImage(tumour)):
             raise CaseError(f"reader {reader}: lesion smaller than a voxel after resampling")
-        ring = peritumoral_ring(tumour, ring_mm=settings.ring_mm, air=air, body=body, skin_mm=settings.skin_mm,
-                                chest_wall=wall)
+        ring = peritumoral_ring(
+            tumour, ring_mm=settings.ring_mm, air=air, body=body, skin_mm=settings.skin_mm, chest_wall=wall
+        )
         ring.check(settings.ring_mm, reader=reader)
         out[reader] = (ring.stats["ring_voxels_geometric"] * voxel_ml, ring.stats["ring_voxels_kept"] * voxel_ml)
     return out
@@ -320,9 +408,15 @@ def _too_few_for_modelling(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame
     return []
 
 
-def check_exams(cohort: pd.DataFrame, settings: ImagingSettings, *, base: Path | None = None,
-                parallel: ParallelSettings | None = None, progress: bool = True,
-                design: Design | None = None) -> list[dict]:
+def check_exams(
+    cohort: pd.DataFrame,
+    settings: ImagingSettings,
+    *,
+    base: Path | None = None,
+    parallel: ParallelSettings | None = None,
+    progress: bool = True,
+    design: Design | None = None,
+) -> list[dict]:
     """check_exam of every (patient, timepoint of the design) of the cohort, in cohort order."""
     parallel = parallel or ParallelSettings(workers=0)
     design = design if design is not None else imaging_design(settings)
@@ -334,18 +428,35 @@ def check_exams(cohort: pd.DataFrame, settings: ImagingSettings, *, base: Path |
         if row["status"] != "ok":
             log.info("check: %s %s: %s", row["patient_id"], row["timepoint"], row["error"] or row["warnings"])
 
-    lost = map_units(partial(_check_unit, settings=settings, base=base, one_thread=parallel.workers != 0, design=design),
-                     units, [f"{row['patient_id']} {tp}" for row, tp in units], keep,
-                     settings=parallel, stage="check", progress=progress)
+    lost = map_units(
+        partial(_check_unit, settings=settings, base=base, one_thread=parallel.workers != 0, design=design),
+        units,
+        [f"{row['patient_id']} {tp}" for row, tp in units],
+        keep,
+        settings=parallel,
+        stage="check",
+        progress=progress,
+    )
     for failure in lost:  # the worker died: check_exam itself never raises
         row, tp = units[failure.index]
-        rows[failure.index] = {**dict.fromkeys(EXAM_COLUMNS), "patient_id": str(row["patient_id"]), "timepoint": tp,
-                               "status": "failed", "error": failure.error}
+        rows[failure.index] = {
+            **dict.fromkeys(EXAM_COLUMNS),
+            "patient_id": str(row["patient_id"]),
+            "timepoint": tp,
+            "status": "failed",
+            "error": failure.error,
+        }
     return [rows[i] for i in range(len(units))]
 
 
-def _check_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, base: Path | None, one_thread: bool,
-                design: Design | None = None) -> dict:
+def _check_unit(
+    unit: tuple[Mapping, str],
+    *,
+    settings: ImagingSettings,
+    base: Path | None,
+    one_thread: bool,
+    design: Design | None = None,
+) -> dict:
     """The work unit: check_exam of one (cohort row, timepoint); on one ITK thread where workers
     share the cores."""
     row, timepoint = unit
@@ -355,8 +466,9 @@ def _check_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, base: P
         return check_exam(row, timepoint, settings, base=base, design=design)
 
 
-def _patients(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame,
-              exams: pd.DataFrame) -> pd.DataFrame:
+def _patients(
+    study: Study, raw: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame, exams: pd.DataFrame
+) -> pd.DataFrame:
     ids = raw[study.patient_id].astype(str).str.strip()
     imputes = getattr(getattr(study, "missing", None), "policy", None) == "mice"
     usable = cohort.set_index("patient_id")
@@ -373,22 +485,27 @@ def _patients(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame, failures: p
             # a kinetic variable (delta_ftv_<after>) is derived at extraction: not in the cohort file
             missing = [c for c in study.clinical if c in usable.columns and pd.isna(usable.at[pid, c])]
             if missing and not imputes:
-                reasons.append(f"no value of {', '.join(repr(c) for c in missing)} "
-                               "(left out of the models that use it)")
+                reasons.append(
+                    f"no value of {', '.join(repr(c) for c in missing)} (left out of the models that use it)"
+                )
         mine = exams[exams["patient_id"] == pid]
         reasons += [f"{r.timepoint}: {r.error}" for r in mine.itertuples() if r.status == "failed"]
         warned = [f"{r.timepoint}: {r.warnings}" for r in mine.itertuples() if r.warnings]
         with_r2 = [r.timepoint for r in mine.itertuples() if r.reader2 == "yes"]
-        rows.append({
-            "patient_id": pid,
-            "status": "left out" if reasons else ("warning" if warned else "ok"),
-            "left_out_because": "; ".join(reasons),
-            "warnings": "; ".join(warned),
-            "clinical_missing": ", ".join(missing) + (" (imputed)" if missing and imputes else ""),
-            "outcome": _shown_value(raw[study.outcome].iat[i]) if study.outcome in raw.columns else None,
-            "ultrasound": _shown_value(raw[read].iat[i]) if read in raw.columns else None,
-            "reader2": "both" if len(with_r2) == len(study.design.timepoints) else (with_r2[0] if with_r2 else "none"),
-        })
+        rows.append(
+            {
+                "patient_id": pid,
+                "status": "left out" if reasons else ("warning" if warned else "ok"),
+                "left_out_because": "; ".join(reasons),
+                "warnings": "; ".join(warned),
+                "clinical_missing": ", ".join(missing) + (" (imputed)" if missing and imputes else ""),
+                "outcome": _shown_value(raw[study.outcome].iat[i]) if study.outcome in raw.columns else None,
+                "ultrasound": _shown_value(raw[read].iat[i]) if read in raw.columns else None,
+                "reader2": "both"
+                if len(with_r2) == len(study.design.timepoints)
+                else (with_r2[0] if with_r2 else "none"),
+            }
+        )
     return pd.DataFrame(rows, columns=PATIENT_COLUMNS)
 
 
@@ -399,8 +516,9 @@ def _coding(study: Study, raw: pd.DataFrame, cohort: pd.DataFrame) -> pd.DataFra
     ids = raw[study.patient_id].astype(str).str.strip()
     rows = []
     design = study.design
-    references = [("ultrasound" if r.name == ULTRASOUND_COLUMN else "reference", c)
-                  for r in design.references for c in r.columns]
+    references = [
+        ("ultrasound" if r.name == ULTRASOUND_COLUMN else "reference", c) for r in design.references for c in r.columns
+    ]
     for role, column in dict.fromkeys([("outcome", study.outcome), *references]):
         if column not in raw.columns:
             continue
@@ -432,12 +550,15 @@ def summary_lines(result: StudyCheck) -> list[str]:
     counts = exams["status"].value_counts()
     lines = []
     if len(exams):
-        lines.append(f"exams: {len(exams)} checked, {counts.get('ok', 0)} ok, {counts.get('warning', 0)} with "
-                     f"warnings, {counts.get('failed', 0)} failing ({exams['seconds'].mean():.2f} s per exam)")
+        lines.append(
+            f"exams: {len(exams)} checked, {counts.get('ok', 0)} ok, {counts.get('warning', 0)} with "
+            f"warnings, {counts.get('failed', 0)} failing ({exams['seconds'].mean():.2f} s per exam)"
+        )
     lines.append(f"patients: {len(patients)}, {len(result.left_out)} would be left out")
     lines += _listed([f"  {r.patient_id}: {r.left_out_because}" for r in result.left_out.itertuples()])
-    lines += _listed([f"  {r.patient_id} (warning): {r.warnings}"
-                      for r in patients[patients["status"] == "warning"].itertuples()])
+    lines += _listed(
+        [f"  {r.patient_id} (warning): {r.warnings}" for r in patients[patients["status"] == "warning"].itertuples()]
+    )
     for column, part in result.coding.groupby("column", sort=False):
         values = ", ".join(f"{v.value!r} -> {v.maps_to} ({v.patients})" for v in part.itertuples())
         lines.append(f"{column}: {values}")

@@ -29,6 +29,7 @@ def study_record(study: Study) -> dict:
         "settings": study.model_dump(mode="json"),
         "design": study.design.to_dict(),
         "pyradiomics_params": {"file": params.name, "settings": yaml.safe_load(params.read_text(encoding="utf-8"))}
-        if params.is_file() else {"file": params.name, "settings": {}},
+        if params.is_file()
+        else {"file": params.name, "settings": {}},
         "software": {"python": platform.python_version(), **software_versions()},
     }

@@ -80,8 +80,9 @@ def qc_paths(regions_dir: Path, patient_id: str, timepoint: str) -> tuple[Path, 
     return folder / f"qc_{timepoint}.png", folder / f"qc_{timepoint}.json"
 
 
-def write_region_masks(regions_dir: Path, patient_id: str, timepoint: str,
-                       regions: dict[tuple[str, int], sitk.Image]) -> list[Path]:
+def write_region_masks(
+    regions_dir: Path, patient_id: str, timepoint: str, regions: dict[tuple[str, int], sitk.Image]
+) -> list[Path]:
     """Each (region, reader) mask of one exam as compressed NRRD."""
     import SimpleITK as sitk
 
@@ -101,10 +102,17 @@ def write_region_masks(regions_dir: Path, patient_id: str, timepoint: str,
 class ExamQCImage(Protocol):
     """What write_exam_qc needs of an exam's QC (deltarad.features.region_qc.ExamQC)."""
 
-    patient_id: str
-    timepoint: str
-    png: bytes
-    numbers: dict
+    @property
+    def patient_id(self) -> str: ...
+
+    @property
+    def timepoint(self) -> str: ...
+
+    @property
+    def png(self) -> bytes: ...
+
+    @property
+    def numbers(self) -> dict: ...
 
 
 def write_exam_qc(regions_dir: Path, qc: ExamQCImage) -> tuple[Path, Path]:

@@ -21,6 +21,7 @@ With `centres` > 1 each patient gets a `centre` (centre1, centre2, ...) and, wit
 scales its spread by exp(N(0, centre_effect / 2)): a scanner/protocol effect for ComBat to
 remove. These draws use their own random stream, so the rest of the table is unchanged.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +33,6 @@ from scipy.stats import norm
 
 from deltarad import atomic
 from deltarad.design import (
-    default_radscores,
     BASELINE,
     DELTA_KEYS,
     EARLY,
@@ -42,6 +42,7 @@ from deltarad.design import (
     DeltaPair,
     Design,
     Region,
+    default_radscores,
 )
 
 CLINICAL = ["age", "ca153", "subtype", "ki67"]
@@ -131,8 +132,11 @@ def design_delta_table(features: pd.DataFrame, design: Design) -> pd.DataFrame:
     for d in design.deltas:
         before, after = at[d.before], at[d.after].reindex(at[d.before].index)
         with np.errstate(divide="ignore", invalid="ignore"):
-            change = {"relative": (after - before) / before, "log_ratio": np.log(after / before),
-                      "difference": after - before}[d.form]
+            change = {
+                "relative": (after - before) / before,
+                "log_ratio": np.log(after / before),
+                "difference": after - before,
+            }[d.form]
         regions, readers = change.index.get_level_values("region"), change.index.get_level_values("reader")
         for region in design.region_names:
             reader1 = (regions == region) & (readers == 1)
@@ -147,17 +151,27 @@ def design_section(design: Design) -> dict:
     """The study file's `design:` section of a design (the issue's shape: deltas as pairs,
     regions as tumour or {band_mm: [inner, outer]}, a reference as its column or {name, label, columns})."""
     raw = design.to_dict()
-    radscores = {} if design.radscores == default_radscores(design.regions, design.deltas) else {
-        "radscores": [{"name": r.name, "label": r.label, "regions": list(r.regions), "delta": r.delta}
-                      for r in design.radscores]}
+    radscores = (
+        {}
+        if design.radscores == default_radscores(design.regions, design.deltas)
+        else {
+            "radscores": [
+                {"name": r.name, "label": r.label, "regions": list(r.regions), "delta": r.delta}
+                for r in design.radscores
+            ]
+        }
+    )
     return {
         "timepoints": raw["timepoints"],
         "deltas": [d["pair"] if d["form"] == "relative" else d for d in raw["deltas"]],
         "image": raw["image"],
         "regions": raw["regions"],
-        "references": [r.columns[0] if (r.name == ULTRASOUND_COLUMN or r.name == r.label == r.columns[0])
-                       and len(r.columns) == 1 else {"name": r.name, "label": r.label, "columns": list(r.columns)}
-                       for r in design.references],
+        "references": [
+            r.columns[0]
+            if (r.name == ULTRASOUND_COLUMN or r.name == r.label == r.columns[0]) and len(r.columns) == 1
+            else {"name": r.name, "label": r.label, "columns": list(r.columns)}
+            for r in design.references
+        ],
         **radscores,
     }
 
@@ -202,16 +216,18 @@ def generate_feature_study(
     parts = []
     if design is None:
         for region in ("intratumoral", "peritumoral"):
-            part = _region_features(rng, y, n_features, n_planted, effect, reader2_rows, centre_rng, centre,
-                                    centre_effect)
+            part = _region_features(
+                rng, y, n_features, n_planted, effect, reader2_rows, centre_rng, centre, centre_effect
+            )
             parts.append(part.assign(region=region))
     else:  # its own random stream: the study's table above is unchanged
         design_rng = np.random.default_rng([seed, 2])
         # the patient's response at each later exam: `effect` SDs apart between outcomes, seen by every region
         response = {tp: effect * (y - 0.5) + design_rng.standard_normal(n) for tp in design.timepoints[1:]}
         for region in design.region_names:
-            part = _design_region_features(design_rng, y, n_features, n_planted, response, reader2_rows,
-                                           design.timepoints)
+            part = _design_region_features(
+                design_rng, y, n_features, n_planted, response, reader2_rows, design.timepoints
+            )
             parts.append(part.assign(region=region))
         # a tumour-volume change that follows the outcome (a continuous clinical reference)
         cohort["volume_change"] = np.round(-0.3 - 0.25 * y + 0.2 * design_rng.standard_normal(n), 3)

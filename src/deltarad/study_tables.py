@@ -10,6 +10,7 @@ references compares nothing, and Table 3 says so. With internal validation, the 
 also carry the apparent, optimism and optimism-corrected AUC, calibration slope and Brier score
 and the cross-validated mean of each.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ from deltarad.modeling.validation import ValidationResult
 from deltarad.stats.pooling import POOLED_NOTE, table2_pooled
 from deltarad.stats.tables import nested_note, table1, table2, table3
 
-NO_COMPARATOR_NOTE = ("The design declares no reference model (references: []): the DeLong p, IDI and NRI "
-                      "columns compare nothing and are empty.")
+NO_COMPARATOR_NOTE = (
+    "The design declares no reference model (references: []): the DeLong p, IDI and NRI "
+    "columns compare nothing and are empty."
+)
 
 
 def table3_models(design: Design) -> list[str]:
@@ -59,8 +62,9 @@ class StudyTables:
     table3: JournalTable
 
 
-def study_tables(study: Study, cohort: pd.DataFrame, result: FitResult,
-                 internal: ValidationResult | None = None) -> StudyTables:
+def study_tables(
+    study: Study, cohort: pd.DataFrame, result: FitResult, internal: ValidationResult | None = None
+) -> StudyTables:
     """Tables 1-3 of the fit `result` on `cohort` (with `internal`'s columns in Table 3)."""
     design = Design.from_dict(result.model["design"])
     radscores = [rs.name for rs in design.radscores]
@@ -74,16 +78,35 @@ def study_tables(study: Study, cohort: pd.DataFrame, result: FitResult,
 
     training = data[data["set"] == "training"].merge(p[["patient_id", *radscores]], on="patient_id")
     if result.imputed:  # mice: every imputed training set, pooled by Rubin's rules
-        t2 = table2_pooled(result.imputed, study.outcome, [*variables, *radscores], categorical,
-                           reference_levels=study.reference_levels)
+        t2 = table2_pooled(
+            result.imputed,
+            study.outcome,
+            [*variables, *radscores],
+            categorical,
+            reference_levels=study.reference_levels,
+        )
     else:
-        t2 = table2(training, study.outcome, variables=[*variables, *radscores], categorical=categorical,
-                    reference_levels=study.reference_levels)
+        t2 = table2(
+            training,
+            study.outcome,
+            variables=[*variables, *radscores],
+            categorical=categorical,
+            reference_levels=study.reference_levels,
+        )
 
     nested = nested_models(design, result.model[COMBINED]["terms"])
-    t3 = table3(p, study.outcome, table3_models(design), by="set", fit_set="training",
-                reference=design.comparator, nested=nested)
-    t3.insert(2, "n", t3[["tp", "fp", "tn", "fn"]].sum(axis=1))  # patients the model scored (a blank costs the combined)
+    t3 = table3(
+        p,
+        study.outcome,
+        table3_models(design),
+        by="set",
+        fit_set="training",
+        reference=design.comparator,
+        nested=nested,
+    )
+    t3.insert(
+        2, "n", t3[["tp", "fp", "tn", "fn"]].sum(axis=1)
+    )  # patients the model scored (a blank costs the combined)
     if internal is not None:
         extra = internal.wide()
         t3 = t3.merge(extra, on="model", how="left")
@@ -94,8 +117,11 @@ def study_tables(study: Study, cohort: pd.DataFrame, result: FitResult,
         notes.insert(0, f"nested_optimistic: {nested_note(design.model_labels[design.comparator].lower())}")
     return StudyTables(
         JournalTable(t1, "Table 1. Patient characteristics by outcome"),
-        JournalTable(t2, "Table 2. Logistic regression in the training set",
-                     [POOLED_NOTE.format(m=len(result.imputed))] if result.imputed else []),
+        JournalTable(
+            t2,
+            "Table 2. Logistic regression in the training set",
+            [POOLED_NOTE.format(m=len(result.imputed))] if result.imputed else [],
+        ),
         JournalTable(t3, "Table 3. Performance of the models", notes),
     )
 

@@ -8,6 +8,7 @@ surrounding whitespace and blank cells are missing; a column is numeric when eve
 is a number; id columns stay text exactly as written ("007" stays "007", a spreadsheet's 1001 is
 "1001").
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,7 +50,7 @@ class Table:
         return f"{self.row_word}{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"
 
     @classmethod
-    def of_frame(cls, frame: pd.DataFrame, what: str, *, text_columns: tuple[str, ...] = ()) -> "Table":
+    def of_frame(cls, frame: pd.DataFrame, what: str, *, text_columns: tuple[str, ...] = ()) -> Table:
         """A table given in memory (a DataFrame), named `what` in errors: rows numbered from 1,
         `text_columns` (ids) as text, as read_table_file keeps them."""
         frame = frame.reset_index(drop=True).copy()
@@ -59,8 +60,15 @@ class Table:
         return cls(frame, np.arange(1, len(frame) + 1), Path(what), "row", "a DataFrame")
 
 
-def read_table_file(path: str | Path, what: str, *, sheet: str | int | None = None, delimiter: str | None = None,
-                    decimal: str | None = None, text_columns: tuple[str, ...] = ()) -> Table:
+def read_table_file(
+    path: str | Path,
+    what: str,
+    *,
+    sheet: str | int | None = None,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    text_columns: tuple[str, ...] = (),
+) -> Table:
     """Read a CSV, XLSX or ODS table; `text_columns` (ids) are kept as text. Errors name the file."""
     path = Path(path)
     if not path.is_file():
@@ -134,8 +142,9 @@ def sniff_delimiter(text: str) -> str | None:
     return consistent[0] if consistent else best
 
 
-def _read_text(path: Path, what: str, delimiter: str | None,
-               text_columns: set[str]) -> tuple[pd.DataFrame, np.ndarray, list[str], str]:
+def _read_text(
+    path: Path, what: str, delimiter: str | None, text_columns: set[str]
+) -> tuple[pd.DataFrame, np.ndarray, list[str], str]:
     data = path.read_bytes()
     try:
         text, encoding = _decode(data)
@@ -161,8 +170,11 @@ def _read_text(path: Path, what: str, delimiter: str | None,
         try:
             delimiter = sniff_delimiter(text)
         except ValueError as exc:
-            raise StudyFileError(f"the {what} reads as a table with either delimiter ({exc}): name one with "
-                                 "`delimiter:` beside its path in the study file", file=path) from None
+            raise StudyFileError(
+                f"the {what} reads as a table with either delimiter ({exc}): name one with "
+                "`delimiter:` beside its path in the study file",
+                file=path,
+            ) from None
         how.append(f"delimiter {_NAMES[delimiter]} (sniffed)" if delimiter else "one column")
         delimiter = delimiter or ","
     how.append(f"encoding {encoding}")
@@ -170,12 +182,20 @@ def _read_text(path: Path, what: str, delimiter: str | None,
     _check_header(header, path, what, f"line {blank_lines + 1}")
     names = [h or _unnamed(j) for j, h in enumerate(header)]
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=0, names=names, keep_default_na=True,
-                            dtype={c: str for c in text_columns if c in header}, skip_blank_lines=False,
-                            engine="c")
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            header=0,
+            names=names,
+            keep_default_na=True,
+            dtype={c: str for c in text_columns if c in header},
+            skip_blank_lines=False,
+            engine="c",
+        )
     except (pd.errors.ParserError, ValueError) as exc:
-        raise StudyFileError(f"cannot read the {what} as CSV with delimiter {_NAMES[delimiter]}: {exc}",
-                             file=path) from None
+        raise StudyFileError(
+            f"cannot read the {what} as CSV with delimiter {_NAMES[delimiter]}: {exc}", file=path
+        ) from None
     rows = _line_numbers(text, delimiter, len(frame) + 1)[1:] + blank_lines
     keep = frame.notna().any(axis=1).to_numpy()  # blank lines and Excel's ';;;' rows
     return _named(frame.loc[keep].reset_index(drop=True), path), rows[keep], how, delimiter
@@ -197,8 +217,9 @@ def _named(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
 def _check_header(header: list[str], path: Path, what: str, where: str) -> None:
     twice = sorted({n for n in header if n and header.count(n) > 1})
     if twice:
-        raise StudyFileError(f"column(s) {', '.join(map(repr, twice))} appear more than once in the header "
-                             f"({where})", file=path)
+        raise StudyFileError(
+            f"column(s) {', '.join(map(repr, twice))} appear more than once in the header ({where})", file=path
+        )
 
 
 def _line_numbers(text: str, delimiter: str, n_records: int) -> np.ndarray:
@@ -242,8 +263,11 @@ def _read_spreadsheet(path: Path, what: str, sheet: str | int | None) -> tuple[p
     if sheet is None:
         if len(with_data) != 1:
             listed = ", ".join(repr(n) for n in (with_data or names))
-            raise StudyFileError(f"the {what} has {len(with_data)} sheets with data ({listed}): name one with "
-                                 "`sheet:` beside its path in the study file", file=path)
+            raise StudyFileError(
+                f"the {what} has {len(with_data)} sheets with data ({listed}): name one with "
+                "`sheet:` beside its path in the study file",
+                file=path,
+            )
         chosen, said = with_data[0], f"sheet {with_data[0]!r} (the only one with data)"
     elif str(sheet) in names:
         chosen, said = str(sheet), f"sheet {str(sheet)!r}"
@@ -267,10 +291,10 @@ def _with_header(cells: pd.DataFrame, rows: np.ndarray, path: Path, what: str) -
     first = int(np.argmax(filled))
     header = ["" if v is None else (v if isinstance(v, str) else label(level_of(v))) for v in cells.iloc[first]]
     _check_header(header, path, what, f"row {rows[first]}")
-    body = cells.iloc[first + 1:]
+    body = cells.iloc[first + 1 :]
     keep = body.notna().any(axis=1).to_numpy()
     frame = pd.DataFrame(body.to_numpy(object)[keep], columns=[h or _unnamed(j) for j, h in enumerate(header)])
-    return _named(frame, path), rows[first + 1:][keep]
+    return _named(frame, path), rows[first + 1 :][keep]
 
 
 def is_given(value: object) -> bool:
@@ -294,8 +318,11 @@ def _typed(frame: pd.DataFrame, text_columns: set[str], decimal: str | None, com
     Returns the frame and the columns read with a decimal comma."""
     converted = []
     for col in frame.columns:
-        if pd.api.types.is_numeric_dtype(frame[col]) and not pd.api.types.is_bool_dtype(frame[col]) \
-                and col not in text_columns:
+        if (
+            pd.api.types.is_numeric_dtype(frame[col])
+            and not pd.api.types.is_bool_dtype(frame[col])
+            and col not in text_columns
+        ):
             continue
         values = pd.Series([_cell(v) for v in frame[col].to_numpy(object)], index=frame.index, dtype=object)
         if col in text_columns:

@@ -1,5 +1,6 @@
 """`deltarad table1`, `logistic` and `evaluate`: the study's Tables 1-3 from any patient table
 (CSV, XLSX or ODS), written as CSV with journal-formatted XLSX/HTML copies (deltarad.outputs)."""
+
 from __future__ import annotations
 
 import warnings
@@ -36,17 +37,32 @@ def _in_file(build: Callable[..., pd.DataFrame], path: Path, *args: Any, **kwarg
         raise
 
 
-def table1_file(data: Path, out: Path, outcome: str, *, by: str | None = None,
-                variables: Sequence[str] | None = None, categorical: Sequence[str] | None = None) -> pd.DataFrame:
+def table1_file(
+    data: Path,
+    out: Path,
+    outcome: str,
+    *,
+    by: str | None = None,
+    variables: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Table 1 of the table `data`, written to `out` (.xlsx and .html beside it)."""
-    result = _in_file(table1, data, read_patient_table(data), outcome, by=by, variables=variables,
-                      categorical=categorical)
+    result = _in_file(
+        table1, data, read_patient_table(data), outcome, by=by, variables=variables, categorical=categorical
+    )
     write_table(result, out, title="Table 1")
     return result
 
 
-def logistic_file(data: Path, out: Path, outcome: str, *, variables: Sequence[str] | None = None,
-                  categorical: Sequence[str] | None = None, entry_p: float = 0.05) -> tuple[pd.DataFrame, list[str]]:
+def logistic_file(
+    data: Path,
+    out: Path,
+    outcome: str,
+    *,
+    variables: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    entry_p: float = 0.05,
+) -> tuple[pd.DataFrame, list[str]]:
     """Table 2 of the table `data`, written to `out`; also returns the separation warnings (one
     line each: the estimates they concern are NaN in the table)."""
     df = read_patient_table(data)
@@ -57,10 +73,26 @@ def logistic_file(data: Path, out: Path, outcome: str, *, variables: Sequence[st
     return result, [str(w.message) for w in caught if issubclass(w.category, SeparationWarning)]
 
 
-def evaluate_file(predictions: Path, out: Path, outcome: str, scores: Sequence[str], *, by: str | None = None,
-                  fit_set: str = "training", reference: str | None = None) -> pd.DataFrame:
+def evaluate_file(
+    predictions: Path,
+    out: Path,
+    outcome: str,
+    scores: Sequence[str],
+    *,
+    by: str | None = None,
+    fit_set: str = "training",
+    reference: str | None = None,
+) -> pd.DataFrame:
     """Table 3 of the score columns `scores` in the table `predictions`, written to `out`."""
-    result = _in_file(table3, predictions, read_patient_table(predictions), outcome, list(scores), by=by,
-                      fit_set=fit_set, reference=reference)
+    result = _in_file(
+        table3,
+        predictions,
+        read_patient_table(predictions),
+        outcome,
+        list(scores),
+        by=by,
+        fit_set=fit_set,
+        reference=reference,
+    )
     write_table(result, out, title="Table 3")
     return result

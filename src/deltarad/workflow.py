@@ -3,6 +3,7 @@ the cohort (its file read once), the features (the study's table, or extracted f
 the delta table, the fit, the internal validation and Tables 1-3. `run_study` composes them and
 hands each value to deltarad.outputs as soon as it is known, so a run that stops at a later stage
 still leaves failures.csv and the files of the stages before."""
+
 from __future__ import annotations
 
 import logging
@@ -15,14 +16,20 @@ import pandas as pd
 
 from deltarad import outputs
 from deltarad.cohort import (
-    REQUIRED_EXAM_COLUMNS, Cohort, exam_columns, has_images, read_cohort, read_study_table, unmatched_ids,
+    REQUIRED_EXAM_COLUMNS,
+    Cohort,
+    exam_columns,
+    has_images,
+    read_cohort,
+    read_study_table,
+    unmatched_ids,
 )
 from deltarad.config import Study, with_model_design
 from deltarad.design import Design
 from deltarad.errors import EARLY_RESPONSE_STAGE, FAILURE_COLUMNS, DeltaradError, StudyFileError
 from deltarad.extraction import extract_features, extract_study, with_kinetics  # noqa: F401  (`deltarad extract`'s job, here as before)
-from deltarad.kinetics import KINETICS_STAGE
 from deltarad.features.delta import NEAR_ZERO, check_feature_table, compute_delta, dropped_features, feature_columns
+from deltarad.kinetics import KINETICS_STAGE
 from deltarad.modeling.missing import STAGE as MISSING_STAGE
 from deltarad.modeling.missing import missing_failures, missing_value_table
 from deltarad.modeling.modelfile import DeltaradModel
@@ -64,23 +71,31 @@ def load_features(
     return features, failures
 
 
-def _load_extraction(study: Study, cohort: pd.DataFrame, out_dir: Path, parallel: ParallelSettings | None = None
-                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+def _load_extraction(
+    study: Study, cohort: pd.DataFrame, out_dir: Path, parallel: ParallelSettings | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     """load_features, and the kinetics table where the study has a `kinetics:` key. An exam whose
     kinetics alone failed stays in (its failure is in extraction_failures.csv); a patient whose
     kinetic variable is then missing is handled as any missing value where a model uses it."""
     if study.features is not None:  # features_path is given just when features is
         if study.kinetics is not None:
-            raise StudyFileError("kinetics are computed from the images at extraction, but the study reads its "
-                                 "features from a file: remove `kinetics:` or `features:`", file=study.features_path)
+            raise StudyFileError(
+                "kinetics are computed from the images at extraction, but the study reads its "
+                "features from a file: remove `kinetics:` or `features:`",
+                file=study.features_path,
+            )
         table = read_study_table(study, study.features, "feature table").frame
         if "patient_id" not in table.columns:
             raise DeltaradError("the feature table has no patient_id column", file=study.features_path)
         unknown = sorted(set(table["patient_id"]) - set(cohort["patient_id"]))
         if len(cohort) and len(table) and len(unknown) == table["patient_id"].nunique():
-            raise DeltaradError(unmatched_ids(study, cohort["patient_id"], table["patient_id"]), file=study.features_path)
+            raise DeltaradError(
+                unmatched_ids(study, cohort["patient_id"], table["patient_id"]), file=study.features_path
+            )
         if unknown:
-            log.warning("feature table: %d patient(s) not in the cohort are ignored (e.g. %s)", len(unknown), unknown[0])
+            log.warning(
+                "feature table: %d patient(s) not in the cohort are ignored (e.g. %s)", len(unknown), unknown[0]
+            )
         return table[table["patient_id"].isin(cohort["patient_id"])], pd.DataFrame(columns=FAILURE_COLUMNS), None
     if not has_images(cohort, study.design.timepoints):
         raise DeltaradError(
@@ -103,9 +118,14 @@ def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     for i in np.flatnonzero(bad_rows & (features["reader"].astype(int) == 1).to_numpy()):
         row = features.iloc[i]
         feature = feats[int(np.flatnonzero(~np.isfinite(values[i]))[0])]
-        failures.append({"patient_id": str(row["patient_id"]), "stage": "features",
-                         "error": f"feature {feature} is {values[i, feats.index(feature)]} "
-                                  f"({row['timepoint']}, {row['region']}, reader 1)"})
+        failures.append(
+            {
+                "patient_id": str(row["patient_id"]),
+                "stage": "features",
+                "error": f"feature {feature} is {values[i, feats.index(feature)]} "
+                f"({row['timepoint']}, {row['region']}, reader 1)",
+            }
+        )
     failed = {f["patient_id"] for f in failures}
     reader2_dropped = bad_rows & (features["reader"].astype(int) == 2).to_numpy()
     if reader2_dropped.any():
@@ -115,8 +135,14 @@ def drop_nonfinite(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return features[keep], failures_df
 
 
-def usable_delta(features: pd.DataFrame, design: Design | None = None, *, drop_undefined: bool = True,
-                 kind: str | None = None, near_zero: float = NEAR_ZERO) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+def usable_delta(
+    features: pd.DataFrame,
+    design: Design | None = None,
+    *,
+    drop_undefined: bool = True,
+    kind: str | None = None,
+    near_zero: float = NEAR_ZERO,
+) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
     """The delta table of the patients whose reader-1 features are all finite, its info
     (compute_delta: the pairs of `design`, or the study's baseline-to-early `kind`), and the
     patients left out for a non-finite feature (FAILURE_COLUMNS)."""
@@ -125,17 +151,33 @@ def usable_delta(features: pd.DataFrame, design: Design | None = None, *, drop_u
     return delta, info, nonfinite
 
 
-def delta_features(features: pd.DataFrame, cohort: pd.DataFrame, failures: pd.DataFrame, design: Design | None = None,
-                   *, drop_undefined: bool = True, kind: str | None = None, near_zero: float = NEAR_ZERO):
+def delta_features(
+    features: pd.DataFrame,
+    cohort: pd.DataFrame,
+    failures: pd.DataFrame,
+    design: Design | None = None,
+    *,
+    drop_undefined: bool = True,
+    kind: str | None = None,
+    near_zero: float = NEAR_ZERO,
+):
     """Delta table of usable patients, its info, and failures with the patients that lost a stage."""
-    delta, info, nonfinite = usable_delta(features, design, drop_undefined=drop_undefined, kind=kind,
-                                          near_zero=near_zero)
+    delta, info, nonfinite = usable_delta(
+        features, design, drop_undefined=drop_undefined, kind=kind, near_zero=near_zero
+    )
     failures = _concat(failures, nonfinite)
     have = set(delta.loc[delta["reader"] == 1, "patient_id"])
     failed = set(failures["patient_id"])
     pair = next(iter(info["deltas"].values()))
-    extra = [{"patient_id": p, "stage": "delta", "error": f"no {pair['before']} and {pair['after']} exam features "
-              "(reader 1)"} for p in cohort["patient_id"] if p not in have and p not in failed]
+    extra = [
+        {
+            "patient_id": p,
+            "stage": "delta",
+            "error": f"no {pair['before']} and {pair['after']} exam features (reader 1)",
+        }
+        for p in cohort["patient_id"]
+        if p not in have and p not in failed
+    ]
     if extra:
         failures = _concat(failures, pd.DataFrame(extra))
     return delta, info, failures
@@ -156,8 +198,9 @@ def _stop_if_strict(strict: bool, failures: pd.DataFrame) -> None:
     if strict and len(failures):
         first = failures.iloc[0]
         more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        raise DeltaradError(f"{first['stage']}: {first['error']}{more}; --strict stops at any failure",
-                            patient=first["patient_id"])
+        raise DeltaradError(
+            f"{first['stage']}: {first['error']}{more}; --strict stops at any failure", patient=first["patient_id"]
+        )
 
 
 def run_study(
@@ -174,8 +217,13 @@ def run_study(
     features, extraction_failures, kinetics = _load_extraction(study, cohort.cases, out_dir, parallel)
     cohort.cases, kinetic_failures = with_kinetics(study, cohort.cases, features, kinetics, out_dir)
     extraction_failures = _concat(extraction_failures, kinetic_failures)
-    delta, info, failures = delta_features(features, cohort.cases, _concat(cohort.failures, extraction_failures),
-                                           study.design, near_zero=study.delta_near_zero)
+    delta, info, failures = delta_features(
+        features,
+        cohort.cases,
+        _concat(cohort.failures, extraction_failures),
+        study.design,
+        near_zero=study.delta_near_zero,
+    )
     outputs.write_delta_dropped(out_dir, dropped_features(info))
     outputs.write_failures(out_dir, failures)
     _stop_if_strict(strict, failures)
@@ -189,10 +237,13 @@ def run_study(
     _stop_if_strict(strict, failures)
     outputs.write_fit(out_dir, fit)
     outputs.write_study_record(out_dir, study_record(study))
-    outputs.write_missing_values(out_dir, missing_value_table(cohort.cases, fit.split, study.clinical,
-                                                              study.missing.policy, study.missing.imputations))
-    outputs.write_cohort_flow(out_dir, cohort_flow(cohort, fit.predictions, failures, study.outcome,
-                                                          study.design.model_columns))
+    outputs.write_missing_values(
+        out_dir,
+        missing_value_table(cohort.cases, fit.split, study.clinical, study.missing.policy, study.missing.imputations),
+    )
+    outputs.write_cohort_flow(
+        out_dir, cohort_flow(cohort, fit.predictions, failures, study.outcome, study.design.model_columns)
+    )
 
     validation = internal_validation(study, cohort.cases, delta, info, fit)
     outputs.write_internal_validation(out_dir, validation)
@@ -201,34 +252,65 @@ def run_study(
     return StudyRun(cohort, features, delta, info, fit, validation, tables, failures)
 
 
-def cohort_flow(cohort: Cohort, predictions: pd.DataFrame, failures: pd.DataFrame, outcome: str,
-                models: Sequence[str] = Design().model_columns) -> pd.DataFrame:
+def cohort_flow(
+    cohort: Cohort,
+    predictions: pd.DataFrame,
+    failures: pd.DataFrame,
+    outcome: str,
+    models: Sequence[str] = Design().model_columns,
+) -> pd.DataFrame:
     """Patients per stage (stage, n, detail): the cohort file, complete early responses, the
     excluded, then each of `models`' (prediction columns) and each set's patients."""
     rows = [{"stage": "cohort file", "n": len(cohort.cases), "detail": cohort.read_as}]
     responders = failures["stage"].astype(str) == EARLY_RESPONSE_STAGE
     if responders.any():
-        rows.append({"stage": "complete early response", "n": failures.loc[responders, "patient_id"].nunique(),
-                     "detail": "tumour mask empty at the early exam: no delta features, left out of the models"})
+        rows.append(
+            {
+                "stage": "complete early response",
+                "n": failures.loc[responders, "patient_id"].nunique(),
+                "detail": "tumour mask empty at the early exam: no delta features, left out of the models",
+            }
+        )
     excluded = failures[(failures["stage"] != MISSING_STAGE) & ~responders]
     if len(excluded):
-        rows.append({"stage": "excluded", "n": excluded["patient_id"].nunique(),
-                     "detail": "; ".join(sorted(excluded["stage"].astype(str).unique()))})
+        rows.append(
+            {
+                "stage": "excluded",
+                "n": excluded["patient_id"].nunique(),
+                "detail": "; ".join(sorted(excluded["stage"].astype(str).unique())),
+            }
+        )
     p = predictions
     for m in models:  # n each model was fitted and evaluated on (a blank costs the combined model)
         used = p[p[m].notna()]
-        rows.append({"stage": f"model: {m}", "n": len(used),
-                     "detail": ", ".join(f"{s} {int((used['set'] == s).sum())}" for s in SETS)
-                     + (f"; {len(p) - len(used)} without a value it uses" if len(used) < len(p) else "")})
+        rows.append(
+            {
+                "stage": f"model: {m}",
+                "n": len(used),
+                "detail": ", ".join(f"{s} {int((used['set'] == s).sum())}" for s in SETS)
+                + (f"; {len(p) - len(used)} without a value it uses" if len(used) < len(p) else ""),
+            }
+        )
     for s in SETS:
         sub = p[p["set"] == s]
-        rows.append({"stage": s, "n": len(sub),
-                     "detail": f"{int(sub[outcome].sum())} pCR / {int((sub[outcome] == 0).sum())} non-pCR"})
+        rows.append(
+            {
+                "stage": s,
+                "n": len(sub),
+                "detail": f"{int(sub[outcome].sum())} pCR / {int((sub[outcome] == 0).sum())} non-pCR",
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_outcome: bool,
-                 parallel: ParallelSettings | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def score_cohort(
+    model: DeltaradModel,
+    study: Study,
+    out_dir: Path,
+    *,
+    require_outcome: bool,
+    parallel: ParallelSettings | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features, delta and the frozen model's scores for every patient it can score.
 
     Returns (predictions: patient_id, [outcome], one column per model of its design: radscores,
@@ -241,10 +323,13 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     features, extraction_failures, kinetics = _load_extraction(study, cohort, out_dir, parallel)
     cohort, kinetic_failures = with_kinetics(study, cohort, features, kinetics, out_dir, model.design)
     extraction_failures = _concat(extraction_failures, kinetic_failures)
-    delta, _, failures = delta_features(features, cohort, _concat(failures, extraction_failures),
-                                        design=model.design, drop_undefined=False)
+    delta, _, failures = delta_features(
+        features, cohort, _concat(failures, extraction_failures), design=model.design, drop_undefined=False
+    )
     model.check_delta(delta)
-    scorable = cohort[cohort["patient_id"].isin(set(delta["patient_id"])) & ~cohort["patient_id"].isin(failures["patient_id"])]
+    scorable = cohort[
+        cohort["patient_id"].isin(set(delta["patient_id"])) & ~cohort["patient_id"].isin(failures["patient_id"])
+    ]
     unscorable = model.unscorable(delta, scorable)
     failures = _concat(failures, unscorable)
     scorable = scorable[~scorable["patient_id"].isin(unscorable["patient_id"])]
@@ -253,5 +338,3 @@ def score_cohort(model: DeltaradModel, study: Study, out_dir: Path, *, require_o
     scores = model.predict_proba(delta, scorable)
     keep = ["patient_id"] + ([study.outcome] if study.outcome in scorable.columns else [])
     return scorable[keep].merge(scores, on="patient_id"), failures
-
-

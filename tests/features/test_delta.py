@@ -11,14 +11,16 @@ def _long(rows):
 
 
 def test_relative_change_and_zero_baseline_feature_dropped_per_region():
-    t = _long([
-        ("P1", "baseline", "intratumoral", 1, 2.0, 0.0),
-        ("P1", "early", "intratumoral", 1, 3.0, 1.0),
-        ("P2", "baseline", "intratumoral", 1, 4.0, 5.0),
-        ("P2", "early", "intratumoral", 1, 2.0, 5.0),
-        ("P1", "baseline", "peritumoral", 1, 1.0, 2.0),
-        ("P1", "early", "peritumoral", 1, 1.5, 1.0),
-    ])
+    t = _long(
+        [
+            ("P1", "baseline", "intratumoral", 1, 2.0, 0.0),
+            ("P1", "early", "intratumoral", 1, 3.0, 1.0),
+            ("P2", "baseline", "intratumoral", 1, 4.0, 5.0),
+            ("P2", "early", "intratumoral", 1, 2.0, 5.0),
+            ("P1", "baseline", "peritumoral", 1, 1.0, 2.0),
+            ("P1", "early", "peritumoral", 1, 1.5, 1.0),
+        ]
+    )
     delta, info = compute_delta(t)
     it = delta[delta.region == "intratumoral"].set_index("patient_id")
     assert it.loc["P1", "a"] == pytest.approx(0.5)
@@ -32,11 +34,13 @@ def test_relative_change_and_zero_baseline_feature_dropped_per_region():
 
 
 def test_patient_without_early_exam_is_listed_not_fatal():
-    t = _long([
-        ("P1", "baseline", "intratumoral", 1, 2.0, 1.0),
-        ("P1", "early", "intratumoral", 1, 3.0, 1.0),
-        ("P2", "baseline", "intratumoral", 1, 4.0, 5.0),
-    ])
+    t = _long(
+        [
+            ("P1", "baseline", "intratumoral", 1, 2.0, 1.0),
+            ("P1", "early", "intratumoral", 1, 3.0, 1.0),
+            ("P2", "baseline", "intratumoral", 1, 4.0, 5.0),
+        ]
+    )
     delta, info = compute_delta(t)
     assert delta["patient_id"].tolist() == ["P1"]
     assert info["incomplete_patients"] == ["P2"]
@@ -56,11 +60,15 @@ def _two_readers(a_base, a_early, reader2_base=None, reader2_early=None):
     reader 2 for P1 when given."""
     rows = []
     for i, (base, early) in enumerate(zip(a_base, a_early)):
-        rows += [(f"P{i + 1}", "baseline", "intratumoral", 1, base, 10.0 + i),
-                 (f"P{i + 1}", "early", "intratumoral", 1, early, 11.0 + i)]
+        rows += [
+            (f"P{i + 1}", "baseline", "intratumoral", 1, base, 10.0 + i),
+            (f"P{i + 1}", "early", "intratumoral", 1, early, 11.0 + i),
+        ]
     if reader2_base is not None:
-        rows += [("P1", "baseline", "intratumoral", 2, reader2_base, 10.0),
-                 ("P1", "early", "intratumoral", 2, reader2_early, 11.0)]
+        rows += [
+            ("P1", "baseline", "intratumoral", 2, reader2_base, 10.0),
+            ("P1", "early", "intratumoral", 2, reader2_early, 11.0),
+        ]
     return _long(rows)
 
 
@@ -108,8 +116,13 @@ def test_log_ratio_closed_form_and_early_of_the_other_sign():
     assert info["regions"]["intratumoral"]["dropped"] == {"a": "early of the other sign or 0 (2 of 3 patients)"}
     table = dropped_features(info)
     assert table.to_dict("records") == [
-        {"delta": "early_vs_baseline", "region": "intratumoral", "feature": "a",
-         "reason": "early of the other sign or 0 (2 of 3 patients)"}]
+        {
+            "delta": "early_vs_baseline",
+            "region": "intratumoral",
+            "feature": "a",
+            "reason": "early of the other sign or 0 (2 of 3 patients)",
+        }
+    ]
 
 
 def test_unknown_delta_kind_is_refused():

@@ -1,5 +1,6 @@
 """compute_delta over a design's pairs: one delta per declared pair, each in its form, keyed by
 design.DELTA_KEYS; values against closed forms and a plain per-row loop."""
+
 from __future__ import annotations
 
 import math
@@ -12,15 +13,18 @@ from deltarad.design import DELTA_KEYS, DeltaPair, Design, Region
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import check_feature_table, compute_delta, dropped_features
 
-DESIGN = Design(timepoints=("baseline", "early", "post"),
-                deltas=(DeltaPair("baseline", "early"), DeltaPair("baseline", "post", "log_ratio")),
-                regions=(Region("intratumoral"), Region("ring_0_3", (0, 3)), Region("ring_3_6", (3, 6))))
+DESIGN = Design(
+    timepoints=("baseline", "early", "post"),
+    deltas=(DeltaPair("baseline", "early"), DeltaPair("baseline", "post", "log_ratio")),
+    regions=(Region("intratumoral"), Region("ring_0_3", (0, 3)), Region("ring_3_6", (3, 6))),
+)
 
 
 def long_table(values: dict) -> pd.DataFrame:
     """{(patient, timepoint, region, reader): (a, b)} -> the long feature table."""
-    return pd.DataFrame([(*k, *v) for k, v in values.items()],
-                        columns=["patient_id", "timepoint", "region", "reader", "a", "b"])
+    return pd.DataFrame(
+        [(*k, *v) for k, v in values.items()], columns=["patient_id", "timepoint", "region", "reader", "a", "b"]
+    )
 
 
 def test_one_delta_per_pair_each_in_its_form():
@@ -44,13 +48,18 @@ def test_one_delta_per_pair_each_in_its_form():
     assert info["deltas"]["post_vs_baseline"]["formula"] == "log(post / baseline)"
     assert info["deltas"]["early_vs_baseline"]["formula"] == "(early - baseline) / baseline"
     assert info["deltas"]["post_vs_baseline"]["regions"]["ring_3_6"]["dropped"] == {
-        "b": "early of the other sign or 0 (2 of 2 patients)"}
+        "b": "early of the other sign or 0 (2 of 2 patients)"
+    }
     assert info["kind"] == "relative" and info["regions"] == info["deltas"]["early_vs_baseline"]["regions"]
     # rows: patient, then the design's pairs and regions, then reader
     assert delta[["patient_id", "delta", "region"]].head(6).values.tolist() == [
-        ["P1", "early_vs_baseline", "intratumoral"], ["P1", "early_vs_baseline", "ring_0_3"],
-        ["P1", "early_vs_baseline", "ring_3_6"], ["P1", "post_vs_baseline", "intratumoral"],
-        ["P1", "post_vs_baseline", "ring_0_3"], ["P1", "post_vs_baseline", "ring_3_6"]]
+        ["P1", "early_vs_baseline", "intratumoral"],
+        ["P1", "early_vs_baseline", "ring_0_3"],
+        ["P1", "early_vs_baseline", "ring_3_6"],
+        ["P1", "post_vs_baseline", "intratumoral"],
+        ["P1", "post_vs_baseline", "ring_0_3"],
+        ["P1", "post_vs_baseline", "ring_3_6"],
+    ]
     dropped = dropped_features(info)
     assert set(dropped["delta"]) == {"post_vs_baseline"} and len(dropped) == 3
 
@@ -63,8 +72,12 @@ def plain_delta(table: pd.DataFrame, pair: DeltaPair) -> dict:
         after = exams.get((p, pair.after, region, reader))
         if tp != pair.before or after is None:
             continue
-        out[p, region, reader] = {f: (getattr(after, f) - getattr(row, f)) / getattr(row, f) if pair.form == "relative"
-                                  else getattr(after, f) - getattr(row, f) for f in ("f0", "f1", "f2")}
+        out[p, region, reader] = {
+            f: (getattr(after, f) - getattr(row, f)) / getattr(row, f)
+            if pair.form == "relative"
+            else getattr(after, f) - getattr(row, f)
+            for f in ("f0", "f1", "f2")
+        }
     return out
 
 
@@ -81,8 +94,11 @@ def test_values_equal_a_plain_loop_over_rows(form):
                     rows.append((f"P{i:03d}", tp, region, reader, *rng.lognormal(2, 0.5, 3)))
     table = pd.DataFrame(rows, columns=["patient_id", "timepoint", "region", "reader", "f0", "f1", "f2"])
     table = table.sample(frac=1, random_state=1).reset_index(drop=True)  # any row order
-    design = Design(timepoints=DESIGN.timepoints, regions=DESIGN.regions,
-                    deltas=(DeltaPair("baseline", "early", form), DeltaPair("early", "post", form)))
+    design = Design(
+        timepoints=DESIGN.timepoints,
+        regions=DESIGN.regions,
+        deltas=(DeltaPair("baseline", "early", form), DeltaPair("early", "post", form)),
+    )
     delta, info = compute_delta(table, design)
     for pair in design.deltas:
         expected = plain_delta(table, pair)
@@ -105,5 +121,7 @@ def test_the_feature_table_holds_the_designs_names():
 
 def test_a_pair_without_patients_is_named():
     rows = {("P1", "baseline", "intratumoral", 1): (1.0, 2.0), ("P1", "early", "intratumoral", 1): (2.0, 2.0)}
-    with pytest.raises(DeltaradError, match=r"no patient has both exams of the delta post_vs_baseline \(baseline and post\)"):
+    with pytest.raises(
+        DeltaradError, match=r"no patient has both exams of the delta post_vs_baseline \(baseline and post\)"
+    ):
         compute_delta(long_table(rows), DESIGN)

@@ -12,6 +12,7 @@ within 1e-14, the others within 5e-15. (Without
 the eps term MCC differs from PyRadiomics by up to 2e-9 absolute per angle; 40-digit arithmetic
 agrees with the eps-free value, so PyRadiomics' eps, not rounding, makes that difference.)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,9 @@ def class_values(cls, image, mask, **settings) -> dict[str, float]:
 def assert_same(ours: dict, theirs: dict) -> None:
     assert list(ours) == list(theirs)
     names = list(theirs)
-    np.testing.assert_allclose([ours[n] for n in names], [theirs[n] for n in names], rtol=RTOL, atol=ATOL,
-                               err_msg=str(names))
+    np.testing.assert_allclose(
+        [ours[n] for n in names], [theirs[n] for n in names], rtol=RTOL, atol=ATOL, err_msg=str(names)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +88,7 @@ def textured_exam(seed: int = 0) -> sitk.Image:
 def ball(image: sitk.Image, centre_voxels, radius_voxels: float) -> sitk.Image:
     z, y, x = np.indices(image.GetSize()[::-1])
     cx, cy, cz = centre_voxels
-    inside = (x - cx) ** 2 + (y - cy) ** 2 + ((z - cz) * 1.2 / 0.9) ** 2 <= radius_voxels ** 2
+    inside = (x - cx) ** 2 + (y - cy) ** 2 + ((z - cz) * 1.2 / 0.9) ** 2 <= radius_voxels**2
     mask = sitk.GetImageFromArray(inside.astype(np.uint8))
     mask.CopyInformation(image)
     return mask
@@ -190,8 +192,9 @@ def test_the_matrix_counted_as_entries_is_pyradiomics_matrix():
         np.testing.assert_array_equal(ours.P_glcm, theirs.P_glcm)
 
 
-@pytest.mark.parametrize("extra", [{"symmetricalGLCM": False}, {"weightingNorm": "euclidean"},
-                                   {"distances": [1, 2]}, {"force2D": True}])
+@pytest.mark.parametrize(
+    "extra", [{"symmetricalGLCM": False}, {"weightingNorm": "euclidean"}, {"distances": [1, 2]}, {"force2D": True}]
+)
 def test_glcm_equals_pyradiomics_with_other_glcm_settings(extra):
     image = textured_exam(5)
     mask = masks_of(image)["ball"]
@@ -241,7 +244,9 @@ def test_voxel_based_extraction_keeps_pyradiomics_code():
     theirs = RadiomicsGLCM(image, mask, **settings).execute()
     assert list(ours) == list(theirs)
     for name in theirs:
-        np.testing.assert_array_equal(sitk.GetArrayFromImage(ours[name]), sitk.GetArrayFromImage(theirs[name]), err_msg=name)
+        np.testing.assert_array_equal(
+            sitk.GetArrayFromImage(ours[name]), sitk.GetArrayFromImage(theirs[name]), err_msg=name
+        )
 
 
 def test_maximal_correlation_of_a_closed_form_case():
@@ -270,7 +275,9 @@ def test_timings_are_added_per_feature_class():
     image = textured_exam(3)
     mask = masks_of(image)["ball"]
     timings: dict[str, float] = {}
-    values = compute_features(extractor, feature_classes("deltarad"), image, mask, "original", timings, **extractor.settings)
+    values = compute_features(
+        extractor, feature_classes("deltarad"), image, mask, "original", timings, **extractor.settings
+    )
     assert set(timings) == {"firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm"}
     assert all(t > 0 for t in timings.values())
     assert len(values) == 93

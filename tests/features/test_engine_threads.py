@@ -1,12 +1,13 @@
 """The feature classes run on one BLAS thread, with the BLAS libraries found once per process."""
+
 from __future__ import annotations
 
+from tests.features.test_engine import masks_of, textured_exam
 from threadpoolctl import threadpool_info
 
 from deltarad.features import engine
 from deltarad.features.engine import compute_features, feature_classes
 from deltarad.features.extract import filtered_images, load_extractor, mask_features
-from tests.features.test_engine import masks_of, textured_exam
 
 
 def _blas_threads() -> set[int]:

@@ -1,5 +1,6 @@
 """Feature extraction: the study's 851 features, PyRadiomics parity, shortcuts equal the plain way,
 cohort runs that survive a bad case, and the `deltarad extract` command."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -72,12 +73,18 @@ def test_parity_with_pyradiomics_reference_values_for_breast1(tmp_path):
     ]
     settings = yaml.safe_load(settings_row.replace("None", "null"))
     keep = ("binWidth", "voxelArrayShift", "distances", "minimumROIDimensions", "label", "gldm_a", "padDistance")
-    params = {"setting": {k: settings[k] for k in keep}, "imageType": {"Original": {}},
-              "featureClass": {c: None for c in CLASSES}}
+    params = {
+        "setting": {k: settings[k] for k in keep},
+        "imageType": {"Original": {}},
+        "featureClass": {c: None for c in CLASSES},
+    }
     (tmp_path / "breast1.yaml").write_text(yaml.safe_dump(params))
     imaging = ImagingSettings(n4=False, resample_mm=None, params=tmp_path / "breast1.yaml")
-    row = {"patient_id": "breast1", "baseline_image": str(DATA / "breast1_image.nrrd"),
-           "baseline_mask": str(DATA / "breast1_label.nrrd")}
+    row = {
+        "patient_id": "breast1",
+        "baseline_image": str(DATA / "breast1_image.nrrd"),
+        "baseline_mask": str(DATA / "breast1_label.nrrd"),
+    }
     ours = extract_timepoint(row, "baseline", imaging)[0]
     checked = 0
     for cls in CLASSES:
@@ -105,7 +112,9 @@ def test_cropped_reused_filter_path_equals_plain_pyradiomics_execute(exam):
         names = feature_names(record)
         assert names == list(plain)
         ours, theirs = np.array([record[n] for n in names]), np.array([plain[n] for n in names])
-        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12, err_msg=f"{record['region']} reader {record['reader']}")
+        np.testing.assert_allclose(
+            ours, theirs, rtol=1e-9, atol=1e-12, err_msg=f"{record['region']} reader {record['reader']}"
+        )
 
 
 def test_cohort_run_records_a_bad_case_and_goes_on(exam, tmp_path):
@@ -115,14 +124,22 @@ def test_cohort_run_records_a_bad_case_and_goes_on(exam, tmp_path):
     features, failures = extract_features(study, cohort, tmp_path / "out", progress=False)
     assert list(failures.columns) == ["patient_id", "stage", "error"]
     assert failures.to_dict("records") == [
-        {"patient_id": "P002", "stage": "early/read",
-         "error": f"patient P002, file {tmp_path / 'missing.nii.gz'}: file not found"}
+        {
+            "patient_id": "P002",
+            "stage": "early/read",
+            "error": f"patient P002, file {tmp_path / 'missing.nii.gz'}: file not found",
+        }
     ]
     keys = features[KEYS].astype(str).agg("/".join, axis=1).tolist()
     assert keys == [
-        "P001/baseline/intratumoral/1", "P001/baseline/intratumoral/2", "P001/baseline/peritumoral/1",
-        "P001/baseline/peritumoral/2", "P001/early/intratumoral/1", "P001/early/peritumoral/1",
-        "P002/baseline/intratumoral/1", "P002/baseline/peritumoral/1",
+        "P001/baseline/intratumoral/1",
+        "P001/baseline/intratumoral/2",
+        "P001/baseline/peritumoral/1",
+        "P001/baseline/peritumoral/2",
+        "P001/early/intratumoral/1",
+        "P001/early/peritumoral/1",
+        "P002/baseline/intratumoral/1",
+        "P002/baseline/peritumoral/1",
     ]
     assert features.shape[1] == 4 + 851
     written = pd.read_csv(tmp_path / "out" / "features.csv", dtype={"patient_id": str})
@@ -144,10 +161,14 @@ def test_extract_command_writes_features_delta_and_regions(exam, tmp_path):
     delta = pd.read_csv(tmp_path / "out" / "delta_features.csv", dtype={"patient_id": str})
     features = pd.read_csv(tmp_path / "out" / "features.csv", dtype={"patient_id": str})
     assert list(delta[["patient_id", "region", "reader"]].itertuples(index=False, name=None)) == [
-        ("P001", "intratumoral", 1), ("P001", "peritumoral", 1)
+        ("P001", "intratumoral", 1),
+        ("P001", "peritumoral", 1),
     ]
     name = "original_shape_VoxelVolume"
-    base, early = features.loc[features.timepoint == "baseline", name].iloc[0], features.loc[features.timepoint == "early", name].iloc[0]
+    base, early = (
+        features.loc[features.timepoint == "baseline", name].iloc[0],
+        features.loc[features.timepoint == "early", name].iloc[0],
+    )
     assert delta.loc[0, name] == pytest.approx((early - base) / base)
     assert (tmp_path / "out" / "regions" / "P001" / "early_intratumoral_reader1.nrrd").is_file()
 

@@ -1,17 +1,18 @@
 """deltarad's check_mask returns what PyRadiomics' checkMask returns: the same bounding box on a mask
 on the image's grid, and checkMask's own corrections and refusals otherwise; the features through
 it are PyRadiomics' path's, all 851, on both engines."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 from radiomics import imageoperations
+from tests.features.test_engine import masks_of, textured_exam
 
 from deltarad.features import extract
 from deltarad.features.engine.mask_box import _box_on_grid, check_mask
 from deltarad.features.extract import filtered_images, load_extractor, mask_features
-from tests.features.test_engine import masks_of, textured_exam
 
 
 def _mask(image: sitk.Image, array: np.ndarray) -> sitk.Image:
@@ -32,8 +33,11 @@ def _generated_masks(image: sitk.Image) -> list[tuple[sitk.Image, dict]]:
     line[4:9, 6, 6] = 1
     cases = [(m, {"label": 1}) for m in masks_of(image).values()]
     cases += [(_mask(image, blobs), {"label": label}) for label in (1, 2, 3)]
-    cases += [(_mask(image, edge), {"label": 1, "minimumROISize": 10}), (_mask(image, slab), {"label": 1}),
-              (_mask(image, line), {"label": 1, "minimumROIDimensions": 1})]
+    cases += [
+        (_mask(image, edge), {"label": 1, "minimumROISize": 10}),
+        (_mask(image, slab), {"label": 1}),
+        (_mask(image, line), {"label": 1, "minimumROIDimensions": 1}),
+    ]
     return cases
 
 
@@ -47,17 +51,26 @@ def test_bounding_box_equals_check_mask_on_the_grid():
         assert box.dtype == theirs.dtype and np.array_equal(box, theirs), settings
 
 
-@pytest.mark.parametrize("change, settings", [
-    ("absent", {"label": 4}),
-    ("single voxel", {"label": 1}),
-    ("slab", {"label": 1, "minimumROIDimensions": 3}),
-    ("small", {"label": 1, "minimumROISize": 12}),
-])
+@pytest.mark.parametrize(
+    "change, settings",
+    [
+        ("absent", {"label": 4}),
+        ("single voxel", {"label": 1}),
+        ("slab", {"label": 1, "minimumROIDimensions": 3}),
+        ("small", {"label": 1, "minimumROISize": 12}),
+    ],
+)
 def test_refusals_are_check_masks_own(change, settings):
     image = textured_exam(1)
     array = np.zeros(image.GetSize()[::-1], np.uint8)
-    array[{"absent": np.s_[3:6, 3:6, 3:6], "single voxel": np.s_[4, 4, 4], "slab": np.s_[4, 3:9, 3:9],
-           "small": np.s_[4:6, 4:6, 4:7]}[change]] = 1
+    array[
+        {
+            "absent": np.s_[3:6, 3:6, 3:6],
+            "single voxel": np.s_[4, 4, 4],
+            "slab": np.s_[4, 3:9, 3:9],
+            "small": np.s_[4:6, 4:6, 4:7],
+        }[change]
+    ] = 1
     mask = _mask(image, array)
     with pytest.raises(ValueError) as theirs:
         imageoperations.checkMask(image, mask, **settings)

@@ -1,5 +1,6 @@
 """deltarad's N4 (the default) gives the 851 features of SimpleITK's N4 (imaging.n4_implementation:
 itk) within a stated tolerance, on a generated exam taken through the whole extraction."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,15 @@ def test_deltarad_n4_features_agree_with_itk_n4(tmp_path):
     image, mask = breast_phantom(size=(128, 128, 32), spacing_mm=(0.8, 0.8, 1.5), tumour_radius_mm=10.0)
     sitk.WriteImage(image, str(tmp_path / "image.nii.gz"))
     sitk.WriteImage(mask, str(tmp_path / "mask.nrrd"))
-    row = {"patient_id": "P001", "baseline_image": str(tmp_path / "image.nii.gz"), "baseline_mask": str(tmp_path / "mask.nrrd")}
-    records = {impl: extract_timepoint(row, "baseline", ImagingSettings(n4_implementation=impl)) for impl in ("itk", "deltarad")}
+    row = {
+        "patient_id": "P001",
+        "baseline_image": str(tmp_path / "image.nii.gz"),
+        "baseline_mask": str(tmp_path / "mask.nrrd"),
+    }
+    records = {
+        impl: extract_timepoint(row, "baseline", ImagingSettings(n4_implementation=impl))
+        for impl in ("itk", "deltarad")
+    }
     for itk, ours in zip(records["itk"], records["deltarad"]):
         names = [k for k in itk if k.startswith(("original_", "wavelet-"))]
         assert len(names) == 851

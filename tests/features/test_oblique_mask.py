@@ -2,6 +2,7 @@
 readings of one DICOM series differ in the last digits of the grid, within ITK's tolerance, and
 extraction takes the mask on the exam's grid with a note (it used to fail with PyRadiomics'
 "Image/Mask geometry mismatch")."""
+
 from __future__ import annotations
 
 import sys
@@ -40,15 +41,24 @@ def on_grid(array: np.ndarray, grid: sitk.Image) -> sitk.Image:
 @pytest.fixture(scope="module")
 def params(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("params") / "small.yaml"
-    path.write_text(yaml.safe_dump({"setting": {"binWidth": 25, "label": 1}, "imageType": {"Original": {}},
-                                    "featureClass": {"firstorder": None, "glcm": None}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "setting": {"binWidth": 25, "label": 1},
+                "imageType": {"Original": {}},
+                "featureClass": {"firstorder": None, "glcm": None},
+            }
+        )
+    )
     return path
 
 
 def differs_within_itk_tolerance(ours: sitk.Image, itk: sitk.Image) -> None:
     assert ours.GetSize() == itk.GetSize()
-    difference = max(np.abs(np.subtract(ours.GetDirection(), itk.GetDirection())).max(),
-                     np.abs(np.subtract(ours.GetSpacing(), itk.GetSpacing())).max())
+    difference = max(
+        np.abs(np.subtract(ours.GetDirection(), itk.GetDirection())).max(),
+        np.abs(np.subtract(ours.GetSpacing(), itk.GetSpacing())).max(),
+    )
     assert difference > 0  # not the same digits...
     assert same_grid(ours, itk)  # ...but the same grid as ITK judges it
 
@@ -73,8 +83,9 @@ def test_mask_on_the_series_readers_grid_of_an_oblique_exam_is_extracted(tmp_pat
     assert all(np.isfinite(r["original_firstorder_Mean"]) for r in records)
     # the same voxels drawn on deltarad's reading: the same features
     sitk.WriteImage(on_grid(sitk.GetArrayFromImage(lesion), ours), str(tmp_path / "own.nrrd"))
-    own = extract_timepoint({**row, "baseline_mask": str(tmp_path / "own.nrrd")}, "baseline",
-                            ImagingSettings(params=params))
+    own = extract_timepoint(
+        {**row, "baseline_mask": str(tmp_path / "own.nrrd")}, "baseline", ImagingSettings(params=params)
+    )
     assert [r["original_glcm_Contrast"] for r in records] == [r["original_glcm_Contrast"] for r in own]
 
 
@@ -104,23 +115,36 @@ def test_pyradiomics_refusals_of_a_region_are_said_in_deltarads_words(tmp_path):
     flat[6, 20:26, 20:26] = 1
     sitk.WriteImage(image, str(tmp_path / "image.nrrd"))
     sitk.WriteImage(on_grid(flat, image), str(tmp_path / "flat.nrrd"))
-    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"setting": {"binWidth": 25, "minimumROIDimensions": 3},
-                                                     "imageType": {"Original": {}}, "featureClass": {"firstorder": None}}))
-    row = {"patient_id": "F1", "baseline_image": str(tmp_path / "image.nrrd"), "baseline_mask": str(tmp_path / "flat.nrrd")}
+    (tmp_path / "p.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "setting": {"binWidth": 25, "minimumROIDimensions": 3},
+                "imageType": {"Original": {}},
+                "featureClass": {"firstorder": None},
+            }
+        )
+    )
+    row = {
+        "patient_id": "F1",
+        "baseline_image": str(tmp_path / "image.nrrd"),
+        "baseline_mask": str(tmp_path / "flat.nrrd"),
+    }
     with pytest.raises(StageError) as err:
         extract_timepoint(row, "baseline", ImagingSettings(params=tmp_path / "p.yaml", n4=False, resample_mm=None))
     assert err.value.stage == "baseline/features"
-    assert str(err.value) == ("patient F1: reader 1's intratumoral region is flat (36 voxels "
-                              "spanning 2 dimension(s) of the 3 the parameter file's minimumROIDimensions requires): "
-                              "no features computed on it")
+    assert str(err.value) == (
+        "patient F1: reader 1's intratumoral region is flat (36 voxels "
+        "spanning 2 dimension(s) of the 3 the parameter file's minimumROIDimensions requires): "
+        "no features computed on it"
+    )
 
 
 def test_real_oblique_ge_slice_is_on_itks_grid_within_tolerance(shared_data):
     """GE's oblique `.MRDC.` files (a diffusion series: refused as a DCE exam, so one slice is read
     here): ImageOrientationPatient's row and column vectors are orthogonal to 8e-8 only; ITK
     orthogonalises them, deltarad takes them as written. Measured: 5.6e-8 apart, within ITK's 1e-6."""
-    from deltarad.imaging.dicom.grouping import Volume
     from deltarad.imaging.dicom.frames import read_frames
+    from deltarad.imaging.dicom.grouping import Volume
     from deltarad.imaging.dicom.reading import read_volume
 
     file = sorted((shared_data / "dicom-vendors" / "ge-mrdc-names").rglob("*MRDC*"))[0]

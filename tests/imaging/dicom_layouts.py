@@ -2,6 +2,7 @@
 
 Pixel value 1000 x phase + 100 x slice + 10 x row + column (int16) says where each voxel came from.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,14 +58,29 @@ def base_dataset(series_uid: str, study_uid: str, **attrs) -> Dataset:
     return ds
 
 
-def write_slice(path: Path, pixels: np.ndarray, pos, *, series_uid: str, study_uid: str, orientation=AXIAL,
-                preamble: bool = True, pixel_mm=PIXEL_MM, slice_mm=SLICE_MM, **attrs) -> Path:
+def write_slice(
+    path: Path,
+    pixels: np.ndarray,
+    pos,
+    *,
+    series_uid: str,
+    study_uid: str,
+    orientation=AXIAL,
+    preamble: bool = True,
+    pixel_mm=PIXEL_MM,
+    slice_mm=SLICE_MM,
+    **attrs,
+) -> Path:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(str(path), base_dataset(series_uid, study_uid, **attrs), file_meta=meta,
-                     preamble=b"\0" * 128 if preamble else None)
+    ds = FileDataset(
+        str(path),
+        base_dataset(series_uid, study_uid, **attrs),
+        file_meta=meta,
+        preamble=b"\0" * 128 if preamble else None,
+    )
     ds.SOPClassUID = MRImageStorage
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.ImagePositionPatient = list(pos)
@@ -81,8 +97,17 @@ def write_slice(path: Path, pixels: np.ndarray, pos, *, series_uid: str, study_u
     return path
 
 
-def write_series(folder: Path, phases: int = 1, *, series_uid: str | None = None, study_uid: str | None = None,
-                 name=lambda p, k: f"IM{p:02d}{k:03d}.dcm", per_slice=None, values=volume, **attrs) -> str:
+def write_series(
+    folder: Path,
+    phases: int = 1,
+    *,
+    series_uid: str | None = None,
+    study_uid: str | None = None,
+    name=lambda p, k: f"IM{p:02d}{k:03d}.dcm",
+    per_slice=None,
+    values=volume,
+    **attrs,
+) -> str:
     """`phases` dynamics of SLICES slices; `per_slice(p, k)` adds or overrides attributes of one image."""
     series_uid = series_uid or generate_uid()
     study_uid = study_uid or "1.2.826.0.1.3680043.10.1"
@@ -94,8 +119,14 @@ def write_series(folder: Path, phases: int = 1, *, series_uid: str | None = None
             extra.update(per_slice(p, k) if per_slice else {})
             if extra.pop("skip", False):
                 continue
-            write_slice(folder / name(p, k), pixels[k], extra.pop("pos", position(k)), series_uid=series_uid,
-                        study_uid=study_uid, **extra)
+            write_slice(
+                folder / name(p, k),
+                pixels[k],
+                extra.pop("pos", position(k)),
+                series_uid=series_uid,
+                study_uid=study_uid,
+                **extra,
+            )
     return series_uid
 
 
@@ -104,25 +135,64 @@ def series_per_dynamic_folder(root, *, subtraction=True, field_map=True, other_d
     subtraction and a field map on the same grid."""
     study = "1.2.826.0.1.3680043.10.7"
     for p, number in ((2, 9), (0, 7), (1, 8)):
-        write_series(root / f"S{number}", 1, study_uid=study, SeriesNumber=number, SeriesDescription=f"t1_dyn_{p}",
-                     AcquisitionTime=f"10{20 + p}00", values=lambda _, p=p: volume(p))
+        write_series(
+            root / f"S{number}",
+            1,
+            study_uid=study,
+            SeriesNumber=number,
+            SeriesDescription=f"t1_dyn_{p}",
+            AcquisitionTime=f"10{20 + p}00",
+            values=lambda _, p=p: volume(p),
+        )
     if subtraction:
-        write_series(root / "S20", 1, study_uid=study, SeriesNumber=20, SeriesDescription="t1_dyn_SUB",
-                     ImageType=["DERIVED", "SECONDARY", "SUBTRACTION"], AcquisitionTime="102100",
-                     values=lambda _: volume(5))
+        write_series(
+            root / "S20",
+            1,
+            study_uid=study,
+            SeriesNumber=20,
+            SeriesDescription="t1_dyn_SUB",
+            ImageType=["DERIVED", "SECONDARY", "SUBTRACTION"],
+            AcquisitionTime="102100",
+            values=lambda _: volume(5),
+        )
     if field_map:
-        write_series(root / "S3", 1, study_uid=study, SeriesNumber=3, SeriesDescription="gre_field_mapping",
-                     ProtocolName="gre_field_mapping", RepetitionTime=600, EchoTime=4.9, AcquisitionTime="101000",
-                     values=lambda _: volume(6))
+        write_series(
+            root / "S3",
+            1,
+            study_uid=study,
+            SeriesNumber=3,
+            SeriesDescription="gre_field_mapping",
+            ProtocolName="gre_field_mapping",
+            RepetitionTime=600,
+            EchoTime=4.9,
+            AcquisitionTime="101000",
+            values=lambda _: volume(6),
+        )
     if other_dce:
         for p in range(2):
-            write_series(root / f"S{30 + p}", 1, study_uid=study, SeriesNumber=30 + p, SeriesDescription="t1_vibe_dyn",
-                         ProtocolName="t1_vibe_dyn", FlipAngle=10, AcquisitionTime=f"10{40 + p}00",
-                         values=lambda _, p=p: volume(7 + p))
+            write_series(
+                root / f"S{30 + p}",
+                1,
+                study_uid=study,
+                SeriesNumber=30 + p,
+                SeriesDescription="t1_vibe_dyn",
+                ProtocolName="t1_vibe_dyn",
+                FlipAngle=10,
+                AcquisitionTime=f"10{40 + p}00",
+                values=lambda _, p=p: volume(7 + p),
+            )
 
 
-def write_enhanced(path: Path, phases: int, *, series_uid: str, study_uid: str = "1.2.826.0.1.3680043.10.1",
-                   slope: float = 1.0, intercept: float = 0.0, **attrs) -> Path:
+def write_enhanced(
+    path: Path,
+    phases: int,
+    *,
+    series_uid: str,
+    study_uid: str = "1.2.826.0.1.3680043.10.1",
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    **attrs,
+) -> Path:
     """One Enhanced MR file: phases x SLICES frames storing `volume`; its values are stored x slope + intercept."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = EnhancedMRImageStorage
@@ -188,8 +258,9 @@ def oblique_direction(about_x_deg: float = 7.3, about_y_deg: float = -4.1) -> np
     return rx @ ry
 
 
-def write_oblique_series(folder: Path, image, direction: np.ndarray, *, orientation_decimals: int = 6,
-                         position_decimals: int = 4) -> Path:
+def write_oblique_series(
+    folder: Path, image, direction: np.ndarray, *, orientation_decimals: int = 6, position_decimals: int = 4
+) -> Path:
     """The voxels of a 3D SimpleITK image (int16) as a classic MR series on an oblique grid: its
     origin and spacing, `direction`'s columns as row, column and slice directions. Header values
     rounded as scanners write them (Siemens: 6 decimals of ImageOrientationPatient), so that
@@ -202,11 +273,23 @@ def write_oblique_series(folder: Path, image, direction: np.ndarray, *, orientat
     orientation = [round(float(v), orientation_decimals) for v in (*direction[:, 0], *direction[:, 1])]
     for k in range(array.shape[0]):
         position = origin + direction[:, 2] * spacing[2] * k
-        write_slice(folder / f"i{k + 1}.MRDC.{k + 1}", array[k], [round(float(v), position_decimals) for v in position],
-                    series_uid=series, study_uid=study, orientation=orientation, InstanceNumber=k + 1,
-                    Rows=array.shape[1], Columns=array.shape[2], pixel_mm=(spacing[1], spacing[0]),
-                    slice_mm=spacing[2], Manufacturer="GE MEDICAL SYSTEMS", SeriesNumber=3,
-                    SeriesDescription="Ax T1 3D oblique", ProtocolName="Ax T1 3D oblique")
+        write_slice(
+            folder / f"i{k + 1}.MRDC.{k + 1}",
+            array[k],
+            [round(float(v), position_decimals) for v in position],
+            series_uid=series,
+            study_uid=study,
+            orientation=orientation,
+            InstanceNumber=k + 1,
+            Rows=array.shape[1],
+            Columns=array.shape[2],
+            pixel_mm=(spacing[1], spacing[0]),
+            slice_mm=spacing[2],
+            Manufacturer="GE MEDICAL SYSTEMS",
+            SeriesNumber=3,
+            SeriesDescription="Ax T1 3D oblique",
+            ProtocolName="Ax T1 3D oblique",
+        )
     return folder
 
 
@@ -216,22 +299,64 @@ def series_per_dynamic_with_field_maps(root: Path, *, echoes_as_series: bool = T
     (two series, or one series holding both echoes) and one phase-difference series."""
     study = "1.2.826.0.1.3680043.10.8"
     for p in range(dynamics):
-        write_series(root / f"S{10 + p}", 1, study_uid=study, SeriesNumber=10 + p, SeriesDescription="t1_fl3d_dynaVIEWS",
-                     ProtocolName="t1_fl3d_dynaVIEWS", SequenceName="*fl3d1", ScanningSequence="GR",
-                     AcquisitionTime=f"10{20 + p}00", values=lambda _, p=p: volume(p))
-    field_map = {"study_uid": study, "ProtocolName": "gre_field_mapping", "SequenceName": "*fm2d2r",
-                 "ScanningSequence": "GR", "RepetitionTime": 488.0, "FlipAngle": 60, "AcquisitionTime": "101500"}
+        write_series(
+            root / f"S{10 + p}",
+            1,
+            study_uid=study,
+            SeriesNumber=10 + p,
+            SeriesDescription="t1_fl3d_dynaVIEWS",
+            ProtocolName="t1_fl3d_dynaVIEWS",
+            SequenceName="*fl3d1",
+            ScanningSequence="GR",
+            AcquisitionTime=f"10{20 + p}00",
+            values=lambda _, p=p: volume(p),
+        )
+    field_map = {
+        "study_uid": study,
+        "ProtocolName": "gre_field_mapping",
+        "SequenceName": "*fm2d2r",
+        "ScanningSequence": "GR",
+        "RepetitionTime": 488.0,
+        "FlipAngle": 60,
+        "AcquisitionTime": "101500",
+    }
     echoes = ((1, 4.92), (2, 7.38))
     if echoes_as_series:
         for number, (echo, te) in zip((4, 5), echoes):
-            write_series(root / f"S{number}", 1, SeriesNumber=number, SeriesDescription="gre_field_mapping",
-                         EchoNumbers=echo, EchoTime=te, values=lambda _, e=echo: volume(6 + e), **field_map)
+            write_series(
+                root / f"S{number}",
+                1,
+                SeriesNumber=number,
+                SeriesDescription="gre_field_mapping",
+                EchoNumbers=echo,
+                EchoTime=te,
+                values=lambda _, e=echo: volume(6 + e),
+                **field_map,
+            )
     else:
         uid = generate_uid()
         for echo, te in echoes:
-            write_series(root / "S4", 1, series_uid=uid, SeriesNumber=4, SeriesDescription="gre_field_mapping",
-                         EchoNumbers=echo, EchoTime=te, values=lambda _, e=echo: volume(6 + e),
-                         name=lambda p, k, e=echo: f"E{e}_{k:03d}.dcm",
-                         per_slice=lambda p, k, e=echo: {"InstanceNumber": (e - 1) * SLICES + k + 1}, **field_map)
-    write_series(root / "S6", 1, SeriesNumber=6, SeriesDescription="gre_field_mapping", EchoNumbers=2, EchoTime=7.38,
-                 ImageType=["ORIGINAL", "PRIMARY", "P", "ND"], values=lambda _: volume(9), **field_map)
+            write_series(
+                root / "S4",
+                1,
+                series_uid=uid,
+                SeriesNumber=4,
+                SeriesDescription="gre_field_mapping",
+                EchoNumbers=echo,
+                EchoTime=te,
+                values=lambda _, e=echo: volume(6 + e),
+                name=lambda p, k, e=echo: f"E{e}_{k:03d}.dcm",
+                per_slice=lambda p, k, e=echo: {"InstanceNumber": (e - 1) * SLICES + k + 1},
+                **field_map,
+            )
+    write_series(
+        root / "S6",
+        1,
+        SeriesNumber=6,
+        SeriesDescription="gre_field_mapping",
+        EchoNumbers=2,
+        EchoTime=7.38,
+        ImageType=["ORIGINAL", "PRIMARY", "P", "ND"],
+        values=lambda _: volume(9),
+        **field_map,
+    )

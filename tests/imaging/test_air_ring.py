@@ -1,6 +1,7 @@
 """Air, skin and the peritumoral ring on generated exams read through `prepare_timepoint`: the
 air threshold from the field-of-view edge, air reached from the edge only, the shares of the
 geometric shell each exclusion removed, and a nearly empty ring refused in words."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,7 +36,11 @@ def write_exam(folder: Path, image: np.ndarray, tumour: np.ndarray, spacing=(1.0
         im = sitk.GetImageFromArray(array)
         im.SetSpacing(spacing)
         sitk.WriteImage(im, str(folder / f"{name}.nrrd"))
-    return {"patient_id": "P1", "baseline_image": str(folder / "image.nrrd"), "baseline_mask": str(folder / "mask.nrrd")}
+    return {
+        "patient_id": "P1",
+        "baseline_image": str(folder / "image.nrrd"),
+        "baseline_mask": str(folder / "mask.nrrd"),
+    }
 
 
 def noise(shape, sigma, seed=0):
@@ -59,7 +64,10 @@ def test_little_air_keeps_the_tissue_and_the_exam_extracts(tmp_path):
     air = sitk.GetArrayFromImage(air_mask(sitk.ReadImage(row["baseline_image"]), stats["air_threshold"])).astype(bool)
     assert not (air & ~margin).any() and air.sum() >= 0.99 * margin.sum()  # noise above the threshold may join the body
     assert stats["kept_share"] == 1.0 and stats["air_share"] == stats["skin_share"] == 0.0
-    assert stats["ring_voxels_geometric"] == sitk.GetArrayFromImage(ring(sitk.GetImageFromArray(tumour.astype(np.uint8)), 3.0)).sum()
+    assert (
+        stats["ring_voxels_geometric"]
+        == sitk.GetArrayFromImage(ring(sitk.GetImageFromArray(tumour.astype(np.uint8)), 3.0)).sum()
+    )
     assert any(n.startswith("air threshold") and "field-of-view edge" in n for n in exam.notes)
     records = extract_timepoint(row, "baseline", ISO)
     peri = next(r for r in records if r["region"] == "peritumoral")
@@ -84,7 +92,9 @@ def test_dark_fat_around_the_tumour_is_kept_in_the_ring(tmp_path):
     assert region.any() and np.all(fat[region])  # the 3 mm ring lies in the fat, all of it kept
     assert abs(image[region].mean() - 40) < 1
     # a user threshold above the fat: still not air, as no path of dark voxels joins it to the edge
-    user = prepare_timepoint(write_exam(tmp_path, image, tumour), "baseline", ISO.model_copy(update={"air_threshold": 100.0}))
+    user = prepare_timepoint(
+        write_exam(tmp_path, image, tumour), "baseline", ISO.model_copy(update={"air_threshold": 100.0})
+    )
     assert user.ring_stats[1]["air_threshold"] == 100.0 and user.ring_stats[1]["kept_share"] == 1.0
     assert "air threshold 100 (imaging.air_threshold)" in user.notes
 
@@ -104,7 +114,9 @@ def test_tumour_under_the_skin_records_the_air_and_skin_shares(tmp_path):
     assert stats["air_share"] == pytest.approx((shell & ~body).sum() / n) and stats["air_share"] > 0
     assert stats["skin_share"] == pytest.approx((shell & body & (y < 12)).sum() / n) and stats["skin_share"] > 0
     assert stats["kept_share"] == pytest.approx((shell & (y >= 12)).sum() / n)
-    assert stats["air_share"] + stats["skin_share"] + stats["chest_wall_share"] + stats["kept_share"] == pytest.approx(1)
+    assert stats["air_share"] + stats["skin_share"] + stats["chest_wall_share"] + stats["kept_share"] == pytest.approx(
+        1
+    )
     note = next(n for n in exam.notes if n.startswith("reader 1: 3 mm ring"))
     assert f"air {stats['air_share']:.1%}" in note and f"skin {stats['skin_share']:.1%}" in note
 
@@ -116,7 +128,9 @@ def test_ring_pushed_into_the_air_is_refused_in_words(tmp_path):
     body = y >= 10
     tumour = ball((6, 7, 24), 3)
     image = np.where(body | tumour, np.where(tumour, 800, 300) + noise(SHAPE, 10, 1), np.abs(noise(SHAPE, 4)))
-    with pytest.raises(CaseError, match=r"reader 1: the peritumoral ring is nearly empty: 3 mm ring: .* removed air [\d.]+%") as err:
+    with pytest.raises(
+        CaseError, match=r"reader 1: the peritumoral ring is nearly empty: 3 mm ring: .* removed air [\d.]+%"
+    ) as err:
         prepare_timepoint(write_exam(tmp_path, image, tumour), "baseline", ISO)
     assert "patient P1" in str(err.value) and "Label (1)" not in str(err.value)
 
@@ -124,7 +138,9 @@ def test_ring_pushed_into_the_air_is_refused_in_words(tmp_path):
 def test_edge_of_tissue_is_not_taken_as_air():
     """An exam cropped inside the breast (PyRadiomics' breast1, no air in its field of view):
     no voxel is air, and the note says why."""
-    image = sitk.ReadImage(str(Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pyradiomics" / "breast1_image.nrrd"))
+    image = sitk.ReadImage(
+        str(Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pyradiomics" / "breast1_image.nrrd")
+    )
     threshold = estimate_air_threshold(image)
     assert threshold.value is None and "not background" in threshold.note
     assert not sitk.GetArrayFromImage(air_mask(image, threshold.value)).any()
@@ -139,8 +155,11 @@ def test_empty_early_mask_is_a_complete_early_response(tmp_path):
         prepare_timepoint(row, "early", ISO)
     assert err.value.stage == "early response"
     with pytest.raises(CaseError, match="mask is empty"):  # at baseline it is a bad mask
-        prepare_timepoint({"patient_id": "P1", "baseline_image": row["early_image"], "baseline_mask": row["early_mask"]},
-                          "baseline", ISO)
+        prepare_timepoint(
+            {"patient_id": "P1", "baseline_image": row["early_image"], "baseline_mask": row["early_mask"]},
+            "baseline",
+            ISO,
+        )
 
 
 def test_two_visit_case_ring_stats(shared_data, tmp_path):

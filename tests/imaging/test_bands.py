@@ -1,5 +1,6 @@
 """Peritumoral bands [inner, outer] mm against closed forms: shell volumes of a sphere on an
 anisotropic grid, disjoint bands that make the outer shell, a half-space chest wall."""
+
 from __future__ import annotations
 
 import math
@@ -57,7 +58,7 @@ def test_bands_are_disjoint_tumour_free_and_make_the_outer_shell():
     masks = [sitk.GetArrayFromImage(band(tumour, a, b)).astype(bool) for a, b in BANDS]
     for i, m in enumerate(masks):
         assert m.any() and not (m & t).any()
-        for other in masks[i + 1:]:
+        for other in masks[i + 1 :]:
             assert not (m & other).any()
     union = np.logical_or.reduce(masks)
     assert np.array_equal(union, sitk.GetArrayFromImage(ring(tumour, 9.0)).astype(bool))
@@ -81,8 +82,9 @@ def test_a_half_space_chest_wall_clips_each_band_as_the_closed_form(spacing, tol
     zeros = sitk.Image(tumour.GetSize(), sitk.sitkUInt8)
     zeros.CopyInformation(tumour)
     voxel = float(np.prod(spacing))
-    for (a, b), region in zip(BANDS, peritumoral_bands(tumour, BANDS, air=zeros, body=zeros + 1, skin_mm=0,
-                                                        chest_wall=wall)):
+    for (a, b), region in zip(
+        BANDS, peritumoral_bands(tumour, BANDS, air=zeros, body=zeros + 1, skin_mm=0, chest_wall=wall)
+    ):
         removed = cap_mm3(R + b, h) - cap_mm3(R + a, h)
         kept = sitk.GetArrayFromImage(region.region).astype(bool)
         assert not (kept & (x >= h)).any()

@@ -1,5 +1,6 @@
 """The fast Otsu threshold, air and N4 body masks equal, voxel for voxel, the straightforward SimpleITK pipelines
 they replace (kept here as the reference), on generated exams and on the real two-visit case."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,7 +47,9 @@ def generated_exam(seed: int, shape=(40, 64, 72)) -> sitk.Image:
     z, y, x = np.indices(shape, dtype=float)
     cz, cy, cx = (np.array(shape) - 1) / 2
     reach = 1.1 if seed % 2 else 0.8
-    body = ((z - cz) / (shape[0] * reach / 2)) ** 2 + ((y - cy) / (shape[1] * 0.4)) ** 2 + ((x - cx) / (shape[2] * reach / 2)) ** 2 < 1
+    body = ((z - cz) / (shape[0] * reach / 2)) ** 2 + ((y - cy) / (shape[1] * 0.4)) ** 2 + (
+        (x - cx) / (shape[2] * reach / 2)
+    ) ** 2 < 1
     image = np.hypot(rng.normal(0, 8, shape), rng.normal(0, 8, shape))
     image[body] = rng.normal(400, 60, body.sum())
     for _ in range(4):
@@ -65,8 +68,9 @@ def assert_same_masks(image: sitk.Image) -> None:
     assert otsu_threshold(image) == reference_otsu_threshold(image)
     threshold = estimate_air_threshold(image).value
     if threshold is not None:
-        np.testing.assert_array_equal(sitk.GetArrayFromImage(air_mask(image, threshold)),
-                                      reference_air_mask(image, threshold))
+        np.testing.assert_array_equal(
+            sitk.GetArrayFromImage(air_mask(image, threshold)), reference_air_mask(image, threshold)
+        )
     for n4_threshold in (otsu_threshold(image), threshold if threshold is not None else 50.0):
         fast, reference = body_mask(image, n4_threshold), reference_body_mask(image, n4_threshold)
         np.testing.assert_array_equal(sitk.GetArrayFromImage(fast), sitk.GetArrayFromImage(reference))
@@ -102,10 +106,12 @@ def test_fill_holes_of_shapes_touching_the_border_and_nested():
 @pytest.mark.parametrize("pixels", ["float32", "float64", "int16", "uint8", "constant"])
 def test_otsu_threshold_of_other_pixel_types(pixels):
     rng = np.random.default_rng(7)
-    values = {"float32": rng.gamma(2, 100, (20, 30, 40)).astype(np.float32),
-              "float64": np.concatenate([rng.normal(0, 1, 9000), rng.normal(6, 2, 15000)]).reshape(20, 30, 40),
-              "int16": rng.normal(0, 300, (20, 30, 40)).astype(np.int16),
-              "uint8": rng.integers(0, 256, (20, 30, 40)).astype(np.uint8),
-              "constant": np.full((4, 5, 6), 17, np.uint16)}[pixels]
+    values = {
+        "float32": rng.gamma(2, 100, (20, 30, 40)).astype(np.float32),
+        "float64": np.concatenate([rng.normal(0, 1, 9000), rng.normal(6, 2, 15000)]).reshape(20, 30, 40),
+        "int16": rng.normal(0, 300, (20, 30, 40)).astype(np.int16),
+        "uint8": rng.integers(0, 256, (20, 30, 40)).astype(np.uint8),
+        "constant": np.full((4, 5, 6), 17, np.uint16),
+    }[pixels]
     image = sitk.GetImageFromArray(values)
     assert otsu_threshold(image) == reference_otsu_threshold(image)

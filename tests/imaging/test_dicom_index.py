@@ -1,5 +1,6 @@
 """`deltarad index` on the demo cohort's DICOM and on a tree built from the vendor files; the
 reader's notes in the extraction path."""
+
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +20,6 @@ from deltarad.cli import app
 from deltarad.config import ImagingSettings
 from deltarad.features.extract import prepare_timepoint
 from deltarad.imaging.io import read_exam
-
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,9 @@ def test_index_of_a_vendor_tree(shared_data, tmp_path):
     assert draft.loc[siemens, "baseline_image"] == str(root / "999" / "b_visit")  # 2023-01-13, before 2023-03-01
     assert draft.loc[siemens, "early_image"] == str(root / "999" / "a_visit")
     assert draft.loc[ge, "baseline_image"] == str(root / "fmri") and draft.loc[ge, "early_image"] == ""
-    reference = sitk.ReadImage(str(vendors / "siemens-xa30-series-per-phase" / "ref" / "7001_func-bold_task-fa_run-1.nii"))
+    reference = sitk.ReadImage(
+        str(vendors / "siemens-xa30-series-per-phase" / "ref" / "7001_func-bold_task-fa_run-1.nii")
+    )
     size = list(reference.GetSize())
     size[3] = 0
     for timepoint in ("baseline", "early"):
@@ -122,7 +124,10 @@ def test_index_of_an_empty_tree_is_an_error_in_words(tmp_path):
 
 def test_reader_notes_reach_the_extraction_notes(demo):
     row = pd.read_csv(demo / "cohort.csv", dtype=str).iloc[0].to_dict()
-    row = {k: str(demo / v) if k.endswith(("_image", "_mask", "_reader2")) and isinstance(v, str) else v for k, v in row.items()}
+    row = {
+        k: str(demo / v) if k.endswith(("_image", "_mask", "_reader2")) and isinstance(v, str) else v
+        for k, v in row.items()
+    }
     exam = prepare_timepoint(row, "baseline", ImagingSettings(n4=False))
     assert "phase 3 of 4 read (TemporalPositionIdentifier/Index 4)" in exam.notes
 
@@ -131,8 +136,13 @@ def test_studies_without_patient_id_stand_alone(tmp_path):
     from dicom_layouts import write_series
 
     for n in (1, 2):
-        write_series(tmp_path / "tree" / f"s{n}", 2, study_uid=f"1.2.826.0.1.3680043.10.5{n}", PatientID="",
-                     per_slice=lambda p, k: {"TemporalPositionIdentifier": p + 1})
+        write_series(
+            tmp_path / "tree" / f"s{n}",
+            2,
+            study_uid=f"1.2.826.0.1.3680043.10.5{n}",
+            PatientID="",
+            per_slice=lambda p, k: {"TemporalPositionIdentifier": p + 1},
+        )
     run("index", str(tmp_path / "tree"), "--out", str(tmp_path / "cohort.csv"))
     draft = pd.read_csv(tmp_path / "cohort.csv", dtype=str, keep_default_na=False)
     assert len(draft) == 2 and (draft["early_image"] == "").all()

@@ -1,5 +1,6 @@
 """Each phase's time from the header pass, on real scanner DICOM of several phases
 (../shared/data/dicom-vendors), against the headers read independently with pydicom."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -71,19 +72,26 @@ def test_each_phase_time_as_its_headers_state(shared_data, folder, kind, field, 
 
 def test_philips_trigger_time_agrees_with_its_clock_and_a_disagreement_is_refused(shared_data):
     volumes, _ = exam_volumes(shared_data / "dicom-vendors" / "philips-dynamics" / "classic", image_kind="CONTROL")
-    assert independent_times(shared_data / "dicom-vendors" / "philips-dynamics" / "classic", "TriggerTime") == \
-        pytest.approx([0, 127.5, 255.0])
-    doubled = [dataclasses.replace(v, frames=[dataclasses.replace(f, trigger_time_ms=2 * f.trigger_time_ms)
-                                              for f in v.frames]) for v in volumes]
-    with pytest.raises(CaseError, match=r"two readings of the phase times: AcquisitionTime gives \[0, 127.5, 255\] s, "
-                                        r"TriggerTime \[0, 255, 510\] s"):
+    assert independent_times(
+        shared_data / "dicom-vendors" / "philips-dynamics" / "classic", "TriggerTime"
+    ) == pytest.approx([0, 127.5, 255.0])
+    doubled = [
+        dataclasses.replace(v, frames=[dataclasses.replace(f, trigger_time_ms=2 * f.trigger_time_ms) for f in v.frames])
+        for v in volumes
+    ]
+    with pytest.raises(
+        CaseError,
+        match=r"two readings of the phase times: AcquisitionTime gives \[0, 127.5, 255\] s, "
+        r"TriggerTime \[0, 255, 510\] s",
+    ):
         phase_times(doubled, patient="P1")
 
 
 def test_phases_the_headers_do_not_time_apart_are_refused(shared_data):
     volumes, _ = exam_volumes(shared_data / "dicom-vendors" / "ge-multiphase")
-    untimed = [dataclasses.replace(v, frames=[dataclasses.replace(f, trigger_time_ms=None) for f in v.frames])
-               for v in volumes]  # every GE phase carries the series' AcquisitionTime
+    untimed = [
+        dataclasses.replace(v, frames=[dataclasses.replace(f, trigger_time_ms=None) for f in v.frames]) for v in volumes
+    ]  # every GE phase carries the series' AcquisitionTime
     with pytest.raises(CaseError, match=r"do not time the 10 phases apart \(AcquisitionTime gives \[0, 0, 0"):
         phase_times(untimed)
 

@@ -5,6 +5,7 @@ Volumes are compared in physical space: ours resampled (nearest neighbour, ident
 onto the reference's grid, which holds only when both put every voxel centre at the same LPS
 point; voxels falling outside ours would show as the sentinel and are counted.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -36,7 +37,9 @@ def reference_volume(path: Path, k: int | None = None) -> sitk.Image:
 
 
 def on_reference_grid(ours: sitk.Image, ref: sitk.Image) -> np.ndarray:
-    resampled = sitk.Resample(sitk.Cast(ours, sitk.sitkFloat64), ref, sitk.Transform(), sitk.sitkNearestNeighbor, OUTSIDE)
+    resampled = sitk.Resample(
+        sitk.Cast(ours, sitk.sitkFloat64), ref, sitk.Transform(), sitk.sitkNearestNeighbor, OUTSIDE
+    )
     values = sitk.GetArrayFromImage(resampled)
     assert not np.any(values == OUTSIDE), "our volume does not cover the reference's voxels"
     assert ours.GetNumberOfPixels() == ref.GetNumberOfPixels()
@@ -47,11 +50,14 @@ def assert_same_volume(ours: sitk.Image, ref: sitk.Image) -> None:
     assert np.array_equal(on_reference_grid(ours, ref), sitk.GetArrayFromImage(ref).astype(np.float64))
 
 
-@pytest.mark.parametrize("folder, reference, n_phases", [
-    ("siemens-xa10-enhanced", "Siemens_REST1_w_SMS_PF7-8_6.nii", 4),
-    ("ge-multiphase", "fMRI_Multiphase_Des_2.nii", 10),
-    ("siemens-xa30-series-per-phase", "7001_func-bold_task-fa_run-1.nii", 4),
-])
+@pytest.mark.parametrize(
+    "folder, reference, n_phases",
+    [
+        ("siemens-xa10-enhanced", "Siemens_REST1_w_SMS_PF7-8_6.nii", 4),
+        ("ge-multiphase", "fMRI_Multiphase_Des_2.nii", 10),
+        ("siemens-xa30-series-per-phase", "7001_func-bold_task-fa_run-1.nii", 4),
+    ],
+)
 def test_phase_k_equals_reference_volume_k(vendors, folder, reference, n_phases):
     for k in range(n_phases):
         image, notes = read_exam(vendors / folder, phase=k, patient="V1")
@@ -81,16 +87,22 @@ def test_series_per_phase_notes_say_which_series_became_which_phase(vendors):
 
 @pytest.mark.parametrize("form", ["enhanced", "classic"])
 def test_philips_label_and_control_are_refused_without_a_choice(vendors, form):
-    with pytest.raises(CaseError, match=r"2 images share each slice position in one dynamic .*"
-                                        r"Philips label type \(2005,1429\): 'CONTROL', 'LABEL'.*never interleaved") as err:
+    with pytest.raises(
+        CaseError,
+        match=r"2 images share each slice position in one dynamic .*"
+        r"Philips label type \(2005,1429\): 'CONTROL', 'LABEL'.*never interleaved",
+    ) as err:
         read_exam(vendors / "philips-dynamics" / form, phase=1, patient="V2")
     assert "patient V2" in str(err.value)
 
 
-@pytest.mark.parametrize("form, reference, ref_index", [
-    ("enhanced", "1903_WIP_SOURCE_-_3DpCASL_enh.nii.gz", lambda kind, k: 3 * (kind == "LABEL") + k),
-    ("classic", "1903_WIP_SOURCE_-_3DpCASL_cl.nii.gz", lambda kind, k: 2 * k + (kind == "LABEL")),
-])
+@pytest.mark.parametrize(
+    "form, reference, ref_index",
+    [
+        ("enhanced", "1903_WIP_SOURCE_-_3DpCASL_enh.nii.gz", lambda kind, k: 3 * (kind == "LABEL") + k),
+        ("classic", "1903_WIP_SOURCE_-_3DpCASL_cl.nii.gz", lambda kind, k: 2 * k + (kind == "LABEL")),
+    ],
+)
 def test_philips_separated_by_label_type_on_the_display_scale(vendors, form, reference, ref_index):
     """dcm2niix orders the enhanced file's volumes CONTROL 1-3 then LABEL 1-3, the classic
     files' volumes by dynamic, CONTROL before LABEL; on Philips' private floating-point scale:
@@ -106,9 +118,16 @@ def test_philips_separated_by_label_type_on_the_display_scale(vendors, form, ref
             ours = on_reference_grid(image, ref)
             theirs = sitk.GetArrayFromImage(ref).astype(np.float64)
             assert np.allclose(theirs, ours / (rs * ss), rtol=2e-6, atol=0)
-            assert ours.max() < 1e4 < 1e6 < theirs.max()  # the displayed scale (thousands), not the private one (millions)
-    assert any(n.startswith("value scale: RescaleSlope/RescaleIntercept 1.33871/0 applied, the values the Philips "
-                            "scanner displays") and "(2005,100E, present) is not used" in n for n in notes)
+            assert (
+                ours.max() < 1e4 < 1e6 < theirs.max()
+            )  # the displayed scale (thousands), not the private one (millions)
+    assert any(
+        n.startswith(
+            "value scale: RescaleSlope/RescaleIntercept 1.33871/0 applied, the values the Philips scanner displays"
+        )
+        and "(2005,100E, present) is not used" in n
+        for n in notes
+    )
     assert any("images of kind 'LABEL' read (imaging.image_kind), 120 others left out" in n for n in notes)
 
 
@@ -121,8 +140,11 @@ def test_classic_and_enhanced_copies_in_one_folder_read_the_enhanced_copy(vendor
 
 def test_ge_mrdc_names_found_and_refused_as_not_dynamic(vendors):
     """Files named i22.MRDC.1 are found by content; the diffusion series is refused in words."""
-    with pytest.raises(CaseError, match=r"7 images at each of 2 slice positions and no temporal tag .* not a dynamic "
-                                        r"\(DCE\) series; its images differ in diffusion b-value \(0, 1000") as err:
+    with pytest.raises(
+        CaseError,
+        match=r"7 images at each of 2 slice positions and no temporal tag .* not a dynamic "
+        r"\(DCE\) series; its images differ in diffusion b-value \(0, 1000",
+    ) as err:
         read_exam(vendors / "ge-mrdc-names", patient="V3")
     assert "patient V3" in str(err.value) and "MRDC" not in err.value.problem
 
@@ -148,6 +170,6 @@ def test_every_transfer_syntax_decodes_to_the_same_pixels(vendors, tmp_path):
     plain = images["1"]
     assert all(np.array_equal(a, plain) for a in images.values())
     ref = sitk.GetArrayFromImage(sitk.ReadImage(str(folder / "ref" / "1.nii")))  # (35, 64, 64)
-    tiles = [plain[r * 64:(r + 1) * 64, c * 64:(c + 1) * 64] for r in range(6) for c in range(6)][:35]
+    tiles = [plain[r * 64 : (r + 1) * 64, c * 64 : (c + 1) * 64] for r in range(6) for c in range(6)][:35]
     # dcm2niix writes its rows bottom-up (NIfTI's +y is anterior, DICOM rows run posterior)
     assert all(np.array_equal(tile[::-1], ref[k]) for k, tile in enumerate(tiles))

@@ -1,4 +1,5 @@
 """Mask checks against the image grid."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -113,7 +114,10 @@ def test_mask_within_itks_tolerance_is_taken_on_the_image_grid_with_a_note():
     mask.SetDirection(_tilted(0.1 + 4e-7))
     taken, notes = checked_mask(mask, image, patient="P1")
     assert (taken.GetOrigin(), taken.GetSpacing(), taken.GetDirection()) == (
-        image.GetOrigin(), image.GetSpacing(), image.GetDirection())
+        image.GetOrigin(),
+        image.GetSpacing(),
+        image.GetDirection(),
+    )
     assert np.array_equal(sitk.GetArrayFromImage(taken), m)
     assert len(notes) == 1 and notes[0].startswith("mask grid within ITK's tolerance of the image grid")
     assert "spacing 3e-07 mm" in notes[0] and notes[0].endswith("taken on the image grid")
@@ -126,5 +130,9 @@ def test_mask_beyond_itks_tolerance_on_the_lattice_is_placed_voxel_for_voxel():
     placed, notes = checked_mask(mask, IMAGE, patient="P1")
     assert np.array_equal(sitk.GetArrayFromImage(placed), m)
     assert placed.GetOrigin() == IMAGE.GetOrigin()
-    assert notes == [("mask grid beyond ITK's tolerance of the image grid but on its lattice (origin 0.0001 mm, "
-                      "spacing 0 mm, direction cosines 0 apart): placed on the image grid voxel for voxel")]
+    assert notes == [
+        (
+            "mask grid beyond ITK's tolerance of the image grid but on its lattice (origin 0.0001 mm, "
+            "spacing 0 mm, direction cosines 0 apart): placed on the image grid voxel for voxel"
+        )
+    ]

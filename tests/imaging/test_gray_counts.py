@@ -1,5 +1,6 @@
 """Order statistics from per-gray-value counts equal numpy's sorts to the bit, and so the air
 threshold of an integer exam is the one the sorting path gives."""
+
 from __future__ import annotations
 
 import numpy as np

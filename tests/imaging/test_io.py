@@ -1,4 +1,5 @@
 """Readers: every format written for real and read back."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,9 +25,18 @@ def phase_volume(phase: int) -> np.ndarray:
     return (1000 * phase + 100 * k + 10 * j + i).astype(np.int16)
 
 
-def write_mr_slice(path: Path, pixels: np.ndarray, k: int, *, series_uid: str, study_uid: str, phase: int,
-                   phase_tags: tuple[str, ...] = ("TemporalPositionIdentifier", "TriggerTime", "AcquisitionTime"),
-                   series_number: int = 5, description: str = "DCE 3D") -> None:
+def write_mr_slice(
+    path: Path,
+    pixels: np.ndarray,
+    k: int,
+    *,
+    series_uid: str,
+    study_uid: str,
+    phase: int,
+    phase_tags: tuple[str, ...] = ("TemporalPositionIdentifier", "TriggerTime", "AcquisitionTime"),
+    series_number: int = 5,
+    description: str = "DCE 3D",
+) -> None:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -86,8 +96,16 @@ def write_exam(folder: Path, phases: int = 3, *, per_phase_series: bool = False,
         p, k = divmod(int(n), SLICES)
         sub = folder / f"phase{p}" if per_phase_series else folder
         sub.mkdir(exist_ok=True)
-        write_mr_slice(sub / f"IM{n:04d}.dcm", phase_volume(p)[k], k, series_uid=uids[p], study_uid=study_uid,
-                       phase=p, series_number=5 + (p if per_phase_series else 0), **kw)
+        write_mr_slice(
+            sub / f"IM{n:04d}.dcm",
+            phase_volume(p)[k],
+            k,
+            series_uid=uids[p],
+            study_uid=study_uid,
+            phase=p,
+            series_number=5 + (p if per_phase_series else 0),
+            **kw,
+        )
     return uids
 
 
@@ -117,8 +135,15 @@ def test_several_series_need_a_choice(tmp_path):
     study_uid = generate_uid()
     other = generate_uid()
     for k in range(2):  # a localiser: another grid, another series
-        write_mr_slice(tmp_path / "exam" / f"LOC{k}.dcm", np.zeros((3, 3), np.int16), k, series_uid=other,
-                       study_uid=study_uid, phase=0, description="localiser")
+        write_mr_slice(
+            tmp_path / "exam" / f"LOC{k}.dcm",
+            np.zeros((3, 3), np.int16),
+            k,
+            series_uid=other,
+            study_uid=study_uid,
+            phase=0,
+            description="localiser",
+        )
     with pytest.raises(CaseError, match="2 DICOM series and no choice") as err:
         read_image(tmp_path / "exam", patient="P7")
     assert "patient P7" in str(err.value) and "localiser" in str(err.value)
@@ -199,19 +224,32 @@ def test_dicom_seg_read_back_on_the_image_grid(tmp_path):
     from pydicom.sr.codedict import codes
 
     write_exam(tmp_path / "exam", phases=1)
-    sources = sorted((pydicom.dcmread(f) for f in (tmp_path / "exam").iterdir()),
-                     key=lambda d: float(d.ImagePositionPatient[2]))
+    sources = sorted(
+        (pydicom.dcmread(f) for f in (tmp_path / "exam").iterdir()), key=lambda d: float(d.ImagePositionPatient[2])
+    )
     lesion = np.zeros((SLICES, ROWS, COLS), bool)
     lesion[1:3, 2:5, 3:7] = True
     description = hd.seg.SegmentDescription(
-        segment_number=1, segment_label="Tumour", segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-        segmented_property_type=codes.SCT.Neoplasm, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        segment_number=1,
+        segment_label="Tumour",
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Neoplasm,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
     )
     seg = hd.seg.Segmentation(
-        source_images=sources, pixel_array=lesion.astype(np.uint8), segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=[description], series_instance_uid=generate_uid(), series_number=100,
-        sop_instance_uid=generate_uid(), instance_number=1, manufacturer="deltarad tests",
-        manufacturer_model_name="test", software_versions="0", device_serial_number="0", omit_empty_frames=False,
+        source_images=sources,
+        pixel_array=lesion.astype(np.uint8),
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=[description],
+        series_instance_uid=generate_uid(),
+        series_number=100,
+        sop_instance_uid=generate_uid(),
+        instance_number=1,
+        manufacturer="deltarad tests",
+        manufacturer_model_name="test",
+        software_versions="0",
+        device_serial_number="0",
+        omit_empty_frames=False,
     )
     seg.save_as(tmp_path / "seg.dcm")
     image = read_image(tmp_path / "exam")

@@ -1,5 +1,6 @@
 """Masks as they come: label maps of any value, segments sharing a label value across layers,
 masks saved cropped or drawn on another grid of the same study, frames of reference."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -71,8 +72,10 @@ def test_mask_saved_cropped_is_placed_voxel_for_voxel():
     expected = np.zeros((10, 30, 30), np.uint8)
     expected[3:7, 12:18, 10:17] = lesion
     assert np.array_equal(sitk.GetArrayFromImage(mask), expected)
-    assert notes == ["mask resampled onto the image voxel for voxel: it covers 7x6x4 voxels of the exam grid from voxel "
-                     "(10, 12, 3) (saved cropped)"]
+    assert notes == [
+        "mask resampled onto the image voxel for voxel: it covers 7x6x4 voxels of the exam grid from voxel "
+        "(10, 12, 3) (saved cropped)"
+    ]
     beyond = image_like(lesion, origin=EXAM.TransformIndexToPhysicalPoint((26, 12, 3)))  # x 26-32 of 0-29
     mask, notes = checked_mask(beyond, EXAM)
     assert sitk.GetArrayFromImage(mask).sum() == lesion[:, :, :4].sum()
@@ -91,8 +94,10 @@ def test_mask_drawn_on_another_series_is_resampled_keeping_its_volume():
     assert np.array_equal(sitk.GetArrayFromImage(mask), expected)
     volume = expected.sum() * np.prod(SPACING)
     assert volume == pytest.approx(fine.sum() * 0.4 * 0.4 * 1.0)
-    assert notes[0].startswith("mask resampled onto the image grid: drawn on another grid (60x60x20 voxels of "
-                               "0.4 x 0.4 x 1 mm) than the exam (30x30x10 voxels of 0.8 x 0.8 x 2 mm)")
+    assert notes[0].startswith(
+        "mask resampled onto the image grid: drawn on another grid (60x60x20 voxels of "
+        "0.4 x 0.4 x 1 mm) than the exam (30x30x10 voxels of 0.8 x 0.8 x 2 mm)"
+    )
     assert notes[0].endswith(f"{volume / 1000:.3g} mL on its grid, {volume / 1000:.3g} mL on the exam's")
 
 

@@ -1,6 +1,7 @@
 """N4 bias-field correction: deltarad's separable N4 gives ITK's field (N4BiasFieldCorrectionImageFilter,
 SimpleITK) to within ITK's own thread-count variation; ITK's, pinned, is one result whatever the
 machine's thread count."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,10 +55,13 @@ def test_deltarad_n4_gives_itks_field_on_real_breast_mri(shared_data):
     assert np.abs(ours - itk_1).max() < 3e-5
 
 
-@pytest.mark.parametrize("direction, origin", [
-    (None, None),
-    ((0, -1, 0, 1, 0, 0, 0, 0, -1), (-183.7, 221.3, -97.1)),  # rotated axes, scanner-like origin (mm)
-])
+@pytest.mark.parametrize(
+    "direction, origin",
+    [
+        (None, None),
+        ((0, -1, 0, 1, 0, 0, 0, 0, -1), (-183.7, 221.3, -97.1)),  # rotated axes, scanner-like origin (mm)
+    ],
+)
 def test_deltarad_n4_gives_itks_field_on_a_generated_exam_at_the_study_shrink(direction, origin):
     """The study's setting, shrink 4, on a 128 x 128 x 48 phantom with a planted bias field; ITK
     fits in index space, and stores points as float32 (which a far origin rounds more)."""

@@ -2,6 +2,7 @@
 sizes from 32 to 256 voxels per axis, shrink 1, 2 and 4, body masks of four shapes and bias
 fields of three strengths, each with 3D Slicer's 50/40/30 iterations. The yardstick is ITK
 itself on 1 and on 2 threads (its float32 sums split differently)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -71,7 +72,9 @@ GRID = [
 ABSOLUTE_BOUND = 5e-5
 
 
-@pytest.mark.parametrize("size, shrink, shape, strength", GRID, ids=[f"{'x'.join(map(str, s))}-shrink{k}-{b}-{f}" for s, k, b, f in GRID])
+@pytest.mark.parametrize(
+    "size, shrink, shape, strength", GRID, ids=[f"{'x'.join(map(str, s))}-shrink{k}-{b}-{f}" for s, k, b, f in GRID]
+)
 def test_deltarad_n4_gives_itks_field_across_the_grid(size, shrink, shape, strength):
     """Required: the largest log-field difference to ITK on 1 thread within twice ITK's own
     1-vs-2-thread difference or ABSOLUTE_BOUND, whichever is larger. Measured: 3e-6 to 4.4e-5
@@ -102,7 +105,9 @@ def itk_convergence_measure(change: np.ndarray) -> float:
     return float(f(sigma / mu))
 
 
-@pytest.mark.parametrize("spread, offset, n", [(1e-4, 0.0, 20000), (2e-4, -3e-4, 12000), (1e-5, 5e-5, 8000), (4e-3, 1e-3, 3000)])
+@pytest.mark.parametrize(
+    "spread, offset, n", [(1e-4, 0.0, 20000), (2e-4, -3e-4, 12000), (1e-5, 5e-5, 8000), (4e-3, 1e-3, 3000)]
+)
 def test_convergence_measure_replays_itks_float32_arithmetic(spread, offset, n):
     """The change of a log field between two iterations: smooth along the raster (as fields are)
     plus noise. ITK's float32 running mean lags, which moves its measure off the exact one."""

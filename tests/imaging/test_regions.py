@@ -1,4 +1,5 @@
 """Peritumoral ring: physical thickness, analytic volume, air / skin / chest-wall exclusion."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -76,6 +77,7 @@ def test_chest_wall_mask_is_excluded():
     wall.CopyInformation(tumour)
     zeros = sitk.Cast(tumour * 0, sitk.sitkUInt8)
     body = zeros + 1
-    region = sitk.GetArrayFromImage(peritumoral_ring(tumour, ring_mm=3, air=zeros, body=body, skin_mm=0,
-                                                    chest_wall=wall).region)
+    region = sitk.GetArrayFromImage(
+        peritumoral_ring(tumour, ring_mm=3, air=zeros, body=body, skin_mm=0, chest_wall=wall).region
+    )
     assert region.sum() > 0 and not (region & wall_array).any()

@@ -1,4 +1,5 @@
 """RTSTRUCT masks: structure sets written with pydicom, read back and rasterised on the exam grid."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,8 +38,9 @@ def box(image: sitk.Image, i: tuple[float, float], j: tuple[float, float], k: fl
     return np.array([image.TransformContinuousIndexToPhysicalPoint((a, b, k)) for a, b in corners])
 
 
-def write_rtstruct(path: Path, rois: dict[str, list[np.ndarray]], *, frame: str = FRAME,
-                   kind: str = "CLOSED_PLANAR") -> Path:
+def write_rtstruct(
+    path: Path, rois: dict[str, list[np.ndarray]], *, frame: str = FRAME, kind: str = "CLOSED_PLANAR"
+) -> Path:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = RT_STRUCTURE_SET_STORAGE
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -94,18 +96,24 @@ def test_square_contour_gives_its_area_in_voxels(tmp_path, direction):
 def test_contour_inside_another_is_a_hole(tmp_path):
     image = reference()
     outer, inner = box(image, (9.5, 19.5), (9.5, 19.5), 3), box(image, (12.5, 16.5), (12.5, 16.5), 3)
-    mask = sitk.GetArrayFromImage(read_mask(write_rtstruct(tmp_path / "rs.dcm", {"GTV": [outer, inner]}), reference=image))
+    mask = sitk.GetArrayFromImage(
+        read_mask(write_rtstruct(tmp_path / "rs.dcm", {"GTV": [outer, inner]}), reference=image)
+    )
     assert mask.sum() == 100 - 16
     assert not mask[3, 13:17, 13:17].any() and mask[3, 10:20, 10:13].all()
 
 
 def test_roi_chosen_by_name_and_a_wrong_name_lists_the_rois(tmp_path):
     image = reference()
-    rs = write_rtstruct(tmp_path / "rs.dcm", {"GTV": [box(image, (4.5, 8.5), (4.5, 8.5), 1)],
-                                              "Skin": [box(image, (0.5, 30.5), (0.5, 30.5), 1)]})
+    rs = write_rtstruct(
+        tmp_path / "rs.dcm",
+        {"GTV": [box(image, (4.5, 8.5), (4.5, 8.5), 1)], "Skin": [box(image, (0.5, 30.5), (0.5, 30.5), 1)]},
+    )
     assert sitk.GetArrayFromImage(read_mask(rs, label="gtv", reference=image)).sum() == 16
     assert sitk.GetArrayFromImage(read_mask(rs, label=2, reference=image)).sum() == 900
-    with pytest.raises(CaseError, match=r"no segment 'lesion'; segments: \['GTV' \(label 1\), 'Skin' \(label 2\)\]") as err:
+    with pytest.raises(
+        CaseError, match=r"no segment 'lesion'; segments: \['GTV' \(label 1\), 'Skin' \(label 2\)\]"
+    ) as err:
         read_mask(rs, label="lesion", reference=image, patient="P7")
     assert "patient P7" in str(err.value) and "rs.dcm" in str(err.value)
     with pytest.raises(CaseError, match="several segments .*'GTV'.*'Skin'.*set imaging.mask_label"):
@@ -119,13 +127,17 @@ def test_contours_between_slices_other_frames_and_bad_types(tmp_path):
     assert sitk.GetArrayFromImage(mask)[2].sum() == 16
     assert "1 contours lay between slices (up to 0.3 mm off); each was put on its nearest slice" in notes[1]
     with pytest.raises(CaseError, match="midway between slices 2 and 3"):
-        read_mask(write_rtstruct(tmp_path / "mid.dcm", {"GTV": [box(image, (4.5, 8.5), (4.5, 8.5), 2.5)]}), reference=image)
+        read_mask(
+            write_rtstruct(tmp_path / "mid.dcm", {"GTV": [box(image, (4.5, 8.5), (4.5, 8.5), 2.5)]}), reference=image
+        )
     tilted = box(image, (4.5, 8.5), (4.5, 8.5), 2)
     tilted[2:, 2] += 2.0
     with pytest.raises(CaseError, match="not parallel to the exam's slices"):
         read_mask(write_rtstruct(tmp_path / "tilt.dcm", {"GTV": [tilted]}), reference=image)
     with pytest.raises(CaseError, match="outside the exam's slices"):
-        read_mask(write_rtstruct(tmp_path / "out.dcm", {"GTV": [box(image, (4.5, 8.5), (4.5, 8.5), 9)]}), reference=image)
+        read_mask(
+            write_rtstruct(tmp_path / "out.dcm", {"GTV": [box(image, (4.5, 8.5), (4.5, 8.5), 9)]}), reference=image
+        )
     with pytest.raises(CaseError, match="mask and exam are in different frames of reference"):
         read_mask(write_rtstruct(tmp_path / "for.dcm", {"GTV": [near]}, frame="1.2.9"), reference=image)
     with pytest.raises(CaseError, match="is OPEN_PLANAR, not CLOSED_PLANAR"):
@@ -158,8 +170,10 @@ def test_rtstruct_mask_through_prepare_timepoint(tmp_path):
     rs = write_rtstruct(tmp_path / "rs.dcm", {"Tumour": contours})
     row = {"patient_id": "P1", "baseline_image": str(tmp_path / "image.nrrd"), "baseline_mask": str(rs)}
     exam = prepare_timepoint(row, "baseline", ImagingSettings(n4=False, resample_mm=None))
-    boxes = sum(int((np.ptp(np.flatnonzero(t[k].any(axis=1))) + 1) * (np.ptp(np.flatnonzero(t[k].any(axis=0))) + 1))
-                for k in np.flatnonzero(t.any(axis=(1, 2))))
+    boxes = sum(
+        int((np.ptp(np.flatnonzero(t[k].any(axis=1))) + 1) * (np.ptp(np.flatnonzero(t[k].any(axis=0))) + 1))
+        for k in np.flatnonzero(t.any(axis=(1, 2)))
+    )
     assert sitk.GetArrayFromImage(exam.regions["intratumoral", 1]).sum() == boxes
     assert any(n.startswith("reader 1: RTSTRUCT ROI 'Tumour'") for n in exam.notes)
     assert exam.ring_stats[1]["kept_share"] > 0.5
@@ -200,8 +214,12 @@ def test_frame_of_reference_of_a_dicom_exam_is_checked(tmp_path):
     row = {"patient_id": "P1", "baseline_image": str(tmp_path / "exam")}
     settings = ImagingSettings(n4=False, resample_mm=None)
     with pytest.raises(CaseError, match="mask and exam are in different frames of reference"):
-        prepare_timepoint({**row, "baseline_mask": str(write_rtstruct(tmp_path / "other.dcm", {"GTV": contour}, frame="1.2.9"))},
-                          "baseline", settings)
-    exam = prepare_timepoint({**row, "baseline_mask": str(write_rtstruct(tmp_path / "same.dcm", {"GTV": contour}))},
-                             "baseline", settings)
+        prepare_timepoint(
+            {**row, "baseline_mask": str(write_rtstruct(tmp_path / "other.dcm", {"GTV": contour}, frame="1.2.9"))},
+            "baseline",
+            settings,
+        )
+    exam = prepare_timepoint(
+        {**row, "baseline_mask": str(write_rtstruct(tmp_path / "same.dcm", {"GTV": contour}))}, "baseline", settings
+    )
     assert sitk.GetArrayFromImage(exam.regions["intratumoral", 1]).sum() == 64

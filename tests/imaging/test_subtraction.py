@@ -1,5 +1,6 @@
 """The subtraction image of a design ({subtract: [a, b]}): phase a minus phase b, voxel by voxel on
 the exam's grid, against arrays written here and against dcm2niix's reading of real DICOM."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,7 +38,9 @@ def test_subtraction_equals_phase_a_minus_phase_b_voxel_by_voxel(tmp_path):
     assert np.array_equal(sitk.GetArrayFromImage(image), expected)
     assert (expected < 0).any()
     assert np.array_equal(sitk.GetArrayFromImage(native), phases[1].astype(np.float32))  # air, body and N4 read phase b
-    assert image.GetSpacing() == pytest.approx((0.7, 0.7, 2.0)) and image.GetOrigin() == pytest.approx((-12.0, 30.5, 7.0))
+    assert image.GetSpacing() == pytest.approx((0.7, 0.7, 2.0)) and image.GetOrigin() == pytest.approx(
+        (-12.0, 30.5, 7.0)
+    )
     assert any("phase 3 minus phase 1, voxel by voxel" in n for n in notes)
 
 
@@ -53,8 +56,11 @@ def test_a_single_volume_cannot_be_subtracted(tmp_path):
     with pytest.raises(CaseError, match=r"phases 1 and 0 are the same volume.*several phases"):
         read_design_image(tmp_path / "one.nii.gz", SETTINGS, ImageSpec(subtract=(1, 0)), patient="P7")
     with pytest.raises(CaseError, match=r"phase 5 requested but the exam has 2 phases"):
-        read_design_image(write_4d(tmp_path / "two.nii.gz", [one_array := np.zeros((3, 4, 5), np.uint16), one_array + 1]),
-                          SETTINGS, ImageSpec(subtract=(5, 0)))
+        read_design_image(
+            write_4d(tmp_path / "two.nii.gz", [one_array := np.zeros((3, 4, 5), np.uint16), one_array + 1]),
+            SETTINGS,
+            ImageSpec(subtract=(5, 0)),
+        )
 
 
 def test_real_dicom_subtraction_equals_dcm2niix_phases_subtracted(shared_data):
@@ -67,8 +73,9 @@ def test_real_dicom_subtraction_equals_dcm2niix_phases_subtracted(shared_data):
     phase = [sitk.Extract(ref, size, [0, 0, 0, k]) for k in (2, 0)]
     theirs = sitk.GetArrayFromImage(phase[0]).astype(np.float64) - sitk.GetArrayFromImage(phase[1]).astype(np.float64)
     ours, _, _ = read_design_image(folder, SETTINGS, ImageSpec(subtract=(2, 0)), patient="V1")
-    on_ref = sitk.GetArrayFromImage(sitk.Resample(sitk.Cast(ours, sitk.sitkFloat64), phase[0], sitk.Transform(),
-                                                  sitk.sitkNearestNeighbor, np.nan))
+    on_ref = sitk.GetArrayFromImage(
+        sitk.Resample(sitk.Cast(ours, sitk.sitkFloat64), phase[0], sitk.Transform(), sitk.sitkNearestNeighbor, np.nan)
+    )
     assert not np.isnan(on_ref).any()
     assert np.array_equal(on_ref, theirs)
     assert (theirs != 0).any()
@@ -77,5 +84,6 @@ def test_real_dicom_subtraction_equals_dcm2niix_phases_subtracted(shared_data):
 def test_real_dicom_of_identical_phases_is_refused(shared_data):
     """The GE multiphase files hold the same pixels in all 10 phases: a subtraction would be 0."""
     with pytest.raises(CaseError, match="phases 1 and 0 are the same volume"):
-        read_design_image(shared_data / "dicom-vendors" / "ge-multiphase", SETTINGS, ImageSpec(subtract=(1, 0)),
-                          patient="V1")
+        read_design_image(
+            shared_data / "dicom-vendors" / "ge-multiphase", SETTINGS, ImageSpec(subtract=(1, 0)), patient="V1"
+        )

@@ -1,4 +1,5 @@
 """One exam's kinetics row from SimpleITK phases, ΔFTV over rows, and the study file's settings."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,9 @@ def exam():
 
 def test_the_row_of_a_sphere_exam():
     phases, mask, sphere = exam()
-    result = exam_kinetics(phases, mask, KineticsSettings(), times_s=TIMES, patient_id="P1", timepoint="baseline",
-                           reader=1)
+    result = exam_kinetics(
+        phases, mask, KineticsSettings(), times_s=TIMES, patient_id="P1", timepoint="baseline", reader=1
+    )
     row = result.row
     assert tuple(row) == KINETICS_COLUMNS
     assert (row["pre_phase"], row["early_phase"], row["late_phase"]) == (0, 2, 5)
@@ -80,8 +82,9 @@ def test_a_mask_off_the_exam_grid_is_refused():
 
 def test_kinetic_map_images():
     phases, mask, sphere = exam()
-    choice = exam_kinetics(phases, mask, KineticsSettings(), times_s=TIMES, patient_id="P1", timepoint="baseline",
-                           reader=1).choice
+    choice = exam_kinetics(
+        phases, mask, KineticsSettings(), times_s=TIMES, patient_id="P1", timepoint="baseline", reader=1
+    ).choice
     pe = sitk.GetArrayFromImage(kinetic_map_image("pe", phases, choice))
     assert pe[sphere] == pytest.approx(100.0) and pe[~sphere] == pytest.approx(50.0)
     ser = sitk.GetArrayFromImage(kinetic_map_image("ser", phases, choice))
@@ -118,7 +121,15 @@ def test_header_and_study_file_times():
 
 def test_settings_defaults_and_refusals():
     s = KineticsSettings.model_validate({})
-    assert (s.pre, s.early, s.late, s.margin_mm, s.pe_min, s.s0_fraction, s.neighbours_min) == (0, None, None, 0, 70, 0.6, 4)
+    assert (s.pre, s.early, s.late, s.margin_mm, s.pe_min, s.s0_fraction, s.neighbours_min) == (
+        0,
+        None,
+        None,
+        0,
+        70,
+        0.6,
+        4,
+    )
     with pytest.raises(pydantic.ValidationError, match="time order"):
         KineticsSettings(early=5, late=2)
     with pytest.raises(pydantic.ValidationError, match="increasing"):

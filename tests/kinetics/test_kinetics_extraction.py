@@ -1,6 +1,7 @@
 """The kinetics stage inside extraction: kinetics.csv, the notes naming the chosen phases, ΔFTV and
 volume change joined as cohort variables, a kinetic map as the analysed image (its features equal
 PyRadiomics on the same map), and the refusals of unknown or disagreeing phase times, in words."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,26 +11,35 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 import yaml
+from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
-from sklearn.metrics import roc_auc_score
-
 from deltarad.cli import app
-from deltarad.report.sections.kinetics import delong_against, kinetic_references
-from deltarad.study_tables import table3_models
 from deltarad.cohort import load_cohort
 from deltarad.config import ImagingSettings, Study
 from deltarad.design import Design, ImageSpec
 from deltarad.features.extract import extract_timepoint, load_extractor
+from deltarad.report.sections.kinetics import delong_against, kinetic_references
+from deltarad.study_tables import table3_models
 from deltarad.synthetic import generate_cohort
 from deltarad.workflow import extract_features, with_kinetics
 
 SHAPE = (25, 25, 25)
-TIMES = [0, 90, 180, 270, 360, 450]  # I-SPY's rule: early phase 2, late phase 5 (tests/kinetics/test_kinetics_timing.py)
+TIMES = [
+    0,
+    90,
+    180,
+    270,
+    360,
+    450,
+]  # I-SPY's rule: early phase 2, late phase 5 (tests/kinetics/test_kinetics_timing.py)
 SPHERE_CURVE = [100, 150, 200, 195, 190, 180]  # PE 100 % at phase 2, SER 1.25
 BACKGROUND_CURVE = [100, 130, 150, 150, 150, 150]  # PE 50 %: never in the FTV
-PARAMS = {"imageType": {"Original": {}}, "featureClass": {"firstorder": None, "shape": None, "glcm": None},
-          "setting": {"binWidth": 5}}
+PARAMS = {
+    "imageType": {"Original": {}},
+    "featureClass": {"firstorder": None, "shape": None, "glcm": None},
+    "setting": {"binWidth": 5},
+}
 
 
 def ball(radius: float) -> np.ndarray:
@@ -85,9 +95,20 @@ def test_extract_writes_kinetics_notes_and_the_kinetic_variables(closed_form, tm
     result = CliRunner().invoke(app, ["extract", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     kinetics = pd.read_csv(tmp_path / "out" / "kinetics.csv", dtype={"patient_id": str})
-    assert list(kinetics.columns) == ["patient_id", "timepoint", "reader", "pre_phase", "early_phase", "late_phase",
-                                      "ftv_ml", "pe_peak", "ttp_s", "share_persistent", "share_plateau",
-                                      "share_washout"]
+    assert list(kinetics.columns) == [
+        "patient_id",
+        "timepoint",
+        "reader",
+        "pre_phase",
+        "early_phase",
+        "late_phase",
+        "ftv_ml",
+        "pe_peak",
+        "ttp_s",
+        "share_persistent",
+        "share_plateau",
+        "share_washout",
+    ]
     first = (tmp_path / "out" / "kinetics.csv").read_bytes()
     again = CliRunner().invoke(app, ["extract", str(path), "--out", str(tmp_path / "out")])
     assert again.exit_code == 0, again.output
@@ -117,28 +138,42 @@ def test_extract_writes_kinetics_notes_and_the_kinetic_variables(closed_form, tm
     rgb = imread(tmp_path / "out" / "regions" / "P1" / "qc_baseline.png")[..., :3]
     shaded = (rgb[..., 0] - rgb[..., 1] > 0.3) & (rgb[..., 2] - rgb[..., 1] > 0.3)
     assert shaded.sum() > 100
-    study = Study.from_settings({"kinetics": {"times_s": TIMES},
-                                 "design": {"references": ["ultrasound", "delta_ftv_early"]}})
+    study = Study.from_settings(
+        {"kinetics": {"times_s": TIMES}, "design": {"references": ["ultrasound", "delta_ftv_early"]}}
+    )
     features = pd.read_csv(tmp_path / "out" / "features.csv", dtype={"patient_id": str})
-    cohort, failures = with_kinetics(study, pd.read_csv(closed_form / "cohort.csv"), features, kinetics,
-                                     tmp_path / "again")
+    cohort, failures = with_kinetics(
+        study, pd.read_csv(closed_form / "cohort.csv"), features, kinetics, tmp_path / "again"
+    )
     assert cohort.loc[cohort.patient_id == "P2", "delta_ftv_early"].item() == pytest.approx((n5 - n8) / n8)
     assert "volume_change_early" in cohort.columns and failures.empty
     # a patient without ΔFTV (here: P2's early kinetics missing) is left out of a model that uses it, in words
-    cohort, failures = with_kinetics(study, pd.read_csv(closed_form / "cohort.csv"), features,
-                                     kinetics[~((kinetics.patient_id == "P2") & (kinetics.timepoint == "early"))],
-                                     tmp_path / "again")
+    cohort, failures = with_kinetics(
+        study,
+        pd.read_csv(closed_form / "cohort.csv"),
+        features,
+        kinetics[~((kinetics.patient_id == "P2") & (kinetics.timepoint == "early"))],
+        tmp_path / "again",
+    )
     assert list(cohort["patient_id"]) == ["P1"]
-    assert failures.to_dict("records") == [{"patient_id": "P2", "stage": "kinetics", "error": "no value of "
-                                            "delta_ftv_early (a reference model's; see kinetics.csv and "
-                                            "extraction_failures.csv)"}]
+    assert failures.to_dict("records") == [
+        {
+            "patient_id": "P2",
+            "stage": "kinetics",
+            "error": "no value of delta_ftv_early (a reference model's; see kinetics.csv and extraction_failures.csv)",
+        }
+    ]
 
 
 def test_kinetic_variables_can_be_references(closed_form):
-    study = Study.from_settings({"kinetics": {}, "design": {"references": ["ultrasound", "delta_ftv_early",
-                                                                           "volume_change_early"]}})
-    assert [r.columns for r in study.design.references] == [("ultrasound",), ("delta_ftv_early",),
-                                                            ("volume_change_early",)]
+    study = Study.from_settings(
+        {"kinetics": {}, "design": {"references": ["ultrasound", "delta_ftv_early", "volume_change_early"]}}
+    )
+    assert [r.columns for r in study.design.references] == [
+        ("ultrasound",),
+        ("delta_ftv_early",),
+        ("volume_change_early",),
+    ]
     # Table 3 evaluates them beside the radscores; the report's "Beyond ΔFTV and shrinkage" finds them
     assert {"delta_ftv_early", "volume_change_early"} <= set(table3_models(study.design))
     assert kinetic_references(study.design) == ["delta_ftv_early", "volume_change_early"]
@@ -147,8 +182,15 @@ def test_kinetic_variables_can_be_references(closed_form):
 def test_delong_of_each_radscore_against_the_kinetic_references():
     rng = np.random.default_rng(0)
     y = np.array([0, 1] * 20)
-    predictions = pd.DataFrame({"patient_id": [f"P{i}" for i in range(40)], "set": "validation", "outcome": y,
-                                "radscore": y + rng.normal(0, 0.8, 40), "delta_ftv_early": y + rng.normal(0, 2, 40)})
+    predictions = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(40)],
+            "set": "validation",
+            "outcome": y,
+            "radscore": y + rng.normal(0, 0.8, 40),
+            "delta_ftv_early": y + rng.normal(0, 2, 40),
+        }
+    )
     predictions["copy"] = predictions["radscore"]
     table = delong_against(predictions, "outcome", ["radscore"], ["delta_ftv_early", "copy"])
     assert table["radscore_auc"].iloc[0] == pytest.approx(roc_auc_score(y, predictions["radscore"]))
@@ -157,8 +199,14 @@ def test_delong_of_each_radscore_against_the_kinetic_references():
 
 
 def test_unknown_phase_times_cost_the_kinetics_not_the_features(closed_form, tmp_path):
-    study = Study.model_validate({"cohort": "cohort.csv", "imaging": {"n4": False, "params": "params.yaml"},
-                                  "kinetics": {}, "base_dir": closed_form})
+    study = Study.model_validate(
+        {
+            "cohort": "cohort.csv",
+            "imaging": {"n4": False, "params": "params.yaml"},
+            "kinetics": {},
+            "base_dir": closed_form,
+        }
+    )
     cohort = pd.read_csv(closed_form / "cohort.csv", dtype={"patient_id": str})
     extraction = extract_features(study, cohort, tmp_path / "out", progress=False)
     assert len(extraction.features) == 2 * 2 * 2  # every exam keeps its features (2 regions)
@@ -170,8 +218,9 @@ def test_unknown_phase_times_cost_the_kinetics_not_the_features(closed_form, tmp
 
 def test_header_times_and_study_file_times_that_disagree_are_refused_in_words(tmp_path):
     folder = tmp_path / "cohort"
-    generate_cohort(folder, n_patients=1, seed=5, shape=(48, 48, 16), spacing_mm=(1.2, 1.2, 2.0), workers=1,
-                    tissue_kinetics=True)
+    generate_cohort(
+        folder, n_patients=1, seed=5, shape=(48, 48, 16), spacing_mm=(1.2, 1.2, 2.0), workers=1, tissue_kinetics=True
+    )
     (folder / "params.yaml").write_text(yaml.safe_dump(PARAMS))
     base = {"cohort": "cohort.csv", "imaging": {"n4": False, "params": str(folder / "params.yaml")}, "base_dir": folder}
     agree = Study.model_validate({**base, "kinetics": {}})
@@ -188,8 +237,10 @@ def test_header_times_and_study_file_times_that_disagree_are_refused_in_words(tm
     disagree = Study.model_validate({**base, "kinetics": {"times_s": [0, 90, 180, 270, 360, 450, 540]}})
     failures = extract_features(disagree, cohort, tmp_path / "disagree", progress=False).failures
     assert set(failures["stage"]) == {"kinetics"}
-    assert ("the DICOM headers time the phases at [0, 80, 160, 240, 320, 400, 480] s but kinetics.times_s says "
-            "[0, 90, 180, 270, 360, 450, 540] s") in failures["error"].iloc[0]
+    assert (
+        "the DICOM headers time the phases at [0, 80, 160, 240, 320, 400, 480] s but kinetics.times_s says "
+        "[0, 90, 180, 270, 360, 450, 540] s"
+    ) in failures["error"].iloc[0]
 
 
 def test_pe_map_features_equal_pyradiomics_on_the_same_map(closed_form, tmp_path):
@@ -230,16 +281,22 @@ def test_a_map_undefined_in_the_tumour_is_refused(closed_form, tmp_path):
     row = {"patient_id": "P9", "baseline_image": image_path, "baseline_mask": mask_path}
     settings = ImagingSettings(n4=False, resample_mm=None, params=closed_form / "params.yaml")
     with pytest.raises(StageError, match=r"the pe map is undefined in 3\.0% of reader 1's tumour voxels"):
-        extract_timepoint(row, "baseline", settings, design=Design(image=ImageSpec(map="pe")),
-                          kinetics=Study.from_settings({"kinetics": {"times_s": TIMES}}).kinetics)
+        extract_timepoint(
+            row,
+            "baseline",
+            settings,
+            design=Design(image=ImageSpec(map="pe")),
+            kinetics=Study.from_settings({"kinetics": {"times_s": TIMES}}).kinetics,
+        )
 
 
 def test_the_kinetics_demo_study_file(tmp_path):
     from deltarad.config import load_study
     from deltarad.demo import add_kinetics
 
-    path = generate_cohort(tmp_path / "cohort", n_patients=2, seed=1, shape=(32, 32, 8), workers=1,
-                           tissue_kinetics=True)
+    path = generate_cohort(
+        tmp_path / "cohort", n_patients=2, seed=1, shape=(32, 32, 8), workers=1, tissue_kinetics=True
+    )
     add_kinetics(path)
     study = load_study(path)
     assert study.kinetics is not None and study.kinetics.times_s is None  # the DICOM headers time the phases
@@ -251,6 +308,11 @@ def test_the_kinetics_demo_study_file(tmp_path):
 def test_the_demo_closing_note_gives_validation_aucs():
     from deltarad.commands.demo import validation_aucs
 
-    table3 = pd.DataFrame({"set": ["training", "validation", "validation"], "model": ["radscore_dir"] + [
-        "radscore_dir", "delta_ftv_early"], "auc": [0.9, 0.812, 0.634]})
+    table3 = pd.DataFrame(
+        {
+            "set": ["training", "validation", "validation"],
+            "model": ["radscore_dir"] + ["radscore_dir", "delta_ftv_early"],
+            "auc": [0.9, 0.812, 0.634],
+        }
+    )
     assert validation_aucs(table3) == "radscore_dir 0.81, delta_ftv_early 0.63"

@@ -1,4 +1,5 @@
 """FTV by I-SPY's rule on generated exams of 1 mm voxels, against counts worked out by hand."""
+
 from __future__ import annotations
 
 import itertools
@@ -32,7 +33,7 @@ def ball(radius_mm: float) -> np.ndarray:
 def cube(side: int = 3, at=CENTRE) -> np.ndarray:
     m = np.zeros(SHAPE, bool)
     h = side // 2
-    m[at[0] - h:at[0] - h + side, at[1] - h:at[1] - h + side, at[2] - h:at[2] - h + side] = True
+    m[at[0] - h : at[0] - h + side, at[1] - h : at[1] - h + side, at[2] - h : at[2] - h + side] = True
     return m
 
 

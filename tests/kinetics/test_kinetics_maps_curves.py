@@ -1,4 +1,5 @@
 """Kinetic maps and BI-RADS curve types, against values worked out by hand."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,13 +34,17 @@ def test_curves_of_plus_10_1_9_9_and_minus_9_9_10_1_percent():
 def test_curve_shares():
     types = np.array([PERSISTENT, PLATEAU, PLATEAU, WASHOUT, UNDEFINED])
     assert curve_shares(types, [True, True, True, True, False]) == {
-        "share_persistent": 0.25, "share_plateau": 0.5, "share_washout": 0.25}
+        "share_persistent": 0.25,
+        "share_plateau": 0.5,
+        "share_washout": 0.25,
+    }
     assert all(np.isnan(v) for v in curve_shares(types, np.zeros(5, bool)).values())
 
 
 def test_ser_is_undefined_not_infinite_where_s2_equals_s0():
-    ser = signal_enhancement_ratio(np.array([100.0, 100.0, 100.0]), np.array([200.0, 200.0, 200.0]),
-                                   np.array([100.0, 180.0, 300.0]))
+    ser = signal_enhancement_ratio(
+        np.array([100.0, 100.0, 100.0]), np.array([200.0, 200.0, 200.0]), np.array([100.0, 180.0, 300.0])
+    )
     assert np.isnan(ser[0]) and not np.isinf(ser).any()
     assert ser[1:] == pytest.approx([100 / 80, 0.5])  # washout > 1, persistent < 1
 
@@ -58,8 +63,12 @@ def test_percent_enhancement_and_the_rates():
 
 def test_lesion_curve_peaks_at_its_largest_mean_enhancement():
     mask = np.array([True, True, False])
-    phases = [np.array([100.0, 100.0, 7.0]), np.array([150.0, 170.0, 7.0]), np.array([220.0, 180.0, 7.0]),
-              np.array([190.0, 190.0, 7.0])]
+    phases = [
+        np.array([100.0, 100.0, 7.0]),
+        np.array([150.0, 170.0, 7.0]),
+        np.array([220.0, 180.0, 7.0]),
+        np.array([190.0, 190.0, 7.0]),
+    ]
     curve = lesion_curve(phases, mask, pre=0)
     assert curve.mean_signal == (100.0, 160.0, 200.0, 190.0)
     assert curve.pe_peak == pytest.approx(100.0) and curve.peak_phase == 2

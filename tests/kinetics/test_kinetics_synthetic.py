@@ -1,5 +1,6 @@
 """Synthetic contrast curves by tissue, and a generated kinetic DICOM exam read end to end:
 header phase times -> I-SPY's phases -> FTV and curve types."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -38,8 +39,9 @@ def test_each_tissue_has_its_kinetics_at_ispy_early_and_late_times():
 @pytest.fixture(scope="module")
 def kinetic_cohort(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("kinetic") / "cohort"
-    generate_cohort(out, n_patients=1, seed=5, shape=(48, 48, 16), spacing_mm=(1.2, 1.2, 2.0), workers=1,
-                    tissue_kinetics=True)
+    generate_cohort(
+        out, n_patients=1, seed=5, shape=(48, 48, 16), spacing_mm=(1.2, 1.2, 2.0), workers=1, tissue_kinetics=True
+    )
     return out
 
 
@@ -50,8 +52,15 @@ def test_a_generated_kinetic_exam_read_from_dicom(kinetic_cohort):
     assert times.times_s == pytest.approx([0, 80, 160, 240, 320, 400, 480])
     mask = sitk.ReadImage(str(kinetic_cohort / row["baseline_mask"]))
     phases = [images[k] for k in range(n)]
-    result = exam_kinetics(phases, mask, KineticsSettings(), times_s=times.times_s, patient_id=row["patient_id"],
-                           timepoint="baseline", reader=1)
+    result = exam_kinetics(
+        phases,
+        mask,
+        KineticsSettings(),
+        times_s=times.times_s,
+        patient_id=row["patient_id"],
+        timepoint="baseline",
+        reader=1,
+    )
     r = result.row
     assert (r["pre_phase"], r["early_phase"], r["late_phase"]) == (0, 2, 6)
     assert r["ttp_s"] in (40.0, 120.0, 200.0, 280.0, 360.0, 440.0)

@@ -1,4 +1,5 @@
 """The choice of pre-contrast, early and late phases by I-SPY's timing rule."""
+
 from __future__ import annotations
 
 import pytest
@@ -44,7 +45,10 @@ def test_uneven_spacing_without_a_resolution_is_refused():
         choose_phases(5, [0, 90, 180, 300, 390])
     assert choose_phases(5, [0, 90, 180, 300, 390], resolution_s=90).late == 4
     jittered = choose_phases(6, [0, 90, 181, 270, 362, 450])  # spacings 91, 89, 92, 88 s: within 5 % of 90 s
-    assert jittered.late == 5 and "temporal resolution 90 s (the median post-contrast phase spacing, 88-92 s)" in jittered.note
+    assert (
+        jittered.late == 5
+        and "temporal resolution 90 s (the median post-contrast phase spacing, 88-92 s)" in jittered.note
+    )
 
 
 def test_too_few_phases_or_early_equal_late_is_refused():

@@ -1,6 +1,7 @@
 """A study that is not Zeng et al.'s, modelled through the API from a generated table with planted
 signal: three timepoints (two deltas), three regions (the tumour and two bands), pooled regions,
 a continuous clinical reference without an ultrasound column, and no reference at all."""
+
 from __future__ import annotations
 
 import json
@@ -40,10 +41,12 @@ def _study(folder: Path, design: Design) -> Study:
     return study
 
 
-def _generate(folder: Path, design: Design, seed: int = 0,
-              ultrasound: bool = True) -> tuple[Study, pd.DataFrame, pd.DataFrame]:
-    generate_feature_study(folder, n_patients=140, n_features=30, n_planted=3, effect=1.5, seed=seed,
-                           design=design, ultrasound=ultrasound)
+def _generate(
+    folder: Path, design: Design, seed: int = 0, ultrasound: bool = True
+) -> tuple[Study, pd.DataFrame, pd.DataFrame]:
+    generate_feature_study(
+        folder, n_patients=140, n_features=30, n_planted=3, effect=1.5, seed=seed, design=design, ultrasound=ultrasound
+    )
     study = _study(folder, design)
     return study, pd.read_csv(folder / "cohort.csv"), pd.read_csv(folder / "delta_features.csv")
 
@@ -63,11 +66,16 @@ def test_generated_table_holds_the_design(three) -> None:
     assert set(delta["delta"]) == {"early_vs_baseline", "post_vs_baseline"}
     # the relative change, by hand, for one patient, region and feature
     f = "original_synthetic_F000"
-    at = features[(features["patient_id"] == "SYN0001") & (features["region"] == "ring_3_6")
-                  & (features["reader"] == 1)]
+    at = features[
+        (features["patient_id"] == "SYN0001") & (features["region"] == "ring_3_6") & (features["reader"] == 1)
+    ]
     value = at.set_index("timepoint")[f]
-    row = delta[(delta["patient_id"] == "SYN0001") & (delta["region"] == "ring_3_6") & (delta["reader"] == 1)
-                & (delta["delta"] == "post_vs_baseline")]
+    row = delta[
+        (delta["patient_id"] == "SYN0001")
+        & (delta["region"] == "ring_3_6")
+        & (delta["reader"] == 1)
+        & (delta["delta"] == "post_vs_baseline")
+    ]
     assert row[f].iat[0] == pytest.approx((value["post"] - value["baseline"]) / value["baseline"])
     assert "volume_change" in clinical.columns
 
@@ -116,8 +124,17 @@ def test_table3_predict_and_validate(three, tmp_path: Path) -> None:
 
     # internal validation: every model of the design, refitted
     train_ids = list(result.split.loc[result.split["set"] == "training", "patient_id"])
-    v = validate_procedure(study, cohort, delta, api.delta_info(delta, study), result.model, train_ids,
-                           bootstrap=2, cv_repeats=0, workers=1)
+    v = validate_procedure(
+        study,
+        cohort,
+        delta,
+        api.delta_info(delta, study),
+        result.model,
+        train_ids,
+        bootstrap=2,
+        cv_repeats=0,
+        workers=1,
+    )
     assert set(v.table["model"]) == set(THREE.model_columns)
     assert set(v.frequency["region"]) <= {f"{r}@{d}" for r in THREE.region_names for d in THREE.delta_names}
 
@@ -151,8 +168,10 @@ def test_clinical_reference_without_ultrasound_column(tmp_path: Path) -> None:
 def test_pooled_regions_and_no_reference(tmp_path: Path) -> None:
     design = Design(
         regions=(Region("intratumoral"), Region("ring_0_3", (0.0, 3.0)), Region("ring_3_6", (3.0, 6.0))),
-        radscores=(Radscore("radscore_tumour", "Tumour", ("intratumoral",), "early_vs_baseline"),
-                   Radscore("radscore_bands", "Bands", ("ring_0_3", "ring_3_6"), "early_vs_baseline")),
+        radscores=(
+            Radscore("radscore_tumour", "Tumour", ("intratumoral",), "early_vs_baseline"),
+            Radscore("radscore_bands", "Bands", ("ring_0_3", "ring_3_6"), "early_vs_baseline"),
+        ),
         references=(),
     )
     study, clinical, delta = _generate(tmp_path, design)
@@ -181,13 +200,18 @@ def test_three_timepoint_three_band_study_runs_end_to_end_from_the_cli(tmp_path:
     from deltarad.simulate import THREE_TIMEPOINTS
 
     runner = CliRunner()
-    study = generate_feature_study(tmp_path / "train", n_patients=140, n_features=30, n_planted=3, effect=1.5,
-                                   design=THREE_TIMEPOINTS)
-    new = generate_feature_study(tmp_path / "new", n_patients=80, n_features=30, n_planted=3, effect=1.5, seed=1,
-                                 design=THREE_TIMEPOINTS)
-    for args in (["run", str(study), "--out", str(tmp_path / "run")], ["report", str(tmp_path / "run")],
-                 ["predict", str(tmp_path / "run" / "model.json"), str(new), "--out", str(tmp_path / "pred")],
-                 ["validate", str(tmp_path / "run" / "model.json"), str(new), "--out", str(tmp_path / "ext")]):
+    study = generate_feature_study(
+        tmp_path / "train", n_patients=140, n_features=30, n_planted=3, effect=1.5, design=THREE_TIMEPOINTS
+    )
+    new = generate_feature_study(
+        tmp_path / "new", n_patients=80, n_features=30, n_planted=3, effect=1.5, seed=1, design=THREE_TIMEPOINTS
+    )
+    for args in (
+        ["run", str(study), "--out", str(tmp_path / "run")],
+        ["report", str(tmp_path / "run")],
+        ["predict", str(tmp_path / "run" / "model.json"), str(new), "--out", str(tmp_path / "pred")],
+        ["validate", str(tmp_path / "run" / "model.json"), str(new), "--out", str(tmp_path / "ext")],
+    ):
         res = runner.invoke(app, args)
         assert res.exit_code == 0, (args[0], res.output)
     predictions = pd.read_csv(tmp_path / "pred" / "predictions.csv")
@@ -216,16 +240,17 @@ def _loaded(folder: Path, design: Design | None) -> Study:
 def test_clinical_reference_study_runs_reports_predicts_and_validates(tmp_path: Path) -> None:
     """Baseline and early exams, the study's regions, a tumour-volume-change reference and no
     ultrasound column: the whole run, its report, predict --sheets and external validation."""
-    from deltarad.external import external_validation
+    from deltarad.external import external_validation, predict_study
     from deltarad.report import build_report
-    from deltarad.external import predict_study
     from deltarad.workflow import run_study
 
     design = Design(references=(Reference("volume", "Volume change", ("volume_change",)),))
-    generate_feature_study(tmp_path / "train", n_patients=120, n_features=30, n_planted=3, effect=1.5,
-                           design=design, ultrasound=False)
-    generate_feature_study(tmp_path / "new", n_patients=60, n_features=30, n_planted=3, effect=1.5, seed=1,
-                           design=design, ultrasound=False)
+    generate_feature_study(
+        tmp_path / "train", n_patients=120, n_features=30, n_planted=3, effect=1.5, design=design, ultrasound=False
+    )
+    generate_feature_study(
+        tmp_path / "new", n_patients=60, n_features=30, n_planted=3, effect=1.5, seed=1, design=design, ultrasound=False
+    )
     study = _loaded(tmp_path / "train", design)
     # the new cohort's study file declares no design: the frozen model's applies (no ultrasound column needed)
     new = _loaded(tmp_path / "new", None)

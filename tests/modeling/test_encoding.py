@@ -1,6 +1,7 @@
 """One encoder of categories by value: 1 == 1.0 == "1", 9 before 10, a settable reference level,
 levels stored as JSON values; a model file scores a table that codes the same categories
 differently, and an unseen level leaves only that patient out."""
+
 import json
 
 import numpy as np
@@ -39,8 +40,7 @@ def test_reference_level_is_the_first_by_value_or_the_one_named():
     assert Encoding.categorical("stage", values).levels == ("I", "II", "III")
     enc = Encoding.categorical("stage", values, reference="II")
     assert enc.levels == ("II", "I", "III") and enc.columns == ["stage[I]", "stage[III]"]
-    np.testing.assert_array_equal(enc.encode(values).to_numpy(),
-                                  [[0, 0], [0, 1], [1, 0], [0, 0], [np.nan, np.nan]])
+    np.testing.assert_array_equal(enc.encode(values).to_numpy(), [[0, 0], [0, 1], [1, 0], [0, 0], [np.nan, np.nan]])
     with pytest.raises(DeltaradError, match=r"reference level 'IV' of 'stage' is not among its levels \(I, II, III\)"):
         Encoding.categorical("stage", values, reference="IV")
     grade = Encoding.categorical("grade", pd.Series([9.0, 10.0, np.nan]))
@@ -66,7 +66,9 @@ def test_a_value_not_seen_in_training_names_patient_column_and_value():
     enc = Encoding("her2", ("neg", "pos"))
     values = pd.Series(["pos", "equivocal"], index=["P1", "P2"])
     assert enc.unseen(values).tolist() == [False, True]
-    with pytest.raises(DeltaradError, match=r"patient P2: 'her2' = 'equivocal' was not seen in training \(levels: neg, pos\)"):
+    with pytest.raises(
+        DeltaradError, match=r"patient P2: 'her2' = 'equivocal' was not seen in training \(levels: neg, pos\)"
+    ):
         enc.encode(values)
     with pytest.raises(DeltaradError, match="'age' = 'fifty' is not a number"):
         Encoding("age").encode(pd.Series(["fifty"], index=["P3"]))
@@ -107,8 +109,12 @@ def coded_run(tmp_path_factory):
     cohort.loc[0, ["outcome", "er"]] = np.nan  # left out (no outcome), its blank er makes the column float
     cohort.to_csv(d / "cohort.csv", index=False)
     settings = yaml.safe_load(study_file.read_text())
-    settings.update(clinical=["er", "her2"], categorical=["er", "her2"], selection={"lasso_folds": 3},
-                    coding={"her2": {"positive": "pos", "negative": "neg"}})
+    settings.update(
+        clinical=["er", "her2"],
+        categorical=["er", "her2"],
+        selection={"lasso_folds": 3},
+        coding={"her2": {"positive": "pos", "negative": "neg"}},
+    )
     study_file.write_text(yaml.safe_dump(settings))
     result, failures = run_study(load_study(study_file), d / "out")
     assert failures["patient_id"].tolist() == [cohort["patient_id"].iat[0]]
@@ -133,9 +139,13 @@ def test_the_combined_model_stores_its_levels_as_values(coded_run):
 
 def test_predict_scores_a_table_coding_the_categories_differently(coded_run):
     d, settings, cohort, result = coded_run
-    other = cohort.assign(er=cohort["er"].astype(int),  # 0/1 without blanks: integers
-                          her2=[["POS", " pos ", "Pos"][i % 3] if v == "Pos" else ["NEG", "neg "][i % 2]
-                                for i, v in enumerate(cohort["her2"])])
+    other = cohort.assign(
+        er=cohort["er"].astype(int),  # 0/1 without blanks: integers
+        her2=[
+            ["POS", " pos ", "Pos"][i % 3] if v == "Pos" else ["NEG", "neg "][i % 2]
+            for i, v in enumerate(cohort["her2"])
+        ],
+    )
     res, scored = _predict(d, settings, other, "other_coding")
     assert res.exit_code == 0, res.output
     ran = result.predictions.set_index("patient_id")
@@ -153,7 +163,9 @@ def test_an_older_model_file_with_text_levels_scores_the_same(coded_run):
     res, scored = _predict(d, settings, cohort.assign(er=cohort["er"].astype(int)), "old_model", "old_model.json")
     assert res.exit_code == 0, res.output
     ran = result.predictions.set_index("patient_id")
-    np.testing.assert_allclose(scored.loc[ran.index, "combined"], ran["combined"], rtol=1e-9)  # predictions.csv keeps 10 digits
+    np.testing.assert_allclose(
+        scored.loc[ran.index, "combined"], ran["combined"], rtol=1e-9
+    )  # predictions.csv keeps 10 digits
 
 
 def test_an_unseen_level_leaves_only_that_patient_out(coded_run):
@@ -163,9 +175,13 @@ def test_an_unseen_level_leaves_only_that_patient_out(coded_run):
     res, scored = _predict(d, settings, cohort.assign(her2=cohort["her2"].where(cohort.index != 5, "2+")), "unseen")
     assert res.exit_code == 1, res.output
     failures = pd.read_csv(d / "unseen" / "failures.csv", dtype=str)
-    assert failures.to_dict("records") == [{
-        "patient_id": odd, "stage": "model",
-        "error": "'her2' = 'equivocal' was not seen in training (levels: negative, positive)"}]
+    assert failures.to_dict("records") == [
+        {
+            "patient_id": odd,
+            "stage": "model",
+            "error": "'her2' = 'equivocal' was not seen in training (levels: negative, positive)",
+        }
+    ]
     assert len(scored) == 78 and odd not in scored.index
 
 
@@ -181,6 +197,8 @@ def test_run_leaves_out_only_the_validation_patient_with_an_unseen_level(coded_r
     (d / "unseen_run.yaml").write_text(yaml.safe_dump({**settings, "cohort": "unseen_run.csv", "coding": coding}))
     rerun, failures = run_study(load_study(d / "unseen_run.yaml"), d / "unseen_run")
     left = failures.set_index("patient_id")
-    assert left.loc[odd, "stage"] == "model" and "'her2' = 'equivocal' was not seen in training" in left.loc[odd, "error"]
+    assert (
+        left.loc[odd, "stage"] == "model" and "'her2' = 'equivocal' was not seen in training" in left.loc[odd, "error"]
+    )
     assert odd not in set(rerun.predictions["patient_id"]) and odd not in set(rerun.split["patient_id"])
     assert len(rerun.predictions) == len(result.predictions) - 1

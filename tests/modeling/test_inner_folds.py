@@ -1,4 +1,5 @@
 """Inner cross-validation folds of the LASSO: a bootstrap patient's copies stay in one fold."""
+
 import numpy as np
 import pandas as pd
 import pytest

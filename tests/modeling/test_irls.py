@@ -1,4 +1,5 @@
 """The numpy IRLS gives statsmodels' GLM(Binomial) fit bit for bit, separated data included."""
+
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,6 +1,7 @@
 """Policy mice: chained-equation imputation fitted on the training set, pooled estimates (against
 R's mice and mice::pool, tests/references/mice.R) and pooled predictions, and a model file that
 imputes new patients from plain JSON."""
+
 import json
 from pathlib import Path
 
@@ -8,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from model_by_hand import score_by_hand
 from typer.testing import CliRunner
 
 from deltarad.cli import app
@@ -16,6 +16,7 @@ from deltarad.config import MissingSettings
 from deltarad.modeling.mice import fit_imputation, impute_new
 from deltarad.simulate import CLINICAL, generate_feature_study
 from deltarad.stats.pooling import table2_pooled
+from model_by_hand import score_by_hand
 
 runner = CliRunner()
 REFERENCES = Path(__file__).resolve().parents[1] / "references"
@@ -41,8 +42,14 @@ def _planted(n=400, seed=0):
 @pytest.fixture(scope="module")
 def imputation():
     df, truth = _planted()
-    imp = fit_imputation(df, ["x1", "x2", "group", "marker"], ["us"], "y", ["group"],
-                         MissingSettings(policy="mice", imputations=5, iterations=5))
+    imp = fit_imputation(
+        df,
+        ["x1", "x2", "group", "marker"],
+        ["us"],
+        "y",
+        ["group"],
+        MissingSettings(policy="mice", imputations=5, iterations=5),
+    )
     return df, truth, imp
 
 
@@ -132,8 +139,9 @@ def test_predict_with_the_mice_model_file_gives_what_it_says(mice_run, tmp_path)
     complete = by_hand.index[by_hand["combined"].notna()]
     assert 0 < len(complete) < len(by_hand)
     for scores in (pred, ran):
-        np.testing.assert_allclose(scores.loc[complete, "combined"], by_hand.loc[complete, "combined"], rtol=1e-9,
-                                   atol=1e-10)  # the CSV holds 10 significant digits
+        np.testing.assert_allclose(
+            scores.loc[complete, "combined"], by_hand.loc[complete, "combined"], rtol=1e-9, atol=1e-10
+        )  # the CSV holds 10 significant digits
     np.testing.assert_allclose(pred.loc[ran.index, "combined"], ran["combined"], rtol=1e-9)
 
 
@@ -170,7 +178,9 @@ def test_pooled_estimates_match_r_mice_within_monte_carlo_error(asah_pooled):
             continue
         se_estimate = np.sqrt(b / m + b / r_m)
         assert abs(row.beta - r["estimate"]) < 4 * se_estimate, (row.analysis, row.variable, row.beta, r["estimate"])
-        se_total = np.hypot(*(np.sqrt(r["within_sd"] ** 2 / k + (1 + 1 / k) ** 2 * 2 * b**2 / (k - 1)) for k in (m, r_m)))
+        se_total = np.hypot(
+            *(np.sqrt(r["within_sd"] ** 2 / k + (1 + 1 / k) ** 2 * 2 * b**2 / (k - 1)) for k in (m, r_m))
+        )
         assert abs(row.se**2 - r["total"]) < 4 * se_total, (row.analysis, row.variable, row.se**2, r["total"])
         assert abs(row.fmi - r["fmi"]) < 4 * r["fmi"] * np.sqrt(2 / (m - 1)), (row.analysis, row.variable)
 

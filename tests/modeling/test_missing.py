@@ -1,5 +1,6 @@
 """Blank clinical values under the declared policy: complete case (the default) leaves a patient out
 of the models that need the blank variable only; the run goes on and says who left which model."""
+
 import json
 
 import numpy as np
@@ -111,13 +112,19 @@ def test_predict_scores_a_new_patient_with_a_blank_and_lists_it(blank_run, tmp_p
     settings = yaml.safe_load((d / "study.yaml").read_text())
     settings.update(cohort=str(tmp_path / "cohort.csv"), features=str(d / "features.csv"))
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(settings))
-    res = runner.invoke(app, ["predict", str(d / "out" / "model.json"), str(tmp_path / "study.yaml"),
-                              "--out", str(tmp_path / "p")])
+    res = runner.invoke(
+        app, ["predict", str(d / "out" / "model.json"), str(tmp_path / "study.yaml"), "--out", str(tmp_path / "p")]
+    )
     assert res.exit_code == 1, res.output  # before: exit 2, "missing value of ..., which the combined model uses"
     pid = complete["patient_id"].iloc[0]
     failures = pd.read_csv(tmp_path / "p" / "failures.csv")
-    assert failures.to_dict("records") == [{"patient_id": pid, "stage": "missing value",
-                                            "error": f"left out of the combined model: no value of '{variable}'"}]
+    assert failures.to_dict("records") == [
+        {
+            "patient_id": pid,
+            "stage": "missing value",
+            "error": f"left out of the combined model: no value of '{variable}'",
+        }
+    ]
     pred = pd.read_csv(tmp_path / "p" / "predictions.csv").set_index("patient_id")
     assert len(pred) == len(complete) and np.isnan(pred.loc[pid, "combined"])
     assert pred.drop(index=pid)["combined"].notna().all() and np.isfinite(pred.loc[pid, "radscore_dir"])

@@ -1,5 +1,6 @@
 """#16: one scorer, one design builder, one logistic fitter and separation rule, the delta
 matrices cut once; each checked against a closed form or an independent reference."""
+
 import json
 
 import numpy as np
@@ -9,22 +10,22 @@ import statsmodels.api as sm
 
 from deltarad.cohort import load_cohort_cases
 from deltarad.config import load_study
-from deltarad.encoding import design_columns, encodings_for
 from deltarad.design import DeltaPair, Design
+from deltarad.encoding import design_columns, encodings_for
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import DeltaMatrices, region_matrix, with_delta_column
 from deltarad.harmonize import ComBat
-from deltarad.stats.logit import LogitFit, fit_logit, separates
 from deltarad.modeling.modelfile import DeltaradModel
 from deltarad.modeling.models import fit_combined
 from deltarad.modeling.stepwise import main_effects
 from deltarad.simulate import generate_feature_study
 from deltarad.stats.logistic import design
+from deltarad.stats.logit import LogitFit, fit_logit, separates
 from deltarad.workflow import run_study
-
 
 #: the study's models (prediction column, label), written out
 MODEL_LABELS = {"combined": "Combined", "radscore_dir": "DIR", "radscore_dpr": "DPR", "us": "Ultrasound"}
+
 
 def test_stored_fit_scores_the_closed_form_probability():
     fit = LogitFit.from_dict(json.loads(json.dumps(LogitFit(-0.5, {"a": 2.0, "b": -1.25}).to_dict())))
@@ -35,8 +36,10 @@ def test_stored_fit_scores_the_closed_form_probability():
 
 
 def test_one_design_for_stepwise_table2_and_the_model_file():
-    df = pd.DataFrame({"age": [40.0, 51.5, 63.0, 70.0], "stage": ["II", "I", "III", "II"], "er": [1, 0, 1, 1]},
-                      index=["P1", "P2", "P3", "P4"])
+    df = pd.DataFrame(
+        {"age": [40.0, 51.5, 63.0, 70.0], "stage": ["II", "I", "III", "II"], "er": [1, 0, 1, 1]},
+        index=["P1", "P2", "P3", "P4"],
+    )
     encodings = encodings_for(df, ["age", "stage", "er"], ["stage", "er"])
     columns = design_columns(df, encodings)
     assert columns.columns.tolist() == ["age", "stage[II]", "stage[III]", "er[1]"]
@@ -87,11 +90,19 @@ def test_the_combined_model_is_tested_for_separation_once_chosen():
 
 
 def test_delta_matrices_are_the_long_table_per_delta_region_and_reader():
-    delta = pd.DataFrame({"patient_id": ["P1", "P1", "P2", "P1", "P1"], "delta": ["d1"] * 4 + ["d2"],
-                          "region": ["intratumoral"] * 3 + ["peritumoral"] * 2,
-                          "reader": [1, 2, 1, 1, 1], "f": [0.1, 0.2, 0.3, 0.4, 0.5], "g": [1.0, 2.0, 3.0, 4.0, 5.0]})
-    m = DeltaMatrices.from_table(delta, {("d1", "intratumoral"): ["f", "g"], ("d1", "peritumoral"): ["g"],
-                                         ("d2", "peritumoral"): ["f", "g"]})
+    delta = pd.DataFrame(
+        {
+            "patient_id": ["P1", "P1", "P2", "P1", "P1"],
+            "delta": ["d1"] * 4 + ["d2"],
+            "region": ["intratumoral"] * 3 + ["peritumoral"] * 2,
+            "reader": [1, 2, 1, 1, 1],
+            "f": [0.1, 0.2, 0.3, 0.4, 0.5],
+            "g": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    m = DeltaMatrices.from_table(
+        delta, {("d1", "intratumoral"): ["f", "g"], ("d1", "peritumoral"): ["g"], ("d2", "peritumoral"): ["f", "g"]}
+    )
     assert m["d1", "intratumoral", 1].to_dict() == {"f": {"P1": 0.1, "P2": 0.3}, "g": {"P1": 1.0, "P2": 3.0}}
     assert m["d1", "intratumoral", 2].to_dict() == {"f": {"P1": 0.2}, "g": {"P1": 2.0}}
     assert m["d1", "peritumoral", 2].empty and m["d1", "peritumoral", 1].columns.tolist() == ["g"]
@@ -108,8 +119,9 @@ def test_a_delta_table_without_its_delta_column_holds_the_designs_single_pair():
     named = with_delta_column(delta, Design())
     assert named.columns.tolist() == ["patient_id", "delta", "region", "reader", "f"]
     assert named["delta"].tolist() == ["early_vs_baseline"]
-    three = Design(timepoints=("baseline", "early", "post"),
-                   deltas=(DeltaPair("baseline", "early"), DeltaPair("baseline", "post")))
+    three = Design(
+        timepoints=("baseline", "early", "post"), deltas=(DeltaPair("baseline", "early"), DeltaPair("baseline", "post"))
+    )
     with pytest.raises(DeltaradError, match="no 'delta' column, but the design declares 2 deltas"):
         with_delta_column(delta, three)
 
@@ -128,8 +140,11 @@ def test_training_radscores_are_the_model_files_scores_bit_for_bit(tmp_path):
     """The combined model is fitted on the training radscores; refitting it on the radscores the
     model file gives (ComBat applied to the model's features only) reproduces its coefficients
     exactly, so both come from one scorer on one representation of the delta features."""
-    study = load_study(generate_feature_study(tmp_path, n_patients=120, n_features=30, n_planted=3, effect=1.2,
-                                              seed=3, centres=2, centre_effect=0.5))
+    study = load_study(
+        generate_feature_study(
+            tmp_path, n_patients=120, n_features=30, n_planted=3, effect=1.2, seed=3, centres=2, centre_effect=0.5
+        )
+    )
     result, _ = run_study(study, tmp_path / "out")
     model = result.model
     assert model["harmonization"]["method"] == "combat"

@@ -1,10 +1,10 @@
 """The modelling stage end to end on feature tables with planted signal or pure noise."""
+
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
-from model_by_hand import score_by_hand
 from typer.testing import CliRunner
 
 from deltarad.cli import app
@@ -12,6 +12,7 @@ from deltarad.config import load_study
 from deltarad.simulate import expected_auc, generate_feature_study
 from deltarad.stats.roc import auc
 from deltarad.workflow import run_study
+from model_by_hand import score_by_hand
 
 runner = CliRunner()
 
@@ -46,10 +47,23 @@ def test_outputs_are_written_with_the_documented_columns(planted):
     out = d / "out"
     assert pd.read_csv(out / "split.csv").columns.tolist() == ["patient_id", "set"]
     assert pd.read_csv(out / "predictions.csv").columns.tolist() == [
-        "patient_id", "set", "outcome", "radscore_dir", "radscore_dpr", "us", "combined"]
+        "patient_id",
+        "set",
+        "outcome",
+        "radscore_dir",
+        "radscore_dpr",
+        "us",
+        "combined",
+    ]
     sel = pd.read_csv(out / "selection.csv")
     assert sel.loc[sel.region == "intratumoral", "step"].tolist() == [
-        "features", "delta", "icc", "ttest", "correlation", "lasso"]
+        "features",
+        "delta",
+        "icc",
+        "ttest",
+        "correlation",
+        "lasso",
+    ]
     assert sel.loc[(sel.region == "intratumoral") & (sel.step == "delta"), "n_features"].item() == 198
     assert pd.read_csv(out / "selected_features.csv").columns.tolist() == ["region", "feature", "coefficient"]
     model = json.loads((out / "model.json").read_text())
@@ -62,18 +76,24 @@ def test_run_and_predict_give_what_the_model_file_says(planted):
     """Both the run's predictions and `deltarad predict`'s equal the model file's numbers applied
     by hand (tests/model_by_hand.py: delta by its formula, z-scores, logistic sums)."""
     d, _, result = planted
-    res = runner.invoke(app, ["predict", str(d / "out" / "model.json"), str(d / "study.yaml"), "--out", str(d / "pred")])
+    res = runner.invoke(
+        app, ["predict", str(d / "out" / "model.json"), str(d / "study.yaml"), "--out", str(d / "pred")]
+    )
     assert res.exit_code == 0, res.output
     model = json.loads((d / "out" / "model.json").read_text())
-    expected = score_by_hand(model, pd.read_csv(d / "features.csv", dtype={"patient_id": str}),
-                             pd.read_csv(d / "cohort.csv", dtype={"patient_id": str}))
+    expected = score_by_hand(
+        model,
+        pd.read_csv(d / "features.csv", dtype={"patient_id": str}),
+        pd.read_csv(d / "cohort.csv", dtype={"patient_id": str}),
+    )
     pred = pd.read_csv(d / "pred" / "predictions.csv", dtype={"patient_id": str}).set_index("patient_id")
     ran = result.predictions.set_index("patient_id")
     assert len(ran) == len(expected) and model["radscores"]["radscore_dir"]["features"]
     for m in ("radscore_dir", "radscore_dpr", "us", "combined"):
         np.testing.assert_allclose(ran[m], expected.loc[ran.index, m], rtol=1e-9, atol=1e-12, err_msg=m)
-        np.testing.assert_allclose(pred.loc[ran.index, m], expected.loc[ran.index, m], rtol=1e-9, atol=1e-10,
-                                   err_msg=m)  # the CSV holds 10 significant digits
+        np.testing.assert_allclose(
+            pred.loc[ran.index, m], expected.loc[ran.index, m], rtol=1e-9, atol=1e-10, err_msg=m
+        )  # the CSV holds 10 significant digits
 
 
 def test_pure_noise_validation_auc_stays_near_half(tmp_path):
@@ -97,7 +117,9 @@ def test_no_leakage_validation_patients_do_not_change_the_model(tmp_path):
     cols = feats.columns[4:]
     vrows = feats.patient_id.isin(validation)
     feats.loc[vrows, cols] = feats.loc[vrows, cols] * rng.uniform(0.5, 2.0, (vrows.sum(), len(cols)))
-    cohort.loc[cohort.patient_id.isin(validation), "outcome"] = 1 - cohort.loc[cohort.patient_id.isin(validation), "outcome"]
+    cohort.loc[cohort.patient_id.isin(validation), "outcome"] = (
+        1 - cohort.loc[cohort.patient_id.isin(validation), "outcome"]
+    )
     feats.to_csv(d / "features.csv", index=False)
     cohort.to_csv(d / "cohort.csv", index=False)
     second, _ = run_study(study, d / "out2")
@@ -138,8 +160,9 @@ def test_delta_kind_is_recorded_in_the_model_file_and_used_by_predict(tmp_path):
     assert model["delta"] == {"kind": "log_ratio", "reader": 1, "near_zero": 1e-3, "formula": "log(early / baseline)"}
     dropped = pd.read_csv(tmp_path / "out" / "delta_dropped.csv")
     assert dropped["reason"].str.startswith("zero baseline").all() and len(dropped) == 4  # 2 per region
-    res = runner.invoke(app, ["predict", str(tmp_path / "out" / "model.json"), str(study_file), "--out",
-                              str(tmp_path / "pred")])
+    res = runner.invoke(
+        app, ["predict", str(tmp_path / "out" / "model.json"), str(study_file), "--out", str(tmp_path / "pred")]
+    )
     assert res.exit_code == 0, res.output
     pred = pd.read_csv(tmp_path / "pred" / "predictions.csv").set_index("patient_id")
     ran = result.predictions.set_index("patient_id")

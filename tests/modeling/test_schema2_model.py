@@ -1,6 +1,7 @@
 """A schema-2 model file (deltarad before designs: written by `deltarad demo --features-only` of
 that version, committed as it was) still loads, implies the study's design and scores, with every
 probability recomputed here by hand from the file's coefficients."""
+
 from __future__ import annotations
 
 import json
@@ -32,11 +33,22 @@ def test_schema2_file_loads_with_the_study_design_and_scores() -> None:
     rng = np.random.default_rng(3)
     ids = ["A", "B", "C", "D"]
     features = sorted({f for part in raw["radscores"].values() for f in part["features"]})
-    rows = [{"patient_id": p, "region": region, "reader": 1, **dict(zip(features, rng.normal(0, 0.2, len(features))))}
-            for p in ids for region in ("intratumoral", "peritumoral")]
+    rows = [
+        {"patient_id": p, "region": region, "reader": 1, **dict(zip(features, rng.normal(0, 0.2, len(features))))}
+        for p in ids
+        for region in ("intratumoral", "peritumoral")
+    ]
     delta = pd.DataFrame(rows)  # a delta table of its time: no `delta` column
-    clinical = pd.DataFrame({"patient_id": ids, "ultrasound": [1, 0, 1, 0], "ki67": ["high", "low", "low", "high"],
-                             "age": 50, "ca153": 10.0, "subtype": "luminal A"})
+    clinical = pd.DataFrame(
+        {
+            "patient_id": ids,
+            "ultrasound": [1, 0, 1, 0],
+            "ki67": ["high", "low", "low", "high"],
+            "age": 50,
+            "ca153": 10.0,
+            "subtype": "luminal A",
+        }
+    )
     scores = model.predict_proba(delta, clinical)
 
     assert list(scores.columns) == ["patient_id", "radscore_dir", "radscore_dpr", "us", "combined"]
@@ -44,10 +56,15 @@ def test_schema2_file_loads_with_the_study_design_and_scores() -> None:
         X = delta[delta["region"] == region].set_index("patient_id")
         np.testing.assert_allclose(scores[name], _by_hand(raw["radscores"][name], X).loc[ids], rtol=1e-12)
     us = raw["ultrasound_model"]
-    np.testing.assert_allclose(scores["us"], expit(us["intercept"] + us["coefficients"]["ultrasound"]
-                                                   * clinical["ultrasound"]), rtol=1e-12)
+    np.testing.assert_allclose(
+        scores["us"], expit(us["intercept"] + us["coefficients"]["ultrasound"] * clinical["ultrasound"]), rtol=1e-12
+    )
     beta = raw["combined"]["coefficients"]
-    lp = (raw["combined"]["intercept"] + beta["ki67[low]"] * (clinical["ki67"] == "low")
-          + beta["ultrasound"] * clinical["ultrasound"] + beta["radscore_dir"] * scores["radscore_dir"]
-          + beta["radscore_dpr"] * scores["radscore_dpr"])
+    lp = (
+        raw["combined"]["intercept"]
+        + beta["ki67[low]"] * (clinical["ki67"] == "low")
+        + beta["ultrasound"] * clinical["ultrasound"]
+        + beta["radscore_dir"] * scores["radscore_dir"]
+        + beta["radscore_dpr"] * scores["radscore_dpr"]
+    )
     np.testing.assert_allclose(scores["combined"], expit(lp), rtol=1e-9, atol=1e-12)

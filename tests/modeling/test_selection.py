@@ -1,4 +1,5 @@
 """Each selection step on small hand-made tables with answers known in advance."""
+
 import numpy as np
 import pandas as pd
 import pytest

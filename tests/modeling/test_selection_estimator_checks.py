@@ -8,6 +8,7 @@ to the intercept-only radscore (tests/modeling/test_selection.py). IccFilter is 
 without a second reader (every feature passes): with `reader2` it pairs patients by the
 DataFrame's index, which arrays do not have, and it says so.
 """
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,10 +16,17 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from deltarad.modeling.selection import CorrelationFilter, IccFilter, LassoSelector, TTestFilter, ZScore
 
-ZERO_FEATURES = ("a table without columns is taken (an earlier step kept no feature: the pipeline goes on "
-                 "to the intercept-only radscore)")
-STEPS = [IccFilter(), ZScore(), TTestFilter(), CorrelationFilter(),
-         LassoSelector(folds=3, n_lambdas=12)]  # fewer folds and penalties: the contract, in less time
+ZERO_FEATURES = (
+    "a table without columns is taken (an earlier step kept no feature: the pipeline goes on "
+    "to the intercept-only radscore)"
+)
+STEPS = [
+    IccFilter(),
+    ZScore(),
+    TTestFilter(),
+    CorrelationFilter(),
+    LassoSelector(folds=3, n_lambdas=12),
+]  # fewer folds and penalties: the contract, in less time
 EXPECTED = {type(step).__name__: {"check_estimators_empty_data_messages": ZERO_FEATURES} for step in STEPS}
 
 
@@ -27,8 +35,9 @@ def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("step", [ZScore(), TTestFilter(alpha=0.5), CorrelationFilter(corr_max=0.95),
-                                  LassoSelector(folds=3)])
+@pytest.mark.parametrize(
+    "step", [ZScore(), TTestFilter(alpha=0.5), CorrelationFilter(corr_max=0.95), LassoSelector(folds=3)]
+)
 def test_arrays_give_arrays_and_dataframes_give_the_same_numbers_with_their_names(step):
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], 30)
@@ -38,7 +47,9 @@ def test_arrays_give_arrays_and_dataframes_give_the_same_numbers_with_their_name
     on_frame = step.__class__(**step.get_params()).fit(frame, y)
     out_array, out_frame = on_array.transform(x), on_frame.transform(frame)
     assert isinstance(out_array, np.ndarray) and isinstance(out_frame, pd.DataFrame)
-    assert list(out_frame.columns) == list(on_frame.get_feature_names_out()) and list(out_frame.index) == list(frame.index)
+    assert list(out_frame.columns) == list(on_frame.get_feature_names_out()) and list(out_frame.index) == list(
+        frame.index
+    )
     assert [f"x{name[1:]}" for name in out_frame.columns] == list(on_array.get_feature_names_out())
     assert np.array_equal(out_array, out_frame.to_numpy())
     assert not hasattr(on_array, "feature_names_in_") and list(on_frame.feature_names_in_) == list(frame.columns)

@@ -1,4 +1,5 @@
 """The selection steps as scikit-learn estimators: clone, Pipeline, cross_validate with groups."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -98,14 +99,22 @@ def test_clone_of_each_step_keeps_its_parameters_and_drops_the_fit():
 
 
 def test_clone_of_the_study_pipeline_is_an_unfitted_pipeline_with_the_same_settings():
-    settings = SelectionSettings(icc_min=0.75, ttest_p=0.1, ttest="student", corr_max=0.85,
-                                 lasso_folds=4, lasso_rule="min", lasso_seed=2)
+    settings = SelectionSettings(
+        icc_min=0.75, ttest_p=0.1, ttest="student", corr_max=0.85, lasso_folds=4, lasso_rule="min", lasso_seed=2
+    )
     pipe = selection_pipeline(settings)
     assert list(pipe.named_steps) == STEPS
     params = pipe.get_params()
-    assert (params["icc__icc_min"], params["ttest__alpha"], params["ttest__welch"], params["correlation__corr_max"],
-            params["correlation__welch"], params["lasso__folds"], params["lasso__rule"], params["lasso__seed"]) == \
-        (0.75, 0.1, False, 0.85, False, 4, "min", 2)
+    assert (
+        params["icc__icc_min"],
+        params["ttest__alpha"],
+        params["ttest__welch"],
+        params["correlation__corr_max"],
+        params["correlation__welch"],
+        params["lasso__folds"],
+        params["lasso__rule"],
+        params["lasso__seed"],
+    ) == (0.75, 0.1, False, 0.85, False, 4, "min", 2)
     X, y, _ = _table()
     pipe.fit(X, y)
     check_is_fitted(pipe)
@@ -138,8 +147,11 @@ def test_transform_and_feature_names_out_are_the_kept_columns_with_the_patients_
 def test_icc_filter_uses_only_the_reader_2_rows_of_the_patients_it_is_fitted_on():
     X, y, _ = _table()
     r2 = _reader2(X)
-    outsiders = pd.DataFrame(np.random.default_rng(9).normal(scale=50, size=(30, X.shape[1])),
-                             index=[f"Q{i}" for i in range(30)], columns=X.columns)
+    outsiders = pd.DataFrame(
+        np.random.default_rng(9).normal(scale=50, size=(30, X.shape[1])),
+        index=[f"Q{i}" for i in range(30)],
+        columns=X.columns,
+    )
     alone = IccFilter(r2).fit(X)
     with_outsiders = IccFilter(pd.concat([r2, outsiders])).fit(X)
     assert alone.n_patients_ == with_outsiders.n_patients_ == len(X)
@@ -181,8 +193,11 @@ def test_select_features_is_the_pipeline_fitted_by_hand():
     assert np.array_equal(sel.mean.to_numpy(), zscore.mean_[sel.features].to_numpy())
     assert np.array_equal(sel.sd.to_numpy(), zscore.sd_[sel.features].to_numpy())
     counts = {s["step"]: s["n_features"] for s in sel.steps}
-    assert counts == {"features": 99, "delta": 60, **{n: len(pipe.named_steps[n].features_) for n in STEPS
-                                                      if n != "zscore"}}
+    assert counts == {
+        "features": 99,
+        "delta": 60,
+        **{n: len(pipe.named_steps[n].features_) for n in STEPS if n != "zscore"},
+    }
     assert f"icc: ICC(2,1) on {len(X.index.intersection(r2.index))} training patients read twice" in sel.notes
     ungrouped = selection_pipeline(settings, r2).fit(X, y)  # groups reach the LASSO's inner folds
     assert not np.array_equal(ungrouped.named_steps["lasso"].cv_deviance_, lasso.cv_deviance_)
@@ -204,8 +219,17 @@ def test_the_lasso_as_classifier_is_the_studys_radscore():
 
 def _cross_validated_auc(X, y, groups, settings, seed, **kwargs):
     cv = StratifiedGroupKFold(n_splits=4, shuffle=True, random_state=seed)
-    return cross_validate(selection_pipeline(settings), X, y, groups=groups, cv=cv, scoring="roc_auc",
-                          params={"lasso__groups": groups}, error_score="raise", **kwargs)
+    return cross_validate(
+        selection_pipeline(settings),
+        X,
+        y,
+        groups=groups,
+        cv=cv,
+        scoring="roc_auc",
+        params={"lasso__groups": groups},
+        error_score="raise",
+        **kwargs,
+    )
 
 
 def test_pipeline_under_cross_validate_with_grouped_folds_finds_planted_signal_and_not_noise(monkeypatch):
@@ -227,6 +251,8 @@ def test_pipeline_under_cross_validate_with_grouped_folds_finds_planted_signal_a
         assert np.array_equal(inner, groups[train])  # the LASSO's inner folds got the training rows' groups
 
     monkeypatch.setattr(selection, "inner_folds", real_inner_folds)
-    noise = [_cross_validated_auc(*_table(bootstrap=True, seed=s, effect=0.0), settings, seed=s)["test_score"].mean()
-             for s in (10, 11, 12)]
+    noise = [
+        _cross_validated_auc(*_table(bootstrap=True, seed=s, effect=0.0), settings, seed=s)["test_score"].mean()
+        for s in (10, 11, 12)
+    ]
     assert abs(np.mean(noise) - 0.5) < 0.15

@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
+from torch_reference import RANDPERM_300_SEED_123, VALIDATION_INDICES
 
 from deltarad.modeling.split import random_split, random_split_lengths, study_split, torch_randperm
-
-from torch_reference import RANDPERM_300_SEED_123, VALIDATION_INDICES
 
 
 def test_method_md_permutation_start():
@@ -34,8 +33,10 @@ def test_study_split_marks_validation_first_subset_in_file_order():
     assert set(np.flatnonzero(split["set"] == "validation")) == set(VALIDATION_INDICES[(187, 0)])
 
 
-@pytest.mark.parametrize("n,seed,large", [(10, 0, 2**32), (57, 42, 2**33 + 42), (1000, 7, 2**64 - 2**32 + 7),
-                                          (187, 1, -(2**32) + 1), (187, 0, -(2**63))])
+@pytest.mark.parametrize(
+    "n,seed,large",
+    [(10, 0, 2**32), (57, 42, 2**33 + 42), (1000, 7, 2**64 - 2**32 + 7), (187, 1, -(2**32) + 1), (187, 0, -(2**63))],
+)
 def test_a_seed_beyond_32_bits_splits_as_torch_does(n, seed, large):
     """torch seeds its MT19937 with the low 32 bits of the uint64 seed (a negative seed as its two's
     complement: ATen/core/MT19937RNGEngine.h, torch/csrc/Generator.cpp): its recorded split for `seed`

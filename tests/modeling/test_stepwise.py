@@ -1,12 +1,13 @@
 """Stepwise AIC against MASS::stepAIC's saved example output (birthwt) and statsmodels' AIC."""
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from deltarad.stats.logit import fit_logit
 from deltarad.encoding import Encoding, encodings_for
 from deltarad.modeling.stepwise import Term, all_pairwise, main_effects, step_aic
+from deltarad.stats.logit import fit_logit
 
 VARS = ["age", "lwt", "race", "smoke", "ptd", "ht", "ui", "ftv"]
 
@@ -51,7 +52,9 @@ def test_both_directions_with_interaction_scope_matches_mass(birthwt):
 def test_aic_is_deviance_plus_2k_as_statsmodels(birthwt):
     df, design, terms = birthwt
     fit = fit_logit(design, df["low"].to_numpy())
-    ref = sm.GLM(df["low"].to_numpy(float), sm.add_constant(design.to_numpy(float)), family=sm.families.Binomial()).fit()
+    ref = sm.GLM(
+        df["low"].to_numpy(float), sm.add_constant(design.to_numpy(float)), family=sm.families.Binomial()
+    ).fit()
     assert fit.aic == pytest.approx(ref.aic, rel=1e-10)
     assert fit.k == design.shape[1] + 1
 

@@ -1,5 +1,6 @@
 """The report rendered in headless Debian chromium: every section in the rendered page, no console
 errors, and screenshots kept under tests/artifacts/ for a person to look at."""
+
 from __future__ import annotations
 
 import re
@@ -16,17 +17,32 @@ pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 # Offline, quiet, reproducible: no sync, updates, first-run pages or background traffic.
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 CONSOLE = re.compile(r":CONSOLE(?:\(\d+\)|:\d+)\].*|Uncaught .*")
 
 
 def chromium(page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
     if not Path(CHROMIUM).is_file():
         pytest.fail("Debian's chromium is not installed: run `make setup` (apt-get install chromium)")
-    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def console_messages(stderr: str) -> list[str]:
@@ -84,10 +100,11 @@ def test_external_validation_report_renders_without_console_errors(cli_runs: dic
     screenshots(page, tmp_path / "profile", {"report_external.png": "1280,9000"})
 
 
-def test_region_qc_gallery_has_every_patient_and_flagged_cases_first(report: Path, run_folder: Path,
-                                                                     air_patient: str, tmp_path: Path) -> None:
+def test_region_qc_gallery_has_every_patient_and_flagged_cases_first(
+    report: Path, run_folder: Path, air_patient: str, tmp_path: Path
+) -> None:
     dom = rendered_dom(report, tmp_path / "profile")
-    gallery = dom[dom.index('<section id="qc">'):dom.index("</section>", dom.index('<section id="qc">'))]
+    gallery = dom[dom.index('<section id="qc">') : dom.index("</section>", dom.index('<section id="qc">'))]
     cards = re.findall(r'<li class="qc-card( flagged)?" id="qc-([^"]+)"', gallery)
     patients = (run_folder / "predictions.csv").read_text().splitlines()[1:]
     analysed = [line.split(",")[0] for line in patients]
@@ -99,7 +116,7 @@ def test_region_qc_gallery_has_every_patient_and_flagged_cases_first(report: Pat
     flagged = [bool(f) for f, _ in cards]
     assert flagged[0] and flagged == sorted(flagged, reverse=True)  # flagged cases first
     assert cards[0][1] == air_patient  # its ring reaches into air
-    assert "ring cut by" in gallery[:gallery.index(f'id="qc-{cards[1][1]}"')]
+    assert "ring cut by" in gallery[: gallery.index(f'id="qc-{cards[1][1]}"')]
     shot = ARTIFACTS / "report_qc_gallery.png"
     ARTIFACTS.mkdir(exist_ok=True)
     shot.unlink(missing_ok=True)
@@ -107,7 +124,7 @@ def test_region_qc_gallery_has_every_patient_and_flagged_cases_first(report: Pat
     # the gallery section alone, with the report's styles: what a reader scans first
     html = report.read_text(encoding="utf-8")
     start, end = html.index('<section id="qc">'), html.index("</section>", html.index('<section id="qc">'))
-    page.write_text(html[:html.index("<body>") + 6] + html[start:end] + "</section></body></html>", encoding="utf-8")
+    page.write_text(html[: html.index("<body>") + 6] + html[start:end] + "</section></body></html>", encoding="utf-8")
     run = chromium(page, tmp_path / "profile", f"--screenshot={shot}", "--window-size=1280,2400")
     page.unlink()
     assert run.returncode == 0 and console_messages(run.stderr) == []

@@ -1,5 +1,6 @@
 """deltarad.formatting, the one formatter of the XLSX/HTML table copies, the report and the patient
 sheets: the cases where the two formatters it replaced disagreed, each decided one way."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,9 @@ import pytest
 from deltarad.formatting import format_p, format_value, is_p_column, journal_format
 
 
-@pytest.mark.parametrize("name", ["p", "P", "p_value", "P value", "p-value", "delong_p", "idi_p", "Univariate P",
-                                  "p_adjusted"])
+@pytest.mark.parametrize(
+    "name", ["p", "P", "p_value", "P value", "p-value", "delong_p", "idi_p", "Univariate P", "p_adjusted"]
+)
 def test_p_columns_are_known_by_name_in_any_case(name) -> None:
     assert is_p_column(name)
 
@@ -40,7 +42,8 @@ def test_diverged_estimates_in_scientific_notation() -> None:
 
 
 def test_journal_format_formats_each_cell_by_its_column() -> None:
-    df = pd.DataFrame({"model": ["a", "b"], "auc": [0.81234, np.nan], "tp": [3, 4], "p_value": [0.0001234, 0.25],
-                       "mixed": ["x", 0.5]})
+    df = pd.DataFrame(
+        {"model": ["a", "b"], "auc": [0.81234, np.nan], "tp": [3, 4], "p_value": [0.0001234, 0.25], "mixed": ["x", 0.5]}
+    )
     shown = journal_format(df)
     assert shown.values.tolist() == [["a", "0.812", "3", "<0.001", "x"], ["b", "", "4", "0.250", "0.500"]]

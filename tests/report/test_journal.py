@@ -1,4 +1,5 @@
 """Tables 1 and 2 in the journal layout, the study name in the header and the report settings."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,8 @@ import pytest
 import SimpleITK as sitk
 
 from deltarad.config import load_study
-from deltarad.report.journal import table1_journal, table2_journal
 from deltarad.features.region_qc import exam_numbers
+from deltarad.report.journal import table1_journal, table2_journal
 from deltarad.stats.tables import table1, table2
 
 
@@ -20,16 +21,30 @@ def data() -> pd.DataFrame:
     rng = np.random.default_rng(3)
     n = 80
     y = np.tile([0, 1], n // 2)
-    return pd.DataFrame({"set": np.where(np.arange(n) < 56, "training", "validation"), "y": y,
-                         "age": rng.normal(50, 10, n).round(), "us": (rng.random(n) < 0.3 + 0.3 * y).astype(int),
-                         "radscore_dir": np.clip(0.3 + 0.3 * y + rng.normal(0, 0.15, n), 0, 1)})
+    return pd.DataFrame(
+        {
+            "set": np.where(np.arange(n) < 56, "training", "validation"),
+            "y": y,
+            "age": rng.normal(50, 10, n).round(),
+            "us": (rng.random(n) < 0.3 + 0.3 * y).astype(int),
+            "radscore_dir": np.clip(0.3 + 0.3 * y + rng.normal(0, 0.15, n), 0, 1),
+        }
+    )
 
 
 def test_table1_sets_side_by_side_with_pcr_columns(data: pd.DataFrame) -> None:
     long = table1(data, "y", by="set", variables=["age", "us", "radscore_dir"], categorical=["us"])
     wide = table1_journal(long, ultrasound="us")
-    assert list(wide.columns) == ["Characteristic", "Level", "Training pCR", "Training non-pCR", "Training P",
-                                  "Validation pCR", "Validation non-pCR", "Validation P"]
+    assert list(wide.columns) == [
+        "Characteristic",
+        "Level",
+        "Training pCR",
+        "Training non-pCR",
+        "Training P",
+        "Validation pCR",
+        "Validation non-pCR",
+        "Validation P",
+    ]
     assert "Radscore_DIR" in set(wide["Characteristic"]) and "Ultrasound read (us)" in set(wide["Characteristic"])
     n = wide[wide["Characteristic"] == "Patients, n"].iloc[0]
     assert (n["Training pCR"], n["Training non-pCR"], n["Validation pCR"]) == ("28", "28", "12")
@@ -42,8 +57,13 @@ def test_table1_sets_side_by_side_with_pcr_columns(data: pd.DataFrame) -> None:
 def test_table2_univariate_and_multivariate_side_by_side(data: pd.DataFrame) -> None:
     long = table2(data[data["set"] == "training"], "y", variables=["age", "us", "radscore_dir"], categorical=["us"])
     wide = table2_journal(long, ultrasound="us")
-    assert [c for c in wide.columns if c.startswith("Univariate")] == \
-        ["Univariate β", "Univariate SE", "Univariate Z", "Univariate P", "Univariate OR (95% CI)"]
+    assert [c for c in wide.columns if c.startswith("Univariate")] == [
+        "Univariate β",
+        "Univariate SE",
+        "Univariate Z",
+        "Univariate P",
+        "Univariate OR (95% CI)",
+    ]
     r = long[(long["analysis"] == "univariate") & (long["variable"] == "radscore_dir")].iloc[0]
     shown = wide[wide["Variable"] == "Radscore_DIR"].iloc[0]
     assert shown["Univariate β"] == f"{r['beta']:.3f}"
@@ -98,22 +118,25 @@ def test_journal_tables_as_xlsx_beside_the_report(report: Path) -> None:
     t2 = pd.read_excel(report.parent / "tables" / "table2_journal.xlsx", engine="openpyxl", dtype=str)
     assert "Multivariate OR (95% CI)" in t2.columns
     html = report.read_text(encoding="utf-8")
-    assert '<th>Training pCR</th><th>Training non-pCR</th>' in html and "outcome=" not in html
+    assert "<th>Training pCR</th><th>Training non-pCR</th>" in html and "outcome=" not in html
 
 
 def test_methods_paragraph_states_the_runs_own_settings(run_folder: Path, tmp_path: Path) -> None:
     import shutil
 
     from deltarad.config import ImagingSettings, Study, ValidationSettings
-    from deltarad.report.methods import methods_text
     from deltarad.outputs import write_study_record
     from deltarad.record import study_record
+    from deltarad.report.methods import methods_text
     from deltarad.report.run import RunFolder
 
     for name in ("model.json", "predictions.csv", "selection.csv"):
         shutil.copyfile(run_folder / name, tmp_path / name)
-    study = Study(cohort=Path("c.csv"), imaging=ImagingSettings(n4=False, skin_mm=1.5, air_threshold=35),
-                  validation=ValidationSettings(bootstrap=50, cv_repeats=0))
+    study = Study(
+        cohort=Path("c.csv"),
+        imaging=ImagingSettings(n4=False, skin_mm=1.5, air_threshold=35),
+        validation=ValidationSettings(bootstrap=50, cv_repeats=0),
+    )
     write_study_record(tmp_path, study_record(study))
     paragraphs, checklist = methods_text(RunFolder(tmp_path))
     text = " ".join(paragraphs)

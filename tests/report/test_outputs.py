@@ -1,5 +1,6 @@
 """Files on disk: rendering (report/) gives bytes, deltarad.outputs lays them out beside the
 report, and no module but outputs (and the store and demo generators) writes a file itself."""
+
 from __future__ import annotations
 
 import ast
@@ -88,11 +89,30 @@ def test_write_check_writes_the_three_check_tables(tmp_path):
 PACKAGE = REPORT_PACKAGE.parent
 #: The modules that write files themselves: the outputs module and its atomic primitives, the
 #: feature store (the resumable cache of finished exams) and the demo-data generators.
-OWN_WRITERS = {"outputs.py", "runfolder.py", "atomic.py", "features/store.py", "simulate.py", "synthetic/cohort.py",
-               "synthetic/dicom_writer.py", "synthetic/readers.py"}
+OWN_WRITERS = {
+    "outputs.py",
+    "runfolder.py",
+    "atomic.py",
+    "features/store.py",
+    "simulate.py",
+    "synthetic/cohort.py",
+    "synthetic/dicom_writer.py",
+    "synthetic/readers.py",
+}
 RENDERING_ONLY = sorted(p for p in PACKAGE.rglob("*.py") if str(p.relative_to(PACKAGE)) not in OWN_WRITERS)
-WRITERS = {"write_text", "write_bytes", "write_csv", "write_json", "atomic_path", "copyfile", "to_csv",
-           "to_excel", "to_parquet", "WriteImage", "savez"}
+WRITERS = {
+    "write_text",
+    "write_bytes",
+    "write_csv",
+    "write_json",
+    "atomic_path",
+    "copyfile",
+    "to_csv",
+    "to_excel",
+    "to_parquet",
+    "WriteImage",
+    "savez",
+}
 
 
 @pytest.mark.parametrize("module", RENDERING_ONLY, ids=lambda p: str(p.relative_to(PACKAGE)))
@@ -106,4 +126,3 @@ def test_no_module_but_outputs_writes_a_file(module):
     assert not (named & (WRITERS - {"to_excel"})), f"{module.name} writes a file: {sorted(named & WRITERS)}"
     assert not imported & {"deltarad.atomic", "shutil"}
     assert "to_excel" not in named or module.name == "tables.py"  # report.tables.xlsx_bytes: into a BytesIO
-

@@ -1,5 +1,6 @@
 """Region QC: images and numbers drawn from real preprocessed exams (phantom and the real two-visit
 case), the ring pushed into air flagged first, and the flags on constructed numbers."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,10 @@ import SimpleITK as sitk
 
 from deltarad.config import ImagingSettings, ReportSettings
 from deltarad.features.extract import extract_timepoint, prepare_timepoint
-from deltarad.imaging.phantom import breast_phantom
-from deltarad.runfolder import qc_paths, write_exam_qc
 from deltarad.features.region_qc import exam_qc
+from deltarad.imaging.phantom import breast_phantom
 from deltarad.report.qc import flag_patients, load_qc, robust_z
+from deltarad.runfolder import qc_paths, write_exam_qc
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -28,7 +29,11 @@ def _phantom_case(folder: Path, pid: str, offset_y_mm: float) -> dict:
     row = {"patient_id": pid}
     for tp, radius, seed in (("baseline", 8.0, 0), ("early", 6.5, 1)):
         image, mask = breast_phantom(tumour_radius_mm=radius, tumour_offset_mm=(0.0, offset_y_mm, 0.0), seed=seed)
-        for name, im in ((f"{tp}_image", image), (f"{tp}_mask", mask), (f"{tp}_mask_reader2", sitk.BinaryErode(mask, [1, 1, 0]))):
+        for name, im in (
+            (f"{tp}_image", image),
+            (f"{tp}_mask", mask),
+            (f"{tp}_mask_reader2", sitk.BinaryErode(mask, [1, 1, 0])),
+        ):
             path = folder / f"{pid}_{name}.nrrd"
             sitk.WriteImage(im, str(path))
             row[name] = str(path)
@@ -46,11 +51,17 @@ def qc_cohort(tmp_path_factory) -> tuple[Path, list[dict]]:
         for tp in ("baseline", "early"):
             exam = prepare_timepoint(row, tp, settings)
             start = time.perf_counter()
-            write_exam_qc(regions, exam_qc(exam.image, exam.regions, row["patient_id"], tp, settings.ring_mm,
-                                           getattr(exam, "ring_stats", None)))
+            write_exam_qc(
+                regions,
+                exam_qc(
+                    exam.image, exam.regions, row["patient_id"], tp, settings.ring_mm, getattr(exam, "ring_stats", None)
+                ),
+            )
             seconds.append(time.perf_counter() - start)
-    print(f"region QC: {np.mean(seconds):.3f} s per exam (max {max(seconds):.3f}); 374 exams: "
-          f"{374 * np.mean(seconds):.0f} s on one core")
+    print(
+        f"region QC: {np.mean(seconds):.3f} s per exam (max {max(seconds):.3f}); 374 exams: "
+        f"{374 * np.mean(seconds):.0f} s on one core"
+    )
     return regions, rows
 
 
@@ -98,7 +109,9 @@ def test_real_two_visit_case_qc(shared_data: Path, tmp_path: Path) -> None:
         tissues = sitk.ReadImage(str(case / f"tissues_v{visit}.nrrd"))
         t = sitk.GetArrayFromImage(tissues)
         tumour = sitk.GetArrayFromImage(sitk.ReadImage(str(case / f"tumor_mask_v{visit}.nrrd"))) > 0
-        image = sitk.GetImageFromArray(np.select([tumour, t == 2, t == 1], [800.0, 300.0, 100.0], 0.0).astype(np.float32))
+        image = sitk.GetImageFromArray(
+            np.select([tumour, t == 2, t == 1], [800.0, 300.0, 100.0], 0.0).astype(np.float32)
+        )
         image.CopyInformation(tissues)
         row[f"{tp}_image"] = str(tmp_path / f"{tp}.nrrd")
         sitk.WriteImage(image, row[f"{tp}_image"])
@@ -106,8 +119,9 @@ def test_real_two_visit_case_qc(shared_data: Path, tmp_path: Path) -> None:
     settings = ImagingSettings(n4=False)
     for tp in ("baseline", "early"):
         exam = prepare_timepoint(row, tp, settings)
-        write_exam_qc(tmp_path, exam_qc(exam.image, exam.regions, "TV1", tp, settings.ring_mm,
-                                        getattr(exam, "ring_stats", None)))
+        write_exam_qc(
+            tmp_path, exam_qc(exam.image, exam.regions, "TV1", tp, settings.ring_mm, getattr(exam, "ring_stats", None))
+        )
     qc = load_qc(tmp_path, ["TV1"]).set_index("timepoint")
     # 2387 and 1250 voxels of 1.3 x 1.3 x 5 mm
     assert qc.loc["baseline", "tumour_ml"] == pytest.approx(2387 * 1.3 * 1.3 * 5 / 1000, rel=0.1)
@@ -124,10 +138,18 @@ def test_flags_on_constructed_numbers() -> None:
         base = 2.0
         early = {5: 0.1, 9: 1.0}.get(i, 1.0 + 0.02 * i)  # P05 shrinks 95%, P09 is ordinary
         for tp, ml in (("baseline", base), ("early", early)):
-            rows.append({"patient_id": pid, "timepoint": tp, "tumour_ml": ml, "missing": "",
-                         "ring_lost_share": 0.9 if (i, tp) == (7, "early") else 0.1,
-                         "fov_edge": (i, tp) == (3, "baseline"), "fov_edge_mm": 1.0,
-                         "dice": 0.5 if (i, tp) == (7, "baseline") else 0.9})
+            rows.append(
+                {
+                    "patient_id": pid,
+                    "timepoint": tp,
+                    "tumour_ml": ml,
+                    "missing": "",
+                    "ring_lost_share": 0.9 if (i, tp) == (7, "early") else 0.1,
+                    "fov_edge": (i, tp) == (3, "baseline"),
+                    "fov_edge_mm": 1.0,
+                    "dice": 0.5 if (i, tp) == (7, "baseline") else 0.9,
+                }
+            )
     flags = flag_patients(pd.DataFrame(rows), ReportSettings())
     order = flags["patient_id"].tolist()
     assert order[0] == "P07"  # ring cut and low Dice: two flags

@@ -2,6 +2,7 @@
 formatting, and graceful gaps when inputs are missing; and the reports of folders the real CLI
 wrote: a development run with internal validation, and an external validation by `deltarad
 validate` (one set, "external"; no training set, no selection files; cut-offs from the model)."""
+
 from __future__ import annotations
 
 import json
@@ -18,18 +19,32 @@ from deltarad.formatting import format_p, format_value
 from deltarad.report import build_report
 from deltarad.report.sections import DEVELOPMENT_ONLY, SECTIONS
 
-FIGURES = ["cohort_flow", "selection_funnel", "coefficients", "selection_frequency", "nomogram", "roc",
-           "decision_curves", "calibration", "confusion_matrices", "radscore_boxplots", "input_heatmap", "rose_plots"]
-EXTERNAL = re.compile(r"""(?:src|href|action|poster)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""",
-                      re.IGNORECASE)
+FIGURES = [
+    "cohort_flow",
+    "selection_funnel",
+    "coefficients",
+    "selection_frequency",
+    "nomogram",
+    "roc",
+    "decision_curves",
+    "calibration",
+    "confusion_matrices",
+    "radscore_boxplots",
+    "input_heatmap",
+    "rose_plots",
+]
+EXTERNAL = re.compile(
+    r"""(?:src|href|action|poster)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""", re.IGNORECASE
+)
 
 
 #: the study's models (prediction column, label), written out
 MODEL_LABELS = {"combined": "Combined", "radscore_dir": "DIR", "radscore_dpr": "DPR", "us": "Ultrasound"}
 
+
 def section_html(html: str, anchor: str) -> str:
     start = html.index(f'<section id="{anchor}">')
-    return html[start:html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 def test_every_section_is_present_and_drawn(report: Path) -> None:
@@ -103,8 +118,9 @@ def test_combined_model_lists_its_terms(report: Path) -> None:
 def test_internal_validation_table_sits_beside_the_split(report: Path) -> None:
     html = section_html(report.read_text(encoding="utf-8"), "validation")
     # conftest's combined AUC: apparent 0.912, optimism 0.061, split validation 0.855, CV 0.847 ± 0.048
-    assert ("<td>Combined</td><td>AUC</td><td>0.912</td><td>0.061</td><td>0.851</td><td>0.855</td>"
-            "<td>0.847 ± 0.048</td>") in html
+    assert (
+        "<td>Combined</td><td>AUC</td><td>0.912</td><td>0.061</td><td>0.851</td><td>0.855</td><td>0.847 ± 0.048</td>"
+    ) in html
     assert "<td></td><td>Calibration slope</td><td>1.000</td><td>0.231</td><td>0.769</td>" in html
     assert html.index("<td>Combined</td>") < html.index("<td>DIR</td>") < html.index("<td>Ultrasound</td>")
     assert "optimism bootstrap with 200 resamples" in html and "over 50 held-out folds" in html
@@ -139,8 +155,18 @@ def test_selection_funnel_is_spelled_out(report: Path) -> None:
     assert "peritumoral: 851 → 845 → 618 → 75 → 35 → 4" in html
 
 
-@pytest.mark.parametrize(("p", "shown"), [(0.0004, "<0.001"), (1e-12, "<0.001"), (0.001, "0.001"),
-                                         (0.0499, "0.050"), (1.0, "1.000"), (float("nan"), ""), (None, "")])
+@pytest.mark.parametrize(
+    ("p", "shown"),
+    [
+        (0.0004, "<0.001"),
+        (1e-12, "<0.001"),
+        (0.001, "0.001"),
+        (0.0499, "0.050"),
+        (1.0, "1.000"),
+        (float("nan"), ""),
+        (None, ""),
+    ],
+)
 def test_format_p(p, shown) -> None:
     assert format_p(p) == shown
 
@@ -168,8 +194,12 @@ def test_model_labels_come_from_the_model_file(run_folder: Path, tmp_path: Path)
     run = _copy_run(run_folder, tmp_path)
     model = json.loads((run / "model.json").read_text())
     assert "models" not in model  # a model file from before the entry: the study's labels
-    labels = {"radscore_dpr": "Peritumoral", "combined": "Clinical-radiomic", "radscore_dir": "Intratumoral",
-              "us": "US read"}
+    labels = {
+        "radscore_dpr": "Peritumoral",
+        "combined": "Clinical-radiomic",
+        "radscore_dir": "Intratumoral",
+        "us": "US read",
+    }
     (run / "model.json").write_text(json.dumps({**model, "models": labels}))
     html = build_report(run).read_text(encoding="utf-8")
     table3 = section_html(html, "table3")
@@ -182,16 +212,18 @@ def test_model_labels_come_from_the_model_file(run_folder: Path, tmp_path: Path)
 
 
 @pytest.mark.parametrize("name", ["DIR", "Radscore_DIR", "ultrasound"])
-def test_a_model_name_that_is_no_prediction_column_is_refused_not_guessed(run_folder: Path, tmp_path: Path,
-                                                                           name: str) -> None:
+def test_a_model_name_that_is_no_prediction_column_is_refused_not_guessed(
+    run_folder: Path, tmp_path: Path, name: str
+) -> None:
     run = _copy_run(run_folder, tmp_path)
     t3 = pd.read_csv(run / "tables" / "table3.csv")
     t3.loc[t3["model"] == "radscore_dir", "model"] = name  # a label or a spelling, not a model column
     t3.to_csv(run / "tables" / "table3.csv", index=False)
     html = build_report(run).read_text(encoding="utf-8")
     said = section_html(html, "table3").replace("&#39;", "'")
-    assert f"Not available:</strong> tables/table3.csv names a model '{name}' that is not one of the run's models" \
-        in said
+    assert (
+        f"Not available:</strong> tables/table3.csv names a model '{name}' that is not one of the run's models" in said
+    )
     assert "Not available" not in section_html(html, "validation")  # validation.csv names its models exactly
 
 
@@ -212,10 +244,13 @@ def test_missing_inputs_leave_sections_unavailable_with_the_reason(run_folder: P
     for drawn in ("cohort", "roc", "dca", "calibration", "radscores", "heatmap", "rose", "settings"):
         assert "Not available" not in section_html(html, drawn), drawn
     assert "tables/table3.csv not found" in section_html(html, "confusion")
-    assert ("Not available:</strong> internal validation not run (set validation.bootstrap in the study file)"
-            in section_html(html, "validation"))
-    assert ("Not available:</strong> the model file stores no training range of &#39;us_post_nat&#39;"
-            in section_html(html, "nomogram"))
+    assert (
+        "Not available:</strong> internal validation not run (set validation.bootstrap in the study file)"
+        in section_html(html, "validation")
+    )
+    assert "Not available:</strong> the model file stores no training range of &#39;us_post_nat&#39;" in section_html(
+        html, "nomogram"
+    )
     assert "The dashed circle is the training-set Youden cut-off" in section_html(html, "rose")  # from model.json
 
 
@@ -271,8 +306,10 @@ def test_external_table3_uses_the_models_training_cutoffs(cli_runs: dict) -> Non
     assert set(t3["set"]) == {"external"}
     thresholds = json.loads((cli_runs["run"] / "model.json").read_text())["thresholds"]
     for r in t3.itertuples():
-        row = (f"<td>External</td><td>{MODEL_LABELS[r.model]}</td>"
-               f"<td>{r.auc:.3f} ({r.auc_ci_low:.3f}–{r.auc_ci_high:.3f})</td><td>{thresholds[r.model]:.3f}</td>")
+        row = (
+            f"<td>External</td><td>{MODEL_LABELS[r.model]}</td>"
+            f"<td>{r.auc:.3f} ({r.auc_ci_low:.3f}–{r.auc_ci_high:.3f})</td><td>{thresholds[r.model]:.3f}</td>"
+        )
         assert row in table
     assert "not re-chosen on this cohort" in table
     combined = t3[t3["model"] == "combined"].iloc[0]
@@ -290,8 +327,10 @@ def test_external_report_shows_the_frozen_model(cli_runs: dict) -> None:
     assert (ext / "figures" / "nomogram.png").read_bytes().startswith(b"\x89PNG")
     calibration = section_html(html, "calibration")
     cal = pd.read_csv(ext / "tables" / "calibration.csv").set_index("model")
-    assert f"<td>DIR</td><td>{cal.loc['radscore_dir', 'calibration_intercept']:.3f}</td>" \
-           f"<td>{cal.loc['radscore_dir', 'calibration_slope']:.3f}</td>" in calibration
+    assert (
+        f"<td>DIR</td><td>{cal.loc['radscore_dir', 'calibration_intercept']:.3f}</td>"
+        f"<td>{cal.loc['radscore_dir', 'calibration_slope']:.3f}</td>" in calibration
+    )
 
 
 def test_development_report_shows_internal_validation_and_selection_frequency(cli_runs: dict) -> None:
@@ -301,8 +340,10 @@ def test_development_report_shows_internal_validation_and_selection_frequency(cl
     validation = section_html(html, "validation")
     v = pd.read_csv(run / "tables" / "validation.csv")
     auc = v[(v["model"] == "combined") & (v["metric"] == "auc")].iloc[0]
-    assert (f"<td>Combined</td><td>AUC</td><td>{auc.apparent:.3f}</td><td>{auc.optimism:.3f}</td>"
-            f"<td>{auc.corrected:.3f}</td><td>{auc.split_validation:.3f}</td>") in validation
+    assert (
+        f"<td>Combined</td><td>AUC</td><td>{auc.apparent:.3f}</td><td>{auc.optimism:.3f}</td>"
+        f"<td>{auc.corrected:.3f}</td><td>{auc.split_validation:.3f}</td>"
+    ) in validation
     assert f"optimism bootstrap with {int(v['bootstrap_n'].max())} resamples" in validation
     assert f"over {int(v['cv_n'].max())} held-out folds" in validation
 

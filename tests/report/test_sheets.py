@@ -1,6 +1,7 @@
 """Patient sheets: one A4 page per scored patient from `deltarad predict --sheets`; the nomogram
 points add up to the combined model's own probability; the model file's hash and cut-off shown;
 nothing of the cohort file beyond the pseudonym."""
+
 from __future__ import annotations
 
 import hashlib
@@ -32,13 +33,20 @@ def test_nomogram_points_give_the_combined_probability(run_folder: Path) -> None
 def sheet_fixture(run_folder: Path, out: Path, n: int = 3) -> list[Path]:
     model = json.loads((run_folder / "model.json").read_text())
     pred = pd.read_csv(run_folder / "predictions.csv", dtype={"patient_id": str}).head(n)
-    cohort = pd.DataFrame({"patient_id": pred["patient_id"], "us_post_nat": (pred["us"] > 0.5).astype(int),
-                           "surname": "Doe, Jane"})
+    cohort = pd.DataFrame(
+        {"patient_id": pred["patient_id"], "us_post_nat": (pred["us"] > 0.5).astype(int), "surname": "Doe, Jane"}
+    )
     c = model["combined"]  # the fixture's combined column is drawn apart from model.json: score it by the model
     lp = c["intercept"] + sum(c["coefficients"][k] * pd.concat([pred, cohort], axis=1)[k] for k in c["terms"])
     pred = pred.assign(combined=expit(lp))
-    return write_sheets(run_folder / "model.json", model, cohort, pred.drop(columns=["aln_pcr", "set"]), out,
-                        regions_dir=run_folder / "regions")
+    return write_sheets(
+        run_folder / "model.json",
+        model,
+        cohort,
+        pred.drop(columns=["aln_pcr", "set"]),
+        out,
+        regions_dir=run_folder / "regions",
+    )
 
 
 def test_sheet_shows_qc_scores_cutoff_and_provenance(run_folder: Path, tmp_path: Path) -> None:
@@ -57,17 +65,28 @@ def test_sheet_shows_qc_scores_cutoff_and_provenance(run_folder: Path, tmp_path:
 
 def test_sheet_says_when_prediction_and_model_disagree(run_folder: Path, tmp_path: Path) -> None:
     model = json.loads((run_folder / "model.json").read_text())
-    pred = pd.DataFrame({"patient_id": ["X1"], "radscore_dir": [0.5], "radscore_dpr": [0.5], "us": [0.4],
-                         "combined": [0.99]})
-    sheet = write_sheets(run_folder / "model.json", model, pd.DataFrame({"patient_id": ["X1"], "us_post_nat": [0]}),
-                         pred, tmp_path)[0].read_text()
+    pred = pd.DataFrame(
+        {"patient_id": ["X1"], "radscore_dir": [0.5], "radscore_dpr": [0.5], "us": [0.4], "combined": [0.99]}
+    )
+    sheet = write_sheets(
+        run_folder / "model.json", model, pd.DataFrame({"patient_id": ["X1"], "us_post_nat": [0]}), pred, tmp_path
+    )[0].read_text()
     assert "the prediction and the model file disagree" in sheet
 
 
 def test_predict_writes_a_sheet_per_patient(cli_runs: dict, tmp_path: Path) -> None:
     out = tmp_path / "new"
-    result = CliRunner().invoke(app, ["predict", str(cli_runs["run"] / "model.json"), str(cli_runs["external_study"]),
-                                      "--out", str(out), "--sheets"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "predict",
+            str(cli_runs["run"] / "model.json"),
+            str(cli_runs["external_study"]),
+            "--out",
+            str(out),
+            "--sheets",
+        ],
+    )
     assert result.exit_code == 0, result.output
     pred = pd.read_csv(out / "predictions.csv", dtype={"patient_id": str})
     sheets = sorted((out / "sheets").glob("*.html"))

@@ -1,5 +1,6 @@
 """Bad cohort, feature-table, study and model files: one clear line naming patient, file and
 problem; one bad patient is left out and listed, never sinking the run."""
+
 import json
 
 import numpy as np
@@ -56,7 +57,8 @@ def test_bad_outcome_leaves_that_patient_out(study, value, shown):
     assert res.exit_code == 1, res.output  # finished, but says something failed
     failures = pd.read_csv(out / "failures.csv")
     assert failures.to_dict("records") == [
-        {"patient_id": "SYN0007", "stage": "cohort", "error": f"column 'outcome' must be 0 or 1, got {shown}"}]
+        {"patient_id": "SYN0007", "stage": "cohort", "error": f"column 'outcome' must be 0 or 1, got {shown}"}
+    ]
     assert "SYN0007" not in set(pd.read_csv(out / "predictions.csv")["patient_id"])
     res, _ = _run(study, "--strict")
     _one_line_error(res, "patient SYN0007", "must be 0 or 1", "--strict")
@@ -84,7 +86,9 @@ def test_non_numeric_clinical_value(study):
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_nan_or_infinite_feature(study, value):
     def bad(d):
-        d.loc[(d.patient_id == "SYN0012") & (d.timepoint == "early") & (d.reader == 1), "original_synthetic_F005"] = value
+        d.loc[(d.patient_id == "SYN0012") & (d.timepoint == "early") & (d.reader == 1), "original_synthetic_F005"] = (
+            value
+        )
         return d
 
     _edit(study.parent / "features.csv", bad)
@@ -183,9 +187,14 @@ def test_an_outcome_coded_1_2_names_the_codes_and_the_coding_to_declare(study):
     _edit(study.parent / "cohort.csv", lambda d: d.assign(outcome=d["outcome"].replace({0: 2})))
     n = pd.read_csv(study.parent / "cohort.csv")["outcome"].value_counts()
     res, _ = _run(study)
-    _one_line_error(res, "cohort.csv", "every usable patient has outcome = 1",
-                    f"holds the codes 1 ({n[1]} patients), 2 ({n[2]} patients)",
-                    f"{n[2]} patient(s) were left out", "coding: {outcome: {1: [<the pCR code>], 0: [<the other code>]}}")
+    _one_line_error(
+        res,
+        "cohort.csv",
+        "every usable patient has outcome = 1",
+        f"holds the codes 1 ({n[1]} patients), 2 ({n[2]} patients)",
+        f"{n[2]} patient(s) were left out",
+        "coding: {outcome: {1: [<the pCR code>], 0: [<the other code>]}}",
+    )
     study.write_text(study.read_text() + "coding: {outcome: {1: [1], 0: [2]}}\n")  # the advice, taken
     res, out = _run(study)
     assert res.exit_code == 0, res.output
@@ -195,8 +204,15 @@ def test_an_outcome_coded_1_2_names_the_codes_and_the_coding_to_declare(study):
 def test_cohort_ids_matching_no_feature_row_are_named_from_both_files(study):
     _edit(study.parent / "cohort.csv", lambda d: d.assign(patient_id="MRN-" + d["patient_id"]))
     res, _ = _run(study)
-    _one_line_error(res, "features.csv", "no patient id of the cohort matches a row of the feature table",
-                    "cohort.csv", "'MRN-SYN0001'", "'SYN0001'", "(90 in all)")
+    _one_line_error(
+        res,
+        "features.csv",
+        "no patient id of the cohort matches a row of the feature table",
+        "cohort.csv",
+        "'MRN-SYN0001'",
+        "'SYN0001'",
+        "(90 in all)",
+    )
     checked = runner.invoke(app, ["check", str(study), "--out", str(study.parent / "check")])
     assert checked.exit_code == 1 and "a run stops: no patient id of the cohort matches" in checked.output
 
@@ -205,7 +221,11 @@ def test_a_cohort_too_small_for_the_modelling_says_how_many_patients_it_needs(tm
     small = generate_feature_study(tmp_path, n_patients=12, n_features=10, seed=4)
     res, _ = _run(small)
     # 12 patients split 0.3/0.7 as torch does: 4 validation, 8 training; 15 give 10 training patients
-    _one_line_error(res, "too few patients: 12 usable patients give 8 training patients",
-                    "stepwise search needs at least 10 training patients", "at least 15 usable patients")
+    _one_line_error(
+        res,
+        "too few patients: 12 usable patients give 8 training patients",
+        "stepwise search needs at least 10 training patients",
+        "at least 15 usable patients",
+    )
     checked = runner.invoke(app, ["check", str(small), "--out", str(tmp_path / "check")])
     assert "the modelling would stop: too few patients: 12 usable patients" in checked.output, checked.output

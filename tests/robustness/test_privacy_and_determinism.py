@@ -4,6 +4,7 @@ A tiny generated cohort is re-stamped with a realistic patient name, ID, birth d
 number, institution and dates in every DICOM header, run through the whole method twice from
 scratch, and every output (CSV, Parquet, JSON, HTML, NRRD headers, logs) is searched for them.
 """
+
 import logging
 import re
 import shutil
@@ -28,16 +29,29 @@ IDENTIFIERS = {
     "StudyDate": "20240315",
     "ReferringPhysicianName": "House^Gregory",
 }
-NEEDLES = ["Doe^Jane", "Doe Jane", "Jane Doe", "MRN99887766", "19610723", "1961-07-23", "ACC5550123",
-           "Elsewhere General", "20240315", "2024-03-15", "House^Gregory", "Gregory House"]
+NEEDLES = [
+    "Doe^Jane",
+    "Doe Jane",
+    "Jane Doe",
+    "MRN99887766",
+    "19610723",
+    "1961-07-23",
+    "ACC5550123",
+    "Elsewhere General",
+    "20240315",
+    "2024-03-15",
+    "House^Gregory",
+    "Gregory House",
+]
 EMBEDDED_IMAGE = re.compile(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+")
 
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("privacy")
-    study_file = generate_cohort(root / "cohort", n_patients=24, seed=7, shape=(40, 40, 12),
-                                 spacing_mm=(1.2, 1.2, 2.0), n_phases=4, workers=1)
+    study_file = generate_cohort(
+        root / "cohort", n_patients=24, seed=7, shape=(40, 40, 12), spacing_mm=(1.2, 1.2, 2.0), n_phases=4, workers=1
+    )
     n_files = 0
     for dcm in (root / "cohort").rglob("*.dcm"):
         ds = pydicom.dcmread(dcm)
@@ -110,6 +124,7 @@ def test_same_inputs_give_byte_identical_csv_outputs(two_runs):
 
 
 # ----------------------------------------------------------------------------- deltarad index
+
 
 def _hmac_pseudonym(key: bytes, patient_id: str) -> str:
     """The pseudonym by its definition (RFC 2104 HMAC over SHA-256, Python's hmac), first 12 hex digits."""
@@ -205,7 +220,8 @@ def test_index_writes_the_link_table_only_where_asked(identified_tree, tmp_path)
     result = _index(tree, tmp_path / "out", "--key", str(key), "--link-table", str(tmp_path / "private" / "links.csv"))
     assert result.exit_code == 0, result.output
     links = pd.read_csv(tmp_path / "private" / "links.csv", dtype=str)
-    assert dict(zip(links["patient_id"], links["pseudonym"])) == {m: _hmac_pseudonym(b"\x01" * 32, m)
-                                                                   for m in mrns.values()}
+    assert dict(zip(links["patient_id"], links["pseudonym"])) == {
+        m: _hmac_pseudonym(b"\x01" * 32, m) for m in mrns.values()
+    }
     assert stat.S_IMODE((tmp_path / "private" / "links.csv").stat().st_mode) == 0o600
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cohort.csv", "index.csv"]

@@ -1,4 +1,5 @@
 """Property-based tests (hypothesis) of the statistics and of the study/cohort/feature loaders."""
+
 import numpy as np
 import pandas as pd
 import yaml
@@ -60,7 +61,9 @@ study_values = st.recursive(
 study_keys = st.sampled_from(["cohort", "features", "outcome", "clinical", "split", "selection", "imaging", "zzz"])
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], max_examples=40, deadline=None)
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], max_examples=40, deadline=None
+)
 @given(st.dictionaries(study_keys, study_values, max_size=5))
 def test_study_loader_accepts_or_names_the_problem(tmp_path, doc):
     path = tmp_path / "study.yaml"
@@ -77,7 +80,9 @@ printable = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=4
 cell = st.one_of(st.none(), st.integers(-3, 3), st.floats(allow_nan=True, allow_infinity=True), printable)
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], max_examples=40, deadline=None)
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], max_examples=40, deadline=None
+)
 @given(st.lists(st.tuples(st.text("PQ0123", min_size=1, max_size=3), cell, cell, cell), min_size=1, max_size=12))
 def test_cohort_loader_splits_good_and_bad_patients_or_names_the_problem(tmp_path, rows):
     pd.DataFrame(rows, columns=["patient_id", "outcome", "ultrasound", "age"]).to_csv(tmp_path / "c.csv", index=False)
@@ -92,11 +97,19 @@ def test_cohort_loader_splits_good_and_bad_patients_or_names_the_problem(tmp_pat
     assert len(cohort) + len(failures) == len(rows)
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], max_examples=40, deadline=None)
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], max_examples=40, deadline=None
+)
 @given(arrays(np.float64, (4, 3), elements=st.one_of(st.floats(-10, 10), st.just(np.nan))))
 def test_delta_is_the_relative_change_wherever_defined(values):
-    t = pd.DataFrame({"patient_id": ["A", "A", "B", "B"], "timepoint": ["baseline", "early"] * 2,
-                      "region": "intratumoral", "reader": 1})
+    t = pd.DataFrame(
+        {
+            "patient_id": ["A", "A", "B", "B"],
+            "timepoint": ["baseline", "early"] * 2,
+            "region": "intratumoral",
+            "reader": 1,
+        }
+    )
     t[["f1", "f2", "f3"]] = values
     try:
         delta, info = compute_delta(t)

@@ -20,7 +20,8 @@ def reference_features(tiny_cohort, tmp_path_factory) -> bytes:
     """features.csv of the tiny cohort extracted by one worker process."""
     study = load_study(tiny_cohort)
     out = tmp_path_factory.mktemp("reference")
-    _, failures = extract_features(study, load_cohort(study, require_outcome=False), out, progress=False,
-                                   parallel=ParallelSettings(workers=1))
+    _, failures = extract_features(
+        study, load_cohort(study, require_outcome=False), out, progress=False, parallel=ParallelSettings(workers=1)
+    )
     assert failures.empty
     return (out / "features.csv").read_bytes()

@@ -1,4 +1,5 @@
 """The forked worker pool (the embedded default): results, raised errors and dead workers."""
+
 import os
 
 from deltarad.parallel import ParallelSettings, UnitFailure, map_units
@@ -14,8 +15,15 @@ def _square_or_die(x: int) -> int:
 
 def test_a_dying_worker_costs_only_its_own_unit():
     got = {}
-    failures = map_units(_square_or_die, list(range(7)), [f"u{i}" for i in range(7)], got.__setitem__,
-                         settings=ParallelSettings(workers=2), stage="extract", progress=False)
+    failures = map_units(
+        _square_or_die,
+        list(range(7)),
+        [f"u{i}" for i in range(7)],
+        got.__setitem__,
+        settings=ParallelSettings(workers=2),
+        stage="extract",
+        progress=False,
+    )
     assert got == {0: 0, 1: 1, 4: 16, 5: 25, 6: 36}
     assert [(f.index, f.stage) for f in failures] == [(2, "worker"), (3, "unit")]
     assert failures[1] == UnitFailure(3, "u3", "unit", "ValueError: bad unit")
@@ -24,8 +32,12 @@ def test_a_dying_worker_costs_only_its_own_unit():
 
 def test_units_run_in_other_processes():
     got = {}
-    assert map_units(_pid, [0, 1, 2], ["a", "b", "c"], got.__setitem__, settings=ParallelSettings(workers=2),
-                     progress=False) == []
+    assert (
+        map_units(
+            _pid, [0, 1, 2], ["a", "b", "c"], got.__setitem__, settings=ParallelSettings(workers=2), progress=False
+        )
+        == []
+    )
     assert os.getpid() not in got.values() and len(got) == 3
 
 
@@ -38,7 +50,9 @@ def _smoothed_sum(seed: int) -> float:
     import SimpleITK as sitk
 
     image = sitk.GetImageFromArray(np.random.default_rng(seed).random((24, 32, 32)).astype(np.float32))
-    return float(sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(image, 2.0)).sum())  # a copy: the result is a temporary
+    return float(
+        sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(image, 2.0)).sum()
+    )  # a copy: the result is a temporary
 
 
 def test_workers_forked_after_the_parent_ran_itk_on_several_threads():
@@ -53,7 +67,16 @@ def test_workers_forked_after_the_parent_ran_itk_on_several_threads():
     finally:
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
     got = {}
-    assert map_units(_smoothed_sum, list(range(4)), list("abcd"), got.__setitem__, settings=ParallelSettings(workers=2),
-                     progress=False) == []
+    assert (
+        map_units(
+            _smoothed_sum,
+            list(range(4)),
+            list("abcd"),
+            got.__setitem__,
+            settings=ParallelSettings(workers=2),
+            progress=False,
+        )
+        == []
+    )
     assert got.keys() == expected.keys()
     assert all(abs(got[i] - expected[i]) <= 1e-6 * abs(expected[i]) for i in got)

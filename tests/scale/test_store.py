@@ -1,5 +1,6 @@
 """The feature store: a killed run resumes with only the missing exams; a changed input or
 setting recomputes exactly the exams that depend on it."""
+
 import os
 import re
 import signal
@@ -17,7 +18,6 @@ from deltarad.features.extract import STUDY_PARAMS, extract_cohort
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.parallel import ParallelSettings
 
-
 DELTARAD = Path(sys.executable).parent / "deltarad"
 N_EXAMS = 6  # the tiny cohort of conftest.py: 3 patients x 2 timepoints
 
@@ -33,8 +33,12 @@ def _extracted_count(log: str) -> int:
 
 def test_run_killed_part_way_recomputes_only_missing_exams(tiny_cohort, reference_features, tmp_path):
     out, store = tmp_path / "out", tmp_path / "out" / "store"
-    run = subprocess.Popen([DELTARAD, "extract", tiny_cohort, "--out", out, "--workers", "1"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    run = subprocess.Popen(
+        [DELTARAD, "extract", tiny_cohort, "--out", out, "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 240
     while not _snapshot(store) and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -43,8 +47,9 @@ def test_run_killed_part_way_recomputes_only_missing_exams(tiny_cohort, referenc
     before = _snapshot(store)
     assert 1 <= len(before) < N_EXAMS, "the run was not killed part-way"
 
-    rerun = subprocess.run([DELTARAD, "extract", tiny_cohort, "--out", out, "--workers", "1"],
-                           capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        [DELTARAD, "extract", tiny_cohort, "--out", out, "--workers", "1"], capture_output=True, text=True, timeout=300
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert _extracted_count(rerun.stderr) == N_EXAMS - len(before)
     after = _snapshot(store)
@@ -103,7 +108,11 @@ def test_key_follows_files_settings_and_parameter_file(tiny_cohort, tmp_path):
     assert key != key_of(exam_key_inputs(row, "early", fp))
     assert key != key_of(exam_key_inputs(dict(row, baseline_series="7"), "baseline", fp))  # another DICOM series
     assert key == key_of(exam_key_inputs(dict(row, early_series="7"), "baseline", fp))
-    assert key != key_of(exam_key_inputs(row, "baseline", settings_fingerprint(study.imaging.model_copy(update={"ring_mm": 5.0}), STUDY_PARAMS)))
+    assert key != key_of(
+        exam_key_inputs(
+            row, "baseline", settings_fingerprint(study.imaging.model_copy(update={"ring_mm": 5.0}), STUDY_PARAMS)
+        )
+    )
     params = tmp_path / "params.yaml"
     params.write_text(STUDY_PARAMS.read_text() + "\n# edited\n")
     assert key != key_of(exam_key_inputs(row, "baseline", settings_fingerprint(study.imaging, params)))

@@ -1,5 +1,6 @@
 """Reader agreement on closed-form shapes: Dice and surface Hausdorff distances (mm) of offset cubes
 and concentric spheres; ICC per feature class against the closed-form ICC of known ratings."""
+
 from __future__ import annotations
 
 import math
@@ -20,14 +21,14 @@ def _mask(array: np.ndarray, spacing=(1.0, 1.0, 1.0)) -> sitk.Image:
 
 def _cube(shift_x: int = 0, side: int = 10, size: int = 30) -> np.ndarray:
     a = np.zeros((size, size, size), bool)
-    a[5:5 + side, 5:5 + side, 5 + shift_x:5 + side + shift_x] = True  # z, y, x
+    a[5 : 5 + side, 5 : 5 + side, 5 + shift_x : 5 + side + shift_x] = True  # z, y, x
     return a
 
 
 def _sphere(radius_mm: float, spacing: float = 0.5, size: int = 80) -> np.ndarray:
     c = (np.arange(size) - size / 2 + 0.5) * spacing
     z, y, x = np.meshgrid(c, c, c, indexing="ij")
-    return np.sqrt(x ** 2 + y ** 2 + z ** 2) <= radius_mm
+    return np.sqrt(x**2 + y**2 + z**2) <= radius_mm
 
 
 @pytest.mark.parametrize("shift", [0, 2, 5])
@@ -50,7 +51,7 @@ def test_hd95_of_concentric_spheres_is_the_difference_of_radii() -> None:
     hd95 = hausdorff_mm(_mask(_sphere(8.0), (0.5,) * 3), _mask(_sphere(12.0), (0.5,) * 3))
     assert hd95 == pytest.approx(4.0, abs=0.5)
     d = dice(_mask(_sphere(8.0)), _mask(_sphere(12.0)))
-    assert d == pytest.approx(2 * 8 ** 3 / (8 ** 3 + 12 ** 3), abs=0.02)
+    assert d == pytest.approx(2 * 8**3 / (8**3 + 12**3), abs=0.02)
 
 
 def test_empty_masks_give_nan() -> None:
@@ -66,9 +67,16 @@ def test_icc_by_class_counts_features_reaching_the_threshold() -> None:
     rows = []
     for reader, offset in ((1, 0.0), (2, 1.0)):
         for i, t in enumerate(targets):
-            rows.append({"patient_id": f"P{i}", "region": "intratumoral", "reader": reader,
-                         "original_glcm_A": t, "original_glcm_B": t + (10.0 if reader == 2 else 0) * (i % 2),
-                         "original_firstorder_Mean": t + offset})
+            rows.append(
+                {
+                    "patient_id": f"P{i}",
+                    "region": "intratumoral",
+                    "reader": reader,
+                    "original_glcm_A": t,
+                    "original_glcm_B": t + (10.0 if reader == 2 else 0) * (i % 2),
+                    "original_firstorder_Mean": t + offset,
+                }
+            )
     table = icc_by_class(pd.DataFrame(rows), None, icc_min=0.8)
     glcm = table[table["feature_class"] == "glcm"].iloc[0]
     first = table[table["feature_class"] == "firstorder"].iloc[0]
@@ -90,4 +98,4 @@ def test_surface_is_the_voxels_with_a_face_neighbour_outside() -> None:
 
     cube = np.zeros((14, 14, 14), bool)
     cube[2:12, 2:12, 2:12] = True
-    assert sitk.GetArrayFromImage(_surface(_mask(cube))).sum() == 10 ** 3 - 8 ** 3
+    assert sitk.GetArrayFromImage(_surface(_mask(cube))).sum() == 10**3 - 8**3

@@ -1,4 +1,5 @@
 """Bootstrap CIs: agree with DeLong where both exist; reproducible with a seed."""
+
 import pytest
 
 from deltarad.stats.bootstrap import bootstrap_ci

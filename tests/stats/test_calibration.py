@@ -1,5 +1,6 @@
 """Calibration: Hosmer-Lemeshow against ResourceSelection::hoslem.test (mtcars), rms::val.prob and
 R's lowess on real data (tests/references, made by discrimination_calibration.R), closed forms."""
+
 import json
 from pathlib import Path
 

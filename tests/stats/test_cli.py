@@ -1,4 +1,5 @@
 """The three table commands, end to end on aSAH through the real CLI."""
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -61,6 +62,8 @@ def test_evaluate_without_by_matches_proc(asah_csv, tmp_path):
 
 
 def test_missing_column_is_a_one_line_error(asah_csv, tmp_path):
-    res = runner.invoke(app, ["evaluate", str(asah_csv), "--outcome", "poor", "--score", "nope", "--out", str(tmp_path / "x.csv")])
+    res = runner.invoke(
+        app, ["evaluate", str(asah_csv), "--outcome", "poor", "--score", "nope", "--out", str(tmp_path / "x.csv")]
+    )
     assert res.exit_code == 2
     assert "nope" in res.output and str(asah_csv) in res.output and "Traceback" not in res.output

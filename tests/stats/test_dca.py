@@ -1,5 +1,6 @@
 """Decision curves against R dcurves' own output of dca(cancer ~ famhistory) and, for a continuous
 predicted risk, R's net benefit by its formula (tests/references/discrimination_calibration.R)."""
+
 from pathlib import Path
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Exact and chi-square tests against R's stats examples (fisher.test, chisq.test)."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Logistic regression: closed-form 2x2 case, categorical coding, separation, aliased terms."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,8 +7,8 @@ import pytest
 from deltarad.stats.logistic import (
     ALIASED_WARNING,
     SEPARATION_WARNING,
-    aliased_columns,
     SeparationWarning,
+    aliased_columns,
     fit_logistic,
     is_separated,
 )
@@ -56,19 +57,26 @@ def test_aliased_terms_are_left_out_and_reported_nan_as_r_does():
     n = 120
     er = rng.integers(0, 2, n)
     her2 = np.where(er == 1, 0, rng.integers(0, 2, n))
-    df = pd.DataFrame({
-        "er": er, "her2": her2, "age": rng.normal(50, 10, n),
-        "subtype": np.select([er == 1, her2 == 1], ["luminal", "HER2-positive"], "triple negative"),
-        "y": rng.integers(0, 2, n),
-    })
-    with pytest.warns(UserWarning, match="subtype luminal vs HER2-positive, subtype triple negative vs HER2-positive aliased"):
+    df = pd.DataFrame(
+        {
+            "er": er,
+            "her2": her2,
+            "age": rng.normal(50, 10, n),
+            "subtype": np.select([er == 1, her2 == 1], ["luminal", "HER2-positive"], "triple negative"),
+            "y": rng.integers(0, 2, n),
+        }
+    )
+    with pytest.warns(
+        UserWarning, match="subtype luminal vs HER2-positive, subtype triple negative vs HER2-positive aliased"
+    ):
         full = fit_logistic(df, "y", ["er", "her2", "age", "subtype"])
     reduced = fit_logistic(df, "y", ["er", "her2", "age"])
     table = full.table.set_index(["variable", "level"])
     assert table.loc["subtype", ["beta", "se", "p_value"]].isna().all().all()
     assert (table.loc["subtype", "warning"] == ALIASED_WARNING).all()
-    np.testing.assert_allclose(table.loc[["er", "her2", "age"], ["beta", "se"]].to_numpy(),
-                               reduced.table[["beta", "se"]].to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(
+        table.loc[["er", "her2", "age"], ["beta", "se"]].to_numpy(), reduced.table[["beta", "se"]].to_numpy(), rtol=1e-9
+    )
     assert np.isnan(full.variable_p["subtype"])
     assert full.variable_p["age"] == pytest.approx(reduced.variable_p["age"], rel=1e-9)
 

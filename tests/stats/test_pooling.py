@@ -1,4 +1,5 @@
 """Rubin's rules against closed-form hand calculations, and Table 2 pooled over imputations."""
+
 from fractions import Fraction as F
 
 import numpy as np

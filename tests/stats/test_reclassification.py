@@ -1,5 +1,6 @@
 """IDI and continuous NRI against Hmisc::improveProb on real data (tests/references, made by
 discrimination_calibration.R) and on a hand-worked example."""
+
 import json
 from pathlib import Path
 

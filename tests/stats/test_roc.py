@@ -1,4 +1,5 @@
 """ROC statistics against pROC's own test-suite values (aSAH data) and closed forms."""
+
 import numpy as np
 import pytest
 

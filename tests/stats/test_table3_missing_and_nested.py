@@ -1,13 +1,14 @@
 """Table 3 with a model that could not score every patient, and nested training-set comparisons
 marked optimistic (aSAH, with pROC's published DeLong values as the anchor)."""
+
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
 
+from deltarad.outputs import write_table
 from deltarad.report.tables import NESTED_MARK, table3_display
 from deltarad.stats.roc import delong_test
-from deltarad.outputs import write_table
 from deltarad.stats.tables import NESTED_NOTE, table3
 
 
@@ -22,7 +23,8 @@ def test_a_model_is_evaluated_on_the_patients_it_scored_the_others_on_all(asah):
     assert counts.to_dict() == {"s100b": 103, "ndka": 113, "wfns": 113}
     rest = asah.iloc[10:]
     assert t3.loc["s100b", "delong_p"] == pytest.approx(
-        delong_test(rest["poor"], rest["s100b"], rest["wfns"])[1], rel=1e-12)
+        delong_test(rest["poor"], rest["s100b"], rest["wfns"])[1], rel=1e-12
+    )
     assert t3.loc["s100b", "delong_p"] != pytest.approx(0.0271757822291882, rel=1e-3)  # not all 113
 
 

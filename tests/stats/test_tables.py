@@ -1,4 +1,5 @@
 """Tables 1-3 on aSAH, checked against independent implementations and closed forms."""
+
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -7,13 +8,13 @@ from scipy import stats
 
 from deltarad.errors import DeltaradError
 from deltarad.formatting import format_p
+from deltarad.outputs import write_table
 from deltarad.stats.tables import (
     mann_whitney_z,
     table1,
     table2,
     table3,
 )
-from deltarad.outputs import write_table
 
 
 def test_table1_tests_and_layout(asah):
@@ -30,7 +31,9 @@ def test_table1_tests_and_layout(asah):
     assert t1[t1.variable == "wfns"].test.iloc[0] == "Fisher exact"
     s100b = t1[t1.variable == "s100b"].iloc[0]  # skewed: median (IQR), Mann-Whitney
     assert s100b.test == "Mann-Whitney U (Z)" and s100b.statistic < 0
-    mw = stats.mannwhitneyu(asah.s100b[asah.poor == 0], asah.s100b[asah.poor == 1], use_continuity=False, method="asymptotic")
+    mw = stats.mannwhitneyu(
+        asah.s100b[asah.poor == 0], asah.s100b[asah.poor == 1], use_continuity=False, method="asymptotic"
+    )
     assert s100b.p_value == pytest.approx(mw.pvalue, rel=1e-10)
 
 

@@ -1,5 +1,6 @@
 """The synthetic cohort behaves like the study's: clinical distributions, ultrasound accuracy,
 and tumours of responders shrinking more under therapy."""
+
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
@@ -52,7 +53,10 @@ def test_effect_zero_makes_response_independent_of_outcome():
 def test_responders_shrink_more_in_the_images(tmp_path, tiny):
     study = load_study(generate_cohort(tmp_path, n_patients=20, seed=0, reader2_fraction=0.0, **tiny))
     cohort = pd.read_csv(study.cohort_path)
-    volume = lambda rel: int(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / rel))).sum())
+
+    def volume(rel):
+        return int(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / rel))).sum())
+
     log_ratio = np.log([volume(e) / volume(b) for b, e in zip(cohort["baseline_mask"], cohort["early_mask"])])
     pcr, non = log_ratio[cohort["outcome"] == 1], log_ratio[cohort["outcome"] == 0]
     assert len(pcr) >= 5 and len(non) >= 5

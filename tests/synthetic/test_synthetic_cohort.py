@@ -1,4 +1,5 @@
 """The written cohort reads back with the project's own loaders, pydicom and SimpleITK."""
+
 from collections import defaultdict
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def test_dicom_phases_and_geometry_match_the_masks(tiny_cohort, tiny):
 def test_headers_carry_no_identifiers(tiny_cohort):
     cohort = load_cohort(load_study(tiny_cohort))
     row = cohort.iloc[0]
-    for f in sorted(Path(row["early_image"]).glob("*.dcm"))[:: 7]:
+    for f in sorted(Path(row["early_image"]).glob("*.dcm"))[::7]:
         ds = pydicom.dcmread(f)
         assert ds.PatientName == ds.PatientID == row["patient_id"]
         assert ds.PatientIdentityRemoved == "YES" and ds.PatientBirthDate == ""

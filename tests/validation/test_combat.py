@@ -1,5 +1,6 @@
 """ComBat: the same numbers as neuroCombat 0.2.12 (Johnson 2007 parametric EB), fitted on
 training patients only, stored as JSON, applied to new patients of known centres."""
+
 import json
 
 import numpy as np
@@ -47,6 +48,7 @@ def test_new_patients_get_the_training_transform_through_json(batches, capsys):
 def test_removes_a_centre_shift(batches):
     X, centre = batches
     out = ComBat().fit(X, centre).transform(X, centre)
+
     def gap(df):  # mean over features of the largest between-centre difference of means
         means = df.groupby(centre.to_numpy()).mean()
         return float((means.max() - means.min()).mean())
@@ -59,8 +61,16 @@ def _delta_table(rng, ids, centres, shift):
     rows = []
     for pid, c in zip(ids, centres):
         for reader in (1, 2):
-            rows.append({"patient_id": pid, "delta": "early_vs_baseline", "region": "intratumoral", "reader": reader,
-                         "f0": rng.normal() + (shift if c == "B" else 0), "f1": rng.normal()})
+            rows.append(
+                {
+                    "patient_id": pid,
+                    "delta": "early_vs_baseline",
+                    "region": "intratumoral",
+                    "reader": reader,
+                    "f0": rng.normal() + (shift if c == "B" else 0),
+                    "f1": rng.normal(),
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -1,12 +1,12 @@
 """`deltarad validate`: a frozen model (with its stored ComBat transform) scores a new cohort and
 evaluates it at the model's own cut-offs."""
+
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from model_by_hand import score_by_hand
 from typer.testing import CliRunner
 
 from deltarad.cli import app
@@ -15,13 +15,15 @@ from deltarad.errors import DeltaradError
 from deltarad.external import external_validation
 from deltarad.simulate import generate_feature_study
 from deltarad.workflow import run_study
+from model_by_hand import score_by_hand
 
 
 @pytest.fixture(scope="module")
 def two_centres(tmp_path_factory):
     root = tmp_path_factory.mktemp("two_centres")
-    study_file = generate_feature_study(root, n_patients=100, n_features=15, n_planted=3, effect=1.5,
-                                        centres=2, centre_effect=1.0, seed=4)
+    study_file = generate_feature_study(
+        root, n_patients=100, n_features=15, n_planted=3, effect=1.5, centres=2, centre_effect=1.0, seed=4
+    )
     settings = yaml.safe_load(study_file.read_text())
     settings["selection"] = {"lasso_folds": 3}
     study_file.write_text(yaml.safe_dump(settings))
@@ -54,8 +56,11 @@ def test_validate_reproduces_the_run_and_uses_its_cutoffs(two_centres):
     scored = pd.read_csv(out / "predictions.csv", dtype={"patient_id": str}).set_index("patient_id")
     expected = validation.set_index("patient_id").loc[scored.index]
     # the model file's numbers applied by hand, ComBat's adjustment with its stored centre estimates included
-    by_hand = score_by_hand(model, pd.read_csv(root / "features.csv", dtype={"patient_id": str}),
-                            cohort[cohort["patient_id"].isin(scored.index)]).loc[scored.index]
+    by_hand = score_by_hand(
+        model,
+        pd.read_csv(root / "features.csv", dtype={"patient_id": str}),
+        cohort[cohort["patient_id"].isin(scored.index)],
+    ).loc[scored.index]
     for m in ("radscore_dir", "radscore_dpr", "us", "combined"):
         np.testing.assert_allclose(scored[m], by_hand[m], rtol=1e-9, atol=1e-10, err_msg=m)  # CSV: 10 digits
     assert set(scored["set"]) == {"external"}
@@ -86,8 +91,9 @@ def test_cli(two_centres):
     cohort = pd.read_csv(root / "cohort.csv", dtype={"patient_id": str}).iloc[-30:]
     _cohort_study(root, settings, "cli", cohort)
     out = root / "cli_out"
-    done = CliRunner().invoke(app, ["validate", str(run_dir / "model.json"), str(root / "cli.yaml"), "--out", str(out),
-                                    "--no-report"])
+    done = CliRunner().invoke(
+        app, ["validate", str(run_dir / "model.json"), str(root / "cli.yaml"), "--out", str(out), "--no-report"]
+    )
     assert done.exit_code == 0, done.output
     assert "combined model on 30 patients: AUC" in done.output
     assert (out / "tables" / "table3.csv").is_file()
@@ -95,17 +101,31 @@ def test_cli(two_centres):
     features = pd.read_csv(root / "features.csv", dtype={"patient_id": str})
     dropped = cohort["patient_id"].iloc[0]
     features[~((features["patient_id"] == dropped) & (features["timepoint"] == "early"))].to_csv(
-        root / "cli_features.csv", index=False)
-    (root / "cli_partial.yaml").write_text(yaml.safe_dump({**settings, "cohort": "cli.csv", "features": "cli_features.csv"}))
-    partial = CliRunner().invoke(app, ["validate", str(run_dir / "model.json"), str(root / "cli_partial.yaml"),
-                                       "--out", str(root / "cli_partial_out"), "--no-report"])
+        root / "cli_features.csv", index=False
+    )
+    (root / "cli_partial.yaml").write_text(
+        yaml.safe_dump({**settings, "cohort": "cli.csv", "features": "cli_features.csv"})
+    )
+    partial = CliRunner().invoke(
+        app,
+        [
+            "validate",
+            str(run_dir / "model.json"),
+            str(root / "cli_partial.yaml"),
+            "--out",
+            str(root / "cli_partial_out"),
+            "--no-report",
+        ],
+    )
     assert partial.exit_code == 1, partial.output
     assert "combined model on 29 patients" in partial.output
     assert "1 patient(s) could not be scored" in partial.output
     assert pd.read_csv(root / "cli_partial_out" / "failures.csv", dtype=str)["patient_id"].tolist() == [dropped]
 
     _cohort_study(root, settings, "cli_unseen", cohort.assign(centre="elsewhere"))
-    failed = CliRunner().invoke(app, ["validate", str(run_dir / "model.json"), str(root / "cli_unseen.yaml"),
-                                      "--out", str(root / "cli_unseen_out")])
+    failed = CliRunner().invoke(
+        app,
+        ["validate", str(run_dir / "model.json"), str(root / "cli_unseen.yaml"), "--out", str(root / "cli_unseen_out")],
+    )
     assert failed.exit_code == 2
     assert "error: patient" in failed.output and "'elsewhere'" in failed.output

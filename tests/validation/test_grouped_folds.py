@@ -7,6 +7,7 @@ AUC on new patients). A bootstrap resample should behave like such a fresh set. 
 one patient on both sides of the LASSO's inner folds it does not: the CV error is optimistic,
 the penalty smaller, more noise features enter, and the optimism is overstated.
 """
+
 import numpy as np
 import pytest
 
@@ -55,11 +56,17 @@ def test_grouped_folds_move_selection_and_optimism_toward_the_nested_reference(t
     ref_selected, ref_optimism = reference
     study, cohort, delta, info = table = _table(tmp_path, 130, 100)
     model, train = _fit(table), list(cohort["patient_id"])
-    runs = {grouped: validate_procedure(study, cohort, delta, info, model, train, bootstrap=10, workers=1,
-                                        grouped_folds=grouped) for grouped in (False, True)}
+    runs = {
+        grouped: validate_procedure(
+            study, cohort, delta, info, model, train, bootstrap=10, workers=1, grouped_folds=grouped
+        )
+        for grouped in (False, True)
+    }
     selected = {g: v.frequency.groupby("region")["bootstrap_frequency"].sum().mean() for g, v in runs.items()}
-    optimism = {g: v.table[v.table["metric"] == "auc"].set_index("model").loc[list(RADSCORES), "optimism"].to_numpy()
-                for g, v in runs.items()}
+    optimism = {
+        g: v.table[v.table["metric"] == "auc"].set_index("model").loc[list(RADSCORES), "optimism"].to_numpy()
+        for g, v in runs.items()
+    }
     # leaky folds select about 50% more features than the procedure does on fresh patients
     assert selected[False] > 1.2 * ref_selected
     assert abs(selected[True] - ref_selected) < abs(selected[False] - ref_selected)

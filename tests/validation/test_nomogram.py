@@ -1,5 +1,6 @@
 """The nomogram: a patient's points, summed and read off the probability scale, give the
 combined model's own prediction."""
+
 import pytest
 from matplotlib.figure import Figure
 from scipy.special import expit
@@ -17,8 +18,13 @@ MODEL = {
             "age": {"type": "numeric", "range": [30.0, 70.0]},
         },
         "intercept": -1.2,
-        "coefficients": {"subtype[luminal]": -1.5, "subtype[TN]": 0.4, "ultrasound": 0.9,
-                         "radscore_dir": 3.0, "age": -0.02},
+        "coefficients": {
+            "subtype[luminal]": -1.5,
+            "subtype[TN]": 0.4,
+            "ultrasound": 0.9,
+            "radscore_dir": 3.0,
+            "age": -0.02,
+        },
     }
 }
 
@@ -39,8 +45,9 @@ def test_points_map_back_to_the_model_probability():
 
 def test_figure_and_errors():
     assert isinstance(nomogram_figure(MODEL), Figure)
-    no_range = {"combined": {**MODEL["combined"], "variables": {**MODEL["combined"]["variables"],
-                                                                  "age": {"type": "numeric"}}}}
+    no_range = {
+        "combined": {**MODEL["combined"], "variables": {**MODEL["combined"]["variables"], "age": {"type": "numeric"}}}
+    }
     with pytest.raises(DeltaradError, match="no training range of 'age'"):
         nomogram_scales(no_range)
     flat = {"combined": {"terms": [], "variables": {}, "intercept": 0.1, "coefficients": {}}}

@@ -1,5 +1,6 @@
 """Optimism bootstrap and cross-validation of the whole procedure, on small generated tables, and
 the bootstrap's arithmetic against rms::validate on real data (tests/references/optimism.R)."""
+
 import json
 from pathlib import Path
 
@@ -9,7 +10,6 @@ import pytest
 
 from deltarad.cohort import load_cohort_cases
 from deltarad.config import load_study
-from deltarad.stats.logit import fit_logit
 from deltarad.modeling.pipeline import fit_model
 from deltarad.modeling.split import study_split
 from deltarad.modeling.validation import (
@@ -19,6 +19,7 @@ from deltarad.modeling.validation import (
     validate_procedure,
 )
 from deltarad.simulate import generate_feature_study
+from deltarad.stats.logit import fit_logit
 from deltarad.workflow import delta_features, load_features
 
 REFERENCES = Path(__file__).resolve().parents[1] / "references"
@@ -55,8 +56,11 @@ def test_bootstrap_sample_makes_each_copy_a_patient(strong):
     _, cohort, delta, *_ = strong
     draw = np.array([3, 3, 0])
     cohort_b, delta_b = bootstrap_sample(cohort, delta, draw)
-    assert list(cohort_b["patient_id"]) == [f"{cohort['patient_id'][3]}#0", f"{cohort['patient_id'][3]}#1",
-                                            f"{cohort['patient_id'][0]}#2"]
+    assert list(cohort_b["patient_id"]) == [
+        f"{cohort['patient_id'][3]}#0",
+        f"{cohort['patient_id'][3]}#1",
+        f"{cohort['patient_id'][0]}#2",
+    ]
     original = delta[delta["patient_id"] == cohort["patient_id"][3]].drop(columns="patient_id").reset_index(drop=True)
     for copy in cohort_b["patient_id"][:2]:
         got = delta_b[delta_b["patient_id"] == copy].drop(columns="patient_id").reset_index(drop=True)
@@ -65,8 +69,7 @@ def test_bootstrap_sample_makes_each_copy_a_patient(strong):
 
 def test_strong_signal_small_optimism_and_stable_selection(strong):
     study, cohort, delta, info, model, train = strong
-    v = validate_procedure(study, cohort, delta, info, model, train, bootstrap=4, cv_repeats=1,
-                           cv_folds=3, workers=1)
+    v = validate_procedure(study, cohort, delta, info, model, train, bootstrap=4, cv_repeats=1, cv_folds=3, workers=1)
     auc = v.table[v.table["metric"] == "auc"].set_index("model")
     for m in ("radscore_dir", "radscore_dpr"):
         assert auc.loc[m, "apparent"] > 0.85
@@ -77,8 +80,13 @@ def test_strong_signal_small_optimism_and_stable_selection(strong):
     # step keeps one of each pair, so each pair should be selected in nearly every resample.
     freq = v.frequency.set_index(["region", "feature"])["bootstrap_frequency"]
     for region in ("intratumoral", "peritumoral"):
-        pairs = [max(freq.get((region, f"original_synthetic_F{j:03d}"), 0), freq.get((region, f"original_synthetic_F{j + 3:03d}"), 0))
-                 for j in range(3)]
+        pairs = [
+            max(
+                freq.get((region, f"original_synthetic_F{j:03d}"), 0),
+                freq.get((region, f"original_synthetic_F{j + 3:03d}"), 0),
+            )
+            for j in range(3)
+        ]
         noise = [freq.get((region, f"original_synthetic_F{j:03d}"), 0) for j in range(6, 20)]
         assert min(pairs) >= 0.75 and np.mean(noise) < 0.5
     assert set(v.wide().columns) >= {"model", "auc_apparent", "auc_optimism", "auc_corrected", "brier_cv_mean"}
@@ -137,7 +145,8 @@ def test_fixed_model_optimism_matches_rms_validate(shared_data):
     for metric, r_name, scale in (("auc", "Dxy", 0.5), ("calibration_slope", "Slope", 1.0), ("brier", "B", 1.0)):
         validate, loop = reference["validate"][r_name], reference["loop"][r_name]
         assert got.loc[metric, "apparent"] == pytest.approx(
-            0.5 + scale * validate["apparent"] if metric == "auc" else validate["apparent"], rel=1e-6)  # lrm and IRLS converge to ~1e-8
+            0.5 + scale * validate["apparent"] if metric == "auc" else validate["apparent"], rel=1e-6
+        )  # lrm and IRLS converge to ~1e-8
         se = np.hypot(got.loc[metric, "optimism_sd"] / np.sqrt(2000), scale * loop["sd"] / np.sqrt(loop["resamples"]))
         assert abs(got.loc[metric, "optimism"] - scale * validate["optimism"]) < 4 * se, metric
         assert abs(scale * loop["optimism"] - scale * validate["optimism"]) < 4 * se  # R's loop is validate's bootstrap
@@ -160,7 +169,9 @@ def test_failed_refits_are_counted_listed_and_said_in_the_report(strong, monkeyp
 
     monkeypatch.setattr(validation, "fit_model", fit_failing_first)
     v = validate_procedure(study, cohort, delta, info, model, train, bootstrap=3, workers=1)
-    assert v.failures == [{"resampling": "bootstrap", "number": 0, "error": "the training set has one outcome class only"}]
+    assert v.failures == [
+        {"resampling": "bootstrap", "number": 0, "error": "the training set has one outcome class only"}
+    ]
     assert (v.table["bootstrap_failed"] == 1).all() and (v.table["cv_failed"] == 0).all()
     assert (v.table.loc[v.table["metric"] == "auc", "bootstrap_n"] == 2).all()
 

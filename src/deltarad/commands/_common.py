@@ -1,13 +1,15 @@
 """What every command shares: one-line errors (traceback only with --debug) and logging."""
+
 from __future__ import annotations
 
 import functools
 import logging
 import sys
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import typer
 

@@ -1,4 +1,5 @@
 """`deltarad check`: the pre-flight of a study before extraction (headers, one phase, masks; no features)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """`deltarad demo`: generate a cohort, run the whole method on it, build the report."""
+
 from __future__ import annotations
 
 import time
@@ -18,18 +19,25 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="seed of the generated cohort"),
         effect: float = typer.Option(1.0, "--effect", min=0.0, help="strength of the treatment-response signal"),
         bootstrap: int = typer.Option(
-            50, "--bootstrap", min=0, help="optimism-bootstrap resamples (a run's default is 200; fewer keep the demo short)"
+            50,
+            "--bootstrap",
+            min=0,
+            help="optimism-bootstrap resamples (a run's default is 200; fewer keep the demo short)",
         ),
         features_only: bool = typer.Option(
             False, "--features-only", help="skip images: model a generated feature table with planted signal"
         ),
         design: str = typer.Option(
-            "study", "--design", help="study: the study's two exams and one ring; three-timepoint: baseline, early "
-            "and post exams, two deltas, peritumoral bands (images: 0-3, 3-6, 6-9 mm; --features-only: 0-3, 3-6 mm)"
+            "study",
+            "--design",
+            help="study: the study's two exams and one ring; three-timepoint: baseline, early "
+            "and post exams, two deltas, peritumoral bands (images: 0-3, 3-6, 6-9 mm; --features-only: 0-3, 3-6 mm)",
         ),
         kinetics: bool = typer.Option(
-            False, "--kinetics", help="exams with contrast curves by tissue and a study file with `kinetics: {}`: "
-            "kinetics.csv, and ΔFTV and tumour-volume change as reference models beside the ultrasound read"
+            False,
+            "--kinetics",
+            help="exams with contrast curves by tissue and a study file with `kinetics: {}`: "
+            "kinetics.csv, and ΔFTV and tumour-volume change as reference models beside the ultrasound read",
         ),
         debug: bool = DEBUG_OPTION,
     ) -> None:
@@ -41,12 +49,24 @@ def register(app: typer.Typer) -> None:
         if features_only:
             typer.echo("demo: modelling a generated feature table (no images) with planted signal")
         else:
-            typer.echo(f"demo: generating {patients} patients (DICOM DCE exams, two readers' NRRD masks) in {out / 'cohort'}"
-                       + ("" if design == "study" else f", {design} design"))
-        done = run_demo(out, patients=patients, seed=seed, effect=effect, bootstrap=bootstrap, features_only=features_only,
-                        design=design, kinetics=kinetics)
-        typer.echo(f"demo: {len(done.run.fit.predictions)} patients modelled, {len(done.run.failures)} failed, "
-                   f"{time.perf_counter() - start:.0f} s")
+            typer.echo(
+                f"demo: generating {patients} patients (DICOM DCE exams, two readers' NRRD masks) in {out / 'cohort'}"
+                + ("" if design == "study" else f", {design} design")
+            )
+        done = run_demo(
+            out,
+            patients=patients,
+            seed=seed,
+            effect=effect,
+            bootstrap=bootstrap,
+            features_only=features_only,
+            design=design,
+            kinetics=kinetics,
+        )
+        typer.echo(
+            f"demo: {len(done.run.fit.predictions)} patients modelled, {len(done.run.failures)} failed, "
+            f"{time.perf_counter() - start:.0f} s"
+        )
         if kinetics:
             typer.echo(f"demo: validation AUC {validation_aucs(done.run.tables.table3.frame)}")
         typer.echo(f"report: {done.report.resolve()}")

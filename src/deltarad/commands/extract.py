@@ -1,4 +1,5 @@
 """`deltarad extract`: images and segmentations to features.csv, delta_features.csv and regions/."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,12 +25,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Extract the 851 features per region and reader of every exam, and their delta."""
         from deltarad.config import load_study
-        from deltarad.parallel import ParallelSettings
         from deltarad.extraction import extract_study
+        from deltarad.parallel import ParallelSettings
 
         output_folder(out)
-        features, failures = extract_study(load_study(study_file), out, parallel=ParallelSettings(workers, scheduler),
-                                           prune_store=prune_store)
+        features, failures = extract_study(
+            load_study(study_file), out, parallel=ParallelSettings(workers, scheduler), prune_store=prune_store
+        )
         typer.echo(f"wrote {out}/features.csv ({len(features)} feature sets) and {out}/delta_features.csv")
         if len(failures):
             typer.echo(f"{len(failures)} exam(s) failed: see {out}/extraction_failures.csv", err=True)

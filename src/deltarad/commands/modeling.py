@@ -1,4 +1,5 @@
 """`deltarad run` and `deltarad predict`."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,9 @@ def register(app: typer.Typer) -> None:
         from deltarad.parallel import ParallelSettings
         from deltarad.workflow import run_study
 
-        done = run_study(load_study(study_file), output_folder(out), strict=strict,
-                         parallel=ParallelSettings(workers, scheduler))
+        done = run_study(
+            load_study(study_file), output_folder(out), strict=strict, parallel=ParallelSettings(workers, scheduler)
+        )
         typer.echo(f"wrote {out}/model.json and predictions for {len(done.fit.predictions)} patients")
         exit_if_patients_failed(done.failures, f"{out}/failures.csv")
 

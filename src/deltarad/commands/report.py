@@ -1,4 +1,5 @@
 """`deltarad report`: (re)build the HTML report of a finished run."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """`deltarad validate MODEL.json STUDY.yaml --out DIR`: external validation of a frozen model."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,10 @@ def register(app: typer.Typer) -> None:
 
         done = external_validation(model_file, load_study(study_file), output_folder(out), report=report)
         combined = done.table3[done.table3["model"] == "combined"].iloc[0]
-        typer.echo(f"combined model on {int(combined[['tp', 'fp', 'tn', 'fn']].sum())} patients: AUC "
-                   f"{combined['auc']:.3f} ({combined['auc_ci_low']:.3f}-{combined['auc_ci_high']:.3f})")
+        typer.echo(
+            f"combined model on {int(combined[['tp', 'fp', 'tn', 'fn']].sum())} patients: AUC "
+            f"{combined['auc']:.3f} ({combined['auc_ci_low']:.3f}-{combined['auc_ci_high']:.3f})"
+        )
         if done.report is not None:
             typer.echo(f"wrote {done.report}")
         exit_if_patients_failed(done.failures, f"{out}/failures.csv", "could not be scored")

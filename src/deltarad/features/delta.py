@@ -21,6 +21,7 @@ out of that feature's ICC.
 The table is computed with array operations: each exam row is placed by its (patient, region,
 reader) unit, so a pair's two exams meet by index, in time linear in the rows.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from deltarad.design import (BASELINE, DELTA_FORMS, DELTA_KEYS as _DELTA_KEYS, EARLY, FEATURE_KEYS, INTRATUMORAL,
-                             PERITUMORAL, POOLED_SEPARATOR, READERS, DeltaPair, Design, pooled_feature)
+from deltarad.design import (
+    BASELINE,
+    DELTA_FORMS,
+    EARLY,
+    FEATURE_KEYS,
+    INTRATUMORAL,
+    PERITUMORAL,
+    POOLED_SEPARATOR,
+    READERS,
+    DeltaPair,
+    Design,
+    pooled_feature,
+)
+from deltarad.design import DELTA_KEYS as _DELTA_KEYS
 from deltarad.errors import DeltaradError
 
 KEYS = list(FEATURE_KEYS)
@@ -51,20 +64,31 @@ def feature_columns(table: pd.DataFrame, keys: Sequence[str] = KEYS) -> list[str
     return [c for c in table.columns if c not in keys]
 
 
-def check_feature_table(table: pd.DataFrame, source: str = "feature table", design: Design | None = None,
-                        *, timepoints: Sequence[str] | None = None, regions: Sequence[str] | None = None
-                        ) -> pd.DataFrame:
+def check_feature_table(
+    table: pd.DataFrame,
+    source: str = "feature table",
+    design: Design | None = None,
+    *,
+    timepoints: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Validate the long-form layout; return it with typed keys. Timepoints and regions must be
     the design's names (`design`, default the study's: Design()); `timepoints` / `regions` given
     instead restrict only that key."""
     keys, feats, values = _checked(table, source, design, timepoints, regions)
-    out = pd.concat([keys.reset_index(drop=True), pd.DataFrame(values, columns=feats, copy=False)],
-                    axis=1).set_axis(table.index)
+    out = pd.concat([keys.reset_index(drop=True), pd.DataFrame(values, columns=feats, copy=False)], axis=1).set_axis(
+        table.index
+    )
     return out if list(out.columns) == list(table.columns) else out[list(table.columns)]
 
 
-def _checked(table: pd.DataFrame, source: str, design: Design | None, timepoints: Sequence[str] | None,
-             regions: Sequence[str] | None) -> tuple[pd.DataFrame, list[str], np.ndarray]:
+def _checked(
+    table: pd.DataFrame,
+    source: str,
+    design: Design | None,
+    timepoints: Sequence[str] | None,
+    regions: Sequence[str] | None,
+) -> tuple[pd.DataFrame, list[str], np.ndarray]:
     """`check_feature_table`'s checks; returns (typed keys, feature names, rows x features array)."""
     if design is None and timepoints is None and regions is None:
         design = Design()
@@ -129,8 +153,11 @@ def _numeric_values(table: pd.DataFrame, feats: list[str], source: str) -> np.nd
         parsed = pd.to_numeric(column, errors="coerce")
         bad = np.flatnonzero(parsed.isna().to_numpy() & column.notna().to_numpy())
         if len(bad):
-            raise DeltaradError(f"non-numeric value {column.iat[bad[0]]!r} in feature {feats[j]}",
-                                patient=table["patient_id"].iat[bad[0]], file=source)
+            raise DeltaradError(
+                f"non-numeric value {column.iat[bad[0]]!r} in feature {feats[j]}",
+                patient=table["patient_id"].iat[bad[0]],
+                file=source,
+            )
         values[:, j] = parsed.to_numpy(float)
     return values
 
@@ -159,8 +186,10 @@ def _drop_reasons(x: np.ndarray, y: np.ndarray, feats: Sequence[str], kind: str,
         elif (col == 0).any():
             reasons[f] = f"zero baseline ({int((col == 0).sum())} of {n} patients)"
         elif (np.abs(col) < floor[j]).any():
-            reasons[f] = (f"near-zero baseline (|baseline| < {near_zero:g} x its SD {floor[j] / near_zero:.3g} "
-                          f"for {int((np.abs(col) < floor[j]).sum())} of {n} patients)")
+            reasons[f] = (
+                f"near-zero baseline (|baseline| < {near_zero:g} x its SD {floor[j] / near_zero:.3g} "
+                f"for {int((np.abs(col) < floor[j]).sum())} of {n} patients)"
+            )
         elif (col < 0).any() and (col > 0).any():
             reasons[f] = f"baseline of both signs ({int((col < 0).sum())} negative, {int((col > 0).sum())} positive)"
         elif kind == "log_ratio" and not (y[:, j] / col > 0).all():
@@ -194,9 +223,14 @@ def delta_pairs(design: Design | Sequence[DeltaPair] | None, kind: str | None = 
     return tuple(design.deltas if isinstance(design, Design) else design)
 
 
-def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPair] | None = None, *,
-                  kind: str | None = None, near_zero: float = NEAR_ZERO,
-                  drop_undefined: bool = True) -> tuple[pd.DataFrame, dict]:
+def compute_delta(
+    features_long: pd.DataFrame,
+    design: Design | Sequence[DeltaPair] | None = None,
+    *,
+    kind: str | None = None,
+    near_zero: float = NEAR_ZERO,
+    drop_undefined: bool = True,
+) -> tuple[pd.DataFrame, dict]:
     """The change of every feature for each pair of `design` (a Design, or its DeltaPairs; None =
     the study's baseline-to-early change in the form `kind`, default relative) per patient, region
     and reader.
@@ -224,9 +258,13 @@ def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPa
         table, feats, values = _checked(features_long, "feature table", design, None, None)
         region_order = list(design.region_names)
     else:
-        table, feats, values = _checked(features_long, "feature table", None,
-                                        None if design is not None else TIMEPOINTS,
-                                        None if design is not None else REGIONS)
+        table, feats, values = _checked(
+            features_long,
+            "feature table",
+            None,
+            None if design is not None else TIMEPOINTS,
+            None if design is not None else REGIONS,
+        )
         region_order = [r for r in REGIONS if r in set(table["region"])] + sorted(set(table["region"]) - set(REGIONS))
     used = table["timepoint"].isin({t for p in pairs for t in (p.before, p.after)}).to_numpy()
     if not used.all():
@@ -257,8 +295,14 @@ def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPa
         both = np.flatnonzero(has_b & has_a)
         one = np.flatnonzero(has_b ^ has_a)
         incomplete = sorted(set(patients[one // (len(region_order) * len(readers))].tolist()))
-        pair_info: dict[str, Any] = {"before": pair.before, "after": pair.after, "kind": pair.form, "formula": pair.formula,
-                     "incomplete_patients": incomplete, "regions": {}}
+        pair_info: dict[str, Any] = {
+            "before": pair.before,
+            "after": pair.after,
+            "kind": pair.form,
+            "formula": pair.formula,
+            "incomplete_patients": incomplete,
+            "regions": {},
+        }
         info["deltas"][pair.name] = pair_info
         unit_region = (both // len(readers)) % len(region_order)
         unit_reader = readers[both % len(readers)]
@@ -294,11 +338,23 @@ def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPa
                 "kept": kept_names,
             }
             summary = drop_summary(pair_info["regions"][region])
-            log.info("delta %s %s (%s): %d of %d features kept%s", pair.name, region, pair.form, len(kept_names),
-                     len(feats), f" (dropped: {summary})" if summary else "")
+            log.info(
+                "delta %s %s (%s): %d of %d features kept%s",
+                pair.name,
+                region,
+                pair.form,
+                len(kept_names),
+                len(feats),
+                f" (dropped: {summary})" if summary else "",
+            )
             if reader2_undefined:
-                log.info("delta %s %s: reader 2 has %d undefined value(s) in %d feature(s), left out of their ICC",
-                         pair.name, region, sum(reader2_undefined.values()), len(reader2_undefined))
+                log.info(
+                    "delta %s %s: reader 2 has %d undefined value(s) in %d feature(s), left out of their ICC",
+                    pair.name,
+                    region,
+                    sum(reader2_undefined.values()),
+                    len(reader2_undefined),
+                )
         if not pair_info["regions"]:
             raise DeltaradError(f"no patient has both exams of the delta {pair.name} ({pair.before} and {pair.after})")
     first = info["deltas"][pairs[0].name]
@@ -306,20 +362,23 @@ def compute_delta(features_long: pd.DataFrame, design: Design | Sequence[DeltaPa
     return _delta_table(parts, patients, feats), info
 
 
-def _delta_table(parts: list[tuple[np.ndarray, np.ndarray, str, str, np.ndarray]], patients: np.ndarray,
-                 feats: list[str]) -> pd.DataFrame:
+def _delta_table(
+    parts: list[tuple[np.ndarray, np.ndarray, str, str, np.ndarray]], patients: np.ndarray, feats: list[str]
+) -> pd.DataFrame:
     """The long delta table of blocks (patient codes, readers, pair, region, values), sorted by
     patient, then the blocks' order (pairs, then regions), then reader."""
     patient = np.concatenate([p for p, *_ in parts])
     reader = np.concatenate([r for _, r, *_ in parts])
     block = np.repeat(np.arange(len(parts)), [len(p) for p, *_ in parts])
     order = np.lexsort((reader, block, patient))
-    keys = pd.DataFrame({
-        "patient_id": patients[patient[order]].astype(object),
-        "delta": np.array([d for _, _, d, _, _ in parts], dtype=object)[block[order]],
-        "region": np.array([r for _, _, _, r, _ in parts], dtype=object)[block[order]],
-        "reader": reader[order],
-    })
+    keys = pd.DataFrame(
+        {
+            "patient_id": patients[patient[order]].astype(object),
+            "delta": np.array([d for _, _, d, _, _ in parts], dtype=object)[block[order]],
+            "region": np.array([r for _, _, _, r, _ in parts], dtype=object)[block[order]],
+            "reader": reader[order],
+        }
+    )
     values = pd.DataFrame(np.concatenate([v for *_, v in parts])[order], columns=feats, copy=False)
     return pd.concat([keys, values], axis=1)
 
@@ -333,9 +392,12 @@ def drop_summary(region_info: dict) -> str:
 def dropped_features(info: dict) -> pd.DataFrame:
     """The features the delta rule dropped (DROPPED_COLUMNS), pair by pair and region by region."""
     deltas = info.get("deltas") or {DeltaPair(BASELINE, EARLY).name: info}
-    rows = [{"delta": name, "region": region, "feature": f, "reason": reason}
-            for name, pair in deltas.items() for region, part in pair["regions"].items()
-            for f, reason in part.get("dropped", {}).items()]
+    rows = [
+        {"delta": name, "region": region, "feature": f, "reason": reason}
+        for name, pair in deltas.items()
+        for region, part in pair["regions"].items()
+        for f, reason in part.get("dropped", {}).items()
+    ]
     return pd.DataFrame(rows, columns=DROPPED_COLUMNS)
 
 
@@ -345,8 +407,10 @@ def with_delta_column(delta: pd.DataFrame, design: Design) -> pd.DataFrame:
     if "delta" in delta.columns:
         return delta
     if len(design.deltas) != 1:
-        raise DeltaradError(f"the delta table has no 'delta' column, but the design declares {len(design.deltas)} "
-                            f"deltas ({', '.join(design.delta_names)})")
+        raise DeltaradError(
+            f"the delta table has no 'delta' column, but the design declares {len(design.deltas)} "
+            f"deltas ({', '.join(design.delta_names)})"
+        )
     out = delta.copy()
     out.insert(1, "delta", design.deltas[0].name)
     return out
@@ -359,8 +423,9 @@ def region_info(info: dict, delta: str, region: str) -> dict | None:
     return part.get("regions", {}).get(region)
 
 
-def region_matrix(delta: pd.DataFrame, region: str, reader: int, features: list[str],
-                  pair: str | None = None) -> pd.DataFrame:
+def region_matrix(
+    delta: pd.DataFrame, region: str, reader: int, features: list[str], pair: str | None = None
+) -> pd.DataFrame:
     """Patients x features of one region and reader (and delta `pair`, when given), indexed by patient_id."""
     mask = (delta["region"].to_numpy() == region) & (delta["reader"].to_numpy() == reader)
     if pair is not None:
@@ -389,13 +454,19 @@ class DeltaMatrices:
     matrices: Mapping[tuple[str, str, int], pd.DataFrame]
 
     @classmethod
-    def from_table(cls, delta: pd.DataFrame, features: Mapping[tuple[str, str], list[str]],
-                   readers: Iterable[int] = (1, 2)) -> "DeltaMatrices":
+    def from_table(
+        cls, delta: pd.DataFrame, features: Mapping[tuple[str, str], list[str]], readers: Iterable[int] = (1, 2)
+    ) -> DeltaMatrices:
         """The matrices of `features` ((delta, region) -> its features) for each of `readers`
         (a reader without rows gets an empty matrix); `delta` has its `delta` column
         (with_delta_column)."""
-        return cls({(pair, region, reader): region_matrix(delta, region, reader, list(feats), pair)
-                    for (pair, region), feats in features.items() for reader in readers})
+        return cls(
+            {
+                (pair, region, reader): region_matrix(delta, region, reader, list(feats), pair)
+                for (pair, region), feats in features.items()
+                for reader in readers
+            }
+        )
 
     def __getitem__(self, key: tuple[str, str, int]) -> pd.DataFrame:
         return self.matrices[key]

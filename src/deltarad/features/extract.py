@@ -24,15 +24,16 @@ N4 is fitted on the whole exam (it is global), by deltarad's separable N4 (`imag
 gives ITK's field to within ITK's own thread-count variation, faster (`imaging.n4_implementation:
 itk` runs SimpleITK's own).
 """
+
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -53,9 +54,10 @@ from deltarad.features.kinetic_exam import (
     read_map_image,
     undefined_map_voxels,
 )
-from deltarad.features.pyradiomics_errors import region_problem
-from deltarad.features.same_exam import IMAGE_DIGEST, image_digest, same_pixel_problems
 from deltarad.features.pyradiomics import RadiomicsFeatureExtractor, imageoperations, radiomics
+from deltarad.features.pyradiomics_errors import region_problem
+from deltarad.features.region_qc import exam_qc
+from deltarad.features.same_exam import IMAGE_DIGEST, image_digest, same_pixel_problems
 from deltarad.features.store import FeatureStore, exam_key_inputs, key_of, settings_fingerprint
 from deltarad.imaging.air import exam_air
 from deltarad.imaging.finite import non_finite_checked
@@ -64,6 +66,7 @@ from deltarad.imaging.io import labelmap_mask, load_mask, read_chest_wall, read_
 from deltarad.imaging.preprocess import (
     BSPLINE_MARGIN_VOXELS,
     Grid,
+    body_mask,
     crop_grid,
     fit_bias_field,
     input_crop,
@@ -71,16 +74,14 @@ from deltarad.imaging.preprocess import (
     lesion_box,
     otsu_threshold,
     output_grid,
-    body_mask,
     resample_image,
     resample_label,
     resample_mask,
 )
 from deltarad.imaging.regions import peritumoral_bands
 from deltarad.kinetics import KINETICS_COLUMNS, KINETICS_STAGE, KineticsSettings
-from deltarad.tablefile import is_given
 from deltarad.parallel import ParallelSettings, map_units
-from deltarad.features.region_qc import exam_qc
+from deltarad.tablefile import is_given
 
 log = logging.getLogger("deltarad.extract")
 
@@ -163,8 +164,12 @@ def filtered_images(extractor: RadiomicsFeatureExtractor, image: sitk.Image, mas
 
 
 def mask_features(
-    extractor: RadiomicsFeatureExtractor, image: sitk.Image, mask: sitk.Image, filtered: list[tuple],
-    engine: Engine = "deltarad", timings: dict[str, float] | None = None,
+    extractor: RadiomicsFeatureExtractor,
+    image: sitk.Image,
+    mask: sitk.Image,
+    filtered: list[tuple],
+    engine: Engine = "deltarad",
+    timings: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """RadiomicsFeatureExtractor.execute(image, mask) for one mask, with the filtered images given,
     on the feature classes of `engine` (imaging.feature_engine); `timings` adds seconds per class."""
@@ -295,8 +300,15 @@ def read_exam_images(
     else:
         image_path = image
         if design.image.map is not None:
-            exam, native, notes = read_map_image(image, settings, design.image, kinetics or KineticsSettings(),
-                                                 series=series, patient=patient, read=phases)
+            exam, native, notes = read_map_image(
+                image,
+                settings,
+                design.image,
+                kinetics or KineticsSettings(),
+                series=series,
+                patient=patient,
+                read=phases,
+            )
         elif phases is not None and design.image.phase is not None and 0 <= design.image.phase < len(phases.images):
             exam, native = phases.images[design.image.phase], None
             notes = [*phases.read_notes, f"phase {design.image.phase} of {len(phases.images)} read"]
@@ -304,14 +316,16 @@ def read_exam_images(
             exam, native, notes = read_design_image(image, settings, design.image, series=series, patient=patient)
     checked: dict[int, sitk.Image] = {}
     for reader, given in sorted(masks.items()):
-        file = None if isinstance(given, sitk.Image) else given
-        if file is None:
+        file: str | Path | None = None
+        if isinstance(given, sitk.Image):
             mask, read_notes = labelmap_mask(given, label=settings.mask_label, patient=patient)
         else:
-            mask, read_notes = load_mask(file, label=settings.mask_label, patient=patient, reference=exam,
-                                         reference_path=image_path)
+            file = given
+            mask, read_notes = load_mask(
+                file, label=settings.mask_label, patient=patient, reference=exam, reference_path=image_path
+            )
         if timepoint in design.timepoints[1:] and reader == 1 and not np.any(sitk.GetArrayViewFromImage(mask)):
-            raise CompleteEarlyResponse(patient=patient, file=file if file is not None else "(mask image)")
+            raise CompleteEarlyResponse(patient=patient or "", file=file if file is not None else "(mask image)")
         mask, mask_notes = checked_mask(mask, exam, patient=patient, file=file)
         checked[reader] = mask
         notes += [f"reader {reader}: {n}" for n in read_notes + mask_notes]
@@ -323,30 +337,51 @@ def read_exam_images(
     return ExamImages(exam, checked, wall, notes + finite_notes, native, bias_free=design.image.map in RATIO_MAPS)
 
 
-def read_cohort_exam(case_row: Mapping, timepoint: str, settings: ImagingSettings,
-                     design: Design | None = None, kinetics: KineticsSettings | None = None,
-                     phases: ExamPhases | None = None) -> ExamImages:
+def read_cohort_exam(
+    case_row: Mapping,
+    timepoint: str,
+    settings: ImagingSettings,
+    design: Design | None = None,
+    kinetics: KineticsSettings | None = None,
+    phases: ExamPhases | None = None,
+) -> ExamImages:
     """`read_exam_images` of one exam of a cohort row: the paths in its columns <timepoint>_image,
     _mask, _mask_reader2 (optional), _chest_wall (optional) and _series (optional)."""
     pid = str(case_row["patient_id"])
     image_path = case_row.get(f"{timepoint}_image")
     if not is_given(image_path):
         raise CaseError(f"no {timepoint}_image given", patient=pid)
-    masks = {}
+    masks: dict[int, str | Path] = {}
     for reader, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
         path = case_row.get(column)
         if is_given(path):
-            masks[reader] = path
+            masks[reader] = str(path)
         elif reader == 1:
             raise CaseError(f"no {column} given", patient=pid)
     chest_path = case_row.get(f"{timepoint}_chest_wall")
-    return read_exam_images(image_path, masks, settings, chest_wall=chest_path if is_given(chest_path) else None,
-                            series=case_row.get(f"{timepoint}_series"), patient=pid, timepoint=timepoint,
-                            design=design, kinetics=kinetics, phases=phases)
+    return read_exam_images(
+        str(image_path),
+        masks,
+        settings,
+        chest_wall=chest_path if is_given(chest_path) else None,
+        series=case_row.get(f"{timepoint}_series"),
+        patient=pid,
+        timepoint=timepoint,
+        design=design,
+        kinetics=kinetics,
+        phases=phases,
+    )
 
 
-def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | None = None,
-                 timepoint: str | None = None, crop: bool = True, design: Design | None = None) -> PreparedExam:
+def prepare_exam(
+    exam: ExamImages,
+    settings: ImagingSettings,
+    *,
+    patient: str | None = None,
+    timepoint: str | None = None,
+    crop: bool = True,
+    design: Design | None = None,
+) -> PreparedExam:
     """Preprocess (N4, resampling to settings.resample_mm) and build the regions of one exam read
     by `read_exam_images`: per reader the tumour and each peritumoral band of the design (air,
     skin_mm below the body surface and the chest wall left out).
@@ -379,9 +414,16 @@ def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | 
         if settings.n4 and exam.bias_free:
             notes.append("N4 not applied: the image is a ratio of phases, in which a multiplicative bias field cancels")
         elif settings.n4:
-            n4_mask = body_mask(native, settings.air_threshold if settings.air_threshold is not None else otsu_threshold(native))
-            bias = fit_bias_field(native, n4_mask, shrink=settings.n4_shrink, iterations=settings.n4_iterations,
-                                  implementation=settings.n4_implementation)
+            n4_mask = body_mask(
+                native, settings.air_threshold if settings.air_threshold is not None else otsu_threshold(native)
+            )
+            bias = fit_bias_field(
+                native,
+                n4_mask,
+                shrink=settings.n4_shrink,
+                iterations=settings.n4_iterations,
+                implementation=settings.n4_implementation,
+            )
             source = bias.correct(source)
         prepared = resample_image(source, grid)
         air = resample_label(air, grid)
@@ -399,8 +441,9 @@ def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | 
             if not np.any(sitk.GetArrayViewFromImage(tumour)):
                 raise CaseError(f"reader {reader}: lesion smaller than a voxel after resampling", patient=pid)
             regions[design.tumour.name, reader] = tumour
-            rings = peritumoral_bands(tumour, list(design.band_limits_mm), air=air, body=body,
-                                      skin_mm=settings.skin_mm, chest_wall=chest_wall)
+            rings = peritumoral_bands(
+                tumour, list(design.band_limits_mm), air=air, body=body, skin_mm=settings.skin_mm, chest_wall=chest_wall
+            )
             for region, ring in zip(design.bands, rings):
                 named = region.name != PERITUMORAL  # the study's ring keeps the study's words
                 ring.check(patient=pid, reader=reader, name=region.name if named else None)
@@ -409,13 +452,21 @@ def prepare_exam(exam: ExamImages, settings: ImagingSettings, *, patient: str | 
                 notes.append(f"reader {reader}: " + (f"{region.name}: " if named else "") + ring.describe())
             if design.bands:
                 ring_stats[reader] = band_stats[design.bands[0].name, reader]
-    return PreparedExam(prepared, regions, notes, ring_stats, band_stats=band_stats,
-                        image_digest=image_digest(exam.image))
+    return PreparedExam(
+        prepared, regions, notes, ring_stats, band_stats=band_stats, image_digest=image_digest(exam.image)
+    )
 
 
-def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettings, *, crop: bool = True,
-                      design: Design | None = None, kinetics: KineticsSettings | None = None,
-                      phases: ExamPhases | None = None) -> PreparedExam:
+def prepare_timepoint(
+    case_row: Mapping,
+    timepoint: str,
+    settings: ImagingSettings,
+    *,
+    crop: bool = True,
+    design: Design | None = None,
+    kinetics: KineticsSettings | None = None,
+    phases: ExamPhases | None = None,
+) -> PreparedExam:
     """Read, check, preprocess (N4, resampling) and build the regions of one exam of a cohort row."""
     pid = str(case_row["patient_id"])
     with _stage("read", pid, timepoint):
@@ -423,8 +474,14 @@ def prepare_timepoint(case_row: Mapping, timepoint: str, settings: ImagingSettin
     return prepare_exam(exam, settings, patient=pid, timepoint=timepoint, crop=crop, design=design)
 
 
-def exam_features(exam: PreparedExam, settings: ImagingSettings, *, patient: str | None = None,
-                  timepoint: str | None = None, design: Design | None = None) -> list[dict]:
+def exam_features(
+    exam: PreparedExam,
+    settings: ImagingSettings,
+    *,
+    patient: str | None = None,
+    timepoint: str | None = None,
+    design: Design | None = None,
+) -> list[dict]:
     """PyRadiomics features (settings.params) of a prepared exam: one record per (region, reader)
     in the design's order of regions, keys patient_id, timepoint, region, reader, the features,
     and `notes` ("" if nothing)."""
@@ -435,17 +492,37 @@ def exam_features(exam: PreparedExam, settings: ImagingSettings, *, patient: str
         filtered = filtered_images(extractor, exam.image, next(iter(exam.regions.values())))
         for reader in sorted({r for _, r in exam.regions}):
             for region in design.region_names:
-                values = _region_features(extractor, exam.image, exam.regions[region, reader], filtered,
-                                          settings.feature_engine, region, reader)
+                values = _region_features(
+                    extractor,
+                    exam.image,
+                    exam.regions[region, reader],
+                    filtered,
+                    settings.feature_engine,
+                    region,
+                    reader,
+                )
                 records.append(
-                    {"patient_id": patient, "timepoint": timepoint, "region": region, "reader": reader, **values,
-                     "notes": "; ".join(exam.notes)}
+                    {
+                        "patient_id": patient,
+                        "timepoint": timepoint,
+                        "region": region,
+                        "reader": reader,
+                        **values,
+                        "notes": "; ".join(exam.notes),
+                    }
                 )
     return records
 
 
-def _region_features(extractor: RadiomicsFeatureExtractor, image: sitk.Image, mask: sitk.Image, filtered: list[tuple],
-                     engine: Engine, region: str, reader: int) -> dict[str, float]:
+def _region_features(
+    extractor: RadiomicsFeatureExtractor,
+    image: sitk.Image,
+    mask: sitk.Image,
+    filtered: list[tuple],
+    engine: Engine,
+    region: str,
+    reader: int,
+) -> dict[str, float]:
     """`mask_features`, with PyRadiomics' refusals of the region said in deltarad's words (a CaseError)."""
     try:
         return mask_features(extractor, image, mask, filtered, engine)
@@ -480,13 +557,21 @@ def extract_timepoint(
     design = exam_design(settings, design)
     pid = str(case_row["patient_id"])
     load_extractor(settings.params)  # a bad parameter file fails before the exam is read
-    exam = prepare_timepoint(case_row, timepoint, settings, crop=crop, design=design, kinetics=kinetics,
-                             phases=phases)
+    exam = prepare_timepoint(case_row, timepoint, settings, crop=crop, design=design, kinetics=kinetics, phases=phases)
     if regions_dir is not None:
         runfolder.write_region_masks(regions_dir, pid, timepoint, exam.regions)
         ring_mm = design.band_limits_mm[0][1] if design.bands else settings.ring_mm
-        qc = exam_qc(exam.image, exam.regions, pid, timepoint, ring_mm, exam.ring_stats,
-                     design=design, band_stats=exam.band_stats, ftv=ftv)
+        qc = exam_qc(
+            exam.image,
+            exam.regions,
+            pid,
+            timepoint,
+            ring_mm,
+            exam.ring_stats,
+            design=design,
+            band_stats=exam.band_stats,
+            ftv=ftv,
+        )
         if qc is not None:
             runfolder.write_exam_qc(regions_dir, qc)
     records = exam_features(exam, settings, patient=pid, timepoint=timepoint, design=design)
@@ -553,8 +638,9 @@ def extract_cohort(
     units = [(row, tp) for row in cohort.to_dict("records") for tp in design.timepoints]
     inputs = [exam_key_inputs(row, tp, settings_fp) for row, tp in units]
     keys = [key_of(i) for i in inputs]
-    kinetic_keys = ([key_of({**i, "kinetics": kinetics.model_dump(mode="json")}) for i in inputs]
-                    if kinetics is not None else [])
+    kinetic_keys = (
+        [key_of({**i, "kinetics": kinetics.model_dump(mode="json")}) for i in inputs] if kinetics is not None else []
+    )
     done: dict[int, list[dict]] = {}
     kinetic_done: dict[int, KineticExam] = {}
     for i, key in enumerate(keys):
@@ -565,8 +651,13 @@ def extract_cohort(
             if stored_kinetics is not None:
                 kinetic_done[i] = stored_kinetics
     todo = [i for i in range(len(units)) if i not in done]
-    log.info("feature store %s: %d of %d exams already extracted, %d to extract",
-             store.root, len(done), len(units), len(todo))
+    log.info(
+        "feature store %s: %d of %d exams already extracted, %d to extract",
+        store.root,
+        len(done),
+        len(units),
+        len(todo),
+    )
 
     def keep(j: int, result: tuple[list[dict], KineticExam | None]) -> None:
         i = todo[j]
@@ -578,8 +669,9 @@ def extract_cohort(
             kinetic_done[i] = kinetic
 
     failed = map_units(
-        partial(_extract_unit, settings=settings, regions_dir=out_dir / runfolder.REGIONS, design=design,
-                kinetics=kinetics),
+        partial(
+            _extract_unit, settings=settings, regions_dir=out_dir / runfolder.REGIONS, design=design, kinetics=kinetics
+        ),
         [units[i] for i in todo],
         [f"{units[i][0]['patient_id']} {units[i][1]}" for i in todo],
         keep,
@@ -587,8 +679,9 @@ def extract_cohort(
         stage="extract",
         progress=progress,
     )
-    failures = [{"patient_id": str(units[todo[f.index]][0]["patient_id"]), "stage": f.stage, "error": f.error}
-                for f in failed]
+    failures = [
+        {"patient_id": str(units[todo[f.index]][0]["patient_id"]), "stage": f.stage, "error": f.error} for f in failed
+    ]
     failures += _drop_same_exams(units, done)
     _report_unused_entries(store, set(keys) | set(kinetic_keys), prune_store)
     records, notes = [], []
@@ -598,7 +691,14 @@ def extract_cohort(
             rec.pop(IMAGE_DIGEST, None)
             note = rec.pop("notes")
             if note and rec["region"] == design.tumour.name:
-                notes.append({"patient_id": rec["patient_id"], "timepoint": rec["timepoint"], "reader": rec["reader"], "note": note})
+                notes.append(
+                    {
+                        "patient_id": rec["patient_id"],
+                        "timepoint": rec["timepoint"],
+                        "reader": rec["reader"],
+                        "note": note,
+                    }
+                )
             records.append(rec)
     features = _feature_table(records, list(cohort["patient_id"].astype(str)), design)
     kinetic_table = None
@@ -615,8 +715,12 @@ def extract_cohort(
             if k.error is not None:
                 failures.append({"patient_id": pid, "stage": KINETICS_STAGE, "error": f"{timepoint}: {k.error}"})
         kinetic_table = pd.DataFrame(kinetic_rows, columns=list(KINETICS_COLUMNS))
-    return Extraction(features, pd.DataFrame(failures, columns=FAILURE_COLUMNS), pd.DataFrame(notes, columns=NOTE_COLUMNS),
-                      kinetic_table)
+    return Extraction(
+        features,
+        pd.DataFrame(failures, columns=FAILURE_COLUMNS),
+        pd.DataFrame(notes, columns=NOTE_COLUMNS),
+        kinetic_table,
+    )
 
 
 #: a kinetics store entry: the kinetics rows, each with the exam's notes and problem ("" if none)
@@ -663,13 +767,22 @@ def _report_unused_entries(store: FeatureStore, keep: set[str], prune: bool) -> 
         return
     count, size = store.unused(keep)
     if count:
-        log.info("feature store: %d entries (%.1f MB) from other inputs or settings are not used by this run; "
-                 "`deltarad extract --prune-store` deletes them", count, size / 1e6)
+        log.info(
+            "feature store: %d entries (%.1f MB) from other inputs or settings are not used by this run; "
+            "`deltarad extract --prune-store` deletes them",
+            count,
+            size / 1e6,
+        )
 
 
-def _extract_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, regions_dir: Path,
-                  design: Design | None = None, kinetics: KineticsSettings | None = None
-                  ) -> tuple[list[dict], KineticExam | None]:
+def _extract_unit(
+    unit: tuple[Mapping, str],
+    *,
+    settings: ImagingSettings,
+    regions_dir: Path,
+    design: Design | None = None,
+    kinetics: KineticsSettings | None = None,
+) -> tuple[list[dict], KineticExam | None]:
     """The Dask work unit: extract_timepoint of one (cohort row, timepoint), and with `kinetics`
     the exam's kinetics rows beside its feature records (their failure is returned, not raised),
     on one ITK and one BLAS thread: the workers share the cores (and N4's small matrix products
@@ -677,12 +790,24 @@ def _extract_unit(unit: tuple[Mapping, str], *, settings: ImagingSettings, regio
     row, timepoint = unit
     with itk_threads(1), threadpool_limits(1, "blas"):
         if kinetics is None:
-            return extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, design=design,
-                                     digest=True), None
+            return extract_timepoint(
+                row, timepoint, settings, regions_dir=regions_dir, design=design, digest=True
+            ), None
         whole = design.image.phase if design is not None else settings.phase
-        kinetic = exam_kinetic_rows(row, timepoint, settings, kinetics, whole)  # phases read once, kept for the features
-        records = extract_timepoint(row, timepoint, settings, regions_dir=regions_dir, design=design, digest=True,
-                                    kinetics=kinetics, ftv=kinetic.ftv_masks.get(1), phases=kinetic.phases)
+        kinetic = exam_kinetic_rows(
+            row, timepoint, settings, kinetics, whole
+        )  # phases read once, kept for the features
+        records = extract_timepoint(
+            row,
+            timepoint,
+            settings,
+            regions_dir=regions_dir,
+            design=design,
+            digest=True,
+            kinetics=kinetics,
+            ftv=kinetic.ftv_masks.get(1),
+            phases=kinetic.phases,
+        )
         return records, kinetic.sent_back()
 
 

@@ -11,6 +11,7 @@ An exam whose kinetics fail (times missing or ambiguous, a phase off the grid) g
 row for stage "kinetics" and keeps its radiomics features: one bad part never sinks the exam's
 other outputs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -82,18 +83,33 @@ class ExamPhases:
     read_notes: list[str] = field(default_factory=list)
 
 
-def read_phases(path: str | Path, settings: ImagingSettings, kinetics: KineticsSettings, *,
-                series: str | None = None, patient: str | None = None) -> ExamPhases:
+def read_phases(
+    path: str | Path,
+    settings: ImagingSettings,
+    kinetics: KineticsSettings,
+    *,
+    series: str | None = None,
+    patient: str | None = None,
+) -> ExamPhases:
     """Every phase of the exam at `path` and the phase times to use (kinetics.exam.exam_times),
     with notes saying where they came from."""
-    reader = ExamPhaseReader(path, series=str(series) if is_given(series) else settings.series,
-                             image_kind=settings.image_kind, patient=patient)
-    return timed_phases(ExamPhases(reader, reader.header_times_s, list(reader.notes), list(reader.notes)), kinetics,
-                        patient=patient, file=path)
+    reader = ExamPhaseReader(
+        path,
+        series=str(series) if is_given(series) else settings.series,
+        image_kind=settings.image_kind,
+        patient=patient,
+    )
+    return timed_phases(
+        ExamPhases(reader, reader.header_times_s, list(reader.notes), list(reader.notes)),
+        kinetics,
+        patient=patient,
+        file=path,
+    )
 
 
-def timed_phases(read: ExamPhases, kinetics: KineticsSettings, *, patient: str | None = None,
-                 file: str | Path | None = None) -> ExamPhases:
+def timed_phases(
+    read: ExamPhases, kinetics: KineticsSettings, *, patient: str | None = None, file: str | Path | None = None
+) -> ExamPhases:
     """`read` (times_s: the headers' or None) with the phase times to use (kinetics.exam.exam_times)
     and the note saying where they come from."""
     images = read.images
@@ -105,8 +121,13 @@ def timed_phases(read: ExamPhases, kinetics: KineticsSettings, *, patient: str |
     return ExamPhases(images, times, [*read.read_notes, note], read.read_notes)
 
 
-def exam_kinetic_rows(case_row: Mapping, timepoint: str, settings: ImagingSettings, kinetics: KineticsSettings,
-                      whole_phase: int | None = None) -> KineticExam:
+def exam_kinetic_rows(
+    case_row: Mapping,
+    timepoint: str,
+    settings: ImagingSettings,
+    kinetics: KineticsSettings,
+    whole_phase: int | None = None,
+) -> KineticExam:
     """The kinetics of one exam of a cohort row, per reader (the masks of <timepoint>_mask and
     _mask_reader2 on the exam's native grid); a failure is returned as `error`, never raised.
 
@@ -117,23 +138,34 @@ def exam_kinetic_rows(case_row: Mapping, timepoint: str, settings: ImagingSettin
     pid = str(case_row["patient_id"])
     path = case_row.get(f"{timepoint}_image")
     out = KineticExam()
+    if not is_given(path):
+        out.error = f"no {timepoint}_image: the kinetics need the exam"
+        return out
     try:
         series = case_row.get(f"{timepoint}_series")
-        reader = ExamPhaseReader(path, series=str(series) if is_given(series) else settings.series,
-                                 image_kind=settings.image_kind, patient=pid)
+        reader = ExamPhaseReader(
+            str(path),
+            series=str(series) if is_given(series) else settings.series,
+            image_kind=settings.image_kind,
+            patient=pid,
+        )
         out.phases = ExamPhases(reader, reader.header_times_s, list(reader.notes), list(reader.notes))
         phases = timed_phases(out.phases, kinetics, patient=pid, file=path)
         out.notes = list(phases.notes)
-        whole = whole_phase if whole_phase is not None and 0 <= whole_phase < len(reader) else min(kinetics.pre,
-                                                                                                  len(reader) - 1)
+        whole = (
+            whole_phase
+            if whole_phase is not None and 0 <= whole_phase < len(reader)
+            else min(kinetics.pre, len(reader) - 1)
+        )
         reference = reader[whole]
         masks = {}
         for number, column in ((1, f"{timepoint}_mask"), (2, f"{timepoint}_mask_reader2")):
             mask_path = case_row.get(column)
             if not is_given(mask_path):
                 continue
-            mask, _ = load_mask(mask_path, label=settings.mask_label, patient=pid, reference=reference,
-                                reference_path=path)
+            mask, _ = load_mask(
+                str(mask_path), label=settings.mask_label, patient=pid, reference=reference, reference_path=path
+            )
             if not np.any(sitk.GetArrayViewFromImage(mask)):
                 raise CaseError(f"reader {number}: the tumour mask is empty", patient=pid, file=mask_path)
             masks[number], _ = checked_mask(mask, reference, patient=pid, file=mask_path)
@@ -144,8 +176,16 @@ def exam_kinetic_rows(case_row: Mapping, timepoint: str, settings: ImagingSettin
         for number, mask in masks.items():
             mask = mask[:, :, z0:z1]
             mask.CopyInformation(slabs[0])
-            result = exam_kinetics(slabs, mask, kinetics, times_s=phases.times_s, patient_id=pid,
-                                   timepoint=timepoint, reader=number, file=path)
+            result = exam_kinetics(
+                slabs,
+                mask,
+                kinetics,
+                times_s=phases.times_s,
+                patient_id=pid,
+                timepoint=timepoint,
+                reader=number,
+                file=path,
+            )
             out.rows.append(result.row)
             out.ftv_masks[number] = result.ftv_mask
             if result.notes[0] not in out.notes:  # the phase choice, the same for every reader
@@ -166,27 +206,59 @@ def _slab(masks, reference: sitk.Image, margin_mm: float) -> tuple[int, int]:
     return max(0, int(z[0]) - reach), min(depth, int(z[-1]) + 1 + reach)
 
 
-def read_map_image(path: str | Path, settings: ImagingSettings, spec: ImageSpec, kinetics: KineticsSettings, *,
-                   series: str | None = None, patient: str | None = None, read: ExamPhases | None = None
-                   ) -> tuple[sitk.Image, sitk.Image, list[str]]:
+def read_map_image(
+    path: str | Path,
+    settings: ImagingSettings,
+    spec: ImageSpec,
+    kinetics: KineticsSettings,
+    *,
+    series: str | None = None,
+    patient: str | None = None,
+    read: ExamPhases | None = None,
+) -> tuple[sitk.Image, sitk.Image, list[str]]:
     """The kinetic map `spec.map` of the exam at `path` (kinetics.exam.kinetic_map_image, float32,
     NaN where undefined), its native phase (the pre-contrast phase: air, body and N4 come from it),
     and the notes; `read`: the exam's phases already read (the work unit's kinetics read them)."""
-    phases = (timed_phases(read, kinetics, patient=patient, file=path) if read is not None
-              else read_phases(path, settings, kinetics, series=series, patient=patient))
-    choice = choose_phases(len(phases.images), phases.times_s, resolution_s=kinetics.temporal_resolution_s,
-                           pre=kinetics.pre, early=kinetics.early, late=kinetics.late,
-                           early_target_s=kinetics.early_target_s, late_target_s=kinetics.late_target_s,
-                           patient=patient, file=path)
+    phases = (
+        timed_phases(read, kinetics, patient=patient, file=path)
+        if read is not None
+        else read_phases(path, settings, kinetics, series=series, patient=patient)
+    )
+    choice = choose_phases(
+        len(phases.images),
+        phases.times_s,
+        resolution_s=kinetics.temporal_resolution_s,
+        pre=kinetics.pre,
+        early=kinetics.early,
+        late=kinetics.late,
+        early_target_s=kinetics.early_target_s,
+        late_target_s=kinetics.late_target_s,
+        patient=patient,
+        file=path,
+    )
+    assert spec.map is not None  # read_map_image is called for a map design only
     image = kinetic_map_image(spec.map, phases.images, choice, patient=patient, file=path)
     native = sitk.Cast(phases.images[choice.pre], sitk.sitkFloat32)
-    return image, native, [*phases.notes, choice.note,
-                           f"image: {spec.describe()} of phases {choice.pre}, {choice.early}, {choice.late}; air, "
-                           f"body and N4 from phase {choice.pre}"]
+    return (
+        image,
+        native,
+        [
+            *phases.notes,
+            choice.note,
+            f"image: {spec.describe()} of phases {choice.pre}, {choice.early}, {choice.late}; air, "
+            f"body and N4 from phase {choice.pre}",
+        ],
+    )
 
 
-def undefined_map_voxels(image: sitk.Image, masks: Mapping[int, sitk.Image], spec: ImageSpec, *,
-                         patient: str | None = None, file: str | Path | None = None) -> tuple[sitk.Image, list[str]]:
+def undefined_map_voxels(
+    image: sitk.Image,
+    masks: Mapping[int, sitk.Image],
+    spec: ImageSpec,
+    *,
+    patient: str | None = None,
+    file: str | Path | None = None,
+) -> tuple[sitk.Image, list[str]]:
     """A kinetic map with its undefined (NaN) voxels set to UNDEFINED_MAP_VALUE and the note saying
     how many; refused (a StageError of stage "kinetics") where more than MAX_UNDEFINED_TUMOUR_SHARE
     of a reader's tumour voxels are undefined."""
@@ -198,14 +270,20 @@ def undefined_map_voxels(image: sitk.Image, masks: Mapping[int, sitk.Image], spe
         tumour = sitk.GetArrayViewFromImage(mask) != 0
         share = float(undefined[tumour].mean()) if tumour.any() else 0.0
         if share > MAX_UNDEFINED_TUMOUR_SHARE:
-            raise StageError(f"kinetics: {spec.describe()} is undefined in {share:.1%} of reader {reader}'s tumour "
-                             f"voxels (more than {MAX_UNDEFINED_TUMOUR_SHARE:.0%}): a ratio over a zero signal",
-                             stage=KINETICS_STAGE, patient=patient, file=file)
+            raise StageError(
+                f"kinetics: {spec.describe()} is undefined in {share:.1%} of reader {reader}'s tumour "
+                f"voxels (more than {MAX_UNDEFINED_TUMOUR_SHARE:.0%}): a ratio over a zero signal",
+                stage=KINETICS_STAGE,
+                patient=patient,
+                file=file,
+            )
     array[undefined] = UNDEFINED_MAP_VALUE
     fixed = sitk.GetImageFromArray(array)
     fixed.CopyInformation(image)
-    return fixed, [f"image: {int(undefined.sum())} voxel(s) of {spec.describe()} undefined (a ratio over a zero "
-                   f"signal) set to {UNDEFINED_MAP_VALUE:g}"]
+    return fixed, [
+        f"image: {int(undefined.sum())} voxel(s) of {spec.describe()} undefined (a ratio over a zero "
+        f"signal) set to {UNDEFINED_MAP_VALUE:g}"
+    ]
 
 
 # ----------------------------------------------------------------------------- ΔFTV and shrinkage
@@ -215,7 +293,13 @@ VOLUME_FEATURE = "original_shape_VoxelVolume"
 (mm3) of reader 1's tumour region, on the resampled grid the features see: like FTV a count of
 voxels, so the two changes are measured alike (MeshVolume would smooth the boundary)."""
 KINETICS_DELTA_COLUMNS: tuple[str, ...] = (
-    "patient_id", "delta", "ftv_before_ml", "ftv_after_ml", "delta_ftv", "volume_before_mm3", "volume_after_mm3",
+    "patient_id",
+    "delta",
+    "ftv_before_ml",
+    "ftv_after_ml",
+    "delta_ftv",
+    "volume_before_mm3",
+    "volume_after_mm3",
     "volume_change",
 )
 
@@ -229,8 +313,10 @@ def kinetic_deltas(kinetics: pd.DataFrame, features: pd.DataFrame, design: Desig
     volume = {}
     if VOLUME_FEATURE in features.columns:
         tumour = features[(features["region"] == design.tumour.name) & (features["reader"].astype(int) == 1)]
-        volume = {(str(p), str(t)): float(v) for p, t, v in tumour[["patient_id", "timepoint", VOLUME_FEATURE]]
-                  .itertuples(index=False)}
+        volume = {
+            (str(p), str(t)): float(v)
+            for p, t, v in tumour[["patient_id", "timepoint", VOLUME_FEATURE]].itertuples(index=False)
+        }
     for pair in design.deltas:
         ftv = {r["patient_id"]: r for r in delta_ftv(kinetics, pair, reader=1)}
         patients = sorted(set(ftv) | {p for p, t in volume if t == pair.after})
@@ -238,9 +324,18 @@ def kinetic_deltas(kinetics: pd.DataFrame, features: pd.DataFrame, design: Desig
             before, after = volume.get((p, pair.before), np.nan), volume.get((p, pair.after), np.nan)
             change = (after - before) / before if before and np.isfinite(before) else np.nan
             f = ftv.get(p, {})
-            out.append({"patient_id": p, "delta": pair.name, "ftv_before_ml": f.get("ftv_before_ml", np.nan),
-                        "ftv_after_ml": f.get("ftv_after_ml", np.nan), "delta_ftv": f.get("delta_ftv", np.nan),
-                        "volume_before_mm3": before, "volume_after_mm3": after, "volume_change": change})
+            out.append(
+                {
+                    "patient_id": p,
+                    "delta": pair.name,
+                    "ftv_before_ml": f.get("ftv_before_ml", np.nan),
+                    "ftv_after_ml": f.get("ftv_after_ml", np.nan),
+                    "delta_ftv": f.get("delta_ftv", np.nan),
+                    "volume_before_mm3": before,
+                    "volume_after_mm3": after,
+                    "volume_change": change,
+                }
+            )
     return pd.DataFrame(out, columns=list(KINETICS_DELTA_COLUMNS))
 
 

@@ -6,12 +6,13 @@ Those are the application's to decide: `pyradiomics_import_kept` puts the logger
 propagation and the warning filters back as they were. Every deltarad module takes PyRadiomics'
 names from here, so whichever imports it first imports it this way.
 """
+
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 @contextmanager
@@ -34,4 +35,11 @@ with pyradiomics_import_kept():
     from radiomics.featureextractor import RadiomicsFeatureExtractor
     from radiomics.glcm import RadiomicsGLCM
 
-__all__ = ["RadiomicsFeatureExtractor", "RadiomicsGLCM", "cMatrices", "imageoperations", "pyradiomics_import_kept", "radiomics"]
+__all__ = [
+    "RadiomicsFeatureExtractor",
+    "RadiomicsGLCM",
+    "cMatrices",
+    "imageoperations",
+    "pyradiomics_import_kept",
+    "radiomics",
+]

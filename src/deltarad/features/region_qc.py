@@ -20,6 +20,7 @@ at the top, `bands_mm` {band: [inner, outer]}; fov_edge then compares with the o
 
 Drawn with an explicit Figure and Agg canvas: no pyplot, no global backend.
 """
+
 from __future__ import annotations
 
 import io
@@ -37,11 +38,18 @@ from deltarad.design import INTRATUMORAL, PERITUMORAL, Design
 from deltarad.imaging.regions import band
 from deltarad.stats.agreement import dice, hausdorff_mm
 
-OUTLINE_COLOURS = {(INTRATUMORAL, 1): (1.0, 0.23, 0.19), (PERITUMORAL, 1): (0.0, 0.8, 1.0),
-                   (INTRATUMORAL, 2): (1.0, 0.85, 0.0), (PERITUMORAL, 2): (0.25, 0.35, 1.0)}
+OUTLINE_COLOURS = {
+    (INTRATUMORAL, 1): (1.0, 0.23, 0.19),
+    (PERITUMORAL, 1): (0.0, 0.8, 1.0),
+    (INTRATUMORAL, 2): (1.0, 0.85, 0.0),
+    (PERITUMORAL, 2): (0.25, 0.35, 1.0),
+}
 #: outlines of the 2nd, 3rd, ... band (reader 1, reader 2); the first band keeps the ring's colours
-FURTHER_BAND_COLOURS = (((0.2, 0.9, 0.3), (0.1, 0.55, 0.2)), ((1.0, 0.5, 0.9), (0.7, 0.3, 0.8)),
-                        ((1.0, 0.6, 0.1), (0.7, 0.4, 0.1)))
+FURTHER_BAND_COLOURS = (
+    ((0.2, 0.9, 0.3), (0.1, 0.55, 0.2)),
+    ((1.0, 0.5, 0.9), (0.7, 0.3, 0.8)),
+    ((1.0, 0.6, 0.1), (0.7, 0.4, 0.1)),
+)
 PANEL_PX = 200  # upscaled panel size: outlines one pixel thin
 RING_STATS_SHARES = ("air_share", "skin_share", "chest_wall_share")
 DPI = 100
@@ -62,16 +70,25 @@ def _band_numbers(tumour: sitk.Image, kept_mask: sitk.Image, band_mm: tuple[floa
     kept = sitk.GetArrayViewFromImage(kept_mask) != 0
     shell = stats.get("ring_voxels_geometric")  # the extraction counted it: no second distance map
     if shell is None:
-        shell = int(np.count_nonzero(sitk.GetArrayFromImage(band(tumour, *band_mm))))  # a copy: the image is a temporary
-    numbers = {"ring_ml": float(kept.sum()) * voxel_ml,
-               "ring_lost_share": 1.0 - float(kept.sum()) / shell if shell else math.nan}
+        shell = int(
+            np.count_nonzero(sitk.GetArrayFromImage(band(tumour, *band_mm)))
+        )  # a copy: the image is a temporary
+    numbers = {
+        "ring_ml": float(kept.sum()) * voxel_ml,
+        "ring_lost_share": 1.0 - float(kept.sum()) / shell if shell else math.nan,
+    }
     numbers.update({key: float(stats[key]) for key in RING_STATS_SHARES if key in stats})
     return numbers
 
 
-def exam_numbers(regions: dict[tuple[str, int], sitk.Image], ring_mm: float,
-                 ring_stats: dict[int, dict[str, float]] | None = None, *, design: Design | None = None,
-                 band_stats: dict[tuple[str, int], dict[str, float]] | None = None) -> dict:
+def exam_numbers(
+    regions: dict[tuple[str, int], sitk.Image],
+    ring_mm: float,
+    ring_stats: dict[int, dict[str, float]] | None = None,
+    *,
+    design: Design | None = None,
+    band_stats: dict[tuple[str, int], dict[str, float]] | None = None,
+) -> dict:
     """The QC numbers of one exam (module docstring) from its region masks on the analysed grid;
     `design` names the regions (None: the study's, with a ring_mm ring), `band_stats` (band,
     reader) and `ring_stats` (reader, the first band) carry what the extraction counted."""
@@ -118,13 +135,21 @@ def _outline_colours(tumour_name: str, bands: dict[str, tuple[float, float]]) ->
     for reader in (1, 2):
         colours[tumour_name, reader] = OUTLINE_COLOURS[INTRATUMORAL, reader]
         for i, name in enumerate(bands):
-            colours[name, reader] = (OUTLINE_COLOURS[PERITUMORAL, reader] if i == 0 else
-                                       FURTHER_BAND_COLOURS[(i - 1) % len(FURTHER_BAND_COLOURS)][reader - 1])
+            colours[name, reader] = (
+                OUTLINE_COLOURS[PERITUMORAL, reader]
+                if i == 0
+                else FURTHER_BAND_COLOURS[(i - 1) % len(FURTHER_BAND_COLOURS)][reader - 1]
+            )
     return colours
 
 
-def render(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], title: str,
-           design: Design | None = None, ftv: sitk.Image | None = None) -> bytes:
+def render(
+    image: sitk.Image,
+    regions: dict[tuple[str, int], sitk.Image],
+    title: str,
+    design: Design | None = None,
+    ftv: sitk.Image | None = None,
+) -> bytes:
     """PNG: axial slice through the reader-1 tumour's largest cross-section and the coronal plane
     through its largest row, with each reader's tumour and ring outlines drawn into the pixels
     (reader 1 red / cyan, reader 2 yellow / blue; the report's caption says so: a legend costs as
@@ -190,10 +215,18 @@ class ExamQC:
     numbers: dict
 
 
-def exam_qc(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], patient_id: str, timepoint: str,
-            ring_mm: float, ring_stats: dict[int, dict[str, float]] | None = None, *, design: Design | None = None,
-            band_stats: dict[tuple[str, int], dict[str, float]] | None = None,
-            ftv: sitk.Image | None = None) -> ExamQC | None:
+def exam_qc(
+    image: sitk.Image,
+    regions: dict[tuple[str, int], sitk.Image],
+    patient_id: str,
+    timepoint: str,
+    ring_mm: float,
+    ring_stats: dict[int, dict[str, float]] | None = None,
+    *,
+    design: Design | None = None,
+    band_stats: dict[tuple[str, int], dict[str, float]] | None = None,
+    ftv: sitk.Image | None = None,
+) -> ExamQC | None:
     """Draw one exam's QC image and compute its numbers (`exam_numbers`). A QC that cannot be
     drawn is logged and costs the exam nothing (None: the report says the image is missing)."""
     try:
@@ -205,11 +238,16 @@ def exam_qc(image: sitk.Image, regions: dict[tuple[str, int], sitk.Image], patie
 
 def _exam_qc(image, regions, patient_id, timepoint, ring_mm, ring_stats, design, band_stats, ftv=None) -> ExamQC:
     start = time.perf_counter()
-    numbers = {"patient_id": patient_id, "timepoint": timepoint, "ring_mm": ring_mm,
-               **exam_numbers(regions, ring_mm, ring_stats, design=design, band_stats=band_stats)}
+    numbers = {
+        "patient_id": patient_id,
+        "timepoint": timepoint,
+        "ring_mm": ring_mm,
+        **exam_numbers(regions, ring_mm, ring_stats, design=design, band_stats=band_stats),
+    }
     r1 = numbers["readers"]["1"]
     title = f"{timepoint}: tumour {r1['tumour_ml']:.2f} mL" + (
-        f", ring lost {r1['ring_lost_share']:.0%}" if "ring_lost_share" in r1 else "")
+        f", ring lost {r1['ring_lost_share']:.0%}" if "ring_lost_share" in r1 else ""
+    )
     if ftv is not None:
         ftv = sitk.Resample(ftv, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
         title += ", FTV shaded"

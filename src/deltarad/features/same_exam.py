@@ -3,6 +3,7 @@ one export saved twice): every delta would be 0. Each exam's analysed image is f
 where it is read (a SHA-256 of its voxel array, type and shape: the same voxels whatever the
 file or its header say) and a patient two of whose timepoints share a fingerprint is refused,
 naming the timepoints and the files. Every pair of timepoints is compared."""
+
 from __future__ import annotations
 
 import hashlib
@@ -39,8 +40,11 @@ def same_pixel_problems(units: Sequence[tuple[Mapping, str]], records: Mapping[i
         if key in seen:
             other, other_file = seen[key]
             files = f"{other_file} and {file}" if other_file != file else file
-            problems.setdefault(patient, f"the {other} and {timepoint} images hold the same voxels ({files}): one exam "
-                                         "given twice? every delta would be 0")
+            problems.setdefault(
+                patient,
+                f"the {other} and {timepoint} images hold the same voxels ({files}): one exam "
+                "given twice? every delta would be 0",
+            )
         else:
             seen[key] = (timepoint, file)
     return problems

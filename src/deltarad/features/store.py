@@ -12,14 +12,15 @@ written atomically (temporary name + rename), so a run killed at any moment leav
 entries only. Entries no longer reached by any key (other inputs or settings) stay on disk, as
 a cache for going back, until `prune` (`deltarad extract --prune-store`) deletes them.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -87,7 +88,12 @@ def exam_key_inputs(case_row: Mapping, timepoint: str, settings_fp: dict) -> dic
         value = case_row.get(column)
         if value is not None and not (isinstance(value, float) and value != value) and str(value).strip():
             files[column] = file_fingerprint(value)
-    inputs = {"patient_id": str(case_row["patient_id"]), "timepoint": timepoint, "files": files, "settings": settings_fp}
+    inputs = {
+        "patient_id": str(case_row["patient_id"]),
+        "timepoint": timepoint,
+        "files": files,
+        "settings": settings_fp,
+    }
     series = case_row.get(f"{timepoint}_series")  # the DICOM series the reader takes (only where the cohort says)
     if series is not None and not (isinstance(series, float) and series != series) and str(series).strip():
         inputs["series"] = str(series).strip()
@@ -117,7 +123,9 @@ class FeatureStore:
         """Write one unit's records (one per region and reader) atomically."""
         table = pa.Table.from_pylist(records)  # not via pandas: 10x faster for ~850 columns
         if inputs is not None:
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}), KEY_METADATA: json.dumps(inputs).encode()})
+            table = table.replace_schema_metadata(
+                {**(table.schema.metadata or {}), KEY_METADATA: json.dumps(inputs).encode()}
+            )
         with atomic_path(self.path(key)) as tmp:
             pq.write_table(table, tmp)
         return self.path(key)

@@ -25,6 +25,7 @@ A user threshold (imaging.air_threshold) replaces steps 1-4; step 5 is the same.
 body define the regions only; N4's mask stays Otsu's, as in 3D Slicer's N4ITK
 (`preprocess.body_mask`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,8 +54,9 @@ class AirThreshold:
 
 def in_plane_edge(array: np.ndarray) -> np.ndarray:
     """Values on the first and last row and column of every slice (array order z, y, x)."""
-    return np.concatenate([array[:, 0, :].ravel(), array[:, -1, :].ravel(),
-                           array[:, 1:-1, 0].ravel(), array[:, 1:-1, -1].ravel()]).astype(float)
+    return np.concatenate(
+        [array[:, 0, :].ravel(), array[:, -1, :].ravel(), array[:, 1:-1, 0].ravel(), array[:, 1:-1, -1].ravel()]
+    ).astype(float)
 
 
 def _otsu_split(values: np.ndarray, bins: int = 200) -> float:
@@ -93,12 +95,20 @@ def estimate_air_threshold(image: sitk.Image) -> AirThreshold:
     n_above, body_median = counts.above(threshold) if counts else _median_above(array, threshold)
     stats = f"background median {median:.4g}, MAD {mad:.4g}, from {population}"
     if not n_above or body_median < BODY_CONTRAST * threshold:
-        return AirThreshold(None, (
-            f"field-of-view edge is not background ({stats}; body median {body_median:.4g} is under "
-            f"{BODY_CONTRAST:g}x the threshold {threshold:.4g} it gives): no voxel taken as air; "
-            "set imaging.air_threshold if the exam holds air"), "none")
-    return AirThreshold(float(threshold), f"air threshold {threshold:.4g} estimated from the field-of-view edge ({stats})",
-                        "field-of-view edge")
+        return AirThreshold(
+            None,
+            (
+                f"field-of-view edge is not background ({stats}; body median {body_median:.4g} is under "
+                f"{BODY_CONTRAST:g}x the threshold {threshold:.4g} it gives): no voxel taken as air; "
+                "set imaging.air_threshold if the exam holds air"
+            ),
+            "none",
+        )
+    return AirThreshold(
+        float(threshold),
+        f"air threshold {threshold:.4g} estimated from the field-of-view edge ({stats})",
+        "field-of-view edge",
+    )
 
 
 def _median_above(array: np.ndarray, threshold: float) -> tuple[int, float]:
@@ -110,8 +120,9 @@ def exam_air(image: sitk.Image, user_threshold: float | None) -> tuple[AirThresh
     """An exam's air threshold (the user's imaging.air_threshold, else estimated) and its air
     mask on the image's grid: what extraction and `deltarad check` both use."""
     if user_threshold is not None:
-        threshold = AirThreshold(float(user_threshold), f"air threshold {user_threshold:g} (imaging.air_threshold)",
-                                 "study file")
+        threshold = AirThreshold(
+            float(user_threshold), f"air threshold {user_threshold:g} (imaging.air_threshold)", "study file"
+        )
     else:
         threshold = estimate_air_threshold(image)
     return threshold, air_mask(image, threshold.value)
@@ -142,7 +153,6 @@ def member_of(labels: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     chosen = chosen[(chosen > 0) & (chosen < table.size)]
     table[chosen] = True
     return table[labels]
-
 
 
 def _like(array: np.ndarray, image: sitk.Image) -> sitk.Image:

@@ -13,6 +13,7 @@ their field: never computed on silently.
 
 Extraction and `deltarad check` apply the same rule.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,14 @@ import SimpleITK as sitk
 from deltarad.errors import CaseError
 
 
-def non_finite_checked(image: sitk.Image, masks: dict[int, sitk.Image], reach_mm: float, *,
-                       patient: str | None = None, file: str | Path | None = None) -> tuple[sitk.Image, list[str]]:
+def non_finite_checked(
+    image: sitk.Image,
+    masks: dict[int, sitk.Image],
+    reach_mm: float,
+    *,
+    patient: str | None = None,
+    file: str | Path | None = None,
+) -> tuple[sitk.Image, list[str]]:
     """`image` with its non-finite voxels beyond every region's reach set to its lowest finite
     value, and the note saying so; a CaseError where any lies inside a tumour mask or within
     `reach_mm` of one. `masks`: reader -> binary mask on the image's grid."""
@@ -41,23 +48,35 @@ def non_finite_checked(image: sitk.Image, masks: dict[int, sitk.Image], reach_mm
     for reader, mask in sorted(masks.items()):
         lesion = sitk.GetArrayViewFromImage(mask) != 0
         distance = sitk.GetArrayFromImage(  # a copy: a view would outlive the temporary image
-            sitk.SignedMaurerDistanceMap(sitk.Cast(mask != 0, sitk.sitkUInt8), insideIsPositive=False,
-                                         squaredDistance=False, useImageSpacing=True))
+            sitk.SignedMaurerDistanceMap(
+                sitk.Cast(mask != 0, sitk.sitkUInt8),
+                insideIsPositive=False,
+                squaredDistance=False,
+                useImageSpacing=True,
+            )
+        )
         in_mask = int(np.count_nonzero(bad & lesion))
         in_ring = int(np.count_nonzero(bad & ~lesion & (distance <= reach_mm)))
         if in_mask or in_ring:
-            inside.append(f"{in_mask} inside reader {reader}'s tumour mask and {in_ring} within {reach_mm:g} mm of it "
-                          "(the peritumoral ring's reach)")
+            inside.append(
+                f"{in_mask} inside reader {reader}'s tumour mask and {in_ring} within {reach_mm:g} mm of it "
+                "(the peritumoral ring's reach)"
+            )
     if inside:
-        raise CaseError(f"the image holds {total} non-finite voxels (NaN/inf, as registration tools write outside "
-                        f"their field): {'; '.join(inside)}; features would be computed on undefined values",
-                        patient=patient, file=file)
+        raise CaseError(
+            f"the image holds {total} non-finite voxels (NaN/inf, as registration tools write outside "
+            f"their field): {'; '.join(inside)}; features would be computed on undefined values",
+            patient=patient,
+            file=file,
+        )
     fill = float(np.min(array[~bad]))
     filled = np.where(bad, fill, array).astype(array.dtype)
     out = sitk.GetImageFromArray(filled)
     out.CopyInformation(image)
     for key in image.GetMetaDataKeys():
         out.SetMetaData(key, image.GetMetaData(key))
-    note = (f"{total} non-finite voxels (NaN/inf) beyond every region's reach set to the image's lowest finite "
-            f"value {fill:.6g}, as background")
+    note = (
+        f"{total} non-finite voxels (NaN/inf) beyond every region's reach set to the image's lowest finite "
+        f"value {fill:.6g}, as background"
+    )
     return out, [note]

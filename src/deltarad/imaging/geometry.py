@@ -17,6 +17,7 @@
 - Empty mask: CaseError. Several connected lesions: the largest is kept (as the study did) and
   recorded. A lesion touching the image border: warned and recorded.
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,15 +50,21 @@ def same_grid(image: sitk.Image, other: sitk.Image) -> bool:
     within ITK_COORDINATE_TOLERANCE x image's first spacing (mm), direction cosines within
     ITK_DIRECTION_TOLERANCE (itk::ImageBase::IsSameImageGeometryAs)."""
     return image.GetDimension() == other.GetDimension() and image.IsSameImageGeometryAs(
-        other, ITK_COORDINATE_TOLERANCE, ITK_DIRECTION_TOLERANCE)
+        other, ITK_COORDINATE_TOLERANCE, ITK_DIRECTION_TOLERANCE
+    )
 
 
 def grid_difference(a: sitk.Image, b: sitk.Image) -> tuple[float, float, float]:
     """Largest differences between two grids: (origin mm, spacing mm, direction cosine)."""
+
     def largest(x, y) -> float:
         return float(np.max(np.abs(np.subtract(x, y))))
-    return (largest(a.GetOrigin(), b.GetOrigin()), largest(a.GetSpacing(), b.GetSpacing()),
-            largest(a.GetDirection(), b.GetDirection()))
+
+    return (
+        largest(a.GetOrigin(), b.GetOrigin()),
+        largest(a.GetSpacing(), b.GetSpacing()),
+        largest(a.GetDirection(), b.GetDirection()),
+    )
 
 
 def on_image_grid(mask: sitk.Image, image: sitk.Image) -> tuple[sitk.Image, str | None]:
@@ -69,9 +76,11 @@ def on_image_grid(mask: sitk.Image, image: sitk.Image) -> tuple[sitk.Image, str 
     placed = sitk.Image(mask)
     placed.CopyInformation(image)
     origin, spacing, direction = difference
-    return placed, (f"mask grid within ITK's tolerance of the image grid (origin {origin:.2g} mm, spacing {spacing:.2g} mm, "
-                    f"direction cosines {direction:.2g} apart; tolerance {ITK_COORDINATE_TOLERANCE:g} x spacing, "
-                    f"{ITK_DIRECTION_TOLERANCE:g}): taken on the image grid")
+    return placed, (
+        f"mask grid within ITK's tolerance of the image grid (origin {origin:.2g} mm, spacing {spacing:.2g} mm, "
+        f"direction cosines {direction:.2g} apart; tolerance {ITK_COORDINATE_TOLERANCE:g} x spacing, "
+        f"{ITK_DIRECTION_TOLERANCE:g}): taken on the image grid"
+    )
 
 
 def checked_mask(
@@ -88,8 +97,12 @@ def checked_mask(
             notes.append(note)
     else:
         if not _overlaps(mask, image):
-            raise CaseError(f"mask and image do not overlap in physical space (different exam?): mask grid "
-                            f"{describe_grid(mask)}, image grid {describe_grid(image)}", patient=patient, file=file)
+            raise CaseError(
+                f"mask and image do not overlap in physical space (different exam?): mask grid "
+                f"{describe_grid(mask)}, image grid {describe_grid(image)}",
+                patient=patient,
+                file=file,
+            )
         mask, note = _onto(mask, image)
         log.warning("patient %s: %s (%s)", patient, note, file)
         notes.append(note)
@@ -108,25 +121,32 @@ def checked_mask(
 def _onto(mask: sitk.Image, image: sitk.Image) -> tuple[sitk.Image, str]:
     """The mask on the image's grid and a note saying how it got there (module docstring)."""
     offset = np.array(image.TransformPhysicalPointToContinuousIndex(mask.GetOrigin()))
-    lattice = (np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=GRID_TOLERANCE)
-               and np.allclose(mask.GetDirection(), image.GetDirection(), atol=GRID_TOLERANCE)
-               and np.allclose(offset, np.round(offset), atol=GRID_TOLERANCE))
+    lattice = (
+        np.allclose(mask.GetSpacing(), image.GetSpacing(), atol=GRID_TOLERANCE)
+        and np.allclose(mask.GetDirection(), image.GetDirection(), atol=GRID_TOLERANCE)
+        and np.allclose(offset, np.round(offset), atol=GRID_TOLERANCE)
+    )
     if lattice:
         placed = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
         lost = _voxels(mask) - _voxels(placed)
         if mask.GetSize() == image.GetSize() and not np.round(offset).any():
             origin, spacing, direction = grid_difference(mask, image)
-            return placed, (f"mask grid beyond ITK's tolerance of the image grid but on its lattice (origin {origin:.2g} mm, "
-                            f"spacing {spacing:.2g} mm, direction cosines {direction:.2g} apart): placed on the image "
-                            "grid voxel for voxel")
-        return placed, (f"mask resampled onto the image voxel for voxel: it covers {'x'.join(map(str, mask.GetSize()))} "
-                        f"voxels of the exam grid from voxel {tuple(int(v) for v in np.round(offset))} (saved cropped)"
-                        + (f"; {lost} lesion voxels outside the exam dropped" if lost else ""))
+            return placed, (
+                f"mask grid beyond ITK's tolerance of the image grid but on its lattice (origin {origin:.2g} mm, "
+                f"spacing {spacing:.2g} mm, direction cosines {direction:.2g} apart): placed on the image "
+                "grid voxel for voxel"
+            )
+        return placed, (
+            f"mask resampled onto the image voxel for voxel: it covers {'x'.join(map(str, mask.GetSize()))} "
+            f"voxels of the exam grid from voxel {tuple(int(v) for v in np.round(offset))} (saved cropped)"
+            + (f"; {lost} lesion voxels outside the exam dropped" if lost else "")
+        )
     resampled = resample_mask(mask, Grid.of(image))
     return resampled, (
         f"mask resampled onto the image grid: drawn on another grid ({_describe(mask)}) than the exam "
         f"({_describe(image)}), kept where the interpolated mask >= 0.5; {_ml(mask):.3g} mL on its grid, "
-        f"{_ml(resampled):.3g} mL on the exam's")
+        f"{_ml(resampled):.3g} mL on the exam's"
+    )
 
 
 def _describe(image: sitk.Image) -> str:
@@ -136,10 +156,11 @@ def _describe(image: sitk.Image) -> str:
 
 def describe_grid(image: sitk.Image) -> str:
     """Size, spacing (mm), origin (mm, LPS) and direction cosines of a grid, for a message."""
+
     def numbers(values) -> str:
         return ", ".join(f"{v:.6g}" for v in values)
-    return (f"{_describe(image)}, origin ({numbers(image.GetOrigin())}) mm, "
-            f"direction ({numbers(image.GetDirection())})")
+
+    return f"{_describe(image)}, origin ({numbers(image.GetOrigin())}) mm, direction ({numbers(image.GetDirection())})"
 
 
 def _voxels(mask: sitk.Image) -> int:

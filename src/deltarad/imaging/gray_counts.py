@@ -5,6 +5,7 @@ whole image; the results are numpy's to the bit: the same order statistics, comb
 own arithmetic (linear interpolation as numpy's `_lerp`, the median of an even count as the mean
 of the two middle values).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -9,6 +9,7 @@ deltarad.imaging.rtstruct).
 
 Every failure is a DeltaradError naming the patient, the file and the problem.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,10 +23,10 @@ from pydicom.errors import InvalidDicomError
 from deltarad.errors import CaseError
 from deltarad.imaging.dicom import read_dicom_exam
 from deltarad.imaging.dicom.exam import exam_volumes
+from deltarad.imaging.dicom.finding import looks_like_dicom
 from deltarad.imaging.dicom.grouping import Volume
 from deltarad.imaging.dicom.reading import read_volume
 from deltarad.imaging.dicom.timing import phase_times
-from deltarad.imaging.dicom.finding import looks_like_dicom
 from deltarad.imaging.geometry import on_image_grid, same_grid
 from deltarad.imaging.segments import choose_segment
 from deltarad.tablefile import is_given
@@ -36,14 +37,28 @@ log = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------- images
 
 
-def read_image(path: str | Path, *, phase: int = 3, series: str | None = None, series_uid: str | None = None,
-               image_kind: str | None = None, patient: str | None = None) -> sitk.Image:
+def read_image(
+    path: str | Path,
+    *,
+    phase: int = 3,
+    series: str | None = None,
+    series_uid: str | None = None,
+    image_kind: str | None = None,
+    patient: str | None = None,
+) -> sitk.Image:
     """The image of `read_exam`, without its notes."""
     return read_exam(path, phase=phase, series=series, series_uid=series_uid, image_kind=image_kind, patient=patient)[0]
 
 
-def read_exam(path: str | Path, *, phase: int = 3, series: str | None = None, series_uid: str | None = None,
-              image_kind: str | None = None, patient: str | None = None) -> tuple[sitk.Image, list[str]]:
+def read_exam(
+    path: str | Path,
+    *,
+    phase: int = 3,
+    series: str | None = None,
+    series_uid: str | None = None,
+    image_kind: str | None = None,
+    patient: str | None = None,
+) -> tuple[sitk.Image, list[str]]:
     """Read one 3D exam and say what was inferred; `phase` indexes the dynamic phases in time
     order (0 = pre-contrast).
 
@@ -56,12 +71,15 @@ def read_exam(path: str | Path, *, phase: int = 3, series: str | None = None, se
     """
     path = _existing(path, patient)
     if path.is_dir() or looks_like_dicom(path):
-        return read_dicom_exam(path, phase=phase, series=series, series_uid=series_uid, image_kind=image_kind,
-                               patient=patient)
+        return read_dicom_exam(
+            path, phase=phase, series=series, series_uid=series_uid, image_kind=image_kind, patient=patient
+        )
     notes: list[str] = []
     image = _sitk_read(path, patient)
     if image.GetNumberOfComponentsPerPixel() > 1:
-        raise CaseError("image has vector pixels (several channels); expected a scalar 3D exam", patient=patient, file=path)
+        raise CaseError(
+            "image has vector pixels (several channels); expected a scalar 3D exam", patient=patient, file=path
+        )
     if image.GetDimension() == 4:
         n = image.GetSize()[3]
         index = _phase_index(phase, n, patient, path)
@@ -82,13 +100,15 @@ class ExamPhaseReader:
     axis and carry no times); `notes`: what reading inferred. A 3-D file holds one phase: refused,
     since kinetics need them all."""
 
-    def __init__(self, path: str | Path, *, series: str | None = None, image_kind: str | None = None,
-                 patient: str | None = None):
+    def __init__(
+        self, path: str | Path, *, series: str | None = None, image_kind: str | None = None, patient: str | None = None
+    ):
         path = _existing(path, patient)
         self.patient = patient
-        self._volumes = None
-        self._image4d = None
+        self._volumes: list[Volume] | None = None
+        self._image4d: sitk.Image | None = None
         self._whole: dict[int, sitk.Image] = {}
+        self.header_times_s: tuple[float, ...] | None
         if path.is_dir() or looks_like_dicom(path):
             self._volumes, self.notes = exam_volumes(path, series=series, image_kind=image_kind, patient=patient)
             where = path if path.is_dir() else path.parent
@@ -103,9 +123,12 @@ class ExamPhaseReader:
             return
         image = _sitk_read(path, patient)
         if image.GetDimension() != 4 or image.GetNumberOfComponentsPerPixel() > 1:
-            raise CaseError(f"kinetics need every phase of the exam, but the file holds one {image.GetDimension()}-D "
-                            "volume: give a DICOM exam or a 4-D NIfTI/NRRD (phases along the 4th axis)",
-                            patient=patient, file=path)
+            raise CaseError(
+                f"kinetics need every phase of the exam, but the file holds one {image.GetDimension()}-D "
+                "volume: give a DICOM exam or a 4-D NIfTI/NRRD (phases along the 4th axis)",
+                patient=patient,
+                file=path,
+            )
         self._image4d, self.n, self.header_times_s = image, image.GetSize()[3], None
         self.notes = [f"4-D image: its {self.n} phases along the 4th axis"]
 
@@ -130,8 +153,10 @@ class ExamPhaseReader:
             volume = self._volumes[k]
             if z0 == 0 and z1 is None:
                 return read_volume(volume, self.patient)
-            return read_volume(Volume(volume.frames[z0:z1], volume.label, volume.time_s, volume.slice_spacing_mm),
-                               self.patient)
+            return read_volume(
+                Volume(volume.frames[z0:z1], volume.label, volume.time_s, volume.slice_spacing_mm), self.patient
+            )
+        assert self._image4d is not None  # the exam is DICOM volumes or one 4-D image
         size = list(self._image4d.GetSize())
         depth = size[2] if z1 is None else z1 - z0
         size[2], size[3] = depth, 0
@@ -147,23 +172,36 @@ def _phase_index(phase: int, n: int, patient: str | None, path: Path) -> int:
 # ----------------------------------------------------------------------------- masks
 
 
-def read_mask(path: str | Path, *, label: int | str | None = None, patient: str | None = None,
-              reference: sitk.Image | None = None, reference_path: str | Path | None = None) -> sitk.Image:
+def read_mask(
+    path: str | Path,
+    *,
+    label: int | str | None = None,
+    patient: str | None = None,
+    reference: sitk.Image | None = None,
+    reference_path: str | Path | None = None,
+) -> sitk.Image:
     """The mask of `load_mask`, without its notes."""
     return load_mask(path, label=label, patient=patient, reference=reference, reference_path=reference_path)[0]
 
 
-def read_analysed_exam(path: str | Path, settings, *, series: str | None = None,
-                       patient: str | None = None) -> tuple[sitk.Image, list[str]]:
+def read_analysed_exam(
+    path: str | Path, settings, *, series: str | None = None, patient: str | None = None
+) -> tuple[sitk.Image, list[str]]:
     """`read_exam` with a study's imaging settings (deltarad.config.ImagingSettings): the phase,
     the image kind, and the series: `series` (a cohort's <timepoint>_series value) when given,
     else settings.series."""
-    return read_exam(path, phase=settings.phase, patient=patient, image_kind=settings.image_kind,
-                     series=str(series) if is_given(series) else settings.series)
+    return read_exam(
+        path,
+        phase=settings.phase,
+        patient=patient,
+        image_kind=settings.image_kind,
+        series=str(series) if is_given(series) else settings.series,
+    )
 
 
-def read_design_image(path: str | Path, settings, spec, *, series: str | None = None, patient: str | None = None
-                      ) -> tuple[sitk.Image, sitk.Image | None, list[str]]:
+def read_design_image(
+    path: str | Path, settings, spec, *, series: str | None = None, patient: str | None = None
+) -> tuple[sitk.Image, sitk.Image | None, list[str]]:
     """The image a design's radiomics are computed on (`spec`, a deltarad.design.ImageSpec) with
     the study's image kind and series (as `read_analysed_exam`), and, for a subtraction, the
     native phase that serves air, body and N4 (None for a phase: the image itself).
@@ -173,8 +211,9 @@ def read_design_image(path: str | Path, settings, spec, *, series: str | None = 
     phase: no enhancement, a dark background that the air estimate needs, positive tissue that N4
     can fit). An exam holding a single volume cannot give two phases: refused.
     """
-    read = dict(patient=patient, image_kind=settings.image_kind,
-                series=str(series) if is_given(series) else settings.series)
+    read = dict(
+        patient=patient, image_kind=settings.image_kind, series=str(series) if is_given(series) else settings.series
+    )
     if spec.subtract is None:
         if spec.phase is None:
             raise CaseError(f"image: {spec.describe()} cannot be read from an exam file", patient=patient, file=path)
@@ -184,15 +223,23 @@ def read_design_image(path: str | Path, settings, spec, *, series: str | None = 
     minuend, notes_a = read_exam(path, phase=a, **read)
     subtrahend, notes_b = read_exam(path, phase=b, **read)
     if not same_grid(minuend, subtrahend):
-        raise CaseError(f"phases {a} and {b} are on different grids: a subtraction needs one grid", patient=patient,
-                        file=path)
+        raise CaseError(
+            f"phases {a} and {b} are on different grids: a subtraction needs one grid", patient=patient, file=path
+        )
     minuend, subtrahend = sitk.Cast(minuend, sitk.sitkFloat32), sitk.Cast(subtrahend, sitk.sitkFloat32)
     if np.array_equal(sitk.GetArrayViewFromImage(minuend), sitk.GetArrayViewFromImage(subtrahend)):
-        raise CaseError(f"phases {a} and {b} are the same volume: the subtraction {spec.describe()} needs an exam "
-                        "with several phases (does the file hold one phase only?)", patient=patient, file=path)
+        raise CaseError(
+            f"phases {a} and {b} are the same volume: the subtraction {spec.describe()} needs an exam "
+            "with several phases (does the file hold one phase only?)",
+            patient=patient,
+            file=path,
+        )
     image = sitk.Subtract(minuend, subtrahend)
-    notes = list(dict.fromkeys([*notes_a, *notes_b,
-                                f"image: {spec.describe()}, voxel by voxel; air, body and N4 from phase {b}"]))
+    notes = list(
+        dict.fromkeys(
+            [*notes_a, *notes_b, f"image: {spec.describe()}, voxel by voxel; air, body and N4 from phase {b}"]
+        )
+    )
     return image, subtrahend, notes
 
 
@@ -206,9 +253,14 @@ def read_chest_wall(path: str | Path | sitk.Image, image: sitk.Image, *, patient
     return sitk.Resample(wall, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
 
 
-def load_mask(path: str | Path, *, label: int | str | None = None, patient: str | None = None,
-              reference: sitk.Image | None = None, reference_path: str | Path | None = None
-              ) -> tuple[sitk.Image, list[str]]:
+def load_mask(
+    path: str | Path,
+    *,
+    label: int | str | None = None,
+    patient: str | None = None,
+    reference: sitk.Image | None = None,
+    reference_path: str | Path | None = None,
+) -> tuple[sitk.Image, list[str]]:
     """Read one segment as a binary UInt8 mask (1 = lesion), and notes on what was inferred.
 
     `label`: a label value, or a segment name (.seg.nrrd, DICOM-SEG, RTSTRUCT ROI name; an
@@ -230,8 +282,11 @@ def load_mask(path: str | Path, *, label: int | str | None = None, patient: str 
             rtstruct.check_same_frame(rtstruct.frame_of_reference(mask), exam_frame, patient=patient, file=file)
             return mask, []
         if reference is None:
-            raise CaseError("an RTSTRUCT has contours, not voxels: it is read on its exam's grid, and none was given",
-                            patient=patient, file=file)
+            raise CaseError(
+                "an RTSTRUCT has contours, not voxels: it is read on its exam's grid, and none was given",
+                patient=patient,
+                file=file,
+            )
         return rtstruct.read_rtstruct(file, reference, label, patient, exam_frame)
     image = _sitk_read(path, patient)
     if path.name.lower().endswith(".seg.nrrd") or any(k.startswith("Segment0_") for k in image.GetMetaDataKeys()):
@@ -239,22 +294,33 @@ def load_mask(path: str | Path, *, label: int | str | None = None, patient: str 
     return labelmap_mask(image, label=label, patient=patient, file=path)
 
 
-def labelmap_mask(image: sitk.Image, *, label: int | str | None = None, patient: str | None = None,
-                  file: str | Path | None = None) -> tuple[sitk.Image, list[str]]:
+def labelmap_mask(
+    image: sitk.Image, *, label: int | str | None = None, patient: str | None = None, file: str | Path | None = None
+) -> tuple[sitk.Image, list[str]]:
     """The lesion of a plain 3D labelmap as a binary UInt8 mask, and notes on what was inferred:
     `label` = its value; None = the only non-zero value (several are refused, naming them)."""
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() > 1:
-        raise CaseError(f"expected a 3D mask, got {image.GetDimension()}D with "
-                        f"{image.GetNumberOfComponentsPerPixel()} component(s)", patient=patient, file=file)
+        raise CaseError(
+            f"expected a 3D mask, got {image.GetDimension()}D with "
+            f"{image.GetNumberOfComponentsPerPixel()} component(s)",
+            patient=patient,
+            file=file,
+        )
     values = np.unique(sitk.GetArrayViewFromImage(image))
     labels = [int(v) if float(v).is_integer() else float(v) for v in values if v != 0]
     if isinstance(label, str):
-        raise CaseError(f"segment name {label!r} given but a plain labelmap has no names (labels {labels})", patient=patient, file=file)
+        raise CaseError(
+            f"segment name {label!r} given but a plain labelmap has no names (labels {labels})",
+            patient=patient,
+            file=file,
+        )
     notes = []
     lesion: float | None = label  # the lesion's voxel value (a labelmap's values need not be whole)
     if lesion is None:
         if len(labels) > 1:
-            raise CaseError(f"mask has several labels {labels} and no choice: set imaging.mask_label", patient=patient, file=file)
+            raise CaseError(
+                f"mask has several labels {labels} and no choice: set imaging.mask_label", patient=patient, file=file
+            )
         lesion = labels[0] if labels else 1
         if lesion != 1:
             notes.append(f"labelmap's only non-zero value is {lesion}: taken as the lesion")
@@ -293,17 +359,25 @@ def _find_mask_file(path: Path, patient: str | None) -> tuple[Path, str]:
     found = []
     for file in files:
         try:
-            modality = str(pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["Modality"]).get("Modality", ""))
+            modality = str(
+                pydicom.dcmread(file, stop_before_pixels=True, specific_tags=["Modality"]).get("Modality", "")
+            )
         except (InvalidDicomError, OSError, EOFError):
             continue
         if modality in MASK_MODALITIES:
             found.append((file, modality))
         elif path.is_file():
-            raise CaseError(f"DICOM file of modality {modality or 'unknown'} is not a mask (DICOM-SEG or RTSTRUCT)",
-                            patient=patient, file=path)
+            raise CaseError(
+                f"DICOM file of modality {modality or 'unknown'} is not a mask (DICOM-SEG or RTSTRUCT)",
+                patient=patient,
+                file=path,
+            )
     if len(found) > 1:
-        raise CaseError(f"{len(found)} DICOM masks in folder ({', '.join(f.name for f, _ in found)}): name one file",
-                        patient=patient, file=path)
+        raise CaseError(
+            f"{len(found)} DICOM masks in folder ({', '.join(f.name for f, _ in found)}): name one file",
+            patient=patient,
+            file=path,
+        )
     if not found:
         raise CaseError("no DICOM-SEG or RTSTRUCT file in folder", patient=patient, file=path)
     return found[0]
@@ -324,7 +398,9 @@ def _read_dicom_seg(file: Path, label: int | str | None, patient: str | None) ->
     try:
         volume = seg.get_volume(segment_numbers=[chosen["value"]], combine_segments=True, dtype=np.uint8)
     except (ValueError, RuntimeError) as exc:
-        raise CaseError(f"DICOM-SEG frames do not form a regular 3D volume: {_first_line(exc)}", patient=patient, file=file) from None
+        raise CaseError(
+            f"DICOM-SEG frames do not form a regular 3D volume: {_first_line(exc)}", patient=patient, file=file
+        ) from None
     # Slices along +normal (row x column), as SimpleITK's series reader orders an image series:
     # right-handed in SimpleITK's (column, row, slice) order is left-handed in highdicom's array order.
     volume = volume.ensure_handedness("LEFT_HANDED", flip_axis=0)
@@ -372,7 +448,9 @@ def _sitk_read(path: Path, patient: str | None) -> sitk.Image:
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        raise CaseError(f"cannot read image (unsupported or damaged file): {_first_line(exc)}", patient=patient, file=path) from None
+        raise CaseError(
+            f"cannot read image (unsupported or damaged file): {_first_line(exc)}", patient=patient, file=path
+        ) from None
 
 
 def _binary(image: sitk.Image) -> sitk.Image:

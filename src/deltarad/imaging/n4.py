@@ -13,6 +13,7 @@ log units or twice ITK's own 1-vs-2-thread difference, whichever is larger: ITK 
 float32, which moves its field by up to 5e-5 between thread counts, and about as far from the
 exact sums made here (tests/imaging/test_n4.py and test_n4_grid.py measure both).
 """
+
 from __future__ import annotations
 
 import math
@@ -65,15 +66,20 @@ def n4_log_bias_field(
     lattice: np.ndarray | None = None
     n_control = [control_points] * image.ndim
     for level, max_iterations in enumerate(iterations):
-        fit_basis = [_basis(image.shape[a], n_control[d], spacing[d], origin[d], fitting=True) for d, a in enumerate(axes)]
-        field_basis = [_basis(image.shape[a], n_control[d], spacing[d], origin[d], fitting=False) for d, a in enumerate(axes)]
+        fit_basis = [
+            _basis(image.shape[a], n_control[d], spacing[d], origin[d], fitting=True) for d, a in enumerate(axes)
+        ]
+        field_basis = [
+            _basis(image.shape[a], n_control[d], spacing[d], origin[d], fitting=False) for d, a in enumerate(axes)
+        ]
         weight_sum = _outer([np.sum(b**2, axis=1) for b in fit_basis], axes)
         omega = _contract(inside.astype(np.float64), [b**2 for b in fit_basis], axes)
         convergence, elapsed = _FLOAT_MAX, 0
         while elapsed < max_iterations and convergence > threshold:
             elapsed += 1
-            residual = uncorrected - _sharpen(uncorrected.ravel()[values_at], uncorrected.shape, values_at,
-                                              histogram_bins, fwhm, wiener_noise)
+            residual = uncorrected - _sharpen(
+                uncorrected.ravel()[values_at], uncorrected.shape, values_at, histogram_bins, fwhm, wiener_noise
+            )
             data = np.where(inside, residual.astype(np.float64) / weight_sum, 0.0)
             delta = _contract(data, [b**3 for b in fit_basis], axes)
             phi = np.divide(delta, omega, out=np.zeros_like(delta), where=omega != 0).astype(np.float32)
@@ -84,8 +90,10 @@ def n4_log_bias_field(
             uncorrected = (log_input - field).astype(np.float32)
         if level < len(iterations) - 1:
             if lattice is None:  # a level of 0 iterations fits no lattice to refine
-                raise ValueError(f"N4: fitting level {level + 1} of {len(iterations)} has 0 iterations, "
-                                 "so no field is fitted to refine for the next level")
+                raise ValueError(
+                    f"N4: fitting level {level + 1} of {len(iterations)} has 0 iterations, "
+                    "so no field is fitted to refine for the next level"
+                )
             lattice = _refine(lattice, axes)
             n_control = [2 * n - SPLINE_ORDER for n in n_control]
     return field
@@ -180,7 +188,9 @@ def _refine(lattice: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 # ----------------------------------------------------------------------------- sharpening
 
 
-def _sharpen(values: np.ndarray, shape: tuple[int, ...], at: np.ndarray, bins: int, fwhm: float, noise: float) -> np.ndarray:
+def _sharpen(
+    values: np.ndarray, shape: tuple[int, ...], at: np.ndarray, bins: int, fwhm: float, noise: float
+) -> np.ndarray:
     """N4's histogram sharpening of the masked log intensities `values` (raster order), as an
     image of `shape` (0 outside the mask): each value mapped to E[u | v] of the Wiener-deconvolved
     histogram (Sled et al. 1998)."""
@@ -202,7 +212,7 @@ def _sharpen(values: np.ndarray, shape: tuple[int, ...], at: np.ndarray, bins: i
     padded = int(2 ** (math.ceil(math.log(bins) / math.log(2.0)) + 1) + 0.5)
     shift = int(0.5 * (padded - bins))
     v = np.zeros(padded)
-    v[shift:shift + bins] = histogram
+    v[shift : shift + bins] = histogram
 
     scaled_fwhm = f32(f32(fwhm) / slope)
     exp_factor = float(f32(4.0 * math.log(2.0) / float(scaled_fwhm) ** 2))
@@ -225,7 +235,7 @@ def _sharpen(values: np.ndarray, shape: tuple[int, ...], at: np.ndarray, bins: i
     denominator = np.fft.ifft(np.fft.fft(u) * gf).real
     expected: np.ndarray = np.zeros(padded)
     np.divide(numerator, denominator, out=expected, where=denominator != 0.0)
-    expected = expected.astype(f32)[shift:shift + bins]
+    expected = expected.astype(f32)[shift : shift + bins]
 
     inside = (idx >= 0) & (idx < bins - 1)
     j = np.where(inside, idx, 0)

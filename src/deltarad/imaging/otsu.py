@@ -12,6 +12,7 @@ ITK's steps, reproduced in the same floating-point order:
   by bin, the sum of frequency x mean^2 maximised (a later bin wins only by more than 1 ulp);
 - the threshold is the winning bin's upper edge, cast to the image's pixel type.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +30,7 @@ def otsu_threshold_of(array: np.ndarray, bins: int = 200) -> float:
     upper[-1] = hi
     if np.issubdtype(values.dtype, np.integer) and values.dtype.itemsize <= 2:
         unsigned = np.issubdtype(values.dtype, np.unsignedinteger)
-        per_value = np.bincount(values)[int(lo):] if unsigned else np.bincount(values.astype(np.int64) - int(lo))
+        per_value = np.bincount(values)[int(lo) :] if unsigned else np.bincount(values.astype(np.int64) - int(lo))
         levels = lo + np.arange(per_value.size, dtype=np.float64)
         frequency = np.bincount(np.searchsorted(lower, levels, side="right") - 1, weights=per_value, minlength=bins)
     else:

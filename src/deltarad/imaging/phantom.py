@@ -1,5 +1,6 @@
 """A synthetic breast DCE exam (one phase) for tests and benchmarks: air, a body with textured
 fibroglandular tissue, a bias field, and a textured spherical tumour. Deterministic per seed."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -13,11 +13,12 @@ volume there:
 - Output grids are sub-grids of the whole exam's output grid, so crop or not, voxels sit at the
   same physical points.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import SimpleITK as sitk
@@ -45,7 +46,7 @@ class Grid:
     direction: tuple[float, ...]
 
     @classmethod
-    def of(cls, image: sitk.Image) -> "Grid":
+    def of(cls, image: sitk.Image) -> Grid:
         return cls(image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
 
     def _matrix(self) -> np.ndarray:
@@ -59,7 +60,7 @@ class Grid:
         """Continuous index of a physical point (mm)."""
         return np.linalg.solve(self._matrix(), np.asarray(point, float) - np.array(self.origin))
 
-    def sub(self, lo: np.ndarray, size: np.ndarray) -> "Grid":
+    def sub(self, lo: np.ndarray, size: np.ndarray) -> Grid:
         """The sub-grid starting at index `lo` with `size` voxels."""
         return Grid(tuple(int(s) for s in size), self.spacing, tuple(self.point(lo).tolist()), self.direction)
 
@@ -131,10 +132,19 @@ def resample(image: sitk.Image, grid: Grid, interpolator: int, pixel_type: int) 
     if np.allclose(src.spacing, grid.spacing) and np.allclose(src.direction, grid.direction):
         lo = src.index(np.array(grid.origin))
         if np.allclose(lo, np.round(lo), atol=1e-4):
-            return sitk.Cast(sitk.RegionOfInterest(image, list(grid.size), np.round(lo).astype(int).tolist()), pixel_type)
+            return sitk.Cast(
+                sitk.RegionOfInterest(image, list(grid.size), np.round(lo).astype(int).tolist()), pixel_type
+            )
     return sitk.Resample(
-        image, list(grid.size), sitk.Transform(), interpolator, list(grid.origin), list(grid.spacing),
-        list(grid.direction), 0.0, pixel_type,
+        image,
+        list(grid.size),
+        sitk.Transform(),
+        interpolator,
+        list(grid.origin),
+        list(grid.spacing),
+        list(grid.direction),
+        0.0,
+        pixel_type,
     )
 
 
@@ -197,7 +207,9 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     inside = ~mask[tuple(box)]
     components = sitk.ConnectedComponent(sitk.GetImageFromArray(inside.view(np.uint8)), False)
     labels = sitk.GetArrayViewFromImage(components)
-    border = np.unique(np.concatenate([np.take(labels, i, axis=a).ravel() for a in range(labels.ndim) for i in (0, -1)]))
+    border = np.unique(
+        np.concatenate([np.take(labels, i, axis=a).ravel() for a in range(labels.ndim) for i in (0, -1)])
+    )
     holes = (labels > 0) & ~member_of(labels, border)
     out = mask.copy()
     out[tuple(box)] |= holes
@@ -231,7 +243,12 @@ class BiasField:
     def on(self, grid: sitk.Image) -> sitk.Image:
         """The log bias field on `grid`'s voxels (float32)."""
         return sitk.Resample(
-            self.log_field, grid, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32,
+            self.log_field,
+            grid,
+            sitk.Transform(),
+            sitk.sitkLinear,
+            0.0,
+            sitk.sitkFloat32,
             useNearestNeighborExtrapolator=True,
         )
 
@@ -240,8 +257,9 @@ class BiasField:
         return sitk.Cast(image, sitk.sitkFloat32) / sitk.Exp(self.on(image))
 
 
-def fit_bias_field(image: sitk.Image, body: sitk.Image, *, shrink: int, iterations: list[int],
-                   implementation: str = "deltarad") -> BiasField:
+def fit_bias_field(
+    image: sitk.Image, body: sitk.Image, *, shrink: int, iterations: list[int], implementation: str = "deltarad"
+) -> BiasField:
     """Fit N4 (N4ITK) on `image` shrunk by `shrink` per axis, inside the body mask.
 
     3D Slicer's N4ITKBiasFieldCorrection defaults: shrink 4, iterations 50/40/30, convergence
@@ -254,8 +272,12 @@ def fit_bias_field(image: sitk.Image, body: sitk.Image, *, shrink: int, iteratio
     small, small_mask = sitk.Shrink(image, factors), sitk.Shrink(body, factors)
     if implementation == "deltarad":
         log_field = n4_log_bias_field(
-            sitk.GetArrayViewFromImage(small), sitk.GetArrayViewFromImage(small_mask), small.GetSpacing(),
-            small.GetOrigin(), iterations=list(iterations), convergence_threshold=N4_CONVERGENCE,
+            sitk.GetArrayViewFromImage(small),
+            sitk.GetArrayViewFromImage(small_mask),
+            small.GetSpacing(),
+            small.GetOrigin(),
+            iterations=list(iterations),
+            convergence_threshold=N4_CONVERGENCE,
         )
         field = sitk.GetImageFromArray(log_field)
         field.CopyInformation(small)

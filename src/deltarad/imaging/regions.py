@@ -21,6 +21,7 @@ What each exclusion removed is counted as a share of the geometric shell, in the
 skin (of what air left), then chest wall. A ring left with under MIN_RING_SHARE of its shell or
 under MIN_RING_VOXELS voxels is nearly empty: a CaseError, not a region for PyRadiomics.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,12 +78,20 @@ class Ring:
         s = self.stats
         inner, outer = self.band_mm if self.band_mm is not None else (0.0, ring_mm)
         what = f"{outer:g} mm ring" if inner == 0 else f"{inner:g}-{outer:g} mm band"
-        return (f"{what}: {s['ring_ml']:.3g} mL kept ({s['kept_share']:.0%} of "
-                f"{int(s['ring_voxels_geometric'])} shell voxels); removed air {s['air_share']:.1%}, "
-                f"skin {s['skin_share']:.1%}, chest wall {s['chest_wall_share']:.1%}")
+        return (
+            f"{what}: {s['ring_ml']:.3g} mL kept ({s['kept_share']:.0%} of "
+            f"{int(s['ring_voxels_geometric'])} shell voxels); removed air {s['air_share']:.1%}, "
+            f"skin {s['skin_share']:.1%}, chest wall {s['chest_wall_share']:.1%}"
+        )
 
-    def check(self, ring_mm: float | None = None, *, patient: str | None = None, reader: int | None = None,
-              name: str | None = None) -> None:
+    def check(
+        self,
+        ring_mm: float | None = None,
+        *,
+        patient: str | None = None,
+        reader: int | None = None,
+        name: str | None = None,
+    ) -> None:
         """CaseError when the region is nearly empty (module docstring); `name`: the band's, when
         the design names it otherwise than the study's peritumoral ring."""
         s = self.stats
@@ -93,7 +102,9 @@ class Ring:
             raise CaseError(
                 f"{who}{region} is {what}: {self.describe(ring_mm)} (needs at least "
                 f"{MIN_RING_SHARE:.0%} of the shell and {MIN_RING_VOXELS} voxels); is the tumour at the body "
-                "surface, or the air threshold wrong (imaging.air_threshold)?", patient=patient)
+                "surface, or the air threshold wrong (imaging.air_threshold)?",
+                patient=patient,
+            )
 
 
 def peritumoral_ring(
@@ -138,8 +149,12 @@ def peritumoral_bands(
         region = sitk.GetImageFromArray(kept.astype(np.uint8))
         region.CopyInformation(tumour)
         stats = {
-            "ring_voxels_geometric": float(n), "ring_voxels_kept": float(kept.sum()), "air_share": _share(in_air, n),
-            "skin_share": _share(in_skin, n), "chest_wall_share": _share(in_wall, n), "kept_share": _share(kept, n),
+            "ring_voxels_geometric": float(n),
+            "ring_voxels_kept": float(kept.sum()),
+            "air_share": _share(in_air, n),
+            "skin_share": _share(in_skin, n),
+            "chest_wall_share": _share(in_wall, n),
+            "kept_share": _share(kept, n),
             "ring_ml": float(kept.sum()) * float(np.prod(tumour.GetSpacing())) / 1000.0,
         }
         out.append(Ring(region, stats, (float(inner), float(outer))))

@@ -13,6 +13,7 @@ space), not voxels, so it is read against the exam it was drawn on:
 - a voxel is inside when its centre is inside the polygon by the even-odd rule, and the contours
   on one slice combine by exclusive or, so a contour inside another is a hole.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,8 +60,12 @@ def dicom_frame_of_reference(path: str | Path) -> str | None:
 def check_same_frame(mask_frame: str | None, exam_frame: str | None, *, patient: str | None, file) -> None:
     """CaseError when a mask and its exam both name a frame of reference and they differ."""
     if mask_frame and exam_frame and mask_frame != exam_frame:
-        raise CaseError("mask and exam are in different frames of reference (FrameOfReferenceUID): not the same "
-                        "space (a mask of another study, or one that needs registering first)", patient=patient, file=file)
+        raise CaseError(
+            "mask and exam are in different frames of reference (FrameOfReferenceUID): not the same "
+            "space (a mask of another study, or one that needs registering first)",
+            patient=patient,
+            file=file,
+        )
 
 
 def read_rtstruct(
@@ -73,16 +78,26 @@ def read_rtstruct(
     except Exception as exc:  # pydicom raises many types for a damaged file
         raise CaseError(f"cannot read RTSTRUCT: {exc}", patient=patient, file=file) from None
     rois = [
-        {"name": str(r.get("ROIName", "")), "value": int(r.ROINumber), "layer": 0,
-         "frame": str(r.get("ReferencedFrameOfReferenceUID", "")) or None}
+        {
+            "name": str(r.get("ROIName", "")),
+            "value": int(r.ROINumber),
+            "layer": 0,
+            "frame": str(r.get("ReferencedFrameOfReferenceUID", "")) or None,
+        }
         for r in ds.get("StructureSetROISequence", [])
     ]
     if not rois:
         raise CaseError("RTSTRUCT lists no ROI (StructureSetROISequence is empty)", patient=patient, file=file)
     roi = choose_segment(rois, label, patient, file)
     check_same_frame(roi["frame"], exam_frame or frame_of_reference(reference), patient=patient, file=file)
-    contours: list = next((c.get("ContourSequence", []) for c in ds.get("ROIContourSequence", [])
-                     if int(c.ReferencedROINumber) == roi["value"]), [])
+    contours: list = next(
+        (
+            c.get("ContourSequence", [])
+            for c in ds.get("ROIContourSequence", [])
+            if int(c.ReferencedROINumber) == roi["value"]
+        ),
+        [],
+    )
     if not contours:
         raise CaseError(f"ROI {roi['name']!r} has no contours", patient=patient, file=file)
     size = reference.GetSize()
@@ -93,22 +108,31 @@ def read_rtstruct(
         where = f"ROI {roi['name']!r} contour {n}"
         kind = str(contour.get("ContourGeometricType", ""))
         if kind != "CLOSED_PLANAR":
-            raise CaseError(f"{where} is {kind or 'of no type'}, not CLOSED_PLANAR: not a region", patient=patient, file=file)
+            raise CaseError(
+                f"{where} is {kind or 'of no type'}, not CLOSED_PLANAR: not a region", patient=patient, file=file
+            )
         points = np.asarray(contour.ContourData, float).reshape(-1, 3)
         index = to_index(points)
         k = _slice_of(index[:, 2], where, patient, file)
         if not 0 <= k < size[2]:
-            raise CaseError(f"{where} lies outside the exam's slices (slice {k}, the exam has 0..{size[2] - 1})",
-                            patient=patient, file=file)
+            raise CaseError(
+                f"{where} lies outside the exam's slices (slice {k}, the exam has 0..{size[2] - 1})",
+                patient=patient,
+                file=file,
+            )
         offset = float(np.max(np.abs(index[:, 2] - k)))
         if offset > SLICE_TOLERANCE:
             off_plane.append(offset)
         volume[k] ^= fill_polygon(index[:, :2], (size[1], size[0]))
-    notes = [f"RTSTRUCT ROI {roi['name']!r}: {len(contours)} contours rasterised on the exam grid (voxel centres inside)"]
+    notes = [
+        f"RTSTRUCT ROI {roi['name']!r}: {len(contours)} contours rasterised on the exam grid (voxel centres inside)"
+    ]
     if off_plane:
         spacing = reference.GetSpacing()[2]
-        notes.append(f"RTSTRUCT: {len(off_plane)} contours lay between slices (up to {max(off_plane) * spacing:.2g} mm "
-                     "off); each was put on its nearest slice")
+        notes.append(
+            f"RTSTRUCT: {len(off_plane)} contours lay between slices (up to {max(off_plane) * spacing:.2g} mm "
+            "off); each was put on its nearest slice"
+        )
     mask = sitk.GetImageFromArray(volume.astype(np.uint8))
     mask.CopyInformation(reference)
     if roi["frame"]:
@@ -126,13 +150,19 @@ def _physical_to_index(image: sitk.Image):
 def _slice_of(z: np.ndarray, where: str, patient: str | None, file: Path) -> int:
     """The one slice a contour's continuous slice indices `z` put it on."""
     if z.max() - z.min() > 0.5:
-        raise CaseError(f"{where} spans slices {z.min():.2f} to {z.max():.2f}: not parallel to the exam's slices",
-                        patient=patient, file=file)
+        raise CaseError(
+            f"{where} spans slices {z.min():.2f} to {z.max():.2f}: not parallel to the exam's slices",
+            patient=patient,
+            file=file,
+        )
     centre = float(z.mean())
     if abs(centre - np.floor(centre) - 0.5) < MIDWAY:
         below = int(np.floor(centre))
-        raise CaseError(f"{where} lies midway between slices {below} and {below + 1}: which one is meant is not known",
-                        patient=patient, file=file)
+        raise CaseError(
+            f"{where} lies midway between slices {below} and {below + 1}: which one is meant is not known",
+            patient=patient,
+            file=file,
+        )
     return int(np.round(centre))
 
 
@@ -149,6 +179,8 @@ def fill_polygon(xy: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     columns = np.arange(shape[1])
     for row in range(first, last + 1):
         crossing = (y0 <= row) != (y1 <= row)
-        xs = np.sort(x0[crossing] + (row - y0[crossing]) * (x1[crossing] - x0[crossing]) / (y1[crossing] - y0[crossing]))
+        xs = np.sort(
+            x0[crossing] + (row - y0[crossing]) * (x1[crossing] - x0[crossing]) / (y1[crossing] - y0[crossing])
+        )
         out[row] = np.searchsorted(xs, columns, side="right") % 2 == 1
     return out

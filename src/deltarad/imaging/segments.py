@@ -13,7 +13,9 @@ def choose_segment(segments: list[dict], label: int | str | None, patient: str |
     names = ", ".join(f"{s['name']!r} (label {s['value']})" for s in segments)
     if label is None:
         if len(segments) > 1:
-            raise CaseError(f"several segments [{names}] and no choice: set imaging.mask_label", patient=patient, file=path)
+            raise CaseError(
+                f"several segments [{names}] and no choice: set imaging.mask_label", patient=patient, file=path
+            )
         return segments[0]
     if isinstance(label, str):
         hits = [s for s in segments if s["name"].strip().lower() == label.strip().lower()]
@@ -23,6 +25,9 @@ def choose_segment(segments: list[dict], label: int | str | None, patient: str |
         raise CaseError(f"no segment {label!r}; segments: [{names}]", patient=patient, file=path)
     if len(hits) > 1:
         which = ", ".join(f"{s['name']!r} (layer {s['layer']})" for s in hits)
-        raise CaseError(f"{len(hits)} segments match {label!r}: {which}; choose one by name in imaging.mask_label",
-                        patient=patient, file=path)
+        raise CaseError(
+            f"{len(hits)} segments match {label!r}: {which}; choose one by name in imaging.mask_label",
+            patient=patient,
+            file=path,
+        )
     return hits[0]

@@ -6,11 +6,12 @@ BI-RADS curve types and the lesion's peak enhancement; exam: one exam's kinetics
 as images and ΔFTV between timepoints; settings: the study file's `kinetics:` key.
 Imports only the ground floor (design, errors).
 """
+
 from deltarad.kinetics.exam import (
     DELTA_FTV_COLUMNS,
     DELTA_FTV_PREFIX,
-    VOLUME_CHANGE_PREFIX,
     KINETICS_COLUMNS,
+    VOLUME_CHANGE_PREFIX,
     ExamKinetics,
     delta_ftv,
     exam_kinetics,
@@ -24,7 +25,23 @@ from deltarad.kinetics.settings import KineticsSettings
 from deltarad.kinetics.timing import KINETICS_STAGE, PhaseChoice, choose_phases
 
 __all__ = [
-    "DELTA_FTV_COLUMNS", "DELTA_FTV_PREFIX", "KINETICS_COLUMNS", "VOLUME_CHANGE_PREFIX", "kinetic_variables", "KINETICS_STAGE", "MAP_NAMES", "ExamKinetics", "FTVResult",
-    "FTVThresholds", "KineticsSettings", "PhaseChoice", "choose_phases", "delta_ftv", "exam_kinetics", "exam_times",
-    "functional_tumour_volume", "kinetic_map", "kinetic_map_image",
+    "DELTA_FTV_COLUMNS",
+    "DELTA_FTV_PREFIX",
+    "KINETICS_COLUMNS",
+    "VOLUME_CHANGE_PREFIX",
+    "kinetic_variables",
+    "KINETICS_STAGE",
+    "MAP_NAMES",
+    "ExamKinetics",
+    "FTVResult",
+    "FTVThresholds",
+    "KineticsSettings",
+    "PhaseChoice",
+    "choose_phases",
+    "delta_ftv",
+    "exam_kinetics",
+    "exam_times",
+    "functional_tumour_volume",
+    "kinetic_map",
+    "kinetic_map_image",
 ]

@@ -17,6 +17,7 @@ of the phase where it peaks (see deltarad.kinetics.timing). The curve-type share
 enhancing tumour voxels: mask voxels of PE >= the FTV's PE threshold (default 70 %), since a
 curve type describes an enhancing lesion; NaN where none enhances.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -52,8 +53,10 @@ def curve_shares(types: np.ndarray, where: np.ndarray) -> dict[str, float]:
     """share_persistent, share_plateau, share_washout of the voxels `where` (NaN where none)."""
     chosen = np.asarray(types)[np.asarray(where, bool)]
     n = chosen.size
-    return {f"share_{name}": (float((chosen == code).sum()) / n if n else float("nan"))
-            for code, name in CURVE_TYPES.items()}
+    return {
+        f"share_{name}": (float((chosen == code).sum()) / n if n else float("nan"))
+        for code, name in CURVE_TYPES.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,6 @@ def lesion_curve(phases: Sequence[np.ndarray], mask: np.ndarray, pre: int) -> Le
     means = np.array([float(np.asarray(p)[mask].mean(dtype=np.float64)) for p in phases])
     if means[pre] == 0:
         return LesionCurve(tuple(means), float("nan"), None)
-    pe = 100.0 * (means[pre + 1:] - means[pre]) / means[pre]
+    pe = 100.0 * (means[pre + 1 :] - means[pre]) / means[pre]
     k = int(np.argmax(pe))
     return LesionCurve(tuple(float(m) for m in means), float(pe[k]), pre + 1 + k)

@@ -14,6 +14,7 @@ Radiology 2012), restated from the published method:
 A voxel is in the FTV when it is in the analysis region and passes 2-5;
 FTV (mL) = count x voxel volume (mm3) / 1000.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -71,9 +72,16 @@ def bounding_box(mask: np.ndarray, pad_voxels) -> tuple[slice, ...]:
     return tuple(box)
 
 
-def functional_tumour_volume(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, mask: np.ndarray,
-                             spacing_zyx_mm: tuple[float, float, float],
-                             thresholds: FTVThresholds = FTVThresholds(), *, margin_mm: float = 0.0) -> FTVResult:
+def functional_tumour_volume(
+    s0: np.ndarray,
+    s1: np.ndarray,
+    s2: np.ndarray,
+    mask: np.ndarray,
+    spacing_zyx_mm: tuple[float, float, float],
+    thresholds: FTVThresholds = FTVThresholds(),
+    *,
+    margin_mm: float = 0.0,
+) -> FTVResult:
     """FTV of one exam: `s0`, `s1`, `s2` the pre-contrast, early and late signals and `mask` the
     tumour mask, arrays of one shape (z, y, x) on a grid of `spacing_zyx_mm`; the analysis
     region is the mask dilated by `margin_mm`. Computed within the region's bounding box (the
@@ -95,5 +103,11 @@ def functional_tumour_volume(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, mas
     ftv = np.zeros(region.shape, bool)
     ftv[box] = bright_enhancing & ser_ok & (neighbours >= thresholds.neighbours_min)
     count = int(ftv.sum())
-    return FTVResult(count * voxel_mm3 / 1000.0, ftv, count, int(region.sum()), s0_threshold,
-                     int((bright_enhancing & np.isnan(ser)).sum()))
+    return FTVResult(
+        count * voxel_mm3 / 1000.0,
+        ftv,
+        count,
+        int(region.sum()),
+        s0_threshold,
+        int((bright_enhancing & np.isnan(ser)).sum()),
+    )

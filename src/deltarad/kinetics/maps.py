@@ -13,6 +13,7 @@
 A ratio whose denominator is 0 is undefined: NaN, never infinity (S0 = 0 for PE and wash-in,
 S2 = S0 for SER, S1 = 0 for wash-out).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,12 +48,16 @@ def wash_in(s0: np.ndarray, s1: np.ndarray, early_after_injection_s: float) -> n
     return percent_enhancement(s0, s1) * (60.0 / early_after_injection_s)
 
 
-def wash_out(s1: np.ndarray, s2: np.ndarray, early_after_injection_s: float, late_after_injection_s: float) -> np.ndarray:
+def wash_out(
+    s1: np.ndarray, s2: np.ndarray, early_after_injection_s: float, late_after_injection_s: float
+) -> np.ndarray:
     """100 (S1 - S2) / S1 / ((t2 - t1) / 60), in %/min; positive where the signal washes out."""
     minutes = (late_after_injection_s - early_after_injection_s) / 60.0
     if minutes <= 0:
-        raise ValueError(f"wash-out needs the late phase after the early one, got t1 = {early_after_injection_s:g} s, "
-                         f"t2 = {late_after_injection_s:g} s")
+        raise ValueError(
+            f"wash-out needs the late phase after the early one, got t1 = {early_after_injection_s:g} s, "
+            f"t2 = {late_after_injection_s:g} s"
+        )
     s1 = np.asarray(s1, np.float64)
     return safe_ratio(100.0 * (s1 - np.asarray(s2, np.float64)), s1) / minutes
 
@@ -62,8 +67,15 @@ def subtraction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(a, np.float64) - np.asarray(b, np.float64)
 
 
-def kinetic_map(name: str, s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, *,
-                early_after_injection_s: float | None = None, late_after_injection_s: float | None = None) -> np.ndarray:
+def kinetic_map(
+    name: str,
+    s0: np.ndarray,
+    s1: np.ndarray,
+    s2: np.ndarray,
+    *,
+    early_after_injection_s: float | None = None,
+    late_after_injection_s: float | None = None,
+) -> np.ndarray:
     """The map `name` (one of MAP_NAMES) of the module docstring; wash-in and wash-out need the
     early (and late) phase's time after injection (s)."""
     if name not in MAP_NAMES:

@@ -18,6 +18,7 @@ The I-SPY / ACRIN 6657 rule (Hylton et al., Radiology 2012), stated exactly as c
 An explicit choice ({pre, early, late}, e.g. from the study file) overrides the rule, wholly or
 for the phases it names. Every choice comes with a note that says what was chosen and why.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -50,10 +51,19 @@ class PhaseChoice:
     note: str
 
 
-def choose_phases(n_phases: int, times_s: Sequence[float] | None = None, *, resolution_s: float | None = None,
-                  pre: int | None = None, early: int | None = None, late: int | None = None,
-                  early_target_s: float = EARLY_TARGET_S, late_target_s: float = LATE_TARGET_S,
-                  patient: str | None = None, file: str | Path | None = None) -> PhaseChoice:
+def choose_phases(
+    n_phases: int,
+    times_s: Sequence[float] | None = None,
+    *,
+    resolution_s: float | None = None,
+    pre: int | None = None,
+    early: int | None = None,
+    late: int | None = None,
+    early_target_s: float = EARLY_TARGET_S,
+    late_target_s: float = LATE_TARGET_S,
+    patient: str | None = None,
+    file: str | Path | None = None,
+) -> PhaseChoice:
     """Choose the pre-contrast (S0), early (S1) and late (S2) phases of an exam of `n_phases`
     phases by the rule of this module; `pre`, `early`, `late` name phases explicitly (pre
     defaults to phase 0). A StageError names the candidates where the rule cannot decide."""
@@ -64,19 +74,25 @@ def choose_phases(n_phases: int, times_s: Sequence[float] | None = None, *, reso
     pre = 0 if pre is None else pre
     for name, value in (("pre", pre), ("early", early), ("late", late)):
         if value is not None and not 0 <= value < n_phases:
-            raise refuse(f"kinetics: {name} phase {value} requested but the exam has {n_phases} phases (0..{n_phases - 1})")
+            raise refuse(
+                f"kinetics: {name} phase {value} requested but the exam has {n_phases} phases (0..{n_phases - 1})"
+            )
     if n_phases - pre < 3:
-        raise refuse(f"kinetics: {n_phases} phases with the pre-contrast phase {pre}: FTV needs a pre-contrast "
-                     "and two post-contrast phases (early, late)")
+        raise refuse(
+            f"kinetics: {n_phases} phases with the pre-contrast phase {pre}: FTV needs a pre-contrast "
+            "and two post-contrast phases (early, late)"
+        )
     after = None
     how = []
     if times_s is not None:
         after, resolution_how = _after_injection(n_phases, times_s, resolution_s, pre, refuse)
         how.append(resolution_how)
     if (early is None or late is None) and after is None:
-        raise refuse("kinetics: the phase times are unknown (no times in the headers and no kinetics.times_s), so "
-                     "the early and late phases cannot be chosen; give kinetics.times_s or name the phases "
-                     "(kinetics: {pre: 0, early: ..., late: ...})")
+        raise refuse(
+            "kinetics: the phase times are unknown (no times in the headers and no kinetics.times_s), so "
+            "the early and late phases cannot be chosen; give kinetics.times_s or name the phases "
+            "(kinetics: {pre: 0, early: ..., late: ...})"
+        )
     post = list(range(pre + 1, n_phases))
     chosen = {}
     for name, given, target in (("early", early, early_target_s), ("late", late, late_target_s)):
@@ -89,13 +105,17 @@ def choose_phases(n_phases: int, times_s: Sequence[float] | None = None, *, reso
         nearest = [post[i] for i in np.flatnonzero(distance <= distance.min() + TIE_TOLERANCE_S)]
         if len(nearest) > 1:
             listed = " and ".join(f"phase {k} ({after[k]:g} s)" for k in nearest)
-            raise refuse(f"kinetics: {listed} after injection are equally near the {name} target of {target:g} s; "
-                         f"name the {name} phase (kinetics: {{{name}: ...}})")
+            raise refuse(
+                f"kinetics: {listed} after injection are equally near the {name} target of {target:g} s; "
+                f"name the {name} phase (kinetics: {{{name}: ...}})"
+            )
         chosen[name] = nearest[0]
         how.append(f"{name} phase {nearest[0]} ({after[nearest[0]]:g} s after injection, nearest {target:g} s)")
     if not pre < chosen["early"] < chosen["late"]:
-        raise refuse(f"kinetics: pre {pre}, early {chosen['early']} and late {chosen['late']} phases must follow "
-                     f"one another in time ({'; '.join(how)})")
+        raise refuse(
+            f"kinetics: pre {pre}, early {chosen['early']} and late {chosen['late']} phases must follow "
+            f"one another in time ({'; '.join(how)})"
+        )
     after_tuple = tuple(None if k <= pre else float(after[k]) for k in range(n_phases)) if after is not None else None
     note = f"kinetics: pre-contrast phase {pre}; " + "; ".join(how)
     return PhaseChoice(pre, chosen["early"], chosen["late"], after_tuple, note)
@@ -111,19 +131,22 @@ def _after_injection(n_phases, times_s, resolution_s, pre, refuse) -> tuple[dict
     steps = np.diff(times)
     if np.any(steps <= 0):
         k = int(np.flatnonzero(steps <= 0)[0])
-        raise refuse(f"kinetics: phase times must increase, but phase {k} is at {times[k]:g} s and phase {k + 1} "
-                     f"at {times[k + 1]:g} s")
+        raise refuse(
+            f"kinetics: phase times must increase, but phase {k} is at {times[k]:g} s and phase {k + 1} "
+            f"at {times[k + 1]:g} s"
+        )
     if resolution_s is None:
-        spacing = steps[pre + 1:]
+        spacing = steps[pre + 1 :]
         resolution_s = float(np.median(spacing))
         if spacing.max() - spacing.min() > max(SPACING_TOLERANCE_S, SPACING_TOLERANCE_FRACTION * resolution_s):
-            raise refuse(f"kinetics: the post-contrast phases are spaced {', '.join(f'{s:g}' for s in spacing)} s apart, "
-                         "so their temporal resolution is not one number; give kinetics.temporal_resolution_s")
+            raise refuse(
+                f"kinetics: the post-contrast phases are spaced {', '.join(f'{s:g}' for s in spacing)} s apart, "
+                "so their temporal resolution is not one number; give kinetics.temporal_resolution_s"
+            )
         spread = f", {spacing.min():g}-{spacing.max():g} s" if spacing.max() > spacing.min() else ""
         how = f"temporal resolution {resolution_s:g} s (the median post-contrast phase spacing{spread})"
     else:
         how = f"temporal resolution {resolution_s:g} s (given)"
-    how += (f"; each phase timed at its start + {resolution_s / 2:g} s, after injection at the start of "
-            f"phase {pre + 1}")
+    how += f"; each phase timed at its start + {resolution_s / 2:g} s, after injection at the start of phase {pre + 1}"
     start = times[pre + 1]
     return {k: float(times[k] + resolution_s / 2 - start) for k in range(pre + 1, n_phases)}, how

@@ -23,6 +23,7 @@ from its probabilities), each patient with its own seed (seed, imputation, CRC-3
 id), so a patient's scores do not depend on who else is in the table. The combined model's
 prediction is the mean probability over the m imputations.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,9 +38,9 @@ from scipy.stats import norm
 from deltarad.config import MissingSettings
 from deltarad.encoding import Encoding, encodings_for, level_of, levels_in
 from deltarad.errors import DeltaradError
-from deltarad.stats.logit import LogitFit, fit_logit
 from deltarad.modeling.models import CombinedModel
 from deltarad.modeling.stepwise import StepResult, columns_of, main_effects, step_aic
+from deltarad.stats.logit import LogitFit, fit_logit
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def _multinomial(X: np.ndarray, labels: np.ndarray, levels: list[str]) -> tuple[
         for a in range(k):
             for b in range(k):
                 w = P[:, a] * ((a == b) - P[:, b])
-                H[a * q:(a + 1) * q, b * q:(b + 1) * q] = (A * w[:, None]).T @ A
+                H[a * q : (a + 1) * q, b * q : (b + 1) * q] = (A * w[:, None]).T @ A
         step = np.linalg.solve(H + np.diag(pen) + 1e-10 * np.eye(k * q), grad)
         for _ in range(30):  # step halving: the penalised log-likelihood never decreases
             new_value, new_logp = objective(theta + step)
@@ -151,8 +152,9 @@ def _draw_levels(u: np.ndarray, probabilities: np.ndarray, levels: list[str]) ->
     return np.asarray(levels, dtype=object)[index]
 
 
-def _chain(frame: pd.DataFrame, targets: list[str], spec: dict, predictors: dict[str, list[str]],
-           iterations: int, rng) -> pd.DataFrame:
+def _chain(
+    frame: pd.DataFrame, targets: list[str], spec: dict, predictors: dict[str, list[str]], iterations: int, rng
+) -> pd.DataFrame:
     """One imputation of the training frame by chained equations (PMM / multinomial draws)."""
     blank = {v: frame[v].isna().to_numpy() for v in targets}
     frame = frame.copy()
@@ -185,8 +187,7 @@ def _chain(frame: pd.DataFrame, targets: list[str], spec: dict, predictors: dict
     return frame
 
 
-def _scoring_models(frame: pd.DataFrame, targets: list[str], spec: dict, predictors: dict[str, list[str]],
-                    rng) -> dict:
+def _scoring_models(frame: pd.DataFrame, targets: list[str], spec: dict, predictors: dict[str, list[str]], rng) -> dict:
     """Per clinical variable, its regression on the others without the outcome, fitted on a
     bootstrap sample of one completed training set."""
     boot = rng.integers(0, len(frame), len(frame))
@@ -203,8 +204,14 @@ def _scoring_models(frame: pd.DataFrame, targets: list[str], spec: dict, predict
     return models
 
 
-def fit_imputation(train: pd.DataFrame, targets: list[str], complete: list[str], outcome: str,
-                   categorical: list[str], settings: MissingSettings) -> Imputation:
+def fit_imputation(
+    train: pd.DataFrame,
+    targets: list[str],
+    complete: list[str],
+    outcome: str,
+    categorical: list[str],
+    settings: MissingSettings,
+) -> Imputation:
     """m completed copies of `train` (indexed by patient; `targets` may have blanks, `complete`
     columns and the outcome may not) and the scoring models for new patients."""
     frame = train[[*targets, *complete]].copy()
@@ -226,16 +233,28 @@ def fit_imputation(train: pd.DataFrame, targets: list[str], complete: list[str],
         for v in targets:
             out[v] = filled[v].to_numpy() if spec[v]["type"] == "numeric" else filled[v].astype(object).to_numpy()
         completed.append(out)
-    log.info("imputation: %d imputations by chained equations of %s (training blanks: %s)", settings.imputations,
-             ", ".join(targets), ", ".join(f"{v} {n}" for v, n in counts.items() if n) or "none")
+    log.info(
+        "imputation: %d imputations by chained equations of %s (training blanks: %s)",
+        settings.imputations,
+        ", ".join(targets),
+        ", ".join(f"{v} {n}" for v, n in counts.items() if n) or "none",
+    )
     json_spec = {k: v for k, v in spec.items() if k != OUTCOME}
-    return Imputation(completed, {
-        "method": "chained equations: training PMM / multinomial draws with the outcome; scoring normal / "
-                  "multinomial draws without it",
-        "seed": settings.seed, "iterations": settings.iterations, "targets": targets,
-        "predictors": {v: [p for p in ps if p != OUTCOME] for v, ps in predictors.items()},
-        "variables": json_spec, "models": scoring, "training_blanks": counts,
-    }, counts)
+    return Imputation(
+        completed,
+        {
+            "method": "chained equations: training PMM / multinomial draws with the outcome; scoring normal / "
+            "multinomial draws without it",
+            "seed": settings.seed,
+            "iterations": settings.iterations,
+            "targets": targets,
+            "predictors": {v: [p for p in ps if p != OUTCOME] for v, ps in predictors.items()},
+            "variables": json_spec,
+            "models": scoring,
+            "training_blanks": counts,
+        },
+        counts,
+    )
 
 
 def impute_new(imputation: dict, data: pd.DataFrame, j: int) -> pd.DataFrame:
@@ -286,13 +305,21 @@ def _normal(u: np.ndarray) -> np.ndarray:
 def pooled_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
     """The combined model's mean probability over the imputations (data indexed by patient)."""
     part = model["combined"]
-    probabilities = [LogitFit.from_dict(fit).predict(encode(impute_new(part["imputation"], data, j)))
-                     for j, fit in enumerate(part["imputations"])]
+    probabilities = [
+        LogitFit.from_dict(fit).predict(encode(impute_new(part["imputation"], data, j)))
+        for j, fit in enumerate(part["imputations"])
+    ]
     return np.mean(probabilities, axis=0)
 
 
-def fit_combined_mice(completed: list[pd.DataFrame], observed: pd.DataFrame, y: np.ndarray, candidates: list[str],
-                      categorical: list[str], reference_levels: dict | None = None) -> CombinedModel:
+def fit_combined_mice(
+    completed: list[pd.DataFrame],
+    observed: pd.DataFrame,
+    y: np.ndarray,
+    candidates: list[str],
+    categorical: list[str],
+    reference_levels: dict | None = None,
+) -> CombinedModel:
     """The combined model over m completed training sets: both-direction stepwise AIC on each; the
     terms chosen in at least half of them (the majority method, Wood, White & Royston, Stat Med
     2008;27:3227) refitted on each; coefficients pooled as their mean (Rubin's rules' point
@@ -309,16 +336,27 @@ def fit_combined_mice(completed: list[pd.DataFrame], observed: pd.DataFrame, y: 
     keep = [t for t in terms if 2 * chosen.get(t.name, 0) >= m]
     fits = [fit_logit(main_effects(frame, encodings)[0][columns_of(keep)], y) for frame in completed]
     names = list(fits[0].coefficients)
-    pooled = LogitFit(float(np.mean([f.intercept for f in fits])),
-                      {c: float(np.mean([f.coefficients[c] for f in fits])) for c in names},
-                      float(np.mean([f.deviance for f in fits])), len(y), any(f.separation for f in fits))
-    path = [{"step": "+" if 2 * n >= m else "-", "term": t, "imputations_chosen": n} for t, n in
-            sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))]
-    log.info("combined model (%d imputations, majority of stepwise AIC): %s", m,
-             " + ".join(t.name for t in keep) or "intercept")
+    pooled = LogitFit(
+        float(np.mean([f.intercept for f in fits])),
+        {c: float(np.mean([f.coefficients[c] for f in fits])) for c in names},
+        float(np.mean([f.deviance for f in fits])),
+        len(y),
+        any(f.separation for f in fits),
+    )
+    path = [
+        {"step": "+" if 2 * n >= m else "-", "term": t, "imputations_chosen": n}
+        for t, n in sorted(chosen.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    log.info(
+        "combined model (%d imputations, majority of stepwise AIC): %s",
+        m,
+        " + ".join(t.name for t in keep) or "intercept",
+    )
     note = {
-        "missing": (f"stepwise AIC on each of {m} imputed training sets; terms chosen in at least half kept "
-                    "(majority method); coefficients = mean over imputations, predictions = mean probability"),
+        "missing": (
+            f"stepwise AIC on each of {m} imputed training sets; terms chosen in at least half kept "
+            "(majority method); coefficients = mean over imputations, predictions = mean probability"
+        ),
         "selection_frequency": {t.name: chosen.get(t.name, 0) / m for t in terms},
         "imputations": [f.to_dict() for f in fits],
     }

@@ -12,6 +12,7 @@ refitted on the complete cases of its own variables, which are at least as many.
 mice: see deltarad.modeling.mice. Under either policy the outcome and the reference models'
 columns (the study's: the ultrasound read) are never imputed: a blank there is a cohort failure (deltarad.cohort).
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from deltarad.errors import FAILURE_COLUMNS, DeltaradError
-from deltarad.stats.logit import fit_logit
 from deltarad.modeling.stepwise import StepResult, columns_of
+from deltarad.stats.logit import fit_logit
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +47,30 @@ def stepwise_rows(data: pd.DataFrame, candidates: list[str]) -> np.ndarray:
     blanks = {c: int(data[c].isna().sum()) for c in candidates if data[c].isna().any()}
     listed = ", ".join(f"{c} {n}" for c, n in blanks.items())
     if blanks:
-        log.info("combined model: stepwise AIC on the %d of %d training patients with every candidate (blanks: %s)",
-                 int(rows.sum()), len(rows), listed)
+        log.info(
+            "combined model: stepwise AIC on the %d of %d training patients with every candidate (blanks: %s)",
+            int(rows.sum()),
+            len(rows),
+            listed,
+        )
     if rows.sum() < MIN_STEPWISE_PATIENTS:
         need = f"the combined model's stepwise search needs at least {MIN_STEPWISE_PATIENTS}"
         if not blanks:
-            raise DeltaradError(f"too few patients: the training set has only {len(rows)} patients and {need}; "
-                                "a larger cohort is needed")
-        raise DeltaradError(f"only {int(rows.sum())} of {len(rows)} training patients have a value of every "
-                            f"combined-model candidate (blanks: {listed}) and {need}; use missing: {{policy: mice}} "
-                            "or fewer clinical variables")
+            raise DeltaradError(
+                f"too few patients: the training set has only {len(rows)} patients and {need}; "
+                "a larger cohort is needed"
+            )
+        raise DeltaradError(
+            f"only {int(rows.sum())} of {len(rows)} training patients have a value of every "
+            f"combined-model candidate (blanks: {listed}) and {need}; use missing: {{policy: mice}} "
+            "or fewer clinical variables"
+        )
     return rows
 
 
-def refit_on_own_complete_cases(step: StepResult, data: pd.DataFrame, design: pd.DataFrame,
-                                y: np.ndarray) -> tuple[StepResult, dict]:
+def refit_on_own_complete_cases(
+    step: StepResult, data: pd.DataFrame, design: pd.DataFrame, y: np.ndarray
+) -> tuple[StepResult, dict]:
     """The chosen model refitted on the complete cases of its own variables (the search's own
     patients when none of its variables has more values), tested for separation there, and a
     note of both n."""
@@ -68,9 +78,14 @@ def refit_on_own_complete_cases(step: StepResult, data: pd.DataFrame, design: pd
     rows = complete_cases(data, variables)
     n_search = step.fit.n
     step = StepResult(step.terms, fit_logit(design.loc[rows, columns_of(step.terms)], np.asarray(y)[rows]), step.path)
-    note = {"n_stepwise": n_search, "n_fit": int(rows.sum()),
-            "missing": (f"stepwise AIC on the {n_search} complete cases of all candidates; the chosen model "
-                        f"refitted on the {int(rows.sum())} complete cases of its own variables")}
+    note = {
+        "n_stepwise": n_search,
+        "n_fit": int(rows.sum()),
+        "missing": (
+            f"stepwise AIC on the {n_search} complete cases of all candidates; the chosen model "
+            f"refitted on the {int(rows.sum())} complete cases of its own variables"
+        ),
+    }
     return step, note
 
 
@@ -96,23 +111,40 @@ def missing_failures(model: dict, cohort: pd.DataFrame) -> pd.DataFrame:
     if blanks.empty:
         return pd.DataFrame(columns=FAILURE_COLUMNS)
     per_patient = blanks.groupby("patient_id", sort=False)["variable"].agg(lambda v: ", ".join(f"'{x}'" for x in v))
-    return pd.DataFrame([{"patient_id": p, "stage": STAGE, "error": f"left out of the combined model: no value of {v}"}
-                         for p, v in per_patient.items()], columns=FAILURE_COLUMNS)
+    return pd.DataFrame(
+        [
+            {"patient_id": p, "stage": STAGE, "error": f"left out of the combined model: no value of {v}"}
+            for p, v in per_patient.items()
+        ],
+        columns=FAILURE_COLUMNS,
+    )
 
 
-def missing_value_table(cohort: pd.DataFrame, split: pd.DataFrame, variables: list[str], policy: str,
-                        imputations: int = 0) -> pd.DataFrame:
+def missing_value_table(
+    cohort: pd.DataFrame, split: pd.DataFrame, variables: list[str], policy: str, imputations: int = 0
+) -> pd.DataFrame:
     """tables/missing_values.csv: per clinical variable and set, patients and blanks, and what
     the policy did with them."""
-    handling = (f"imputed ({imputations} imputations by chained equations fitted on the training set)"
-                if policy == "mice" else "patient left out of the models that use the variable")
+    handling = (
+        f"imputed ({imputations} imputations by chained equations fitted on the training set)"
+        if policy == "mice"
+        else "patient left out of the models that use the variable"
+    )
     data = split.merge(cohort, on="patient_id")
     rows = []
     for v in variables:
         for s, part in data.groupby("set", sort=False):
             n = int(part[v].isna().sum())
-            rows.append({"variable": v, "set": s, "n_patients": len(part), "n_missing": n, "policy": policy,
-                         "handling": handling if n else ""})
+            rows.append(
+                {
+                    "variable": v,
+                    "set": s,
+                    "n_patients": len(part),
+                    "n_missing": n,
+                    "policy": policy,
+                    "handling": handling if n else "",
+                }
+            )
     return pd.DataFrame(rows, columns=MISSING_COLUMNS)
 
 

@@ -2,6 +2,7 @@
 
 Loading a model file only parses JSON and checks its schema; it never executes code.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,11 +17,11 @@ from deltarad.encoding import Encoding, design_columns
 from deltarad.errors import FAILURE_COLUMNS, DeltaradError
 from deltarad.features.delta import DeltaMatrices, features_by_region, with_delta_column
 from deltarad.harmonize import apply_harmonization
-from deltarad.stats.logit import LogitFit
 from deltarad.modeling.mice import pooled_probability
 from deltarad.modeling.missing import combined_variables, complete_cases
 from deltarad.modeling.models import Radscore
 from deltarad.runfolder import write_model_file
+from deltarad.stats.logit import LogitFit
 
 SCHEMA = "deltarad.model"
 SCHEMA_VERSION = 3
@@ -56,11 +57,15 @@ def with_design(data: dict) -> dict:
     column = data.get("ultrasound") or "ultrasound"
     stored = data.get("delta")
     form = stored.get("kind", "relative") if isinstance(stored, dict) else "relative"
-    design = Design(deltas=(DeltaPair(BASELINE, EARLY, form),),
-                    references=(Reference(ULTRASOUND_COLUMN, ULTRASOUND_LABEL, (column,)),))
-    return {**data, "design": design.to_dict(),
-            "references": {ULTRASOUND_COLUMN: {"label": ULTRASOUND_LABEL, "columns": [column],
-                                                **data["ultrasound_model"]}}}
+    design = Design(
+        deltas=(DeltaPair(BASELINE, EARLY, form),),
+        references=(Reference(ULTRASOUND_COLUMN, ULTRASOUND_LABEL, (column,)),),
+    )
+    return {
+        **data,
+        "design": design.to_dict(),
+        "references": {ULTRASOUND_COLUMN: {"label": ULTRASOUND_LABEL, "columns": [column], **data["ultrasound_model"]}},
+    }
 
 
 def _lacking(data: object, parts: dict, prefix: str = "") -> list[str]:
@@ -78,7 +83,6 @@ def model_design(data: dict) -> Design:
     """The design a model file's data was fitted under (a schema-1 or -2 file: the study's)."""
     data = with_design(data)
     return Design.from_dict(data["design"]) if "design" in data else Design()
-
 
 
 def combined_probability(model: dict, data: pd.DataFrame, encode) -> np.ndarray:
@@ -109,7 +113,7 @@ class DeltaradModel:
         return write_model_file(Path(path), self.data)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "DeltaradModel":
+    def from_json(cls, path: str | Path) -> DeltaradModel:
         """Read a model file; parses JSON and checks the schema, never executes code."""
         path = Path(path)
         try:
@@ -130,8 +134,9 @@ class DeltaradModel:
             lacking = [f"radscores.{name}.{key}" for name, part in parts.items() for key in _lacking(part, _RADSCORE)]
             lacking += [] if isinstance(data["references"], dict) else ["references.<name>"]
         if lacking:
-            raise DeltaradError(f"the model file lacks {lacking[0]}: damaged, or not written by deltarad run",
-                                file=path)
+            raise DeltaradError(
+                f"the model file lacks {lacking[0]}: damaged, or not written by deltarad run", file=path
+            )
         return cls(data)
 
     @property
@@ -254,15 +259,20 @@ class DeltaradModel:
                     encoding = Encoding.from_dict(var, spec)
                     for p in data.index[encoding.unseen(data[var]).to_numpy() & to_impute]:
                         problems.setdefault(p, encoding.unseen_message(data[var][p]) + ", needed to impute a blank")
-        return pd.DataFrame([{"patient_id": p, "stage": "model", "error": e} for p, e in problems.items()],
-                            columns=FAILURE_COLUMNS)
+        return pd.DataFrame(
+            [{"patient_id": p, "stage": "model", "error": e} for p, e in problems.items()], columns=FAILURE_COLUMNS
+        )
 
     def check_delta(self, delta: pd.DataFrame) -> None:
         """Fail early when the cohort's features do not match the model's."""
         for name, part in self.data["radscores"].items():
             regions = part.get("regions") or [part["region"]]
-            missing = [f for feats in features_by_region(regions, part["features"]).values()
-                       for f in feats if f not in delta.columns]
+            missing = [
+                f
+                for feats in features_by_region(regions, part["features"]).values()
+                for f in feats
+                if f not in delta.columns
+            ]
             if missing:
                 raise DeltaradError(
                     f"{name}: the model uses {len(part['features'])} {part['region']} features; "

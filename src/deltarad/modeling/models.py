@@ -1,5 +1,6 @@
 """The design's models: a LASSO radscore per (regions, delta), the reference models (logistic
 regression on cohort columns; the study's: the ultrasound read) and the stepwise combined model."""
+
 from __future__ import annotations
 
 import logging
@@ -11,9 +12,9 @@ import pandas as pd
 
 from deltarad.encoding import Encoding, encodings_for
 from deltarad.errors import DeltaradError
-from deltarad.stats.logit import LogitFit
 from deltarad.modeling.missing import refit_on_own_complete_cases, stepwise_rows
 from deltarad.modeling.stepwise import StepResult, main_effects, step_aic
+from deltarad.stats.logit import LogitFit
 
 if TYPE_CHECKING:  # scoring a model file needs no selection code
     from deltarad.modeling.selection import RegionSelection
@@ -53,22 +54,50 @@ class Radscore:
 
     def to_dict(self) -> dict:
         """The model file's part for this radscore."""
-        return {"region": self.region, "regions": list(self.regions or [self.region]), "delta": self.delta,
-                "features": self.features, "mean": self.mean, "sd": self.sd, **self.fit.to_dict(), "notes": self.notes}
+        return {
+            "region": self.region,
+            "regions": list(self.regions or [self.region]),
+            "delta": self.delta,
+            "features": self.features,
+            "mean": self.mean,
+            "sd": self.sd,
+            **self.fit.to_dict(),
+            "notes": self.notes,
+        }
 
     @classmethod
-    def from_dict(cls, stored: dict) -> "Radscore":
-        return cls(stored["region"], list(stored["features"]), dict(stored["mean"]), dict(stored["sd"]),
-                   LogitFit.from_dict(stored), list(stored.get("notes", [])),
-                   list(stored.get("regions") or [stored["region"]]), stored.get("delta"))
+    def from_dict(cls, stored: dict) -> Radscore:
+        return cls(
+            stored["region"],
+            list(stored["features"]),
+            dict(stored["mean"]),
+            dict(stored["sd"]),
+            LogitFit.from_dict(stored),
+            list(stored.get("notes", [])),
+            list(stored.get("regions") or [stored["region"]]),
+            stored.get("delta"),
+        )
 
 
-def fit_radscore(selection: RegionSelection, X: pd.DataFrame, y: np.ndarray, regions: list[str] | None = None,
-                 delta: str | None = None) -> Radscore:
+def fit_radscore(
+    selection: RegionSelection,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    regions: list[str] | None = None,
+    delta: str | None = None,
+) -> Radscore:
     feats = selection.features
     fit = LogitFit(float(selection.intercept), {f: float(selection.coefficients[f]) for f in feats}, n=len(y))
-    radscore = Radscore(selection.region, feats, selection.mean.to_dict(), selection.sd.to_dict(), fit,
-                        list(selection.notes), regions, delta)
+    radscore = Radscore(
+        selection.region,
+        feats,
+        selection.mean.to_dict(),
+        selection.sd.to_dict(),
+        fit,
+        list(selection.notes),
+        regions,
+        delta,
+    )
     p = np.clip(radscore.predict(X), 1e-15, 1 - 1e-15)
     fit.deviance = float(-2 * np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
     return radscore
@@ -87,8 +116,13 @@ class CombinedModel:
         return [t.name for t in self.step.terms]
 
 
-def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categorical: list[str],
-                 reference_levels: dict | None = None) -> CombinedModel:
+def fit_combined(
+    data: pd.DataFrame,
+    y: np.ndarray,
+    candidates: list[str],
+    categorical: list[str],
+    reference_levels: dict | None = None,
+) -> CombinedModel:
     """Both-direction stepwise AIC starting from the full model over `candidates`.
 
     A candidate with blanks stays a candidate: the search runs on the complete cases of all
@@ -106,6 +140,8 @@ def fit_combined(data: pd.DataFrame, y: np.ndarray, candidates: list[str], categ
     step, note = refit_on_own_complete_cases(step, data, design, y)
     log.info("combined model: %s (AIC %.1f)", " + ".join(t.name for t in step.terms) or "intercept", step.fit.aic)
     if step.fit.separation:
-        log.warning("combined model: its terms separate the training patients (quasi-)completely; the "
-                    "coefficients are unstable and the training AUC is optimistic (see internal validation)")
+        log.warning(
+            "combined model: its terms separate the training patients (quasi-)completely; the "
+            "coefficients are unstable and the training AUC is optimistic (see internal validation)"
+        )
     return CombinedModel(encodings, step, note)

@@ -1,5 +1,6 @@
 """From a cohort and its delta features to the fitted study: split, selection, the design's models
 (a radscore per (regions, delta), the reference models, the combined model)."""
+
 from __future__ import annotations
 
 import functools
@@ -15,13 +16,13 @@ from deltarad.design import COMBINED, Design
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import DELTA_KINDS, DeltaMatrices, drop_summary, region_info, with_delta_column
 from deltarad.harmonize import apply_harmonization, fit_harmonization
-from deltarad.stats.logit import fit_logit
 from deltarad.modeling.mice import fit_combined_mice, fit_imputation
 from deltarad.modeling.missing import MIN_STEPWISE_PATIENTS, finite
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, DeltaradModel
 from deltarad.modeling.models import fit_combined, fit_radscore
 from deltarad.modeling.selection import select_features
 from deltarad.modeling.split import random_split_lengths, study_split
+from deltarad.stats.logit import fit_logit
 from deltarad.stats.roc import youden_threshold
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,9 @@ def _training_matrix(X: pd.DataFrame, name: str, reader: int, ids: list[str]) ->
     bad = ~np.isfinite(X.to_numpy(float))
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise DeltaradError(f"delta feature {X.columns[c]} ({name}, reader {reader}) is not finite",
-                            patient=str(X.index[r]))
+        raise DeltaradError(
+            f"delta feature {X.columns[c]} ({name}, reader {reader}) is not finite", patient=str(X.index[r])
+        )
     return X
 
 
@@ -60,8 +62,10 @@ def _region_infos(delta_info: dict, design: Design) -> dict[tuple[str, str], dic
         for region in rs.regions:
             info = region_info(delta_info, rs.delta, region)
             if info is None:
-                raise DeltaradError(f"the feature table has no {region} rows"
-                                    + (f" for the {rs.delta} delta" if len(design.deltas) > 1 else ""))
+                raise DeltaradError(
+                    f"the feature table has no {region} rows"
+                    + (f" for the {rs.delta} delta" if len(design.deltas) > 1 else "")
+                )
             out[rs.delta, region] = info
     return out
 
@@ -69,16 +73,24 @@ def _region_infos(delta_info: dict, design: Design) -> dict[tuple[str, str], dic
 def fit_references(train: pd.DataFrame, y: np.ndarray, design: Design) -> dict[str, dict]:
     """Each reference model (logistic regression on its cohort columns, as numbers) as the
     model file stores it: label, columns and the fit."""
-    return {ref.name: {"label": ref.label, "columns": list(ref.columns),
-                       **fit_logit(train[list(ref.columns)].astype(float), y, separation=False).to_dict()}
-            for ref in design.references}
+    return {
+        ref.name: {
+            "label": ref.label,
+            "columns": list(ref.columns),
+            **fit_logit(train[list(ref.columns)].astype(float), y, separation=False).to_dict(),
+        }
+        for ref in design.references
+    }
 
 
 def combined_candidates(study: Study, design: Design) -> list[str]:
     """The combined model's stepwise candidates: the clinical columns, the references' columns
     (each once) and the radscores."""
-    return [*study.clinical, *(c for c in design.reference_columns if c not in study.clinical),
-            *(rs.name for rs in design.radscores)]
+    return [
+        *study.clinical,
+        *(c for c in design.reference_columns if c not in study.clinical),
+        *(rs.name for rs in design.radscores),
+    ]
 
 
 def _training_range(train: pd.DataFrame, encoding) -> dict:
@@ -103,9 +115,15 @@ def software_versions() -> dict[str, str]:
     return out
 
 
-def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
-              train_ids: list[str], imputed: list | None = None,
-              groups: dict[str, str] | None = None) -> tuple[dict, list[dict]]:
+def fit_model(
+    study: Study,
+    cohort: pd.DataFrame,
+    delta: pd.DataFrame,
+    delta_info: dict,
+    train_ids: list[str],
+    imputed: list | None = None,
+    groups: dict[str, str] | None = None,
+) -> tuple[dict, list[dict]]:
     """The whole modelling procedure on the training patients `train_ids` alone: ComBat (when the
     cohort names centres), selection per radscore, the radscores, the reference and combined models.
 
@@ -121,8 +139,9 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     if len(np.unique(y)) < 2:
         raise DeltaradError(f"the training set has one outcome class only ({study.outcome} = {y[0]})")
     infos = _region_infos(delta_info, design)
-    matrices = DeltaMatrices.from_table(with_delta_column(delta, design),
-                                        {key: info["kept"] for key, info in infos.items()})
+    matrices = DeltaMatrices.from_table(
+        with_delta_column(delta, design), {key: info["kept"] for key, info in infos.items()}
+    )
     harmonization = fit_harmonization(study.harmonize, cohort, matrices, train_ids)
     matrices = apply_harmonization(harmonization, cohort, matrices)
 
@@ -134,9 +153,16 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         X = _training_matrix(matrices.radscore(rs.delta, rs.regions, 1), name, 1, train_ids).loc[train_ids]
         reader2 = matrices.radscore(rs.delta, rs.regions, 2)  # NaN where reader 2's delta is undefined
         reader2 = reader2.loc[reader2.index.isin(train_ids)]
-        sel = select_features(name, X, y, study.selection, reader2=reader2,
-                              n_before_delta=sum(info["n_features"] for info in parts),
-                              groups=copies_of, delta_note=_delta_note(parts))
+        sel = select_features(
+            name,
+            X,
+            y,
+            study.selection,
+            reader2=reader2,
+            n_before_delta=sum(info["n_features"] for info in parts),
+            groups=copies_of,
+            delta_note=_delta_note(parts),
+        )
         radscores[rs.name] = fit_radscore(sel, X, y, list(rs.regions), rs.delta)
         steps += sel.steps
         train[rs.name] = radscores[rs.name].predict(X)  # the scorer of DeltaradModel.predict_proba (Radscore.predict)
@@ -144,10 +170,12 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     references = fit_references(train, y, design)
     candidates = combined_candidates(study, design)
     if study.missing.policy == "mice":
-        imputation = fit_imputation(train, study.clinical, [*candidates[len(study.clinical):]], study.outcome,
-                                    study.categorical, study.missing)
-        combined = fit_combined_mice(imputation.completed, train, y, candidates, study.categorical,
-                                     study.reference_levels)
+        imputation = fit_imputation(
+            train, study.clinical, [*candidates[len(study.clinical) :]], study.outcome, study.categorical, study.missing
+        )
+        combined = fit_combined_mice(
+            imputation.completed, train, y, candidates, study.categorical, study.reference_levels
+        )
         combined.missing["imputation"] = imputation.scoring
         if imputed is not None:
             imputed.extend(imputation.completed)
@@ -160,8 +188,12 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         "created_by": f"deltarad {__version__}",
         "outcome": study.outcome,
         "design": design.to_dict(),
-        "delta": {"kind": delta_info.get("kind", "relative"), "reader": 1, "near_zero": delta_info.get("near_zero"),
-                  "formula": DELTA_KINDS[delta_info.get("kind", "relative")]},
+        "delta": {
+            "kind": delta_info.get("kind", "relative"),
+            "reader": 1,
+            "near_zero": delta_info.get("near_zero"),
+            "formula": DELTA_KINDS[delta_info.get("kind", "relative")],
+        },
         "settings": {
             "split": study.split.model_dump(),
             "selection": study.selection.model_dump(),
@@ -175,8 +207,11 @@ def fit_model(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
         "references": references,
         COMBINED: {
             "terms": combined.terms,
-            "variables": {e.name: {**e.to_dict(), **_training_range(train, e)}
-                          for e in combined.encodings if e.name in combined.terms},
+            "variables": {
+                e.name: {**e.to_dict(), **_training_range(train, e)}
+                for e in combined.encodings
+                if e.name in combined.terms
+            },
             **combined.step.fit.to_dict(),
             "aic": combined.step.fit.aic,
             "separation": combined.step.fit.separation,
@@ -196,23 +231,30 @@ def enough_training_patients(study: Study, y_train: pd.Series, n_usable: int) ->
     counts = {level: int((y_train.to_numpy() == level).sum()) for level in (0, 1)}
     problems = []
     if min(counts.values()) < 2:
-        problems.append(f"the LASSO chooses its penalty by {study.selection.lasso_folds}-fold cross-validation, "
-                        f"which needs at least 2 training patients of each outcome (there are "
-                        f"{counts[0]} with {study.outcome} = 0 and {counts[1]} with {study.outcome} = 1)")
+        problems.append(
+            f"the LASSO chooses its penalty by {study.selection.lasso_folds}-fold cross-validation, "
+            f"which needs at least 2 training patients of each outcome (there are "
+            f"{counts[0]} with {study.outcome} = 0 and {counts[1]} with {study.outcome} = 1)"
+        )
     if study.missing.policy == "complete_case" and len(y_train) < MIN_STEPWISE_PATIENTS:
-        problems.append(f"the combined model's stepwise search needs at least {MIN_STEPWISE_PATIENTS} training patients")
+        problems.append(
+            f"the combined model's stepwise search needs at least {MIN_STEPWISE_PATIENTS} training patients"
+        )
     if not problems:
         return
     fraction = study.split.validation_fraction
     least = MIN_STEPWISE_PATIENTS if study.missing.policy == "complete_case" else 4  # 4: 2 of each outcome
     needed = next(n for n in range(2, 10**6) if random_split_lengths(n, (fraction, 1 - fraction))[1] >= least)
-    raise DeltaradError(f"too few patients: {n_usable} usable patients give {len(y_train)} training patients "
-                        f"(split.validation_fraction {fraction:g}); {'; and '.join(problems)}. That takes at least "
-                        f"{needed} usable patients, with both outcomes well represented")
+    raise DeltaradError(
+        f"too few patients: {n_usable} usable patients give {len(y_train)} training patients "
+        f"(split.validation_fraction {fraction:g}); {'; and '.join(problems)}. That takes at least "
+        f"{needed} usable patients, with both outcomes well represented"
+    )
 
 
-def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
-              file_order: list[str] | None = None) -> FitResult:
+def fit_study(
+    study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict, file_order: list[str] | None = None
+) -> FitResult:
     """Fit every selection step and model on the training set; score every patient.
 
     The split runs over the whole cohort file (`file_order`: every patient id in file order,
@@ -238,8 +280,9 @@ def fit_study(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_inf
     predictions = split.merge(cohort[["patient_id", study.outcome]], on="patient_id").merge(scores, on="patient_id")
     fit_rows = predictions["set"] == "training"
     model["thresholds"] = {
-        m: youden_threshold(*finite(predictions.loc[fit_rows, study.outcome].to_numpy(),
-                                    predictions.loc[fit_rows, m].to_numpy()))
+        m: youden_threshold(
+            *finite(predictions.loc[fit_rows, study.outcome].to_numpy(), predictions.loc[fit_rows, m].to_numpy())
+        )
         for m in frozen.design.model_columns
     }
     selected = pd.DataFrame(

@@ -13,6 +13,7 @@ ICC (reader 1 vs reader 2, ICC(2,1) >= icc_min) -> z-score (training mean and SD
 t-test (p < ttest_p) -> |Pearson r| > corr_max pruning (keep the smaller p) -> LASSO logistic with
 the penalty chosen by stratified cross-validation.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,8 +39,8 @@ except ImportError:  # pragma: no cover
     _fit_liblinear = _liblinear = None
 
 from deltarad.config import SelectionSettings
-from deltarad.stats.logit import LogitFit
 from deltarad.stats.icc import icc_2_1
+from deltarad.stats.logit import LogitFit
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,11 @@ class _Filter(TransformerMixin, BaseEstimator):
         return self._framed(X, validate_data(self, _checkable(X), reset=False, ensure_min_features=0))
 
     def _framed(self, X, array: np.ndarray) -> pd.DataFrame:
-        if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_") and X.columns.equals(
-                pd.Index(self.feature_names_in_)):
+        if (
+            isinstance(X, pd.DataFrame)
+            and hasattr(self, "feature_names_in_")
+            and X.columns.equals(pd.Index(self.feature_names_in_))
+        ):
             return X  # the study's path: the DataFrame itself, bit for bit as before
         index = X.index if isinstance(X, pd.DataFrame) else None
         return pd.DataFrame(array, columns=_check_feature_names_in(self), index=index)
@@ -127,10 +131,12 @@ class IccFilter(_Filter):
         self.reader2 = reader2
         self.icc_min = icc_min
 
-    def fit(self, X, y=None) -> "IccFilter":
+    def fit(self, X, y=None) -> IccFilter:
         if self.reader2 is not None and not isinstance(X, pd.DataFrame):
-            raise ValueError("IccFilter pairs X's patients with reader2's by the index: fit it on a DataFrame "
-                             "indexed by patient_id, as reader2 is")
+            raise ValueError(
+                "IccFilter pairs X's patients with reader2's by the index: fit it on a DataFrame "
+                "indexed by patient_id, as reader2 is"
+            )
         X, _ = self._fit_frame(X)
         both = X.index.intersection(self.reader2.index) if self.reader2 is not None else X.index[:0]
         self.n_patients_ = len(both)
@@ -155,7 +161,7 @@ class IccFilter(_Filter):
 class ZScore(_Filter):
     """Standardise with the training mean and SD (n - 1, as R's scale()); constant features are dropped."""
 
-    def fit(self, X, y=None) -> "ZScore":
+    def fit(self, X, y=None) -> ZScore:
         X, _ = self._fit_frame(X)
         sd = X.std(axis=0, ddof=1)
         keep = sd > 0
@@ -182,7 +188,7 @@ class TTestFilter(_Filter):
         self.alpha = alpha
         self.welch = welch
 
-    def fit(self, X, y) -> "TTestFilter":
+    def fit(self, X, y) -> TTestFilter:
         X, y = self._fit_frame(X, y, target=True)
         self.p_ = t_test_p(X, y, self.welch)
         self.features_ = list(X.columns[self.p_.to_numpy() < self.alpha])
@@ -195,8 +201,10 @@ def t_test_p(X: pd.DataFrame, y: np.ndarray, welch: bool) -> pd.Series:
     y = np.asarray(y)
     classes = np.unique(y)
     if len(classes) != 2:
-        raise ValueError(f"a two-sample t-test needs y of 2 classes (the outcomes); got {len(classes)} "
-                         f"class{'' if len(classes) == 1 else 'es'}")
+        raise ValueError(
+            f"a two-sample t-test needs y of 2 classes (the outcomes); got {len(classes)} "
+            f"class{'' if len(classes) == 1 else 'es'}"
+        )
     x = X.to_numpy(float)
     _, p = stats.ttest_ind(x[y == classes[1]], x[y == classes[0]], axis=0, equal_var=not welch)
     return pd.Series(p, index=X.columns)
@@ -216,7 +224,7 @@ class CorrelationFilter(_Filter):
         self.corr_max = corr_max
         self.welch = welch
 
-    def fit(self, X, y) -> "CorrelationFilter":
+    def fit(self, X, y) -> CorrelationFilter:
         X, y = self._fit_frame(X, y, target=True)
         self.p_ = t_test_p(X, y, self.welch)
         order = sorted(X.columns, key=lambda f: (self.p_[f], f))
@@ -233,8 +241,9 @@ class CorrelationFilter(_Filter):
         return self
 
 
-def inner_folds(y: np.ndarray, folds: int, seed: int,
-                groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def inner_folds(
+    y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified k-fold (train, test) row positions for an inner cross-validation.
 
     `groups` names the patient behind each row: in a bootstrap resample one patient can be
@@ -254,8 +263,9 @@ def inner_folds(y: np.ndarray, folds: int, seed: int,
 _last_folds: dict = {}  # the latest inner_folds answer: (train, test) arrays, read, never changed
 
 
-def _inner_folds(y: np.ndarray, folds: int, seed: int,
-                 groups: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+def _inner_folds(
+    y: np.ndarray, folds: int, seed: int, groups: np.ndarray | None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     repeated = groups is not None and len(pd.unique(np.asarray(groups))) < len(y)
     per_class: list[int] | np.ndarray  # patients per outcome (0, 1)
     if repeated:
@@ -287,8 +297,9 @@ class LassoSelector(ClassifierMixin, _Filter):
 
     _needs_y = True
 
-    def __init__(self, folds: int = 10, rule: str = "min", seed: int = 0, n_lambdas: int = 40,
-                 lambda_min_ratio: float = 1e-3):
+    def __init__(
+        self, folds: int = 10, rule: str = "min", seed: int = 0, n_lambdas: int = 40, lambda_min_ratio: float = 1e-3
+    ):
         self.folds = folds
         self.rule = rule
         self.seed = seed
@@ -310,8 +321,20 @@ class LassoSelector(ClassifierMixin, _Filter):
         LabelEncoder's 0/1 as float64), unit class and sample weights, the seed RandomState(0) draws."""
         if y.min() == y.max():
             raise ValueError("This solver needs samples of at least 2 classes in the data")
-        raw_coef, _ = _liblinear.train_wrap(X, y.astype(np.float64), False, _L1_LOGISTIC, 1e-6, 100.0, C,
-                                            _UNIT_WEIGHTS, 1000, _LIBLINEAR_SEED, 0.1, np.ones(len(y)))
+        raw_coef, _ = _liblinear.train_wrap(
+            X,
+            y.astype(np.float64),
+            False,
+            _L1_LOGISTIC,
+            1e-6,
+            100.0,
+            C,
+            _UNIT_WEIGHTS,
+            1000,
+            _LIBLINEAR_SEED,
+            0.1,
+            np.ones(len(y)),
+        )
         return raw_coef[0, :-1], 100.0 * float(raw_coef[0, -1])
 
     @classmethod
@@ -325,8 +348,9 @@ class LassoSelector(ClassifierMixin, _Filter):
         """
         n = len(y)
         fits = []
-        model = LogisticRegression(l1_ratio=1.0, solver="liblinear", intercept_scaling=100.0, tol=1e-6,
-                                   max_iter=1000, random_state=0)
+        model = LogisticRegression(
+            l1_ratio=1.0, solver="liblinear", intercept_scaling=100.0, tol=1e-6, max_iter=1000, random_state=0
+        )
         X = np.ascontiguousarray(X, dtype=float)
         if cls.direct and cls.raw:
             _liblinear.set_verbosity_wrap(0)  # what _fit_liblinear sets before each fit (liblinear prints otherwise)
@@ -344,13 +368,15 @@ class LassoSelector(ClassifierMixin, _Filter):
                 fits.append((coef.ravel().copy(), b0))
         return fits
 
-    def fit(self, X, y, groups: np.ndarray | None = None) -> "LassoSelector":
+    def fit(self, X, y, groups: np.ndarray | None = None) -> LassoSelector:
         X, y = self._fit_frame(X, y, target=True)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
-            raise ValueError(f"Only binary classification is supported: the LASSO logistic radscore needs y of 2 classes (pCR and non-pCR); got "
-                             f"{len(self.classes_)} class{'' if len(self.classes_) == 1 else 'es'}")
+            raise ValueError(
+                f"Only binary classification is supported: the LASSO logistic radscore needs y of 2 classes (pCR and non-pCR); got "
+                f"{len(self.classes_)} class{'' if len(self.classes_) == 1 else 'es'}"
+            )
         y = (y == self.classes_[1]).astype(int)  # 0/1 as given: the same y
         x = X.to_numpy(float)
         self.features_ = []
@@ -432,13 +458,15 @@ def selection_pipeline(settings: SelectionSettings, reader2: pd.DataFrame | None
     `params={"lasso__groups": groups}` to keep a patient's bootstrap copies in one inner fold.
     """
     welch = settings.ttest == "welch"
-    return Pipeline([
-        ("icc", IccFilter(reader2, settings.icc_min)),
-        ("zscore", ZScore()),
-        ("ttest", TTestFilter(settings.ttest_p, welch=welch)),
-        ("correlation", CorrelationFilter(settings.corr_max, welch=welch)),
-        ("lasso", LassoSelector(settings.lasso_folds, settings.lasso_rule, settings.lasso_seed)),
-    ])
+    return Pipeline(
+        [
+            ("icc", IccFilter(reader2, settings.icc_min)),
+            ("zscore", ZScore()),
+            ("ttest", TTestFilter(settings.ttest_p, welch=welch)),
+            ("correlation", CorrelationFilter(settings.corr_max, welch=welch)),
+            ("lasso", LassoSelector(settings.lasso_folds, settings.lasso_rule, settings.lasso_seed)),
+        ]
+    )
 
 
 def select_features(
@@ -455,19 +483,26 @@ def select_features(
     and read the region's selection from its steps; `groups` (the original patient of each row of a
     bootstrap resample) groups the LASSO's folds."""
     pipe = selection_pipeline(settings, reader2).fit(X, y, lasso__groups=groups)
-    icc, zscore, ttest, correlation, lasso = (pipe.named_steps[s] for s in
-                                              ("icc", "zscore", "ttest", "correlation", "lasso"))
+    icc, zscore, ttest, correlation, lasso = (
+        pipe.named_steps[s] for s in ("icc", "zscore", "ttest", "correlation", "lasso")
+    )
     sel = RegionSelection(region)
     if n_before_delta is not None:
         sel.record("features", n_before_delta)
     sel.record("delta", X.shape[1], delta_note)
-    sel.record("icc", len(icc.features_), ICC_SKIPPED if icc.skipped_ else
-               f"ICC(2,1) on {icc.n_patients_} training patients read twice")
+    sel.record(
+        "icc",
+        len(icc.features_),
+        ICC_SKIPPED if icc.skipped_ else f"ICC(2,1) on {icc.n_patients_} training patients read twice",
+    )
     sel.record("ttest", len(ttest.features_), f"{settings.ttest} t-test p < {settings.ttest_p}")
     sel.record("correlation", len(correlation.features_))
     sel.features = lasso.features_
-    sel.record("lasso", len(sel.features), "" if sel.features else
-               "no feature survived: the radscore is the intercept-only model")
+    sel.record(
+        "lasso",
+        len(sel.features),
+        "" if sel.features else "no feature survived: the radscore is the intercept-only model",
+    )
     sel.mean = zscore.mean_[sel.features]
     sel.sd = zscore.sd_[sel.features]
     sel.coefficients = lasso.coef_[sel.features]

@@ -10,13 +10,13 @@ one as its two's complement) and at::mt19937 initialises its state from the low 
 (`state_[0] = seed & 0xffffffff`, ATen/core/MT19937RNGEngine.h), so seed and seed mod 2^32 give
 the same permutation; here likewise.
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import pandas as pd
-
 
 #: The seeds torch.Generator().manual_seed accepts: int64 or uint64.
 TORCH_SEED_MIN, TORCH_SEED_END = -(2**63), 2**64

@@ -7,6 +7,7 @@ is in the model, and an interaction can only be added when all its lower-order t
 Each step takes the single add or drop with the lowest AIC = deviance + 2k, and the search stops
 when no step lowers the AIC of the current model.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -62,7 +63,9 @@ def columns_of(terms: list[Term]) -> list[str]:
 
 
 def _fit(design: pd.DataFrame, y: np.ndarray, terms: list[Term]) -> LogitFit:
-    return fit_logit(design[columns_of(terms)], y, separation=False)  # a trial fit: separation is asked of the chosen model
+    return fit_logit(
+        design[columns_of(terms)], y, separation=False
+    )  # a trial fit: separation is asked of the chosen model
 
 
 def step_aic(
@@ -106,6 +109,7 @@ def step_aic(
             break
         current = [o for o in current if o != term] if sign == "-" else current + [term]
         fit = best
-        path.append({"step": sign, "term": term.name, "deviance": fit.deviance, "aic": fit.aic,
-                     "df_resid": fit.n - fit.k})
+        path.append(
+            {"step": sign, "term": term.name, "deviance": fit.deviance, "aic": fit.aic, "df_resid": fit.n - fit.k}
+        )
     return StepResult(current, fit, path)

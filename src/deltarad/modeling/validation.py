@@ -20,6 +20,7 @@ its reason in `ValidationResult.failures` (tables/validation_failures.csv, writt
 Each resample and each fold has its own fixed seed (derived from `seed` and its number), so the
 results do not depend on how many processes run them.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,20 @@ from deltarad.stats.roc import auc
 log = logging.getLogger(__name__)
 
 METRICS = ("auc", "calibration_slope", "brier")
-TABLE_COLUMNS = ["model", "metric", "apparent", "optimism", "corrected", "bootstrap_n", "cv_mean", "cv_sd",
-                 "cv_n", "split_validation", "bootstrap_failed", "cv_failed"]
+TABLE_COLUMNS = [
+    "model",
+    "metric",
+    "apparent",
+    "optimism",
+    "corrected",
+    "bootstrap_n",
+    "cv_mean",
+    "cv_sd",
+    "cv_n",
+    "split_validation",
+    "bootstrap_failed",
+    "cv_failed",
+]
 REFIT_FAILURE_COLUMNS = ["resampling", "number", "error"]
 FREQUENCY_COLUMNS = ["region", "feature", "bootstrap_frequency", "cv_frequency", "in_final_model"]
 
@@ -67,8 +80,10 @@ def _model_performance(model: dict, cohort: pd.DataFrame, delta: pd.DataFrame, o
     frozen = DeltaradModel(model)
     scores = frozen.predict_proba(delta, cohort)
     y = cohort[outcome].to_numpy(int)
-    return {m: performance(*finite(y, scores[m].to_numpy()))  # NaN: a blank (complete case)
-            for m in frozen.design.model_columns}
+    return {
+        m: performance(*finite(y, scores[m].to_numpy()))  # NaN: a blank (complete case)
+        for m in frozen.design.model_columns
+    }
 
 
 def _selected(model: dict) -> dict[str, list[str]]:
@@ -117,8 +132,9 @@ def _differences(apparent: list[dict], test: list[dict], metric: str) -> np.ndar
     return diffs[np.isfinite(diffs)]
 
 
-def bootstrap_optimism(fit: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]], y,
-                       *, bootstrap: int = 200, seed: int = 0) -> pd.DataFrame:
+def bootstrap_optimism(
+    fit: Callable[[np.ndarray], Callable[[np.ndarray], np.ndarray]], y, *, bootstrap: int = 200, seed: int = 0
+) -> pd.DataFrame:
     """Harrell's optimism bootstrap of one fitting procedure, with its Monte Carlo error.
 
     `fit(rows)` fits the procedure on the training rows `rows` (positions into `y`, with repeats)
@@ -142,15 +158,22 @@ def bootstrap_optimism(fit: Callable[[np.ndarray], Callable[[np.ndarray], np.nda
     for metric in METRICS:
         diffs = _differences(on_draw, on_all, metric)
         optimism = float(np.mean(diffs)) if diffs.size else np.nan
-        rows.append({"metric": metric, "apparent": apparent[metric], "optimism": optimism,
-                     "corrected": apparent[metric] - optimism,
-                     "optimism_sd": float(np.std(diffs, ddof=1)) if diffs.size > 1 else np.nan,
-                     "bootstrap_n": diffs.size})
+        rows.append(
+            {
+                "metric": metric,
+                "apparent": apparent[metric],
+                "optimism": optimism,
+                "corrected": apparent[metric] - optimism,
+                "optimism_sd": float(np.std(diffs, ddof=1)) if diffs.size > 1 else np.nan,
+                "bootstrap_n": diffs.size,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def _bootstrap_one(b: int, seed: int, study: Study, cohort: pd.DataFrame, delta: pd.DataFrame,
-                   info: dict, grouped_folds: bool = True) -> dict:
+def _bootstrap_one(
+    b: int, seed: int, study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, info: dict, grouped_folds: bool = True
+) -> dict:
     with _quiet():
         draw = _draw(cohort[study.outcome].to_numpy(int), seed, b)
         cohort_b, delta_b = bootstrap_sample(cohort, delta, draw)
@@ -165,8 +188,9 @@ def _bootstrap_one(b: int, seed: int, study: Study, cohort: pd.DataFrame, delta:
     return {"b": b, "apparent": apparent, "test": test, "selected": _selected(model)}
 
 
-def _cv_one(fold: int, train: np.ndarray, test: np.ndarray, study: Study, cohort: pd.DataFrame,
-            delta: pd.DataFrame, info: dict) -> dict:
+def _cv_one(
+    fold: int, train: np.ndarray, test: np.ndarray, study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, info: dict
+) -> dict:
     with _quiet():
         ids = list(cohort["patient_id"].iloc[train])
         try:
@@ -246,8 +270,9 @@ def validate_procedure(
     seconds, failures = {}, []
 
     started = time.perf_counter()
-    boot = pool(delayed(_bootstrap_one)(b, seed, study, train, train_delta, delta_info, grouped_folds)
-                for b in range(bootstrap))
+    boot = pool(
+        delayed(_bootstrap_one)(b, seed, study, train, train_delta, delta_info, grouped_folds) for b in range(bootstrap)
+    )
     seconds["bootstrap"] = time.perf_counter() - started
     failures += [{"resampling": "bootstrap", "number": r["b"], "error": r["error"]} for r in boot if "error" in r]
     boot = [r for r in boot if "error" not in r]
@@ -257,14 +282,17 @@ def validate_procedure(
     if cv_repeats:
         y = train[outcome].to_numpy(int)
         splitter = RepeatedStratifiedKFold(n_splits=cv_folds, n_repeats=cv_repeats, random_state=seed)
-        folds = pool(delayed(_cv_one)(k, tr, te, study, train, train_delta, delta_info)
-                     for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y)))
+        folds = pool(
+            delayed(_cv_one)(k, tr, te, study, train, train_delta, delta_info)
+            for k, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y))
+        )
     seconds["cross_validation"] = time.perf_counter() - started
     failures += [{"resampling": "cv fold", "number": r["fold"], "error": r["error"]} for r in folds if "error" in r]
     folds = [r for r in folds if "error" not in r]
     for f in failures:
-        log.warning("internal validation: refit failed and is left out (%s %d: %s)", f["resampling"], f["number"],
-                    f["error"])
+        log.warning(
+            "internal validation: refit failed and is left out (%s %d: %s)", f["resampling"], f["number"], f["error"]
+        )
     n_failed = {kind: sum(f["resampling"] == kind for f in failures) for kind in ("bootstrap", "cv fold")}
 
     rows = []
@@ -292,21 +320,29 @@ def validate_procedure(
           "in_final_model": f in final.get(r, [])} for r, f in keys],
         columns=FREQUENCY_COLUMNS,
     )  # fmt: skip
-    frequency = frequency.sort_values(["region", "bootstrap_frequency", "cv_frequency", "feature"],
-                                      ascending=[True, False, False, True], kind="stable").reset_index(drop=True)
+    frequency = frequency.sort_values(
+        ["region", "bootstrap_frequency", "cv_frequency", "feature"],
+        ascending=[True, False, False, True],
+        kind="stable",
+    ).reset_index(drop=True)
     return ValidationResult(pd.DataFrame(rows, columns=TABLE_COLUMNS), frequency, seconds, failures)
 
 
-def internal_validation(study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict,
-                        result: FitResult) -> ValidationResult | None:
+def internal_validation(
+    study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict, result: FitResult
+) -> ValidationResult | None:
     """Run the study file's `validation` settings on a finished fit (the final model and its
     training/validation split); None when switched off."""
     settings = study.validation
     if not settings.bootstrap and not settings.cv_repeats:
         return None
     sets = result.split.set_index("patient_id")["set"]
-    log.info("internal validation: %d bootstrap resamples, %d x %d-fold cross-validation of the whole procedure",
-             settings.bootstrap, settings.cv_repeats, settings.cv_folds)
+    log.info(
+        "internal validation: %d bootstrap resamples, %d x %d-fold cross-validation of the whole procedure",
+        settings.bootstrap,
+        settings.cv_repeats,
+        settings.cv_folds,
+    )
     outcome = validate_procedure(
         study, cohort, delta, delta_info, result.model,
         list(sets.index[sets == "training"]), list(sets.index[sets == "validation"]),

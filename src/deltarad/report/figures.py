@@ -1,13 +1,15 @@
 """The report's figures. Each function draws from tables already computed (the statistics
 library's curves, Table 3, predictions) and returns a matplotlib Figure; none recomputes a
 statistic. `render` turns a figure into PNG and SVG bytes (deltarad.outputs writes them)."""
+
 from __future__ import annotations
 
 import io
 import textwrap
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -98,8 +100,11 @@ def cohort_flow(stages: pd.DataFrame, groups: pd.DataFrame) -> Figure:
         ax.axis("off")
 
         def box(x: float, y: float, w: float, text: str, colour: str = "#f4f6f8") -> None:
-            ax.add_patch(FancyBboxPatch((x - w / 2, y - 0.33), w, 0.66, boxstyle="round,pad=0.01",
-                                        fc=colour, ec="#4a5560", lw=0.8))
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x - w / 2, y - 0.33), w, 0.66, boxstyle="round,pad=0.01", fc=colour, ec="#4a5560", lw=0.8
+                )
+            )
             ax.text(x, y, text, ha="center", va="center", fontsize=9)
 
         def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
@@ -133,9 +138,15 @@ def selection_funnel(selection: pd.DataFrame, step_labels: Mapping[str, str]) ->
             ax.barh(y, n, left=(top - n) / 2, color="#0072B2", alpha=0.85, height=0.7)
             for yi, ni in zip(y, n):
                 inside = ni > 0.15 * top
-                ax.text(top / 2 if inside else (top + ni) / 2 + 0.02 * top, yi, f"{int(ni)}",
-                        ha="center" if inside else "left", va="center", fontsize=8.5,
-                        color="white" if inside else "black")
+                ax.text(
+                    top / 2 if inside else (top + ni) / 2 + 0.02 * top,
+                    yi,
+                    f"{int(ni)}",
+                    ha="center" if inside else "left",
+                    va="center",
+                    fontsize=8.5,
+                    color="white" if inside else "black",
+                )
             ax.set_yticks(y, [step_labels.get(s, s) for s in part["step"]])
             ax.set_xticks([])
             ax.spines[["bottom", "left"]].set_visible(False)
@@ -150,9 +161,14 @@ def coefficients(selected: pd.DataFrame) -> Figure:
     regions = list(dict.fromkeys(selected["region"]))
     longest = selected.groupby("region").size().max()
     with _style():
-        fig, axes = _subplots(len(regions), 1, figsize=(8, 0.32 * len(selected) + 0.9 * len(regions) + 0.4),
-                              squeeze=False, layout="constrained",
-                              gridspec_kw={"height_ratios": [max(1, (selected["region"] == r).sum()) for r in regions]})
+        fig, axes = _subplots(
+            len(regions),
+            1,
+            figsize=(8, 0.32 * len(selected) + 0.9 * len(regions) + 0.4),
+            squeeze=False,
+            layout="constrained",
+            gridspec_kw={"height_ratios": [max(1, (selected["region"] == r).sum()) for r in regions]},
+        )
         for ax, region in zip(axes[:, 0], regions):
             part = selected[selected["region"] == region].sort_values("coefficient")
             coef = part["coefficient"].to_numpy(dtype=float)
@@ -174,8 +190,13 @@ def roc_curves(curves: Mapping[str, Mapping[str, pd.DataFrame]], labels: Mapping
             for model, pts in by_model.items():
                 ax.plot(pts["fpr"], pts["tpr"], lw=1.6, color=MODEL_COLOURS.get(model), label=labels[set_name][model])
             ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color=REFERENCE_GREY)
-            ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal",
-                   xlabel="1 − specificity (false-positive rate)", ylabel="Sensitivity (true-positive rate)")
+            ax.set(
+                xlim=(-0.01, 1.01),
+                ylim=(-0.01, 1.01),
+                aspect="equal",
+                xlabel="1 − specificity (false-positive rate)",
+                ylabel="Sensitivity (true-positive rate)",
+            )
             ax.set_title(f"{set_name.capitalize()} set")
             ax.legend(loc="lower right")
     return fig
@@ -205,9 +226,11 @@ def decision_curves(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str
     return fig
 
 
-def calibration_curves(binned: Mapping[str, Mapping[str, pd.DataFrame]],
-                       smoothed: Mapping[str, Mapping[str, pd.DataFrame]],
-                       labels: Mapping[str, str]) -> Figure:
+def calibration_curves(
+    binned: Mapping[str, Mapping[str, pd.DataFrame]],
+    smoothed: Mapping[str, Mapping[str, pd.DataFrame]],
+    labels: Mapping[str, str],
+) -> Figure:
     """Observed against predicted risk per set: binned points (`binned[set][model]`: mean_predicted,
     observed, n) and a smoothed curve (`smoothed[set][model]`: predicted, observed)."""
     with _style():
@@ -216,13 +239,25 @@ def calibration_curves(binned: Mapping[str, Mapping[str, pd.DataFrame]],
             for model, pts in binned[set_name].items():
                 colour = MODEL_COLOURS.get(model)
                 curve = smoothed.get(set_name, {}).get(model)
-                ax.plot(pts["mean_predicted"], pts["observed"], "o", ms=4, color=colour, alpha=0.8,
-                        label=None if curve is not None else f"{labels.get(model, model)} (points)")
+                ax.plot(
+                    pts["mean_predicted"],
+                    pts["observed"],
+                    "o",
+                    ms=4,
+                    color=colour,
+                    alpha=0.8,
+                    label=None if curve is not None else f"{labels.get(model, model)} (points)",
+                )
                 if curve is not None:
                     ax.plot(curve["predicted"], curve["observed"], lw=1.6, color=colour, label=labels.get(model, model))
             ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color=REFERENCE_GREY, label="Ideal")
-            ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal",
-                   xlabel="Predicted probability", ylabel="Observed proportion")
+            ax.set(
+                xlim=(-0.01, 1.01),
+                ylim=(-0.01, 1.01),
+                aspect="equal",
+                xlabel="Predicted probability",
+                ylabel="Observed proportion",
+            )
             ax.set_title(f"{set_name.capitalize()} set")
             ax.legend(loc="lower right")
     return fig
@@ -232,8 +267,13 @@ def confusion_matrices(cells: pd.DataFrame, sets: list[str], models: Mapping[str
     """2 x 2 tables per set (rows) and model (columns); `cells` has set, model, tp, fp, tn, fn
     and threshold, as in Table 3."""
     with _style():
-        fig, axes = _subplots(len(sets), len(models), figsize=(2.6 * len(models) + 0.4, 2.5 * len(sets) + 0.3),
-                              squeeze=False, layout="constrained")
+        fig, axes = _subplots(
+            len(sets),
+            len(models),
+            figsize=(2.6 * len(models) + 0.4, 2.5 * len(sets) + 0.3),
+            squeeze=False,
+            layout="constrained",
+        )
         for i, set_name in enumerate(sets):
             for j, (model, label) in enumerate(models.items()):
                 ax = axes[i, j]
@@ -247,8 +287,15 @@ def confusion_matrices(cells: pd.DataFrame, sets: list[str], models: Mapping[str
                 ax.imshow(m / m.sum(axis=1, keepdims=True).clip(min=1), cmap="Blues", vmin=0, vmax=1)
                 for (a, b), v in np.ndenumerate(m):
                     share = v / max(m[a].sum(), 1)
-                    ax.text(b, a, f"{int(v)}\n({share:.0%})", ha="center", va="center", fontsize=8.5,
-                            color="white" if share > 0.6 else "black")
+                    ax.text(
+                        b,
+                        a,
+                        f"{int(v)}\n({share:.0%})",
+                        ha="center",
+                        va="center",
+                        fontsize=8.5,
+                        color="white" if share > 0.6 else "black",
+                    )
                 ax.set_xticks([0, 1], ["non-pCR", "pCR"])
                 ax.set_yticks([0, 1], ["non-pCR", "pCR"])
                 ax.spines[:].set_visible(False)
@@ -263,20 +310,38 @@ def radscore_boxplots(pred: pd.DataFrame, outcome: str, scores: Mapping[str, str
     """Box plots (with the patients as points) of each score by outcome; rows are sets."""
     rng = np.random.default_rng(0)  # jitter only
     with _style():
-        fig, axes = _subplots(len(sets), len(scores), figsize=(2.9 * len(scores) + 0.3, 2.9 * len(sets)),
-                              squeeze=False, layout="constrained", sharey=True)
+        fig, axes = _subplots(
+            len(sets),
+            len(scores),
+            figsize=(2.9 * len(scores) + 0.3, 2.9 * len(sets)),
+            squeeze=False,
+            layout="constrained",
+            sharey=True,
+        )
         for i, set_name in enumerate(sets):
             part = pred[pred["set"] == set_name]
             for j, (score, label) in enumerate(scores.items()):
                 ax = axes[i, j]
                 groups = [part.loc[part[outcome] == k, score].dropna().to_numpy() for k in (0, 1)]
-                bp = ax.boxplot(groups, positions=[0, 1], widths=0.55, patch_artist=True, showfliers=False,
-                                medianprops=dict(color="black", lw=1.2))
+                bp = ax.boxplot(
+                    groups,
+                    positions=[0, 1],
+                    widths=0.55,
+                    patch_artist=True,
+                    showfliers=False,
+                    medianprops=dict(color="black", lw=1.2),
+                )
                 for patch, k in zip(bp["boxes"], (0, 1)):
                     patch.set(facecolor=OUTCOME_COLOURS[k], alpha=0.35, edgecolor="#333333")
                 for k, values in zip((0, 1), groups):
-                    ax.scatter(k + rng.uniform(-0.15, 0.15, len(values)), values, s=7, color=OUTCOME_COLOURS[k],
-                               alpha=0.8, lw=0)
+                    ax.scatter(
+                        k + rng.uniform(-0.15, 0.15, len(values)),
+                        values,
+                        s=7,
+                        color=OUTCOME_COLOURS[k],
+                        alpha=0.8,
+                        lw=0,
+                    )
                 ax.set_xticks([0, 1], [f"non-pCR\n(n={len(groups[0])})", f"pCR\n(n={len(groups[1])})"])
                 ax.set_title(f"{label} · {set_name}", fontsize=9)
                 if j == 0:
@@ -291,9 +356,13 @@ def input_heatmap(pred: pd.DataFrame, outcome: str, inputs: Mapping[str, str], s
     values = pred[cols].astype(float)
     z = (values - values.mean()) / values.std(ddof=1).replace(0, 1)
     with _style():
-        fig, axes = _subplots(2 * len(sets), 1, figsize=(9, (0.42 * len(cols) + 1.3) * len(sets)),
-                              layout="constrained",
-                              gridspec_kw={"height_ratios": [0.35, max(len(cols), 1)] * len(sets)})
+        fig, axes = _subplots(
+            2 * len(sets),
+            1,
+            figsize=(9, (0.42 * len(cols) + 1.3) * len(sets)),
+            layout="constrained",
+            gridspec_kw={"height_ratios": [0.35, max(len(cols), 1)] * len(sets)},
+        )
         image = None
         for i, set_name in enumerate(sets):
             part = pred[pred["set"] == set_name]
@@ -302,14 +371,25 @@ def input_heatmap(pred: pd.DataFrame, outcome: str, inputs: Mapping[str, str], s
                 keys.insert(0, part["combined"].to_numpy())
             order = part.index[np.lexsort(keys)]
             strip, ax = axes[2 * i], axes[2 * i + 1]
-            strip.imshow(pred.loc[order, outcome].to_numpy()[None, :], aspect="auto",
-                         cmap=matplotlib.colors.ListedColormap([OUTCOME_COLOURS[0], OUTCOME_COLOURS[1]]), vmin=0, vmax=1)
+            strip.imshow(
+                pred.loc[order, outcome].to_numpy()[None, :],
+                aspect="auto",
+                cmap=matplotlib.colors.ListedColormap([OUTCOME_COLOURS[0], OUTCOME_COLOURS[1]]),
+                vmin=0,
+                vmax=1,
+            )
             strip.set_xticks([])
             strip.set_yticks([0], ["Outcome"])
             strip.spines[:].set_visible(False)
             strip.set_title(f"{set_name.capitalize()} set (n = {len(part)}; orange non-pCR, blue pCR)", fontsize=9)
-            image = ax.imshow(z.loc[order, cols].to_numpy().T, aspect="auto", cmap="RdBu_r", vmin=-2.5, vmax=2.5,
-                              interpolation="nearest")
+            image = ax.imshow(
+                z.loc[order, cols].to_numpy().T,
+                aspect="auto",
+                cmap="RdBu_r",
+                vmin=-2.5,
+                vmax=2.5,
+                interpolation="nearest",
+            )
             ax.set_yticks(np.arange(len(cols)), [inputs[c] for c in cols])
             ax.set_xticks([])
             ax.set_xlabel("Patients")
@@ -318,13 +398,20 @@ def input_heatmap(pred: pd.DataFrame, outcome: str, inputs: Mapping[str, str], s
     return fig
 
 
-def rose_plots(pred: pd.DataFrame, outcome: str, models: Mapping[str, str], sets: list[str],
-               thresholds: Mapping[str, float]) -> Figure:
+def rose_plots(
+    pred: pd.DataFrame, outcome: str, models: Mapping[str, str], sets: list[str], thresholds: Mapping[str, float]
+) -> Figure:
     """Polar bar charts: one bar per patient (length = predicted probability, colour = outcome),
     patients ordered by outcome then probability; the dashed circle is the training cut-off."""
     with _style():
-        fig, axes = _subplots(len(sets), len(models), figsize=(3.1 * len(models), 3.3 * len(sets)),
-                              squeeze=False, subplot_kw={"projection": "polar"}, layout="constrained")
+        fig, axes = _subplots(
+            len(sets),
+            len(models),
+            figsize=(3.1 * len(models), 3.3 * len(sets)),
+            squeeze=False,
+            subplot_kw={"projection": "polar"},
+            layout="constrained",
+        )
         for i, set_name in enumerate(sets):
             part = pred[pred["set"] == set_name]
             for j, (model, label) in enumerate(models.items()):
@@ -334,8 +421,14 @@ def rose_plots(pred: pd.DataFrame, outcome: str, models: Mapping[str, str], sets
                 ordered = part.sort_values([outcome, model])
                 n = len(ordered)
                 theta = np.linspace(0, 2 * np.pi, n, endpoint=False)
-                ax.bar(theta, ordered[model].to_numpy(dtype=float), width=2 * np.pi / max(n, 1) * 0.9,
-                       color=[OUTCOME_COLOURS[k] for k in ordered[outcome]], alpha=0.9, lw=0)
+                ax.bar(
+                    theta,
+                    ordered[model].to_numpy(dtype=float),
+                    width=2 * np.pi / max(n, 1) * 0.9,
+                    color=[OUTCOME_COLOURS[k] for k in ordered[outcome]],
+                    alpha=0.9,
+                    lw=0,
+                )
                 if model in thresholds:
                     ring = np.linspace(0, 2 * np.pi, 200)
                     ax.plot(ring, np.full_like(ring, thresholds[model]), ls="--", lw=0.9, color="black")
@@ -357,14 +450,26 @@ def selection_frequency(frequency: pd.DataFrame, column: str, resampling: str) -
     has_cv = column != "cv_frequency" and "cv_frequency" in frequency and frequency["cv_frequency"].notna().any()
     tick = "cv_frequency" if has_cv else None
     with _style():
-        fig, axes = _subplots(len(regions), 1, figsize=(8, 0.27 * sum(counts) + 0.95 * len(regions) + 0.5),
-                              squeeze=False, layout="constrained", gridspec_kw={"height_ratios": counts})
+        fig, axes = _subplots(
+            len(regions),
+            1,
+            figsize=(8, 0.27 * sum(counts) + 0.95 * len(regions) + 0.5),
+            squeeze=False,
+            layout="constrained",
+            gridspec_kw={"height_ratios": counts},
+        )
         for ax, region in zip(axes[:, 0], regions):
             part = frequency[frequency["region"] == region]
             y = np.arange(len(part))[::-1]
             final = part["in_final_model"].to_numpy(bool)
-            ax.barh(y, part[column].to_numpy(float), height=0.65,
-                    color=np.where(final, "#0072B2", "#BBBBBB"), edgecolor=np.where(final, "#003F63", "#999999"), lw=0.5)
+            ax.barh(
+                y,
+                part[column].to_numpy(float),
+                height=0.65,
+                color=np.where(final, "#0072B2", "#BBBBBB"),
+                edgecolor=np.where(final, "#003F63", "#999999"),
+                lw=0.5,
+            )
             if tick:
                 ax.plot(part[tick].to_numpy(float), y, "|", color="black", ms=9, mew=1.4)
             ax.set_yticks(y, part["feature"], fontsize=7.5)
@@ -374,10 +479,13 @@ def selection_frequency(frequency: pd.DataFrame, column: str, resampling: str) -
             ax.xaxis.set_major_formatter(PercentFormatter(1.0))
             ax.set_title(f"{region.capitalize()} region ({int(final.sum())} features in the final model)")
             ax.set_xlabel(f"Selected in share of {resampling}")
-        handles: list[Artist] = [Patch(color="#0072B2", label="In the final model"),
-                   Patch(color="#BBBBBB", label="Not in the final model")]
+        handles: list[Artist] = [
+            Patch(color="#0072B2", label="In the final model"),
+            Patch(color="#BBBBBB", label="Not in the final model"),
+        ]
         if tick:
-            handles.append(Line2D([], [], ls="", marker="|", ms=9, mew=1.4, color="black",
-                                  label="Share of cross-validation folds"))
+            handles.append(
+                Line2D([], [], ls="", marker="|", ms=9, mew=1.4, color="black", label="Share of cross-validation folds")
+            )
         axes[0, 0].legend(handles=handles, loc="lower right", frameon=True, framealpha=0.9)
     return fig

@@ -2,6 +2,7 @@
 from elsewhere) built from a finished run folder, with the figures as PNG + SVG and the tables as
 XLSX written beside it. A section whose inputs are missing says so and why; it never stops the
 report. The sections and their order: deltarad.report.sections."""
+
 from __future__ import annotations
 
 import logging
@@ -57,15 +58,22 @@ def build_report(run_dir: Path, out: Path | None = None) -> Path:
 
 
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("deltarad.report", "templates"),
-                             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("deltarad.report", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.globals["stylesheet"] = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     return env.get_template("report.html.j2")
 
 
 def _title(run: RunFolder) -> str:
-    head = "External validation of a delta dual-region DCE-MRI radiomics model" if run.is_external \
+    head = (
+        "External validation of a delta dual-region DCE-MRI radiomics model"
+        if run.is_external
         else "Delta dual-region DCE-MRI radiomics"
+    )
     try:
         return f"{head}: prediction of {run.outcome}"
     except Unavailable:

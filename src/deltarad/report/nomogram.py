@@ -9,6 +9,7 @@ and so to the predicted probability.
 Numeric terms span their training range (stored in model.json), a categorical term its levels
 (the reference level contributes 0); radscores are probabilities, so their range is [0, 1].
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -128,8 +129,13 @@ def nomogram_figure(model: dict, outcome_label: str = "pCR") -> Figure:
     p_points = nomo.total_points_at(PROBABILITY_TICKS)
     inside = (p_points >= 0) & (p_points <= total_ticks.max())
     if inside.any():
-        _axis(ax, y, p_points[inside] / max(total_ticks.max(), 1) * 100,
-              [f"{p:g}" for p in np.array(PROBABILITY_TICKS)[inside]], f"Probability of {outcome_label}")
+        _axis(
+            ax,
+            y,
+            p_points[inside] / max(total_ticks.max(), 1) * 100,
+            [f"{p:g}" for p in np.array(PROBABILITY_TICKS)[inside]],
+            f"Probability of {outcome_label}",
+        )
     ax.set_xlim(-2, 104)
     ax.set_ylim(y - 0.6, rows - 0.4)
     ax.axis("off")

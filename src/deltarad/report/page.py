@@ -1,6 +1,7 @@
 """The pieces of the report page: a section and its items (figure, table, gallery, text), and the
 builder that numbers figures and tables in order of appearance and writes their files beside the
 report (figures/ as PNG + SVG, tables/ as XLSX, with the run's CSV)."""
+
 from __future__ import annotations
 
 import base64
@@ -83,15 +84,30 @@ class Builder:
         self.n_figures += 1
         rendered = figures.render(fig)
         files = outputs.write_figure(self.report_dir, name, rendered.png, rendered.svg)
-        return FigureItem(f"Figure {self.n_figures}", f"fig-{name}", title, caption,
-                          base64.b64encode(rendered.png).decode("ascii"), rendered.width_px, files)
+        return FigureItem(
+            f"Figure {self.n_figures}",
+            f"fig-{name}",
+            title,
+            caption,
+            base64.b64encode(rendered.png).decode("ascii"),
+            rendered.width_px,
+            files,
+        )
 
     def supplementary_figure_label(self) -> str:
         self.n_supplementary_figures += 1
         return f"Figure S{self.n_supplementary_figures}"
 
-    def table(self, shown: pd.DataFrame, title: str, caption: str, *, label: str | None = None,
-              source: pd.DataFrame | None = None, name: str | None = None) -> TableItem:
+    def table(
+        self,
+        shown: pd.DataFrame,
+        title: str,
+        caption: str,
+        *,
+        label: str | None = None,
+        source: pd.DataFrame | None = None,
+        name: str | None = None,
+    ) -> TableItem:
         """`shown` is the formatted table; `source` (the raw values) is saved as tables/`name`.xlsx
         (and .csv when the report is written outside the run folder)."""
         if label is None:

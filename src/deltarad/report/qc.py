@@ -14,6 +14,7 @@ from deltarad.design import BASELINE, EARLY
 from deltarad.features.region_qc import RING_STATS_SHARES
 from deltarad.runfolder import qc_paths
 
+
 def load_qc(regions_dir: Path, patients: list[str], timepoints: tuple[str, ...] = (BASELINE, EARLY)) -> pd.DataFrame:
     """One row per (patient, timepoint) with the exam's QC numbers (reader 1's, and the worst
     ring loss over readers), `png` (the image's path or None) and `missing` (why there are none)."""
@@ -23,8 +24,10 @@ def load_qc(regions_dir: Path, patients: list[str], timepoints: tuple[str, ...] 
             png, meta = qc_paths(regions_dir, pid, tp)
             row: dict = {"patient_id": str(pid), "timepoint": tp, "png": png if png.is_file() else None, "missing": ""}
             if not meta.is_file():
-                row["missing"] = ("no QC image: the exam was not extracted, its features came from an earlier "
-                                  "run's feature store, or its QC could not be drawn (see the log)")
+                row["missing"] = (
+                    "no QC image: the exam was not extracted, its features came from an earlier "
+                    "run's feature store, or its QC could not be drawn (see the log)"
+                )
                 rows.append(row)
                 continue
             try:
@@ -35,12 +38,17 @@ def load_qc(regions_dir: Path, patients: list[str], timepoints: tuple[str, ...] 
                 row["missing"] = f"{meta.name} unreadable ({type(exc).__name__})"
                 rows.append(row)
                 continue
-            row.update(tumour_ml=r1.get("tumour_ml"), ring_ml=r1.get("ring_ml"),
-                       ring_lost_share=max(r.get("ring_lost_share", math.nan) for r in readers.values()),
-                       **{k: r1[k] for k in RING_STATS_SHARES if k in r1},
-                       fov_edge=bool(numbers.get("fov_edge", False)), fov_edge_mm=numbers.get("fov_edge_mm"),
-                       dice=numbers.get("dice", math.nan), hd95_mm=numbers.get("hd95_mm", math.nan),
-                       qc_seconds=numbers.get("qc_seconds", math.nan))
+            row.update(
+                tumour_ml=r1.get("tumour_ml"),
+                ring_ml=r1.get("ring_ml"),
+                ring_lost_share=max(r.get("ring_lost_share", math.nan) for r in readers.values()),
+                **{k: r1[k] for k in RING_STATS_SHARES if k in r1},
+                fov_edge=bool(numbers.get("fov_edge", False)),
+                fov_edge_mm=numbers.get("fov_edge_mm"),
+                dice=numbers.get("dice", math.nan),
+                hd95_mm=numbers.get("hd95_mm", math.nan),
+                qc_seconds=numbers.get("qc_seconds", math.nan),
+            )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -57,7 +65,9 @@ def flag_patients(qc: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
     first, most flags first, then by the worst ring loss; the others in cohort order."""
     patients = list(dict.fromkeys(qc["patient_id"]))
     by_exam = qc.set_index(["patient_id", "timepoint"])
-    first, second = (list(dict.fromkeys(qc["timepoint"])) + [BASELINE, EARLY])[:2]  # the volume change of the first two exams
+    first, second = (list(dict.fromkeys(qc["timepoint"])) + [BASELINE, EARLY])[
+        :2
+    ]  # the volume change of the first two exams
     volume = {}
     for pid in patients:
         try:
@@ -83,10 +93,25 @@ def flag_patients(qc: pd.DataFrame, settings: ReportSettings) -> pd.DataFrame:
                 flags.append(f"{tp}: reader Dice {d:.2f} (< {settings.qc_dice_min:g})")
         zp = z.get(pid, math.nan)
         if not math.isnan(zp) and abs(zp) > settings.qc_volume_z:
-            flags.append(f"tumour volume change {change[pid]:+.0%}, robust z {zp:+.1f} (|z| > {settings.qc_volume_z:g})")
-        worst = pd.to_numeric(exams.get("ring_lost_share"), errors="coerce").max() if "ring_lost_share" in exams else math.nan
-        rows.append({"patient_id": pid, "flags": flags, "n_flags": len(flags), "volume_change": change.get(pid),
-                     "volume_z": zp, "worst_ring_lost": worst, "_rank": rank})
+            flags.append(
+                f"tumour volume change {change[pid]:+.0%}, robust z {zp:+.1f} (|z| > {settings.qc_volume_z:g})"
+            )
+        worst = (
+            pd.to_numeric(exams.get("ring_lost_share"), errors="coerce").max()
+            if "ring_lost_share" in exams
+            else math.nan
+        )
+        rows.append(
+            {
+                "patient_id": pid,
+                "flags": flags,
+                "n_flags": len(flags),
+                "volume_change": change.get(pid),
+                "volume_z": zp,
+                "worst_ring_lost": worst,
+                "_rank": rank,
+            }
+        )
     out = pd.DataFrame(rows)
     out["_severity"] = out["worst_ring_lost"].fillna(0).where(out["n_flags"] > 0, 0.0)
     out = out.sort_values(["n_flags", "_severity", "_rank"], ascending=[False, False, True], kind="stable")

@@ -2,6 +2,7 @@
 the study file (defaults filled in), the study's name and the software versions. The report's
 header, QC flags and methods paragraph read it; nothing is hard-coded there. `study_record`
 builds it, deltarad.outputs.write_study_record writes it."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ from pydantic import ValidationError
 
 from deltarad.config import ReportSettings
 from deltarad.design import ULTRASOUND_COLUMN
-from deltarad.runfolder import STUDY_RECORD
 from deltarad.report.run import RunFolder, Unavailable
+from deltarad.runfolder import STUDY_RECORD
 
 
 def read_study_record(run: RunFolder) -> dict:

@@ -1,5 +1,6 @@
 """Reading a finished run folder for the report, defensively: every input may be missing or
 malformed, and the section that needs it then says why instead of the report failing."""
+
 from __future__ import annotations
 
 import json
@@ -138,8 +139,10 @@ class RunFolder:
         names = df["model"].astype(str)
         unknown = [m for m in dict.fromkeys(names) if m not in self.model_labels]
         if unknown:
-            raise Unavailable(f"{source} names a model {unknown[0]!r} that is not one of the run's models "
-                              f"({', '.join(self.model_labels)})")
+            raise Unavailable(
+                f"{source} names a model {unknown[0]!r} that is not one of the run's models "
+                f"({', '.join(self.model_labels)})"
+            )
         return df.assign(model=names)
 
     def sets(self) -> list[str]:
@@ -177,8 +180,11 @@ class RunFolder:
         except Unavailable as missing:
             try:
                 radscores = self.model["radscores"]
-                rows = [{"region": part["region"], "feature": f, "coefficient": float(beta)}
-                        for part in radscores.values() for f, beta in part["coefficients"].items()]
+                rows = [
+                    {"region": part["region"], "feature": f, "coefficient": float(beta)}
+                    for part in radscores.values()
+                    for f, beta in part["coefficients"].items()
+                ]
             except (Unavailable, KeyError, AttributeError, TypeError, ValueError):
                 raise missing from None
             if not rows:
@@ -202,4 +208,6 @@ class RunFolder:
         try:
             return {str(k): float(v) for k, v in self.model["thresholds"].items()}
         except (Unavailable, KeyError, AttributeError, TypeError, ValueError):
-            raise Unavailable(f"no training-set cut-offs: neither {runfolder.TABLE3} nor {runfolder.MODEL} has them") from None
+            raise Unavailable(
+                f"no training-set cut-offs: neither {runfolder.TABLE3} nor {runfolder.MODEL} has them"
+            ) from None

@@ -4,14 +4,15 @@ patient_id column), the exams' region QC images (when this run extracted them), 
 and the reference models' columns (the study's: the ultrasound read), the combined probability
 against the model's Youden cut-off with the nomogram points behind it, and where the model comes
 from (its validation AUC when its run folder has Table 3, the file's SHA-256 and date)."""
+
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import hashlib
 import re
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import pandas as pd
@@ -22,17 +23,21 @@ from deltarad.errors import DeltaradError
 from deltarad.formatting import format_value
 from deltarad.modeling.modelfile import model_design
 from deltarad.report.nomogram import nomogram_scales, term_labels
-from deltarad.runfolder import qc_paths
 from deltarad.report.run import radscore_variable_labels
+from deltarad.runfolder import qc_paths
 
 
 def model_provenance(model_path: Path) -> dict:
     """SHA-256 and date of the model file, and its validation-set AUC of the combined model from
     tables/table3.csv beside it (the run folder), if there."""
     data = Path(model_path).read_bytes()
-    modified = dt.datetime.fromtimestamp(Path(model_path).stat().st_mtime, tz=dt.timezone.utc)
-    out = {"sha256": hashlib.sha256(data).hexdigest(), "date": modified.strftime("%Y-%m-%d %H:%M UTC"),
-           "auc": None, "auc_source": "not stored with the model file (no tables/table3.csv beside it)"}
+    modified = dt.datetime.fromtimestamp(Path(model_path).stat().st_mtime, tz=dt.UTC)
+    out = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "date": modified.strftime("%Y-%m-%d %H:%M UTC"),
+        "auc": None,
+        "auc_source": "not stored with the model file (no tables/table3.csv beside it)",
+    }
     t3 = Path(model_path).parent / runfolder.TABLE3
     if t3.is_file():
         try:
@@ -40,8 +45,10 @@ def model_provenance(model_path: Path) -> dict:
             row = table[(table["set"].astype(str) == "validation") & (table["model"].astype(str) == "combined")]
             if len(row):
                 r = row.iloc[0]
-                out["auc"] = (f"{format_value(r['auc'])} ({format_value(r.get('auc_ci_low'))}–"
-                              f"{format_value(r.get('auc_ci_high'))})")
+                out["auc"] = (
+                    f"{format_value(r['auc'])} ({format_value(r.get('auc_ci_low'))}–"
+                    f"{format_value(r.get('auc_ci_high'))})"
+                )
                 out["auc_source"] = "validation set of the model's run (tables/table3.csv, DeLong 95% CI)"
         except (pd.errors.ParserError, KeyError, ValueError, TypeError):
             out["auc_source"] = "tables/table3.csv beside the model file is unreadable"
@@ -69,8 +76,7 @@ def nomogram_points(model: dict, values: dict) -> list[dict]:
         points = (contribution - term.contributions.min()) / nomo.lp_per_point
         rows.append({"term": names.get(term.name, term.name), "value": value, "points": float(points)})
     total = sum(float(r["points"]) for r in rows)
-    rows.append({"term": "Total points", "value": "", "points": total,
-                 "probability": float(nomo.probability(total))})
+    rows.append({"term": "Total points", "value": "", "points": total, "probability": float(nomo.probability(total))})
     return rows
 
 
@@ -84,14 +90,24 @@ def _png(path: Path) -> str | None:
 
 
 def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("deltarad.report", "templates"), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("deltarad.report", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["value"] = format_value
     return env.get_template("sheet.html.j2")
 
 
-def write_sheets(model_path: Path, model: dict, cohort: pd.DataFrame, predictions: pd.DataFrame,
-                 out_dir: Path, regions_dir: Path | None = None) -> list[Path]:
+def write_sheets(
+    model_path: Path,
+    model: dict,
+    cohort: pd.DataFrame,
+    predictions: pd.DataFrame,
+    out_dir: Path,
+    regions_dir: Path | None = None,
+) -> list[Path]:
     """One sheet per row of `predictions` in out_dir/sheets/<patient>.html. `cohort` gives the
     references' columns (the ultrasound read) and the clinical terms; the QC images are read from `regions_dir` (default
     out_dir/regions/, where extraction wrote them)."""
@@ -100,10 +116,16 @@ def write_sheets(model_path: Path, model: dict, cohort: pd.DataFrame, prediction
     cut = (model.get("thresholds") or {}).get("combined")
     design = model_design(model)
     radscores = radscore_variable_labels(design)
-    references = [(f"Ultrasound read ({c})" if ref.name == ULTRASOUND_COLUMN else f"{ref.label} ({c})", c)
-                  for ref in design.references for c in ref.columns]
-    rows = predictions.merge(cohort.drop(columns=[c for c in predictions.columns if c != "patient_id"],
-                                         errors="ignore"), on="patient_id", how="left")
+    references = [
+        (f"Ultrasound read ({c})" if ref.name == ULTRASOUND_COLUMN else f"{ref.label} ({c})", c)
+        for ref in design.references
+        for c in ref.columns
+    ]
+    rows = predictions.merge(
+        cohort.drop(columns=[c for c in predictions.columns if c != "patient_id"], errors="ignore"),
+        on="patient_id",
+        how="left",
+    )
     template = _template()
     written = []
     for r in rows.to_dict("records"):
@@ -111,15 +133,30 @@ def write_sheets(model_path: Path, model: dict, cohort: pd.DataFrame, prediction
         points = nomogram_points(model, r)
         probability = float(r["combined"])
         drift = abs(points[-1]["probability"] - probability)
-        mismatch = (f"The nomogram's points give {points[-1]['probability']:.3f}, the model's prediction is "
-                    f"{probability:.3f}: the prediction and the model file disagree; check that predictions.csv "
-                    "was scored by this model file.") if drift > 0.005 else ""
+        mismatch = (
+            (
+                f"The nomogram's points give {points[-1]['probability']:.3f}, the model's prediction is "
+                f"{probability:.3f}: the prediction and the model file disagree; check that predictions.csv "
+                "was scored by this model file."
+            )
+            if drift > 0.005
+            else ""
+        )
         exams = [{"timepoint": tp, "png": _png(qc_paths(regions_dir, pid, tp)[0])} for tp in design.timepoints]
         html = template.render(
-            patient_id=pid, exams=exams, radscores=[(label, r[c]) for c, label in radscores.items()],
-            references=[(name, r.get(c)) for name, c in references], probability=probability, cut=cut,
-            above=None if cut is None else probability >= cut, points=points, provenance=provenance,
-            model_file=Path(model_path).name, version=__version__, mismatch=mismatch)
+            patient_id=pid,
+            exams=exams,
+            radscores=[(label, r[c]) for c, label in radscores.items()],
+            references=[(name, r.get(c)) for name, c in references],
+            probability=probability,
+            cut=cut,
+            above=None if cut is None else probability >= cut,
+            points=points,
+            provenance=provenance,
+            model_file=Path(model_path).name,
+            version=__version__,
+            mismatch=mismatch,
+        )
         written.append(outputs.write_patient_sheet(out_dir, sheet_name(pid), html))
     return written
 
@@ -133,5 +170,10 @@ def write_study_sheets(model_path: Path, study, predictions: pd.DataFrame, out_d
     cohort = read_table(study.cohort_path, "cohort table")
     cohort = cohort.rename(columns={study.patient_id: "patient_id"})
     cohort["patient_id"] = cohort["patient_id"].astype(str)
-    return write_sheets(Path(model_path), model, cohort, predictions.assign(patient_id=predictions["patient_id"].astype(str)),
-                        Path(out_dir))
+    return write_sheets(
+        Path(model_path),
+        model,
+        cohort,
+        predictions.assign(patient_id=predictions["patient_id"].astype(str)),
+        Path(out_dir),
+    )

@@ -1,5 +1,6 @@
 """The report's own layouts of Table 3 and the internal validation, and XLSX copies of its tables
 (numbers formatted by deltarad.formatting)."""
+
 from __future__ import annotations
 
 import io
@@ -21,8 +22,14 @@ def table3_display(t3: pd.DataFrame, labels: dict[str, str], comparator: str | N
             **({"n": format_value(r["n"])} if "n" in r else {}),  # patients scored: a blank costs the combined model
             "AUC (95% CI)": f"{format_value(r['auc'])} ({format_value(r.get('auc_ci_low'))}–{format_value(r.get('auc_ci_high'))})",
         }
-        for col, head in [("threshold", "Cut-off"), ("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"),
-                          ("specificity", "Specificity"), ("ppv", "PPV"), ("npv", "NPV")]:
+        for col, head in [
+            ("threshold", "Cut-off"),
+            ("accuracy", "Accuracy"),
+            ("sensitivity", "Sensitivity"),
+            ("specificity", "Specificity"),
+            ("ppv", "PPV"),
+            ("npv", "NPV"),
+        ]:
             row[head] = format_value(r.get(col))
         mark = NESTED_MARK if str(r.get("nested_optimistic")) == "True" else ""
         delong = f"DeLong p vs {comparator}" if comparator else "DeLong p (no reference model)"
@@ -54,15 +61,17 @@ def validation_display(validation: pd.DataFrame, labels: dict[str, str]) -> pd.D
     for r in ranked.to_dict("records"):
         model = labels.get(str(r["model"]), str(r["model"]))
         mean, sd = format_value(r.get("cv_mean")), format_value(r.get("cv_sd"))
-        rows.append({
-            "Model": "" if model == previous else model,
-            "Measure": VALIDATION_METRICS.get(r["metric"], str(r["metric"])),
-            "Apparent": format_value(r.get("apparent")),
-            "Optimism": format_value(r.get("optimism")),
-            "Optimism-corrected": format_value(r.get("corrected")),
-            "Validation set (split)": format_value(r.get("split_validation")),
-            "Cross-validation mean ± SD": f"{mean} ± {sd}" if mean and sd else mean,
-        })
+        rows.append(
+            {
+                "Model": "" if model == previous else model,
+                "Measure": VALIDATION_METRICS.get(r["metric"], str(r["metric"])),
+                "Apparent": format_value(r.get("apparent")),
+                "Optimism": format_value(r.get("optimism")),
+                "Optimism-corrected": format_value(r.get("corrected")),
+                "Validation set (split)": format_value(r.get("split_validation")),
+                "Cross-validation mean ± SD": f"{mean} ± {sd}" if mean and sd else mean,
+            }
+        )
         previous = model
     return pd.DataFrame(rows)
 

@@ -1,4 +1,5 @@
 """Input checks shared by the statistics functions: plain arrays in, clear errors out."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ directed 95th percentiles (as MONAI's `compute_hausdorff_distance(percentile=95)
 pools both directions' distances before the percentile, which can give less). HD100 is the classic
 Hausdorff distance.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,13 +31,15 @@ def dice(a: sitk.Image, b: sitk.Image) -> float:
 
 
 def _surface(mask: sitk.Image) -> sitk.Image:
-    return sitk.BinaryContour(sitk.Cast(mask != 0, sitk.sitkUInt8), fullyConnected=False, backgroundValue=0,
-                              foregroundValue=1)
+    return sitk.BinaryContour(
+        sitk.Cast(mask != 0, sitk.sitkUInt8), fullyConnected=False, backgroundValue=0, foregroundValue=1
+    )
 
 
 def _directed_mm(source_surface: sitk.Image, target_surface: sitk.Image) -> np.ndarray:
-    distance = sitk.SignedMaurerDistanceMap(target_surface, insideIsPositive=False, squaredDistance=False,
-                                            useImageSpacing=True)
+    distance = sitk.SignedMaurerDistanceMap(
+        target_surface, insideIsPositive=False, squaredDistance=False, useImageSpacing=True
+    )
     d = np.abs(sitk.GetArrayViewFromImage(distance))
     return d[sitk.GetArrayViewFromImage(source_surface) != 0]
 
@@ -47,8 +50,7 @@ def hausdorff_mm(a: sitk.Image, b: sitk.Image, percentile: float = 95.0) -> floa
     sa, sb = _surface(a), _surface(b)
     if not np.any(sitk.GetArrayViewFromImage(sa)) or not np.any(sitk.GetArrayViewFromImage(sb)):
         return math.nan
-    return float(max(np.percentile(_directed_mm(sa, sb), percentile),
-                     np.percentile(_directed_mm(sb, sa), percentile)))
+    return float(max(np.percentile(_directed_mm(sa, sb), percentile), np.percentile(_directed_mm(sb, sa), percentile)))
 
 
 def summary(values: pd.Series) -> dict[str, float]:
@@ -56,8 +58,14 @@ def summary(values: pd.Series) -> dict[str, float]:
     v = pd.to_numeric(values, errors="coerce").dropna()
     if v.empty:
         return {"n": 0}
-    return {"n": int(len(v)), "median": float(v.median()), "q1": float(v.quantile(0.25)),
-            "q3": float(v.quantile(0.75)), "min": float(v.min()), "max": float(v.max())}
+    return {
+        "n": int(len(v)),
+        "median": float(v.median()),
+        "q1": float(v.quantile(0.25)),
+        "q3": float(v.quantile(0.75)),
+        "min": float(v.min()),
+        "max": float(v.max()),
+    }
 
 
 def feature_class(name: str) -> str:
@@ -82,12 +90,22 @@ def icc_by_class(delta: pd.DataFrame, patients: set[str] | None, icc_min: float)
         both = r1.index.intersection(r2.index)
         if len(both) < 2:
             continue
-        icc = pd.Series(icc_2_1(np.stack([r1.loc[both].to_numpy(float), r2.loc[both].to_numpy(float)], axis=1)),
-                        index=feats)
+        icc = pd.Series(
+            icc_2_1(np.stack([r1.loc[both].to_numpy(float), r2.loc[both].to_numpy(float)], axis=1)), index=feats
+        )
         for cls, values in icc.groupby([feature_class(f) for f in feats], sort=False):
-            rows.append({"region": region, "feature_class": cls, "patients": len(both), "features": len(values),
-                         "icc_kept": int((values >= icc_min).sum()), "icc_median": float(values.median())})
+            rows.append(
+                {
+                    "region": region,
+                    "feature_class": cls,
+                    "patients": len(both),
+                    "features": len(values),
+                    "icc_kept": int((values >= icc_min).sum()),
+                    "icc_median": float(values.median()),
+                }
+            )
     order = {c: i for i, c in enumerate(FEATURE_CLASSES)}
     out = pd.DataFrame(rows, columns=["region", "feature_class", "patients", "features", "icc_kept", "icc_median"])
-    return out.sort_values(["region", "feature_class"], key=lambda s: s.map(order) if s.name == "feature_class" else s,
-                           kind="stable").reset_index(drop=True)
+    return out.sort_values(
+        ["region", "feature_class"], key=lambda s: s.map(order) if s.name == "feature_class" else s, kind="stable"
+    ).reset_index(drop=True)

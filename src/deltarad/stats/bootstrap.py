@@ -1,5 +1,6 @@
 """Percentile bootstrap confidence intervals, for statistics without a closed-form variance
 (net benefit, calibration slope, ...)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

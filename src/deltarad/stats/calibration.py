@@ -1,5 +1,6 @@
 """Calibration of predicted probabilities: binned and smoothed curves, logistic recalibration,
 Hosmer-Lemeshow goodness of fit and the Brier score."""
+
 from __future__ import annotations
 
 import warnings
@@ -9,8 +10,8 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from deltarad.stats.irls import irls_logit
 from deltarad.stats._validate import binary_outcome, probabilities_like
+from deltarad.stats.irls import irls_logit
 
 
 def calibration_curve(y, p, n_bins: int = 10) -> pd.DataFrame:

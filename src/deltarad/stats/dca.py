@@ -5,6 +5,7 @@ are shares of all patients. As in dcurves, a prediction of exactly 0 or 1 is nud
 epsilon outward (so 0 is never, and 1 always, called positive), "Treat All" is a prediction of
 1 + eps and "Treat None" of 0 - eps, and a patient is called positive when p >= t.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -9,6 +9,7 @@ count or not (the bounding idea of Mehta & Patel's network algorithm, JASA 1983;
 
 SciPy's r x c `fisher_exact` gives a Monte Carlo p-value by default; this one is exact.
 """
+
 from __future__ import annotations
 
 import itertools

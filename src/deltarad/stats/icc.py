@@ -3,6 +3,7 @@
 The study keeps features with inter-reader ICC >= 0.8 using the two-way random-effects,
 absolute-agreement, single-rater form: ICC(2,1), which McGraw & Wong and pingouin call ICC(A,1).
 """
+
 from __future__ import annotations
 
 import numpy as np

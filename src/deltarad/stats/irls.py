@@ -8,6 +8,7 @@ separated data (coefficients running off) end on the same iteration too. The cov
 coefficients is statsmodels' too: the inverse information pinv(W^1/2 X) pinv(W^1/2 X)' at
 convergence (the binomial scale is 1), whose diagonal gives the Wald standard errors.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,9 @@ def _pinv(x: np.ndarray, rcond: float = 1e-15) -> np.ndarray:
     return vt.T @ (s_inv[:, None] * u.T)
 
 
-def irls_logit(design: np.ndarray, y: np.ndarray, maxiter: int = 100,
-               tol: float = TOL) -> tuple[np.ndarray, float, np.ndarray] | None:
+def irls_logit(
+    design: np.ndarray, y: np.ndarray, maxiter: int = 100, tol: float = TOL
+) -> tuple[np.ndarray, float, np.ndarray] | None:
     """(coefficients, deviance, covariance) of the logistic regression of 0/1 `y` on `design`
     (intercept column included), as statsmodels' GLM(Binomial).fit(maxiter, tol) reports them.
     None where statsmodels would raise (non-finite weights or working response)."""

@@ -12,6 +12,7 @@ A term that is a linear combination of the terms before it (molecular subtype ne
 HER2, say) is aliased: as R's glm does, it is left out of the fit and reported as NaN, instead
 of a pseudo-inverse's arbitrary split of one effect between collinear terms.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -23,8 +24,8 @@ from scipy import stats
 
 from deltarad.encoding import Encoding, design_columns
 from deltarad.errors import DeltaradError
-from deltarad.stats.logit import fit_logit, is_separated
 from deltarad.stats._validate import binary_outcome, is_categorical
+from deltarad.stats.logit import fit_logit, is_separated
 
 COLUMNS = ["variable", "level", "beta", "se", "z", "p_value", "or", "or_ci_low", "or_ci_high", "warning"]
 SEPARATION_WARNING = "perfect or quasi-complete separation: the maximum-likelihood estimate does not exist"
@@ -57,18 +58,25 @@ class Term:
     level: str
 
 
-def design(df: pd.DataFrame, variables: list[str], categorical: set[str],
-           reference_levels: dict | None = None) -> tuple[np.ndarray, list[Term]]:
+def design(
+    df: pd.DataFrame, variables: list[str], categorical: set[str], reference_levels: dict | None = None
+) -> tuple[np.ndarray, list[Term]]:
     """Design matrix (intercept first) and its terms; categorical variables get one 0/1 column per
     level other than the reference (deltarad.encoding: the first level in value order unless
     `reference_levels` names another)."""
     reference_levels = reference_levels or {}
-    encodings = [Encoding.categorical(var, df[var], reference_levels.get(var)) if var in categorical else Encoding(var)
-                 for var in variables]
+    encodings = [
+        Encoding.categorical(var, df[var], reference_levels.get(var)) if var in categorical else Encoding(var)
+        for var in variables
+    ]
     terms = []
     for e in encodings:
         labels = e.level_labels
-        terms += [Term(e.name, f"{lvl} vs {labels[0]}") for lvl in labels[1:]] if e.levels is not None else [Term(e.name, "")]
+        terms += (
+            [Term(e.name, f"{lvl} vs {labels[0]}") for lvl in labels[1:]]
+            if e.levels is not None
+            else [Term(e.name, "")]
+        )
     return np.column_stack([np.ones(len(df)), design_columns(df, encodings).to_numpy(dtype=float)]), terms
 
 
@@ -81,8 +89,14 @@ class LogisticFit:
     separated: bool
 
 
-def fit_logistic(df: pd.DataFrame, outcome: str, variables: list[str], categorical=(), level: float = 0.95,
-                 reference_levels: dict | None = None) -> LogisticFit:
+def fit_logistic(
+    df: pd.DataFrame,
+    outcome: str,
+    variables: list[str],
+    categorical=(),
+    level: float = 0.95,
+    reference_levels: dict | None = None,
+) -> LogisticFit:
     """Maximum-likelihood logistic regression of `outcome` on `variables` (complete cases).
 
     Variables named in `categorical`, and non-numeric ones, are coded against their first level in

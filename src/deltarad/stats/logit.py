@@ -16,6 +16,7 @@ it keeps, not on every trial fit.
 `LogitFit.predict` is the only code that turns design columns into a probability: the model file
 stores a fit as `to_dict()` and scores through `from_dict()`.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -73,7 +74,7 @@ class LogitFit:
         return {"intercept": self.intercept, "coefficients": self.coefficients}
 
     @classmethod
-    def from_dict(cls, stored: Mapping) -> "LogitFit":
+    def from_dict(cls, stored: Mapping) -> LogitFit:
         """The scorer of a stored fit ({"intercept", "coefficients"})."""
         return cls(stored["intercept"], dict(stored["coefficients"]))
 
@@ -104,8 +105,9 @@ def separates(X: pd.DataFrame, y) -> bool:
     return is_separated(_with_intercept(X), y)
 
 
-def fit_logit(X: pd.DataFrame, y: np.ndarray, *, separation: bool = True, tol: float = TOL,
-              maxiter: int = 100) -> LogitFit:
+def fit_logit(
+    X: pd.DataFrame, y: np.ndarray, *, separation: bool = True, tol: float = TOL, maxiter: int = 100
+) -> LogitFit:
     """Unpenalised logistic regression of y (0/1) on the columns of X (plus an intercept), as
     statsmodels' GLM(Binomial).fit(maxiter=maxiter, tol=tol) computes it.
 

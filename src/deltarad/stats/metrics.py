@@ -1,4 +1,5 @@
 """Classification metrics at a fixed cut-off (positive when score >= threshold)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ IDI = mean(d | event) - mean(d | non-event), SE from the sample variances of d i
 the continuous (category-free) NRI counts any rise or fall, with the non-null SE
 v = (n_up + n_down)/n^2 - (n_up - n_down)^2/n^3 per outcome group.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ more likely an event, and a case is called positive when ``score >= threshold``.
 DeLong's variance uses the O(n log n) midrank algorithm of Sun & Xu (IEEE Signal Process Lett
 2014;21:1389), vectorised over several scores at once; it equals pROC's `delongPlacements`.
 """
+
 from __future__ import annotations
 
 import numpy as np

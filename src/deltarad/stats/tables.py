@@ -4,6 +4,7 @@ XLSX/HTML copies).
 Table 1: characteristics by outcome (within each set). Table 2: univariate and multivariate
 logistic regression. Table 3: discrimination and classification of each model per set.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -159,7 +160,14 @@ def table1(
     rows: list[dict[str, object]] = []
     for set_name, part in _sets(df, by):
         y = y_all.loc[part.index]
-        rows.append({"set": set_name, "variable": "n", "level": "", **{c: str(int((y == g).sum())) for c, g in zip(group_cols, labels)}})
+        rows.append(
+            {
+                "set": set_name,
+                "variable": "n",
+                "level": "",
+                **{c: str(int((y == g).sum())) for c, g in zip(group_cols, labels)},
+            }
+        )
         for var in variables:
             values = part[var]
             keep = values.notna()
@@ -171,7 +179,9 @@ def table1(
                 totals = counts.sum(axis=0)
                 for i, level in enumerate(levels):
                     cells = {
-                        c: f"{counts.loc[level, g]} ({100 * counts.loc[level, g] / totals[g]:.1f}%)" if totals[g] else "0"
+                        c: f"{counts.loc[level, g]} ({100 * counts.loc[level, g] / totals[g]:.1f}%)"
+                        if totals[g]
+                        else "0"
                         for c, g in zip(group_cols, labels)
                     }
                     first = i == 0
@@ -272,8 +282,10 @@ def table3(
     y_fit = y_all.loc[fit_part.index]
     scored = {m: fit_part[m].notna() for m in scores}
     given = dict(thresholds or {})
-    thresholds = {m: float(given[m]) if m in given else youden_threshold(y_fit[scored[m]], fit_part.loc[scored[m], m])
-                  for m in scores}
+    thresholds = {
+        m: float(given[m]) if m in given else youden_threshold(y_fit[scored[m]], fit_part.loc[scored[m], m])
+        for m in scores
+    }
 
     rows = []
     for set_name, whole in sets:
@@ -290,10 +302,15 @@ def table3(
                 y, s = y_all.loc[part.index].to_numpy(), part[model].to_numpy(dtype=float)
                 ref = part[reference].to_numpy(dtype=float)
                 gain = idi(y, s, ref)
-                row.update(delong_p=delong_test(y, s, ref)[1], idi=gain["idi"], idi_p=gain["p"], nri=nri(y, s, ref)["nri"])
+                row.update(
+                    delong_p=delong_test(y, s, ref)[1], idi=gain["idi"], idi_p=gain["p"], nri=nri(y, s, ref)["nri"]
+                )
             rows.append(row)
     out = pd.DataFrame(rows, columns=TABLE3_COLUMNS)
     if nested is not None:
-        out["nested_optimistic"] = (out["set"] == (fit_set if by is not None else ALL_SETS)) & out["model"].isin(
-            list(nested)) & (reference is not None)
+        out["nested_optimistic"] = (
+            (out["set"] == (fit_set if by is not None else ALL_SETS))
+            & out["model"].isin(list(nested))
+            & (reference is not None)
+        )
     return out

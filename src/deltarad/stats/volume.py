@@ -1,5 +1,6 @@
 """Tumour shrinkage as a confounder of delta radiomics: how closely each selected delta feature
 follows the tumour's volume change (Spearman rank correlation over patients)."""
+
 from __future__ import annotations
 
 import math
@@ -21,10 +22,13 @@ def volume_correlations(delta: pd.DataFrame, selected: pd.DataFrame, volume: pd.
     for r in selected.itertuples():
         part = delta[delta["region"] == r.region].set_index("patient_id")
         if r.feature not in part.columns:
-            rows.append({"region": r.region, "feature": r.feature, "n": 0, "spearman_rho": math.nan, "p_value": math.nan})
+            rows.append(
+                {"region": r.region, "feature": r.feature, "n": 0, "spearman_rho": math.nan, "p_value": math.nan}
+            )
             continue
         both = pd.concat([part[r.feature], volume.rename("volume")], axis=1, join="inner").dropna()
         rho, p = spearmanr(both.iloc[:, 0], both["volume"]) if len(both) >= MIN_PATIENTS else (math.nan, math.nan)
-        rows.append({"region": r.region, "feature": r.feature, "n": len(both), "spearman_rho": float(rho),
-                     "p_value": float(p)})
+        rows.append(
+            {"region": r.region, "feature": r.feature, "n": len(both), "spearman_rho": float(rho), "p_value": float(p)}
+        )
     return pd.DataFrame(rows)

@@ -25,6 +25,7 @@ The layout written::
 DCE phase index p (0 = pre-contrast) is TemporalPositionIdentifier p + 1; the study analyses
 index 3, the 3rd post-injection phase.
 """
+
 from deltarad.synthetic.cohort import generate_cohort
 
 __all__ = ["generate_cohort"]

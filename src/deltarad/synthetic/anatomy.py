@@ -6,6 +6,7 @@ the breast the body surface continues as skin over subcutaneous fat. All sizes a
 the field of view or millimetres, so the same code makes a 96 x 96 x 40 demo exam and a
 256 x 256 x 120 benchmark exam.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -77,7 +78,9 @@ def make_anatomy(grid: Grid, rng: np.random.Generator, side: str) -> Anatomy:
     tissue[body & (behind >= muscle_mm + wall_mm)] = Tissue.LUNG
 
     # Fibroglandular tissue: a thresholded smooth field, denser centrally behind the nipple.
-    glands = smooth_field(rng, grid.shape, sigma_in_voxels(3.5, grid.spacing_zyx)) + 1.5 * (1 - np.sqrt(np.clip(q, 0, 1)))
+    glands = smooth_field(rng, grid.shape, sigma_in_voxels(3.5, grid.spacing_zyx)) + 1.5 * (
+        1 - np.sqrt(np.clip(q, 0, 1))
+    )
     eligible = interior & (depth_mm > FGT_MIN_DEPTH_MM)
     if eligible.any():
         density = rng.uniform(0.2, 0.55)

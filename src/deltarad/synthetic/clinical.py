@@ -6,6 +6,7 @@ post-therapy ultrasound read calls US-pCR with the study's sensitivity (0.48) an
 specificity (0.77). Age, tumour markers, stage, side and baseline diameter are independent of
 the outcome, so only subtype, receptors and ultrasound carry clinical signal.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,7 +29,20 @@ STAGES = {"I": 0.03, "II": 0.42, "III": 0.50, "IV": 0.05}
 US_SENSITIVITY = 0.48
 US_SPECIFICITY = 0.77
 
-CLINICAL_COLUMNS = ["age", "cea", "ca153", "ca125", "stage", "side", "diameter_cm", "subtype", "er", "pr", "her2", "ki67"]
+CLINICAL_COLUMNS = [
+    "age",
+    "cea",
+    "ca153",
+    "ca125",
+    "stage",
+    "side",
+    "diameter_cm",
+    "subtype",
+    "er",
+    "pr",
+    "her2",
+    "ki67",
+]
 CATEGORICAL_COLUMNS = ["stage", "side", "subtype", "er", "pr", "her2", "ki67"]
 
 

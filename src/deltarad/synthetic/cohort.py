@@ -1,4 +1,5 @@
 """Write a whole synthetic cohort: images, segmentations, clinical table and study file."""
+
 from __future__ import annotations
 
 import logging
@@ -51,8 +52,12 @@ DESIGNS: dict[str, dict | None] = {
     THREE_TIMEPOINT: {
         "timepoints": [BASELINE, EARLY, "post"],
         "deltas": [[BASELINE, EARLY], [BASELINE, "post"]],
-        "regions": {"intratumoral": "tumour", "ring_0_3": {"band_mm": [0, 3]}, "ring_3_6": {"band_mm": [3, 6]},
-                    "ring_6_9": {"band_mm": [6, 9]}},
+        "regions": {
+            "intratumoral": "tumour",
+            "ring_0_3": {"band_mm": [0, 3]},
+            "ring_3_6": {"band_mm": [3, 6]},
+            "ring_6_9": {"band_mm": [6, 9]},
+        },
         "references": ["ultrasound"],
     },
 }
@@ -115,13 +120,23 @@ def generate_cohort(
         raise DeltaradError(f"design must be one of {', '.join(DESIGNS)}, got {design!r}")
     timepoints = tuple((DESIGNS[design] or {}).get("timepoints", (BASELINE, EARLY)))
     workers = min(os.cpu_count() or 1 if workers is None else workers, max(n_patients, 1))
-    size = tuple(int(v) for v in (shape or (REALISTIC_SIZE if realistic else DEMO_SIZE)))
-    spacing = tuple(float(v) for v in (spacing_mm or (REALISTIC_SPACING_MM if realistic else DEMO_SPACING_MM)))
+    sx, sy, sz = (int(v) for v in (shape or (REALISTIC_SIZE if realistic else DEMO_SIZE)))
+    dx, dy, dz = (float(v) for v in (spacing_mm or (REALISTIC_SPACING_MM if realistic else DEMO_SPACING_MM)))
+    size, spacing = (sx, sy, sz), (dx, dy, dz)
     phases = int(n_phases or (KINETIC_PHASES if tissue_kinetics else REALISTIC_PHASES if realistic else DEMO_PHASES))
     _check(n_patients, size, spacing, phases, reader2_fraction, centres, effect, centre_effect, workers)
 
-    settings = _Settings(seed, effect, size, spacing, phases, centres, _scanners(seed, centres, centre_effect),  # type: ignore[arg-type]
-                         tissue_kinetics, timepoints)
+    settings = _Settings(
+        seed,
+        effect,
+        size,
+        spacing,
+        phases,
+        centres,
+        _scanners(seed, centres, centre_effect),
+        tissue_kinetics,
+        timepoints,
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     chosen = np.random.default_rng([seed, 2]).permutation(n_patients)[: round(reader2_fraction * n_patients)]
@@ -129,7 +144,12 @@ def generate_cohort(
 
     log.info(
         "synthetic cohort: %d patients, %s voxels of %s mm, %d phases, effect %.2g -> %s",
-        n_patients, "x".join(map(str, size)), "x".join(f"{s:g}" for s in spacing), phases, effect, out_dir,
+        n_patients,
+        "x".join(map(str, size)),
+        "x".join(f"{s:g}" for s in spacing),
+        phases,
+        effect,
+        out_dir,
     )
     start = time.perf_counter()
     rows: dict[int, dict] = {}
@@ -138,11 +158,15 @@ def generate_cohort(
     def progress(i: int, row: dict) -> None:
         rows[i] = row
         if len(rows) % step == 0 or len(rows) == n_patients:
-            log.info("synthetic cohort: %d/%d patients written (%.1f s)", len(rows), n_patients, time.perf_counter() - start)
+            log.info(
+                "synthetic cohort: %d/%d patients written (%.1f s)", len(rows), n_patients, time.perf_counter() - start
+            )
 
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(write_patient, out_dir, settings, i, i in with_reader2): i for i in range(n_patients)}
+            futures = {
+                pool.submit(write_patient, out_dir, settings, i, i in with_reader2): i for i in range(n_patients)
+            }
             for future in as_completed(futures):
                 progress(futures[future], future.result())
     else:
@@ -161,12 +185,18 @@ def generate_cohort(
         "categorical": CATEGORICAL_COLUMNS,
         "imaging": {"phase": min(ANALYSED_PHASE, phases - 1)},
     }
-    if DESIGNS[design] is not None:
+    declared = DESIGNS[design]
+    if declared is not None:
         study.pop("imaging")  # the design names the image
-        study["design"] = {**DESIGNS[design], "image": {"phase": min(ANALYSED_PHASE, phases - 1)}}
+        study["design"] = {**declared, "image": {"phase": min(ANALYSED_PHASE, phases - 1)}}
     header = f"# Synthetic cohort written by deltarad.synthetic (seed {seed}, effect {effect:g}); no real patient.\n"
     study_path = write_text(out_dir / "study.yaml", header + yaml.safe_dump(study, sort_keys=False))
-    log.info("synthetic cohort: done in %.1f s, %d pCR of %d", time.perf_counter() - start, int(cohort["outcome"].sum()), n_patients)
+    log.info(
+        "synthetic cohort: done in %.1f s, %d pCR of %d",
+        time.perf_counter() - start,
+        int(cohort["outcome"].sum()),
+        n_patients,
+    )
     return study_path
 
 
@@ -191,8 +221,9 @@ def write_patient(out_dir: Path, settings: _Settings, index: int, reader2: bool)
     early = baseline.after(draw_response(rng_response, row["outcome"], settings.effect))
 
     # acquisition starts (what the headers state) and the times after injection the signal is drawn at
-    starts, times = (kinetic_phase_times(settings.n_phases) if settings.tissue_kinetics
-                     else (phase_times_s(settings.n_phases),) * 2)
+    starts, times = (
+        kinetic_phase_times(settings.n_phases) if settings.tissue_kinetics else (phase_times_s(settings.n_phases),) * 2
+    )
     baseline_geometry = baseline.geometry(grid)
     early_geometry = early.geometry(grid)
     exams = {
@@ -200,20 +231,38 @@ def write_patient(out_dir: Path, settings: _Settings, index: int, reader2: bool)
         EARLY: (early, early_geometry, rng_early, (baseline_geometry[0] < 0) & (early_geometry[0] >= 0)),
     }
     if len(settings.timepoints) > 2:  # a further course of response after the early exam
-        rng_post_response, rng_post = map(np.random.default_rng, np.random.SeedSequence([settings.seed, 5, index]).spawn(2))
+        rng_post_response, rng_post = map(
+            np.random.default_rng, np.random.SeedSequence([settings.seed, 5, index]).spawn(2)
+        )
         post = early.after(draw_response(rng_post_response, row["outcome"], settings.effect))
         post_geometry = post.geometry(grid)
-        exams[settings.timepoints[2]] = (post, post_geometry, rng_post,
-                                         (baseline_geometry[0] < 0) & (post_geometry[0] >= 0))
+        exams[settings.timepoints[2]] = (
+            post,
+            post_geometry,
+            rng_post,
+            (baseline_geometry[0] < 0) & (post_geometry[0] >= 0),
+        )
     for e, (exam, (tumour, geometry, rng, bed)) in enumerate(exams.items()):
         phases = render_exam(
-            grid, anatomy, tumour, geometry, texture, times, rng, settings.scanners[centre],
-            tumour_bed=bed, bed_enhancement=TUMOUR_BED_SHARE * tumour.peak_enhancement,
+            grid,
+            anatomy,
+            tumour,
+            geometry,
+            texture,
+            times,
+            rng,
+            settings.scanners[centre],
+            tumour_bed=bed,
+            bed_enhancement=TUMOUR_BED_SHARE * tumour.peak_enhancement,
             tissue_kinetics=settings.tissue_kinetics,
         )
         info = ExamInfo(
-            patient_id=patient_id, age_years=row["age"], exam=exam, study_date=EXAM_DATES[exam],
-            uid_seed=f"deltarad-synthetic-{settings.seed}", manufacturer=settings.scanners[centre].manufacturer,
+            patient_id=patient_id,
+            age_years=row["age"],
+            exam=exam,
+            study_date=EXAM_DATES[exam],
+            uid_seed=f"deltarad-synthetic-{settings.seed}",
+            manufacturer=settings.scanners[centre].manufacturer,
             institution=f"Synthetic Centre {centre + 1}",
         )
         row[f"{exam}_image"] = f"patients/{patient_id}/{exam}/DCE"

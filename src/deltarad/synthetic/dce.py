@@ -6,6 +6,7 @@ constant tau (s) and a washout rate w (1/s); phase k acquired t_k seconds after 
 point-spread function. The magnitude image then gets a smooth coil-sensitivity (bias) field,
 the centre's scanner gain and offset, and Rician noise.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -105,7 +106,9 @@ def render_exam(
     profile = (1 - tumour.rim) + tumour.rim * core**2
     profile *= 1 - tumour.necrosis * np.exp(-((core / 0.35) ** 2))
     s0[inside] = TUMOUR_S0 * (1 + 0.05 * tumour_texture[inside])
-    enh[inside] = np.maximum(tumour.peak_enhancement * profile * (1 + tumour.heterogeneity * tumour_texture[inside]), 0.05)
+    enh[inside] = np.maximum(
+        tumour.peak_enhancement * profile * (1 + tumour.heterogeneity * tumour_texture[inside]), 0.05
+    )
     tau[inside] = tumour.washin_s
     washout[inside] = tumour.washout_per_s
     if tissue_kinetics:

@@ -6,6 +6,7 @@ SliceThickness, SpacingBetweenSlices), deterministic UIDs (hashed from the gener
 the patient and the exam) and no identifying data: PatientName and PatientID are the cohort's
 pseudonym, dates are a fixed fake calendar, PatientIdentityRemoved is YES.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,7 +50,9 @@ class ExamInfo:
     institution: str = "Synthetic Centre 1"
 
 
-def write_dce_series(folder: Path, phases: np.ndarray, grid: Grid, times_s: Sequence[float], info: ExamInfo) -> Path:
+def write_dce_series(
+    folder: Path, phases: np.ndarray, grid: Grid, times_s: Sequence[float] | np.ndarray, info: ExamInfo
+) -> Path:
     """Write `phases` (uint16, phase x z x y x) into `folder` (replaced as a whole, atomically)."""
     n_phases, n_slices = phases.shape[:2]
     uid = _uid_factory(info)
@@ -90,8 +93,11 @@ def write_dce_series(folder: Path, phases: np.ndarray, grid: Grid, times_s: Sequ
                 group_length = sum(len(b) for _, b in group)
                 body = sorted([*static, *per_phase, *per_slice[k], *per_file])
                 (tmp / f"IM{instance:05d}.dcm").write_bytes(
-                    b"\0" * 128 + b"DICM" + _encode(DataElement(0x00020000, "UL", group_length))[1]
-                    + b"".join(b for _, b in group) + b"".join(b for _, b in body)
+                    b"\0" * 128
+                    + b"DICM"
+                    + _encode(DataElement(0x00020000, "UL", group_length))[1]
+                    + b"".join(b for _, b in group)
+                    + b"".join(b for _, b in body)
                 )
         if folder.exists():
             shutil.rmtree(folder)
@@ -112,7 +118,9 @@ def _encode(elem: DataElement) -> tuple[int, bytes]:
 
 def _uid_factory(info: ExamInfo):
     def uid(*parts: object) -> str:
-        return generate_uid(PYDICOM_ROOT_UID, entropy_srcs=[info.uid_seed, info.patient_id, info.exam, *map(str, parts)])
+        return generate_uid(
+            PYDICOM_ROOT_UID, entropy_srcs=[info.uid_seed, info.patient_id, info.exam, *map(str, parts)]
+        )
 
     return uid
 

@@ -5,6 +5,7 @@ row index j posteriorly (+y), slice index k superiorly (+z). Arrays are indexed
 ``[k, j, i]`` (numpy / SimpleITK ``GetArrayFromImage`` order); sizes and spacings are given
 in SimpleITK order ``(x, y, z)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -14,6 +14,7 @@ the start of phase 1 and a phase's signal is the curve at the middle of its acqu
 ``t_k = starts_s[k] - starts_s[1] + interval_s / 2`` (the convention of deltarad.kinetics.timing),
 so the early and late phases that deltarad.kinetics chooses are the ones the curves were made for.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -48,8 +49,9 @@ class TissueCurve:
         e = a * (1 - np.exp(-np.maximum(t, 0) / self.washin_s)) * np.exp(-self.washout_per_s * np.maximum(t, 0))
         return np.where(t > 0, e, 0.0)
 
-    def signal(self, times_after_injection_s: Sequence[float], s0: float | None = None,
-               peak: float | None = None) -> np.ndarray:
+    def signal(
+        self, times_after_injection_s: Sequence[float], s0: float | None = None, peak: float | None = None
+    ) -> np.ndarray:
         """S0 (1 + E(t)) at each time."""
         base = self.s0 if s0 is None else s0
         return base * (1 + self.enhancement(times_after_injection_s, peak))
@@ -65,12 +67,16 @@ TUMOUR_CORE = TissueCurve(s0=310.0, peak=2.0, washin_s=40.0, washout_per_s=0.001
 TUMOUR_RIM = TissueCurve(s0=310.0, peak=1.5, washin_s=120.0, washout_per_s=0.0)
 """Slower wash-in, persistent: PE 95 % at 120 s, delayed change +26 % from 120 to 440 s."""
 TISSUE_CURVES: dict[str, TissueCurve] = {
-    "fat": FAT, "fibroglandular": FIBROGLANDULAR, "tumour_core": TUMOUR_CORE, "tumour_rim": TUMOUR_RIM,
+    "fat": FAT,
+    "fibroglandular": FIBROGLANDULAR,
+    "tumour_core": TUMOUR_CORE,
+    "tumour_rim": TUMOUR_RIM,
 }
 
 
-def kinetic_phase_times(n_phases: int = KINETIC_PHASES, interval_s: float = KINETIC_INTERVAL_S
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def kinetic_phase_times(
+    n_phases: int = KINETIC_PHASES, interval_s: float = KINETIC_INTERVAL_S
+) -> tuple[np.ndarray, np.ndarray]:
     """(starts_s, after_injection_s): each phase's acquisition start (what its headers state) and
     the time after injection its signal is drawn at (module docstring; <= 0 for phase 0)."""
     if n_phases < 2:

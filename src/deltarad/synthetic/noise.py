@@ -1,4 +1,5 @@
 """Smooth random fields: the raw material of tissue texture, lesion shape and reader jitter."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ personal bias (a slightly generous or tight outline, mm) and an in-plane wobble 
 within a slice and independent between slices (mm). Reader 1 is careful; reader 2 is a second
 radiologist whose outline differs from reader 1's by about a voxel.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ READER_1 = Reader(bias_sd_voxels=0.2, wobble_sd_voxels=0.3)
 READER_2 = Reader(bias_sd_voxels=0.4, wobble_sd_voxels=0.7)
 
 
-def draw_mask(distance_mm: np.ndarray, allowed: np.ndarray, grid: Grid, reader: Reader, rng: np.random.Generator) -> np.ndarray:
+def draw_mask(
+    distance_mm: np.ndarray, allowed: np.ndarray, grid: Grid, reader: Reader, rng: np.random.Generator
+) -> np.ndarray:
     """The reader's tumour mask (bool): the largest connected outline inside `allowed`, never empty.
 
     `distance_mm` is the signed distance to the true boundary (mm, > 0 outside).

@@ -19,6 +19,7 @@ heterogeneity_ratio         1.02                0.68               more homogene
 peritumoral_ratio           0.96 (z_p = -0.3)   0.74 (z_p = +0.3)  less oedema and halo
 ==========================  ==================  =================  ============================
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

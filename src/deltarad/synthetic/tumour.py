@@ -5,6 +5,7 @@ The shape is star-shaped around the centre: the boundary radius in direction u i
 ``radius_mm * (1 + sum_k a_k cos(f_k * pi * (u . d_k) + phi_k))`` (lobulation at low f_k,
 spiculation at high f_k), so scaling `radius_mm` shrinks the same lesion concentrically.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace

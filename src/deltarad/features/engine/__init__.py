@@ -6,12 +6,14 @@ extractor steps that run a class per image, with an optional per-class timer.
 untouched classes through the same steps. Nothing here patches PyRadiomics: the classes are
 passed explicitly.
 """
+
 from __future__ import annotations
 
 import collections
 import functools
 import time
-from typing import Literal, MutableMapping
+from collections.abc import MutableMapping
+from typing import Literal
 
 from threadpoolctl import ThreadpoolController
 
@@ -54,8 +56,15 @@ def _run(cls: type, image, mask, names, kwargs: dict, timings: MutableMapping[st
     return values
 
 
-def compute_shape(extractor: RadiomicsFeatureExtractor, classes: dict[str, type], image, mask, bbox,
-                  timings: MutableMapping[str, float] | None = None, **kwargs) -> dict:
+def compute_shape(
+    extractor: RadiomicsFeatureExtractor,
+    classes: dict[str, type],
+    image,
+    mask,
+    bbox,
+    timings: MutableMapping[str, float] | None = None,
+    **kwargs,
+) -> dict:
     """RadiomicsFeatureExtractor.computeShape with the given classes (3D shape; a parameter file that
     enables shape2D runs PyRadiomics' own computeShape, whose 2D rules stay PyRadiomics')."""
     enabled = extractor.enabledFeatures
@@ -66,8 +75,15 @@ def compute_shape(extractor: RadiomicsFeatureExtractor, classes: dict[str, type]
     return {f"original_shape_{name}": value for name, value in values.items()}
 
 
-def compute_features(extractor: RadiomicsFeatureExtractor, classes: dict[str, type], image, mask, image_type: str,
-                     timings: MutableMapping[str, float] | None = None, **kwargs) -> dict:
+def compute_features(
+    extractor: RadiomicsFeatureExtractor,
+    classes: dict[str, type],
+    image,
+    mask,
+    image_type: str,
+    timings: MutableMapping[str, float] | None = None,
+    **kwargs,
+) -> dict:
     """RadiomicsFeatureExtractor.computeFeatures (every enabled class but shape on one cropped,
     filtered image) with the given classes; `timings` adds each class's seconds under its name."""
     out = collections.OrderedDict()

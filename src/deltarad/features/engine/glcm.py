@@ -35,23 +35,26 @@ asserted), but for HXY2 as said. The settings and every other feature (those of 
 p_{x-y}, the deprecated ones) stay PyRadiomics' methods. Voxel-based extraction keeps PyRadiomics'
 code.
 """
+
 from __future__ import annotations
 
 import logging
 
 import numpy as np
-from deltarad.features.pyradiomics import RadiomicsGLCM, cMatrices
 
 from deltarad.features.engine.mcc import (
     maximal_correlation,
     maximal_correlation_of_entries,
 )
+from deltarad.features.pyradiomics import RadiomicsGLCM, cMatrices
 
 __all__ = ["GLCM", "maximal_correlation"]
 
 
 class GLCM(RadiomicsGLCM):
     """RadiomicsGLCM with the computations above; every other feature is PyRadiomics' method."""
+
+    _P_glcm: np.ndarray | None
 
     def __init__(self, inputImage, inputMask, **kwargs):
         super().__init__(inputImage, inputMask, **kwargs)
@@ -61,9 +64,14 @@ class GLCM(RadiomicsGLCM):
 
     def _offsets(self) -> np.ndarray:
         """PyRadiomics' offsets (angles x distances, array axis order), from its C code run on an empty region."""
-        _, angles = cMatrices.calculate_glcm(self.imageArray, np.zeros_like(self.maskArray),
-                                             np.array(self.settings.get("distances", [1])), 1,
-                                             self.settings.get("force2D", False), self.settings.get("force2Ddimension", 0))
+        _, angles = cMatrices.calculate_glcm(
+            self.imageArray,
+            np.zeros_like(self.maskArray),
+            np.array(self.settings.get("distances", [1])),
+            1,
+            self.settings.get("force2D", False),
+            self.settings.get("force2Ddimension", 0),
+        )
         return angles
 
     @property
@@ -104,25 +112,25 @@ class GLCM(RadiomicsGLCM):
         index = lookup[binned]  # level index inside the region, -1 outside
         offsets = self._offsets()
         keys = []
-        for a, offset in enumerate(offsets):
+        for angle, offset in enumerate(offsets):
             # voxels x and x + offset both in the box (none where the offset exceeds the box)
             here = tuple(slice(max(0, -o), max(0, n - max(0, o))) for o, n in zip(offset, index.shape))
             there = tuple(slice(max(0, o), max(0, n - max(0, -o))) for o, n in zip(offset, index.shape))
             i, j = index[here], index[there]
             both = (i >= 0) & (j >= 0)
             i, j = i[both], j[both]
-            keys.append((a * G + i) * G + j)
+            keys.append((angle * G + i) * G + j)
             if self.symmetricalGLCM:
-                keys.append((a * G + j) * G + i)
+                keys.append((angle * G + j) * G + i)
         key, count = _count(np.concatenate(keys), len(offsets) * G * G)
         a, i, j = key // (G * G), (key // G) % G, key % G
-        value = count.astype(np.float64)
+        value: np.ndarray = count.astype(np.float64)
         n_angles = len(offsets)
         if self.weightingNorm is not None:
             value = value * self._weights(offsets)[a]
-            key, position = np.unique(i * G + j, return_inverse=True)
+            pair, position = np.unique(i * G + j, return_inverse=True)
             value = np.bincount(position, weights=value)
-            a, i, j, n_angles = np.zeros(len(key), np.int64), key // G, key % G, 1
+            a, i, j, n_angles = np.zeros(len(pair), np.int64), pair // G, pair % G, 1
         sums = np.bincount(a, weights=value, minlength=n_angles)
         kept = np.flatnonzero(sums > 0) if n_angles > 1 else np.arange(n_angles)  # empty angles removed
         renumber = np.full(n_angles, -1)
@@ -137,11 +145,11 @@ class GLCM(RadiomicsGLCM):
         weights = np.empty(len(offsets))
         for n, offset in enumerate(offsets):
             if self.weightingNorm == "infinity":
-                weights[n] = np.exp(-max(np.abs(offset) * spacing) ** 2)
+                weights[n] = np.exp(-(max(np.abs(offset) * spacing) ** 2))
             elif self.weightingNorm == "euclidean":
                 weights[n] = np.exp(-np.sum((np.abs(offset) * spacing) ** 2))
             elif self.weightingNorm == "manhattan":
-                weights[n] = np.exp(-np.sum(np.abs(offset) * spacing) ** 2)
+                weights[n] = np.exp(-(np.sum(np.abs(offset) * spacing) ** 2))
             elif self.weightingNorm == "no_weighting":
                 weights[n] = 1
             else:
@@ -192,7 +200,7 @@ class GLCM(RadiomicsGLCM):
         """sum_ij p(i, j) (i + j - mu_x - mu_y)^power = sum_k p_{x+y}(k) (k - mu_x - mu_y)^power."""
         centre = (self.coefficients["ux"] + self.coefficients["uy"])[:, 0]  # (Nv, 1, angles)
         offsets = self.coefficients["kValuesSum"][None, :, None] - centre
-        return np.nanmean(np.sum(self.coefficients["pxAddy"] * offsets ** power, 1), 1)
+        return np.nanmean(np.sum(self.coefficients["pxAddy"] * offsets**power, 1), 1)
 
     def getClusterProminenceFeatureValue(self):
         return self._cluster(4) if not self.voxelBased else super().getClusterProminenceFeatureValue()
@@ -219,7 +227,7 @@ class GLCM(RadiomicsGLCM):
     def _variance_x(self) -> np.ndarray:
         """sum_i p_x(i) (i - mu_x)^2 per angle (Nv, angles)."""
         di = self.coefficients["levels"][None, :, None] - self.coefficients["ux"][:, 0]
-        return np.sum(self.coefficients["px"][:, :, 0] * di ** 2, 1)
+        return np.sum(self.coefficients["px"][:, :, 0] * di**2, 1)
 
     def getCorrelationFeatureValue(self):
         if self.voxelBased:
@@ -227,7 +235,7 @@ class GLCM(RadiomicsGLCM):
         eps = self.coefficients["eps"]
         dj = self.coefficients["levels"][None, :, None] - self.coefficients["uy"][:, 0]
         sigx = self._variance_x() ** 0.5
-        sigy = np.sum(self.coefficients["py"][:, 0] * dj ** 2, 1) ** 0.5
+        sigy = np.sum(self.coefficients["py"][:, 0] * dj**2, 1) ** 0.5
         di_entries, dj_entries = self._centred()
         corr = self._per_angle(self._entries[3] * di_entries * dj_entries) / (sigx * sigy + eps)
         corr[sigx * sigy == 0] = 1  # PyRadiomics' value where a marginal is flat
@@ -237,7 +245,7 @@ class GLCM(RadiomicsGLCM):
         if self.voxelBased:
             return super().getContrastFeatureValue()
         k = self.coefficients["kValuesDiff"][None, :, None]
-        return np.nanmean(np.sum(self.coefficients["pxSuby"] * k ** 2, 1), 1)
+        return np.nanmean(np.sum(self.coefficients["pxSuby"] * k**2, 1), 1)
 
     def getJointEnergyFeatureValue(self):
         if self.voxelBased:

@@ -8,6 +8,7 @@ checks. Anything else (a mask off the grid, to be corrected or refused; an absen
 voxel; too few voxels) goes to checkMask itself, so its corrections and its error messages are
 PyRadiomics' own.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,13 +31,13 @@ def _box_on_grid(image: sitk.Image, mask: sitk.Image, **settings) -> np.ndarray 
     if array.dtype.kind not in "iu":
         return None
     inside = array == int(settings.get("label", 1))
-    box = []
+    bounds: list[int] = []
     for axis in reversed(range(inside.ndim)):  # SimpleITK index order: x is numpy's last axis
         hit = np.flatnonzero(inside.any(axis=tuple(a for a in range(inside.ndim) if a != axis)))
         if not hit.size:
             return None
-        box += [hit[0], hit[-1]]
-    box = np.array(box, dtype=np.int64)
+        bounds += [int(hit[0]), int(hit[-1])]
+    box = np.array(bounds, dtype=np.int64)
     dims = int(np.sum((box[1::2] - box[0::2] + 1) > 1))
     if dims == 0 or dims < settings.get("minimumROIDimensions", 2):
         return None
@@ -47,5 +48,9 @@ def _box_on_grid(image: sitk.Image, mask: sitk.Image, **settings) -> np.ndarray 
 
 
 def _same_grid(image: sitk.Image, mask: sitk.Image) -> bool:
-    return (image.GetSize() == mask.GetSize() and image.GetOrigin() == mask.GetOrigin()
-            and image.GetSpacing() == mask.GetSpacing() and image.GetDirection() == mask.GetDirection())
+    return (
+        image.GetSize() == mask.GetSize()
+        and image.GetOrigin() == mask.GetOrigin()
+        and image.GetSpacing() == mask.GetSpacing()
+        and image.GetDirection() == mask.GetDirection()
+    )

@@ -32,6 +32,7 @@ r = D_x^-1/2 v and l = D_x^1/2 v the right and left eigenvectors of Q_0 (v: S's 
 same products over the non-zero entries of P. The second order, |dS|^2 / gap, is below rounding
 once the gap exceeds SPLIT_GAP.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,11 +64,14 @@ def maximal_correlation(P: np.ndarray, eps: float = EPS) -> np.ndarray:
     G >= 2: the square root of the second largest eigenvalue of Q_eps."""
     stack = P.reshape(-1, *P.shape[-2:])
     m, i, j = np.nonzero(stack)
-    return maximal_correlation_of_entries(m, i, j, stack[m, i, j], len(stack), stack.shape[-1], eps).reshape(P.shape[:-2])
+    return maximal_correlation_of_entries(m, i, j, stack[m, i, j], len(stack), stack.shape[-1], eps).reshape(
+        P.shape[:-2]
+    )
 
 
-def maximal_correlation_of_entries(m: np.ndarray, i: np.ndarray, j: np.ndarray, p: np.ndarray, n: int, G: int,
-                                   eps: float = EPS) -> np.ndarray:
+def maximal_correlation_of_entries(
+    m: np.ndarray, i: np.ndarray, j: np.ndarray, p: np.ndarray, n: int, G: int, eps: float = EPS
+) -> np.ndarray:
     """`maximal_correlation` of n matrices G x G given by their non-zero entries p at (m, i, j)."""
     px = np.bincount(m * G + i, weights=p, minlength=n * G).reshape(n, G)
     present = np.count_nonzero(px > 0, axis=-1)
@@ -221,7 +225,7 @@ def lanczos_second_eigenvalue(entries: tuple, n: int, G: int, eps: float = EPS) 
             ritz, Y = np.linalg.eigh(_tridiagonal(alpha[:, : k + 1], beta[:, :k]))
             residual = np.abs(beta[:, k] * Y[:, -1, -1])
             gap = ritz[:, -1] - ritz[:, -2] if k else np.zeros(n)
-            if np.all((residual <= LANCZOS_RESIDUAL) | (residual ** 2 <= KATO_TEMPLE * gap)):
+            if np.all((residual <= LANCZOS_RESIDUAL) | (residual**2 <= KATO_TEMPLE * gap)):
                 break
     size = k + 1
     theta = ritz[:, -1]
@@ -233,11 +237,9 @@ def lanczos_second_eigenvalue(entries: tuple, n: int, G: int, eps: float = EPS) 
     P_t = sparse.csr_matrix((p, (m * G + j, m * G + i)), shape=shape)
     right = P_t @ (rx * v).ravel()
     second = theta + np.sum((u * v) * (shifted @ right).reshape(n, G), -1)
-    accurate = (residual <= LANCZOS_RESIDUAL) | (residual ** 2 <= KATO_TEMPLE * (theta - third))
-    converged = (accurate & (theta < 1 - SPLIT_GAP) & (theta - third > SPLIT_GAP)
-                 & (theta > SMALLEST_LANCZOS_EIGENVALUE))
+    accurate = (residual <= LANCZOS_RESIDUAL) | (residual**2 <= KATO_TEMPLE * (theta - third))
+    converged = accurate & (theta < 1 - SPLIT_GAP) & (theta - third > SPLIT_GAP) & (theta > SMALLEST_LANCZOS_EIGENVALUE)
     return second, converged
-
 
 
 def _tridiagonal(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:

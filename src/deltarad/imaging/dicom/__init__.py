@@ -6,6 +6,7 @@ finding: which files are DICOM images; headers: the header pass; enhanced: Enhan
 grouping: series -> dynamics -> volumes, and which series make the DCE exam; reading: one
 SimpleITK volume from chosen frames; exam: the whole path, with the notes of what was inferred.
 """
+
 from deltarad.imaging.dicom.exam import read_dicom_exam
 
 __all__ = ["read_dicom_exam"]

@@ -5,6 +5,7 @@ no preamble whose first element is a group 0002 or 0008 tag in little-endian ord
 old exports and de-identifiers write). File names (no extension, GE's `i22.MRDC.1`, UID names)
 play no part. DICOMDIR files are found here and left out later by their SOP class.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

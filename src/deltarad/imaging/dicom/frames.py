@@ -27,8 +27,9 @@ def read_frames(files: list[Path], patient: str | None) -> tuple[list[Frame], li
     left_out: Counter[str] = Counter()
     for file in files:
         try:
-            ds = quick_dataset(file, WANTED_TAGS) or pydicom.dcmread(file, stop_before_pixels=True,
-                                                                 specific_tags=sorted(WANTED_TAGS), force=True)
+            ds = quick_dataset(file, WANTED_TAGS) or pydicom.dcmread(
+                file, stop_before_pixels=True, specific_tags=sorted(WANTED_TAGS), force=True
+            )
         except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, struct.error) as exc:
             if not _has_preamble(file):
                 continue  # began like a bare dataset but is not one
@@ -45,8 +46,9 @@ def read_frames(files: list[Path], patient: str | None) -> tuple[list[Frame], li
             else:
                 left_out["image without ImagePositionPatient/ImageOrientationPatient"] += 1
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error) as exc:
-            raise CaseError(f"DICOM header not understood ({type(exc).__name__}: {exc})", patient=patient,
-                            file=file) from None
+            raise CaseError(
+                f"DICOM header not understood ({type(exc).__name__}: {exc})", patient=patient, file=file
+            ) from None
     notes = [f"left out {n} DICOM file(s): {what}" for what, n in sorted(left_out.items())]
     return frames, notes
 

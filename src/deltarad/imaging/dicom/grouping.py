@@ -32,6 +32,7 @@ Rules (each inference is returned as a note; where two readings remain, a CaseEr
   reconstructions of it (e.g. Siemens' ND and DIS2D exported per dynamic: `image_kind` picks one,
   the series of other kinds left out) or copies of it (refused: keep one).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -48,8 +49,27 @@ ORIENTATION_TOLERANCE = 1e-3
 SPACING_TOLERANCE_MM = 0.01
 SPACING_TOLERANCE_FRACTION = 0.01
 """Slice steps may differ from their median by max(0.01 mm, 1% of it): recorded in a note."""
-DERIVED_TOKENS = {"DERIVED", "SUBTRACTION", "SUB", "MIP", "MPR", "PROJECTION IMAGE", "PHASE", "P", "FIELD_MAP",
-                  "B0", "ADC", "TRACEW", "FA", "MOCO", "CPR", "REFORMATTED", "MAP", "T1 MAP", "PERFUSION_MAP"}
+DERIVED_TOKENS = {
+    "DERIVED",
+    "SUBTRACTION",
+    "SUB",
+    "MIP",
+    "MPR",
+    "PROJECTION IMAGE",
+    "PHASE",
+    "P",
+    "FIELD_MAP",
+    "B0",
+    "ADC",
+    "TRACEW",
+    "FA",
+    "MOCO",
+    "CPR",
+    "REFORMATTED",
+    "MAP",
+    "T1 MAP",
+    "PERFUSION_MAP",
+}
 
 _DERIVED_MEANING = {"P": "phase image", "PHASE": "phase image", "FIELD_MAP": "field map", "B0": "field map"}
 
@@ -120,11 +140,16 @@ def check_stack(frames: list[Frame], what: str, patient: str | None, where) -> t
     o = np.array([f.orientation for f in frames], dtype=float)
     if np.abs(o - o[0]).max() > ORIENTATION_TOLERANCE:
         n_orientations = len({tuple(np.round(row, 3)) for row in o})
-        raise CaseError(f"{what}: slices of {n_orientations} different orientations (ImageOrientationPatient) "
-                        "in one volume", patient=patient, file=where)
+        raise CaseError(
+            f"{what}: slices of {n_orientations} different orientations (ImageOrientationPatient) in one volume",
+            patient=patient,
+            file=where,
+        )
     grids = {(f.rows, f.columns, tuple(round(s, 4) for s in f.pixel_spacing)) for f in frames}
     if len(grids) > 1:
-        raise CaseError(f"{what}: slices of different sizes or pixel spacings {sorted(grids)}", patient=patient, file=where)
+        raise CaseError(
+            f"{what}: slices of different sizes or pixel spacings {sorted(grids)}", patient=patient, file=where
+        )
     n = normal(first.orientation)
     depth = np.array([np.dot(n, f.position) for f in frames])
     order = np.argsort(depth, kind="stable")
@@ -135,7 +160,9 @@ def check_stack(frames: list[Frame], what: str, patient: str | None, where) -> t
     steps = np.diff(depth)
     if steps.min() < 1e-3:
         at = depth[int(np.argmin(steps))]
-        raise CaseError(f"{what}: two images at one slice position ({at:.2f} mm along the normal)", patient=patient, file=where)
+        raise CaseError(
+            f"{what}: two images at one slice position ({at:.2f} mm along the normal)", patient=patient, file=where
+        )
     step = float(np.median(steps))
     tolerance = max(SPACING_TOLERANCE_MM, SPACING_TOLERANCE_FRACTION * step)
     worst = int(np.argmax(np.abs(steps - step)))
@@ -145,15 +172,24 @@ def check_stack(frames: list[Frame], what: str, patient: str | None, where) -> t
         kind = f"a slice is missing ({round(gap / step) - 1} slice(s))" if gap > 1.5 * step else "uneven slice spacing"
         raise CaseError(
             f"{what}: {kind}: {gap:.3f} mm between the slices at {depth[worst]:.2f} and {depth[worst + 1]:.2f} mm "
-            f"along the normal where the spacing is {step:.3f} mm (tolerance {tolerance:.3f} mm)", patient=patient, file=where)
+            f"along the normal where the spacing is {step:.3f} mm (tolerance {tolerance:.3f} mm)",
+            patient=patient,
+            file=where,
+        )
     if abs(steps[worst] - step) > 1e-3:
-        notes.append(f"{what}: slice steps differ by up to {abs(steps[worst] - step):.4f} mm (within the "
-                     f"{tolerance:.3f} mm tolerance); the mean spacing is used")
+        notes.append(
+            f"{what}: slice steps differ by up to {abs(steps[worst] - step):.4f} mm (within the "
+            f"{tolerance:.3f} mm tolerance); the mean spacing is used"
+        )
     p = np.array([f.position for f in ordered], dtype=float)
     lateral = (p - p[0]) - np.outer(depth - depth[0], n)
     if np.abs(lateral).max() > tolerance:
-        raise CaseError(f"{what}: slice origins drift across the stack by {np.abs(lateral).max():.2f} mm "
-                        "(a sheared or tilted stack a 3-D grid cannot hold)", patient=patient, file=where)
+        raise CaseError(
+            f"{what}: slice origins drift across the stack by {np.abs(lateral).max():.2f} mm "
+            "(a sheared or tilted stack a 3-D grid cannot hold)",
+            patient=patient,
+            file=where,
+        )
     return ordered, float((depth[-1] - depth[0]) / (len(depth) - 1)), notes
 
 
@@ -170,8 +206,11 @@ def dynamics(series: Series, image_kind: str | None, patient: str | None, where)
         volumes.append(Volume(ordered, label, min(times) if times else None, spacing))
     sizes = Counter(len(v.frames) for v in volumes)
     if len(sizes) > 1:
-        raise CaseError(f"{series.name}: its dynamics hold different numbers of slices {dict(sizes)}: a slice is missing",
-                        patient=patient, file=where)
+        raise CaseError(
+            f"{series.name}: its dynamics hold different numbers of slices {dict(sizes)}: a slice is missing",
+            patient=patient,
+            file=where,
+        )
     if rule:
         series.notes.append(f"{series.name}: {len(volumes)} dynamics told apart by {rule}")
     series.volumes = volumes
@@ -194,14 +233,21 @@ def _one_kind(series: Series, image_kind: str | None, patient: str | None, where
         raise CaseError(
             f"{series.name}: {max(per_dynamic.values())} images share each slice position {where_shared} and they differ in {described}; "
             "they are never interleaved into one volume: set imaging.image_kind to one of those values",
-            patient=patient, file=where)
+            patient=patient,
+            file=where,
+        )
     wanted = image_kind.strip().lower()
     chosen = [f for f in frames if any(v.strip().lower() == wanted for _, v in f.kind)]
     if not chosen:
-        raise CaseError(f"{series.name}: no images of kind {image_kind!r} (imaging.image_kind); kinds: {described}",
-                        patient=patient, file=where)
-    series.notes.append(f"{series.name}: images of kind {image_kind!r} read (imaging.image_kind), "
-                        f"{len(frames) - len(chosen)} others left out ({described})")
+        raise CaseError(
+            f"{series.name}: no images of kind {image_kind!r} (imaging.image_kind); kinds: {described}",
+            patient=patient,
+            file=where,
+        )
+    series.notes.append(
+        f"{series.name}: images of kind {image_kind!r} read (imaging.image_kind), "
+        f"{len(frames) - len(chosen)} others left out ({described})"
+    )
     return chosen
 
 
@@ -222,9 +268,13 @@ def _split_in_time(frames: list[Frame], name: str, patient, where) -> tuple[list
     if len(counts) > 1:
         few = min(counts)
         lacking = sorted(k for k, c in per_position.items() if c == few)
-        raise CaseError(f"{name}: slice positions hold different numbers of images {sorted(counts)}: "
-                        f"{len(lacking)} position(s) hold {few} (an image missing there, or duplicated elsewhere), "
-                        f"e.g. the one at {lacking[0]} mm", patient=patient, file=where)
+        raise CaseError(
+            f"{name}: slice positions hold different numbers of images {sorted(counts)}: "
+            f"{len(lacking)} position(s) hold {few} (an image missing there, or duplicated elsewhere), "
+            f"e.g. the one at {lacking[0]} mm",
+            patient=patient,
+            file=where,
+        )
     m = counts.pop()
     for rule, key in _TIME_KEYS:
         values = [key(f) for f in frames]
@@ -233,23 +283,32 @@ def _split_in_time(frames: list[Frame], name: str, patient, where) -> tuple[list
         groups: dict[object, list[Frame]] = defaultdict(list)
         for f, v in zip(frames, values):
             groups[v].append(f)
-        if len(groups) == m and all(len({position_key(f) for f in g}) == len(per_position) == len(g) for g in groups.values()):
+        if len(groups) == m and all(
+            len({position_key(f) for f in g}) == len(per_position) == len(g) for g in groups.values()
+        ):
             ordered_groups = sorted(groups.items(), key=lambda kv: _group_order(kv[1], kv[0]))
-            return [(f"{rule} {k}" if not rule.startswith("file") else f"file {g[0].file.name}", g)
-                    for k, g in ordered_groups], rule
+            return [
+                (f"{rule} {k}" if not rule.startswith("file") else f"file {g[0].file.name}", g)
+                for k, g in ordered_groups
+            ], rule
     times = [(f.acquisition_s, f.trigger_time_ms) for f in frames]
     if len({t for t in times}) > 1 and all(t[0] is not None or t[1] is not None for t in times):
         ordered = sorted(frames, key=lambda f: (f.acquisition_s or 0.0, f.trigger_time_ms or 0.0, f.instance))
         n = len(per_position)
-        runs = [ordered[i:i + n] for i in range(0, len(ordered), n)]
+        runs = [ordered[i : i + n] for i in range(0, len(ordered), n)]
         if all(len({position_key(f) for f in run}) == n for run in runs):
-            return ([(f"acquisition order run {i + 1}", run) for i, run in enumerate(runs)],
-                    f"geometry: no per-volume temporal tag, and in acquisition order the {n} slice positions repeat")
+            return (
+                [(f"acquisition order run {i + 1}", run) for i, run in enumerate(runs)],
+                f"geometry: no per-volume temporal tag, and in acquisition order the {n} slice positions repeat",
+            )
     differing = _what_differs(frames)
     raise CaseError(
         f"{name}: {m} images at each of {len(per_position)} slice positions and no temporal tag "
         "(TemporalPositionIdentifier, TriggerTime, AcquisitionNumber, AcquisitionTime) separates them into complete "
-        f"volumes: not a dynamic (DCE) series{differing}", patient=patient, file=where)
+        f"volumes: not a dynamic (DCE) series{differing}",
+        patient=patient,
+        file=where,
+    )
 
 
 def _group_order(group: list[Frame], value) -> tuple:
@@ -265,8 +324,9 @@ def _what_differs(frames: list[Frame]) -> str:
     return ""
 
 
-def choose_exam(series_list: list[Series], *, series: str | None, image_kind: str | None,
-                patient: str | None, where) -> tuple[list[Volume], list[str]]:
+def choose_exam(
+    series_list: list[Series], *, series: str | None, image_kind: str | None, patient: str | None, where
+) -> tuple[list[Volume], list[str]]:
     """The DCE exam's volumes in time order (phase 0 first) and the notes of how they were found."""
     chosen, left, notes = choose_series(series_list, series=series, image_kind=image_kind, patient=patient, where=where)
     volumes: list[Volume] = []
@@ -275,20 +335,25 @@ def choose_exam(series_list: list[Series], *, series: str | None, image_kind: st
         volumes += s.volumes
     if len(chosen) > 1:
         mapping = ", ".join(f"{s.name} -> phase {i}" for i, s in enumerate(chosen) if len(s.volumes) == 1)
-        order = "acquisition time" if all(np.isfinite(s.time_s) for s in chosen) else "SeriesNumber (no AcquisitionTime)"
+        order = (
+            "acquisition time" if all(np.isfinite(s.time_s) for s in chosen) else "SeriesNumber (no AcquisitionTime)"
+        )
         notes.append(f"{len(chosen)} series on one grid and protocol ordered by {order}: {mapping or _listing(chosen)}")
     mosaic = [s.name for s in chosen if "MOSAIC" in {t.upper() for t in s.first.image_type}]
     if mosaic:
-        notes.append(f"{', '.join(mosaic)}: Siemens MOSAIC images (slices tiled in one image) are read as stored, "
-                     "not unpacked into slices")
+        notes.append(
+            f"{', '.join(mosaic)}: Siemens MOSAIC images (slices tiled in one image) are read as stored, "
+            "not unpacked into slices"
+        )
     elif not left:
         notes += _derived_note(chosen[0])
     notes += [f"left out {s.name}: {reason}" for s, reason in left]
     return volumes, notes
 
 
-def choose_series(series_list: list[Series], *, series: str | None, image_kind: str | None, patient: str | None,
-                  where) -> tuple[list[Series], list[tuple[Series, str]], list[str]]:
+def choose_series(
+    series_list: list[Series], *, series: str | None, image_kind: str | None, patient: str | None, where
+) -> tuple[list[Series], list[tuple[Series, str]], list[str]]:
     """The series of the DCE exam (time order, their volumes filled), the series left out with
     the reason, and notes; a CaseError where no series or several candidates remain."""
     notes: list[str] = []
@@ -297,8 +362,12 @@ def choose_series(series_list: list[Series], *, series: str | None, image_kind: 
     if series is not None:
         picked = [s for s in series_list if _matches(s, series)]
         if not picked:
-            raise CaseError(f"no DICOM series matches {series!r} (SeriesDescription or SeriesNumber); series: "
-                            f"{_listing(series_list)}", patient=patient, file=where)
+            raise CaseError(
+                f"no DICOM series matches {series!r} (SeriesDescription or SeriesNumber); series: "
+                f"{_listing(series_list)}",
+                patient=patient,
+                file=where,
+            )
         notes.append(f"{len(picked)} of {len(series_list)} series chosen by {series!r}")
         left += [(s, f"not matching {series!r}") for s in series_list if s not in picked]
         series_list = picked
@@ -324,19 +393,26 @@ def choose_series(series_list: list[Series], *, series: str | None, image_kind: 
     if len(groups) > 1:
         dynamic = [g for g in groups if acquisitions(g) >= 2]
         if len(dynamic) == 1:
-            refused += [(s, _not_dynamic(s, candidates, dynamic[0][0]))
-                        for g in groups if g is not dynamic[0] for s in g]
+            refused += [
+                (s, _not_dynamic(s, candidates, dynamic[0][0])) for g in groups if g is not dynamic[0] for s in g
+            ]
             groups = dynamic
     if not groups:
         if len({r for _, r in refused}) == 1:
             raise CaseError(refused[0][1], patient=patient, file=where)
-        raise CaseError(f"no DCE series among {len(series_list)} DICOM series: "
-                        + "; ".join(f"{s.name}: {r}" for s, r in refused), patient=patient, file=where)
+        raise CaseError(
+            f"no DCE series among {len(series_list)} DICOM series: " + "; ".join(f"{s.name}: {r}" for s, r in refused),
+            patient=patient,
+            file=where,
+        )
     if len(groups) > 1:
         listing = _listing([s for g in groups for s in g])
-        raise CaseError(f"{sum(len(g) for g in groups)} DICOM series and no choice of series: {listing}; "
-                        "set imaging.series (SeriesDescription or SeriesNumber) or the cohort's <timepoint>_series column",
-                        patient=patient, file=where)
+        raise CaseError(
+            f"{sum(len(g) for g in groups)} DICOM series and no choice of series: {listing}; "
+            "set imaging.series (SeriesDescription or SeriesNumber) or the cohort's <timepoint>_series column",
+            patient=patient,
+            file=where,
+        )
     chosen = sorted(groups[0], key=lambda s: (s.time_s, s.first.series_number or 0))
     _refuse_copies(chosen, patient, where)
     return chosen, left + refused, notes
@@ -360,13 +436,19 @@ def _not_dynamic(s: Series, candidates: list[Series], dce: Series) -> str:
     together = [o for o in candidates if o is not s and _times(o) and _times(o) == _times(s)]
     if together:
         differing = _differences(s, together[0], grid=False)
-        parts.append(f"acquired at one time with {', '.join(o.name for o in together)}"
-                     + (f" (differing in {differing})" if differing else "") + ": one acquisition, not dynamics")
+        parts.append(
+            f"acquired at one time with {', '.join(o.name for o in together)}"
+            + (f" (differing in {differing})" if differing else "")
+            + ": one acquisition, not dynamics"
+        )
     elif acquisitions([s]) < 2:
         parts.append("a single acquisition, not dynamics")
     differing = _differences(s, dce, grid=True)
-    parts.append(f"not the DCE series' grid and protocol ({differing} against {dce.name})" if differing
-                 else "on the DCE series' grid and protocol but not among its dynamics")
+    parts.append(
+        f"not the DCE series' grid and protocol ({differing} against {dce.name})"
+        if differing
+        else "on the DCE series' grid and protocol but not among its dynamics"
+    )
     return ("field map: " if _field_map(s) else "") + "; ".join(parts)
 
 
@@ -377,8 +459,11 @@ def _differences(a: Series, b: Series, *, grid: bool) -> str:
     if not grid:
         mine |= dict(fa.kind)
         theirs |= dict(fb.kind)
-    shown = [f"{name} {_value(mine.get(name))}/{_value(theirs.get(name))}" for name in mine
-             if mine.get(name) != theirs.get(name)]
+    shown = [
+        f"{name} {_value(mine.get(name))}/{_value(theirs.get(name))}"
+        for name in mine
+        if mine.get(name) != theirs.get(name)
+    ]
     if grid:
         sa, sb = _signature(a)[:5], _signature(b)[:5]
         if sa != sb:
@@ -395,9 +480,12 @@ def _field_map(s: Series) -> bool:
     """Does the series say it is a field map (ImageType, protocol or sequence name, description)?"""
     f = s.first
     types = {t.upper() for t in f.image_type}
-    names = " ".join([str(dict(f.protocol).get("ProtocolName", "")), str(dict(f.protocol).get("SequenceName", "")),
-                      f.description]).lower()
-    return bool(types & {"FIELD_MAP", "B0"}) or any(k in names for k in ("field_map", "fieldmap", "field map", "fm2d", "b0map"))
+    names = " ".join(
+        [str(dict(f.protocol).get("ProtocolName", "")), str(dict(f.protocol).get("SequenceName", "")), f.description]
+    ).lower()
+    return bool(types & {"FIELD_MAP", "B0"}) or any(
+        k in names for k in ("field_map", "fieldmap", "field map", "fm2d", "b0map")
+    )
 
 
 def _multi_echo(s: Series) -> str | None:
@@ -407,8 +495,10 @@ def _multi_echo(s: Series) -> str | None:
     times = {round(f.acquisition_s, 3) for f in s.frames if f.acquisition_s is not None}
     if len(echoes) < 2 or len(times) > 1:
         return None
-    return (("field map: " if _field_map(s) else "") + f"{len(echoes)} echoes (EchoNumbers {', '.join(echoes)}) at "
-            "each slice position acquired at one time: one multi-echo acquisition, not a dynamic series")
+    return (
+        ("field map: " if _field_map(s) else "") + f"{len(echoes)} echoes (EchoNumbers {', '.join(echoes)}) at "
+        "each slice position acquired at one time: one multi-echo acquisition, not a dynamic series"
+    )
 
 
 def _refuse_copies(chosen: list[Series], patient: str | None, where) -> None:
@@ -429,13 +519,20 @@ def _same_time(a: Series, b: Series) -> str:
     types or reconstructions of one acquisition (a choice to make), or copies of it."""
     ka, kb = dict(a.first.kind), dict(b.first.kind)
     if a.first.form == b.first.form and ka != kb:
-        differing = ", ".join(f"{name} '{ka.get(name, '')}'/'{kb.get(name, '')}'" for name in sorted(set(ka) | set(kb))
-                              if ka.get(name) != kb.get(name))
-        return (f"{a.name} and {b.name} hold volumes of the same acquisition time in two image types or reconstructions "
-                f"({differing}): one acquisition, not two dynamics; set imaging.image_kind to the one to read "
-                "(or imaging.series)")
-    return (f"{a.name} and {b.name} hold volumes of the same acquisition time: copies of one acquisition, not two "
-            "dynamics; keep one, or set imaging.series")
+        differing = ", ".join(
+            f"{name} '{ka.get(name, '')}'/'{kb.get(name, '')}'"
+            for name in sorted(set(ka) | set(kb))
+            if ka.get(name) != kb.get(name)
+        )
+        return (
+            f"{a.name} and {b.name} hold volumes of the same acquisition time in two image types or reconstructions "
+            f"({differing}): one acquisition, not two dynamics; set imaging.image_kind to the one to read "
+            "(or imaging.series)"
+        )
+    return (
+        f"{a.name} and {b.name} hold volumes of the same acquisition time: copies of one acquisition, not two "
+        "dynamics; keep one, or set imaging.series"
+    )
 
 
 def _of_kind(series_list: list[Series], image_kind: str, left: list, notes: list[str]) -> list[Series]:
@@ -462,8 +559,13 @@ def _drop_classic_copies(series_list: list[Series], left: list) -> list[Series]:
     kept = []
     for s in series_list:
         if s.first.form == "classic" and "enhanced" in forms[s.first.series_uid]:
-            left.append((s, "in the folder twice, as classic and as Enhanced MR: the enhanced copy is read "
-                            "(per-frame geometry and time), this classic copy left out"))
+            left.append(
+                (
+                    s,
+                    "in the folder twice, as classic and as Enhanced MR: the enhanced copy is read "
+                    "(per-frame geometry and time), this classic copy left out",
+                )
+            )
             continue
         kept.append(s)
     return kept
@@ -483,10 +585,18 @@ def _matches(s: Series, wanted: str) -> bool:
 def _signature(s: Series) -> tuple:
     first = s.volumes[0].frames[0] if s.volumes else s.first
     depths = tuple(round(float(np.dot(normal(first.orientation), f.position)), 1) for f in s.volumes[0].frames)
-    return (tuple(np.round(first.orientation, 3)), first.rows, first.columns,
-            tuple(round(v, 3) for v in first.pixel_spacing), depths, first.protocol)
+    return (
+        tuple(np.round(first.orientation, 3)),
+        first.rows,
+        first.columns,
+        tuple(round(v, 3) for v in first.pixel_spacing),
+        depths,
+        first.protocol,
+    )
 
 
 def _listing(series_list: list[Series]) -> str:
-    return "; ".join(f"{s.name} ({len(s.frames)} images" + (f", {len(s.volumes)} volume(s))" if s.volumes else ")")
-                     for s in series_list)
+    return "; ".join(
+        f"{s.name} ({len(s.frames)} images" + (f", {len(s.volumes)} volume(s))" if s.volumes else ")")
+        for s in series_list
+    )

@@ -3,6 +3,7 @@
 The header pass over a list of files is `frames.read_frames`; Enhanced MR's per-frame functional
 groups are read in `enhanced`.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,7 +18,6 @@ from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.uid import UID
 
-
 PHILIPS_LABEL_TYPE = 0x20051429
 """Philips private 'label type' (LABEL / CONTROL of arterial spin labelling, and the like)."""
 PHILIPS_SCALE_SLOPE = 0x2005100E
@@ -26,14 +26,48 @@ GE_BVALUE = 0x00431039
 """GE private slop_int_6..9; its first value is the diffusion b-value."""
 
 HEADER_TAGS: list[str | int] = [
-    "SOPClassUID", "Modality", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription", "ProtocolName",
-    "StudyInstanceUID", "StudyDate", "PatientID", "Manufacturer", "ImageType",
-    "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns", "NumberOfFrames",
-    "RescaleSlope", "RescaleIntercept", "TemporalPositionIdentifier", "TriggerTime", "AcquisitionTime",
-    "AcquisitionDate", "AcquisitionDateTime", "SeriesDate", "SeriesTime", "ContentTime", "AcquisitionNumber",
-    "InstanceNumber", "ScanningSequence", "SequenceName", "RepetitionTime", "EchoTime", "FlipAngle", "EchoNumbers",
-    "DiffusionBValue", "FrameOfReferenceUID", "PerFrameFunctionalGroupsSequence",
-    "SharedFunctionalGroupsSequence", PHILIPS_LABEL_TYPE, PHILIPS_SCALE_SLOPE, GE_BVALUE,
+    "SOPClassUID",
+    "Modality",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "SeriesDescription",
+    "ProtocolName",
+    "StudyInstanceUID",
+    "StudyDate",
+    "PatientID",
+    "Manufacturer",
+    "ImageType",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "TemporalPositionIdentifier",
+    "TriggerTime",
+    "AcquisitionTime",
+    "AcquisitionDate",
+    "AcquisitionDateTime",
+    "SeriesDate",
+    "SeriesTime",
+    "ContentTime",
+    "AcquisitionNumber",
+    "InstanceNumber",
+    "ScanningSequence",
+    "SequenceName",
+    "RepetitionTime",
+    "EchoTime",
+    "FlipAngle",
+    "EchoNumbers",
+    "DiffusionBValue",
+    "FrameOfReferenceUID",
+    "PerFrameFunctionalGroupsSequence",
+    "SharedFunctionalGroupsSequence",
+    PHILIPS_LABEL_TYPE,
+    PHILIPS_SCALE_SLOPE,
+    GE_BVALUE,
 ]
 
 
@@ -141,13 +175,13 @@ class Header:
         return tag is not None and tag in self.ds
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _binary(little: bool, code: str, nbytes: int) -> struct.Struct:
     """The unpacker of `nbytes` of binary values of struct `code`."""
     return struct.Struct(("<" if little else ">") + code * (nbytes // struct.calcsize(code)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def keyword_tag(keyword: str) -> int | None:
     return tag_for_keyword(keyword)
 

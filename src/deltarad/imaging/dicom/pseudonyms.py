@@ -9,6 +9,7 @@ on first use in a file of its own, mode 0600, outside every output: by default
 or `--key` names. The same key gives the same pseudonyms in every run of the study; another key
 gives others. The link table (pseudonym -> PatientID) exists only where the user asks for it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -77,8 +78,11 @@ def check_outside(key_file: Path, folder: Path) -> None:
     """Refuse a key file inside `folder` (the outputs): the key must never travel with them."""
     key, folder = Path(key_file).resolve(), Path(folder).resolve()
     if key == folder or folder in key.parents:
-        raise DeltaradError(f"the study key must be kept outside the output folder {folder}: "
-                            "whoever has it can recompute every pseudonym from PatientIDs", file=key_file)
+        raise DeltaradError(
+            f"the study key must be kept outside the output folder {folder}: "
+            "whoever has it can recompute every pseudonym from PatientIDs",
+            file=key_file,
+        )
 
 
 @dataclass

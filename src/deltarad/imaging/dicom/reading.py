@@ -8,6 +8,7 @@ RescaleIntercept of each frame (for Philips the values the scanner displays, not
 floating-point scale), integer when every slope and intercept is whole (int16 where it fits,
 else int32), float32 otherwise.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.pixels import iter_pixels
 import SimpleITK as sitk
+from pydicom.pixels import iter_pixels
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from deltarad.errors import CaseError
@@ -34,8 +35,12 @@ def read_volume(volume: Volume, patient: str | None) -> sitk.Image:
         for k in slots:
             plane = decoded[frames[k].frame]
             if plane.shape != (frames[k].rows, frames[k].columns):
-                raise CaseError(f"DICOM pixel data of shape {plane.shape} does not match the header "
-                                f"({frames[k].rows} x {frames[k].columns})", patient=patient, file=file)
+                raise CaseError(
+                    f"DICOM pixel data of shape {plane.shape} does not match the header "
+                    f"({frames[k].rows} x {frames[k].columns})",
+                    patient=patient,
+                    file=file,
+                )
             planes[k] = plane
     array = np.stack(planes)
     if _rescaled(frames):
@@ -60,17 +65,22 @@ def _planes(file: Path, indices: list[int | None], patient: str | None) -> dict[
             ds = pydicom.dcmread(file, force=True)
             if "TransferSyntaxUID" not in ds.file_meta:  # a bare dataset: the encoding it was read in
                 implicit, little = ds.original_encoding
-                ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if implicit else
-                                                  ExplicitVRLittleEndian if little else ExplicitVRBigEndian)
+                ds.file_meta.TransferSyntaxUID = (
+                    ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+                )
             decoded = {None: ds.pixel_array}
         else:
             wanted = sorted({i for i in indices if i is not None})  # a multi-frame file's frames: all numbered
             decoded = dict(zip(wanted, iter_pixels(file, indices=wanted)))
     except Exception as exc:  # pydicom and its decoders raise many types for a damaged file
-        raise CaseError(f"cannot read DICOM pixel data (truncated file or unsupported compression?): "
-                        f"{_first_line(exc)}", patient=patient, file=file) from None
-    return {k: v.astype(v.dtype.newbyteorder("=")) if v.dtype.byteorder not in ("=", "|") else v
-            for k, v in decoded.items()}
+        raise CaseError(
+            f"cannot read DICOM pixel data (truncated file or unsupported compression?): {_first_line(exc)}",
+            patient=patient,
+            file=file,
+        ) from None
+    return {
+        k: v.astype(v.dtype.newbyteorder("=")) if v.dtype.byteorder not in ("=", "|") else v for k, v in decoded.items()
+    }
 
 
 def _rescaled(frames) -> bool:

@@ -13,6 +13,7 @@ the first of these that increases strictly from phase to phase:
 Where both increase and disagree by more than 1 s at some phase, the two readings are refused,
 naming both. TemporalPositionIdentifier orders the phases (see grouping) but holds no seconds.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -38,7 +39,11 @@ class PhaseTimes:
 
     @property
     def note(self) -> str:
-        spread = f"; frames of one phase stamped up to {self.spread_s:.3g} s apart, the earliest taken" if self.spread_s else ""
+        spread = (
+            f"; frames of one phase stamped up to {self.spread_s:.3g} s apart, the earliest taken"
+            if self.spread_s
+            else ""
+        )
         return f"phase times [{_listed(self.times_s)}] s after phase 0, from {self.field}{spread}"
 
 
@@ -56,16 +61,23 @@ def phase_times(volumes: Sequence[Volume], *, patient: str | None = None, where=
     increasing = {name: r for name, r in readings.items() if len(volumes) > 1 and np.all(np.diff(r[0]) > 0)}
     if not increasing:
         found = "; ".join(f"{name} gives [{_listed(r[0] - r[0][0])}] s" for name, r in readings.items())
-        raise CaseError(f"the DICOM headers do not time the {len(volumes)} phases apart ({found or 'no clock time and no TriggerTime'}); "
-                        "give kinetics.times_s or name the phases (kinetics: {pre: ..., early: ..., late: ...})",
-                        patient=patient, file=where)
+        raise CaseError(
+            f"the DICOM headers do not time the {len(volumes)} phases apart ({found or 'no clock time and no TriggerTime'}); "
+            "give kinetics.times_s or name the phases (kinetics: {pre: ..., early: ..., late: ...})",
+            patient=patient,
+            file=where,
+        )
     (name, (starts, spread)), *others = increasing.items()
     relative = starts - starts[0]
     for other, (other_starts, _) in others:
         other_relative = other_starts - other_starts[0]
         if np.abs(relative - other_relative).max() > AGREEMENT_S:
-            raise CaseError(f"two readings of the phase times: {name} gives [{_listed(relative)}] s, {other} "
-                            f"[{_listed(other_relative)}] s; give kinetics.times_s", patient=patient, file=where)
+            raise CaseError(
+                f"two readings of the phase times: {name} gives [{_listed(relative)}] s, {other} "
+                f"[{_listed(other_relative)}] s; give kinetics.times_s",
+                patient=patient,
+                file=where,
+            )
     return PhaseTimes(tuple(float(t) for t in relative), name, float(spread))
 
 

@@ -1,9 +1,10 @@
 """The report's sections, in report order. Each is `make(builder, section)`: it fills the section
 with figures, tables and text from the run folder, or raises Unavailable with the reason, which the
 page then shows in its place."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from deltarad import runfolder
 from deltarad.report.page import Builder, Section

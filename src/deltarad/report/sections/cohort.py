@@ -1,5 +1,6 @@
 """The cohort flow: patients at each stage of the run, per set and outcome, per model, and those
 left out (failures.csv)."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -22,32 +23,66 @@ def cohort(b: Builder, sec: Section) -> None:
     except Unavailable:
         failures = None
     stages, per_model = _stages(run, groups, failures)
-    sets = ("the external cohort, scored by the frozen model" if run.is_external
-            else "the random split into training and validation sets")
-    sec.items.append(b.figure(
-        "cohort_flow", figures.cohort_flow(stages, groups), "Cohort flow",
-        f"Patients at each stage of the run and {sets}, "
-        f"with the number of each outcome ({OUTCOME_LABELS[1]} = {run.outcome} 1)."))
-    shown = groups.rename(columns={"set": "Set", "n": "Patients", "pcr": OUTCOME_LABELS[1], "non_pcr": OUTCOME_LABELS[0]})
+    sets = (
+        "the external cohort, scored by the frozen model"
+        if run.is_external
+        else "the random split into training and validation sets"
+    )
+    sec.items.append(
+        b.figure(
+            "cohort_flow",
+            figures.cohort_flow(stages, groups),
+            "Cohort flow",
+            f"Patients at each stage of the run and {sets}, "
+            f"with the number of each outcome ({OUTCOME_LABELS[1]} = {run.outcome} 1).",
+        )
+    )
+    shown = groups.rename(
+        columns={"set": "Set", "n": "Patients", "pcr": OUTCOME_LABELS[1], "non_pcr": OUTCOME_LABELS[0]}
+    )
     shown["Set"] = shown["Set"].str.capitalize()
-    total = {"Set": "Total", "Patients": shown["Patients"].sum(), OUTCOME_LABELS[1]: shown[OUTCOME_LABELS[1]].sum(),
-             OUTCOME_LABELS[0]: shown[OUTCOME_LABELS[0]].sum()}
+    total = {
+        "Set": "Total",
+        "Patients": shown["Patients"].sum(),
+        OUTCOME_LABELS[1]: shown[OUTCOME_LABELS[1]].sum(),
+        OUTCOME_LABELS[0]: shown[OUTCOME_LABELS[0]].sum(),
+    }
     shown = pd.concat([shown, pd.DataFrame([total])], ignore_index=True)
-    sec.items.append(b.table(journal_format(shown), "Patients per set and outcome",
-                             "Outcome counts in each set" + ("." if run.is_external else " after the split.")))
+    sec.items.append(
+        b.table(
+            journal_format(shown),
+            "Patients per set and outcome",
+            "Outcome counts in each set" + ("." if run.is_external else " after the split."),
+        )
+    )
     if len(per_model):
         names = [str(st).removeprefix(MODEL_STAGE) for st in per_model["stage"]]
-        shown = pd.DataFrame({"Model": [run.model_labels.get(m, st) for m, st in zip(names, per_model["stage"])],
-                              "Patients": per_model["n"], "Detail": per_model["detail"]})
-        sec.items.append(b.table(journal_format(shown), "Patients per model",
-                                 "Patients each model was fitted and evaluated on (from cohort_flow.csv)."))
+        shown = pd.DataFrame(
+            {
+                "Model": [run.model_labels.get(m, st) for m, st in zip(names, per_model["stage"])],
+                "Patients": per_model["n"],
+                "Detail": per_model["detail"],
+            }
+        )
+        sec.items.append(
+            b.table(
+                journal_format(shown),
+                "Patients per model",
+                "Patients each model was fitted and evaluated on (from cohort_flow.csv).",
+            )
+        )
     missing = missing_paragraph(run)
     if missing:
         sec.intro = missing
     if failures is not None:
         excluded = failures[["patient_id", "stage", "error"]].set_axis(["Patient", "Stage", "Problem"], axis=1)
-        sec.items.append(b.table(journal_format(excluded), "Excluded patients",
-                                 "Patients a stage of the run could not process (from failures.csv)."))
+        sec.items.append(
+            b.table(
+                journal_format(excluded),
+                "Excluded patients",
+                "Patients a stage of the run could not process (from failures.csv).",
+            )
+        )
 
 
 def _outcomes_per_set(run: RunFolder) -> pd.DataFrame:
@@ -55,8 +90,14 @@ def _outcomes_per_set(run: RunFolder) -> pd.DataFrame:
     counts = []
     for s in run.sets():
         part = pred[pred["set"] == s]
-        counts.append({"set": s, "n": len(part), "pcr": int((part[run.outcome] == 1).sum()),
-                       "non_pcr": int((part[run.outcome] == 0).sum())})
+        counts.append(
+            {
+                "set": s,
+                "n": len(part),
+                "pcr": int((part[run.outcome] == 1).sum()),
+                "non_pcr": int((part[run.outcome] == 0).sum()),
+            }
+        )
     return pd.DataFrame(counts)
 
 

@@ -1,5 +1,6 @@
 """Settings and software versions: the methods paragraph with the CLEAR / METRICS items the run
 answers (deltarad.report.methods), the study settings and the software that produced the run."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -31,13 +32,24 @@ def _methods(b: Builder, sec: Section) -> None:
     except Unavailable as exc:
         sec.intro = f"Methods paragraph not written: {exc}."
         return
-    sec.items.append(TextItem("Methods", "methods-text", "Methods paragraph",
-                              "Ready to paste; every value is this run's own (study.json, model.json, selection.csv).",
-                              paragraphs))
-    sec.items.append(b.table(pd.DataFrame(checklist), "CLEAR and METRICS items answered by the run",
-                             "Items of the CLEAR (Kocak et al., Insights Imaging 2023) and METRICS (Kocak et al., "
-                             "Insights Imaging 2024) checklists this run answers itself, with where each answer comes "
-                             "from; items it cannot answer (clinical context, study design) are left to the authors."))
+    sec.items.append(
+        TextItem(
+            "Methods",
+            "methods-text",
+            "Methods paragraph",
+            "Ready to paste; every value is this run's own (study.json, model.json, selection.csv).",
+            paragraphs,
+        )
+    )
+    sec.items.append(
+        b.table(
+            pd.DataFrame(checklist),
+            "CLEAR and METRICS items answered by the run",
+            "Items of the CLEAR (Kocak et al., Insights Imaging 2023) and METRICS (Kocak et al., "
+            "Insights Imaging 2024) checklists this run answers itself, with where each answer comes "
+            "from; items it cannot answer (clinical context, study design) are left to the authors.",
+        )
+    )
 
 
 def _flatten(d: dict, prefix: str = "") -> list[tuple[str, str]]:

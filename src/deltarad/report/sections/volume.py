@@ -1,5 +1,6 @@
 """The volume check of the selected delta features: how closely each follows the tumour's volume
 change (tumour shrinkage confounds delta radiomics), shown in the selected-features section."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -40,15 +41,28 @@ def _volume_check(b: Builder, sec: Section) -> None:
         volume, what = qc["early"] / qc["baseline"] - 1, "the region QC's tumour volumes (reader 1)"
     table = volume_correlations(reader1, selected, volume)
     shrinking = table[table["spearman_rho"].abs() >= SHRINKAGE_RHO]
-    sec.add_to_intro(f"Tumour shrinkage is a known confounder of delta radiomics: a delta feature that follows the "
-                     f"volume change tells little beyond it. Volume change: relative change from baseline to early "
-                     f"exam, from {what}. {len(shrinking)} of {len(table)} selected features have "
-                     f"|ρ| ≥ {SHRINKAGE_RHO:g}" + (f" ({', '.join(shrinking['feature'])})." if len(shrinking) else "."))
-    shown = pd.DataFrame({"Region": table["region"], "Feature": table["feature"], "Patients": table["n"],
-                          "Spearman ρ with volume change": [format_value(v) for v in table["spearman_rho"]],
-                          "P": [format_p(v) for v in table["p_value"]],
-                          "Mostly volume change": ["yes" if abs(v) >= SHRINKAGE_RHO else "" for v in
-                                                   table["spearman_rho"].fillna(0)]})
-    sec.items.append(b.table(shown, "Selected delta features against the tumour's volume change",
-                             "Spearman rank correlation over all analysed patients (reader 1).",
-                             source=table, name="volume_check"))
+    sec.add_to_intro(
+        f"Tumour shrinkage is a known confounder of delta radiomics: a delta feature that follows the "
+        f"volume change tells little beyond it. Volume change: relative change from baseline to early "
+        f"exam, from {what}. {len(shrinking)} of {len(table)} selected features have "
+        f"|ρ| ≥ {SHRINKAGE_RHO:g}" + (f" ({', '.join(shrinking['feature'])})." if len(shrinking) else ".")
+    )
+    shown = pd.DataFrame(
+        {
+            "Region": table["region"],
+            "Feature": table["feature"],
+            "Patients": table["n"],
+            "Spearman ρ with volume change": [format_value(v) for v in table["spearman_rho"]],
+            "P": [format_p(v) for v in table["p_value"]],
+            "Mostly volume change": ["yes" if abs(v) >= SHRINKAGE_RHO else "" for v in table["spearman_rho"].fillna(0)],
+        }
+    )
+    sec.items.append(
+        b.table(
+            shown,
+            "Selected delta features against the tumour's volume change",
+            "Spearman rank correlation over all analysed patients (reader 1).",
+            source=table,
+            name="volume_check",
+        )
+    )
