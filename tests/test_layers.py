@@ -102,7 +102,7 @@ def _imports(module: str) -> set[str]:
                 stem = node.module or ""
             # `from deltarad.x import y`: y is a module or a name defined in deltarad.x
             names = [
-                f"{stem}.{a.name}" if _resolve(_relative(f"{stem}.{a.name}")) not in (None, "") or stem == "" else stem
+                f"{stem}.{a.name}" if _resolve(_relative(f"{stem}.{a.name}")) not in (None, "") else stem
                 for a in node.names
             ]
         else:

@@ -1,39 +1,8 @@
-"""Workflow floor: the one writer of a run folder's result files (its layout and names:
-deltarad.runfolder), each written atomically (deltarad.atomic): a run that stops leaves each file
-whole or absent, never half written.
+"""Workflow floor: the one writer of a run folder's result files, each written atomically
+(deltarad.atomic): a run that stops leaves each file whole or absent, never half written.
 
-The stages compute values (deltarad.workflow); this module only lays them out on disk. Layout of
-`deltarad run --out DIR`:
-
-    DIR/failures.csv             patients left out: patient_id, stage, error (written as soon as known)
-    DIR/delta_dropped.csv        delta features left out (undefined where the baseline is ~0)
-    DIR/delta_features.csv       the delta table the models are fitted on
-    DIR/split.csv, predictions.csv, selection.csv, selected_features.csv, model.json   the fit
-    DIR/study.json               the study's settings and software versions (deltarad.report.record)
-    DIR/cohort_flow.csv          patients per stage, model and set
-    DIR/tables/missing_values.csv
-    DIR/tables/validation.csv, selection_frequency.csv, validation_failures.csv   internal validation
-    DIR/tables/table1|2|3.csv    with journal-formatted .xlsx and .html copies beside each
-
-Feature extraction (`deltarad extract`, or `run` from images):
-
-    DIR/features.csv             long form: one row per (patient, timepoint, region, reader)
-    DIR/extraction_failures.csv  exams that failed: patient_id, stage, error
-    DIR/extraction_notes.csv     what was inferred or corrected per exam: patient_id, timepoint, reader, note
-    DIR/kinetics.csv             with a study's `kinetics:` key: FTV, peak enhancement, time to peak and
-                                 curve-type shares per exam and reader (deltarad.kinetics.KINETICS_COLUMNS)
-    DIR/kinetics_deltas.csv      ΔFTV and tumour-volume change per patient and delta (reader 1), the
-                                 cohort variables delta_ftv_<after> and volume_change_<after>
-    DIR/regions/<patient>/<timepoint>_<region>_reader<k>.nrrd   the regions PyRadiomics saw (3D Slicer)
-    DIR/regions/<patient>/qc_<timepoint>.png|json               the exam's region QC (deltarad.features.region_qc)
-
-written as each exam finishes (regions) or when all have (the tables); the feature store
-(DIR/store/, deltarad.features.store) is the resumable cache behind them.
-
-`deltarad validate` writes predictions.csv, failures.csv, model.json (a copy) and
-tables/table3|calibration|roc|decision_curve.csv; `deltarad predict` predictions.csv and
-failures.csv.
-"""
+The stages compute values (deltarad.workflow); this module only lays them out on disk, under the
+names and layout of deltarad.runfolder (its docstring maps the whole folder)."""
 
 from __future__ import annotations
 

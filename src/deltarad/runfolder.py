@@ -9,7 +9,7 @@ The result tables are written by deltarad.outputs; the report reads the folder b
     DIR/delta_dropped.csv        delta features left out (undefined where the baseline is ~0)
     DIR/delta_features.csv       the delta table the models are fitted on
     DIR/split.csv, predictions.csv, selection.csv, selected_features.csv, model.json   the fit
-    DIR/study.json               the study's settings and software versions (deltarad.report.record)
+    DIR/study.json               the study's settings, design and software versions (deltarad.record)
     DIR/cohort_flow.csv          patients per stage, model and set
     DIR/tables/missing_values.csv
     DIR/tables/validation.csv, selection_frequency.csv, validation_failures.csv   internal validation
@@ -20,6 +20,10 @@ Feature extraction (`deltarad extract`, or `run` from images):
     DIR/features.csv             long form: one row per (patient, timepoint, region, reader)
     DIR/extraction_failures.csv  exams that failed: patient_id, stage, error
     DIR/extraction_notes.csv     what was inferred or corrected per exam: patient_id, timepoint, reader, note
+    DIR/kinetics.csv             with a study's `kinetics:` key: FTV, peak enhancement, time to peak and
+                                 curve-type shares per exam and reader (deltarad.kinetics.KINETICS_COLUMNS)
+    DIR/kinetics_deltas.csv      ΔFTV and tumour-volume change per patient and delta (reader 1), the
+                                 cohort variables delta_ftv_<after> and volume_change_<after>
     DIR/regions/<patient>/<timepoint>_<region>_reader<k>.nrrd   the regions PyRadiomics saw (3D Slicer)
     DIR/regions/<patient>/qc_<timepoint>.png|json               the exam's region QC (deltarad.features.region_qc)
 

@@ -33,11 +33,11 @@ from deltarad.kinetics import (
     KINETICS_STAGE,
     VOLUME_CHANGE_PREFIX,
     KineticsSettings,
-    choose_phases,
     delta_ftv,
     exam_kinetics,
     exam_times,
     kinetic_map_image,
+    phases_of_study,
 )
 from deltarad.tablefile import is_given
 
@@ -224,18 +224,7 @@ def read_map_image(
         if read is not None
         else read_phases(path, settings, kinetics, series=series, patient=patient)
     )
-    choice = choose_phases(
-        len(phases.images),
-        phases.times_s,
-        resolution_s=kinetics.temporal_resolution_s,
-        pre=kinetics.pre,
-        early=kinetics.early,
-        late=kinetics.late,
-        early_target_s=kinetics.early_target_s,
-        late_target_s=kinetics.late_target_s,
-        patient=patient,
-        file=path,
-    )
+    choice = phases_of_study(len(phases.images), phases.times_s, kinetics, patient=patient, file=path)
     assert spec.map is not None  # read_map_image is called for a map design only
     image = kinetic_map_image(spec.map, phases.images, choice, patient=patient, file=path)
     native = sitk.Cast(phases.images[choice.pre], sitk.sitkFloat32)

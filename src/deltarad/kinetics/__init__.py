@@ -18,6 +18,7 @@ from deltarad.kinetics.exam import (
     exam_times,
     kinetic_map_image,
     kinetic_variables,
+    phases_of_study,
 )
 from deltarad.kinetics.ftv import FTVResult, FTVThresholds, functional_tumour_volume
 from deltarad.kinetics.maps import MAP_NAMES, kinetic_map
@@ -44,4 +45,5 @@ __all__ = [
     "functional_tumour_volume",
     "kinetic_map",
     "kinetic_map_image",
+    "phases_of_study",
 ]

@@ -105,18 +105,7 @@ def exam_kinetics(
             raise refuse(f"kinetics: phase {k} is not on phase 0's grid (size, spacing, origin or direction differ)")
     if not _same_grid(phases[0], mask):
         raise refuse("kinetics: the tumour mask is not on the exam's grid")
-    choice = choose_phases(
-        len(phases),
-        times_s,
-        resolution_s=settings.temporal_resolution_s,
-        pre=settings.pre,
-        early=settings.early,
-        late=settings.late,
-        early_target_s=settings.early_target_s,
-        late_target_s=settings.late_target_s,
-        patient=patient_id,
-        file=file,
-    )
+    choice = phases_of_study(len(phases), times_s, settings, patient=patient_id, file=file)
     arrays = [sitk.GetArrayViewFromImage(p) for p in phases]
     tumour = sitk.GetArrayViewFromImage(mask) != 0
     sx, sy, sz = (float(v) for v in phases[0].GetSpacing())
@@ -184,6 +173,30 @@ def ftv_thresholds(settings: KineticsSettings) -> FTVThresholds:
         pe_min=settings.pe_min,
         ser_min=settings.ser_min,
         neighbours_min=settings.neighbours_min,
+    )
+
+
+def phases_of_study(
+    n_phases: int,
+    times_s: Sequence[float] | None,
+    settings: KineticsSettings,
+    *,
+    patient: str | None = None,
+    file: str | Path | None = None,
+) -> PhaseChoice:
+    """The pre, early and late phases as the study's `kinetics:` settings choose them
+    (timing.choose_phases with the settings' resolution, overrides and targets)."""
+    return choose_phases(
+        n_phases,
+        times_s,
+        resolution_s=settings.temporal_resolution_s,
+        pre=settings.pre,
+        early=settings.early,
+        late=settings.late,
+        early_target_s=settings.early_target_s,
+        late_target_s=settings.late_target_s,
+        patient=patient,
+        file=file,
     )
 
 
