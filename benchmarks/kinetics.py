@@ -58,14 +58,14 @@ def timed_extraction(study_path: Path, out_dir: Path, workers: int, kinetics: Ki
     cohort = load_cohort(study, require_outcome=False)
     shutil.rmtree(out_dir, ignore_errors=True)
     start = time.perf_counter()
-    extraction = extract_features(study, cohort, out_dir, progress=False, parallel=ParallelSettings(workers=workers))
+    done = extract_features(study, cohort, out_dir, progress=False, parallel=ParallelSettings(workers=workers))
     wall = time.perf_counter() - start
-    if len(extraction.failures):
-        raise RuntimeError(f"failed exams: {extraction.failures.to_dict('records')}")
+    if len(done.failures):
+        raise RuntimeError(f"failed exams: {done.failures.to_dict('records')}")
     return {
         "wall_s": wall,
-        "exams": int(extraction.features[["patient_id", "timepoint"]].drop_duplicates().shape[0]),
-        "kinetic_rows": 0 if extraction.kinetics is None else len(extraction.kinetics),
+        "exams": int(done.features[["patient_id", "timepoint"]].drop_duplicates().shape[0]),
+        "kinetic_rows": 0 if done.kinetics is None else len(done.kinetics),
     }
 
 

@@ -54,7 +54,7 @@ def run_demo(
             design=DEMO_DESIGNS[design],
         )
     else:
-        from deltarad.synthetic.cohort import generate_cohort
+        from deltarad.synthetic.cohort import add_kinetics, generate_cohort
 
         study_file = generate_cohort(
             out / "cohort", n_patients=patients, seed=seed, effect=effect, design=design, tissue_kinetics=kinetics
@@ -68,21 +68,3 @@ def run_demo(
     from deltarad.report import build_report
 
     return DemoRun(Path(study_file), run, build_report(run_dir))
-
-
-def add_kinetics(study_file: Path) -> None:
-    """Add `kinetics: {}` (I-SPY's defaults; the phase times from the DICOM headers) to a generated
-    study file, and the reference models ultrasound, ΔFTV and volume change of every delta pair."""
-    import yaml
-
-    from deltarad.atomic import write_text
-    from deltarad.kinetics import kinetic_variables
-
-    text = study_file.read_text(encoding="utf-8")
-    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
-    study = yaml.safe_load(text)
-    study["kinetics"] = {}
-    pairs = load_study(study_file).design.deltas
-    design = study.setdefault("design", {})
-    design["references"] = [study.get("ultrasound", "ultrasound"), *kinetic_variables(pairs)]
-    write_text(study_file, header + yaml.safe_dump(study, sort_keys=False))

@@ -292,7 +292,7 @@ def test_a_map_undefined_in_the_tumour_is_refused(closed_form, tmp_path):
 
 def test_the_kinetics_demo_study_file(tmp_path):
     from deltarad.config import load_study
-    from deltarad.demo import add_kinetics
+    from deltarad.synthetic.cohort import add_kinetics
 
     path = generate_cohort(
         tmp_path / "cohort", n_patients=2, seed=1, shape=(32, 32, 8), workers=1, tissue_kinetics=True

@@ -315,3 +315,19 @@ def _check(n_patients, size, spacing, phases, reader2_fraction, centres, effect,
         problems.append(f"workers must be >= 1 (got {workers})")
     if problems:
         raise DeltaradError("; ".join(problems))
+
+
+def add_kinetics(study_file: Path) -> None:
+    """Add `kinetics: {}` (I-SPY's defaults; the phase times from the DICOM headers) to a generated
+    study file, and the reference models ultrasound, ΔFTV and volume change of every delta pair."""
+    from deltarad.config import load_study
+    from deltarad.kinetics import kinetic_variables
+
+    text = study_file.read_text(encoding="utf-8")
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    study = yaml.safe_load(text)
+    study["kinetics"] = {}
+    pairs = load_study(study_file).design.deltas
+    design = study.setdefault("design", {})
+    design["references"] = [study.get("ultrasound", "ultrasound"), *kinetic_variables(pairs)]
+    write_text(study_file, header + yaml.safe_dump(study, sort_keys=False))
