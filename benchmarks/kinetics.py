@@ -2,6 +2,9 @@
 256 x 256 x 112 exams of 0.9 x 0.9 x 1.2 mm, with contrast curves by tissue: 7 phases timed in their
 DICOM headers) without and with the study file's `kinetics: {}`, each from an empty store on the
 embedded pool of `--workers` processes; the issue's target is at most 30 % more with kinetics.
+In the same run, the competent plain way (benchmarks/extraction.py: a process per worker, SimpleITK
+N4, preCrop; radiomics only, it has no kinetics) on the same exams, with the tumours' bins of width
+25 per image type (benchmarks/graylevels.py): the target is >= 10x with kinetics on.
 
     python benchmarks/kinetics.py [--patients 2] [--workers 2] [--repeats 2]
 
@@ -22,9 +25,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import extraction  # noqa: E402
+import graylevels  # noqa: E402
 from deltarad.cohort import load_cohort  # noqa: E402
 from deltarad.config import load_study  # noqa: E402
 from deltarad.kinetics import KineticsSettings  # noqa: E402
@@ -105,6 +112,8 @@ def main() -> None:
         unit_runs["off"].append(timed_units(study, None, RESULTS / "kinetics_units"))
         unit_runs["on"].append(timed_units(study, KineticsSettings(), RESULTS / "kinetics_units"))
     unit_overhead = 100.0 * (min(unit_runs["on"]) - min(unit_runs["off"])) / min(unit_runs["off"])
+    competent_s = extraction.competent_pyradiomics(study, args.workers)["wall_s"]
+    bins = {name: int(np.median(c["bins"])) for name, c in graylevels.bins_per_image_type(study).items()}
     result = {
         "patients": args.patients,
         "workers": args.workers,
@@ -115,6 +124,9 @@ def main() -> None:
         "units_s": unit_runs,
         "units_overhead_percent": unit_overhead,
         "target_percent": 30.0,
+        "competent_s": competent_s,
+        "ratio_with_kinetics": competent_s / with_["wall_s"],
+        "median_bins_per_image_type": bins,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "kinetics.json").write_text(json.dumps(result, indent=2))
@@ -123,6 +135,11 @@ def main() -> None:
         f"{args.workers} workers: {without['wall_s']:.1f} s without kinetics, {with_['wall_s']:.1f} s with "
         f"({with_['kinetic_rows']} kinetics rows): {overhead:+.1f} % (target <= 30 %); the work units alone, in "
         f"one process: {min(unit_runs['off']):.1f} s without, {min(unit_runs['on']):.1f} s with: {unit_overhead:+.1f} %"
+    )
+    print(
+        f"the competent plain way, same exams and run: {competent_s:.1f} s, {competent_s / with_['wall_s']:.1f}x "
+        f"deltarad with kinetics (target >= 10x); tumour bins of width 25, median per image type: "
+        + ", ".join(f"{name} {n}" for name, n in bins.items())
     )
 
 

@@ -65,6 +65,6 @@ def run_demo(
     study = load_study(study_file)
     study.validation.bootstrap = bootstrap
     run = run_study(study, run_dir)
-    from deltarad.report import build_report
+    from deltarad.report.html import build_report
 
     return DemoRun(Path(study_file), run, build_report(run_dir))

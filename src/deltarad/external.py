@@ -25,7 +25,7 @@ from deltarad.errors import DeltaradError
 from deltarad.modeling.missing import finite
 from deltarad.modeling.modelfile import DeltaradModel
 from deltarad.parallel import ParallelSettings
-from deltarad.report import build_report
+from deltarad.report.html import build_report
 from deltarad.report.sheets import write_study_sheets
 from deltarad.stats.calibration import brier, calibration_slope_intercept
 from deltarad.stats.dca import decision_curve

@@ -241,7 +241,7 @@ def test_clinical_reference_study_runs_reports_predicts_and_validates(tmp_path: 
     """Baseline and early exams, the study's regions, a tumour-volume-change reference and no
     ultrasound column: the whole run, its report, predict --sheets and external validation."""
     from deltarad.external import external_validation, predict_study
-    from deltarad.report import build_report
+    from deltarad.report.html import build_report
     from deltarad.workflow import run_study
 
     design = Design(references=(Reference("volume", "Volume change", ("volume_change",)),))

@@ -384,7 +384,7 @@ def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def report(run_folder: Path) -> Path:
     """The report built once from the fixture run, shared by the tests that only read it."""
-    from deltarad.report import build_report
+    from deltarad.report.html import build_report
 
     return build_report(run_folder)
 

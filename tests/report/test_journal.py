@@ -103,7 +103,7 @@ def test_ring_share_lost_uses_the_extractions_counts_when_given() -> None:
 
 
 def test_report_written_elsewhere_copies_the_qc_images_beside_it(run_folder: Path, tmp_path: Path) -> None:
-    from deltarad.report import build_report
+    from deltarad.report.html import build_report
 
     out = build_report(run_folder, tmp_path / "supplement" / "report.html")
     html = out.read_text(encoding="utf-8")

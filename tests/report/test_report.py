@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from deltarad.cli import app
 from deltarad.formatting import format_p, format_value
-from deltarad.report import build_report
+from deltarad.report.html import build_report
 from deltarad.report.sections import DEVELOPMENT_ONLY, SECTIONS
 
 FIGURES = [

@@ -16,7 +16,7 @@ import pydicom
 import pytest
 
 from deltarad.config import load_study
-from deltarad.report import build_report
+from deltarad.report.html import build_report
 from deltarad.synthetic import generate_cohort
 from deltarad.workflow import run_study
 

@@ -18,6 +18,6 @@ def register(app: typer.Typer) -> None:
         debug: bool = DEBUG_OPTION,
     ) -> None:
         """Build the self-contained HTML report (figures as PNG + SVG and tables as XLSX beside it)."""
-        from deltarad.report import build_report
+        from deltarad.report.html import build_report
 
         typer.echo(build_report(run_dir, out if out is None else output_file(out)))
