@@ -186,3 +186,6 @@ def test_run_report_predict_and_validate_end_to_end(tmp_path):
     assert len(design.radscores) == 8  # 4 regions x 2 deltas
     scored = pd.read_csv(tmp_path / "pred" / "predictions.csv")
     assert set(design.model_columns) <= set(scored.columns)
+    # the report's region QC gallery shows every declared exam, the third one included
+    report = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "qc_post.png" in report and "qc_baseline.png" in report

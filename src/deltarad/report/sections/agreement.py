@@ -6,7 +6,6 @@ from __future__ import annotations
 import pandas as pd
 
 from deltarad import runfolder
-from deltarad.features.delta import TIMEPOINTS
 from deltarad.formatting import format_value, journal_format
 from deltarad.report.page import Builder, Section
 from deltarad.report.run import Unavailable
@@ -18,7 +17,7 @@ def agreement(b: Builder, sec: Section) -> None:
     run = b.run
     qc = cohort_qc(run)
     rows, have = [], False
-    for tp in TIMEPOINTS:
+    for tp in run.design.timepoints:
         part = qc[qc["timepoint"] == tp]
         for col, measure in (("dice", "Dice"), ("hd95_mm", "HD95 (mm)")):
             s = summary(part[col]) if col in part else {"n": 0}

@@ -29,7 +29,7 @@ def cohort_qc(run: RunFolder) -> pd.DataFrame:
     regions = run.path / runfolder.REGIONS
     if not regions.is_dir():
         raise Unavailable("the run has no regions/ folder: its features came from a feature table, not from images")
-    qc = load_qc(regions, run_patients(run))
+    qc = load_qc(regions, run_patients(run), run.design.timepoints)
     if "tumour_ml" not in qc.columns:
         raise Unavailable(
             "no exam of the run has a region QC (regions/<patient>/qc_<timepoint>.json); "
