@@ -57,3 +57,10 @@ class CompleteEarlyResponse(StageError):
             patient=patient,
             file=file,
         )
+
+
+def library_message(exc: BaseException) -> str:
+    """The telling line of a library's exception (ITK's and pydicom's put it last, after a
+    location), for an error in words."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__

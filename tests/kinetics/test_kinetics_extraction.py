@@ -316,3 +316,35 @@ def test_the_demo_closing_note_gives_validation_aucs():
         }
     )
     assert validation_aucs(table3) == "radscore_dir 0.81, delta_ftv_early 0.63"
+
+
+def test_one_file_per_phase_gives_the_kinetics_of_the_4d_file(closed_form, tmp_path):
+    """The closed-form exams again, each split into a folder of case_0000.nii.gz ... (the phase
+    order in the names' numbers), timed by kinetics.times_s: the same kinetics.csv."""
+    cohort = pd.read_csv(closed_form / "cohort.csv", dtype={"patient_id": str})
+    for column in ("baseline_image", "early_image"):
+        for i, path in enumerate(cohort[column]):
+            four = sitk.ReadImage(path)
+            folder = tmp_path / "phases" / Path(path).name.removesuffix(".nii.gz")
+            folder.mkdir(parents=True)
+            for k in range(four.GetSize()[3]):
+                sitk.WriteImage(four[:, :, :, k], str(folder / f"case_{k:04d}.nii.gz"))
+            cohort.loc[i, column] = str(folder)
+    study = Study.model_validate(
+        {
+            "cohort": "cohort.csv",
+            "imaging": {"n4": False, "params": "params.yaml"},
+            "kinetics": {"times_s": TIMES},
+            "base_dir": closed_form,
+        }
+    )
+    split = extract_features(study, cohort, tmp_path / "split", progress=False)
+    whole_cohort = pd.read_csv(closed_form / "cohort.csv", dtype={"patient_id": str})
+    whole = extract_features(study, whole_cohort, tmp_path / "whole", progress=False)
+    assert split.failures.empty, split.failures
+    assert split.kinetics is not None and whole.kinetics is not None
+    pd.testing.assert_frame_equal(split.kinetics, whole.kinetics)
+    pd.testing.assert_frame_equal(split.features, whole.features)
+    note = split.notes.loc[split.notes["note"].str.contains("kinetics:"), "note"].iloc[0]
+    assert "one file per phase: 6 phases case_0000.nii.gz..case_0005.nii.gz" in note
+    assert "6 phases timed [0, 90, 180, 270, 360, 450] s, from kinetics.times_s" in note

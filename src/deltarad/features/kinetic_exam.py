@@ -4,8 +4,9 @@ row per reader (kinetics.csv) and a kinetic map as the image radiomics are compu
 Kinetics are computed on the exam's native grid, before N4 and resampling: FTV's thresholds are
 I-SPY's on the scanner's voxels, and the ratios (PE, SER) need no bias correction, since a
 multiplicative field cancels in them. Phase times come from the DICOM headers
-(imaging.dicom.timing) or, for a 4-D NIfTI/NRRD, from the study file's kinetics.times_s; where
-both exist they must agree (kinetics.exam.exam_times refuses otherwise). Every choice is a note.
+(imaging.dicom.timing) or, for a 4-D NIfTI/NRRD or a folder of one file per phase, from the
+study file's kinetics.times_s; where both exist they must agree (kinetics.exam.exam_times
+refuses otherwise). Every choice is a note.
 
 An exam whose kinetics fail (times missing or ambiguous, a phase off the grid) gives a failure
 row for stage "kinetics" and keeps its radiomics features: one bad part never sinks the exam's

@@ -2,7 +2,7 @@
 
 Images: a DICOM folder (see deltarad.imaging.dicom for how series, dynamics and volumes are
 found), a single DICOM file (its series is read from its folder), NIfTI (.nii, .nii.gz),
-NRRD/MHA. Masks: a labelmap (NIfTI/NRRD; its only non-zero value, whatever it is, or the one
+NRRD/MHA, or a folder of one such file per phase (deltarad.imaging.phase_files). Masks: a labelmap (NIfTI/NRRD; its only non-zero value, whatever it is, or the one
 chosen), a 3D Slicer .seg.nrrd (segments selected by name or label value, in any layer), a
 DICOM-SEG file, or a DICOM RTSTRUCT (contours rasterised on the exam's grid:
 deltarad.imaging.rtstruct).
@@ -20,7 +20,7 @@ import pydicom
 import SimpleITK as sitk
 from pydicom.errors import InvalidDicomError
 
-from deltarad.errors import CaseError
+from deltarad.errors import CaseError, library_message
 from deltarad.imaging.dicom import read_dicom_exam
 from deltarad.imaging.dicom.exam import exam_volumes
 from deltarad.imaging.dicom.finding import looks_like_dicom
@@ -28,6 +28,7 @@ from deltarad.imaging.dicom.grouping import Volume
 from deltarad.imaging.dicom.reading import read_volume
 from deltarad.imaging.dicom.timing import phase_times
 from deltarad.imaging.geometry import on_image_grid, same_grid
+from deltarad.imaging.phase_files import PhaseFiles, find_phase_files
 from deltarad.imaging.segments import choose_segment
 from deltarad.tablefile import is_given
 
@@ -67,9 +68,13 @@ def read_exam(
     by `series` (SeriesDescription or SeriesNumber) where the folder holds several candidates,
     `image_kind` where several kinds of image share each slice position. An exam with a single
     phase is returned whatever `phase` says (the user exported that phase). A 4D NIfTI/NRRD is
-    taken as phases along its 4th axis.
+    taken as phases along its 4th axis; a folder of one file per phase as its numbered series
+    (deltarad.imaging.phase_files).
     """
     path = _existing(path, patient)
+    files = find_phase_files(path, patient=patient) if path.is_dir() else None
+    if files is not None:
+        return _read_phase_file(files, phase=phase, series=series, patient=patient, folder=path)
     if path.is_dir() or looks_like_dicom(path):
         return read_dicom_exam(
             path, phase=phase, series=series, series_uid=series_uid, image_kind=image_kind, patient=patient
@@ -92,13 +97,28 @@ def read_exam(
     return image, notes
 
 
+def _read_phase_file(
+    files: PhaseFiles, *, phase: int, series: str | None, patient: str | None, folder: Path
+) -> tuple[sitk.Image, list[str]]:
+    """Phase `phase` of an exam stored as one file per phase (deltarad.imaging.phase_files)."""
+    if len(files) == 1:
+        image, notes = read_exam(files.files[0], phase=phase, patient=patient)
+        return image, [*files.notes, *notes]
+    index = _phase_index(phase, len(files), patient, folder)
+    notes = [*files.notes, f"phase {index} = {files.files[index].name}"]
+    if series:
+        notes.append(f"series {series!r} not used: the folder holds phase files, not DICOM series")
+    return _sitk_read(files.files[index], patient), notes
+
+
 class ExamPhaseReader:
     """Every phase of a DCE exam in time order, decoded when asked and once: `reader[k]` is phase k
     whole, `reader.slab(k, z0, z1)` its slices z0..z1-1 only (a DICOM exam decodes only those
     files). `header_times_s`: each phase's start in seconds after phase 0 as the DICOM headers
     state it (None where they do not, and for a 4-D NIfTI/NRRD, whose phases lie along its 4th
-    axis and carry no times); `notes`: what reading inferred. A 3-D file holds one phase: refused,
-    since kinetics need them all."""
+    axis, and a folder of one file per phase (deltarad.imaging.phase_files): neither carries
+    times); `notes`: what reading inferred. A 3-D file holds one phase: refused, since kinetics
+    need them all."""
 
     def __init__(
         self, path: str | Path, *, series: str | None = None, image_kind: str | None = None, patient: str | None = None
@@ -107,8 +127,15 @@ class ExamPhaseReader:
         self.patient = patient
         self._volumes: list[Volume] | None = None
         self._image4d: sitk.Image | None = None
+        self._files: tuple[Path, ...] | None = None
         self._whole: dict[int, sitk.Image] = {}
-        self.header_times_s: tuple[float, ...] | None
+        self.header_times_s: tuple[float, ...] | None = None
+        files = find_phase_files(path, patient=patient) if path.is_dir() else None
+        if files is not None and len(files) > 1:
+            self._files, self.n, self.notes = files.files, len(files), list(files.notes)
+            return
+        if files is not None:
+            path = files.files[0]
         if path.is_dir() or looks_like_dicom(path):
             self._volumes, self.notes = exam_volumes(path, series=series, image_kind=image_kind, patient=patient)
             where = path if path.is_dir() else path.parent
@@ -125,11 +152,12 @@ class ExamPhaseReader:
         if image.GetDimension() != 4 or image.GetNumberOfComponentsPerPixel() > 1:
             raise CaseError(
                 f"kinetics need every phase of the exam, but the file holds one {image.GetDimension()}-D "
-                "volume: give a DICOM exam or a 4-D NIfTI/NRRD (phases along the 4th axis)",
+                "volume: give a DICOM exam, a 4-D NIfTI/NRRD (phases along the 4th axis) or a folder of one "
+                "file per phase",
                 patient=patient,
                 file=path,
             )
-        self._image4d, self.n, self.header_times_s = image, image.GetSize()[3], None
+        self._image4d, self.n = image, image.GetSize()[3]
         self.notes = [f"4-D image: its {self.n} phases along the 4th axis"]
 
     def __len__(self) -> int:
@@ -149,6 +177,9 @@ class ExamPhaseReader:
         return self._read(k, z0, z1)
 
     def _read(self, k: int, z0: int, z1: int | None) -> sitk.Image:
+        if self._files is not None:
+            image = _sitk_read(self._files[k], self.patient)
+            return image if z0 == 0 and z1 is None else image[:, :, z0:z1]
         if self._volumes is not None:
             volume = self._volumes[k]
             if z0 == 0 and z1 is None:
@@ -389,7 +420,7 @@ def _read_dicom_seg(file: Path, label: int | str | None, patient: str | None) ->
     try:
         seg = hd.seg.segread(file)
     except Exception as exc:  # highdicom/pydicom raise many types for a bad file
-        raise CaseError(f"cannot read DICOM-SEG: {_first_line(exc)}", patient=patient, file=file) from None
+        raise CaseError(f"cannot read DICOM-SEG: {library_message(exc)}", patient=patient, file=file) from None
     segments = [
         {"name": str(seg.get_segment_description(n).segment_label), "value": int(n), "layer": 0}
         for n in seg.segment_numbers
@@ -399,7 +430,7 @@ def _read_dicom_seg(file: Path, label: int | str | None, patient: str | None) ->
         volume = seg.get_volume(segment_numbers=[chosen["value"]], combine_segments=True, dtype=np.uint8)
     except (ValueError, RuntimeError) as exc:
         raise CaseError(
-            f"DICOM-SEG frames do not form a regular 3D volume: {_first_line(exc)}", patient=patient, file=file
+            f"DICOM-SEG frames do not form a regular 3D volume: {library_message(exc)}", patient=patient, file=file
         ) from None
     # Slices along +normal (row x column), as SimpleITK's series reader orders an image series:
     # right-handed in SimpleITK's (column, row, slice) order is left-handed in highdicom's array order.
@@ -449,14 +480,9 @@ def _sitk_read(path: Path, patient: str | None) -> sitk.Image:
         return sitk.ReadImage(str(path))
     except RuntimeError as exc:
         raise CaseError(
-            f"cannot read image (unsupported or damaged file): {_first_line(exc)}", patient=patient, file=path
+            f"cannot read image (unsupported or damaged file): {library_message(exc)}", patient=patient, file=path
         ) from None
 
 
 def _binary(image: sitk.Image) -> sitk.Image:
     return sitk.Cast(image != 0, sitk.sitkUInt8)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[-1] if lines else type(exc).__name__

@@ -20,7 +20,7 @@ import SimpleITK as sitk
 from pydicom.pixels import iter_pixels
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from deltarad.errors import CaseError
+from deltarad.errors import CaseError, library_message
 from deltarad.imaging.dicom.grouping import Volume, normal
 
 
@@ -74,7 +74,7 @@ def _planes(file: Path, indices: list[int | None], patient: str | None) -> dict[
             decoded = dict(zip(wanted, iter_pixels(file, indices=wanted)))
     except Exception as exc:  # pydicom and its decoders raise many types for a damaged file
         raise CaseError(
-            f"cannot read DICOM pixel data (truncated file or unsupported compression?): {_first_line(exc)}",
+            f"cannot read DICOM pixel data (truncated file or unsupported compression?): {library_message(exc)}",
             patient=patient,
             file=file,
         ) from None
@@ -99,8 +99,3 @@ def _narrow(array: np.ndarray, frames) -> np.ndarray:
     if array.dtype == np.uint16:
         return array
     return array.astype(np.int32)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return lines[-1] if lines else type(exc).__name__
