@@ -48,7 +48,7 @@ class SelectionSettings(_Strict):
         "1se",
         description="the sparsest penalty within one SE of the CV minimum (lambda.1se) or the minimum (lambda.min)",
     )
-    lasso_seed: int = Field(0, ge=0, description="seed of the stratified CV folds")
+    lasso_seed: int = Field(0, ge=0, lt=2**32, description="seed of the stratified CV folds (numpy: 0 to 2**32 - 1)")
 
 
 class ImagingSettings(_Strict):
@@ -119,7 +119,9 @@ class ValidationSettings(_Strict):
     bootstrap: int = Field(200, ge=0, description="optimism-bootstrap resamples (0 = off)")
     cv_folds: int = Field(5, ge=2, description="folds of the repeated stratified cross-validation")
     cv_repeats: int = Field(2, ge=0, description="repeats of the k-fold cross-validation (0 = off)")
-    seed: int = Field(0, ge=0, description="seed of the resamples (each resample has its own fixed seed)")
+    seed: int = Field(
+        0, ge=0, lt=2**32, description="seed of the resamples (each resample has its own fixed seed; 0 to 2**32 - 1)"
+    )
     workers: int | None = Field(None, ge=1, description="parallel processes (None = every CPU core)")
 
 
@@ -167,7 +169,7 @@ class MissingSettings(_Strict):
     policy: Literal["complete_case", "mice"] = "complete_case"
     imputations: int = Field(20, ge=2, description="imputed data sets (m)")
     iterations: int = Field(10, ge=1, description="chained-equation cycles per imputed data set")
-    seed: int = Field(0, ge=0, description="seed of the imputation draws")
+    seed: int = Field(0, ge=0, lt=2**32, description="seed of the imputation draws (0 to 2**32 - 1)")
 
 
 class DeltaEntry(_Strict):

@@ -135,3 +135,17 @@ def test_a_table_command_reads_a_semicolon_export(study):
     assert res.exit_code == 0, res.output
     table = pd.read_csv(d / "t1.csv")
     assert table["variable"].tolist() == ["n", "age", "ca153"] and table["test"].iloc[2] != ""
+
+
+@pytest.mark.parametrize("key", ["selection.lasso_seed", "validation.seed", "missing.seed"])
+def test_a_seed_numpy_cannot_take_is_refused_by_the_study_file_check(study, tmp_path, key):
+    import yaml
+
+    d, study_file = study
+    settings = yaml.safe_load(study_file.read_text())
+    section, name = key.split(".")
+    settings.setdefault(section, {})[name] = 2**32
+    seeded = d / f"study_{section}_seed.yaml"
+    seeded.write_text(yaml.safe_dump(settings))
+    res = runner.invoke(app, ["run", str(seeded), "--out", str(tmp_path / "o")])
+    _one_line_error(res, name, "less than 4294967296")
