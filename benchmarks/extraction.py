@@ -18,6 +18,7 @@ support at level 1: measured, the same values as on the whole exam).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import resource
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import radiomics
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 from threadpoolctl import threadpool_limits
 
@@ -85,7 +87,9 @@ def _feature_row(case: dict, timepoint: str, region: str, reader: int, values: d
 
 @lru_cache(maxsize=2)
 def _precrop_extractor(params: Path | None) -> RadiomicsFeatureExtractor:
-    """PyRadiomics' extractor of the parameter file with preCrop on (deltarad's load_extractor refuses it)."""
+    """PyRadiomics' extractor of the parameter file with preCrop on (deltarad's load_extractor refuses it),
+    its log at errors only (as a user silences its per-mask "GLCM is symmetrical" line)."""
+    radiomics.setVerbosity(logging.ERROR)
     extractor = RadiomicsFeatureExtractor(str(params or STUDY_PARAMS))
     extractor.settings.update(preCrop=True, additionalInfo=False)
     return extractor

@@ -26,22 +26,24 @@ def run_demo(
     bootstrap: int = 50,
     features_only: bool = False,
     design: str = "study",
-    kinetics: bool = False,
+    kinetics: bool | None = None,
 ) -> DemoRun:
     """Generate `patients` patients in out/cohort (DICOM DCE exams and two readers' NRRD masks, or
     with `features_only` a feature table with planted signal), run the study into out/run with
     `bootstrap` optimism-bootstrap resamples, and build its report. `design`: the study's, or
     "three-timepoint": three exams, two deltas, peritumoral bands (images:
     deltarad.synthetic.cohort.DESIGNS; a feature table: deltarad.simulate.DEMO_DESIGNS).
-    `kinetics`: exams with contrast curves by tissue (7 phases, 80 s apart), and a study file with
-    `kinetics: {}` whose reference models are the ultrasound read, ΔFTV and the tumour-volume
-    change (add_kinetics); off, the demo is as before, number for number."""
+    `kinetics` (default: on where there are images): exams with contrast curves by tissue (7
+    phases, 80 s apart), and a study file with `kinetics: {}` whose reference models are the
+    ultrasound read, ΔFTV and the tumour-volume change (add_kinetics); off, the paper's design
+    alone (4 phases, the ultrasound read the only reference)."""
     from deltarad.simulate import DEMO_DESIGNS
 
     if design not in DEMO_DESIGNS:
         raise DeltaradError(f"demo design must be one of {', '.join(DEMO_DESIGNS)}, got {design!r}")
     if features_only and kinetics:
         raise DeltaradError("the kinetics demo needs images: leave out --features-only")
+    kinetics = not features_only if kinetics is None else kinetics
     if features_only:
         from deltarad.simulate import generate_feature_study
 

@@ -11,6 +11,7 @@ from deltarad.imaging.geometry import (
     ITK_COORDINATE_TOLERANCE,
     ITK_DIRECTION_TOLERANCE,
     checked_mask,
+    largest_component,
     same_grid,
 )
 
@@ -64,6 +65,23 @@ def test_largest_component_kept_and_border_recorded():
     assert np.array_equal(sitk.GetArrayFromImage(mask), lesion(big))
     assert "mask has 2 connected components; kept the largest" in notes
     assert "lesion touches the image border" in notes
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_largest_component_in_the_lesion_box_equals_itk_on_the_whole_mask(seed):
+    rng = np.random.default_rng(seed)
+    array = np.zeros((12, 30, 40), np.uint8)
+    array[2:10, 5:25, 8:35] = rng.random((8, 20, 27)) < 0.35  # many components, some on faces only
+    mask = grid_image(array, origin=(-3.0, 4.0, 7.5))
+    labels = sitk.ConnectedComponent(mask, False)
+    stats = sitk.LabelShapeStatisticsImageFilter()
+    stats.Execute(labels)
+    biggest = max(stats.GetLabels(), key=stats.GetNumberOfPixels)
+    kept, n = largest_component(mask)
+    assert n == stats.GetNumberOfLabels() > 1
+    assert np.array_equal(sitk.GetArrayViewFromImage(kept), sitk.GetArrayViewFromImage(labels) == biggest)
+    assert same_grid(kept, mask) and kept.GetPixelID() == sitk.sitkUInt8
+    assert largest_component(grid_image(np.zeros((3, 4, 5), np.uint8)))[1] == 0
 
 
 def _itk_accepts(image: sitk.Image, mask: sitk.Image) -> bool:

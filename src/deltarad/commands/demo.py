@@ -33,11 +33,13 @@ def register(app: typer.Typer) -> None:
             help="study: the study's two exams and one ring; three-timepoint: baseline, early "
             "and post exams, two deltas, peritumoral bands (images: 0-3, 3-6, 6-9 mm; --features-only: 0-3, 3-6 mm)",
         ),
-        kinetics: bool = typer.Option(
-            False,
-            "--kinetics",
+        kinetics: bool | None = typer.Option(
+            None,
+            "--kinetics/--no-kinetics",
             help="exams with contrast curves by tissue and a study file with `kinetics: {}`: "
-            "kinetics.csv, and ΔFTV and tumour-volume change as reference models beside the ultrasound read",
+            "kinetics.csv, and ΔFTV and tumour-volume change as reference models beside the ultrasound read "
+            "[default: on, except with --features-only]",
+            show_default=False,
         ),
         debug: bool = DEBUG_OPTION,
     ) -> None:
@@ -51,6 +53,7 @@ def register(app: typer.Typer) -> None:
         else:
             typer.echo(
                 f"demo: generating {patients} patients (DICOM DCE exams, two readers' NRRD masks) in {out / 'cohort'}"
+                + ("" if kinetics is False else ", contrast curves by tissue")
                 + ("" if design == "study" else f", {design} design")
             )
         done = run_demo(
@@ -67,12 +70,13 @@ def register(app: typer.Typer) -> None:
             f"demo: {len(done.run.fit.predictions)} patients modelled, {len(done.run.failures)} failed, "
             f"{time.perf_counter() - start:.0f} s"
         )
-        if kinetics:
-            typer.echo(f"demo: validation AUC {validation_aucs(done.run.tables.table3.frame)}")
+        aucs = validation_aucs(done.run.tables.table3.frame)
+        if aucs:
+            typer.echo(f"demo: validation AUC {aucs}")
         typer.echo(f"report: {done.report.resolve()}")
 
 
 def validation_aucs(table3) -> str:
-    """Each model's validation AUC from Table 3's numbers (radscores beside ΔFTV and volume change)."""
+    """Each model's validation AUC from Table 3's numbers (the radscores beside the references)."""
     rows = table3[table3["set"] == "validation"]
     return ", ".join(f"{m} {a:.2f}" for m, a in zip(rows["model"], rows["auc"]))

@@ -337,8 +337,7 @@ def labelmap_mask(
             patient=patient,
             file=file,
         )
-    values = np.unique(sitk.GetArrayViewFromImage(image))
-    labels = [int(v) if float(v).is_integer() else float(v) for v in values if v != 0]
+    labels = _label_values(image)
     if isinstance(label, str):
         raise CaseError(
             f"segment name {label!r} given but a plain labelmap has no names (labels {labels})",
@@ -355,7 +354,23 @@ def labelmap_mask(
         lesion = labels[0] if labels else 1
         if lesion != 1:
             notes.append(f"labelmap's only non-zero value is {lesion}: taken as the lesion")
+    if lesion == 1 and labels == [1] and image.GetPixelID() == sitk.sitkUInt8:
+        return sitk.Image(image), notes  # already the binary mask: a copy-on-write copy, no pass
     return _binary(image == lesion), notes
+
+
+def _label_values(image: sitk.Image) -> list[int | float]:
+    """The non-zero values of a labelmap, ascending. A 0/1 mask (nearly every one) is told by its
+    minimum and maximum alone (integer voxels), without a pass to list its values."""
+    array = sitk.GetArrayViewFromImage(image)
+    if array.dtype.kind in "iu":
+        extremes = sitk.MinimumMaximumImageFilter()
+        extremes.Execute(image)
+        low, high = extremes.GetMinimum(), extremes.GetMaximum()
+        if low == 0 and high in (0, 1):
+            return [int(high)] if high else []
+    values = np.unique(array)
+    return [int(v) if float(v).is_integer() else float(v) for v in values if v != 0]
 
 
 def _read_slicer_seg(image: sitk.Image, path: Path, label: int | str | None, patient: str | None) -> sitk.Image:

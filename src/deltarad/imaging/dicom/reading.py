@@ -1,4 +1,5 @@
-"""One SimpleITK volume from the frames of one complete volume: only their pixels are read.
+"""One SimpleITK volume from the frames of one complete volume: only their pixels are read
+(one uncompressed frame per file without pydicom's decoders: quickparse.native_plane).
 
 Geometry: origin = the first slice's ImagePositionPatient (slices ordered along the normal
 row x column), direction columns = row direction, column direction, normal (LPS), spacing =
@@ -22,6 +23,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 
 from deltarad.errors import CaseError, library_message
 from deltarad.imaging.dicom.grouping import Volume, normal
+from deltarad.imaging.dicom.quickparse import native_plane
 
 
 def read_volume(volume: Volume, patient: str | None) -> sitk.Image:
@@ -61,7 +63,10 @@ def _planes(file: Path, indices: list[int | None], patient: str | None) -> dict[
     only those frames are decoded."""
     decoded: dict[int | None, np.ndarray]
     try:
-        if indices == [None]:
+        plane = native_plane(file) if indices == [None] else None
+        if plane is not None:
+            decoded = {None: plane}
+        elif indices == [None]:
             ds = pydicom.dcmread(file, force=True)
             if "TransferSyntaxUID" not in ds.file_meta:  # a bare dataset: the encoding it was read in
                 implicit, little = ds.original_encoding
