@@ -3,6 +3,7 @@
 - extract_exam on an exam of a generated DICOM cohort equals what extract_cohort writes for it
   (all 851 features ==), from paths and from SimpleITK images;
 - fit(delta(features), clinical) gives the model `deltarad run` writes, with no cohort file;
+- with_kinetics joins ΔFTV and the volume change as `deltarad run` does (by hand here);
 - evaluate's numbers are the statistics' closed forms (a perfect score, a given cut-off).
 """
 
@@ -129,6 +130,45 @@ def test_fit_refuses_a_delta_of_another_kind_than_the_settings(feature_study):
     d = deltarad.delta(features, {"delta": "difference"})
     with pytest.raises(deltarad.DeltaradError, match="difference change but the settings say delta: relative"):
         deltarad.fit(d, deltarad.read_table(feature_study.cohort_path, "cohort"))
+
+
+def test_with_kinetics_joins_dftv_and_the_volume_change_by_patient_id():
+    settings = {"patient_id": "case", "kinetics": {}, "design": {"references": ["ultrasound", "delta_ftv_early"]}}
+    kinetics = pd.DataFrame(
+        {
+            "patient_id": ["7", "7", "7", "8", "8"],
+            "timepoint": ["baseline", "early", "early", "baseline", "early"],
+            "reader": [1, 1, 2, 1, 1],
+            "ftv_ml": [4.0, 1.0, 9.0, 2.0, 3.0],  # reader 2's early FTV is not ΔFTV's
+        }
+    )
+    features = pd.DataFrame(
+        {
+            "patient_id": ["7", "7", "8", "8", "7"],
+            "timepoint": ["baseline", "early", "baseline", "early", "early"],
+            "region": ["intratumoral"] * 4 + ["peritumoral"],
+            "reader": 1,
+            "original_shape_VoxelVolume": [800.0, 200.0, 100.0, 150.0, 5.0],
+        }
+    )
+    clinical = pd.DataFrame({"case": [8, 7, 9], "outcome": [0, 1, 0]})  # 9: no exams
+    joined = deltarad.with_kinetics(clinical, kinetics, features, settings)
+    assert list(joined["case"]) == [8, 7, 9] and list(joined["outcome"]) == [0, 1, 0]
+    np.testing.assert_allclose(joined["delta_ftv_early"], [(3 - 2) / 2, (1 - 4) / 4, np.nan])
+    np.testing.assert_allclose(joined["volume_change_early"], [(150 - 100) / 100, (200 - 800) / 800, np.nan])
+
+
+def test_fit_without_a_kinetic_reference_column_says_how_to_join_it(feature_study):
+    features = deltarad.read_table(feature_study.features_path, "feature table")
+    settings = {"kinetics": {}, "design": {"references": ["ultrasound", "delta_ftv_early"]}}
+    with pytest.raises(
+        deltarad.DeltaradError,
+        match=r"lacks column\(s\) delta_ftv_early that the models read; the kinetic variable\(s\) delta_ftv_early "
+        r"come from kinetics.csv and the features: `deltarad run` joins them; in Python, deltarad.with_kinetics",
+    ):
+        deltarad.fit(
+            deltarad.delta(features, settings), deltarad.read_table(feature_study.cohort_path, "cohort"), settings
+        )
 
 
 def test_settings_mapping_is_validated_with_the_key_named():

@@ -11,7 +11,8 @@ The public names (`__all__`), by stage:
 - exams: `extract_exam(image, masks, settings)` (SimpleITK images or paths; lengths in mm)
 - delta: `delta(features, settings)`, `delta_info`
 - models: `fit(delta, clinical, settings)` -> `DeltaradModel` (from_json, to_json,
-  predict_proba), `fit_result`, `split`, `cohort_table`
+  predict_proba), `fit_result`, `split`, `cohort_table`; `with_kinetics(clinical, kinetics,
+  features, settings)` joins ΔFTV and the volume change
 - statistics: `evaluate(y, scores, threshold)` (AUC with DeLong CI, Youden cut-off, ...)
 - study files, as the CLI: `load_study(path)`, `run_study(study, out_dir)`
 - settings: `Study` and its parts (`ImagingSettings`, `SelectionSettings`, ...)
@@ -36,6 +37,7 @@ _API = {
     "fit_result": "deltarad.api",
     "split": "deltarad.api",
     "cohort_table": "deltarad.api",
+    "with_kinetics": "deltarad.api",
     "evaluate": "deltarad.api",
     "run_study": "deltarad.api",
     "load_study": "deltarad.config",

@@ -216,6 +216,29 @@ def _clinical_cohort(clinical: pd.DataFrame, study: Study):
     return read_cohort(study, table=Table.of_frame(clinical, "clinical (DataFrame)", text_columns=(study.patient_id,)))
 
 
+def with_kinetics(
+    clinical: pd.DataFrame, kinetics: pd.DataFrame, features: pd.DataFrame, settings: Study | Mapping | None = None
+) -> pd.DataFrame:
+    """The clinical table with the kinetic variables of each delta pair of the design joined by
+    patient id, as `deltarad run` joins them for the reference models and the combined model's
+    candidates: delta_ftv_<after> (the relative change of reader 1's FTV, from `kinetics`, a
+    kinetics.csv) and volume_change_<after> (of reader 1's tumour original_shape_VoxelVolume,
+    from `features`, the long-form feature table); NaN for a patient without them (an exam
+    missing, or a baseline value of 0)."""
+    from deltarad.features.kinetic_exam import kinetic_deltas, with_kinetic_variables
+
+    study = Study.from_settings(settings)
+    if study.patient_id not in clinical.columns:
+        raise DeltaradError(f"the clinical table has no patient id column '{study.patient_id}'")
+    deltas = kinetic_deltas(kinetics.astype({"patient_id": str}), features.astype({"patient_id": str}), study.design)
+    ids = pd.DataFrame({"patient_id": clinical[study.patient_id].astype(str).str.strip().to_numpy()})
+    joined = with_kinetic_variables(ids, deltas, study.design).drop(columns="patient_id")
+    out = clinical.copy()
+    for column in joined.columns:
+        out[column] = joined[column].to_numpy()
+    return out
+
+
 def split(clinical: pd.DataFrame, settings: Study | Mapping | None = None) -> pd.DataFrame:
     """The study's random training/validation split (patient_id, set) over the clinical table's
     patients in row order: the split `fit` and `deltarad run` use (settings `split`)."""

@@ -2,10 +2,10 @@
 
 Images: a DICOM folder (see deltarad.imaging.dicom for how series, dynamics and volumes are
 found), a single DICOM file (its series is read from its folder), NIfTI (.nii, .nii.gz),
-NRRD/MHA, or a folder of one such file per phase (deltarad.imaging.phase_files). Masks: a labelmap (NIfTI/NRRD; its only non-zero value, whatever it is, or the one
-chosen), a 3D Slicer .seg.nrrd (segments selected by name or label value, in any layer), a
-DICOM-SEG file, or a DICOM RTSTRUCT (contours rasterised on the exam's grid:
-deltarad.imaging.rtstruct).
+NRRD/MHA, or a folder of one such file per phase (deltarad.imaging.phase_files). Masks: a
+labelmap (NIfTI/NRRD; its only non-zero value, whatever it is, or the one chosen), a 3D Slicer
+.seg.nrrd (segments selected by name or label value, in any layer), a DICOM-SEG file, or a
+DICOM RTSTRUCT (contours rasterised on the exam's grid: deltarad.imaging.rtstruct).
 
 Every failure is a DeltaradError naming the patient, the file and the problem.
 """
@@ -355,7 +355,7 @@ def labelmap_mask(
         if lesion != 1:
             notes.append(f"labelmap's only non-zero value is {lesion}: taken as the lesion")
     if lesion == 1 and labels == [1] and image.GetPixelID() == sitk.sitkUInt8:
-        return sitk.Image(image), notes  # already the binary mask: a copy-on-write copy, no pass
+        return sitk.Cast(image, sitk.sitkUInt8), notes  # already the binary mask: a copy, no comparison
     return _binary(image == lesion), notes
 
 

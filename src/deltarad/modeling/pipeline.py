@@ -16,6 +16,7 @@ from deltarad.design import COMBINED, Design
 from deltarad.errors import DeltaradError
 from deltarad.features.delta import DELTA_KINDS, DeltaMatrices, drop_summary, region_info, with_delta_column
 from deltarad.harmonize import apply_harmonization, fit_harmonization
+from deltarad.kinetics import kinetic_variables
 from deltarad.modeling.mice import fit_combined_mice, fit_imputation
 from deltarad.modeling.missing import MIN_STEPWISE_PATIENTS, finite
 from deltarad.modeling.modelfile import SCHEMA, SCHEMA_VERSION, DeltaradModel
@@ -252,6 +253,27 @@ def enough_training_patients(study: Study, y_train: pd.Series, n_usable: int) ->
     )
 
 
+def check_model_columns(study: Study, cohort: pd.DataFrame) -> None:
+    """Refuse, in words, a cohort that lacks a column the models read: the outcome, a reference
+    model's, a clinical variable. A kinetic variable (delta_ftv_<after>, volume_change_<after>)
+    is derived from kinetics.csv and the features, not read from the cohort file."""
+    design = study.design
+    needed = dict.fromkeys([study.outcome, *design.reference_columns, *study.clinical])
+    missing = [c for c in needed if c not in cohort.columns]
+    if not missing:
+        return
+    derived = [c for c in missing if c in kinetic_variables(design.deltas)]
+    raise DeltaradError(
+        f"the clinical table lacks column(s) {', '.join(missing)} that the models read"
+        + (
+            f"; the kinetic variable(s) {', '.join(derived)} come from kinetics.csv and the features: "
+            "`deltarad run` joins them; in Python, deltarad.with_kinetics(clinical, kinetics, features, study)"
+            if derived
+            else ""
+        )
+    )
+
+
 def fit_study(
     study: Study, cohort: pd.DataFrame, delta: pd.DataFrame, delta_info: dict, file_order: list[str] | None = None
 ) -> FitResult:
@@ -262,6 +284,7 @@ def fit_study(
     delta features (failed or incomplete cases) are then left out of their set, so one bad case
     does not reshuffle everybody else's assignment.
     """
+    check_model_columns(study, cohort)
     ids = file_order if file_order is not None else list(cohort["patient_id"])
     split = study_split(ids, study.split.validation_fraction, study.split.seed)
     have = set(delta.loc[delta["reader"] == 1, "patient_id"])
