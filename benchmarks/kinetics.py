@@ -8,7 +8,8 @@ N4, preCrop; radiomics only, it has no kinetics) on the same exams, with the tum
 
     python benchmarks/kinetics.py [--patients 2] [--workers 2] [--repeats 2]
 
-The two runs alternate `--repeats` times and the fastest of each counts (the machine is shared).
+The two runs alternate `--repeats` times and the fastest of each counts (the machine is shared);
+the competent way runs `--repeats` times too, its fastest counting.
 A second figure, steadier on a busy machine: the work unit itself (features.extract._extract_unit,
 every exam once, in this process, one thread), without and with kinetics, alternating, fastest of
 `--repeats`.
@@ -112,7 +113,8 @@ def main() -> None:
         unit_runs["off"].append(timed_units(study, None, RESULTS / "kinetics_units"))
         unit_runs["on"].append(timed_units(study, KineticsSettings(), RESULTS / "kinetics_units"))
     unit_overhead = 100.0 * (min(unit_runs["on"]) - min(unit_runs["off"])) / min(unit_runs["off"])
-    competent_s = extraction.competent_pyradiomics(study, args.workers)["wall_s"]
+    competent_runs = [extraction.competent_pyradiomics(study, args.workers)["wall_s"] for _ in range(args.repeats)]
+    competent_s = min(competent_runs)
     bins = {name: int(np.median(c["bins"])) for name, c in graylevels.bins_per_image_type(study).items()}
     result = {
         "patients": args.patients,
@@ -125,6 +127,7 @@ def main() -> None:
         "units_overhead_percent": unit_overhead,
         "target_percent": 30.0,
         "competent_s": competent_s,
+        "competent_all_s": competent_runs,
         "ratio_with_kinetics": competent_s / with_["wall_s"],
         "median_bins_per_image_type": bins,
     }

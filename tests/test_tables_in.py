@@ -320,3 +320,14 @@ def test_study_file_table_forms(tmp_path):
     full = load_study(_write(tmp_path, "cohort: {path: c.ods, sheet: 2019}\ncoding: {outcome: {1: pCR, 0: non-pCR}}\n"))
     assert full.cohort_path == tmp_path / "c.ods" and full.cohort.sheet == 2019  # a sheet named 2019, else the 2019th
     assert full.coding == {"outcome": {1: ["pCR"], 0: ["non-pCR"]}}
+
+
+def test_a_coding_may_give_a_levels_own_value_to_another_level(tmp_path):
+    """SPSS-style 2 = pCR, 1 = non-pCR: `{1: [2], 0: [1]}` reads 1 as 0, since the declared
+    spelling wins over level 1's own value; a value the coding does not name is refused."""
+    (tmp_path / "c.csv").write_text("patient_id,outcome,ultrasound\nP1,2,1\nP2,1,0\nP3,3,0\nP4,2,0\n")
+    study = load_study(_write(tmp_path, "cohort: c.csv\ncoding: {outcome: {1: [2], 0: [1]}}\n"))
+    cohort, failures = load_cohort_cases(study)
+    assert dict(zip(cohort["patient_id"], cohort["outcome"])) == {"P1": 1, "P2": 0, "P4": 1}
+    assert failures["patient_id"].tolist() == ["P3"]
+    assert "3 is none of its coded values (2 = 1; 1 = 0)" in failures["error"].iloc[0]

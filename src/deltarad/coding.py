@@ -6,8 +6,10 @@
       er: {positive: [pos, "+"], negative: [neg, "-"]}
 
 A cell matches a spelling after stripping whitespace and case-folding ("  PCR " is pCR); numbers
-match by value (1, 1.0, "1"); a level always matches itself. A present value that matches no
-spelling is reported (the caller leaves that patient out, naming the value), never guessed.
+match by value (1, 1.0, "1"); a level matches itself too, unless the coding gives that value to
+another level: `outcome: {1: [2], 0: [1]}` reads a table coded 2 = pCR, 1 = non-pCR (as SPSS
+exports often are). A present value that matches no spelling is reported (the caller leaves that
+patient out, naming the value), never guessed.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def check_coding(column: str, levels: Mapping, *, binary: bool) -> None:
         )
     seen: dict = {}
     for lvl, spellings in levels.items():
-        for s in [lvl, *spellings]:
+        for s in spellings:
             key = spelling_key(s)
             if key is None:
                 raise ValueError(f"{column}: a blank spelling of level {label(level_of(lvl))}")
@@ -60,7 +62,9 @@ class Coding:
     def __init__(self, column: str, levels: Mapping):
         self.column = column
         self.levels = {level_of(lvl): [lvl, *spellings] for lvl, spellings in levels.items()}
-        self._lookup = {spelling_key(s): lvl for lvl, spellings in self.levels.items() for s in spellings}
+        itself = {spelling_key(lvl): level_of(lvl) for lvl in levels}
+        declared = {spelling_key(s): level_of(lvl) for lvl, spellings in levels.items() for s in spellings}
+        self._lookup = {**itself, **declared}  # a declared spelling wins over another level's own value
 
     def describe(self) -> str:
         return "; ".join(

@@ -262,8 +262,9 @@ class Study(_Strict):
     coding: dict[str, dict[CodedValue, list[CodedValue]]] = Field(
         default_factory=dict,
         description="values as the table writes them, per column and level, e.g. {aln_pcr: {1: [pCR, yes], "
-        "0: [non-pCR, no]}}: matched case-insensitively after stripping whitespace (the level itself always "
-        "matches); the outcome's and the ultrasound's levels must be 0 and 1; any other value of a coded "
+        "0: [non-pCR, no]}}: matched case-insensitively after stripping whitespace (the level itself matches "
+        "too, unless the coding gives that value to another level: {1: [2], 0: [1]} reads 2 = pCR, 1 = non-pCR); "
+        "the outcome's and the ultrasound's levels must be 0 and 1; any other value of a coded "
         "column leaves that patient out, naming the value",
     )
     reference_levels: dict[str, CodedValue] = Field(

@@ -126,6 +126,17 @@ def test_same_voxels_under_two_file_names_are_refused_in_extraction(tmp_path, sm
     ]
     assert set(features["patient_id"]) == {"S2"}
     assert "image_sha256" not in features.columns
+    # a store written before the fingerprint existed: its entries are extracted again, the slip still caught
+    import pyarrow.parquet as pq
+
+    for entry in (tmp_path / "out" / "store").glob("*.parquet"):
+        table = pq.read_table(entry)
+        pq.write_table(table.drop_columns(["image_sha256"]), entry)
+    again, failures_again = extract_cohort(
+        study, pd.DataFrame(rows), tmp_path / "out", progress=False, parallel=ParallelSettings(workers=0)
+    )
+    assert failures_again.to_dict("records") == failures.to_dict("records")
+    assert all("image_sha256" in pq.read_table(e).column_names for e in (tmp_path / "out" / "store").glob("*.parquet"))
 
 
 def _with_nan_slab(image: sitk.Image, x_from: int, x_to: int) -> sitk.Image:

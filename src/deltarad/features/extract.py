@@ -643,13 +643,23 @@ def extract_cohort(
     )
     done: dict[int, list[dict]] = {}
     kinetic_done: dict[int, KineticExam] = {}
+    unfingerprinted = 0
     for i, key in enumerate(keys):
         stored = store.load(key)
+        if stored is not None and not all(r.get(IMAGE_DIGEST) for r in stored):
+            stored, unfingerprinted = None, unfingerprinted + 1  # the same-exam check needs the fingerprint
         stored_kinetics = _from_store(store.load(kinetic_keys[i])) if kinetics is not None else None
         if stored is not None and (kinetics is None or stored_kinetics is not None):
             done[i] = stored
             if stored_kinetics is not None:
                 kinetic_done[i] = stored_kinetics
+    if unfingerprinted:
+        log.info(
+            "feature store %s: %d stored exam(s) lack the voxel fingerprint (stored by an older deltarad): "
+            "extracted again, so that one exam given at two timepoints is caught",
+            store.root,
+            unfingerprinted,
+        )
     todo = [i for i in range(len(units)) if i not in done]
     log.info(
         "feature store %s: %d of %d exams already extracted, %d to extract",
