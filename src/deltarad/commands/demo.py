@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
             "--kinetics/--no-kinetics",
             help="exams with contrast curves by tissue and a study file with `kinetics: {}`: "
             "kinetics.csv, and ΔFTV and tumour-volume change as reference models beside the ultrasound read "
-            "[default: on, except with --features-only]",
+            "(default: on, except with --features-only)",
             show_default=False,
         ),
         debug: bool = DEBUG_OPTION,
