@@ -230,7 +230,7 @@ def with_kinetics(
     study = Study.from_settings(settings)
     if study.patient_id not in clinical.columns:
         raise DeltaradError(f"the clinical table has no patient id column '{study.patient_id}'")
-    deltas = kinetic_deltas(kinetics.astype({"patient_id": str}), features.astype({"patient_id": str}), study.design)
+    deltas = kinetic_deltas(kinetics, features, study.design)  # patient ids compared as text
     ids = pd.DataFrame({"patient_id": clinical[study.patient_id].astype(str).str.strip().to_numpy()})
     joined = with_kinetic_variables(ids, deltas, study.design).drop(columns="patient_id")
     out = clinical.copy()

@@ -27,7 +27,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from deltarad.errors import CaseError
-from deltarad.imaging.preprocess import Grid, resample_mask
+from deltarad.imaging.preprocess import Grid, mask_box, resample_mask
 from deltarad.imaging.rtstruct import check_same_frame, frame_of_reference
 
 log = logging.getLogger(__name__)
@@ -175,38 +175,21 @@ def largest_component(mask: sitk.Image) -> tuple[sitk.Image, int]:
     """Keep the largest face-connected component; return it and the number of components.
     Components are labelled inside the lesion's bounding box (they cannot reach beyond it): a
     lesion is a small part of an exam."""
-    box = nonzero_box(mask)
+    array = sitk.GetArrayViewFromImage(mask)
+    box = mask_box(array)
     if box is None:
         return sitk.Cast(mask != 0, sitk.sitkUInt8), 0
-    lo, hi = box
-    crop = mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
-    labels = sitk.ConnectedComponent(crop, False)
+    labels = sitk.ConnectedComponent(sitk.GetImageFromArray(np.ascontiguousarray(array[box])), False)
     n = sitk.LabelShapeStatisticsImageFilter()
     n.Execute(labels)
     if n.GetNumberOfLabels() <= 1:
         return sitk.Cast(mask != 0, sitk.sitkUInt8), n.GetNumberOfLabels()
     biggest = max(n.GetLabels(), key=n.GetNumberOfPixels)
-    kept = np.zeros(sitk.GetArrayViewFromImage(mask).shape, np.uint8)
-    kept[lo[2] : hi[2], lo[1] : hi[1], lo[0] : hi[0]] = sitk.GetArrayViewFromImage(labels) == biggest
+    kept = np.zeros(array.shape, np.uint8)
+    kept[box] = sitk.GetArrayViewFromImage(labels) == biggest
     out = sitk.GetImageFromArray(kept)
     out.CopyInformation(mask)
     return out, n.GetNumberOfLabels()
-
-
-def nonzero_box(mask: sitk.Image) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
-    """The (x, y, z) voxel index bounds [lo, hi) of a 3-D mask's non-zero voxels; None when
-    there are none. One pass over the slices that hold any, then over that slab only."""
-    a = sitk.GetArrayViewFromImage(mask)
-    slices = np.flatnonzero(a.reshape(a.shape[0], -1).any(axis=1))
-    if not slices.size:
-        return None
-    slab = a[slices[0] : slices[-1] + 1]
-    rows = np.flatnonzero(slab.any(axis=(0, 2)))
-    columns = np.flatnonzero(slab.any(axis=(0, 1)))
-    return (
-        (int(columns[0]), int(rows[0]), int(slices[0])),
-        (int(columns[-1]) + 1, int(rows[-1]) + 1, int(slices[-1]) + 1),
-    )
 
 
 def touches_border(mask: sitk.Image) -> bool:

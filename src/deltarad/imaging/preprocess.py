@@ -198,13 +198,10 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     """sitk.BinaryFillhole of a 0/1 mask (face connectivity): background not connected to the
     array's border becomes foreground. Worked out in the mask's bounding box plus one voxel, where
     that is inside the array: outside the box all is background and reaches the border."""
-    if not mask.any():
+    box = mask_box(mask, pad_voxels=1)
+    if box is None:
         return mask.copy()
-    box = []
-    for axis in range(mask.ndim):
-        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
-        box.append(slice(max(int(hit[0]) - 1, 0), min(int(hit[-1]) + 2, mask.shape[axis])))
-    inside = ~mask[tuple(box)]
+    inside = ~mask[box]
     components = sitk.ConnectedComponent(sitk.GetImageFromArray(inside.view(np.uint8)), False)
     labels = sitk.GetArrayViewFromImage(components)
     border = np.unique(
@@ -212,8 +209,25 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     )
     holes = (labels > 0) & ~member_of(labels, border)
     out = mask.copy()
-    out[tuple(box)] |= holes
+    out[box] |= holes
     return out
+
+
+def mask_box(mask: np.ndarray, pad_voxels: int = 0) -> tuple[slice, slice, slice] | None:
+    """The smallest box (array order: slices, rows, columns) holding every non-zero voxel of a 3-D
+    array, grown by `pad_voxels` per side within the array; None when there is none. One pass
+    over the slices, then one over the slab that holds the mask."""
+    slices = np.flatnonzero(mask.reshape(mask.shape[0], -1).any(axis=1))
+    if not slices.size:
+        return None
+    slab = mask[slices[0] : slices[-1] + 1]
+    rows = np.flatnonzero(slab.any(axis=(0, 2)))
+    columns = np.flatnonzero(slab.any(axis=(0, 1)))
+    z, y, x = (
+        slice(max(int(hit[0]) - pad_voxels, 0), min(int(hit[-1]) + pad_voxels + 1, size))
+        for hit, size in zip((slices, rows, columns), mask.shape)
+    )
+    return z, y, x
 
 
 @contextmanager
