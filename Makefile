@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup browser lint test demo bench bench-quick bench-graylevels references clean
+.PHONY: setup browser lint test demo bench bench-quick bench-graylevels bench-kinetics references clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,9 @@ references:
 # The gray-level comparison reduced (2 patients per cohort of 30/100/300 bins, 160 x 160 x 72 exams; ~10 minutes on 2 cores)
 bench-graylevels: setup
 	$(PY) benchmarks/graylevels.py --patients 2 --shape 160 160 72
+# Kinetics' cost inside extraction and the competent way, on the kinetic cohort and copies scaled to 100/300 bins (~10 minutes)
+bench-kinetics: setup
+	$(PY) benchmarks/kinetics.py --patients 2 --repeats 1 --bins 100 300
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache
